@@ -1,0 +1,66 @@
+/*
+ * kmain: where C begins. boot/boot.asm arrives here in 64-bit mode on the
+ * boot stack, running at the higher-half address, with the multiboot2
+ * magic and the physical address of GRUB's boot information.
+ */
+#include "kernel/ki.h"
+#include "kernel/console.h"
+#include "kernel/ktest.h"
+#include "kernel/x86.h"
+
+uint64_t KiBootTsc;
+void KdShell(void);
+
+static void print_memory_map(void)
+{
+    static const char *const types[] = { "?", "available", "reserved", "ACPI reclaimable", "ACPI NVS", "bad" };
+    kprintf("Physical memory map (from GRUB):\n");
+    for (uint32_t i = 0; i < KiBootInfo.range_count; i++) {
+        const KI_MEMORY_RANGE *r = &KiBootInfo.ranges[i];
+        kprintf("  0x%012llx - 0x%012llx  %8llu KiB  %s\n", (unsigned long long)r->base,
+                (unsigned long long)(r->base + r->length - 1), (unsigned long long)(r->length >> 10),
+                r->type < ARRAYSIZE(types) ? types[r->type] : "other");
+    }
+}
+
+static void mask_legacy_pic(void)
+{
+    /* The 8259 PICs still deliver IRQs 0-15 on vectors 8-15 unless masked,
+     * colliding with CPU exceptions; the APIC replaces them (issue 4). */
+    outb(0x21, 0xFF);
+    outb(0xA1, 0xFF);
+}
+
+void kmain(uint32_t magic, uint32_t info_phys)
+{
+    KiBootTsc = rdtsc();
+    KiConsoleInit();
+    kprintf("mdlos: kmain reached\n");   /* the runner times boot to this line */
+
+    KeRegisterStack((ULONG_PTR)boot_stack, (ULONG_PTR)boot_stack_top);
+    BOOLEAN info_ok = KiParseMultiboot(magic, info_phys);
+    mask_legacy_pic();
+    KiInitGdt();
+    KiInitIdt();
+    if (!info_ok)
+        KeBugCheckRule(0x31 /* PHASE0_INITIALIZATION_FAILED */, magic, info_phys, 0, 0,
+                       "mdlos must be started by a multiboot2 loader with a well-formed boot information block");
+    KiDropIdentityMap();
+    KiInitCommandLine(KiBootInfo.cmdline);
+
+    kprintf("mdlos 0.1 for x86-64: the NT memory manager and I/O model, for teaching\n");
+    kprintf("Loaded by %s; command line \"%s\"\n", KiBootInfo.loader[0] ? KiBootInfo.loader : "?",
+            KiBootInfo.cmdline);
+    kprintf("Kernel image %p-%p, boot stack %p-%p (guard page below)\n", __kernel_start, __kernel_end,
+            boot_stack, boot_stack_top);
+    print_memory_map();
+    kprintf("%llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
+
+    const char *pattern = KeGetOption("ktest");
+    if (pattern)
+        KiRunTests(pattern[0] ? pattern : "*");
+    pattern = KeGetOption("bench");
+    if (pattern)
+        KiRunBenchmarks(pattern[0] ? pattern : "*");
+    KdShell();
+}

@@ -1,0 +1,99 @@
+/*
+ * Symbols and backtraces. The build links the kernel twice: the first
+ * image's function symbols (from nm) become a sorted table (.ksyms, built
+ * by scripts/gen-ksyms.sh) linked into the second. The table sits after all
+ * code, so adding it moves no function (the Makefile checks this).
+ */
+#include "kernel/ki.h"
+
+struct ksym {
+    uint64_t addr, size;   /* size 0: asm label, runs to the next symbol */
+    const char *name;
+};
+
+extern const uint64_t KiSymbolCount;
+extern const struct ksym KiSymbolTable[];
+
+const char *KeLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset)
+{
+    uint64_t n = KiSymbolCount;
+    if (offset)
+        *offset = 0;
+    if (n == 0 || addr < KiSymbolTable[0].addr || addr >= (ULONG_PTR)__text_end)
+        return NULL;
+    uint64_t lo = 0, hi = n; /* find the last symbol with addr <= ADDR */
+    while (hi - lo > 1) {
+        uint64_t mid = (lo + hi) / 2;
+        if (KiSymbolTable[mid].addr <= addr)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct ksym *s = &KiSymbolTable[lo];
+    if (s->size && addr >= s->addr + s->size)
+        return NULL; /* in padding between functions */
+    if (offset)
+        *offset = addr - s->addr;
+    return s->name;
+}
+
+ULONG_PTR KeSymbolAddress(const char *name)
+{
+    for (uint64_t i = 0; i < KiSymbolCount; i++)
+        if (strcmp(KiSymbolTable[i].name, name) == 0)
+            return KiSymbolTable[i].addr;
+    return 0;
+}
+
+#define MAX_STACKS 32
+static struct { ULONG_PTR low, high; } stacks[MAX_STACKS];
+static int stack_count;
+
+void KeRegisterStack(ULONG_PTR low, ULONG_PTR high)
+{
+    if (stack_count < MAX_STACKS) {
+        stacks[stack_count].low = low;
+        stacks[stack_count].high = high;
+        stack_count++;
+    }
+}
+
+/* A frame pointer is followed only if the 16-byte frame record it points
+ * to lies inside a known stack; a smashed RBP then ends the walk instead
+ * of faulting inside the bugcheck report. */
+static bool frame_ok(ULONG_PTR rbp)
+{
+    if (rbp & 7)
+        return false;
+    for (int i = 0; i < stack_count; i++)
+        if (rbp >= stacks[i].low && rbp + 16 <= stacks[i].high)
+            return true;
+    return false;
+}
+
+static void print_frame(int n, ULONG_PTR addr, ULONG_PTR lookup)
+{
+    ULONG_PTR off;
+    const char *name = KeLookupSymbol(lookup, &off);
+    if (name)
+        kprintf("  #%-2d %p %s+%#lx\n", n, (void *)addr, name, (unsigned long)(off + (addr - lookup)));
+    else
+        kprintf("  #%-2d %p ?\n", n, (void *)addr);
+}
+
+void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp)
+{
+    print_frame(0, rip, rip);
+    for (int n = 1; n < 32 && frame_ok(rbp); n++) {
+        ULONG_PTR ret = ((ULONG_PTR *)rbp)[1];
+        ULONG_PTR next = ((ULONG_PTR *)rbp)[0];
+        if (ret == 0)
+            break;
+        /* A return address points after the call; look up ret-1 so a call
+         * that ends a function (to a noreturn callee) names the caller. */
+        print_frame(n, ret, ret - 1);
+        if (next <= rbp)
+            break; /* frames must move up the stack */
+        rbp = next;
+    }
+}

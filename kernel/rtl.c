@@ -1,0 +1,161 @@
+/*
+ * The few C library routines a freestanding kernel needs. The compiler may
+ * emit calls to memset/memcpy/memmove/memcmp on its own (struct copies,
+ * zero-initialised arrays), so these exact names must exist.
+ */
+#include "kernel/ke.h"
+
+/* rep stosb / rep movsb: fast on every CPU since "ERMSB", and written as
+ * instructions so the compiler cannot turn the loop back into a call to
+ * the very function it is compiling. */
+void *memset(void *d, int c, size_t n)
+{
+    void *p = d;
+    __asm__ volatile("rep stosb" : "+D"(p), "+c"(n) : "a"(c) : "memory");
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    void *dp = d;
+    __asm__ volatile("rep movsb" : "+D"(dp), "+S"(s), "+c"(n) : : "memory");
+    return d;
+}
+
+void *memmove(void *d, const void *s, size_t n)
+{
+    if ((uintptr_t)d <= (uintptr_t)s || (uintptr_t)d >= (uintptr_t)s + n)
+        return memcpy(d, s, n);
+    /* Overlap with the destination above: copy backwards (DF=1). */
+    void *dp = (char *)d + n - 1;
+    const void *sp = (const char *)s + n - 1;
+    __asm__ volatile("std; rep movsb; cld" : "+D"(dp), "+S"(sp), "+c"(n) : : "memory");
+    return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (; n; n--, x++, y++)
+        if (*x != *y)
+            return *x - *y;
+    return 0;
+}
+
+SIZE_T KiRtlCompareMemory(const void *a, const void *b, SIZE_T n)
+{
+    const unsigned char *x = a, *y = b;
+    SIZE_T i = 0;
+    while (i < n && x[i] == y[i])
+        i++;
+    return i;
+}
+
+size_t strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+size_t strnlen(const char *s, size_t max)
+{
+    size_t n = 0;
+    while (n < max && s[n])
+        n++;
+    return n;
+}
+
+int strcmp(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+int strncmp(const char *a, const char *b, size_t n)
+{
+    for (; n; n--, a++, b++) {
+        if (*a != *b)
+            return (unsigned char)*a - (unsigned char)*b;
+        if (!*a)
+            return 0;
+    }
+    return 0;
+}
+
+char *strchr(const char *s, int c)
+{
+    for (;; s++) {
+        if (*s == (char)c)
+            return (char *)s;
+        if (!*s)
+            return NULL;
+    }
+}
+
+size_t strlcpy(char *d, const char *s, size_t size)
+{
+    size_t n = strlen(s);
+    if (size) {
+        size_t k = n < size - 1 ? n : size - 1;
+        memcpy(d, s, k);
+        d[k] = 0;
+    }
+    return n;
+}
+
+BOOLEAN RtlGlobMatch(const char *p, const char *t)
+{
+    /* Iterative matcher: on a mismatch after '*', let the star eat one more
+     * character and retry. Linear in practice, no recursion. */
+    const char *star = NULL, *resume = NULL;
+    while (*t) {
+        if (*p == '*') {
+            star = p++;
+            resume = t;
+        } else if (*p == '?' || *p == *t) {
+            p++;
+            t++;
+        } else if (star) {
+            p = star + 1;
+            t = ++resume;
+        } else {
+            return FALSE;
+        }
+    }
+    while (*p == '*')
+        p++;
+    return *p == 0;
+}
+
+BOOLEAN RtlParseUlong64(const char *s, ULONG64 *out)
+{
+    ULONG64 v = 0;
+    unsigned base = 10;
+    if (!s || !*s)
+        return FALSE;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        base = 16;
+        s += 2;
+        if (!*s)
+            return FALSE;
+    }
+    for (; *s; s++) {
+        unsigned d;
+        if (*s >= '0' && *s <= '9')
+            d = *s - '0';
+        else if (base == 16 && *s >= 'a' && *s <= 'f')
+            d = *s - 'a' + 10;
+        else if (base == 16 && *s >= 'A' && *s <= 'F')
+            d = *s - 'A' + 10;
+        else
+            return FALSE;
+        if (v > (~0ULL - d) / base)
+            return FALSE; /* overflow */
+        v = v * base + d;
+    }
+    *out = v;
+    return TRUE;
+}

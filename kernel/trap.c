@@ -1,0 +1,116 @@
+/*
+ * What happens when the CPU raises an exception in the kernel. Until the
+ * kernel has exception handlers (ExTry, issue 4) every exception is fatal:
+ * we print what the CPU told us, then bugcheck with NT's code for it.
+ */
+#include "kernel/ki.h"
+#include "kernel/x86.h"
+
+static const char *const exception_names[32] = {
+    "#DE Divide Error", "#DB Debug", "NMI Non-Maskable Interrupt", "#BP Breakpoint",
+    "#OF Overflow", "#BR BOUND Range Exceeded", "#UD Invalid Opcode", "#NM Device Not Available",
+    "#DF Double Fault", "Coprocessor Segment Overrun", "#TS Invalid TSS", "#NP Segment Not Present",
+    "#SS Stack-Segment Fault", "#GP General Protection", "#PF Page Fault", "Reserved (15)",
+    "#MF x87 Floating-Point Error", "#AC Alignment Check", "#MC Machine Check", "#XM SIMD Floating-Point",
+    "#VE Virtualization", "#CP Control Protection", "Reserved (22)", "Reserved (23)",
+    "Reserved (24)", "Reserved (25)", "Reserved (26)", "Reserved (27)",
+    "#HV Hypervisor Injection", "#VC VMM Communication", "#SX Security", "Reserved (31)",
+};
+
+const char *KiExceptionName(uint64_t vector)
+{
+    return vector < 32 ? exception_names[vector] : "external interrupt";
+}
+
+/* #PF error code bits (Intel SDM vol. 3, 4.7) */
+#define PF_P    (1u << 0)   /* 0: page not present, 1: protection violation */
+#define PF_W    (1u << 1)   /* write access */
+#define PF_U    (1u << 2)   /* from ring 3 */
+#define PF_RSVD (1u << 3)   /* a reserved bit was set in a paging entry */
+#define PF_I    (1u << 4)   /* instruction fetch */
+#define PF_PK   (1u << 5)   /* protection key */
+#define PF_SS   (1u << 6)   /* shadow stack */
+
+static void print_pf_error(uint64_t e)
+{
+    kprintf("    error code %#llx: %s, %s, %s mode%s%s%s%s\n", (unsigned long long)e,
+            (e & PF_P) ? "protection violation" : "page not present",
+            (e & PF_I) ? "instruction fetch" : (e & PF_W) ? "write" : "read",
+            (e & PF_U) ? "user" : "supervisor",
+            (e & PF_RSVD) ? ", reserved bit set in a paging entry" : "",
+            (e & PF_PK) ? ", protection key" : "", (e & PF_SS) ? ", shadow stack" : "",
+            ((e & (PF_P | PF_I)) == (PF_P | PF_I)) ? " (NX page or SMEP)" : "");
+}
+
+static void print_frame(PKTRAP_FRAME f)
+{
+    ULONG_PTR off;
+    const char *sym = KeLookupSymbol(f->rip, &off);
+    kprintf("    RIP %p %s+%#lx  CS %#llx  RFLAGS %#llx\n", (void *)f->rip, sym ? sym : "?",
+            (unsigned long)off, (unsigned long long)f->cs, (unsigned long long)f->rflags);
+    kprintf("    RSP %p  SS %#llx  CR2 %p  CR3 %p\n", (void *)f->rsp, (unsigned long long)f->ss,
+            (void *)read_cr2(), (void *)read_cr3());
+    kprintf("    RAX %016llx RBX %016llx RCX %016llx\n", (unsigned long long)f->rax,
+            (unsigned long long)f->rbx, (unsigned long long)f->rcx);
+    kprintf("    RDX %016llx RSI %016llx RDI %016llx\n", (unsigned long long)f->rdx,
+            (unsigned long long)f->rsi, (unsigned long long)f->rdi);
+    kprintf("    RBP %016llx R8  %016llx R9  %016llx\n", (unsigned long long)f->rbp,
+            (unsigned long long)f->r8, (unsigned long long)f->r9);
+    kprintf("    R10 %016llx R11 %016llx R12 %016llx\n", (unsigned long long)f->r10,
+            (unsigned long long)f->r11, (unsigned long long)f->r12);
+    kprintf("    R13 %016llx R14 %016llx R15 %016llx\n", (unsigned long long)f->r13,
+            (unsigned long long)f->r14, (unsigned long long)f->r15);
+}
+
+void KiTrapDispatch(PKTRAP_FRAME f)
+{
+    uint64_t v = f->vector;
+    uint64_t cr2 = read_cr2();
+
+    if (v >= 32) {
+        /* Nothing connects interrupts yet (issue 4), and IF stays clear. */
+        kprintf("\n*** unexpected interrupt, vector %llu\n", (unsigned long long)v);
+        print_frame(f);
+        KiBugCheckTrap(f, UNEXPECTED_KERNEL_MODE_TRAP, v, 0, 0, 0);
+    }
+
+    kprintf("\n*** EXCEPTION %s (vector %llu) in %s mode\n", exception_names[v], (unsigned long long)v,
+            (f->cs & 3) ? "user" : "kernel");
+    if (v == 14)
+        print_pf_error(f->error_code);
+    else
+        kprintf("    error code %#llx\n", (unsigned long long)f->error_code);
+    print_frame(f);
+
+    /* NT's bugcheck for each kind of unhandled kernel-mode exception. */
+    switch (v) {
+    case 14: {
+        /* 0x50: P1 address, P2 the x64 access bits (bit 1 write, bit 4
+         * execute), P3 faulting RIP, P4 2 = not present, 0 = protection. */
+        uint64_t access = f->error_code & (PF_W | PF_I);
+        KiBugCheckTrap(f, PAGE_FAULT_IN_NONPAGED_AREA, cr2, access, f->rip,
+                       (f->error_code & PF_P) ? 0 : 2);
+    }
+    case 0:
+        KiBugCheckTrap(f, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_INTEGER_DIVIDE_BY_ZERO, f->rip, 0, 0);
+    case 3:
+        KiBugCheckTrap(f, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_BREAKPOINT, f->rip, 0, 0);
+    case 6:
+        KiBugCheckTrap(f, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ILLEGAL_INSTRUCTION, f->rip, 0, 0);
+    case 13:
+        /* A #GP in the kernel is a non-canonical address or a privileged
+         * misuse; NT reports it as an access violation. */
+        KiBugCheckTrap(f, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ACCESS_VIOLATION, f->rip, 0,
+                       0xFFFFFFFFFFFFFFFFULL);
+    case 17:
+        KiBugCheckTrap(f, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_DATATYPE_MISALIGNMENT, f->rip, 0, 0);
+    case 2:
+        KiBugCheckTrap(f, NMI_HARDWARE_FAILURE, 0, 0, 0, 0);
+    case 18:
+        KiBugCheckTrap(f, MACHINE_CHECK_EXCEPTION, 0, 0, 0, 0);
+    default:
+        /* #DF, #TS, #NP, #SS and the rest: NT's UNEXPECTED_KERNEL_MODE_TRAP
+         * with the vector in P1. */
+        KiBugCheckTrap(f, UNEXPECTED_KERNEL_MODE_TRAP, v, f->error_code, f->rip, 0);
+    }
+}

@@ -1,0 +1,23 @@
+#!/bin/sh
+# mkiso.sh OUT.iso KERNEL.elf "COMMAND LINE": a GRUB2 (BIOS) ISO whose only
+# menu entry boots KERNEL with that command line, at once (timeout 0).
+set -eu
+out=$1 kernel=$2 cmdline=${3:-}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/mdlos-iso.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+mkdir -p "$dir/boot/grub"
+cp "$kernel" "$dir/boot/mdlos.elf"
+cat > "$dir/boot/grub/grub.cfg" <<CFG
+set timeout=0
+set default=0
+serial --unit=0 --speed=115200
+terminal_output console
+menuentry "mdlos" {
+    multiboot2 /boot/mdlos.elf $cmdline
+    boot
+}
+CFG
+# Only the modules needed: a smaller ISO and a faster GRUB.
+grub-mkrescue -o "$out.tmp" "$dir" --install-modules="multiboot2 normal configfile serial terminal boot" \
+    --locales= --fonts= --themes= >/dev/null 2>"$dir/log" || { cat "$dir/log" >&2; exit 1; }
+mv "$out.tmp" "$out"
