@@ -13,6 +13,15 @@ NASM    ?= nasm
 PYTHON  ?= python3
 
 B := build
+# `make V=1` shows every command; the default prints one short line each.
+V ?= 0
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
 QEMU_MEM ?= 256
 CMDLINE ?=
 T ?= *
@@ -50,11 +59,13 @@ deps:
 
 $(B)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/%.o: %.asm | deps
 	@mkdir -p $(dir $@)
-	$(NASM) $(ASFLAGS) -MD $(B)/$*.d -MP $< -o $@
+	$(call msg,NASM,$<)
+	$(Q)$(NASM) $(ASFLAGS) -MD $(B)/$*.d -MP $< -o $@
 
 # Extra test files from outside the tree (course staff's hidden tests).
 # The list is recorded so that changing EXTRA_TESTS relinks.
@@ -65,7 +76,8 @@ FORCE:
 define extra_rule
 $(B)/extra/$(notdir $(basename $(1))).o: $(1) | deps
 	@mkdir -p $(B)/extra
-	$$(CC) $$(CFLAGS) -c $$< -o $$@
+	$$(call msg,CC,$$<)
+	$(Q)$$(CC) $$(CFLAGS) -c $$< -o $$@
 endef
 $(foreach f,$(EXTRA_TESTS),$(eval $(call extra_rule,$(f))))
 
@@ -74,24 +86,28 @@ $(foreach f,$(EXTRA_TESTS),$(eval $(call extra_rule,$(f))))
 # must come out identical - checked, since backtraces depend on it.
 $(B)/ksyms0.S: scripts/gen-ksyms.sh
 	@mkdir -p $(B)
-	sh scripts/gen-ksyms.sh /dev/null > $@
+	$(Q)sh scripts/gen-ksyms.sh /dev/null > $@
 $(B)/ksyms0.o: $(B)/ksyms0.S
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 $(B)/kernel.stage1.elf: $(OBJS) $(EXTRA_OBJS) $(B)/ksyms0.o linker.ld $(B)/extra.list
-	$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(B)/ksyms0.o
+	$(call msg,LD,$@)
+	$(Q)$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(B)/ksyms0.o
 $(B)/ksyms.S: $(B)/kernel.stage1.elf scripts/gen-ksyms.sh
-	$(NM) -S -n --defined-only $< > $(B)/kernel.stage1.nm
-	sh scripts/gen-ksyms.sh $(B)/kernel.stage1.nm > $@
+	$(call msg,KSYMS,$@)
+	$(Q)$(NM) -S -n --defined-only $< > $(B)/kernel.stage1.nm
+	$(Q)sh scripts/gen-ksyms.sh $(B)/kernel.stage1.nm > $@
 $(B)/ksyms.o: $(B)/ksyms.S
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 $(B)/kernel.elf: $(B)/kernel.stage1.elf $(B)/ksyms.o
-	$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(B)/ksyms.o
+	$(call msg,LD,$@)
+	$(Q)$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(B)/ksyms.o
 	@diff <($(NM) -n $< | grep -i ' [tw] ') <($(NM) -n $@ | grep -i ' [tw] ') >/dev/null || \
 	  { echo "error: the symbol table moved code between link passes (linker.ld must keep .ksyms after .text)"; rm -f $@; exit 1; }
 
 iso: $(B)/mdlos.iso
 $(B)/mdlos.iso: $(B)/kernel.elf scripts/mkiso.sh FORCE
-	sh scripts/mkiso.sh $@ $(B)/kernel.elf "$(CMDLINE)"
+	$(call msg,ISO,$@)
+	$(Q)sh scripts/mkiso.sh $@ $(B)/kernel.elf "$(CMDLINE)"
 
 run: $(B)/mdlos.iso
 	@echo "mdlos: serial console below. Quit: type 'quit' at kd>, or press Ctrl-A then X."

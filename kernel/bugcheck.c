@@ -78,7 +78,7 @@ __attribute__((noreturn)) static void bugcheck(ULONG code, const ULONG_PTR p[4],
         HalQemuExit(QEMU_EXIT_BUGCHECK);
         HalHaltSystem();
     }
-    kprintf("\n*** STOP: 0x%08X (%#018lx,%#018lx,%#018lx,%#018lx)\n", code, p[0], p[1], p[2], p[3]);
+    kprintf("\n*** STOP: 0x%08X (0x%016lx,0x%016lx,0x%016lx,0x%016lx)\n", code, p[0], p[1], p[2], p[3]);
     kprintf("%s\n", KeBugCheckName(code));
     kprintf("Rule: %s\n", rule);
     KiTestOnBugCheck(code, p);

@@ -48,6 +48,9 @@ const char *KeLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset);
 /* Address of function NAME, 0 when unknown. */
 ULONG_PTR KeSymbolAddress(const char *name);
 void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp);
+/* Follow the frame-pointer chain from RBP; fills RETURNS with up to MAX
+ * return addresses, innermost first, and returns how many. */
+int KeWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max);
 /* Frame-pointer walks only follow RBP inside a registered stack. */
 void KeRegisterStack(ULONG_PTR low, ULONG_PTR high);
 

@@ -33,8 +33,8 @@ static void mask_legacy_pic(void)
 
 void kmain(uint32_t magic, uint32_t info_phys)
 {
-    KiBootTsc = rdtsc();
     KiConsoleInit();
+    KiBootTsc = rdtsc();
     kprintf("mdlos: kmain reached\n");   /* the runner times boot to this line */
 
     KeRegisterStack((ULONG_PTR)boot_stack, (ULONG_PTR)boot_stack_top);

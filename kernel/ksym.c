@@ -81,19 +81,31 @@ static void print_frame(int n, ULONG_PTR addr, ULONG_PTR lookup)
         kprintf("  #%-2d %p ?\n", n, (void *)addr);
 }
 
-void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp)
+/* With frame pointers every function starts "push rbp; mov rbp, rsp", so
+ * [RBP] is the caller's RBP and [RBP+8] the return address into it. */
+int KeWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max)
 {
-    print_frame(0, rip, rip);
-    for (int n = 1; n < 32 && frame_ok(rbp); n++) {
+    int n = 0;
+    while (n < max && frame_ok(rbp)) {
         ULONG_PTR ret = ((ULONG_PTR *)rbp)[1];
         ULONG_PTR next = ((ULONG_PTR *)rbp)[0];
         if (ret == 0)
             break;
-        /* A return address points after the call; look up ret-1 so a call
-         * that ends a function (to a noreturn callee) names the caller. */
-        print_frame(n, ret, ret - 1);
+        returns[n++] = ret;
         if (next <= rbp)
             break; /* frames must move up the stack */
         rbp = next;
     }
+    return n;
+}
+
+void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp)
+{
+    ULONG_PTR returns[31];
+    int n = KeWalkStack(rbp, returns, ARRAYSIZE(returns));
+    print_frame(0, rip, rip);
+    /* A return address points after the call; look up ret-1 so a call
+     * that ends a function (to a noreturn callee) names the caller. */
+    for (int i = 0; i < n; i++)
+        print_frame(i + 1, returns[i], returns[i] - 1);
 }

@@ -5,9 +5,9 @@ set -eu
 out=$1 kernel=$2 cmdline=${3:-}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mdlos-iso.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-mkdir -p "$dir/boot/grub"
-cp "$kernel" "$dir/boot/mdlos.elf"
-cat > "$dir/boot/grub/grub.cfg" <<CFG
+mkdir -p "$dir/iso/boot/grub"
+cp "$kernel" "$dir/iso/boot/mdlos.elf"
+cat > "$dir/iso/boot/grub/grub.cfg" <<CFG
 set timeout=0
 set default=0
 serial --unit=0 --speed=115200
@@ -18,6 +18,6 @@ menuentry "mdlos" {
 }
 CFG
 # Only the modules needed: a smaller ISO and a faster GRUB.
-grub-mkrescue -o "$out.tmp" "$dir" --install-modules="multiboot2 normal configfile serial terminal boot" \
+grub-mkrescue -o "$out.tmp" "$dir/iso" --install-modules="multiboot2 normal configfile serial terminal boot" \
     --locales= --fonts= --themes= >/dev/null 2>"$dir/log" || { cat "$dir/log" >&2; exit 1; }
-mv "$out.tmp" "$out"
+mv "$out.tmp" "$out"   # atomic: a parallel runner never sees half an ISO

@@ -1,0 +1,59 @@
+/* Symbolization from the kernel's own linked-in symbol table. */
+#include "kernel/mdlos.h"
+#include "kernel/x86.h"
+
+void kmain(uint32_t magic, uint32_t info_phys);
+
+KTEST(ksym, names_known_functions)
+{
+    ULONG_PTR off = 99;
+    KT_STREQ(KeLookupSymbol((ULONG_PTR)kprintf, &off), "kprintf");
+    KT_EQ(off, 0);
+    KT_STREQ(KeLookupSymbol((ULONG_PTR)kmain + 5, &off), "kmain");
+    KT_EQ(off, 5);
+    KT_STREQ(KeLookupSymbol((ULONG_PTR)KeBugCheckEx, &off), "KeBugCheckEx");
+    KT_EQ(KeSymbolAddress("kmain"), (ULONG_PTR)kmain);
+    KT_EQ(KeSymbolAddress("KeLookupSymbol"), (ULONG_PTR)KeLookupSymbol);
+    KT_EQ(KeSymbolAddress("no_such_function_anywhere"), 0);
+}
+
+KTEST(ksym, asm_symbols_too)
+{
+    extern char _start32[], KiTrapCommon[];
+    ULONG_PTR off;
+    KT_STREQ(KeLookupSymbol((ULONG_PTR)_start32, &off), "_start32");
+    KT_STREQ(KeLookupSymbol((ULONG_PTR)KiTrapCommon + 3, &off), "KiTrapCommon");
+    KT_EQ(off, 3);
+}
+
+KTEST(ksym, outside_text_is_unknown)
+{
+    static int data_object;
+    ULONG_PTR off;
+    KT_ASSERT(KeLookupSymbol((ULONG_PTR)&data_object, &off) == NULL);
+    KT_ASSERT(KeLookupSymbol(0x1000, &off) == NULL);
+    KT_ASSERT(KeLookupSymbol(0xFFFFFFFFFFFFF000ULL, &off) == NULL);
+}
+
+/* Three real frames, so the walk must find c, b, a in that order. */
+static int depth_result[3];
+static ULONG_PTR walked[8];
+static int walked_n;
+
+__attribute__((noinline)) static void frame_c(void)
+{
+    walked_n = KeWalkStack(read_rbp(), walked, ARRAYSIZE(walked));
+    __asm__ volatile("" ::: "memory");
+}
+__attribute__((noinline)) static void frame_b(void) { frame_c(); depth_result[1]++; }
+__attribute__((noinline)) static void frame_a(void) { frame_b(); depth_result[0]++; }
+
+KTEST(ksym, backtrace_walks_real_frames)
+{
+    frame_a();
+    KT_GE(walked_n, 3);
+    /* walked[0] returns into frame_b, [1] into frame_a, [2] into this test. */
+    KT_STREQ(KeLookupSymbol(walked[0] - 1, NULL), "frame_b");
+    KT_STREQ(KeLookupSymbol(walked[1] - 1, NULL), "frame_a");
+    KT_STREQ(KeLookupSymbol(walked[2] - 1, NULL), "ktest_ksym_backtrace_walks_real_frames");
+}
