@@ -45,8 +45,12 @@ KTEST(kprintf, unsigned_and_hex)
 
 KTEST(kprintf, sizes)
 {
-    CHECK_FMT("-1 255", "%hhd %hhu", 255, 255);          /* hh: char */
-    CHECK_FMT("-1 65535", "%hd %hu", 65535, 65535);      /* h: short */
+    /* hh and h convert the promoted int back to char / short. */
+    char buf[32];
+    KT_EQ(format_unchecked(buf, sizeof(buf), "%hhd %hhu", 255, 255), 6);
+    KT_STREQ(buf, "-1 255");
+    KT_EQ(format_unchecked(buf, sizeof(buf), "%hd %hu", 65535, 65535), 8);
+    KT_STREQ(buf, "-1 65535");
     CHECK_FMT("123456789012", "%zu", (size_t)123456789012ULL);
     CHECK_FMT("-3", "%zd", (long)-3);
     CHECK_FMT("1099511627776", "%lu", 1UL << 40);

@@ -56,12 +56,14 @@ KTEST_BUGCHECK(trap, stack_overflow_hits_guard_page, UNEXPECTED_KERNEL_MODE_TRAP
     kprintf("recursing: %llu\n", (unsigned long long)recurse(0));
 }
 
-/* Writes COUNT bytes into a 16-byte local array: past its end is the stack
- * cookie, which the compiler checks before this function returns. */
-__attribute__((noinline)) static void smash(volatile size_t count)
+/* Fills a 16-byte local array, or, with OVERRUN, everything from the array
+ * up to the saved frame pointer: whatever the compiler's layout, that
+ * covers the stack cookie, which it checks before this function returns. */
+__attribute__((noinline)) static void smash(bool overrun)
 {
     char buf[16];
     volatile char *p = buf;
+    size_t count = overrun ? (size_t)((char *)__builtin_frame_address(0) - buf) : sizeof(buf);
     for (size_t i = 0; i < count; i++)
         p[i] = 'A';
     __asm__ volatile("" : : "r"(buf) : "memory");
@@ -69,13 +71,13 @@ __attribute__((noinline)) static void smash(volatile size_t count)
 
 KTEST(trap, stack_cookie_intact_in_bounds)
 {
-    smash(16);   /* in bounds: returns normally */
+    smash(false);   /* in bounds: returns normally */
 }
 
 KTEST_BUGCHECK(trap, stack_protector_catches_overrun, KERNEL_SECURITY_CHECK_FAILURE,
                FAST_FAIL_STACK_COOKIE_CHECK_FAILURE, 0, 0, 0)
 {
-    smash(24);   /* 8 bytes over: exactly the cookie */
+    smash(true);
 }
 
 KTEST_BUGCHECK(trap, assert_failure, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ASSERTION_FAILURE, KT_ANY, 0, 0)
