@@ -106,6 +106,14 @@ void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp)
     print_frame(0, rip, rip);
     /* A return address points after the call; look up ret-1 so a call
      * that ends a function (to a noreturn callee) names the caller. */
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        int same = 0;
+        while (i + same + 1 < n && returns[i + same + 1] == returns[i])
+            same++;
         print_frame(i + 1, returns[i], returns[i] - 1);
+        if (same) {  /* runaway recursion: one line, not a screenful */
+            kprintf("      ... the same frame %d more times%s\n", same, i + same + 1 == n ? " (walk limit)" : "");
+            i += same;
+        }
+    }
 }
