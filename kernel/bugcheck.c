@@ -121,6 +121,19 @@ void KiBugCheckTrap(PKTRAP_FRAME f, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULON
     bugcheck(code, p, default_rule(code), f->rip, f->rbp);
 }
 
+void KiBugCheckTrapRule(PKTRAP_FRAME f, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4,
+                        const char *fmt, ...)
+{
+    static char rule[512];
+    va_list ap;
+    va_start(ap, fmt);
+    kvsnprintf(rule, sizeof(rule), fmt, ap);
+    va_end(ap);
+    KiReportException(f);
+    ULONG_PTR p[4] = { p1, p2, p3, p4 };
+    bugcheck(code, p, rule, f->rip, f->rbp);
+}
+
 void KiAssertFailed(const char *expr, const char *file, int line)
 {
     KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ASSERTION_FAILURE,

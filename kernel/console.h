@@ -7,6 +7,7 @@ void KiSerialPutChar(char c);
 int KiSerialGetChar(void);          /* -1 when nothing is waiting */
 void KiVgaInit(void);
 void KiVgaPutChar(char c);
+void KiVgaSetBuffer(volatile void *buffer);
 
 void KiConsoleInit(void);
 void KiConsolePutChar(char c);

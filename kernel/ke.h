@@ -53,6 +53,7 @@ void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp);
 int KeWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max);
 /* Frame-pointer walks only follow RBP inside a registered stack. */
 void KeRegisterStack(ULONG_PTR low, ULONG_PTR high);
+void KeUnregisterStack(ULONG_PTR low, ULONG_PTR high);
 
 /* ---- hardware (kernel/hal.c) ---- */
 /* Leave QEMU through the isa-debug-exit device: QEMU's exit status becomes
@@ -85,3 +86,41 @@ BOOLEAN RtlParseUlong64(const char *s, ULONG64 *out);
 #define RtlFillMemory(d, n, c) memset((d), (c), (n))
 #define RtlCompareMemory(a, b, n) KiRtlCompareMemory((a), (b), (n))
 SIZE_T KiRtlCompareMemory(const void *a, const void *b, SIZE_T n);
+
+/* ---- IRQL (kernel/irql.c) ----
+ * On x64 NT keeps the IRQL in CR8, the task-priority register: the local
+ * APIC delivers only interrupts whose vector class (vector >> 4) is above
+ * it. Raising to DISPATCH_LEVEL stops the scheduler and DPCs on this CPU;
+ * code at DISPATCH_LEVEL or above must never take a page fault. */
+typedef UCHAR KIRQL, *PKIRQL;
+#define PASSIVE_LEVEL  0
+#define LOW_LEVEL      0
+#define APC_LEVEL      1
+#define DISPATCH_LEVEL 2
+#define CMCI_LEVEL     5
+#define CLOCK_LEVEL    13
+#define IPI_LEVEL      14
+#define POWER_LEVEL    14
+#define PROFILE_LEVEL  15
+#define HIGH_LEVEL     15
+
+#define IRQL_NOT_GREATER_OR_EQUAL 0x00000009
+#define ATTEMPTED_WRITE_TO_READONLY_MEMORY 0x000000BE
+#define ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY 0x000000FC
+
+KIRQL KeGetCurrentIrql(void);
+/* Raising to a lower level, or lowering to a higher one, is a bugcheck
+ * (0x9 IRQL_NOT_GREATER_OR_EQUAL / 0xA IRQL_NOT_LESS_OR_EQUAL), as on NT. */
+void KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
+void KeLowerIrql(KIRQL NewIrql);
+KIRQL KeRaiseIrqlToDpcLevel(void);
+
+/* ---- bitmaps (kernel/rtlbitmap.c) ---- */
+void RtlInitializeBitMap(PRTL_BITMAP Bitmap, PULONG64 Buffer, ULONG Bits);
+/* Find NUMBER clear bits in a row, starting the search at HINT and
+ * wrapping; set them and return the first index, or 0xFFFFFFFF. */
+ULONG RtlFindClearBitsAndSet(PRTL_BITMAP Bitmap, ULONG Number, ULONG Hint);
+void RtlSetBits(PRTL_BITMAP Bitmap, ULONG Start, ULONG Number);
+void RtlClearBits(PRTL_BITMAP Bitmap, ULONG Start, ULONG Number);
+BOOLEAN RtlCheckBit(PRTL_BITMAP Bitmap, ULONG Index);
+ULONG RtlNumberOfSetBits(PRTL_BITMAP Bitmap);

@@ -83,6 +83,12 @@ typedef struct _KTRAP_FRAME {
 void KiTrapDispatch(PKTRAP_FRAME frame);
 const char *KiExceptionName(uint64_t vector);
 
+/* Print what the CPU reported: vector, error code (decoded for #PF), registers. */
+void KiReportException(PKTRAP_FRAME frame);
+/* Bugcheck from a trap, after the exception report, with the rule in words. */
+__attribute__((noreturn)) void KiBugCheckTrapRule(PKTRAP_FRAME frame, ULONG code, ULONG_PTR p1, ULONG_PTR p2,
+                                                  ULONG_PTR p3, ULONG_PTR p4, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 /* Bugcheck from a trap: the backtrace starts at the faulting instruction. */
 __attribute__((noreturn)) void KiBugCheckTrap(PKTRAP_FRAME frame, ULONG code, ULONG_PTR p1, ULONG_PTR p2,
                                               ULONG_PTR p3, ULONG_PTR p4);

@@ -7,6 +7,7 @@
 #include "kernel/console.h"
 #include "kernel/ktest.h"
 #include "kernel/x86.h"
+#include "mm/mi.h"
 
 uint64_t KiBootTsc;
 void KdShell(void);
@@ -55,6 +56,8 @@ void kmain(uint32_t magic, uint32_t info_phys)
             boot_stack, boot_stack_top);
     print_memory_map();
     kprintf("%llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
+    MmInitSystem();
+    MiPrintAddressMap();
 
     const char *pattern = KeGetOption("ktest");
     if (pattern)

@@ -58,6 +58,16 @@ void KeRegisterStack(ULONG_PTR low, ULONG_PTR high)
     }
 }
 
+void KeUnregisterStack(ULONG_PTR low, ULONG_PTR high)
+{
+    for (int i = 0; i < stack_count; i++) {
+        if (stacks[i].low == low && stacks[i].high == high) {
+            stacks[i] = stacks[--stack_count];
+            return;
+        }
+    }
+}
+
 /* A frame pointer is followed only if the 16-byte frame record it points
  * to lies inside a known stack; a smashed RBP then ends the walk instead
  * of faulting inside the bugcheck report. */

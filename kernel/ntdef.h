@@ -52,3 +52,44 @@ typedef LONG NTSTATUS;
 #define CONTAINING_RECORD(addr, type, field) \
     ((type *)((char *)(addr) - offsetof(type, field)))
 #define UNREFERENCED_PARAMETER(p) ((void)(p))
+
+/* Doubly linked lists with the head in the list, as NT writes them. */
+typedef struct _LIST_ENTRY {
+    struct _LIST_ENTRY *Flink, *Blink;
+} LIST_ENTRY, *PLIST_ENTRY;
+
+static inline void InitializeListHead(PLIST_ENTRY h) { h->Flink = h->Blink = h; }
+static inline BOOLEAN IsListEmpty(const LIST_ENTRY *h) { return h->Flink == h; }
+static inline void InsertTailList(PLIST_ENTRY h, PLIST_ENTRY e)
+{
+    e->Flink = h;
+    e->Blink = h->Blink;
+    h->Blink->Flink = e;
+    h->Blink = e;
+}
+static inline void InsertHeadList(PLIST_ENTRY h, PLIST_ENTRY e)
+{
+    e->Flink = h->Flink;
+    e->Blink = h;
+    h->Flink->Blink = e;
+    h->Flink = e;
+}
+static inline BOOLEAN RemoveEntryList(PLIST_ENTRY e)
+{
+    PLIST_ENTRY f = e->Flink, b = e->Blink;
+    b->Flink = f;
+    f->Blink = b;
+    return f == b;
+}
+static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY h)
+{
+    PLIST_ENTRY e = h->Flink;
+    RemoveEntryList(e);
+    return e;
+}
+
+/* Bitmaps, NT's RTL_BITMAP (kernel/rtlbitmap.c). */
+typedef struct _RTL_BITMAP {
+    ULONG SizeOfBitMap;   /* bits */
+    PULONG64 Buffer;
+} RTL_BITMAP, *PRTL_BITMAP;

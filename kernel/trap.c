@@ -5,6 +5,7 @@
  */
 #include "kernel/ki.h"
 #include "kernel/x86.h"
+#include "mm/mi.h"
 
 static const char *const exception_names[32] = {
     "#DE Divide Error", "#DB Debug", "NMI Non-Maskable Interrupt", "#BP Breakpoint",
@@ -62,10 +63,26 @@ static void print_frame(PKTRAP_FRAME f)
             (unsigned long long)f->r14, (unsigned long long)f->r15);
 }
 
+void KiReportException(PKTRAP_FRAME f)
+{
+    uint64_t v = f->vector;
+    kprintf("\n*** EXCEPTION %s (vector %llu) in %s mode\n", KiExceptionName(v), (unsigned long long)v,
+            (f->cs & 3) ? "user" : "kernel");
+    if (v == 14)
+        print_pf_error(f->error_code);
+    else
+        kprintf("    error code %#llx\n", (unsigned long long)f->error_code);
+    print_frame(f);
+}
+
 void KiTrapDispatch(PKTRAP_FRAME f)
 {
     uint64_t v = f->vector;
     uint64_t cr2 = read_cr2();
+
+    /* Page faults first: most are resolved (soft faults) and return. */
+    if (v == 14 && MmAccessFault(f->error_code, (PVOID)cr2, f) == STATUS_SUCCESS)
+        return;
 
     if (v >= 32) {
         /* Nothing connects interrupts yet (issue 4), and IF stays clear. */
@@ -74,23 +91,13 @@ void KiTrapDispatch(PKTRAP_FRAME f)
         KiBugCheckTrap(f, UNEXPECTED_KERNEL_MODE_TRAP, v, 0, 0, 0);
     }
 
-    kprintf("\n*** EXCEPTION %s (vector %llu) in %s mode\n", exception_names[v], (unsigned long long)v,
-            (f->cs & 3) ? "user" : "kernel");
-    if (v == 14)
-        print_pf_error(f->error_code);
-    else
-        kprintf("    error code %#llx\n", (unsigned long long)f->error_code);
-    print_frame(f);
+    KiReportException(f);
 
     /* NT's bugcheck for each kind of unhandled kernel-mode exception. */
     switch (v) {
-    case 14: {
-        /* 0x50: P1 address, P2 the x64 access bits (bit 1 write, bit 4
-         * execute), P3 faulting RIP, P4 2 = not present, 0 = protection. */
-        uint64_t access = f->error_code & (PF_W | PF_I);
-        KiBugCheckTrap(f, PAGE_FAULT_IN_NONPAGED_AREA, cr2, access, f->rip,
-                       (f->error_code & PF_P) ? 0 : 2);
-    }
+    case 14:
+        /* MmAccessFault bugchecks for every fault it cannot resolve. */
+        KiBugCheckTrap(f, PAGE_FAULT_IN_NONPAGED_AREA, cr2, f->error_code & (PF_W | PF_I), f->rip, 0);
     case 0:
         KiBugCheckTrap(f, KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_INTEGER_DIVIDE_BY_ZERO, f->rip, 0, 0);
     case 3:

@@ -11,8 +11,16 @@
 #define ROWS 25
 #define ATTR 0x07 /* light grey on black */
 
-static volatile uint16_t *const vga = (volatile uint16_t *)(KERNEL_VIRT_OFFSET + 0xB8000);
+static volatile uint16_t *vga = (volatile uint16_t *)(KERNEL_VIRT_OFFSET + 0xB8000);
 static int row, col;
+
+/* The memory manager moves the buffer: the boot mapping disappears with
+ * the boot page tables, and MmMapIoSpace maps it again (NULL meanwhile,
+ * when only the serial port gets output). */
+void KiVgaSetBuffer(volatile void *buffer)
+{
+    vga = buffer;
+}
 
 static void set_cursor(void)
 {
@@ -25,6 +33,8 @@ static void set_cursor(void)
 
 void KiVgaInit(void)
 {
+    if (!vga)
+        return;
     for (int i = 0; i < COLS * ROWS; i++)
         vga[i] = (ATTR << 8) | ' ';
     row = col = 0;
@@ -34,7 +44,7 @@ void KiVgaInit(void)
 static void newline(void)
 {
     col = 0;
-    if (++row < ROWS)
+    if (++row < ROWS || !vga)
         return;
     for (int i = 0; i < COLS * (ROWS - 1); i++)
         vga[i] = vga[i + COLS];
@@ -55,7 +65,8 @@ void KiVgaPutChar(char c)
         while (col % 8);
         return;
     } else {
-        vga[row * COLS + col] = (ATTR << 8) | (uint8_t)c;
+        if (vga)
+            vga[row * COLS + col] = (ATTR << 8) | (uint8_t)c;
         if (++col == COLS)
             newline();
     }

@@ -1,0 +1,55 @@
+/*
+ * The page-fault handler (kernel addresses; user space comes with
+ * processes). The CPU reports the address in CR2 and why in the error
+ * code: P (a present page was misused, vs. not present), W (write), U
+ * (from ring 3), I (instruction fetch). Follow a kernel fault here:
+ *   1. a protection violation on a present page is a bug: a write to
+ *      read-only memory (0xBE) or executing no-execute memory (0xFC);
+ *   2. a not-present page at DISPATCH_LEVEL or above cannot be waited for:
+ *      IRQL_NOT_LESS_OR_EQUAL (0xA);
+ *   3. a transition PTE in paged pool is a soft fault: MiResolvePagedPoolFault;
+ *   4. anything else is a reference to nothing: PAGE_FAULT_IN_NONPAGED_AREA (0x50).
+ */
+#include "mm/mi.h"
+
+#define PF_P (1u << 0)
+#define PF_W (1u << 1)
+#define PF_I (1u << 4)
+
+static BOOLEAN in_paged_pool(ULONG64 va)
+{
+    return va >= MI_PAGED_POOL_START && va < MI_PAGED_POOL_START + MI_PAGED_POOL_PAGES * PAGE_SIZE;
+}
+
+NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
+{
+    ULONG64 va = (ULONG64)address;
+    KIRQL irql = KeGetCurrentIrql();
+    MMPTE pte = { .u.Long = 0 };
+    if (MiIsPteAccessible(address))
+        pte = *MiGetPteAddress(address);
+
+    if (error & PF_P) {
+        if (error & PF_I)
+            KiBugCheckTrapRule(frame, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, va, pte.u.Long, 0, 0,
+                           "the kernel jumped to %p, which is mapped no-execute (W^X: data is never code)", address);
+        if (error & PF_W)
+            KiBugCheckTrapRule(frame, ATTEMPTED_WRITE_TO_READONLY_MEMORY, va, pte.u.Long, 0, 0,
+                           "the kernel wrote to %p, which is mapped read-only (W^X: code and constants are read-only)",
+                           address);
+    }
+    /* NT's P3 for 0xA: bit 0 write, bit 3 execute. */
+    ULONG64 access = ((error & PF_W) ? 1 : 0) | ((error & PF_I) ? 8 : 0);
+    if (irql >= DISPATCH_LEVEL)
+        KiBugCheckTrapRule(frame, IRQL_NOT_LESS_OR_EQUAL, va, irql, access, frame->rip,
+                       "%p was touched at IRQL %u but is not resident (%s); code at DISPATCH_LEVEL or above "
+                       "must touch only nonpaged memory", address, irql,
+                       pte.u.Soft.Transition ? "a trimmed pageable page" : "no valid mapping");
+    if (!(error & PF_P) && pte.u.Soft.Transition && in_paged_pool(va))
+        return MiResolvePagedPoolFault(address);
+
+    /* x64 NT's P2: the hardware access bits; P4 2 = no valid PTE. */
+    KiBugCheckTrapRule(frame, PAGE_FAULT_IN_NONPAGED_AREA, va, error & (PF_W | PF_I), frame->rip, (error & PF_P) ? 0 : 2,
+                   "the kernel touched %p, which is not validly mapped%s", address,
+                   va < 0x10000 ? " (a NULL pointer plus a small offset?)" : "");
+}

@@ -1,0 +1,95 @@
+/*
+ * Lookaside lists: a per-use cache of fixed-size blocks in front of the
+ * pool. Freed blocks are kept (up to Depth) and handed straight back to
+ * the next allocation, skipping the pool's search and its lock - which is
+ * why the I/O manager keeps IRPs and small MDLs in them.
+ */
+#include "mm/mi.h"
+
+static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION free, SIZE_T size, ULONG tag,
+                 USHORT depth, POOL_TYPE type)
+{
+    memset(l, 0, sizeof(*l));
+    l->Allocate = alloc ? alloc : ExAllocatePoolWithTag;
+    l->Free = free ? free : ExFreePool;
+    /* A freed block holds the list link, so it must have room for one. */
+    l->Size = (ULONG)(size < sizeof(SLIST_ENTRY) ? sizeof(SLIST_ENTRY) : size);
+    l->Tag = tag;
+    l->MaximumDepth = depth ? depth : 16;
+    l->Type = type;
+}
+
+static PVOID allocate(GENERAL_LOOKASIDE *l)
+{
+    l->TotalAllocates++;
+    PSLIST_ENTRY e = l->ListHead;
+    if (e) {
+        l->ListHead = e->Next;
+        l->Depth--;
+        return e;
+    }
+    l->AllocateMisses++;
+    return l->Allocate(l->Type, l->Size, l->Tag);
+}
+
+static void free_to(GENERAL_LOOKASIDE *l, PVOID p)
+{
+    l->TotalFrees++;
+    if (l->Depth >= l->MaximumDepth) {
+        l->FreeMisses++;
+        l->Free(p);
+        return;
+    }
+    PSLIST_ENTRY e = p;
+    e->Next = l->ListHead;
+    l->ListHead = e;
+    l->Depth++;
+}
+
+static void delete_list(GENERAL_LOOKASIDE *l)
+{
+    while (l->ListHead) {
+        PSLIST_ENTRY e = l->ListHead;
+        l->ListHead = e->Next;
+        l->Free(e);
+    }
+    l->Depth = 0;
+}
+
+/* Nonpaged lists work up to DISPATCH_LEVEL and are updated there, so a
+ * DPC on this CPU cannot interleave with a push or pop. */
+void ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l, PALLOCATE_FUNCTION a, PFREE_FUNCTION f, ULONG flags,
+                                     SIZE_T size, ULONG tag, USHORT depth)
+{
+    UNREFERENCED_PARAMETER(flags);
+    init(l, a, f, size, tag, depth, NonPagedPoolNx);
+}
+
+void ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l) { delete_list(l); }
+
+PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l)
+{
+    KIRQL old = KeRaiseIrqlToDpcLevel();   /* nonpaged pool is fine at DISPATCH_LEVEL */
+    PVOID p = allocate(l);
+    KeLowerIrql(old);
+    return p;
+}
+
+void ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l, PVOID p)
+{
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    free_to(l, p);
+    KeLowerIrql(old);
+}
+
+/* Paged lists run below DISPATCH_LEVEL (their blocks may be paged out). */
+void ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST l, PALLOCATE_FUNCTION a, PFREE_FUNCTION f, ULONG flags,
+                                    SIZE_T size, ULONG tag, USHORT depth)
+{
+    UNREFERENCED_PARAMETER(flags);
+    init(l, a, f, size, tag, depth, PagedPool);
+}
+
+void ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST l) { delete_list(l); }
+PVOID ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST l) { return allocate(l); }
+void ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST l, PVOID p) { free_to(l, p); }

@@ -1,0 +1,299 @@
+/*
+ * mi.h: memory-manager internals. The address map, the PTE formats, the
+ * PFN database and the routines the pieces of mm/ share. docs/mm.md has the
+ * pictures; scripts/gdb/mdlos.py reads these structures by name.
+ */
+#pragma once
+#include "mm/mm.h"
+#include "kernel/ki.h"
+
+/* ---------------------------------------------------------------------
+ * The system address map (docs/mm.md). Every region but the kernel image
+ * lives in its own PML4 slot(s), created at boot and shared by every
+ * future address space, so kernel mappings never need to be synchronised.
+ * --------------------------------------------------------------------- */
+#define MI_SELFMAP_INDEX       0x1EDULL
+#define PTE_BASE               0xFFFFF68000000000ULL   /* slot 0x1ED maps the page tables themselves */
+#define PDE_BASE               0xFFFFF6FB40000000ULL
+#define PPE_BASE               0xFFFFF6FB7DA00000ULL
+#define PXE_BASE               0xFFFFF6FB7DBED000ULL
+#define PTE_TOP                0xFFFFF6FFFFFFFFFFULL
+#define MI_HYPERSPACE_BASE     0xFFFFF70000000000ULL   /* slot 0x1EE: per-CPU temporary mappings */
+#define MI_HYPERSPACE_PAGES    512ULL                  /* one page table */
+#define MI_HYPERSPACE_PER_CPU  64
+#define MI_SYSTEM_PTE_BASE     0xFFFFF88000000000ULL   /* slot 0x1F1 */
+#define MI_SYSTEM_PTE_PAGES    16384ULL                /* 64 MiB of system PTEs */
+#define MI_PAGED_POOL_START    0xFFFFF8A000000000ULL   /* slot 0x1F1 too */
+#define MI_PAGED_POOL_PAGES    8192ULL                 /* 32 MiB */
+#define MI_PFN_DATABASE        0xFFFFFA8000000000ULL   /* slot 0x1F5 */
+#define MI_NONPAGED_POOL_START 0xFFFFFA8040000000ULL   /* 1 GiB after the PFN database */
+#define MI_NONPAGED_POOL_PAGES 16384ULL                /* 64 MiB */
+#define MI_KERNEL_IMAGE_BASE   0xFFFFFFFF80000000ULL   /* slot 0x1FF: the image, at physical + this */
+
+/* ---------------------------------------------------------------------
+ * PTE formats. With Valid = 1 the CPU reads the entry (Intel SDM vol. 3,
+ * table 4-19); with Valid = 0 every other bit is ours, and NT's layout
+ * is followed: Transition = the frame is still in memory on a list;
+ * otherwise PageFileHigh != 0 = in the pagefile (later), else demand zero
+ * with Protection, else (all zero) nothing there.
+ * --------------------------------------------------------------------- */
+typedef struct _MMPTE_HARDWARE {
+    ULONG64 Valid : 1;
+    ULONG64 Write : 1;
+    ULONG64 Owner : 1;          /* 1 = user accessible */
+    ULONG64 WriteThrough : 1;   /* PWT: PAT index bit 0 */
+    ULONG64 CacheDisable : 1;   /* PCD: PAT index bit 1 */
+    ULONG64 Accessed : 1;
+    ULONG64 Dirty : 1;
+    ULONG64 LargePage : 1;      /* PS in upper levels; PAT index bit 2 in a PTE */
+    ULONG64 Global : 1;
+    ULONG64 CopyOnWrite : 1;    /* software bit 9 */
+    ULONG64 Unused : 2;         /* software bits 10-11 */
+    ULONG64 PageFrameNumber : 40;
+    ULONG64 Reserved : 11;
+    ULONG64 NoExecute : 1;
+} MMPTE_HARDWARE;
+
+typedef struct _MMPTE_SOFTWARE {
+    ULONG64 Valid : 1;
+    ULONG64 PageFileLow : 4;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 Unused : 20;
+    ULONG64 PageFileHigh : 32;
+} MMPTE_SOFTWARE;
+
+typedef struct _MMPTE_TRANSITION {
+    ULONG64 Valid : 1;
+    ULONG64 Write : 1;
+    ULONG64 Owner : 1;
+    ULONG64 WriteThrough : 1;
+    ULONG64 CacheDisable : 1;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;
+    ULONG64 Transition : 1;
+    ULONG64 PageFrameNumber : 40;
+    ULONG64 Unused : 12;
+} MMPTE_TRANSITION;
+
+typedef struct _MMPTE {
+    union {
+        ULONG64 Long;
+        MMPTE_HARDWARE Hard;
+        MMPTE_SOFTWARE Soft;
+        MMPTE_TRANSITION Trans;
+    } u;
+} MMPTE, *PMMPTE;
+
+/* Hardware bits, for building entries in one 64-bit store. */
+#define MI_PTE_VALID     (1ULL << 0)
+#define MI_PTE_WRITE     (1ULL << 1)
+#define MI_PTE_OWNER     (1ULL << 2)
+#define MI_PTE_PWT       (1ULL << 3)
+#define MI_PTE_PCD       (1ULL << 4)
+#define MI_PTE_ACCESSED  (1ULL << 5)
+#define MI_PTE_DIRTY     (1ULL << 6)
+#define MI_PTE_LARGE     (1ULL << 7)
+#define MI_PTE_GLOBAL    (1ULL << 8)
+#define MI_PTE_NX        (1ULL << 63)
+#define MI_PTE_PFN_MASK  0x000FFFFFFFFFF000ULL
+#define MI_PTE_TRANSITION (1ULL << 11)
+#define MI_PTE_PFN(pte)  (((pte) & MI_PTE_PFN_MASK) >> PAGE_SHIFT)
+
+/* NT's protection codes (MM_*), kept in software PTEs. */
+#define MM_NOACCESS          0
+#define MM_READONLY          1
+#define MM_EXECUTE           2
+#define MM_EXECUTE_READ      3
+#define MM_READWRITE         4
+#define MM_WRITECOPY         5
+#define MM_EXECUTE_READWRITE 6
+#define MM_EXECUTE_WRITECOPY 7
+#define MM_NOCACHE           0x08
+#define MM_GUARD_PAGE        0x10
+#define MM_WRITECOMBINE      0x18
+
+/* Self-map arithmetic: PML4 slot 0x1ED points at the PML4 itself, so the
+ * PTE for any VA sits at PTE_BASE + (VA bits 47..12) * 8, and applying the
+ * same formula again gives the PDE, PPE and PXE. */
+static inline PMMPTE MiGetPteAddress(const void *va)
+{
+    return (PMMPTE)(PTE_BASE + ((((ULONG64)va) >> 9) & 0x7FFFFFFFF8ULL));
+}
+static inline PMMPTE MiGetPdeAddress(const void *va)
+{
+    return (PMMPTE)(PDE_BASE + ((((ULONG64)va) >> 18) & 0x3FFFFFF8ULL));
+}
+static inline PMMPTE MiGetPpeAddress(const void *va)
+{
+    return (PMMPTE)(PPE_BASE + ((((ULONG64)va) >> 27) & 0x1FFFF8ULL));
+}
+static inline PMMPTE MiGetPxeAddress(const void *va)
+{
+    return (PMMPTE)(PXE_BASE + ((((ULONG64)va) >> 36) & 0xFF8ULL));
+}
+/* The VA a PTE maps (inverse of MiGetPteAddress), sign-extended. */
+static inline PVOID MiGetVirtualAddressMappedByPte(const MMPTE *pte)
+{
+    LONG64 va = (LONG64)(((ULONG64)pte - PTE_BASE) << 9) << 16 >> 16;
+    return (PVOID)va;
+}
+
+/* ---------------------------------------------------------------------
+ * The PFN database: one MMPFN per RAM frame at MI_PFN_DATABASE + PFN * 48.
+ * --------------------------------------------------------------------- */
+typedef enum _MMLISTS {
+    ZeroedPageList = 0,
+    FreePageList = 1,
+    StandbyPageList = 2,     /* clean: a copy is in backing store, the PTE is in transition */
+    ModifiedPageList = 3,    /* dirty: must be written before the frame is reused */
+    ModifiedNoWritePageList = 4,
+    BadPageList = 5,
+    ActiveAndValid = 6,      /* in use, on no list */
+    TransitionPage = 7,      /* in-page or write I/O in progress */
+} MMLISTS;
+
+/* Who a frame belongs to; shown by `pfn`/`pfnstats` and kept in the check. */
+typedef enum _MI_PFN_USAGE {
+    MiUsageFree = 0,
+    MiUsageKernelImage,
+    MiUsagePageTable,
+    MiUsagePfnDatabase,
+    MiUsageNonPagedPool,
+    MiUsagePagedPool,
+    MiUsageKernelStack,
+    MiUsageBootModule,
+    MiUsageDriver,          /* MmAllocatePagesForMdl and friends */
+    MiUsageTest,
+    MiUsageUser,
+    MiUsageMax
+} MI_PFN_USAGE;
+
+#define MI_PFN_LIST_END ((PFN_NUMBER)-1)
+
+typedef struct _MMPFN {
+    PFN_NUMBER Flink;        /* next frame on its list (MI_PFN_LIST_END ends it) */
+    PFN_NUMBER Blink;        /* previous frame */
+    PMMPTE PteAddress;       /* the PTE mapping (or last mapping) this frame, via the self-map */
+    MMPTE OriginalPte;       /* what that PTE becomes when the frame is taken away */
+    ULONG ShareCount;        /* valid PTEs mapping it; for a page table, entries in use */
+    USHORT ReferenceCount;   /* 1 while mapped or on I/O, +1 per MDL lock */
+    UCHAR PageLocation;      /* MMLISTS */
+    UCHAR Modified : 1;      /* contents exist nowhere else: write before reuse */
+    UCHAR PteDeleted : 1;    /* the PTE is gone: free the frame at the last dereference */
+    UCHAR CacheAttribute : 2;
+    UCHAR Spare : 4;
+    UCHAR Usage;             /* MI_PFN_USAGE */
+    UCHAR Spare2[7];
+} MMPFN, *PMMPFN;
+
+typedef struct _MMPFNLIST {
+    PFN_NUMBER Total;
+    MMLISTS ListName;
+    PFN_NUMBER Flink, Blink;
+} MMPFNLIST, *PMMPFNLIST;
+
+extern PMMPFN MmPfnDatabase;
+extern PFN_NUMBER MmHighestPhysicalPage, MmLowestPhysicalPage;
+extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead, MmModifiedPageListHead,
+    MmBadPageListHead;
+extern PMMPFNLIST MmPageLocationList[6];
+#define MI_PFN_ELEMENT(pfn) (&MmPfnDatabase[pfn])
+
+/* ---- physical memory (mm/physmem.c) ---- */
+typedef struct { PFN_NUMBER start, end; } MI_PFN_RANGE;   /* [start, end) */
+#define MI_MAX_RAM_RANGES 32
+extern MI_PFN_RANGE MiRamRanges[MI_MAX_RAM_RANGES];
+extern ULONG MiRamRangeCount;
+void MiInitializePhysicalMemory(void);
+BOOLEAN MiIsPfnRam(PFN_NUMBER pfn);
+/* Before the PFN database exists: a zeroed frame below 1 GiB (reached
+ * through the boot mapping). Its PFN, which the page-table walk in
+ * MiInitializePfnDatabase later finds and accounts. */
+PFN_NUMBER MiEarlyAllocatePage(void);
+BOOLEAN MiIsPfnReservedAtBoot(PFN_NUMBER pfn);   /* boot modules */
+void MiCloseEarlyAllocator(void);
+
+/* ---- PFN database (mm/pfn.c) ---- */
+void MiInitializePfnDatabase(void);
+/* A frame for USAGE: zeroed if ZERO. 0 when there is none
+ * (PFN 0 is below 1 MiB and never handed out). */
+PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero);
+/* Give back a frame nothing maps and nothing references. */
+void MiFreePfn(PFN_NUMBER pfn);
+void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn);
+/* Put an unreferenced frame on the free list, forgetting its owner. */
+void MiInsertFreePage(PFN_NUMBER pfn);
+void MiUnlinkPfnFromList(PFN_NUMBER pfn);
+/* Drop one reference; at zero the frame goes to the free list (PTE
+ * deleted), modified list (dirty) or standby list (clean). */
+void MiDecrementReferenceCount(PFN_NUMBER pfn);
+/* Check every invariant of the database; on failure bugcheck
+ * PFN_LIST_CORRUPT (if FATAL) or return FALSE with a message printed. */
+BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);
+/* Frames not on the free/zeroed/bad lists: everything somebody holds. */
+PFN_NUMBER MiCommittedPages(void);
+ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage);
+const char *MiUsageName(UCHAR usage);
+const char *MiListName(UCHAR location);
+
+/* ---- page tables (mm/pagetable.c) ---- */
+#define MI_PROT_KERNEL_RW  (MI_PTE_WRITE | MI_PTE_NX | MI_PTE_GLOBAL)
+#define MI_PROT_KERNEL_RO  (MI_PTE_NX | MI_PTE_GLOBAL)
+#define MI_PROT_KERNEL_RX  (MI_PTE_GLOBAL)
+void MiInitializePageTables(void);
+/* Make sure the PXE, PPE and PDE above VA exist (allocating zeroed page
+ * tables as needed); FALSE when out of memory. */
+BOOLEAN MiEnsurePageTables(const void *va);
+/* Map VA to PFN with hardware FLAGS (MI_PTE_*; VALID is implied) and
+ * account the mapping in the PFN entry (when PFN is RAM). */
+void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags);
+/* Unmap VA; returns the frame it mapped (its counts are the caller's). */
+PFN_NUMBER MiUnmapPage(void *va);
+/* Write a PTE and flush the old translation from this CPU's TLB. */
+void MiWritePteAndFlush(PMMPTE pte, ULONG64 value);
+/* PTE cache bits for a caching type, through the PAT set in mm/pat.c. */
+ULONG64 MiCacheFlags(MEMORY_CACHING_TYPE type);
+void MiInitializePat(void);
+/* Upper levels present and the PTE itself readable? */
+BOOLEAN MiIsPteAccessible(const void *va);
+
+/* ---- hyperspace (mm/hyperspace.c) ---- */
+/* Map PFN at a per-CPU temporary address; raises to DISPATCH_LEVEL until
+ * the matching unmap, as NT's MiMapPageInHyperSpace does. */
+PVOID MiMapPageInHyperspace(PFN_NUMBER pfn, PKIRQL old_irql);
+void MiUnmapPageInHyperspace(PVOID va, KIRQL old_irql);
+void MiZeroPhysicalPage(PFN_NUMBER pfn);
+ULONG MiHyperspaceSlotsInUse(void);
+
+/* ---- system PTEs (mm/sysptes.c) ---- */
+/* Reserve COUNT contiguous PTEs (plus one guard PTE after them). */
+PMMPTE MiReserveSystemPtes(ULONG count);
+void MiReleaseSystemPtes(PMMPTE first, ULONG count);
+ULONG MiSystemPtesInUse(void);
+ULONG MiSystemPtesTotal(void);
+void MiInitializeSystemPtes(void);
+
+/* ---- pools (mm/pool.c, mm/pagedpool.c) ---- */
+void MiInitializePools(void);
+ULONG64 MiPoolOutstandingAllocations(void);
+/* Trim up to COUNT paged-pool pages out of the system working set (all
+ * when COUNT is 0): their PTEs go to transition, the frames to the
+ * modified list. Returns how many were trimmed. */
+ULONG MmTrimSystemWorkingSet(ULONG count);
+ULONG MiSystemWorkingSetSize(void);
+NTSTATUS MiResolvePagedPoolFault(PVOID va);
+void MiSystemWorkingSetInsert(PVOID va);
+void MiSystemWorkingSetRemove(PVOID va);
+
+/* ---- page faults (mm/fault.c) ---- */
+/* Resolve a fault at VA; STATUS_SUCCESS when the access can be retried,
+ * otherwise it bugchecks (kernel) - user faults come with processes. */
+NTSTATUS MmAccessFault(ULONG64 error_code, PVOID va, PKTRAP_FRAME frame);
+
+/* ---- the address map, for the boot banner, `memmap` and docs ---- */
+typedef struct { const char *name; ULONG64 start, end; } MI_REGION;
+extern const MI_REGION MiAddressMap[];
+extern const ULONG MiAddressMapCount;
+void MiPrintAddressMap(void);

@@ -1,0 +1,391 @@
+/*
+ * The PFN database: one MMPFN per physical frame of RAM, at
+ * MI_PFN_DATABASE + PFN * sizeof(MMPFN), mapped only over RAM ranges.
+ *
+ * Every frame is either on exactly one list (zeroed, free, standby,
+ * modified, bad) or in use (ActiveAndValid / TransitionPage, on no list).
+ * ReferenceCount says why a frame cannot be reused (1 for being mapped or
+ * owned, +1 for each MDL lock or I/O); ShareCount counts the valid PTEs
+ * that map it. A frame returns to a list only when its reference count
+ * reaches zero - this is what lets a driver's MDL keep a page alive after
+ * its owner has let it go.
+ */
+#include "mm/mi.h"
+#include "kernel/x86.h"
+
+PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
+PFN_NUMBER MmNumberOfPhysicalPages;
+PFN_NUMBER MmAvailablePages;
+
+MMPFNLIST MmZeroedPageListHead = { 0, ZeroedPageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
+MMPFNLIST MmFreePageListHead = { 0, FreePageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
+MMPFNLIST MmStandbyPageListHead = { 0, StandbyPageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
+MMPFNLIST MmModifiedPageListHead = { 0, ModifiedPageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
+MMPFNLIST MmBadPageListHead = { 0, BadPageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
+PMMPFNLIST MmPageLocationList[6] = {
+    &MmZeroedPageListHead, &MmFreePageListHead, &MmStandbyPageListHead,
+    &MmModifiedPageListHead, NULL, &MmBadPageListHead,
+};
+
+static const char *const usage_names[MiUsageMax] = {
+    "free", "kernel image", "page table", "PFN database", "nonpaged pool", "paged pool",
+    "kernel stack", "boot module", "driver", "test", "user",
+};
+static const char *const list_names[8] = {
+    "Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active", "Transition",
+};
+
+const char *MiUsageName(UCHAR usage) { return usage < MiUsageMax ? usage_names[usage] : "?"; }
+const char *MiListName(UCHAR location) { return location < 8 ? list_names[location] : "?"; }
+
+__attribute__((noreturn)) static void pfn_corrupt(ULONG_PTR p1, PFN_NUMBER pfn, ULONG_PTR p3, const char *why)
+{
+    KeBugCheckRule(PFN_LIST_CORRUPT, p1, pfn, p3, 0, "%s (frame %#llx)", why, (unsigned long long)pfn);
+}
+
+static void update_available(void)
+{
+    MmAvailablePages = MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total;
+}
+
+void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    /* FIFO: new frames at the tail, taken from the head, so the standby
+     * and modified lists age in order. */
+    e->Flink = MI_PFN_LIST_END;
+    e->Blink = list->Blink;
+    if (list->Blink == MI_PFN_LIST_END)
+        list->Flink = pfn;
+    else
+        MI_PFN_ELEMENT(list->Blink)->Flink = pfn;
+    list->Blink = pfn;
+    list->Total++;
+    e->PageLocation = list->ListName;
+    update_available();
+}
+
+void MiUnlinkPfnFromList(PFN_NUMBER pfn)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->PageLocation > BadPageList || !MmPageLocationList[e->PageLocation])
+        pfn_corrupt(0x02, pfn, e->PageLocation, "a frame that is on no list was unlinked from one");
+    PMMPFNLIST list = MmPageLocationList[e->PageLocation];
+    /* Both neighbours must point back at us, or the list is damaged. */
+    if ((e->Flink != MI_PFN_LIST_END && MI_PFN_ELEMENT(e->Flink)->Blink != pfn) ||
+        (e->Blink != MI_PFN_LIST_END && MI_PFN_ELEMENT(e->Blink)->Flink != pfn) ||
+        (e->Flink == MI_PFN_LIST_END && list->Blink != pfn) || (e->Blink == MI_PFN_LIST_END && list->Flink != pfn))
+        pfn_corrupt(0x01, pfn, e->Flink, "a page list's links do not agree");
+    if (e->Flink == MI_PFN_LIST_END)
+        list->Blink = e->Blink;
+    else
+        MI_PFN_ELEMENT(e->Flink)->Blink = e->Blink;
+    if (e->Blink == MI_PFN_LIST_END)
+        list->Flink = e->Flink;
+    else
+        MI_PFN_ELEMENT(e->Blink)->Flink = e->Flink;
+    list->Total--;
+    e->Flink = e->Blink = MI_PFN_LIST_END;
+    update_available();
+}
+
+/* Take a standby frame away from the PTE that still refers to it: the PTE
+ * goes back to what it was before (OriginalPte), so a later touch finds the
+ * data in backing store instead. */
+static void repurpose_standby(PFN_NUMBER pfn)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->PteAddress && MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
+        e->PteAddress->u.Long = e->OriginalPte.u.Long;
+}
+
+PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
+{
+    KIRQL old = KeRaiseIrqlToDpcLevel();   /* the PFN database is updated at DISPATCH_LEVEL, as on NT */
+    PFN_NUMBER pfn = MI_PFN_LIST_END;
+    BOOLEAN is_zero = FALSE;
+    if (zero && MmZeroedPageListHead.Total) {
+        pfn = MmZeroedPageListHead.Flink;
+        is_zero = TRUE;
+    } else if (MmFreePageListHead.Total) {
+        pfn = MmFreePageListHead.Flink;
+    } else if (MmZeroedPageListHead.Total) {
+        pfn = MmZeroedPageListHead.Flink;
+        is_zero = TRUE;
+    } else if (MmStandbyPageListHead.Total) {
+        pfn = MmStandbyPageListHead.Flink;
+        repurpose_standby(pfn);
+    }
+    if (pfn == MI_PFN_LIST_END) {
+        KeLowerIrql(old);
+        return 0;
+    }
+    MiUnlinkPfnFromList(pfn);
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->ReferenceCount || e->ShareCount)
+        pfn_corrupt(0x99, pfn, e->ReferenceCount, "a frame on a free list still had references");
+    e->PageLocation = ActiveAndValid;
+    e->ReferenceCount = 1;
+    e->ShareCount = 0;
+    e->PteAddress = NULL;
+    e->OriginalPte.u.Long = 0;
+    e->Modified = 0;
+    e->PteDeleted = 0;
+    e->CacheAttribute = 0;
+    e->Usage = usage;
+    if (zero && !is_zero)
+        MiZeroPhysicalPage(pfn);
+    KeLowerIrql(old);
+    return pfn;
+}
+
+void MiInsertFreePage(PFN_NUMBER pfn)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    e->Usage = MiUsageFree;
+    e->PteAddress = NULL;
+    e->PteDeleted = 0;
+    e->Modified = 0;
+    MiInsertPageInList(&MmFreePageListHead, pfn);
+}
+
+void MiDecrementReferenceCount(PFN_NUMBER pfn)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->ReferenceCount == 0)
+        pfn_corrupt(0x07, pfn, e->ShareCount, "a frame was dereferenced (unlocked or freed) more often than referenced");
+    if (--e->ReferenceCount)
+        return;
+    if (e->ShareCount)
+        pfn_corrupt(0x99, pfn, e->ShareCount, "a frame's last reference went while PTEs still map it");
+    if (e->PteDeleted || !e->PteAddress)
+        MiInsertFreePage(pfn);                                     /* nobody will want it back */
+    else if (e->Modified)
+        MiInsertPageInList(&MmModifiedPageListHead, pfn);     /* must be written out first */
+    else
+        MiInsertPageInList(&MmStandbyPageListHead, pfn);      /* clean: reusable, still findable */
+}
+
+void MiFreePfn(PFN_NUMBER pfn)
+{
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->PageLocation != ActiveAndValid || e->ShareCount)
+        pfn_corrupt(0x99, pfn, e->PageLocation, "a frame was freed while still mapped or already on a list");
+    e->PteDeleted = 1;   /* the owner is done; an MDL lock may keep it alive a while */
+    MiDecrementReferenceCount(pfn);
+    KeLowerIrql(old);
+}
+
+/* ---- building the database at boot ---- */
+
+static MI_PFN_USAGE usage_for_va(ULONG64 va)
+{
+    if (va >= MI_KERNEL_IMAGE_BASE)
+        return MiUsageKernelImage;
+    if (va >= MI_PFN_DATABASE && va < MI_NONPAGED_POOL_START)
+        return MiUsagePfnDatabase;
+    return MiUsageKernelImage;
+}
+
+static void account_table(PFN_NUMBER pfn, PMMPTE mapping_entry, const MMPTE *table)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    ULONG used = 0;
+    for (int i = 0; i < 512; i++)
+        used += table[i].u.Long != 0;
+    e->PageLocation = ActiveAndValid;
+    e->ReferenceCount = 1;
+    e->ShareCount = used;
+    e->PteAddress = mapping_entry;
+    e->Usage = MiUsagePageTable;
+}
+
+static void account_leaf(PFN_NUMBER pfn, PMMPTE pte)
+{
+    if (!MiIsPfnRam(pfn))
+        return;  /* device memory is not in the database */
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    e->PageLocation = ActiveAndValid;
+    e->ReferenceCount = 1;
+    e->ShareCount++;
+    e->PteAddress = pte;
+    e->Usage = usage_for_va((ULONG64)MiGetVirtualAddressMappedByPte(pte));
+}
+
+/* Everything the boot code mapped is found by walking the new page tables
+ * through the self-map; every other RAM frame is free. */
+void MiInitializePfnDatabase(void)
+{
+    PMMPTE pxe = (PMMPTE)PXE_BASE;
+    PFN_NUMBER pml4 = read_cr3() >> PAGE_SHIFT;
+    account_table(pml4, &pxe[MI_SELFMAP_INDEX], pxe);
+    MmPfnDatabase[pml4].ShareCount = 0;
+    for (int i = 0; i < 512; i++)
+        MmPfnDatabase[pml4].ShareCount += pxe[i].u.Long != 0;
+
+    for (ULONG64 i = 256; i < 512; i++) {
+        if (i == MI_SELFMAP_INDEX || !(pxe[i].u.Long & MI_PTE_VALID))
+            continue;
+        PMMPTE ppe = (PMMPTE)(PPE_BASE + i * PAGE_SIZE);
+        account_table(MI_PTE_PFN(pxe[i].u.Long), &pxe[i], ppe);
+        for (ULONG64 j = 0; j < 512; j++) {
+            if (!(ppe[j].u.Long & MI_PTE_VALID))
+                continue;
+            PMMPTE pde = (PMMPTE)(PDE_BASE + (i * 512 + j) * PAGE_SIZE);
+            account_table(MI_PTE_PFN(ppe[j].u.Long), &ppe[j], pde);
+            for (ULONG64 k = 0; k < 512; k++) {
+                if (!(pde[k].u.Long & MI_PTE_VALID))
+                    continue;
+                PMMPTE pte = (PMMPTE)(PTE_BASE + ((i * 512 + j) * 512 + k) * PAGE_SIZE);
+                account_table(MI_PTE_PFN(pde[k].u.Long), &pde[k], pte);
+                for (int l = 0; l < 512; l++)
+                    if (pte[l].u.Long & MI_PTE_VALID)
+                        account_leaf(MI_PTE_PFN(pte[l].u.Long), &pte[l]);
+            }
+        }
+    }
+
+    MmNumberOfPhysicalPages = 0;
+    for (ULONG r = 0; r < MiRamRangeCount; r++) {
+        for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++) {
+            MmNumberOfPhysicalPages++;
+            PMMPFN e = MI_PFN_ELEMENT(pfn);
+            if (e->ReferenceCount)
+                continue;                       /* found in the page tables */
+            e->Flink = e->Blink = MI_PFN_LIST_END;
+            if (MiIsPfnReservedAtBoot(pfn)) {   /* a GRUB module: kept for its loader */
+                e->PageLocation = ActiveAndValid;
+                e->ReferenceCount = 1;
+                e->Usage = MiUsageBootModule;
+            } else {
+                MiInsertFreePage(pfn);
+            }
+        }
+    }
+}
+
+/* ---- invariants ---- */
+
+PFN_NUMBER MiCommittedPages(void)
+{
+    return MmNumberOfPhysicalPages - MmZeroedPageListHead.Total - MmFreePageListHead.Total - MmBadPageListHead.Total;
+}
+
+ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage)
+{
+    ULONG n = 0;
+    for (ULONG r = 0; r < MiRamRangeCount; r++)
+        for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++)
+            n += MmPfnDatabase[pfn].Usage == usage && MmPfnDatabase[pfn].PageLocation >= ActiveAndValid;
+    return n;
+}
+
+#define VERIFY(cond, p1, pfn, ...)                                             \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            if (fatal)                                                         \
+                KeBugCheckRule(PFN_LIST_CORRUPT, (p1), (pfn), 0, 0, __VA_ARGS__); \
+            kprintf("mm: PFN check failed: ");                                 \
+            kprintf(__VA_ARGS__);                                              \
+            kprintf("\n");                                                     \
+            return FALSE;                                                      \
+        }                                                                      \
+    } while (0)
+
+BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
+{
+    PFN_NUMBER per_location[8] = { 0 };
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    BOOLEAN ok = FALSE;
+
+    /* 1. Each list: links agree both ways, every member says it is on it,
+     *    nobody holds a reference, and the walk ends after Total frames. */
+    for (int l = 0; l <= BadPageList; l++) {
+        PMMPFNLIST list = MmPageLocationList[l];
+        if (!list)
+            continue;
+        PFN_NUMBER prev = MI_PFN_LIST_END, n = 0;
+        for (PFN_NUMBER pfn = list->Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink) {
+            PMMPFN e = MI_PFN_ELEMENT(pfn);
+            if (!MiIsPfnRam(pfn) || n > MmNumberOfPhysicalPages || e->PageLocation != l || e->Blink != prev ||
+                e->ReferenceCount || e->ShareCount) {
+                KeLowerIrql(old);
+                VERIFY(FALSE, 0x8F, pfn, "%s list: frame %#llx (location %s, refs %u, shares %u) is inconsistent",
+                       MiListName(l), (unsigned long long)pfn, MiListName(e->PageLocation), e->ReferenceCount,
+                       e->ShareCount);
+            }
+            if (l == StandbyPageList || l == ModifiedPageList) {
+                /* A transition frame is still named by its PTE. */
+                PMMPTE pte = e->PteAddress;
+                if (!pte || (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte)) &&
+                             (!(pte->u.Long & MI_PTE_TRANSITION) || (pte->u.Long & MI_PTE_VALID) ||
+                              pte->u.Trans.PageFrameNumber != pfn))) {
+                    KeLowerIrql(old);
+                    VERIFY(FALSE, 0x99, pfn, "frame %#llx is on the %s list but its PTE does not point at it",
+                           (unsigned long long)pfn, MiListName(l));
+                }
+            }
+            prev = pfn;
+            n++;
+        }
+        if (n != list->Total || list->Blink != prev) {
+            KeLowerIrql(old);
+            VERIFY(FALSE, 0x8F, 0, "%s list holds %llu frames but says %llu", MiListName(l), (unsigned long long)n,
+                   (unsigned long long)list->Total);
+        }
+    }
+
+    /* 2. Every RAM frame is somewhere, and the counts add up. */
+    PFN_NUMBER total = 0;
+    for (ULONG r = 0; r < MiRamRangeCount; r++) {
+        for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++) {
+            PMMPFN e = MI_PFN_ELEMENT(pfn);
+            total++;
+            if (e->PageLocation > TransitionPage) {
+                KeLowerIrql(old);
+                VERIFY(FALSE, 0x99, pfn, "frame %#llx has location %u", (unsigned long long)pfn, e->PageLocation);
+            }
+            per_location[e->PageLocation]++;
+            if (e->PageLocation == ActiveAndValid && e->ReferenceCount == 0) {
+                KeLowerIrql(old);
+                VERIFY(FALSE, 0x99, pfn, "frame %#llx is in use (%s) with no reference", (unsigned long long)pfn,
+                       MiUsageName(e->Usage));
+            }
+            /* Kernel PTEs are the same in every address space, so only
+             * those can be checked from here. */
+            if (e->PageLocation == ActiveAndValid && e->ShareCount && e->Usage != MiUsagePageTable &&
+                (ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL) &&
+                MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress))) {
+                ULONG64 v = e->PteAddress->u.Long;
+                if (!(v & MI_PTE_VALID) || MI_PTE_PFN(v) != pfn) {
+                    KeLowerIrql(old);
+                    VERIFY(FALSE, 0x99, pfn, "frame %#llx (%s) is shared by %u PTEs but its PTE %p holds %#llx",
+                           (unsigned long long)pfn, MiUsageName(e->Usage), e->ShareCount, e->PteAddress,
+                           (unsigned long long)v);
+                }
+            }
+        }
+    }
+    if (total != MmNumberOfPhysicalPages) {
+        KeLowerIrql(old);
+        VERIFY(FALSE, 0x99, 0, "%llu RAM frames, but MmNumberOfPhysicalPages says %llu", (unsigned long long)total,
+               (unsigned long long)MmNumberOfPhysicalPages);
+    }
+    for (int l = 0; l <= BadPageList; l++) {
+        if (MmPageLocationList[l] && per_location[l] != MmPageLocationList[l]->Total) {
+            KeLowerIrql(old);
+            VERIFY(FALSE, 0x8F, 0, "%llu frames say they are on the %s list, which holds %llu",
+                   (unsigned long long)per_location[l], MiListName(l),
+                   (unsigned long long)MmPageLocationList[l]->Total);
+        }
+    }
+    if (MmAvailablePages != MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total) {
+        KeLowerIrql(old);
+        VERIFY(FALSE, 0x99, 0, "MmAvailablePages %llu is not zeroed + free + standby",
+               (unsigned long long)MmAvailablePages);
+    }
+    ok = TRUE;
+    KeLowerIrql(old);
+    return ok;
+}

@@ -1,0 +1,131 @@
+/*
+ * System PTEs: a region of kernel address space handed out in runs of
+ * pages, for mappings that come and go - MmMapIoSpace, kernel stacks, and
+ * (issue 5) MDL mappings. Every run is followed by one PTE left unused, a
+ * guard page, so running off the end of a mapping faults instead of
+ * landing silently in the next one.
+ */
+#include "mm/mi.h"
+#include "kernel/x86.h"
+
+#define NPTES MI_SYSTEM_PTE_PAGES
+static ULONG64 used_bits[NPTES / 64];   /* one bit per PTE, guards included */
+static RTL_BITMAP used;
+static USHORT run_length[NPTES];        /* at a run's first PTE: its length */
+static ULONG in_use, hint;
+
+static PMMPTE pte_of(ULONG i) { return MiGetPteAddress((void *)(MI_SYSTEM_PTE_BASE + (ULONG64)i * PAGE_SIZE)); }
+
+void MiInitializeSystemPtes(void)
+{
+    RtlInitializeBitMap(&used, used_bits, NPTES);
+    in_use = hint = 0;
+}
+
+PMMPTE MiReserveSystemPtes(ULONG count)
+{
+    if (count == 0 || count >= 0xFFFF)
+        return NULL;
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    ULONG first = RtlFindClearBitsAndSet(&used, count + 1, hint);   /* + the guard */
+    if (first == 0xFFFFFFFF) {
+        KeLowerIrql(old);
+        return NULL;
+    }
+    /* The page tables under the run must exist before anyone maps there;
+     * creating them may fail when memory is exhausted. */
+    for (ULONG i = 0; i < count; i++) {
+        if (!MiEnsurePageTables(MiGetVirtualAddressMappedByPte(pte_of(first + i)))) {
+            RtlClearBits(&used, first, count + 1);
+            KeLowerIrql(old);
+            return NULL;
+        }
+    }
+    run_length[first] = (USHORT)count;
+    in_use += count + 1;
+    hint = first + count + 1;
+    if (hint >= NPTES)
+        hint = 0;
+    KeLowerIrql(old);
+    return pte_of(first);
+}
+
+void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
+{
+    ULONG64 va = (ULONG64)MiGetVirtualAddressMappedByPte(first_pte);
+    ULONG first = (ULONG)((va - MI_SYSTEM_PTE_BASE) >> PAGE_SHIFT);
+    if (va < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != count || !RtlCheckBit(&used, first))
+        KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)first_pte, count, first < NPTES ? run_length[first] : 0,
+                       "system PTEs released that were not reserved as one run of %u", count);
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    for (ULONG i = 0; i < count; i++)
+        if (pte_of(first + i)->u.Long != 0)
+            KeBugCheckRule(0xDA, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
+                           "system PTEs released while still mapping something (unmap first)");
+    RtlClearBits(&used, first, count + 1);
+    run_length[first] = 0;
+    in_use -= count + 1;
+    KeLowerIrql(old);
+}
+
+ULONG MiSystemPtesInUse(void) { return in_use; }
+ULONG MiSystemPtesTotal(void) { return NPTES; }
+
+/* ---- MmMapIoSpace: device registers and other physical ranges ---- */
+
+PVOID MmMapIoSpace(PHYSICAL_ADDRESS pa, SIZE_T bytes, MEMORY_CACHING_TYPE cache)
+{
+    if (bytes == 0)
+        return NULL;
+    ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(pa.QuadPart, bytes);
+    PMMPTE pte = MiReserveSystemPtes(pages);
+    if (!pte)
+        return NULL;
+    PFN_NUMBER pfn = (ULONG64)pa.QuadPart >> PAGE_SHIFT;
+    for (ULONG i = 0; i < pages; i++)
+        MiWritePteAndFlush(pte + i, ((pfn + i) << PAGE_SHIFT) | MI_PTE_VALID | MI_PROT_KERNEL_RW | MiCacheFlags(cache));
+    return (PUCHAR)MiGetVirtualAddressMappedByPte(pte) + BYTE_OFFSET(pa.QuadPart);
+}
+
+void MmUnmapIoSpace(PVOID base, SIZE_T bytes)
+{
+    ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(base, bytes);
+    PMMPTE pte = MiGetPteAddress(PAGE_ALIGN(base));
+    for (ULONG i = 0; i < pages; i++)
+        MiWritePteAndFlush(pte + i, 0);
+    MiReleaseSystemPtes(pte, pages);
+}
+
+/* ---- kernel stacks: [guard][pages...] then the run's own trailing guard ---- */
+
+PVOID MmCreateKernelStack(ULONG pages, PVOID *limit)
+{
+    PMMPTE pte = MiReserveSystemPtes(pages + 1);
+    if (!pte)
+        return NULL;
+    PUCHAR base = (PUCHAR)MiGetVirtualAddressMappedByPte(pte + 1);   /* pte[0] stays the guard */
+    for (ULONG i = 0; i < pages; i++) {
+        PFN_NUMBER pfn = MiAllocatePfn(MiUsageKernelStack, TRUE);
+        if (!pfn) {
+            while (i--)
+                MiFreePfn(MiUnmapPage(base + (ULONG64)i * PAGE_SIZE));
+            MiReleaseSystemPtes(pte, pages + 1);
+            return NULL;
+        }
+        MiMapPage(base + (ULONG64)i * PAGE_SIZE, pfn, MI_PROT_KERNEL_RW);
+    }
+    PUCHAR top = base + (ULONG64)pages * PAGE_SIZE;
+    if (limit)
+        *limit = base;
+    KeRegisterStack((ULONG_PTR)base, (ULONG_PTR)top);
+    return top;
+}
+
+void MmDeleteKernelStack(PVOID top, ULONG pages)
+{
+    PUCHAR base = (PUCHAR)top - (ULONG64)pages * PAGE_SIZE;
+    KeUnregisterStack((ULONG_PTR)base, (ULONG_PTR)top);
+    for (ULONG i = 0; i < pages; i++)
+        MiFreePfn(MiUnmapPage(base + (ULONG64)i * PAGE_SIZE));
+    MiReleaseSystemPtes(MiGetPteAddress(base) - 1, pages + 1);
+}
