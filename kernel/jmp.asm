@@ -35,3 +35,19 @@ KiLongJmp:                     ; void KiLongJmp(KI_JMP_BUF *rdi, int esi)
     inc eax                    ; setjmp must never appear to return 0 twice
 .nonzero:
     jmp [rdi + 56]
+
+; KiCallOnStack(fn, arg, stack_top): call fn(arg) with RSP = stack_top,
+; then come back to the caller's stack. Used to run code on a freshly
+; made kernel stack (tests; thread start-up later).
+global KiCallOnStack
+KiCallOnStack:                 ; rdi = fn, rsi = arg, rdx = stack top
+    push rbp
+    mov rbp, rsp
+    and rdx, -16               ; the ABI wants a 16-byte aligned stack at the call
+    mov rsp, rdx
+    mov rax, rdi
+    mov rdi, rsi
+    call rax
+    mov rsp, rbp
+    pop rbp
+    ret

@@ -108,6 +108,7 @@ void KiDropIdentityMap(void);
 typedef struct { uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip; } KI_JMP_BUF;
 int KiSetJmp(KI_JMP_BUF *b) __attribute__((returns_twice));
 __attribute__((noreturn)) void KiLongJmp(KI_JMP_BUF *b, int value);
+ULONG64 KiCallOnStack(ULONG64 (*fn)(ULONG64), ULONG64 arg, PVOID stack_top);
 
 /* Timestamp counter at kmain entry (for make bench). */
 extern uint64_t KiBootTsc;

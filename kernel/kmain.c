@@ -58,6 +58,8 @@ void kmain(uint32_t magic, uint32_t info_phys)
     kprintf("%llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
     MmInitSystem();
     MiPrintAddressMap();
+    if (KeOptionEnabled("gdbcheck"))
+        MiGdbCheckpoint();
 
     const char *pattern = KeGetOption("ktest");
     if (pattern)

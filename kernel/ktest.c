@@ -126,15 +126,78 @@ static __attribute__((noinline)) bool call_guarded(const KTEST *t)
     return ok;
 }
 
+#define MAX_COUNTER_FNS 8
+#define MAX_COUNTERS 32
+static KT_COUNTER_FN counter_fns[MAX_COUNTER_FNS];
+static int counter_fn_count;
+
+void KtRegisterCounters(KT_COUNTER_FN fn)
+{
+    if (counter_fn_count < MAX_COUNTER_FNS)
+        counter_fns[counter_fn_count++] = fn;
+}
+
+static int snapshot(KT_COUNTER *out)
+{
+    int n = 0;
+    for (int i = 0; i < counter_fn_count; i++)
+        n += counter_fns[i](out + n, MAX_COUNTERS - n);
+    return n;
+}
+
 static bool run_one(const KTEST *t, const char *name)
 {
+    static KT_COUNTER before[MAX_COUNTERS], after[MAX_COUNTERS];
     kprintf("[ktest] RUN  %s\n", name);
+    int n = snapshot(before);
     if (!call_guarded(t)) {
         kprintf("[ktest] FAIL %s: %s\n", name, fail_msg);
         return false;
     }
+    if (KeGetCurrentIrql() != PASSIVE_LEVEL) {
+        kprintf("[ktest] FAIL %s: left the IRQL at %u\n", name, KeGetCurrentIrql());
+        KeLowerIrql(PASSIVE_LEVEL);
+        return false;
+    }
+    /* What the test took, it must have given back. */
+    int m = snapshot(after);
+    for (int i = 0; i < n && i < m; i++) {
+        if (before[i].value != after[i].value) {
+            kprintf("[ktest] FAIL %s: leaked: %s was %llu before the test and %llu after\n", name, before[i].name,
+                    (unsigned long long)before[i].value, (unsigned long long)after[i].value);
+            return false;
+        }
+    }
     kprintf("[ktest] PASS %s\n", name);
     return true;
+}
+
+/* Tests in source order (file, then line), finals last: the linker's
+ * section order is not a promise. */
+#define MAX_TESTS 1024
+static const KTEST *sorted[MAX_TESTS];
+
+static int test_order(const KTEST *a, const KTEST *b)
+{
+    int fa = (a->flags & KTEST_F_FINAL) != 0, fb = (b->flags & KTEST_F_FINAL) != 0;
+    if (fa != fb)
+        return fa - fb;
+    int c = strcmp(a->file, b->file);
+    return c ? c : (int)a->line - (int)b->line;
+}
+
+static int sort_tests(void)
+{
+    int n = 0;
+    for (const KTEST *t = __ktests_start; t < __ktests_end && n < MAX_TESTS; t++) {
+        int i = n++;
+        while (i > 0 && test_order(sorted[i - 1], t) > 0) {
+            sorted[i] = sorted[i - 1];
+            i--;
+        }
+        sorted[i] = t;
+    }
+    return n;
 }
 
 static bool run_bugcheck_test(const KTEST *t, const char *name)
@@ -156,7 +219,9 @@ void KiRunTests(const char *pattern)
     char name[96];
 
     kprintf("[ktest] running \"%s\"%s\n", pattern, expect_mode ? " (bugcheck tests)" : "");
-    for (const KTEST *t = __ktests_start; t < __ktests_end; t++) {
+    int count = sort_tests();
+    for (int k = 0; k < count; k++) {
+        const KTEST *t = sorted[k];
         if (t->flags & KTEST_F_BENCH)
             continue;
         full_name(t, name, sizeof(name));

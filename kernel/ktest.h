@@ -26,6 +26,7 @@
 #define KTEST_F_MANUAL   1u
 #define KTEST_F_BUGCHECK 2u
 #define KTEST_F_BENCH    4u
+#define KTEST_F_FINAL    8u
 
 typedef struct _KTEST {
     const char *suite, *name;
@@ -49,6 +50,8 @@ typedef struct _KTEST {
 #define KTEST_BUGCHECK(suite, name, code, p1, p2, p3, p4) \
     KTEST_DEFINE_(".ktests", suite, name, KTEST_F_BUGCHECK, code, p1, p2, p3, p4)
 #define KBENCH(suite, name) KTEST_DEFINE_(".ktests", suite, name, KTEST_F_BENCH, 0, 0, 0, 0, 0)
+/* Runs after every other test of the run (whole-system checks). */
+#define KTEST_FINAL(suite, name) KTEST_DEFINE_(".ktests", suite, name, KTEST_F_FINAL, 0, 0, 0, 0, 0)
 
 /* ---- assertions: on failure print file:line and both values, end the test ---- */
 __attribute__((noreturn, format(printf, 3, 4))) void KtFail(const char *file, int line, const char *fmt, ...);
@@ -91,6 +94,13 @@ void KtExpectParam(int n, uint64_t value);
 void KtBenchReport(const char *what, uint64_t value, const char *unit);
 /* The test being run, NULL outside tests. */
 const KTEST *KtCurrentTest(void);
+
+/* Leak checks around every test: a subsystem registers a function that
+ * reports counters (frames in use, pool blocks, system PTEs, IRQL...) that a
+ * test must leave as it found them. */
+typedef struct { const char *name; uint64_t value; } KT_COUNTER;
+typedef int (*KT_COUNTER_FN)(KT_COUNTER *out, int max);
+void KtRegisterCounters(KT_COUNTER_FN fn);
 
 /* Run the tests (or benchmarks) the command line asks for and leave QEMU. */
 void KiRunTests(const char *pattern);

@@ -234,6 +234,7 @@ void MiDecrementReferenceCount(PFN_NUMBER pfn);
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);
 /* Frames not on the free/zeroed/bad lists: everything somebody holds. */
 PFN_NUMBER MiCommittedPages(void);
+extern PFN_NUMBER MiUsageCount[MiUsageMax];
 ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage);
 const char *MiUsageName(UCHAR usage);
 const char *MiListName(UCHAR location);
@@ -297,3 +298,5 @@ typedef struct { const char *name; ULONG64 start, end; } MI_REGION;
 extern const MI_REGION MiAddressMap[];
 extern const ULONG MiAddressMapCount;
 void MiPrintAddressMap(void);
+void MiGdbCheckpoint(void);
+void MiGdbCheckpointDone(void);

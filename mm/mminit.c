@@ -8,6 +8,7 @@
 #include "mm/pool.h"
 #include "kernel/console.h"
 #include "kernel/x86.h"
+#include "kernel/ktest.h"
 
 const MI_REGION MiAddressMap[] = {
     { "user space", 0x0000000000010000ULL, 0x00007FFFFFFEFFFFULL },
@@ -43,6 +44,24 @@ static void enable_cpu_protections(void)
     write_cr4(cr4);
 }
 
+/* What every test must leave as it found it. Kernel page tables are never
+ * freed (every address space shares them), so frames that became page
+ * tables are not counted as leaks. */
+static int mm_counters(KT_COUNTER *out, int max)
+{
+    KT_COUNTER c[] = {
+        { "frames in use (page tables aside)", MiCommittedPages() - MiUsageCount[MiUsagePageTable] },
+        { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees },
+        { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees },
+        { "system PTEs in use", MiSystemPtesInUse() },
+        { "hyperspace slots in use", MiHyperspaceSlotsInUse() },
+    };
+    int n = 0;
+    for (; n < (int)ARRAYSIZE(c) && n < max; n++)
+        out[n] = c[n];
+    return n;
+}
+
 void MmInitSystem(void)
 {
     MiInitializePhysicalMemory();
@@ -57,6 +76,7 @@ void MmInitSystem(void)
 
     MiInitializePools();
     MiVerifyPfnDatabase(TRUE);
+    KtRegisterCounters(mm_counters);
 
     kprintf("mm: %llu pages of RAM (%llu MiB), %llu available; PFN database %u pages, page tables %u\n",
             (unsigned long long)MmNumberOfPhysicalPages, (unsigned long long)(MmNumberOfPhysicalPages >> 8),
@@ -64,4 +84,39 @@ void MmInitSystem(void)
             MiCountPfnsByUsage(MiUsagePageTable));
     kprintf("mm: CR4 %s%s, NX on, kernel image W^X\n", (read_cr4() & CR4_SMEP) ? "SMEP " : "",
             (read_cr4() & CR4_SMAP) ? "SMAP" : "");
+}
+
+/* ---- a known point for GDB checks (scripts/ktest.py gdb.*) ----
+ * With `gdbcheck=1` on the command line the kernel prints its own
+ * translation of a few addresses, then calls MiGdbCheckpointDone, where
+ * the test's breakpoint waits to compare GDB's `pt` and `pfn` with them. */
+__attribute__((noinline)) void MiGdbCheckpointDone(void)
+{
+    __asm__ volatile("" ::: "memory");
+}
+
+static void print_translation(const void *va)
+{
+    PHYSICAL_ADDRESS pa = MmGetPhysicalAddress((PVOID)va);
+    PFN_NUMBER pfn = (ULONG64)pa.QuadPart >> PAGE_SHIFT;
+    PMMPFN e = MiIsPfnRam(pfn) ? MI_PFN_ELEMENT(pfn) : NULL;
+    kprintf("mm: translate %p -> %#llx pte=%#llx pfn=%#llx state=%s refs=%u shares=%u\n", va,
+            (unsigned long long)pa.QuadPart, (unsigned long long)MiGetPteAddress(va)->u.Long,
+            (unsigned long long)pfn, e ? MiListName(e->PageLocation) : "none", e ? e->ReferenceCount : 0,
+            e ? e->ShareCount : 0);
+}
+
+__attribute__((noinline)) void MiGdbCheckpoint(void)
+{
+    PVOID np = ExAllocatePoolWithTag(NonPagedPoolNx, 100, POOL_TAG('G', 'd', 'b', 'N'));
+    PVOID pp = ExAllocatePoolWithTag(PagedPool, 5000, POOL_TAG('G', 'd', 'b', 'P'));
+    print_translation((const void *)MiGdbCheckpoint);   /* kernel text */
+    print_translation(&MmAvailablePages);               /* kernel data */
+    print_translation(MmPfnDatabase + MmLowestPhysicalPage);
+    print_translation(np);
+    print_translation(pp);
+    print_translation(MiGetPteAddress(np));              /* a page table, through the self-map */
+    MiGdbCheckpointDone();
+    ExFreePoolWithTag(pp, POOL_TAG('G', 'd', 'b', 'P'));
+    ExFreePoolWithTag(np, POOL_TAG('G', 'd', 'b', 'N'));
 }

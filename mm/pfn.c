@@ -14,6 +14,7 @@
 #include "kernel/x86.h"
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
+PFN_NUMBER MiUsageCount[MiUsageMax];   /* frames off the free lists, by owner */
 PFN_NUMBER MmNumberOfPhysicalPages;
 PFN_NUMBER MmAvailablePages;
 
@@ -133,6 +134,7 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
     e->PteDeleted = 0;
     e->CacheAttribute = 0;
     e->Usage = usage;
+    MiUsageCount[usage]++;
     if (zero && !is_zero)
         MiZeroPhysicalPage(pfn);
     KeLowerIrql(old);
@@ -142,6 +144,7 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
 void MiInsertFreePage(PFN_NUMBER pfn)
 {
     PMMPFN e = MI_PFN_ELEMENT(pfn);
+    MiUsageCount[e->Usage]--;
     e->Usage = MiUsageFree;
     e->PteAddress = NULL;
     e->PteDeleted = 0;
@@ -259,10 +262,13 @@ void MiInitializePfnDatabase(void)
                 e->ReferenceCount = 1;
                 e->Usage = MiUsageBootModule;
             } else {
-                MiInsertFreePage(pfn);
+                e->Usage = MiUsageFree;
+                MiInsertPageInList(&MmFreePageListHead, pfn);
             }
         }
     }
+    for (int u = 0; u < MiUsageMax; u++)
+        MiUsageCount[u] = MiCountPfnsByUsage(u);
 }
 
 /* ---- invariants ---- */
@@ -272,12 +278,14 @@ PFN_NUMBER MiCommittedPages(void)
     return MmNumberOfPhysicalPages - MmZeroedPageListHead.Total - MmFreePageListHead.Total - MmBadPageListHead.Total;
 }
 
+/* Counted the slow way, to check MiUsageCount. */
 ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage)
 {
     ULONG n = 0;
     for (ULONG r = 0; r < MiRamRangeCount; r++)
         for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++)
-            n += MmPfnDatabase[pfn].Usage == usage && MmPfnDatabase[pfn].PageLocation >= ActiveAndValid;
+            n += MmPfnDatabase[pfn].Usage == usage && MmPfnDatabase[pfn].PageLocation != FreePageList &&
+                 MmPfnDatabase[pfn].PageLocation != ZeroedPageList && MmPfnDatabase[pfn].PageLocation != BadPageList;
     return n;
 }
 
@@ -378,6 +386,13 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             VERIFY(FALSE, 0x8F, 0, "%llu frames say they are on the %s list, which holds %llu",
                    (unsigned long long)per_location[l], MiListName(l),
                    (unsigned long long)MmPageLocationList[l]->Total);
+        }
+    }
+    for (int u = 1; u < MiUsageMax; u++) {
+        if (MiUsageCount[u] != MiCountPfnsByUsage(u)) {
+            KeLowerIrql(old);
+            VERIFY(FALSE, 0x99, 0, "the %s frame count says %llu but %u frames belong to it", MiUsageName(u),
+                   (unsigned long long)MiUsageCount[u], MiCountPfnsByUsage(u));
         }
     }
     if (MmAvailablePages != MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total) {

@@ -1,0 +1,91 @@
+/* Paged pool is pageable: trimmed pages soft-fault back at PASSIVE_LEVEL
+ * with the same data, and touching them at DISPATCH_LEVEL is a bugcheck. */
+#include "kernel/mdlos.h"
+#include "mm/mi.h"
+#include "mm/pool.h"
+
+#define TAG_PAGE POOL_TAG('P', 'g', 'T', 's')
+
+static void fill(PULONG64 p, SIZE_T bytes, ULONG64 seed)
+{
+    for (SIZE_T i = 0; i < bytes / 8; i++)
+        p[i] = seed ^ (i * 0x9E3779B97F4A7C15ULL);
+}
+
+KTEST(pagedpool, trimmed_pages_soft_fault_back_with_same_data)
+{
+    enum { BYTES = 3 * PAGE_SIZE };
+    PULONG64 p = ExAllocatePoolWithTag(PagedPool, BYTES, TAG_PAGE);
+    KT_ASSERT(p != NULL);
+    fill(p, BYTES, 0x1234);
+    PFN_NUMBER pfn[3];
+    for (int i = 0; i < 3; i++) {
+        pfn[i] = MI_PTE_PFN(MiGetPteAddress((PUCHAR)p + i * PAGE_SIZE)->u.Long);
+        KT_ASSERT(MiGetPteAddress((PUCHAR)p + i * PAGE_SIZE)->u.Hard.Dirty);
+    }
+    PFN_NUMBER modified = MmModifiedPageListHead.Total;
+
+    KT_GE(MmTrimSystemWorkingSet(0), 3);
+    for (int i = 0; i < 3; i++) {
+        PVOID va = (PUCHAR)p + i * PAGE_SIZE;
+        PMMPTE pte = MiGetPteAddress(va);
+        KT_ASSERT(!MmIsAddressValid(va));
+        KT_EQ(pte->u.Trans.Transition, 1);                /* not present, but still names the frame */
+        KT_EQ(pte->u.Trans.PageFrameNumber, pfn[i]);
+        KT_EQ(MI_PFN_ELEMENT(pfn[i])->PageLocation, ModifiedPageList);   /* no pagefile copy: dirty */
+        KT_EQ(MI_PFN_ELEMENT(pfn[i])->ReferenceCount, 0);
+    }
+    KT_GE(MmModifiedPageListHead.Total, modified + 3);
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
+
+    /* Touch at PASSIVE_LEVEL: soft faults, same frames, same bytes. */
+    for (SIZE_T i = 0; i < BYTES / 8; i++)
+        if (p[i] != (0x1234 ^ (i * 0x9E3779B97F4A7C15ULL)))
+            KT_EQ(p[i], 0x1234 ^ (i * 0x9E3779B97F4A7C15ULL));
+    for (int i = 0; i < 3; i++) {
+        KT_ASSERT(MmIsAddressValid((PUCHAR)p + i * PAGE_SIZE));
+        KT_EQ(MI_PTE_PFN(MiGetPteAddress((PUCHAR)p + i * PAGE_SIZE)->u.Long), pfn[i]);
+        KT_EQ(MI_PFN_ELEMENT(pfn[i])->PageLocation, ActiveAndValid);
+    }
+    ExFreePoolWithTag(p, TAG_PAGE);
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
+}
+
+KTEST(pagedpool, small_blocks_survive_trimming_too)
+{
+    PULONG64 a = ExAllocatePoolWithTag(PagedPool, 100, TAG_PAGE);
+    PULONG64 b = ExAllocatePoolWithTag(PagedPool, 100, TAG_PAGE);
+    a[0] = 0xAAAA;
+    b[0] = 0xBBBB;
+    MmTrimSystemWorkingSet(0);
+    KT_ASSERT(!MmIsAddressValid(a));
+    /* Freeing touches the headers: the pool itself soft-faults them in. */
+    ExFreePoolWithTag(a, TAG_PAGE);
+    KT_EQ(b[0], 0xBBBB);
+    ExFreePoolWithTag(b, TAG_PAGE);
+}
+
+KTEST(pagedpool, freeing_a_trimmed_page_frees_its_frame)
+{
+    PUCHAR p = ExAllocatePoolWithTag(PagedPool, 2 * PAGE_SIZE, TAG_PAGE);
+    p[0] = 1;
+    PFN_NUMBER pfn = MI_PTE_PFN(MiGetPteAddress(p)->u.Long);
+    MmTrimSystemWorkingSet(0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->PageLocation, ModifiedPageList);
+    ExFreePoolWithTag(p, TAG_PAGE);    /* big block: freed without touching it */
+    KT_EQ(MI_PFN_ELEMENT(pfn)->PageLocation, FreePageList);
+    KT_EQ(MiGetPteAddress(p)->u.Long, 0);
+}
+
+static PULONG64 trimmed;
+KTEST_BUGCHECK(pagedpool, touching_trimmed_page_at_dispatch_bugchecks, IRQL_NOT_LESS_OR_EQUAL, KT_ANY,
+               DISPATCH_LEVEL, 0, KT_ANY)
+{
+    trimmed = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, TAG_PAGE);
+    trimmed[0] = 7;
+    MmTrimSystemWorkingSet(0);
+    KtExpectParam(1, (ULONG64)trimmed);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    kprintf("read %llu\n", (unsigned long long)trimmed[0]);   /* a page fault at DISPATCH_LEVEL */
+}

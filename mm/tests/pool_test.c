@@ -1,0 +1,226 @@
+/* Pools: every size, alignment, tags and statistics, coalescing, lookaside
+ * lists, exhaustion, and the bugchecks for misuse. */
+#include "kernel/mdlos.h"
+#include "mm/mi.h"
+#include "mm/pool.h"
+#include "kernel/x86.h"
+
+#define TAG_TEST POOL_TAG('T', 'e', 's', 't')
+#define TAG_OTHR POOL_TAG('O', 't', 'h', 'r')
+
+static void check_block(PUCHAR p, SIZE_T size, POOL_TYPE type)
+{
+    KT_ASSERT(p != NULL);
+    KT_EQ((ULONG64)p & 15, 0);                              /* 16-byte aligned */
+    if (size > POOL_SMALL_MAX_UNITS * POOL_UNIT - sizeof(POOL_HEADER))
+        KT_EQ((ULONG64)p & (PAGE_SIZE - 1), 0);             /* big blocks: page aligned */
+    MI_POOL *pool = (type & 1) ? &MiPagedPool : &MiNonPagedPool;
+    KT_GE((ULONG64)p, pool->Start);
+    KT_LE((ULONG64)p + size, pool->Start + (ULONG64)pool->Pages * PAGE_SIZE);
+    memset(p, 0xCD, size);                                  /* all of it is ours to write */
+}
+
+KTEST(pool, every_size_from_1_byte_to_several_pages)
+{
+    static const POOL_TYPE types[] = { NonPagedPoolNx, PagedPool };
+    for (int t = 0; t < 2; t++) {
+        PVOID keep = NULL;
+        for (SIZE_T size = 1; size <= 5 * PAGE_SIZE; size += size < 512 ? 1 : size < 4200 ? 7 : 509) {
+            PUCHAR p = ExAllocatePoolWithTag(types[t], size, TAG_TEST);
+            check_block(p, size, types[t]);
+            /* Keep every 16th block a while, so frees interleave and splits
+             * and merges happen in the middle of pages too. */
+            if ((size & 15) == 0) {
+                if (keep)
+                    ExFreePoolWithTag(keep, TAG_TEST);
+                keep = p;
+            } else {
+                ExFreePoolWithTag(p, TAG_TEST);
+            }
+        }
+        if (keep)
+            ExFreePoolWithTag(keep, TAG_TEST);
+    }
+}
+
+KTEST(pool, headers_tags_and_statistics)
+{
+    const MI_POOL_TAG_STATS *s = MiLookupPoolTag(TAG_OTHR);
+    ULONG64 a0 = s ? s->Allocs[0] : 0, f0 = s ? s->Frees[0] : 0, b0 = s ? s->Bytes[0] : 0;
+    ULONG64 a1 = s ? s->Allocs[1] : 0;
+    PVOID p[3];
+    for (int i = 0; i < 3; i++)
+        p[i] = ExAllocatePoolWithTag(NonPagedPoolNx, 100, TAG_OTHR);
+    PVOID q = ExAllocatePoolWithTag(PagedPool, 40, TAG_OTHR);
+    s = MiLookupPoolTag(TAG_OTHR);
+    KT_ASSERT(s != NULL);
+    KT_EQ(s->Allocs[0], a0 + 3);
+    KT_EQ(s->Allocs[1], a1 + 1);
+    KT_EQ(s->Bytes[0], b0 + 3 * 128);                      /* 100 + 16-byte header, in 16-byte units */
+    POOL_HEADER *h = (POOL_HEADER *)p[0] - 1;
+    KT_EQ(h->PoolTag, TAG_OTHR);
+    KT_EQ(h->BlockSize, 8);
+    KT_EQ(h->RequestedBytes, 100);
+    KT_EQ(h->PoolType & (MI_POOL_HDR_NONPAGED | MI_POOL_HDR_PAGED), MI_POOL_HDR_NONPAGED);
+    KT_EQ(((POOL_HEADER *)q - 1)->PoolType & MI_POOL_HDR_PAGED, MI_POOL_HDR_PAGED);
+    KT_ASSERT(!memcmp(&h->PoolTag, "Othr", 4));             /* a tag reads as text in memory */
+    for (int i = 0; i < 3; i++)
+        ExFreePoolWithTag(p[i], TAG_OTHR);
+    ExFreePool(q);                                          /* ExFreePool skips the tag check */
+    KT_EQ(s->Frees[0], f0 + 3);
+    KT_EQ(s->Bytes[0], b0);
+}
+
+KTEST(pool, freed_blocks_merge_and_pages_return)
+{
+    ULONG64 pages = MiNonPagedPool.PagesInUse;
+    PFN_NUMBER avail = MmAvailablePages;
+    enum { N = 15 };
+    PVOID p[N];
+    for (int i = 0; i < N; i++)
+        p[i] = ExAllocatePoolWithTag(NonPagedPoolNx, 240, TAG_TEST);   /* 16 units each */
+    /* Free in a scattered order: every merge case (next, previous, both) happens. */
+    static const int order[N] = { 3, 5, 4, 0, 14, 1, 2, 9, 7, 8, 6, 13, 11, 12, 10 };
+    for (int i = 0; i < N; i++)
+        ExFreePoolWithTag(p[order[i]], TAG_TEST);
+    KT_EQ(MiNonPagedPool.PagesInUse, pages);
+    KT_EQ(MmAvailablePages, avail);
+    /* A block freed next to free neighbours becomes one block again: a
+     * fresh 4000-byte allocation fits where the small ones were. */
+    PVOID big = ExAllocatePoolWithTag(NonPagedPoolNx, 4000, TAG_TEST);
+    KT_ASSERT(big != NULL);
+    ExFreePoolWithTag(big, TAG_TEST);
+}
+
+KTEST(pool, lookaside_lists_reuse_blocks)
+{
+    static NPAGED_LOOKASIDE_LIST np;
+    ExInitializeNPagedLookasideList(&np, NULL, NULL, 0, 200, TAG_TEST, 4);
+    PVOID a = ExAllocateFromNPagedLookasideList(&np);
+    ExFreeToNPagedLookasideList(&np, a);
+    PVOID b = ExAllocateFromNPagedLookasideList(&np);
+    KT_EQ((ULONG64)a, (ULONG64)b);                  /* the same block, straight back */
+    KT_EQ(np.TotalAllocates, 2);
+    KT_EQ(np.AllocateMisses, 1);
+    PVOID many[6] = { b };
+    for (int i = 1; i < 6; i++)
+        many[i] = ExAllocateFromNPagedLookasideList(&np);
+    for (int i = 0; i < 6; i++)
+        ExFreeToNPagedLookasideList(&np, many[i]);
+    KT_EQ(np.Depth, 4);                              /* kept at most Depth */
+    KT_EQ(np.FreeMisses, 2);                         /* the rest went back to pool */
+    ExDeleteNPagedLookasideList(&np);
+
+    static PAGED_LOOKASIDE_LIST pl;
+    ExInitializePagedLookasideList(&pl, NULL, NULL, 0, 64, TAG_TEST, 2);
+    PVOID c = ExAllocateFromPagedLookasideList(&pl);
+    KT_ASSERT((ULONG64)c >= MI_PAGED_POOL_START);
+    ExFreeToPagedLookasideList(&pl, c);
+    KT_EQ((ULONG64)ExAllocateFromPagedLookasideList(&pl), (ULONG64)c);
+    ExFreeToPagedLookasideList(&pl, c);
+    ExDeletePagedLookasideList(&pl);
+}
+
+/* Fill a pool with 256 KiB blocks until it says no; then give them all
+ * back. The leak check after the test proves nothing stayed behind. */
+static void exhaust(POOL_TYPE type, ULONG max_blocks)
+{
+    static PVOID blocks[512];
+    ULONG n = 0;
+    PVOID p;
+    while (n < ARRAYSIZE(blocks) && (p = ExAllocatePoolWithTag(type, 256 * 1024, TAG_TEST)) != NULL)
+        blocks[n++] = p;
+    KT_LT(n, ARRAYSIZE(blocks));            /* it did run out */
+    KT_LE(n, max_blocks);
+    KT_GT(n, max_blocks / 2);
+    KT_ASSERT(ExAllocatePoolWithTag(type, 256 * 1024, TAG_TEST) == NULL);
+    while (n)
+        ExFreePoolWithTag(blocks[--n], TAG_TEST);
+}
+
+KTEST(pool, exhaustion_returns_null_and_leaks_nothing)
+{
+    ULONG64 np_fail = MiNonPagedPool.Failures;
+    exhaust(NonPagedPoolNx, MI_NONPAGED_POOL_PAGES / 64);
+    exhaust(PagedPool, MI_PAGED_POOL_PAGES / 64);
+    KT_GT(MiNonPagedPool.Failures, np_fail);
+    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 256 * 1024, TAG_TEST);   /* and it recovers */
+    KT_ASSERT(p != NULL);
+    ExFreePoolWithTag(p, TAG_TEST);
+}
+
+/* ---- misuse: NT's bugchecks with NT's parameters ---- */
+
+KTEST_BUGCHECK(pool, overrun_detected_at_free, BAD_POOL_HEADER, 0x20, KT_ANY, KT_ANY, 0)
+{
+    PUCHAR a = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
+    PUCHAR b = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
+    KT_EQ((ULONG64)b, (ULONG64)a + 80);           /* b's header follows a's 64 bytes */
+    KtExpectParam(2, (ULONG64)(a - 16));
+    KtExpectParam(3, (ULONG64)(b - 16));
+    memset(a, 'A', 72);                           /* 8 bytes too many: into b's header */
+    ExFreePoolWithTag(a, TAG_TEST);
+}
+
+KTEST_BUGCHECK(pool, double_free, BAD_POOL_CALLER, 0x07, 0, KT_ANY, KT_ANY)
+{
+    PVOID keep = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_TEST);   /* keeps the page alive */
+    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_TEST);
+    KtExpectParam(4, (ULONG64)p);
+    ExFreePoolWithTag(p, TAG_TEST);
+    ExFreePoolWithTag(p, TAG_TEST);
+    ExFreePool(keep);
+}
+
+KTEST_BUGCHECK(pool, free_with_wrong_tag, BAD_POOL_CALLER, 0x0A, KT_ANY, TAG_TEST, TAG_OTHR)
+{
+    PVOID p = ExAllocatePoolWithTag(PagedPool, 32, TAG_TEST);
+    KtExpectParam(2, (ULONG64)p);
+    ExFreePoolWithTag(p, TAG_OTHR);
+}
+
+KTEST_BUGCHECK(pool, free_of_a_pointer_pool_never_gave, BAD_POOL_CALLER, 0x42, KT_ANY, 0, 0)
+{
+    ULONG64 on_stack[4];
+    KtExpectParam(2, (ULONG64)on_stack);
+    ExFreePool(on_stack);
+}
+
+KTEST_BUGCHECK(pool, paged_pool_at_dispatch_level, BAD_POOL_CALLER, 0x08, DISPATCH_LEVEL, PagedPool, 64)
+{
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    ExAllocatePoolWithTag(PagedPool, 64, TAG_TEST);
+}
+
+KTEST_BUGCHECK(pool, zero_tag_is_refused, BAD_POOL_CALLER, 0x9B, NonPagedPoolNx, 64, KT_ANY)
+{
+    ExAllocatePoolWithTag(NonPagedPoolNx, 64, 0);
+}
+
+KBENCH(pool, allocate_free)
+{
+    static const SIZE_T sizes[] = { 16, 64, 256, 1024, 4000, 8192, 65536 };
+    static const char *names[] = { "16", "64", "256", "1024", "4000", "8192", "65536" };
+    char what[64];
+    for (int t = 0; t < 2; t++) {
+        POOL_TYPE type = t ? PagedPool : NonPagedPoolNx;
+        for (ULONG s = 0; s < ARRAYSIZE(sizes); s++) {
+            int n = sizes[s] > 4096 ? 100 : 1000;
+            uint64_t t0 = rdtsc();
+            for (int i = 0; i < n; i++)
+                ExFreePoolWithTag(ExAllocatePoolWithTag(type, sizes[s], TAG_TEST), TAG_TEST);
+            uint64_t t1 = rdtsc();
+            ksnprintf(what, sizeof(what), "%s_%s_bytes_cycles", t ? "paged" : "nonpaged", names[s]);
+            KtBenchReport(what, (t1 - t0) / n, "cycles");
+        }
+    }
+    static NPAGED_LOOKASIDE_LIST l;
+    ExInitializeNPagedLookasideList(&l, NULL, NULL, 0, 128, TAG_TEST, 8);
+    uint64_t t0 = rdtsc();
+    for (int i = 0; i < 1000; i++)
+        ExFreeToNPagedLookasideList(&l, ExAllocateFromNPagedLookasideList(&l));
+    uint64_t t1 = rdtsc();
+    ExDeleteNPagedLookasideList(&l);
+    KtBenchReport("lookaside_128_bytes_cycles", (t1 - t0) / 1000, "cycles");
+}
