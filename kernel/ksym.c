@@ -113,7 +113,10 @@ void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp)
 {
     ULONG_PTR returns[31];
     int n = KeWalkStack(rbp, returns, ARRAYSIZE(returns));
-    print_frame(0, rip, rip);
+    /* RIP is the faulting instruction for a trap, but a return address
+     * when a bugcheck was called: after a call to a noreturn function it
+     * may already be past the end of the caller. */
+    print_frame(0, rip, KeLookupSymbol(rip, NULL) ? rip : rip - 1);
     /* A return address points after the call; look up ret-1 so a call
      * that ends a function (to a noreturn callee) names the caller. */
     for (int i = 0; i < n; i++) {

@@ -180,8 +180,10 @@ KBENCH(mm, map_unmap)
     }
     uint64_t t1 = rdtsc();
     KIRQL old;
-    for (int i = 0; i < N; i++)
-        MiUnmapPageInHyperspace(MiMapPageInHyperspace(pfn, &old), old);
+    for (int i = 0; i < N; i++) {
+        PVOID hva = MiMapPageInHyperspace(pfn, &old);
+        MiUnmapPageInHyperspace(hva, old);
+    }
     uint64_t t2 = rdtsc();
     MiFreePfn(pfn);
     MiReleaseSystemPtes(pte, 1);
