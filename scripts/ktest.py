@@ -193,6 +193,8 @@ class Runner:
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
             "gdb.breaks_at_32bit_entry": self.t_gdb_entry32,
+            "gdb.pt_and_pfn_agree_with_kernel": self.t_gdb_pt_pfn,
+            "gdb.memmap_and_pool_commands_run": self.t_gdb_mm_commands,
         }
 
     def run_host_test(self, name, fn):
@@ -253,15 +255,17 @@ class Runner:
     def t_no_nx(self, name):
         return self.expect_refusal(name, "qemu64,nx=off", "this CPU has no NX")
 
-    def gdb_session(self, name, commands):
-        """Start QEMU halted with a gdbstub, run gdb in batch mode with the
-        project's gdbinit and COMMANDS; return gdb's output."""
+    def gdb_session(self, name, commands, cmdline="", serial=None):
+        """Start QEMU halted with a gdbstub, booting CMDLINE with the serial
+        console in the file SERIAL (or nowhere), run gdb in batch mode with
+        the project's gdbinit and COMMANDS; return gdb's output."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        iso = mq.make_iso(self.args.kernel, "", os.path.join(ROOT, "build", "iso-cache"))
+        iso = mq.make_iso(self.args.kernel, cmdline, os.path.join(ROOT, "build", "iso-cache"))
         qemu = subprocess.Popen(["sh", os.path.join(ROOT, "scripts", "qemu.sh"), iso, "-S", "-gdb",
-                                 f"tcp:127.0.0.1:{port}", "-serial", "null", "-monitor", "none"],
+                                 f"tcp:127.0.0.1:{port}", "-serial", f"file:{serial}" if serial else "null",
+                                 "-monitor", "none"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=dict(os.environ, QEMU_MEM=str(self.args.mem)))
         try:
@@ -294,6 +298,157 @@ class Runner:
             return True, ""
         return False, f"expected to stop at the physical entry point, got pc={pc and pc.group(1)} " \
                       f"entry={entry and entry.group(1)}"
+
+    # ---- the memory-manager GDB commands (scripts/gdb/mdlos.py) ----
+    # The kernel booted with `gdbcheck=1` prints its own view of a few
+    # addresses (mm/mminit.c, MiGdbCheckpoint), one line each:
+    #   mm: translate VA -> PA pte=PTE pfn=PFN state=LIST refs=N shares=N
+    # and then calls MiGdbCheckpointDone, where GDB stops. A driver run
+    # inside GDB reads those lines from the serial log and runs `pt VA` and
+    # `pfn PFN` for each (plus any fixed COMMANDS), framing each command's
+    # output with @@@ lines for the runner to judge.
+    GDB_DRIVER = """
+import re
+import gdb
+SERIAL, TRANSLATE, COMMANDS = {serial!r}, {translate!r}, {commands!r}
+
+def run(cmd):
+    print("@@@ BEGIN " + cmd)
+    try:
+        print(gdb.execute(cmd, to_string=True), end="")
+    except gdb.error as e:
+        print("@@@ ERROR " + str(e))
+    print("@@@ END " + cmd, flush=True)
+
+def main():
+    try:
+        gdb.execute("help pfnstats", to_string=True)
+    except gdb.error:
+        return print("@@@ NOTRUN the gdbinit did not load the mdlos.py commands")
+    if gdb.lookup_global_symbol("MiGdbCheckpointDone") is None:
+        return print("@@@ NOTRUN the kernel has no MiGdbCheckpointDone")
+    gdb.execute("break MiGdbCheckpointDone")
+    for other in ("HalHaltSystem", "KdShell"):   # a bugcheck, or a boot that never checkpoints
+        if gdb.lookup_global_symbol(other) is not None:
+            gdb.execute("break " + other)
+    gdb.execute("continue")
+    where = gdb.selected_frame().name()
+    print("@@@ STOPPED " + str(where), flush=True)
+    if where != "MiGdbCheckpointDone":
+        return
+    if TRANSLATE:
+        for line in open(SERIAL, errors="replace").read().splitlines():
+            m = re.match(r"mm: translate (\\S+) -> \\S+ pte=\\S+ pfn=(\\S+) ", line)
+            if m:
+                run("pt " + m.group(1))
+                run("pfn " + m.group(2))
+    for c in COMMANDS:
+        run(c)
+
+main()
+"""
+    TRANSLATE_RE = re.compile(r"^mm: translate (0x[0-9a-f]+) -> (0x[0-9a-f]+|0) pte=(0x[0-9a-f]+|0) "
+                              r"pfn=(0x[0-9a-f]+|0) state=(\S+) refs=(\d+) shares=(\d+)")
+
+    def gdb_checkpoint(self, name, translate, commands=()):
+        """Boot with gdbcheck=1 under GDB, stop at MiGdbCheckpointDone and run
+        the driver. Returns (serial lines, {command: output}, error or None)."""
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        driver = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".driver.py")
+        if os.path.exists(serial):
+            os.remove(serial)
+        with open(driver, "w") as f:
+            f.write(self.GDB_DRIVER.format(serial=serial, translate=translate, commands=list(commands)))
+        out = self.gdb_session(name, [f"source {driver}"], cmdline="gdbcheck=1", serial=serial)
+        lines = open(serial, errors="replace").read().splitlines() if os.path.exists(serial) else []
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return lines, {}, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped:
+            return lines, {}, "the GDB driver never reported where the kernel stopped"
+        if stopped.group(1) != "MiGdbCheckpointDone":
+            stop = [l for l in lines if l.startswith("*** STOP")]
+            return lines, {}, f"the kernel stopped in {stopped.group(1)}, not at MiGdbCheckpointDone" + \
+                (f" ({stop[0]})" if stop else "")
+        results = {}
+        for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out, re.M | re.S):
+            results.setdefault(m.group(1), m.group(2))
+        return lines, results, None
+
+    def t_gdb_pt_pfn(self, name):
+        lines, results, err = self.gdb_checkpoint(name, translate=True)
+        if err:
+            return False, err
+        kernel = [m for m in map(self.TRANSLATE_RE.match, lines) if m]
+        if not kernel:
+            return False, "the kernel printed no 'mm: translate' lines with gdbcheck=1"
+        bad = []
+        for m in kernel:
+            va, pa, pte, pfn = (int(m.group(i), 16) for i in (1, 2, 3, 4))
+            state, refs, shares = m.group(5), int(m.group(6)), int(m.group(7))
+            pt = results.get(f"pt {m.group(1)}")
+            if pt is None:
+                bad.append(f"pt {va:#x}: not run")
+                continue
+            final = re.search(r"^  => physical (0x[0-9a-f]+)", pt, re.M)
+            if pa == 0 and state == "none":   # the kernel found no valid translation
+                if "is not mapped" not in pt:
+                    bad.append(f"pt {va:#x}: the kernel says unmapped, pt says " + (final.group(0).strip()
+                                                                                    if final else pt[-80:]))
+            elif not final or int(final.group(1), 16) != pa:
+                bad.append(f"pt {va:#x}: physical {final.group(1) if final else 'none'}, kernel says {pa:#x}")
+            else:
+                # The 4 KiB PTE as read in physical memory is the one the
+                # kernel read through the self-map (A and D may have changed).
+                leaf = re.search(r"^  PTE .*= (0x[0-9a-f]+)$", pt, re.M)
+                if leaf and (int(leaf.group(1), 16) ^ pte) & ~0x60:
+                    bad.append(f"pt {va:#x}: PTE {leaf.group(1)}, kernel read {pte:#x}")
+            out = results.get(f"pfn {m.group(4)}")
+            if out is None:
+                bad.append(f"pfn {pfn:#x}: not run")
+            elif state == "none":
+                if "is not RAM" not in out:
+                    bad.append(f"pfn {pfn:#x}: the kernel has no entry for it but pfn did not refuse it")
+            else:
+                g = re.search(r"^PFN (0x[0-9a-f]+): state=(\S+) refs=(\d+) shares=(\d+)", out, re.M)
+                got = g and (int(g.group(1), 16), g.group(2), int(g.group(3)), int(g.group(4)))
+                if got != (pfn, state, refs, shares):
+                    bad.append(f"pfn {pfn:#x}: gdb says " + (f"state={got[1]} refs={got[2]} shares={got[3]}"
+                                                            if got else repr(out.strip()[-100:])) +
+                               f", kernel says state={state} refs={refs} shares={shares}")
+        if bad:
+            return False, "; ".join(bad)
+        return True, ""
+
+    def t_gdb_mm_commands(self, name):
+        cmds = ["memmap", "pfnstats", "pool", "pool GdbN"]
+        lines, results, err = self.gdb_checkpoint(name, translate=False, commands=cmds)
+        if err:
+            return False, err
+        bad = [f"{c}: {results[c][len('@@@ ERROR '):].strip()}" for c in cmds
+               if c in results and results[c].startswith("@@@ ERROR")]
+        bad += [f"{c}: not run" for c in cmds if c not in results]
+        if bad:
+            return False, "; ".join(bad)
+        memmap = results["memmap"]
+        if not re.search(r"0xfffff8a000000000 - 0x[0-9a-f]+ .*paged pool", memmap):
+            bad.append("memmap does not show the paged pool at 0xfffff8a000000000")
+        ram = [int(m.group(1)) for m in map(re.compile(r"^mm: (\d+) pages of RAM").match, lines) if m]
+        stats = re.search(r"^Physical memory: (\d+) pages of RAM .*scanned (\d+) frames", results["pfnstats"], re.M)
+        if not ram:
+            bad.append("the kernel never printed 'mm: N pages of RAM'")
+        elif not stats or not int(stats.group(1)) == int(stats.group(2)) == ram[0]:
+            bad.append(f"pfnstats says {stats.group(0) if stats else 'nothing parsable'}, the kernel {ram[0]} pages")
+        elif "MISMATCH" in results["pfnstats"]:
+            bad.append("pfnstats found list totals that disagree with the database")
+        if not re.search(r"^nonpaged\s+0xfffffa8040000000\s+\d+\s+[1-9]\d*\s", results["pool"], re.M):
+            bad.append("pool does not show the nonpaged pool with its allocations")
+        if not re.search(r"^'GdbN'\s+1\s+0\s+[1-9]\d*\s+0\s+0\s+0$", results["pool GdbN"], re.M):
+            bad.append("pool GdbN does not show the checkpoint's one nonpaged allocation")
+        if bad:
+            return False, "; ".join(bad)
+        return True, ""
 
     def run(self):
         os.makedirs(LOGS, exist_ok=True)
