@@ -24,6 +24,10 @@ void KeRaiseIrql(KIRQL new_irql, PKIRQL old_irql)
     *old_irql = cur;
 }
 
+BOOLEAN KiSoftwareWorkPending(void);
+void KiDispatchInterrupt(void);
+BOOLEAN KiSchedulerReady;
+
 void KeLowerIrql(KIRQL new_irql)
 {
     KIRQL cur = KeGetCurrentIrql();
@@ -31,6 +35,24 @@ void KeLowerIrql(KIRQL new_irql)
         KeBugCheckRule(IRQL_NOT_LESS_OR_EQUAL, 0, cur, 0, (ULONG_PTR)__builtin_return_address(0),
                        "KeLowerIrql was asked to go from IRQL %u up to %u; lowering must never raise the IRQL",
                        cur, new_irql);
+    /* Dropping below DISPATCH_LEVEL is when queued DPCs run and a
+     * preemption takes effect: NT's "dispatch software interrupt". The
+     * check and the final CR8 write happen with interrupts off, so work
+     * queued by an interrupt in between is not left waiting. */
+    if (new_irql < DISPATCH_LEVEL && cur >= DISPATCH_LEVEL && KiSchedulerReady) {
+        uint64_t flags = read_rflags();
+        cli();
+        while (KiSoftwareWorkPending()) {
+            write_cr8(DISPATCH_LEVEL);
+            sti();
+            KiDispatchInterrupt();
+            cli();
+        }
+        write_cr8(new_irql);
+        if (flags & (1 << 9))
+            sti();
+        return;
+    }
     write_cr8(new_irql);
 }
 

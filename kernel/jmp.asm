@@ -51,3 +51,8 @@ KiCallOnStack:                 ; rdi = fn, rsi = arg, rdx = stack top
     mov rsp, rbp
     pop rbp
     ret
+
+; ExpSetJmp(frame): the EX_FRAME starts with a KI_JMP_BUF.
+global ExpSetJmp
+ExpSetJmp:
+    jmp KiSetJmp

@@ -124,3 +124,189 @@ void RtlSetBits(PRTL_BITMAP Bitmap, ULONG Start, ULONG Number);
 void RtlClearBits(PRTL_BITMAP Bitmap, ULONG Start, ULONG Number);
 BOOLEAN RtlCheckBit(PRTL_BITMAP Bitmap, ULONG Index);
 ULONG RtlNumberOfSetBits(PRTL_BITMAP Bitmap);
+
+/* ---- spin locks (kernel/spinlock.c) ----
+ * KeAcquireSpinLock raises to DISPATCH_LEVEL first, so the holder cannot be
+ * preempted or interrupted by DPCs on its own CPU; the lock word keeps
+ * other CPUs out. */
+typedef volatile ULONG_PTR KSPIN_LOCK, *PKSPIN_LOCK;
+void KeInitializeSpinLock(PKSPIN_LOCK SpinLock);
+void KeAcquireSpinLock(PKSPIN_LOCK SpinLock, PKIRQL OldIrql);
+void KeReleaseSpinLock(PKSPIN_LOCK SpinLock, KIRQL NewIrql);
+void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
+void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
+
+/* ---- time ----
+ * NT counts time in 100-nanosecond units; a negative due time is relative. */
+typedef union { LONGLONG QuadPart; } LARGE_INTEGER, *PLARGE_INTEGER;
+ULONG64 KeQueryInterruptTime(void);    /* 100 ns units since boot */
+#define KI_MS(ms) ((LONGLONG)(ms) * 10000)
+
+/* ---- DPCs (kernel/dpc.c) ---- */
+struct _KDPC;
+typedef void (*PKDEFERRED_ROUTINE)(struct _KDPC *Dpc, PVOID DeferredContext, PVOID SystemArgument1,
+                                   PVOID SystemArgument2);
+typedef struct _KDPC {
+    LIST_ENTRY DpcListEntry;
+    PKDEFERRED_ROUTINE DeferredRoutine;
+    PVOID DeferredContext, SystemArgument1, SystemArgument2;
+    volatile BOOLEAN Inserted;
+} KDPC, *PKDPC, *PRKDPC;
+void KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID DeferredContext);
+/* Queue DPC to run at DISPATCH_LEVEL as soon as this CPU's IRQL drops
+ * below it. FALSE if it was already queued. */
+BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
+BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
+
+/* ---- dispatcher objects and waits (kernel/wait.c) ---- */
+typedef enum { NotificationEvent, SynchronizationEvent } EVENT_TYPE;
+typedef enum { KeEventObject = 1, KeSemaphoreObject, KeMutexObject, KeTimerObject, KeThreadObject,
+               KeProcessObject } KOBJECTS;
+typedef struct _DISPATCHER_HEADER {
+    UCHAR Type;          /* KOBJECTS */
+    UCHAR Absolute;
+    UCHAR Size;
+    UCHAR Inserted;
+    LONG SignalState;
+    LIST_ENTRY WaitListHead;
+} DISPATCHER_HEADER;
+
+typedef struct _KEVENT { DISPATCHER_HEADER Header; UCHAR EventType; } KEVENT, *PKEVENT, *PRKEVENT;
+typedef struct _KSEMAPHORE { DISPATCHER_HEADER Header; LONG Limit; } KSEMAPHORE, *PKSEMAPHORE, *PRKSEMAPHORE;
+struct _KTHREAD;
+typedef struct _KMUTEX {
+    DISPATCHER_HEADER Header;   /* SignalState 1 = free, <= 0 = owned (recursion) */
+    struct _KTHREAD *OwnerThread;
+} KMUTEX, *PKMUTEX, *PRKMUTEX;
+typedef struct _KTIMER {
+    DISPATCHER_HEADER Header;
+    ULONG64 DueTime;            /* interrupt time at which it expires */
+    LIST_ENTRY TimerListEntry;
+    PKDPC Dpc;
+    LONG Period;                /* ms; 0 = one-shot */
+    struct _KTHREAD *WaitThread; /* a thread's own timeout timer: wakes it */
+} KTIMER, *PKTIMER, *PRKTIMER;
+
+typedef enum { Executive = 0, UserRequest = 6, DelayExecution = 4 } KWAIT_REASON;
+
+typedef CHAR KPROCESSOR_MODE;
+#define KernelMode 0
+#define UserMode 1
+typedef LONG KPRIORITY;
+#define LOW_PRIORITY 0
+#define LOW_REALTIME_PRIORITY 16
+#define HIGH_PRIORITY 31
+#define KI_DEFAULT_PRIORITY 8
+
+#define STATUS_WAIT_0 ((NTSTATUS)0x00000000L)
+#define STATUS_TIMEOUT ((NTSTATUS)0x00000102L)
+
+void KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State);
+LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);
+LONG KeResetEvent(PRKEVENT Event);
+void KeClearEvent(PRKEVENT Event);
+LONG KeReadStateEvent(PRKEVENT Event);
+void KeInitializeSemaphore(PRKSEMAPHORE Semaphore, LONG Count, LONG Limit);
+LONG KeReleaseSemaphore(PRKSEMAPHORE Semaphore, KPRIORITY Increment, LONG Adjustment, BOOLEAN Wait);
+void KeInitializeMutex(PRKMUTEX Mutex, ULONG Level);
+LONG KeReleaseMutex(PRKMUTEX Mutex, BOOLEAN Wait);
+void KeInitializeTimer(PKTIMER Timer);
+/* DueTime in 100 ns units, negative = relative; Period in ms (0 = once). */
+BOOLEAN KeSetTimerEx(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
+BOOLEAN KeSetTimer(PKTIMER Timer, LARGE_INTEGER DueTime, PKDPC Dpc);
+BOOLEAN KeCancelTimer(PKTIMER Timer);
+BOOLEAN KeReadStateTimer(PKTIMER Timer);
+/* Wait for OBJECT (an event, semaphore, mutex, timer or thread). Timeout
+ * NULL waits forever, 0 just polls. Above APC_LEVEL only a zero timeout is
+ * allowed: a bugcheck otherwise, since the CPU could not switch threads. */
+NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
+                               PLARGE_INTEGER Timeout);
+NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Interval);
+
+/* ---- threads (kernel/thread.c, kernel/sched.c) ---- */
+typedef void (*PKSTART_ROUTINE)(PVOID StartContext);
+typedef struct _KTHREAD KTHREAD, *PKTHREAD, *PRKTHREAD;
+/* A kernel thread on its own guarded stack; the thread object is signaled
+ * when it ends, so KeWaitForSingleObject(thread) joins it. Release it with
+ * KeDereferenceThread. NULL when out of memory. */
+PKTHREAD KeCreateSystemThread(PKSTART_ROUTINE Start, PVOID Context, KPRIORITY Priority, const char *Name);
+__attribute__((noreturn)) void PsTerminateSystemThread(NTSTATUS ExitStatus);
+void KeDereferenceThread(PKTHREAD Thread);
+PKTHREAD KeGetCurrentThread(void);
+KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
+/* Give up the rest of the quantum to another ready thread of equal priority. */
+void KeYieldExecution(void);
+ULONG KeGetCurrentProcessorNumber(void);
+
+/* ---- interrupts (kernel/interrupt.c) ---- */
+struct _KINTERRUPT;
+typedef BOOLEAN (*PKSERVICE_ROUTINE)(struct _KINTERRUPT *Interrupt, PVOID ServiceContext);
+typedef struct _KINTERRUPT {
+    LIST_ENTRY InterruptListEntry;
+    PKSERVICE_ROUTINE ServiceRoutine;
+    PVOID ServiceContext;
+    ULONG Vector;
+    KIRQL Irql;
+    ULONG Gsi;             /* IOAPIC input, or ~0 for a local vector */
+    ULONG64 Count;         /* times the routine claimed the interrupt */
+} KINTERRUPT, *PKINTERRUPT;
+/* Connect ISR to the device interrupt on IOAPIC input GSI at IRQL (3..12):
+ * the vector is chosen in IRQL's priority class, so the APIC's priority
+ * logic is NT's IRQL. The ISR runs at IRQL and should queue a DPC. */
+NTSTATUS IoConnectInterruptEx(PKINTERRUPT *Interrupt, PKSERVICE_ROUTINE ServiceRoutine, PVOID ServiceContext,
+                              ULONG Gsi, KIRQL Irql, BOOLEAN LevelTriggered);
+void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
+
+/* ---- structured exceptions (kernel/except.c) ----
+ * NT's kernel code uses the compiler's __try/__except; mdlos has no
+ * compiler SEH, so ExTry blocks are built on a per-thread chain of
+ * setjmp-style frames. An exception (ExRaiseStatus, or a fault on a user
+ * address, or any CPU exception in kernel code) inside ExTry resumes in
+ * the matching ExExcept with the status; outside any ExTry it bugchecks
+ * KMODE_EXCEPTION_NOT_HANDLED (0x1E). As with __try: never return, break
+ * or goto out of an ExTry block, and make locals you change inside it and
+ * read in ExExcept volatile.
+ *
+ *     ExTry {
+ *         ProbeForWrite(UserBuffer, Length, 1);
+ *         ...
+ *     } ExExcept(status) {
+ *         return status;
+ *     } ExEndTry;
+ */
+typedef struct _KI_JMP_BUF_PUBLIC { uint64_t regs[8]; } KI_JMP_BUF_PUBLIC;
+typedef struct _EX_FRAME {
+    KI_JMP_BUF_PUBLIC Jmp;
+    struct _EX_FRAME *Next;
+    NTSTATUS Status;
+    BOOLEAN InterruptsEnabled;
+} EX_FRAME;
+void ExpPushFrame(EX_FRAME *Frame);
+void ExpPopFrame(EX_FRAME *Frame);
+int ExpSetJmp(EX_FRAME *Frame) __attribute__((returns_twice));
+#define ExTry                                  \
+    do {                                       \
+        EX_FRAME ex_frame_;                    \
+        ExpPushFrame(&ex_frame_);              \
+        if (ExpSetJmp(&ex_frame_) == 0) {
+#define ExExcept(status_var)                   \
+        ExpPopFrame(&ex_frame_);               \
+        } else {                               \
+            NTSTATUS status_var = ex_frame_.Status; \
+            (void)status_var;
+#define ExEndTry                               \
+        }                                      \
+    } while (0)
+
+__attribute__((noreturn)) void ExRaiseStatus(NTSTATUS Status);
+/* The highest user address + 1 that a user range may reach. */
+#define MM_HIGHEST_USER_ADDRESS ((PVOID)0x00007FFFFFFEFFFFULL)
+#define MmUserProbeAddress ((ULONG_PTR)0x00007FFFFFFF0000ULL)
+/* Raise STATUS_ACCESS_VIOLATION unless [Address, Address+Length) is user
+ * space (STATUS_DATATYPE_MISALIGNMENT if misaligned). ProbeForWrite also
+ * writes each page, so a read-only page raises too. */
+void ProbeForRead(const volatile void *Address, SIZE_T Length, ULONG Alignment);
+void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment);
+/* Copy from/to user memory (SMAP: only these may touch user pages). */
+void KeCopyFromUser(void *Dst, const void *UserSrc, SIZE_T Length);
+void KeCopyToUser(void *UserDst, const void *Src, SIZE_T Length);

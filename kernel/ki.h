@@ -110,5 +110,105 @@ int KiSetJmp(KI_JMP_BUF *b) __attribute__((returns_twice));
 __attribute__((noreturn)) void KiLongJmp(KI_JMP_BUF *b, int value);
 ULONG64 KiCallOnStack(ULONG64 (*fn)(ULONG64), ULONG64 arg, PVOID stack_top);
 
+/* Exceptions (kernel/except.c): is an ExTry active on this thread, and
+ * resume it from a trap with STATUS. */
+BOOLEAN KiExceptionHandlerActive(void);
+__attribute__((noreturn)) void KiRaiseFromTrap(PKTRAP_FRAME frame, NTSTATUS status);
+
 /* Timestamp counter at kmain entry (for make bench). */
 extern uint64_t KiBootTsc;
+
+/* ---- threads, the scheduler, per-CPU data ---- */
+typedef enum { ThreadInitialized, ThreadReady, ThreadRunning, ThreadWaiting, ThreadTerminated } KTHREAD_STATE;
+
+typedef struct _KWAIT_BLOCK {
+    LIST_ENTRY WaitListEntry;     /* on the object's wait list */
+    struct _KTHREAD *Thread;
+    PVOID Object;
+} KWAIT_BLOCK;
+
+typedef struct _EX_FRAME EX_FRAME;
+struct _KPROCESS;
+
+struct _KTHREAD {
+    DISPATCHER_HEADER Header;     /* a thread is signaled when it ends */
+    ULONG64 KernelStack;          /* saved RSP while switched out */
+    PVOID StackBase, StackLimit;  /* top and bottom of the kernel stack */
+    ULONG StackPages;
+    UCHAR State;                  /* KTHREAD_STATE */
+    BOOLEAN BootStack;            /* the boot thread: its stack is not ours to free */
+    KPRIORITY Priority;
+    LONG Quantum;                 /* clock ticks left before round robin moves on */
+    LIST_ENTRY ReadyListEntry;
+    LIST_ENTRY ThreadListEntry;   /* KiThreadListHead: every thread */
+    KWAIT_BLOCK WaitBlock;
+    KTIMER WaitTimer;             /* timeouts and KeDelayExecutionThread */
+    NTSTATUS WaitStatus;
+    PKSTART_ROUTINE StartRoutine;
+    PVOID StartContext;
+    volatile LONG RefCount;
+    NTSTATUS ExitStatus;
+    EX_FRAME *ExceptionList;      /* innermost ExTry frame */
+    struct _KPROCESS *Process;
+    ULONG64 ContextSwitches;
+    ULONG64 Id;
+    char Name[24];
+};
+
+typedef struct _KPRCB {
+    struct _KPRCB *Self;          /* at GS:0, so KeGetCurrentPrcb is one load */
+    PKTHREAD CurrentThread;
+    PKTHREAD IdleThread;
+    PKTHREAD DeadThread;          /* to reap once we are off its stack */
+    ULONG Number;
+    LIST_ENTRY DpcListHead;
+    KSPIN_LOCK DpcLock;
+    volatile ULONG DpcQueueDepth;
+    volatile BOOLEAN QuantumEnd;   /* the clock says: round robin */
+    volatile BOOLEAN ReadyPending; /* a thread of higher priority became ready */
+    ULONG64 InterruptCount, DpcCount, ContextSwitches, ClockTicks;
+} KPRCB, *PKPRCB;
+
+static inline PKPRCB KeGetCurrentPrcb(void)
+{
+    PKPRCB p;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+    return p;
+}
+
+void KiInitializePrcb(void);
+void KiInitializeScheduler(void);   /* makes kmain's context the first thread, starts the idle thread */
+void KiInitializeInterrupts(void);  /* APIC, IOAPIC, clock */
+/* Run DPCs and switch threads if asked; called at DISPATCH_LEVEL. */
+void KiDispatchInterrupt(void);
+BOOLEAN KiSoftwareWorkPending(void);
+/* Ready THREAD (insert in its priority's queue; preempt if it outranks us). */
+void KiReadyThread(PKTHREAD Thread);
+/* Switch away from the current thread (already Waiting/Terminated/Ready),
+ * at DISPATCH_LEVEL with the dispatcher lock held. */
+void KiSwapThread(void);
+void KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status);
+KIRQL KiAcquireDispatcherLock(void);
+void KiReleaseDispatcherLock(KIRQL OldIrql);
+void KiClockTick(void);
+/* Satisfy waits on OBJECT while it stays signaled (dispatcher lock held). */
+void KiWaitTest(DISPATCHER_HEADER *Object);
+void KiTimerInitialize(void);
+void KiSetTimerLocked(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
+void KiCancelTimerLocked(PKTIMER Timer);
+extern LIST_ENTRY KiThreadListHead;
+extern volatile ULONG64 KiInterruptTime;   /* 100 ns units */
+
+/* The context switch (kernel/swap.asm). */
+void KiSwapContext(PKTHREAD Old, PKTHREAD New);
+void KiThreadStartup(void);
+
+/* Interrupt vectors: the priority class (vector >> 4) is the IRQL. */
+#define KI_CLOCK_VECTOR    0xD1
+#define KI_SPURIOUS_VECTOR 0xFF
+void KiInterruptDispatch(PKTRAP_FRAME Frame);
+void HalSendEoi(void);
+void HalStartClock(ULONG Hz);
+ULONG64 HalTscPerMs(void);
+void HalIoApicRoute(ULONG Gsi, ULONG Vector, BOOLEAN Level, BOOLEAN Masked);
+BOOLEAN HalIoApicPresent(void);

@@ -10,6 +10,7 @@
 #include "mm/mi.h"
 
 uint64_t KiBootTsc;
+extern BOOLEAN KiSchedulerReady;
 void KdShell(void);
 
 static void print_memory_map(void)
@@ -58,6 +59,13 @@ void kmain(uint32_t magic, uint32_t info_phys)
     kprintf("%llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
     MmInitSystem();
     MiPrintAddressMap();
+    KiInitializePrcb();
+    KiTimerInitialize();
+    KiInitializeScheduler();
+    KiInitializeInterrupts();
+    KiSchedulerReady = TRUE;
+    kprintf("ke: scheduler and clock running (local APIC timer, 100 Hz; TSC %llu kHz)\n",
+            (unsigned long long)HalTscPerMs());
     if (KeOptionEnabled("gdbcheck"))
         MiGdbCheckpoint();
 

@@ -80,16 +80,26 @@ void KiTrapDispatch(PKTRAP_FRAME f)
     uint64_t v = f->vector;
     uint64_t cr2 = read_cr2();
 
-    /* Page faults first: most are resolved (soft faults) and return. */
-    if (v == 14 && MmAccessFault(f->error_code, (PVOID)cr2, f) == STATUS_SUCCESS)
-        return;
-
     if (v >= 32) {
-        /* Nothing connects interrupts yet (issue 4), and IF stays clear. */
-        kprintf("\n*** unexpected interrupt, vector %llu\n", (unsigned long long)v);
-        print_frame(f);
-        KiBugCheckTrap(f, UNEXPECTED_KERNEL_MODE_TRAP, v, 0, 0, 0);
+        KiInterruptDispatch(f);
+        return;
     }
+    /* Page faults first: most are resolved (soft faults) and return; the
+     * rest either bugcheck inside MmAccessFault or, for a user address
+     * under ExTry, become an access violation there. */
+    if (v == 14) {
+        NTSTATUS s = MmAccessFault(f->error_code, (PVOID)cr2, f);
+        if (s == STATUS_SUCCESS)
+            return;
+        KiRaiseFromTrap(f, s);
+    }
+    /* Under ExTry, CPU exceptions are exceptions like any other. */
+    static const NTSTATUS status_of[32] = {
+        [0] = STATUS_INTEGER_DIVIDE_BY_ZERO, [3] = STATUS_BREAKPOINT, [6] = STATUS_ILLEGAL_INSTRUCTION,
+        [13] = STATUS_ACCESS_VIOLATION, [17] = STATUS_DATATYPE_MISALIGNMENT,
+    };
+    if (status_of[v] && KiExceptionHandlerActive())
+        KiRaiseFromTrap(f, status_of[v]);
 
     KiReportException(f);
 

@@ -29,6 +29,11 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
     if (MiIsPteAccessible(address))
         pte = *MiGetPteAddress(address);
 
+    /* A kernel fault on a user address inside ExTry (a bad pointer from
+     * user mode, probed or not) is an access violation for the caller. */
+    if (va < 0x0000800000000000ULL && irql < DISPATCH_LEVEL && KiExceptionHandlerActive())
+        return STATUS_ACCESS_VIOLATION;
+
     if (error & PF_P) {
         if (error & PF_I)
             KiBugCheckTrapRule(frame, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, va, pte.u.Long, 0, 0,

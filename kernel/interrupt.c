@@ -1,0 +1,110 @@
+/*
+ * Device interrupts, NT style. A vector's priority class (vector >> 4) is
+ * an IRQL: the APIC delivers an interrupt only while CR8 is below its
+ * class, so raising CR8 to an IRQL holds back exactly the interrupts at or
+ * below it. On entry we raise to the interrupt's IRQL, let higher ones in
+ * (STI), run the connected service routines, signal end-of-interrupt, and
+ * on the way out run DPCs and switch threads if the IRQL we return to is
+ * below DISPATCH_LEVEL.
+ */
+#include "kernel/ki.h"
+#include "kernel/x86.h"
+#include "mm/mm.h"
+
+#define TAG_INTR POOL_TAG('I', 'n', 't', 'r')
+
+static LIST_ENTRY vectors[256];
+static BOOLEAN vector_used[256];
+void HalInitializeApic(void);
+
+void KiInitializeInterrupts(void)
+{
+    for (int i = 0; i < 256; i++)
+        InitializeListHead(&vectors[i]);
+    HalInitializeApic();
+    vector_used[KI_CLOCK_VECTOR] = vector_used[KI_SPURIOUS_VECTOR] = TRUE;
+    HalStartClock(100);   /* 10 ms ticks */
+    sti();
+}
+
+NTSTATUS IoConnectInterruptEx(PKINTERRUPT *out, PKSERVICE_ROUTINE isr, PVOID ctx, ULONG gsi, KIRQL irql,
+                              BOOLEAN level)
+{
+    if (irql <= DISPATCH_LEVEL || irql >= CLOCK_LEVEL || !HalIoApicPresent())
+        return STATUS_INVALID_PARAMETER;
+    ULONG vector = 0;
+    for (ULONG v = irql << 4; v < ((ULONG)irql << 4) + 16; v++) {
+        if (!vector_used[v]) {
+            vector = v;
+            break;
+        }
+    }
+    if (!vector)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    PKINTERRUPT in = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*in), TAG_INTR);
+    if (!in)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    memset(in, 0, sizeof(*in));
+    in->ServiceRoutine = isr;
+    in->ServiceContext = ctx;
+    in->Vector = vector;
+    in->Irql = irql;
+    in->Gsi = gsi;
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    vector_used[vector] = TRUE;
+    InsertTailList(&vectors[vector], &in->InterruptListEntry);
+    HalIoApicRoute(gsi, vector, level, FALSE);
+    KeLowerIrql(old);
+    *out = in;
+    return STATUS_SUCCESS;
+}
+
+void IoDisconnectInterrupt(PKINTERRUPT in)
+{
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    HalIoApicRoute(in->Gsi, in->Vector, FALSE, TRUE);
+    RemoveEntryList(&in->InterruptListEntry);
+    vector_used[in->Vector] = FALSE;
+    KeLowerIrql(old);
+    ExFreePoolWithTag(in, TAG_INTR);
+}
+
+void KiInterruptDispatch(PKTRAP_FRAME f)
+{
+    ULONG vector = (ULONG)f->vector;
+    if (vector == KI_SPURIOUS_VECTOR)
+        return;   /* the APIC withdrew it: no EOI for a spurious interrupt */
+    PKPRCB prcb = KeGetCurrentPrcb();
+    prcb->InterruptCount++;
+    KIRQL old = (KIRQL)read_cr8();
+    write_cr8(vector >> 4);     /* raise to the interrupt's IRQL */
+    sti();                      /* higher-priority interrupts may now nest */
+    if (vector == KI_CLOCK_VECTOR) {
+        KiClockTick();
+    } else {
+        BOOLEAN claimed = FALSE;
+        for (PLIST_ENTRY e = vectors[vector].Flink; e != &vectors[vector]; e = e->Flink) {
+            PKINTERRUPT in = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);
+            if (in->ServiceRoutine(in, in->ServiceContext)) {
+                in->Count++;
+                claimed = TRUE;
+            }
+        }
+        if (!claimed && IsListEmpty(&vectors[vector]))
+            kprintf("interrupt: vector %#x with nothing connected\n", vector);
+    }
+    cli();
+    HalSendEoi();
+    write_cr8(old);
+    /* Returning below DISPATCH_LEVEL: this is where queued DPCs run and
+     * where a preempted thread gives way - the "dispatch interrupt". */
+    while (old < DISPATCH_LEVEL && KiSoftwareWorkPending()) {
+        write_cr8(DISPATCH_LEVEL);
+        sti();
+        KiDispatchInterrupt();
+        cli();
+        write_cr8(old);
+    }
+}

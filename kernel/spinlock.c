@@ -1,0 +1,51 @@
+/*
+ * Spin locks. On one CPU, raising to DISPATCH_LEVEL alone would do; the
+ * lock word is what keeps a second CPU out. The word holds the owner's
+ * PRCB so that a CPU trying to take a lock it already holds - which would
+ * spin forever - is caught as the bug it is.
+ */
+#include "kernel/ki.h"
+#include "kernel/x86.h"
+
+#define SPIN_LOCK_ALREADY_OWNED 0x0000000F
+#define SPIN_LOCK_NOT_OWNED     0x00000010
+
+void KeInitializeSpinLock(PKSPIN_LOCK l)
+{
+    *l = 0;
+}
+
+void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK l)
+{
+    ULONG_PTR me = (ULONG_PTR)KeGetCurrentPrcb();
+    if (*l == me)
+        KeBugCheckRule(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)l, 0, 0, 0,
+                       "spin lock %p was acquired again by the CPU that holds it: it would spin forever", (void *)l);
+    for (;;) {
+        ULONG_PTR expected = 0;
+        if (__atomic_compare_exchange_n(l, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+        while (*l)
+            cpu_pause();   /* spin on a plain read: no bus-locking storm */
+    }
+}
+
+void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK l)
+{
+    if (*l != (ULONG_PTR)KeGetCurrentPrcb())
+        KeBugCheckRule(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)l, 0, 0, 0, "spin lock %p released by a CPU that does not hold it",
+                       (void *)l);
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+void KeAcquireSpinLock(PKSPIN_LOCK l, PKIRQL old)
+{
+    KeRaiseIrql(DISPATCH_LEVEL, old);
+    KeAcquireSpinLockAtDpcLevel(l);
+}
+
+void KeReleaseSpinLock(PKSPIN_LOCK l, KIRQL new_irql)
+{
+    KeReleaseSpinLockFromDpcLevel(l);
+    KeLowerIrql(new_irql);
+}
