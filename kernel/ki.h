@@ -128,7 +128,7 @@ typedef struct _KWAIT_BLOCK {
 } KWAIT_BLOCK;
 
 typedef struct _EX_FRAME EX_FRAME;
-struct _KPROCESS;
+struct _EPROCESS;
 
 struct _KTHREAD {
     DISPATCHER_HEADER Header;     /* a thread is signaled when it ends */
@@ -149,7 +149,10 @@ struct _KTHREAD {
     volatile LONG RefCount;
     NTSTATUS ExitStatus;
     EX_FRAME *ExceptionList;      /* innermost ExTry frame */
-    struct _KPROCESS *Process;
+    struct _EPROCESS *Process;        /* the process it belongs to */
+    struct _EPROCESS *ActiveProcess;  /* whose address space it runs in (KeStackAttachProcess) */
+    PKTRAP_FRAME TrapFrame;           /* user-mode state, for user threads */
+    ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
     ULONG64 ContextSwitches;
     ULONG64 Id;
     char Name[24];
@@ -157,6 +160,8 @@ struct _KTHREAD {
 
 typedef struct _KPRCB {
     struct _KPRCB *Self;          /* at GS:0, so KeGetCurrentPrcb is one load */
+    ULONG64 UserRsp;              /* GS:8  the system-call entry parks the user RSP here */
+    ULONG64 KernelRsp;            /* GS:16 top of the current thread's kernel stack (= TSS.RSP0) */
     PKTHREAD CurrentThread;
     PKTHREAD IdleThread;
     PKTHREAD DeadThread;          /* to reap once we are off its stack */

@@ -40,6 +40,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     kprintf("mdlos: kmain reached\n");   /* the runner times boot to this line */
 
     KeRegisterStack((ULONG_PTR)boot_stack, (ULONG_PTR)boot_stack_top);
+    KiInitializePrcb();   /* GS:0 -> this CPU's PRCB, before anything takes a spin lock */
     BOOLEAN info_ok = KiParseMultiboot(magic, info_phys);
     mask_legacy_pic();
     KiInitGdt();
@@ -59,7 +60,6 @@ void kmain(uint32_t magic, uint32_t info_phys)
     kprintf("%llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
     MmInitSystem();
     MiPrintAddressMap();
-    KiInitializePrcb();
     KiTimerInitialize();
     KiInitializeScheduler();
     KiInitializeInterrupts();

@@ -29,6 +29,12 @@ TRAP_STUB v
 align 16
 global KiTrapCommon
 KiTrapCommon:
+    ; From ring 3 (the saved CS has RPL 3), GS still holds the user's
+    ; base: SWAPGS to get the kernel's (the PRCB) and swap back on exit.
+    test byte [rsp + 24], 3
+    jz .kernel_entry
+    swapgs
+.kernel_entry:
     push rax
     push rbx
     push rcx
@@ -65,6 +71,10 @@ KiTrapCommon:
     pop rbx
     pop rax
     add rsp, 16               ; vector and error code
+    test byte [rsp + 8], 3     ; returning to ring 3?
+    jz .kernel_exit
+    swapgs
+.kernel_exit:
     iretq
 
 section .rodata
@@ -76,3 +86,77 @@ KiTrapStubs:
     dq KiTrap %+ v
 %assign v v + 1
 %endrep
+
+section .text
+; ---------------------------------------------------------------------
+; The SYSCALL entry (IA32_LSTAR). SYSCALL saved the user RIP in RCX and
+; RFLAGS in R11, masked RFLAGS (IF off, by IA32_FMASK) and loaded the
+; kernel CS/SS - but not RSP: we are still on the user's stack, which must
+; not be touched. SWAPGS makes GS the PRCB; the user RSP is parked there,
+; the thread's kernel stack loaded, and a frame built that looks exactly
+; like an interrupt from ring 3, so one exit path (IRETQ) serves both.
+extern KiSystemService
+global KiSystemCall64
+KiSystemCall64:
+    swapgs
+    mov [gs:8], rsp            ; PRCB->UserRsp
+    mov rsp, [gs:16]           ; PRCB->KernelRsp
+    push qword 0x23            ; SS: user data | RPL 3
+    push qword [gs:8]          ; RSP
+    push r11                   ; RFLAGS
+    push qword 0x2B            ; CS: user code | RPL 3
+    push rcx                   ; RIP
+    push qword 0               ; error code
+    push qword 0x100           ; "vector" 0x100 marks a system call
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+    mov rdi, rsp
+    cld
+    sti                        ; system services run with interrupts on
+    call KiSystemService       ; the status goes into the frame's RAX
+    cli
+    jmp KiExitToUser
+
+; Leave to ring 3 through the frame at RSP (after a system call, or when a
+; new user thread starts: KiStartUserThread builds one).
+global KiExitToUser
+KiExitToUser:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+    add rsp, 16
+    swapgs                     ; back to the user's GS
+    iretq
+
+; KiStartUserThread(frame): enter ring 3 for the first time through a
+; KTRAP_FRAME built by the kernel (any memory will do: IRETQ leaves it).
+global KiStartUserThread
+KiStartUserThread:
+    cli
+    mov rsp, rdi
+    jmp KiExitToUser

@@ -184,9 +184,12 @@ typedef struct _MMPFN {
     UCHAR PteDeleted : 1;    /* the PTE is gone: free the frame at the last dereference */
     UCHAR CacheAttribute : 2;
     UCHAR Spare : 4;
-    UCHAR Usage;             /* MI_PFN_USAGE */
-    UCHAR Spare2[7];
+    ULONG64 PteFrame : 40;   /* the page table holding PteAddress: a user PTE's self-map
+                                address is only meaningful in its own process */
+    ULONG64 Usage : 8;       /* MI_PFN_USAGE */
+    ULONG64 Spare2 : 16;
 } MMPFN, *PMMPFN;
+_Static_assert(sizeof(MMPFN) == 48, "MMPFN is 48 bytes, as on x64 NT");
 
 typedef struct _MMPFNLIST {
     PFN_NUMBER Total;
@@ -254,7 +257,7 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags);
 PFN_NUMBER MiUnmapPage(void *va);
 /* Write a PTE and flush the old translation from this CPU's TLB. */
 void MiWritePteAndFlush(PMMPTE pte, ULONG64 value);
-/* PTE cache bits for a caching type, through the PAT set in mm/pat.c. */
+/* PTE cache bits for a caching type, through the PAT set in MiInitializePat. */
 ULONG64 MiCacheFlags(MEMORY_CACHING_TYPE type);
 void MiInitializePat(void);
 /* Upper levels present and the PTE itself readable? */

@@ -60,12 +60,13 @@ ULONG MmTrimSystemWorkingSet(ULONG count)
     KIRQL old = KeRaiseIrqlToDpcLevel();
     ULONG trimmed = 0;
     while (ws_count && (count == 0 || trimmed < count)) {
-        /* Oldest first would need access-bit aging; a clock hand over the
-         * list is the simple version. */
+        /* A clock hand over the list, without access-bit aging yet: the
+         * simple version of what NT's working-set manager does. */
         if (ws_hand >= ws_count)
             ws_hand = 0;
         PVOID va = ws_entries[ws_hand];
-        ws_entries[ws_hand] = ws_entries[--ws_count];
+        ws_entries[ws_hand] = ws_entries[--ws_count];   /* the last entry fills the hole... */
+        ws_hand++;                                      /* ...and the hand moves past it */
         trim_page(va);
         trimmed++;
     }

@@ -131,7 +131,13 @@ static BOOLEAN ensure_level(PMMPTE entry, BOOLEAN user)
         return FALSE;
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     e->PteAddress = entry;
+    e->PteFrame = MI_PTE_PFN(MiGetPteAddress(entry)->u.Long);
     e->ShareCount = 0;
+    /* Kernel PML4 slots are all created at boot and shared by every
+     * address space; a new one now would exist in this PML4 only. */
+    if ((ULONG64)entry >= PXE_BASE + 256 * 8 && (ULONG64)entry < PXE_BASE + PAGE_SIZE)
+        KeBugCheckRule(0x1A, 0x3000, (ULONG_PTR)entry, 0, 0, "a kernel PML4 slot was created after boot (%p)",
+                       MiGetVirtualAddressMappedByPte(entry));
     table_pfn_of(entry)->ShareCount++;
     *(volatile ULONG64 *)&entry->u.Long = MI_TABLE_ENTRY(pfn) | (user ? MI_PTE_OWNER : 0);
     /* The new table's self-map address may be cached as not-present in
@@ -163,6 +169,7 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags)
         PMMPFN e = MI_PFN_ELEMENT(pfn);
         e->ShareCount++;
         e->PteAddress = pte;
+        e->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
     }
     MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | flags | MI_PTE_VALID);
 }

@@ -83,13 +83,36 @@ static void account(MI_POOL *p, ULONG tag, ULONG64 bytes, BOOLEAN alloc)
     }
 }
 
+/* Nonpaged pool may be used up to DISPATCH_LEVEL, so it is guarded by a
+ * spin lock there. Paged pool may fault, which a spin lock's DISPATCH_LEVEL
+ * forbids: it is guarded by a mutex at APC_LEVEL (NT's guarded mutex), so
+ * a preempted holder keeps others out instead of being raced. */
+static KSPIN_LOCK nonpaged_lock;
+static KMUTEX paged_mutex;
+extern BOOLEAN KiSchedulerReady;
+
 static KIRQL pool_lock(MI_POOL *p)
 {
-    /* Nonpaged pool may be used up to DISPATCH_LEVEL, so it is guarded
-     * there; paged pool may fault, so it is guarded at APC_LEVEL. */
     KIRQL old;
-    KeRaiseIrql(p == &MiPagedPool ? APC_LEVEL : DISPATCH_LEVEL, &old);
+    if (p == &MiPagedPool) {
+        KeRaiseIrql(APC_LEVEL, &old);
+        if (KiSchedulerReady)
+            KeWaitForSingleObject(&paged_mutex, Executive, KernelMode, FALSE, NULL);
+    } else {
+        KeAcquireSpinLock(&nonpaged_lock, &old);
+    }
     return old;
+}
+
+static void pool_unlock(MI_POOL *p, KIRQL old)
+{
+    if (p == &MiPagedPool) {
+        if (KiSchedulerReady)
+            KeReleaseMutex(&paged_mutex, FALSE);
+        KeLowerIrql(old);
+    } else {
+        KeReleaseSpinLock(&nonpaged_lock, old);
+    }
 }
 
 /* ---- pages for the pool ---- */
@@ -285,7 +308,7 @@ PVOID ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULONG tag)
                                             : alloc_big(p, bytes, header_type(type), tag);
     if (!r)
         p->Failures++;
-    KeLowerIrql(old);
+    pool_unlock(p, old);
     return r;
 }
 
@@ -381,7 +404,7 @@ void ExFreePoolWithTag(PVOID ptr, ULONG tag)
     } else {
         KeBugCheckRule(BAD_POOL_CALLER, 0x46, va, 0, 0, "%p is not a pool block address (misaligned)", ptr);
     }
-    KeLowerIrql(old);
+    pool_unlock(p, old);
 }
 
 void ExFreePool(PVOID ptr)
@@ -407,6 +430,8 @@ void MiInitializePools(void)
     checksum_secret = (USHORT)(rdtsc() * 0x9E37);
     init_pool(&MiNonPagedPool, "nonpaged", MI_NONPAGED_POOL_START, MI_NONPAGED_POOL_PAGES, np_bits);
     init_pool(&MiPagedPool, "paged", MI_PAGED_POOL_START, MI_PAGED_POOL_PAGES, paged_bits);
+    KeInitializeSpinLock(&nonpaged_lock);
+    KeInitializeMutex(&paged_mutex, 0);
 }
 
 ULONG64 MiPoolOutstandingAllocations(void)

@@ -91,6 +91,13 @@ void MmUnmapIoSpace(PVOID base, SIZE_T bytes)
 {
     ULONG pages = ADDRESS_AND_SIZE_TO_SPAN_PAGES(base, bytes);
     PMMPTE pte = MiGetPteAddress(PAGE_ALIGN(base));
+    ULONG first = (ULONG)(((ULONG64)PAGE_ALIGN(base) - MI_SYSTEM_PTE_BASE) >> PAGE_SHIFT);
+    /* Check the run before touching any PTE: a wrong address or size must
+     * not wipe someone else's mapping on its way to the bugcheck. */
+    if ((ULONG64)base < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != pages)
+        KeBugCheckRule(0xDA, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
+                       "MmUnmapIoSpace(%p, %llu) does not match a mapping MmMapIoSpace made", base,
+                       (unsigned long long)bytes);
     for (ULONG i = 0; i < pages; i++)
         MiWritePteAndFlush(pte + i, 0);
     MiReleaseSystemPtes(pte, pages);

@@ -1,0 +1,121 @@
+/*
+ * ps.h: processes (EPROCESS) and what the memory manager keeps per
+ * address space. Internal to kernel/ and mm/.
+ */
+#pragma once
+#include "kernel/ki.h"
+#include "kernel/ntsyscall.h"
+#include "mm/mi.h"
+
+/* ---- the address space: VADs ---- */
+typedef enum { VadPrivate = 0, VadImage, VadStack, VadLockedView } MI_VAD_TYPE;
+
+typedef struct _MMVAD {
+    LIST_ENTRY Links;              /* the process's VADs, sorted by address */
+    ULONG64 StartVpn, EndVpn;      /* first and last virtual page, inclusive */
+    ULONG Protection;              /* PAGE_* given at reservation (AllocationProtect) */
+    UCHAR Type;                    /* MI_VAD_TYPE */
+    UCHAR NoFree;                  /* only its creator may remove it (MDL user views) */
+    USHORT Segment;                /* VadImage: which segment of the image */
+    struct _MI_IMAGE *Image;
+    PVOID Owner;                   /* VadLockedView: the MDL */
+} MMVAD, *PMMVAD;
+
+/* ---- images: ELF executables from GRUB modules, shared by every process running them ---- */
+#define MI_IMAGE_MAX_SEGMENTS 8
+typedef struct _MI_IMAGE {
+    LIST_ENTRY Links;
+    char Name[32];
+    PUCHAR File;                   /* the module, mapped in system PTEs */
+    ULONG64 FileSize;
+    ULONG64 Entry;
+    ULONG SegmentCount;
+    struct {
+        ULONG64 Vaddr, Memsz, Offset, Filesz;
+        ULONG Protection;          /* PAGE_* from the ELF flags */
+    } Segment[MI_IMAGE_MAX_SEGMENTS];
+    ULONG64 BaseVpn, Pages;
+    PFN_NUMBER *Prototype;         /* per image page: the frame holding its file contents, 0 until faulted */
+} MI_IMAGE, *PMI_IMAGE;
+
+/* ---- the working set: the user pages now valid in this process ---- */
+typedef struct _MMSUPPORT {
+    PVOID *List;                   /* page-aligned VAs */
+    ULONG Count, Capacity, Peak;
+    PROCESS_FAULT_COUNTERS_T Counters;
+} MMSUPPORT;
+
+#define PS_MAX_HANDLES 32
+
+typedef struct _EPROCESS {
+    DISPATCHER_HEADER Header;      /* signaled when the process has ended */
+    PFN_NUMBER Pml4Pfn;
+    ULONG64 DirectoryTableBase;    /* its CR3 */
+    LIST_ENTRY ProcessListEntry;
+    ULONG64 UniqueProcessId, ParentId;
+    char ImageName[32];
+    char CommandLine[256];
+    LIST_ENTRY VadListHead;
+    KMUTEX AddressSpaceLock;       /* faults and Nt*VirtualMemory */
+    MMSUPPORT Vm;
+    volatile LONG LockedPages;     /* pages locked by MDLs (MmProbeAndLockPages) */
+    PMI_IMAGE Image;
+    PKTHREAD Thread;               /* one thread per process, for now */
+    PVOID Handles[PS_MAX_HANDLES];
+    NTSTATUS ExitStatus;
+    BOOLEAN Exiting;
+    volatile LONG RefCount;
+} EPROCESS, *PEPROCESS;
+
+extern EPROCESS PsInitialSystemProcess;
+extern LIST_ENTRY PsActiveProcessHead;
+extern volatile ULONG64 MiSystemFaults[5];   /* demand-zero, soft, COW, image, hard */
+
+PEPROCESS PsGetCurrentProcess(void);
+/* Start IMAGE (a GRUB module name) as a new process. */
+NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out);
+/* End the current process with STATUS (from its own thread). */
+__attribute__((noreturn)) void PsExitCurrentProcess(NTSTATUS status);
+void PsDereferenceProcess(PEPROCESS p);
+void KeStackAttachProcess(PEPROCESS process, PEPROCESS *saved);
+void KeUnstackDetachProcess(PEPROCESS *saved);
+void PsInitialize(void);
+
+/* mm side */
+NTSTATUS MmCreateAddressSpace(PEPROCESS p);
+void MmDeleteAddressSpace(PEPROCESS p);
+NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stack_top);
+PMMVAD MiLocateVad(PEPROCESS p, ULONG64 va);
+NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode);
+ULONG MmTrimProcessWorkingSet(PEPROCESS p);
+void MiWorkingSetInsert(PEPROCESS p, PVOID va);
+
+NTSTATUS NtAllocateVirtualMemory(HANDLE_T process, PVOID *base, ULONG_PTR zero_bits, PSIZE_T size, ULONG type,
+                                 ULONG protect);
+NTSTATUS NtFreeVirtualMemory(HANDLE_T process, PVOID *base, PSIZE_T size, ULONG type);
+NTSTATUS NtProtectVirtualMemory(HANDLE_T process, PVOID *base, PSIZE_T size, ULONG protect, PULONG old);
+NTSTATUS NtQueryVirtualMemory(HANDLE_T process, PVOID base, ULONG cls, PVOID buffer, SIZE_T length,
+                              PSIZE_T return_length);
+
+#define MI_USER_STACK_TOP  0x00007FFFFFF00000ULL
+#define MI_USER_STACK_SIZE (1024 * 1024)
+#define STATUS_PENDING            ((NTSTATUS)0x00000103L)
+#define STATUS_STACK_OVERFLOW     ((NTSTATUS)0xC00000FDL)
+#define STATUS_GUARD_PAGE_VIOLATION ((NTSTATUS)0x80000001L)
+#define STATUS_INVALID_HANDLE     ((NTSTATUS)0xC0000008L)
+#define STATUS_CONFLICTING_ADDRESSES ((NTSTATUS)0xC0000018L)
+#define STATUS_INVALID_PAGE_PROTECTION ((NTSTATUS)0xC0000045L)
+#define STATUS_MEMORY_NOT_ALLOCATED ((NTSTATUS)0xC00000A0L)
+#define STATUS_FREE_VM_NOT_AT_BASE ((NTSTATUS)0xC000009FL)
+#define STATUS_INVALID_ADDRESS    ((NTSTATUS)0xC0000141L)
+#define STATUS_UNABLE_TO_FREE_VM  ((NTSTATUS)0xC000001AL)
+#define STATUS_INVALID_INFO_CLASS ((NTSTATUS)0xC0000003L)
+#define STATUS_INFO_LENGTH_MISMATCH ((NTSTATUS)0xC0000004L)
+#define STATUS_BUFFER_TOO_SMALL   ((NTSTATUS)0xC0000023L)
+#define STATUS_OBJECT_NAME_NOT_FOUND ((NTSTATUS)0xC0000034L)
+#define STATUS_INVALID_IMAGE_FORMAT ((NTSTATUS)0xC000007BL)
+#define STATUS_INVALID_SYSTEM_SERVICE ((NTSTATUS)0xC000001CL)
+#define STATUS_COMMITMENT_LIMIT   ((NTSTATUS)0xC000012DL)
+#define STATUS_ALREADY_COMMITTED  ((NTSTATUS)0xC0000021L)
+#define STATUS_INVALID_PARAMETER_2 ((NTSTATUS)0xC00000F0L)
+#define STATUS_PROCESS_IS_TERMINATING ((NTSTATUS)0xC000010AL)
