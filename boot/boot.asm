@@ -249,7 +249,8 @@ long_mode_low:                            ; 64-bit, still at the physical addres
     mov rax, KiBootHighEntry
     jmp rax                               ; into the higher half
 
-section .text
+; Still .boot.text (in the image's text): NASM's debug line info for it
+; then sits with the rest of boot.asm, which keeps GDB's backtraces clean.
 extern kmain
 extern __bss_start
 extern __bss_end

@@ -17,6 +17,14 @@ struct bugcode {
 };
 
 static const struct bugcode bugcodes[] = {
+    { 0x09, "IRQL_NOT_GREATER_OR_EQUAL", "KeRaiseIrql was asked to go to a lower IRQL (P1 current, P2 requested)" },
+    { 0x0F, "SPIN_LOCK_ALREADY_OWNED", "a CPU tried to acquire a spin lock it already holds" },
+    { 0x10, "SPIN_LOCK_NOT_OWNED", "a spin lock was released by a CPU that does not hold it" },
+    { 0x11, "THREAD_NOT_MUTEX_OWNER", "a mutex was released by a thread that does not own it" },
+    { 0x4A, "IRQL_GT_ZERO_AT_SYSTEM_SERVICE", "a system service returned to user mode above PASSIVE_LEVEL" },
+    { 0xBE, "ATTEMPTED_WRITE_TO_READONLY_MEMORY", "the kernel wrote to read-only memory (P1 address, P2 PTE)" },
+    { 0xDA, "SYSTEM_PTE_MISUSE", "system PTEs were released or unmapped in a way that does not match how they were reserved" },
+    { 0xFC, "ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY", "the kernel executed no-execute memory (P1 address, P2 PTE)" },
     { IRQL_NOT_LESS_OR_EQUAL, "IRQL_NOT_LESS_OR_EQUAL",
       "pageable or invalid memory was touched at an IRQL too high to take a page fault (P1 address, P2 IRQL, P3 access, P4 RIP)" },
     { BAD_POOL_HEADER, "BAD_POOL_HEADER", "a pool block header was found damaged: something wrote outside its allocation" },
