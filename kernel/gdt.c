@@ -66,3 +66,10 @@ void KiInitGdt(void)
         "ltr %w3\n\t"
         : : "m"(gdtr), "i"(KGDT64_R0_CODE), "r"(KGDT64_R0_DATA), "r"(KGDT64_SYS_TSS) : "rax", "memory");
 }
+
+/* Ring 3 -> ring 0 transitions by interrupt or exception load RSP from
+ * here: the top of the running thread's kernel stack. */
+void KiSetTssRsp0(ULONG64 rsp0)
+{
+    tss.rsp[0] = rsp0;
+}

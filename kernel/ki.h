@@ -152,6 +152,7 @@ struct _KTHREAD {
     struct _EPROCESS *Process;        /* the process it belongs to */
     struct _EPROCESS *ActiveProcess;  /* whose address space it runs in (KeStackAttachProcess) */
     PKTRAP_FRAME TrapFrame;           /* user-mode state, for user threads */
+    KTRAP_FRAME UserStart;            /* the frame a new user thread enters ring 3 through */
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
     ULONG64 ContextSwitches;
     ULONG64 Id;
@@ -203,6 +204,12 @@ void KiSetTimerLocked(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC D
 void KiCancelTimerLocked(PKTIMER Timer);
 extern LIST_ENTRY KiThreadListHead;
 extern volatile ULONG64 KiInterruptTime;   /* 100 ns units */
+
+PKTHREAD KiCreateThread(PKSTART_ROUTINE Start, PVOID Context, KPRIORITY Priority, const char *Name,
+                        struct _EPROCESS *Process);
+void KiSetTssRsp0(ULONG64 Rsp0);
+__attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
+void KiInitializeSystemCalls(void);
 
 /* The context switch (kernel/swap.asm). */
 void KiSwapContext(PKTHREAD Old, PKTHREAD New);

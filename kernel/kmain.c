@@ -8,6 +8,7 @@
 #include "kernel/ktest.h"
 #include "kernel/x86.h"
 #include "mm/mi.h"
+#include "kernel/ps.h"
 
 uint64_t KiBootTsc;
 extern BOOLEAN KiSchedulerReady;
@@ -31,6 +32,27 @@ static void mask_legacy_pic(void)
      * colliding with CPU exceptions; the APIC replaces them (issue 4). */
     outb(0x21, 0xFF);
     outb(0xA1, 0xFF);
+}
+
+/* Start the first user process, `init` (a GRUB module), with the boot
+ * command line; wait for it. Under `utest=` its exit status is the verdict. */
+static void RunInit(void)
+{
+    PEPROCESS init;
+    NTSTATUS s = PsCreateProcess("init", KiBootInfo.cmdline, NULL, &init);
+    if (!NT_SUCCESS(s)) {
+        kprintf("init: cannot start (%#x): is the init module in the ISO?\n", (unsigned)s);
+        if (KeGetOption("utest"))
+            HalQemuExit(QEMU_EXIT_FAIL);
+        return;
+    }
+    KeWaitForSingleObject(init, Executive, KernelMode, FALSE, NULL);
+    kprintf("init ended with status %#x\n", (unsigned)init->ExitStatus);
+    if (KeGetOption("utest")) {
+        BOOLEAN ok = init->ExitStatus == 0 && MiVerifyPfnDatabase(FALSE);
+        HalQemuExit(ok ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
+    }
+    PsDereferenceProcess(init);
 }
 
 void kmain(uint32_t magic, uint32_t info_phys)
@@ -64,6 +86,9 @@ void kmain(uint32_t magic, uint32_t info_phys)
     KiInitializeScheduler();
     KiInitializeInterrupts();
     KiSchedulerReady = TRUE;
+    PsInitialize();
+    KiInitializeSystemCalls();
+    KiRegisterNtServices();
     kprintf("ke: scheduler and clock running (local APIC timer, 100 Hz; TSC %llu kHz)\n",
             (unsigned long long)HalTscPerMs());
     if (KeOptionEnabled("gdbcheck"))
@@ -75,5 +100,6 @@ void kmain(uint32_t magic, uint32_t info_phys)
     pattern = KeGetOption("bench");
     if (pattern)
         KiRunBenchmarks(pattern[0] ? pattern : "*");
+    RunInit();
     KdShell();
 }

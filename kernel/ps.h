@@ -119,3 +119,26 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T process, PVOID base, ULONG cls, PVOID buf
 #define STATUS_ALREADY_COMMITTED  ((NTSTATUS)0xC0000021L)
 #define STATUS_INVALID_PARAMETER_2 ((NTSTATUS)0xC00000F0L)
 #define STATUS_PROCESS_IS_TERMINATING ((NTSTATUS)0xC000010AL)
+
+/* mm/virtual.c, mm/userfault.c internals */
+LONG MiMakeProtectionMask(ULONG protect);
+ULONG MiProtectionToPage(ULONG mm);
+ULONG64 MiUserPteFlags(ULONG mm);
+ULONG MiPteProtection(ULONG64 pte);
+ULONG64 MiDemandZeroPte(ULONG mm);
+PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protect, UCHAR type);
+void MiDeleteVad(PEPROCESS p, PMMVAD v);
+/* Delete every page in [start, end) of P (the current address space). */
+void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
+void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);
+/* Write a user PTE, keeping the page table's count of entries in use. */
+void MiWriteUserPte(PMMPTE pte, ULONG64 value);
+void MmFreeAddressSpaceRoot(PEPROCESS p);
+PFN_NUMBER MiCopyPage(PFN_NUMBER from);
+BOOLEAN MiProtectionAllows(ULONG mm, ULONG64 error);
+HANDLE_T PsInsertHandle(PEPROCESS owner, PVOID object);
+PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h);
+NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h);
+__attribute__((noreturn)) void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address);
+void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
+void KiRegisterNtServices(void);

@@ -9,6 +9,7 @@
 #include "kernel/ki.h"
 #include "kernel/x86.h"
 #include "mm/mm.h"
+#include "kernel/ps.h"
 
 #define THREAD_QUANTUM 3   /* clock ticks (10 ms each) */
 
@@ -88,6 +89,13 @@ void KiSwapThread(void)
     next->ContextSwitches++;
     prcb->ContextSwitches++;
     prcb->CurrentThread = next;
+    /* The new thread's address space, and its stack for entries from
+     * ring 3 (interrupts through TSS.RSP0, SYSCALL through the PRCB). */
+    ULONG64 cr3 = next->ActiveProcess ? next->ActiveProcess->DirectoryTableBase : 0;
+    if (cr3 && cr3 != read_cr3())
+        write_cr3(cr3);
+    prcb->KernelRsp = (ULONG64)next->StackBase;
+    KiSetTssRsp0((ULONG64)next->StackBase);
     KiSwapContext(old, next);
     /* We are back on OLD's stack, with OLD running again. A thread that
      * died just before us could not free its own stack: do it now. */
@@ -192,6 +200,9 @@ void KiInitializeScheduler(void)
     t->State = ThreadRunning;
     t->Quantum = THREAD_QUANTUM;
     t->RefCount = 1;
+    t->Process = t->ActiveProcess = &PsInitialSystemProcess;
+    PsInitialSystemProcess.DirectoryTableBase = read_cr3();
+    KeGetCurrentPrcb()->KernelRsp = (ULONG64)boot_stack_top;
     KeInitializeTimer(&t->WaitTimer);
     t->WaitTimer.WaitThread = t;
     strlcpy(t->Name, "boot", sizeof(t->Name));

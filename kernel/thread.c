@@ -12,7 +12,14 @@
 
 static volatile ULONG64 next_thread_id = 1;
 
+#include "kernel/ps.h"
+
 PKTHREAD KeCreateSystemThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priority, const char *name)
+{
+    return KiCreateThread(start, ctx, priority, name, &PsInitialSystemProcess);
+}
+
+PKTHREAD KiCreateThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priority, const char *name, PEPROCESS process)
 {
     PKTHREAD t = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*t), TAG_THREAD);
     if (!t)
@@ -33,6 +40,7 @@ PKTHREAD KeCreateSystemThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priori
     t->RefCount = 2;                 /* the creator's reference and the thread's own */
     t->StartRoutine = start;
     t->StartContext = ctx;
+    t->Process = t->ActiveProcess = process;
     t->Id = __atomic_fetch_add(&next_thread_id, 1, __ATOMIC_RELAXED);
     KeInitializeTimer(&t->WaitTimer);
     t->WaitTimer.WaitThread = t;

@@ -6,6 +6,7 @@
 #include "kernel/ki.h"
 #include "kernel/x86.h"
 #include "mm/mi.h"
+#include "kernel/ps.h"
 
 static const char *const exception_names[32] = {
     "#DE Divide Error", "#DB Debug", "NMI Non-Maskable Interrupt", "#BP Breakpoint",
@@ -91,6 +92,9 @@ void KiTrapDispatch(PKTRAP_FRAME f)
         NTSTATUS s = MmAccessFault(f->error_code, (PVOID)cr2, f);
         if (s == STATUS_SUCCESS)
             return;
+        cli();
+        if (f->cs & 3)
+            PsRaiseUserException(f, s, cr2);   /* ends only that process */
         KiRaiseFromTrap(f, s);
     }
     /* Under ExTry, CPU exceptions are exceptions like any other. */
@@ -98,6 +102,8 @@ void KiTrapDispatch(PKTRAP_FRAME f)
         [0] = STATUS_INTEGER_DIVIDE_BY_ZERO, [3] = STATUS_BREAKPOINT, [6] = STATUS_ILLEGAL_INSTRUCTION,
         [13] = STATUS_ACCESS_VIOLATION, [17] = STATUS_DATATYPE_MISALIGNMENT,
     };
+    if (f->cs & 3)
+        PsRaiseUserException(f, status_of[v] ? status_of[v] : STATUS_ACCESS_VIOLATION, f->rip);
     if (status_of[v] && KiExceptionHandlerActive())
         KiRaiseFromTrap(f, status_of[v]);
 

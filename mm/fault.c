@@ -11,10 +11,14 @@
  *   4. anything else is a reference to nothing: PAGE_FAULT_IN_NONPAGED_AREA (0x50).
  */
 #include "mm/mi.h"
+#include "kernel/ps.h"
+#include "kernel/x86.h"
 
 #define PF_P (1u << 0)
 #define PF_W (1u << 1)
+#define PF_U (1u << 2)
 #define PF_I (1u << 4)
+#define USER_LIMIT 0x0000800000000000ULL
 
 static BOOLEAN in_paged_pool(ULONG64 va)
 {
@@ -29,10 +33,38 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
     if (MiIsPteAccessible(address))
         pte = *MiGetPteAddress(address);
 
-    /* A kernel fault on a user address inside ExTry (a bad pointer from
-     * user mode, probed or not) is an access violation for the caller. */
-    if (va < 0x0000800000000000ULL && irql < DISPATCH_LEVEL && KiExceptionHandlerActive())
-        return STATUS_ACCESS_VIOLATION;
+    /* From ring 3: a user address is resolved or refused; a kernel address
+     * is refused (the supervisor bit). The caller ends the process. */
+    if (error & PF_U) {
+        if (va >= USER_LIMIT)
+            return STATUS_ACCESS_VIOLATION;
+        if (frame->rflags & (1 << 9))
+            sti();   /* resolving may wait (address-space lock, allocation) */
+        return MiUserFault(PsGetCurrentProcess(), va, error, TRUE);
+    }
+    if (va < USER_LIMIT) {
+        if (irql >= DISPATCH_LEVEL)
+            KiBugCheckTrapRule(frame, IRQL_NOT_LESS_OR_EQUAL, va, irql, ((error & PF_W) ? 1 : 0) | ((error & PF_I) ? 8 : 0),
+                               frame->rip, "the kernel touched user address %p at IRQL %u; user memory is pageable "
+                               "and may be touched only below DISPATCH_LEVEL", address, irql);
+        if ((error & PF_P) && (error & PF_I))
+            KiBugCheckTrapRule(frame, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, va, pte.u.Long, 0, 0,
+                               "the kernel jumped to user address %p (SMEP forbids ring 0 running user code)", address);
+        if ((error & PF_P) && !(frame->rflags & (1 << 18)) && (pte.u.Long & MI_PTE_OWNER) &&
+            !KiExceptionHandlerActive())
+            KiBugCheckTrapRule(frame, PAGE_FAULT_IN_NONPAGED_AREA, va, error & (PF_W | PF_I), frame->rip, 0,
+                               "the kernel touched user address %p directly (SMAP): user memory is reached only "
+                               "through KeCopyFromUser/KeCopyToUser or an MDL, inside ExTry", address);
+        if (frame->rflags & (1 << 9))
+            sti();
+        NTSTATUS s = MiUserFault(PsGetCurrentProcess(), va, error & ~(ULONG64)PF_P, FALSE);
+        if (NT_SUCCESS(s))
+            return s;
+        /* A kernel fault on a bad user address inside ExTry (a bad pointer
+         * from user mode) is an access violation for the caller. */
+        if (KiExceptionHandlerActive())
+            return STATUS_ACCESS_VIOLATION;
+    }
 
     if (error & PF_P) {
         if (error & PF_I)

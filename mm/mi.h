@@ -99,6 +99,8 @@ typedef struct _MMPTE {
 #define MI_PTE_NX        (1ULL << 63)
 #define MI_PTE_PFN_MASK  0x000FFFFFFFFFF000ULL
 #define MI_PTE_TRANSITION (1ULL << 11)
+#define MI_PTE_COPY_ON_WRITE (1ULL << 9)   /* software bit of a valid PTE */
+#define MI_PTE_COMMITTED (1ULL << 12)      /* a not-valid, not-transition PTE: committed (demand zero) */
 #define MI_PTE_PFN(pte)  (((pte) & MI_PTE_PFN_MASK) >> PAGE_SHIFT)
 
 /* NT's protection codes (MM_*), kept in software PTEs. */
@@ -167,6 +169,7 @@ typedef enum _MI_PFN_USAGE {
     MiUsageDriver,          /* MmAllocatePagesForMdl and friends */
     MiUsageTest,
     MiUsageUser,
+    MiUsageImage,           /* an image page's contents, shared by every process running it */
     MiUsageMax
 } MI_PFN_USAGE;
 

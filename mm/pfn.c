@@ -30,7 +30,7 @@ PMMPFNLIST MmPageLocationList[6] = {
 
 static const char *const usage_names[MiUsageMax] = {
     "free", "kernel image", "page table", "PFN database", "nonpaged pool", "paged pool",
-    "kernel stack", "boot module", "driver", "test", "user",
+    "kernel stack", "boot module", "driver", "test", "user", "image",
 };
 static const char *const list_names[8] = {
     "Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active", "Transition",

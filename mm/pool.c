@@ -446,3 +446,8 @@ const MI_POOL_TAG_STATS *MiLookupPoolTag(ULONG tag)
             return &MiPoolTags[i];
     return NULL;
 }
+
+ULONG64 MiPoolBytesInUse(int paged)
+{
+    return paged ? MiPagedPool.BytesInUse : MiNonPagedPool.BytesInUse;
+}

@@ -36,7 +36,7 @@ LIST_ENUM = ["ZeroedPageList", "FreePageList", "StandbyPageList", "ModifiedPageL
 LIST_SHORT = ["Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active", "Transition"]
 # MI_PFN_USAGE, as MiUsageName prints them.
 USAGE_NAMES = ["free", "kernel image", "page table", "PFN database", "nonpaged pool", "paged pool",
-               "kernel stack", "boot module", "driver", "test", "user"]
+               "kernel stack", "boot module", "driver", "test", "user", "image"]
 # MM_* protection codes kept in software PTEs.
 PROTECTION_NAMES = ["NOACCESS", "READONLY", "EXECUTE", "EXECUTE_READ", "READWRITE", "WRITECOPY",
                     "EXECUTE_READWRITE", "EXECUTE_WRITECOPY"]

@@ -1,0 +1,347 @@
+/*
+ * The system services that are not about virtual memory (mm/virtual.c
+ * has those). Each captures its arguments from user memory inside ExTry
+ * and writes results back the same way, so a bad pointer is a status
+ * returned to the caller, never a kernel fault.
+ */
+#include "kernel/ps.h"
+#include "kernel/console.h"
+#include "kernel/x86.h"
+
+extern ULONG64 KiSystemCalls;
+
+static NTSTATUS copy_in(void *dst, const void *user, SIZE_T n)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        ProbeForRead(user, n, 1);
+        KeCopyFromUser(dst, user, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}
+
+static NTSTATUS copy_out(void *user, const void *src, SIZE_T n)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        ProbeForWrite(user, n, 1);
+        KeCopyToUser(user, src, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}
+
+/* A NUL-terminated user string of at most MAX-1 characters. */
+static NTSTATUS copy_string(char *dst, const char *user, SIZE_T max)
+{
+    if (!user)
+        return STATUS_INVALID_PARAMETER;
+    for (SIZE_T i = 0; i < max; i++) {
+        NTSTATUS s = copy_in(&dst[i], user + i, 1);
+        if (!NT_SUCCESS(s))
+            return s;
+        if (!dst[i])
+            return STATUS_SUCCESS;
+    }
+    return STATUS_INVALID_PARAMETER;   /* too long */
+}
+
+static NTSTATUS NtTerminateProcess(ULONG64 h, ULONG64 status, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a3, (void)a4, (void)a5, (void)a6;
+    if (h != (ULONG64)-1)
+        return STATUS_NOT_IMPLEMENTED;   /* ending another process is not supported yet */
+    PsExitCurrentProcess((NTSTATUS)status);
+}
+
+static NTSTATUS NtDisplayString(ULONG64 text, ULONG64 len, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a3, (void)a4, (void)a5, (void)a6;
+    char buf[256];
+    if (len > 64 * 1024)
+        return STATUS_INVALID_PARAMETER;
+    for (ULONG64 off = 0; off < len; off += sizeof(buf)) {
+        SIZE_T n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+        NTSTATUS s = copy_in(buf, (const char *)text + off, n);
+        if (!NT_SUCCESS(s))
+            return s;
+        KiConsoleLock();
+        for (SIZE_T i = 0; i < n; i++)
+            KiConsolePutChar(buf[i]);
+        KiConsoleUnlock();
+    }
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS NtAllocateVirtualMemory_(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    return NtAllocateVirtualMemory(a1, (PVOID *)a2, a3, (PSIZE_T)a4, (ULONG)a5, (ULONG)a6);
+}
+static NTSTATUS NtFreeVirtualMemory_(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a5, (void)a6;
+    return NtFreeVirtualMemory(a1, (PVOID *)a2, (PSIZE_T)a3, (ULONG)a4);
+}
+static NTSTATUS NtProtectVirtualMemory_(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a6;
+    return NtProtectVirtualMemory(a1, (PVOID *)a2, (PSIZE_T)a3, (ULONG)a4, (PULONG)a5);
+}
+static NTSTATUS NtQueryVirtualMemory_(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    return NtQueryVirtualMemory(a1, (PVOID)a2, (ULONG)a3, (PVOID)a4, a5, (PSIZE_T)a6);
+}
+
+static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a4, (void)a5, (void)a6;
+    char image[32], cmd[256];
+    NTSTATUS s = copy_string(image, (const char *)uimage, sizeof(image));
+    if (!NT_SUCCESS(s))
+        return s;
+    if (ucmd) {
+        if (!NT_SUCCESS(s = copy_string(cmd, (const char *)ucmd, sizeof(cmd))))
+            return s;
+    } else {
+        cmd[0] = 0;
+    }
+    HANDLE_T zero = 0;
+    if (!NT_SUCCESS(s = copy_out((void *)uhandle, &zero, sizeof(zero))))   /* check before creating anything */
+        return s;
+    PEPROCESS me = PsGetCurrentProcess(), child;
+    if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child)))
+        return s;
+    HANDLE_T h = PsInsertHandle(me, child);   /* the creation reference becomes the handle */
+    if (!h) {
+        PsDereferenceProcess(child);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    if (!NT_SUCCESS(s = copy_out((void *)uhandle, &h, sizeof(h)))) {
+        PsCloseHandle(me, h);
+        return s;
+    }
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS NtWaitForSingleObject(ULONG64 h, ULONG64 alertable, ULONG64 utimeout, ULONG64 a4, ULONG64 a5,
+                                      ULONG64 a6)
+{
+    (void)a4, (void)a5, (void)a6;
+    PEPROCESS me = PsGetCurrentProcess();
+    PVOID obj = PsLookupHandle(me, h);
+    if (!obj || obj == me)
+        return STATUS_INVALID_HANDLE;
+    LARGE_INTEGER t;
+    if (utimeout) {
+        NTSTATUS s = copy_in(&t, (const void *)utimeout, sizeof(t));
+        if (!NT_SUCCESS(s))
+            return s;
+    }
+    return KeWaitForSingleObject(obj, UserRequest, UserMode, (BOOLEAN)alertable, utimeout ? &t : NULL);
+}
+
+static NTSTATUS NtClose(ULONG64 h, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5, (void)a6;
+    return PsCloseHandle(PsGetCurrentProcess(), h);
+}
+
+static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 uret,
+                                          ULONG64 a6)
+{
+    (void)a6;
+    PEPROCESS p = PsLookupHandle(PsGetCurrentProcess(), h);
+    if (!p)
+        return STATUS_INVALID_HANDLE;
+    union {
+        PROCESS_BASIC_INFORMATION_T basic;
+        PROCESS_FAULT_COUNTERS_T faults;
+    } u;
+    SIZE_T n;
+    memset(&u, 0, sizeof(u));
+    if (cls == ProcessBasicInformation) {
+        u.basic.ExitStatus = p->ExitStatus;
+        u.basic.UniqueProcessId = p->UniqueProcessId;
+        u.basic.ParentProcessId = p->ParentId;
+        n = sizeof(u.basic);
+    } else if (cls == ProcessFaultCounters) {
+        u.faults = p->Vm.Counters;
+        u.faults.LockedPages = (ULONG64)p->LockedPages;
+        n = sizeof(u.faults);
+    } else {
+        return STATUS_INVALID_INFO_CLASS;
+    }
+    if (len < n)
+        return STATUS_INFO_LENGTH_MISMATCH;
+    NTSTATUS s = copy_out((void *)ubuf, &u, n);
+    if (NT_SUCCESS(s) && uret)
+        s = copy_out((void *)uret, &n, sizeof(n));
+    return s;
+}
+
+static NTSTATUS NtSetInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 a5, ULONG64 a6)
+{
+    (void)ubuf, (void)len, (void)a5, (void)a6;
+    PEPROCESS p = PsLookupHandle(PsGetCurrentProcess(), h);
+    if (!p || p != PsGetCurrentProcess())
+        return STATUS_INVALID_HANDLE;   /* only the caller's own working set */
+    if (cls != ProcessTrimWorkingSet)
+        return STATUS_INVALID_INFO_CLASS;
+    MmTrimProcessWorkingSet(p);
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS NtDelayExecution(ULONG64 alertable, ULONG64 uinterval, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a3, (void)a4, (void)a5, (void)a6;
+    LARGE_INTEGER t;
+    NTSTATUS s = copy_in(&t, (const void *)uinterval, sizeof(t));
+    if (!NT_SUCCESS(s))
+        return s;
+    return KeDelayExecutionThread(UserMode, (BOOLEAN)alertable, &t);
+}
+
+/* One line from COM1, echoed, polled every millisecond. */
+static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a4, (void)a5, (void)a6;
+    char line[256];
+    SIZE_T n = 0;
+    if (len == 0)
+        return STATUS_INVALID_PARAMETER;
+    for (;;) {
+        int c = KiSerialGetChar();
+        if (c < 0) {
+            LARGE_INTEGER d = { -KI_MS(1) };
+            KeDelayExecutionThread(UserMode, FALSE, &d);
+            continue;
+        }
+        if (c == '\r' || c == '\n') {
+            kprintf("\n");
+            break;
+        }
+        if ((c == 0x7F || c == 8) && n) {
+            n--;
+            kprintf("\b \b");
+        } else if (c >= ' ' && c < 0x7F && n + 1 < sizeof(line) && n + 1 < len) {
+            line[n++] = (char)c;
+            kprintf("%c", c);
+        }
+    }
+    line[n] = 0;
+    NTSTATUS s = copy_out((void *)ubuf, line, n + 1);
+    if (NT_SUCCESS(s) && uread)
+        s = copy_out((void *)uread, &n, sizeof(n));
+    return s;
+}
+
+static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 uret, ULONG64 a5,
+                                         ULONG64 a6)
+{
+    (void)a5, (void)a6;
+    SIZE_T need;
+    NTSTATUS s;
+    if (cls == SystemMemoryInformation) {
+        SYSTEM_MEMORY_T m;
+        memset(&m, 0, sizeof(m));
+        m.PhysicalPages = MmNumberOfPhysicalPages;
+        m.AvailablePages = MmAvailablePages;
+        m.ZeroedPages = MmZeroedPageListHead.Total;
+        m.FreePages = MmFreePageListHead.Total;
+        m.StandbyPages = MmStandbyPageListHead.Total;
+        m.ModifiedPages = MmModifiedPageListHead.Total;
+        m.DemandZeroFaults = MiSystemFaults[0];
+        m.SoftFaults = MiSystemFaults[1];
+        m.CopyOnWriteFaults = MiSystemFaults[2];
+        m.ImageFaults = MiSystemFaults[3];
+        m.HardFaults = MiSystemFaults[4];
+        extern ULONG64 MiPoolBytesInUse(int paged);
+        m.NonPagedPoolBytes = MiPoolBytesInUse(0);
+        m.PagedPoolBytes = MiPoolBytesInUse(1);
+        need = sizeof(m);
+        if (len < need)
+            s = STATUS_INFO_LENGTH_MISMATCH;
+        else
+            s = copy_out((void *)ubuf, &m, need);
+    } else if (cls == SystemProcessList) {
+        SYSTEM_PROCESS_T e;
+        SIZE_T off = 0;
+        s = STATUS_SUCCESS;
+        KIRQL old = KiAcquireDispatcherLock();   /* a stable list (processes leave at PASSIVE after this) */
+        SIZE_T count = 0;
+        for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead; l = l->Flink)
+            count++;
+        static SYSTEM_PROCESS_T snap[64];
+        SIZE_T k = 0;
+        for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead && k < 64; l = l->Flink, k++) {
+            PEPROCESS p = CONTAINING_RECORD(l, EPROCESS, ProcessListEntry);
+            memset(&e, 0, sizeof(e));
+            e.ProcessId = p->UniqueProcessId;
+            e.ParentId = p->ParentId;
+            e.WorkingSetSize = p->Vm.Count;
+            e.PrivatePages = p->Vm.Counters.PrivatePages;
+            e.Threads = 1;
+            e.State = p->Exiting;
+            strlcpy(e.ImageName, p->ImageName, sizeof(e.ImageName));
+            snap[k] = e;
+        }
+        KiReleaseDispatcherLock(old);
+        (void)count;
+        need = k * sizeof(SYSTEM_PROCESS_T);
+        if (len < need)
+            s = STATUS_INFO_LENGTH_MISMATCH;
+        for (SIZE_T i = 0; i < k && NT_SUCCESS(s); i++, off += sizeof(SYSTEM_PROCESS_T))
+            s = copy_out((PUCHAR)ubuf + off, &snap[i], sizeof(SYSTEM_PROCESS_T));
+    } else {
+        return STATUS_INVALID_INFO_CLASS;
+    }
+    if (uret) {
+        NTSTATUS r = copy_out((void *)uret, &need, sizeof(need));
+        if (!NT_SUCCESS(r))
+            return r;
+    }
+    return s;
+}
+
+static NTSTATUS NtYieldExecution(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a1, (void)a2, (void)a3, (void)a4, (void)a5, (void)a6;
+    KeYieldExecution();
+    return STATUS_SUCCESS;
+}
+
+static NTSTATUS NtGetCommandLine(ULONG64 ubuf, ULONG64 len, ULONG64 uneed, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a4, (void)a5, (void)a6;
+    PEPROCESS p = PsGetCurrentProcess();
+    SIZE_T need = strlen(p->CommandLine) + 1;
+    NTSTATUS s = STATUS_SUCCESS;
+    if (uneed && !NT_SUCCESS(s = copy_out((void *)uneed, &need, sizeof(need))))
+        return s;
+    if (len < need)
+        return STATUS_BUFFER_TOO_SMALL;
+    return copy_out((void *)ubuf, p->CommandLine, need);
+}
+
+void KiRegisterNtServices(void)
+{
+    KiRegisterService(SYS_NtTerminateProcess, NtTerminateProcess);
+    KiRegisterService(SYS_NtDisplayString, NtDisplayString);
+    KiRegisterService(SYS_NtAllocateVirtualMemory, NtAllocateVirtualMemory_);
+    KiRegisterService(SYS_NtFreeVirtualMemory, NtFreeVirtualMemory_);
+    KiRegisterService(SYS_NtProtectVirtualMemory, NtProtectVirtualMemory_);
+    KiRegisterService(SYS_NtQueryVirtualMemory, NtQueryVirtualMemory_);
+    KiRegisterService(SYS_NtCreateProcess, NtCreateProcess);
+    KiRegisterService(SYS_NtWaitForSingleObject, NtWaitForSingleObject);
+    KiRegisterService(SYS_NtClose, NtClose);
+    KiRegisterService(SYS_NtQueryInformationProcess, NtQueryInformationProcess);
+    KiRegisterService(SYS_NtDelayExecution, NtDelayExecution);
+    KiRegisterService(SYS_NtReadConsole, NtReadConsole);
+    KiRegisterService(SYS_NtQuerySystemInformation, NtQuerySystemInformation);
+    KiRegisterService(SYS_NtYieldExecution, NtYieldExecution);
+    KiRegisterService(SYS_NtGetCommandLine, NtGetCommandLine);
+    KiRegisterService(SYS_NtSetInformationProcess, NtSetInformationProcess);
+}

@@ -1,0 +1,218 @@
+/*
+ * Processes: an address space (mm/), one thread, a handle table, an image.
+ * A process is created from a GRUB module; its thread starts in the kernel
+ * (KiUserThreadStart) and drops to ring 3 at the image's entry point. It
+ * ends by NtTerminateProcess or by a fault nobody handles - which ends
+ * only that process: the kernel and the others carry on.
+ */
+#include "kernel/ps.h"
+#include "kernel/x86.h"
+
+#define TAG_PROCESS POOL_TAG('P', 'r', 'o', 'c')
+#define PROCESS_HAS_LOCKED_PAGES_CODE 0x00000076
+
+EPROCESS PsInitialSystemProcess;
+LIST_ENTRY PsActiveProcessHead;
+static KSPIN_LOCK process_list_lock;
+static volatile ULONG64 next_pid = 4;
+
+PEPROCESS PsGetCurrentProcess(void)
+{
+    return KeGetCurrentThread()->Process;
+}
+
+void PsInitialize(void)
+{
+    InitializeListHead(&PsActiveProcessHead);
+    KeInitializeSpinLock(&process_list_lock);
+    PsInitialSystemProcess.UniqueProcessId = 0;
+    strlcpy(PsInitialSystemProcess.ImageName, "System", sizeof(PsInitialSystemProcess.ImageName));
+    InitializeListHead(&PsInitialSystemProcess.VadListHead);
+}
+
+void PsDereferenceProcess(PEPROCESS p)
+{
+    if (__atomic_sub_fetch(&p->RefCount, 1, __ATOMIC_ACQ_REL) == 0)
+        ExFreePoolWithTag(p, TAG_PROCESS);
+}
+
+/* The kernel-mode start of every user thread: enter ring 3 at the image's
+ * entry point, on the user stack, with interrupts on. */
+static void KiUserThreadStart(PVOID ctx)
+{
+    UNREFERENCED_PARAMETER(ctx);
+    PKTHREAD t = KeGetCurrentThread();
+    PKTRAP_FRAME f = &t->UserStart;
+    memset(f, 0, sizeof(*f));
+    f->rip = t->UserEntry;
+    f->cs = KGDT64_R3_CODE | 3;
+    f->rflags = 0x202;                 /* IF */
+    f->rsp = t->UserStack - 16;        /* 16-byte aligned, as the ABI wants at _start */
+    f->ss = KGDT64_R3_DATA | 3;
+    KiStartUserThread(f);
+}
+
+NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out)
+{
+    PEPROCESS p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*p), TAG_PROCESS);
+    if (!p)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    memset(p, 0, sizeof(*p));
+    p->Header.Type = KeProcessObject;
+    InitializeListHead(&p->Header.WaitListHead);
+    p->RefCount = 2;   /* alive, and the caller's reference */
+    p->ExitStatus = STATUS_PENDING;
+    p->UniqueProcessId = __atomic_fetch_add(&next_pid, 4, __ATOMIC_RELAXED);
+    p->ParentId = parent ? parent->UniqueProcessId : 0;
+    strlcpy(p->ImageName, image, sizeof(p->ImageName));
+    strlcpy(p->CommandLine, cmdline ? cmdline : "", sizeof(p->CommandLine));
+    NTSTATUS s = MmCreateAddressSpace(p);
+    if (!NT_SUCCESS(s)) {
+        ExFreePoolWithTag(p, TAG_PROCESS);
+        return s;
+    }
+    /* Build the address space from inside it. */
+    PEPROCESS saved;
+    ULONG64 entry = 0, stack = 0;
+    KeStackAttachProcess(p, &saved);
+    s = MmMapImage(p, image, &entry, &stack);
+    if (!NT_SUCCESS(s))
+        MmDeleteAddressSpace(p);
+    KeUnstackDetachProcess(&saved);
+    if (!NT_SUCCESS(s)) {
+        MmFreeAddressSpaceRoot(p);
+        ExFreePoolWithTag(p, TAG_PROCESS);
+        return s;
+    }
+    /* At DISPATCH_LEVEL the new (ready) thread cannot run before its entry
+     * point and stack are filled in below. */
+    KIRQL dispatch = KeRaiseIrqlToDpcLevel();
+    PKTHREAD t = KiCreateThread(KiUserThreadStart, NULL, KI_DEFAULT_PRIORITY, image, p);
+    if (!t) {
+        KeLowerIrql(dispatch);
+        KeStackAttachProcess(p, &saved);
+        MmDeleteAddressSpace(p);
+        KeUnstackDetachProcess(&saved);
+        MmFreeAddressSpaceRoot(p);
+        ExFreePoolWithTag(p, TAG_PROCESS);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    t->UserEntry = entry;
+    t->UserStack = stack;
+    p->Thread = t;
+    KeAcquireSpinLockAtDpcLevel(&process_list_lock);
+    InsertTailList(&PsActiveProcessHead, &p->ProcessListEntry);
+    KeReleaseSpinLockFromDpcLevel(&process_list_lock);
+    *out = p;
+    KeLowerIrql(dispatch);
+    return STATUS_SUCCESS;
+}
+
+void KeStackAttachProcess(PEPROCESS p, PEPROCESS *saved)
+{
+    PKTHREAD t = KeGetCurrentThread();
+    KIRQL old = KeRaiseIrqlToDpcLevel();   /* no switch while CR3 and ActiveProcess disagree */
+    *saved = t->ActiveProcess;
+    t->ActiveProcess = p;
+    write_cr3(p->DirectoryTableBase);
+    KeLowerIrql(old);
+}
+
+void KeUnstackDetachProcess(PEPROCESS *saved)
+{
+    PKTHREAD t = KeGetCurrentThread();
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    t->ActiveProcess = *saved;
+    write_cr3((*saved)->DirectoryTableBase);
+    KeLowerIrql(old);
+}
+
+/* ---- handles: a small table per process; a handle is (index + 1) * 4 ---- */
+
+HANDLE_T PsInsertHandle(PEPROCESS owner, PVOID object)
+{
+    for (int i = 0; i < PS_MAX_HANDLES; i++) {
+        if (!owner->Handles[i]) {
+            owner->Handles[i] = object;
+            return (HANDLE_T)(i + 1) * 4;
+        }
+    }
+    return 0;
+}
+
+PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h)
+{
+    if (h == (HANDLE_T)-1)
+        return owner;
+    ULONG64 i = h / 4 - 1;
+    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES)
+        return NULL;
+    return owner->Handles[i];
+}
+
+NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h)
+{
+    ULONG64 i = h / 4 - 1;
+    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || !owner->Handles[i])
+        return STATUS_INVALID_HANDLE;
+    PEPROCESS obj = owner->Handles[i];
+    owner->Handles[i] = NULL;
+    PsDereferenceProcess(obj);   /* handles name processes only, for now */
+    return STATUS_SUCCESS;
+}
+
+/* ---- the end of a process ---- */
+
+void PsExitCurrentProcess(NTSTATUS status)
+{
+    PKTHREAD t = KeGetCurrentThread();
+    PEPROCESS p = t->Process;
+    ASSERT(p != &PsInitialSystemProcess);
+    p->Exiting = TRUE;
+    p->ExitStatus = status;
+    /* A driver still holding this process's pages locked is a bug the
+     * driver would otherwise turn into memory corruption later. */
+    if (p->LockedPages)
+        KeBugCheckRule(PROCESS_HAS_LOCKED_PAGES_CODE, 0, (ULONG_PTR)p, (ULONG_PTR)p->LockedPages, 0,
+                       "process %s (pid %llu) ended with %d pages still locked by an MDL; every "
+                       "MmProbeAndLockPages needs its MmUnlockPages first", p->ImageName,
+                       (unsigned long long)p->UniqueProcessId, (int)p->LockedPages);
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    MmDeleteAddressSpace(p);
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    t->ActiveProcess = &PsInitialSystemProcess;
+    write_cr3(PsInitialSystemProcess.DirectoryTableBase);
+    KeLowerIrql(old);
+    MmFreeAddressSpaceRoot(p);
+    for (int i = 0; i < PS_MAX_HANDLES; i++)
+        if (p->Handles[i])
+            PsCloseHandle(p, (HANDLE_T)(i + 1) * 4);
+    KeAcquireSpinLock(&process_list_lock, &old);
+    RemoveEntryList(&p->ProcessListEntry);
+    KeReleaseSpinLock(&process_list_lock, old);
+    t->Process = &PsInitialSystemProcess;
+    old = KiAcquireDispatcherLock();
+    p->Header.SignalState = 1;
+    KiWaitTest(&p->Header);
+    KiReleaseDispatcherLock(old);
+    PsDereferenceProcess(p);           /* the process's own "alive" reference */
+    KeDereferenceThread(t);            /* nobody joins a user thread: drop the creator's reference */
+    PsTerminateSystemThread(status);
+}
+
+/* A user-mode exception nobody handles ends the process, with a line that
+ * says what happened. */
+void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address)
+{
+    PEPROCESS p = PsGetCurrentProcess();
+    const char *what = status == STATUS_ACCESS_VIOLATION ? "access violation"
+                       : status == STATUS_STACK_OVERFLOW ? "stack overflow"
+                       : status == STATUS_ILLEGAL_INSTRUCTION ? "illegal instruction"
+                       : status == STATUS_INTEGER_DIVIDE_BY_ZERO ? "divide by zero"
+                       : status == STATUS_GUARD_PAGE_VIOLATION ? "guard page" : "exception";
+    kprintf("process %s (pid %llu) ended: %s (%#x) at address %p, RIP %p\n", p->ImageName,
+            (unsigned long long)p->UniqueProcessId, what, (unsigned)status, (void *)address, (void *)f->rip);
+    sti();
+    PsExitCurrentProcess(status);
+}

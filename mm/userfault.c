@@ -1,0 +1,429 @@
+/*
+ * User address spaces: creating and destroying them, resolving their page
+ * faults, and their working sets.
+ *
+ * A user fault, followed with breakpoints (MiUserFault):
+ *   - no VAD covers the address: access violation;
+ *   - valid PTE: a write to a copy-on-write page gets a private copy
+ *     (MiCopyOnWrite); a write to read-only or an execute of no-execute
+ *     memory is an access violation;
+ *   - transition PTE: the frame is still on the modified/standby list,
+ *     take it back (a soft fault);
+ *   - demand-zero PTE: a fresh zeroed frame (a stack guard page first
+ *     moves the guard one page down: the stack grows);
+ *   - zero PTE in an image VAD: the image's page (MiImageFault);
+ *   - anything else: access violation (or stack overflow at the bottom).
+ */
+#include "kernel/ps.h"
+#include "kernel/x86.h"
+
+#define TAG_WSL POOL_TAG('W', 's', 'l', 'e')
+
+volatile ULONG64 MiSystemFaults[5];
+enum { F_DZ, F_SOFT, F_COW, F_IMAGE, F_HARD };
+
+static void count(PEPROCESS p, int which)
+{
+    MiSystemFaults[which]++;
+    ULONG64 *c = &p->Vm.Counters.DemandZeroFaults;
+    c[which]++;
+}
+
+static PMMPFN table_pfn_of(PMMPTE entry)
+{
+    return MI_PFN_ELEMENT(MI_PTE_PFN(MiGetPteAddress(entry)->u.Long));
+}
+
+void MiWriteUserPte(PMMPTE pte, ULONG64 value)
+{
+    ULONG64 old = pte->u.Long;
+    if (!old && value)
+        table_pfn_of(pte)->ShareCount++;
+    else if (old && !value)
+        table_pfn_of(pte)->ShareCount--;
+    MiWritePteAndFlush(pte, value);
+}
+
+/* ---- the working set ---- */
+
+void MiWorkingSetInsert(PEPROCESS p, PVOID va)
+{
+    MMSUPPORT *ws = &p->Vm;
+    if (ws->Count == ws->Capacity) {
+        ULONG cap = ws->Capacity ? ws->Capacity * 2 : 64;
+        PVOID *n = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(PVOID), TAG_WSL);
+        if (!n)
+            return;   /* untracked: the page just cannot be trimmed */
+        if (ws->List) {
+            memcpy(n, ws->List, ws->Count * sizeof(PVOID));
+            ExFreePoolWithTag(ws->List, TAG_WSL);
+        }
+        ws->List = n;
+        ws->Capacity = cap;
+    }
+    ws->List[ws->Count++] = PAGE_ALIGN(va);
+    if (ws->Count > ws->Peak)
+        ws->Peak = ws->Count;
+    ws->Counters.WorkingSetSize = ws->Count;
+    ws->Counters.PeakWorkingSetSize = ws->Peak;
+}
+
+static void ws_remove(PEPROCESS p, PVOID va)
+{
+    MMSUPPORT *ws = &p->Vm;
+    for (ULONG i = 0; i < ws->Count; i++) {
+        if (ws->List[i] == va) {
+            ws->List[i] = ws->List[--ws->Count];
+            ws->Counters.WorkingSetSize = ws->Count;
+            return;
+        }
+    }
+}
+
+static BOOLEAN is_prototype(PFN_NUMBER pfn)
+{
+    return MI_PFN_ELEMENT(pfn)->Usage == MiUsageImage;
+}
+
+/* Valid -> not valid. A private page keeps its frame in transition (on
+ * the modified list: no copy of it exists elsewhere); an image page is
+ * simply dropped, since the image still holds its contents. */
+static void trim_user_page(PEPROCESS p, PVOID va)
+{
+    PMMPTE pte = MiGetPteAddress(va);
+    ULONG64 v = pte->u.Long;
+    PFN_NUMBER pfn = MI_PTE_PFN(v);
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    UNREFERENCED_PARAMETER(p);
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    if (is_prototype(pfn)) {
+        MiWriteUserPte(pte, 0);
+        e->ShareCount--;
+    } else {
+        MMPTE t = { .u.Long = 0 };
+        t.u.Trans.Transition = 1;
+        t.u.Trans.Protection = MiPteProtection(v);
+        t.u.Trans.PageFrameNumber = pfn;
+        e->Modified = 1;
+        MiWritePteAndFlush(pte, t.u.Long);
+        e->ShareCount--;
+        MiDecrementReferenceCount(pfn);
+    }
+    KeLowerIrql(old);
+}
+
+ULONG MmTrimProcessWorkingSet(PEPROCESS p)
+{
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    ULONG n = 0;
+    while (p->Vm.Count) {
+        PVOID va = p->Vm.List[--p->Vm.Count];
+        trim_user_page(p, va);
+        n++;
+    }
+    p->Vm.Counters.WorkingSetSize = 0;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    return n;
+}
+
+/* ---- deleting pages ---- */
+
+static void delete_page(PEPROCESS p, PVOID va)
+{
+    PMMPTE pte = MiGetPteAddress(va);
+    ULONG64 v = pte->u.Long;
+    if (!v)
+        return;
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    if (v & MI_PTE_VALID) {
+        PFN_NUMBER pfn = MI_PTE_PFN(v);
+        ws_remove(p, va);
+        MiWriteUserPte(pte, 0);
+        PMMPFN e = MI_PFN_ELEMENT(pfn);
+        e->ShareCount--;
+        if (!is_prototype(pfn)) {
+            p->Vm.Counters.PrivatePages--;
+            MiFreePfn(pfn);   /* an MDL lock may keep the frame until its unlock */
+        }
+    } else if (v & MI_PTE_TRANSITION) {
+        PFN_NUMBER pfn = ((MMPTE *)&v)->u.Trans.PageFrameNumber;
+        PMMPFN e = MI_PFN_ELEMENT(pfn);
+        MiWriteUserPte(pte, 0);
+        p->Vm.Counters.PrivatePages--;
+        if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
+            MiUnlinkPfnFromList(pfn);
+            MiInsertFreePage(pfn);
+        } else {
+            e->PteDeleted = 1;   /* locked: freed at the last unlock */
+        }
+    } else {
+        MiWriteUserPte(pte, 0);   /* committed, never touched: nothing to free */
+        p->Vm.Counters.PrivatePages--;
+    }
+    KeLowerIrql(old);
+}
+
+void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
+{
+    for (ULONG64 va = start; va < end;) {
+        if (!MiIsPteAccessible((PVOID)va)) {
+            va = (va + 0x200000) & ~0x1FFFFFULL;   /* no page table: skip its 2 MiB */
+            continue;
+        }
+        delete_page(p, (PVOID)va);
+        va += PAGE_SIZE;
+    }
+}
+
+void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
+{
+    PMMPTE pte = MiGetPteAddress(va);
+    ULONG64 v = pte->u.Long;
+    UNREFERENCED_PARAMETER(p);
+    if (v & MI_PTE_VALID) {
+        if (mm == MM_NOACCESS || (mm & MM_GUARD_PAGE)) {
+            /* Not accessible any more: keep the frame in transition with
+             * the new protection; a touch faults and is checked. */
+            trim_user_page(p, va);
+            ws_remove(p, va);
+            pte->u.Trans.Protection = mm;
+            return;
+        }
+        ULONG64 keep = v & (MI_PTE_PFN_MASK | MI_PTE_ACCESSED | MI_PTE_DIRTY);
+        MiWritePteAndFlush(pte, keep | MiUserPteFlags(mm));
+    } else if (v & MI_PTE_TRANSITION) {
+        pte->u.Trans.Protection = mm;
+    } else {
+        MiWritePteAndFlush(pte, MiDemandZeroPte(mm));
+    }
+}
+
+/* ---- faults ---- */
+
+BOOLEAN MiProtectionAllows(ULONG mm, ULONG64 error)
+{
+    ULONG base = mm & 7;
+    if (base == MM_NOACCESS)
+        return FALSE;
+    if ((error & 2) && !(base == MM_READWRITE || base == MM_EXECUTE_READWRITE || base == MM_WRITECOPY ||
+                         base == MM_EXECUTE_WRITECOPY))
+        return FALSE;
+    if ((error & 0x10) && !(base == MM_EXECUTE || base == MM_EXECUTE_READ || base == MM_EXECUTE_READWRITE ||
+                            base == MM_EXECUTE_WRITECOPY))
+        return FALSE;
+    return TRUE;
+}
+
+/* Copy FROM into a new private frame; NULL-equivalent 0 when out of memory. */
+PFN_NUMBER MiCopyPage(PFN_NUMBER from)
+{
+    PFN_NUMBER to = MiAllocatePfn(MiUsageUser, FALSE);
+    if (!to)
+        return 0;
+    KIRQL o1, o2;
+    PVOID src = MiMapPageInHyperspace(from, &o1);
+    PVOID dst = MiMapPageInHyperspace(to, &o2);
+    memcpy(dst, src, PAGE_SIZE);
+    MiUnmapPageInHyperspace(dst, o2);
+    MiUnmapPageInHyperspace(src, o1);
+    return to;
+}
+
+static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
+{
+    ULONG64 v = pte->u.Long;
+    PFN_NUMBER old_pfn = MI_PTE_PFN(v);
+    PFN_NUMBER n = MiCopyPage(old_pfn);
+    if (!n)
+        return STATUS_NO_MEMORY;
+    ULONG mm = MiPteProtection(v) == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE;
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
+    oe->ShareCount--;
+    if (!is_prototype(old_pfn))
+        MiFreePfn(old_pfn);
+    else
+        p->Vm.Counters.PrivatePages++;   /* a private copy of an image page */
+    MMPFN *ne = MI_PFN_ELEMENT(n);
+    ne->ShareCount = 1;
+    ne->PteAddress = pte;
+    ne->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
+    ne->Modified = 1;
+    MiWritePteAndFlush(pte, (n << PAGE_SHIFT) | MiUserPteFlags(mm) | MI_PTE_DIRTY | MI_PTE_ACCESSED);
+    KeLowerIrql(old);
+    count(p, F_COW);
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
+
+static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
+{
+    PVOID page = (PVOID)(va & ~(ULONG64)(PAGE_SIZE - 1));
+    PMMVAD vad = MiLocateVad(p, va);
+    if (!vad)
+        return STATUS_ACCESS_VIOLATION;
+    if (!MiEnsurePageTables(page))
+        return STATUS_NO_MEMORY;
+    PMMPTE pte = MiGetPteAddress(page);
+    ULONG64 v = pte->u.Long;
+
+    if (v & MI_PTE_VALID) {
+        if ((error & 2) && (v & MI_PTE_COPY_ON_WRITE))
+            return copy_on_write(p, pte);
+        if ((error & 2) && !(v & MI_PTE_WRITE))
+            return STATUS_ACCESS_VIOLATION;
+        if ((error & 0x10) && (v & MI_PTE_NX))
+            return STATUS_ACCESS_VIOLATION;
+        return STATUS_SUCCESS;   /* resolved meanwhile (or a stale TLB entry) */
+    }
+    if (v & MI_PTE_TRANSITION) {
+        MMPTE t = { .u.Long = v };
+        ULONG mm = t.u.Trans.Protection;
+        if (!MiProtectionAllows(mm, error) || (mm & MM_GUARD_PAGE))
+            return STATUS_ACCESS_VIOLATION;
+        PFN_NUMBER pfn = t.u.Trans.PageFrameNumber;
+        KIRQL old = KeRaiseIrqlToDpcLevel();
+        PMMPFN e = MI_PFN_ELEMENT(pfn);
+        if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
+            MiUnlinkPfnFromList(pfn);
+            e->PageLocation = ActiveAndValid;
+            e->ReferenceCount = 1;
+        } else {
+            e->ReferenceCount++;   /* held by an MDL lock meanwhile */
+        }
+        e->ShareCount++;
+        MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
+        KeLowerIrql(old);
+        MiWorkingSetInsert(p, page);
+        count(p, F_SOFT);
+        return STATUS_SUCCESS;
+    }
+    if (v & MI_PTE_COMMITTED) {
+        MMPTE d = { .u.Long = v };
+        ULONG mm = d.u.Soft.Protection;
+        if (mm & MM_GUARD_PAGE) {
+            if (vad->Type != VadStack) {
+                MiWritePteAndFlush(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
+                return STATUS_GUARD_PAGE_VIOLATION;
+            }
+            /* The stack grows: this page becomes ordinary, the one below
+             * becomes the guard - unless that is the last page of the
+             * reservation, which is never committed. */
+            mm &= ~MM_GUARD_PAGE;
+            ULONG64 below = (ULONG64)page - PAGE_SIZE;
+            if ((below >> PAGE_SHIFT) > vad->StartVpn && MiEnsurePageTables((PVOID)below) &&
+                MiGetPteAddress((PVOID)below)->u.Long == 0) {
+                MiWriteUserPte(MiGetPteAddress((PVOID)below), MiDemandZeroPte(mm | MM_GUARD_PAGE));
+                p->Vm.Counters.PrivatePages++;
+            }
+        }
+        if (!MiProtectionAllows(mm, error))
+            return STATUS_ACCESS_VIOLATION;
+        PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
+        if (!pfn)
+            return STATUS_NO_MEMORY;
+        KIRQL old = KeRaiseIrqlToDpcLevel();
+        MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
+        table_pfn_of(pte)->ShareCount--;
+        MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
+        MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
+        KeLowerIrql(old);
+        MiWorkingSetInsert(p, page);
+        count(p, F_DZ);
+        return STATUS_SUCCESS;
+    }
+    if (v == 0 && vad->Type == VadImage)
+        return MiImageFault(p, vad, page, error);
+    if (v == 0 && vad->Type == VadStack && ((ULONG64)page >> PAGE_SHIFT) == vad->StartVpn)
+        return STATUS_STACK_OVERFLOW;
+    return STATUS_ACCESS_VIOLATION;   /* reserved but not committed */
+}
+
+NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode)
+{
+    UNREFERENCED_PARAMETER(user_mode);
+    if (!p || p == &PsInitialSystemProcess)
+        return STATUS_ACCESS_VIOLATION;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    NTSTATUS s = fault_locked(p, va, error);
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    return s;
+}
+
+/* ---- address spaces ---- */
+
+NTSTATUS MmCreateAddressSpace(PEPROCESS p)
+{
+    PFN_NUMBER pml4 = MiAllocatePfn(MiUsagePageTable, TRUE);
+    if (!pml4)
+        return STATUS_NO_MEMORY;
+    /* The kernel half is the same in every address space: copy its PML4
+     * slots (their lower tables are shared, created once at boot). The
+     * self-map slot points at this PML4 itself. */
+    KIRQL old;
+    PULONG64 t = MiMapPageInHyperspace(pml4, &old);
+    PULONG64 current = (PULONG64)PXE_BASE;
+    ULONG used = 0;
+    for (int i = 256; i < 512; i++) {
+        t[i] = current[i];
+        used += t[i] != 0;
+    }
+    t[MI_SELFMAP_INDEX] = (pml4 << PAGE_SHIFT) | MI_PTE_VALID | MI_PTE_WRITE | MI_PTE_NX;
+    MiUnmapPageInHyperspace(t, old);
+    PMMPFN e = MI_PFN_ELEMENT(pml4);
+    e->ShareCount = used;
+    e->PteAddress = (PMMPTE)(PXE_BASE + MI_SELFMAP_INDEX * 8);
+    e->PteFrame = pml4;
+    p->Pml4Pfn = pml4;
+    p->DirectoryTableBase = pml4 << PAGE_SHIFT;
+    InitializeListHead(&p->VadListHead);
+    KeInitializeMutex(&p->AddressSpaceLock, 0);
+    return STATUS_SUCCESS;
+}
+
+static void free_table(PMMPTE entry)
+{
+    PFN_NUMBER pfn = MI_PTE_PFN(entry->u.Long);
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    e->ShareCount = 0;
+    MiWriteUserPte(entry, 0);
+    MiFreePfn(pfn);
+}
+
+/* Called in P's own address space as its last thread ends. */
+void MmDeleteAddressSpace(PEPROCESS p)
+{
+    while (!IsListEmpty(&p->VadListHead))
+        MiDeleteVad(p, CONTAINING_RECORD(p->VadListHead.Flink, MMVAD, Links));
+    /* Now every user page table is empty: free them, bottom up. */
+    PMMPTE pxe = (PMMPTE)PXE_BASE;
+    for (ULONG64 i = 0; i < 256; i++) {
+        if (!(pxe[i].u.Long & MI_PTE_VALID))
+            continue;
+        PMMPTE ppe = (PMMPTE)(PPE_BASE + i * PAGE_SIZE);
+        for (ULONG64 j = 0; j < 512; j++) {
+            if (!(ppe[j].u.Long & MI_PTE_VALID))
+                continue;
+            PMMPTE pde = (PMMPTE)(PDE_BASE + (i * 512 + j) * PAGE_SIZE);
+            for (ULONG64 k = 0; k < 512; k++)
+                if (pde[k].u.Long & MI_PTE_VALID)
+                    free_table(&pde[k]);
+            free_table(&ppe[j]);
+        }
+        free_table(&pxe[i]);
+    }
+    if (p->Vm.List)
+        ExFreePoolWithTag(p->Vm.List, TAG_WSL);
+    p->Vm.List = NULL;
+    p->Vm.Count = p->Vm.Capacity = 0;
+}
+
+void MmFreeAddressSpaceRoot(PEPROCESS p)
+{
+    /* Not in P's address space any more: its PML4 is just a frame. */
+    PMMPFN e = MI_PFN_ELEMENT(p->Pml4Pfn);
+    e->ShareCount = 0;
+    MiFreePfn(p->Pml4Pfn);
+    p->Pml4Pfn = 0;
+}

@@ -1,0 +1,453 @@
+/*
+ * A process's virtual address space: VADs (virtual address descriptors)
+ * record what was reserved, with which protection and backing; PTEs record
+ * which pages are committed. A committed page that was never touched has a
+ * demand-zero PTE (not valid, "committed" bit, protection) and costs no
+ * frame until the first touch. This file has the VAD list and the
+ * NtAllocate/Free/Protect/QueryVirtualMemory services, with NT's rules and
+ * status codes.
+ */
+#include "kernel/ps.h"
+
+#define TAG_VAD POOL_TAG('V', 'a', 'd', ' ')
+#define ALLOCATION_GRANULARITY (64 * 1024)   /* NT reserves in 64 KiB steps */
+#define LOWEST_USER_ADDRESS 0x10000ULL
+#define HIGHEST_USER_VPN (0x00007FFFFFFEFFFFULL >> PAGE_SHIFT)
+
+/* ---- protections ---- */
+
+/* PAGE_* (the API) -> MM_* (kept in software PTEs); -1 when invalid. */
+LONG MiMakeProtectionMask(ULONG protect)
+{
+    ULONG extra = protect & (PAGE_GUARD | PAGE_NOCACHE);
+    ULONG base = protect & ~(PAGE_GUARD | PAGE_NOCACHE);
+    LONG mm;
+    switch (base) {
+    case PAGE_NOACCESS: mm = MM_NOACCESS; break;
+    case PAGE_READONLY: mm = MM_READONLY; break;
+    case PAGE_EXECUTE: mm = MM_EXECUTE; break;
+    case PAGE_EXECUTE_READ: mm = MM_EXECUTE_READ; break;
+    case PAGE_READWRITE: mm = MM_READWRITE; break;
+    case PAGE_WRITECOPY: mm = MM_WRITECOPY; break;
+    case PAGE_EXECUTE_READWRITE: mm = MM_EXECUTE_READWRITE; break;
+    case PAGE_EXECUTE_WRITECOPY: mm = MM_EXECUTE_WRITECOPY; break;
+    default: return -1;
+    }
+    if (extra && base == PAGE_NOACCESS)
+        return -1;   /* a guard or uncached no-access page means nothing */
+    if (extra & PAGE_GUARD)
+        mm |= MM_GUARD_PAGE;
+    if (extra & PAGE_NOCACHE)
+        mm |= MM_NOCACHE;
+    return mm;
+}
+
+ULONG MiProtectionToPage(ULONG mm)
+{
+    static const ULONG page[8] = { PAGE_NOACCESS, PAGE_READONLY, PAGE_EXECUTE, PAGE_EXECUTE_READ,
+                                   PAGE_READWRITE, PAGE_WRITECOPY, PAGE_EXECUTE_READWRITE, PAGE_EXECUTE_WRITECOPY };
+    ULONG p = page[mm & 7];
+    if ((mm & MM_GUARD_PAGE) == MM_GUARD_PAGE && (mm & 0x18) != MM_WRITECOMBINE)
+        p |= PAGE_GUARD;
+    if (mm & MM_NOCACHE)
+        p |= PAGE_NOCACHE;
+    return p;
+}
+
+/* Hardware bits for a valid user PTE of MM protection MM. Write-copy
+ * pages are mapped read-only with the software copy-on-write bit. */
+ULONG64 MiUserPteFlags(ULONG mm)
+{
+    ULONG64 f = MI_PTE_VALID | MI_PTE_OWNER;
+    switch (mm & 7) {
+    case MM_READWRITE: f |= MI_PTE_WRITE | MI_PTE_NX; break;
+    case MM_EXECUTE_READWRITE: f |= MI_PTE_WRITE; break;
+    case MM_WRITECOPY: f |= MI_PTE_COPY_ON_WRITE | MI_PTE_NX; break;
+    case MM_EXECUTE_WRITECOPY: f |= MI_PTE_COPY_ON_WRITE; break;
+    case MM_EXECUTE:
+    case MM_EXECUTE_READ: break;
+    default: f |= MI_PTE_NX; break;
+    }
+    if (mm & MM_NOCACHE)
+        f |= MI_PTE_PCD | MI_PTE_PWT;
+    return f;
+}
+
+/* The MM protection a PTE now grants. */
+ULONG MiPteProtection(ULONG64 v)
+{
+    if (v & MI_PTE_VALID) {
+        BOOLEAN x = !(v & MI_PTE_NX);
+        if (v & MI_PTE_COPY_ON_WRITE)
+            return x ? MM_EXECUTE_WRITECOPY : MM_WRITECOPY;
+        if (v & MI_PTE_WRITE)
+            return x ? MM_EXECUTE_READWRITE : MM_READWRITE;
+        return x ? MM_EXECUTE_READ : MM_READONLY;
+    }
+    MMPTE p = { .u.Long = v };
+    return p.u.Soft.Protection;
+}
+
+ULONG64 MiDemandZeroPte(ULONG mm)
+{
+    MMPTE p = { .u.Long = MI_PTE_COMMITTED };
+    p.u.Soft.Protection = mm;
+    return p.u.Long;
+}
+
+/* ---- the VAD list ---- */
+
+PMMVAD MiLocateVad(PEPROCESS p, ULONG64 va)
+{
+    ULONG64 vpn = va >> PAGE_SHIFT;
+    for (PLIST_ENTRY e = p->VadListHead.Flink; e != &p->VadListHead; e = e->Flink) {
+        PMMVAD v = CONTAINING_RECORD(e, MMVAD, Links);
+        if (vpn < v->StartVpn)
+            return NULL;
+        if (vpn <= v->EndVpn)
+            return v;
+    }
+    return NULL;
+}
+
+static BOOLEAN range_free(PEPROCESS p, ULONG64 start, ULONG64 end)
+{
+    for (PLIST_ENTRY e = p->VadListHead.Flink; e != &p->VadListHead; e = e->Flink) {
+        PMMVAD v = CONTAINING_RECORD(e, MMVAD, Links);
+        if (v->StartVpn <= end && start <= v->EndVpn)
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* First fit above the lowest user address, in allocation-granularity steps. */
+static ULONG64 find_free(PEPROCESS p, ULONG64 pages)
+{
+    ULONG64 gran = ALLOCATION_GRANULARITY >> PAGE_SHIFT;
+    ULONG64 cand = LOWEST_USER_ADDRESS >> PAGE_SHIFT;
+    for (PLIST_ENTRY e = p->VadListHead.Flink;; e = e->Flink) {
+        ULONG64 limit = e == &p->VadListHead ? HIGHEST_USER_VPN + 1 : CONTAINING_RECORD(e, MMVAD, Links)->StartVpn;
+        if (cand + pages <= limit)
+            return cand;
+        if (e == &p->VadListHead)
+            return 0;
+        cand = (CONTAINING_RECORD(e, MMVAD, Links)->EndVpn + gran) & ~(gran - 1);
+    }
+}
+
+PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protect, UCHAR type)
+{
+    PMMVAD v = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*v), TAG_VAD);
+    if (!v)
+        return NULL;
+    memset(v, 0, sizeof(*v));
+    v->StartVpn = start_vpn;
+    v->EndVpn = end_vpn;
+    v->Protection = protect;
+    v->Type = type;
+    PLIST_ENTRY e = p->VadListHead.Flink;
+    while (e != &p->VadListHead && CONTAINING_RECORD(e, MMVAD, Links)->StartVpn < start_vpn)
+        e = e->Flink;
+    InsertTailList(e, &v->Links);   /* before e: sorted */
+    return v;
+}
+
+void MiDeleteVad(PEPROCESS p, PMMVAD v)
+{
+    MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
+    RemoveEntryList(&v->Links);
+    ExFreePoolWithTag(v, TAG_VAD);
+}
+
+/* ---- the services ---- */
+
+static NTSTATUS capture(const void *user, void *kernel, SIZE_T n)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        ProbeForRead(user, n, 1);
+        KeCopyFromUser(kernel, user, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}
+
+static NTSTATUS give_back(void *user, const void *kernel, SIZE_T n)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        ProbeForWrite(user, n, 1);
+        KeCopyToUser(user, kernel, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}
+
+static NTSTATUS reference_process(HANDLE_T h, PEPROCESS *out)
+{
+    /* Only the current process for now: NtCurrentProcess() (-1). */
+    if (h != (HANDLE_T)-1)
+        return STATUS_INVALID_HANDLE;
+    *out = PsGetCurrentProcess();
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits, PSIZE_T usize, ULONG type,
+                                 ULONG protect)
+{
+    PEPROCESS p;
+    ULONG64 base, size;
+    NTSTATUS s = reference_process(ph, &p);
+    if (!NT_SUCCESS(s))
+        return s;
+    if (!NT_SUCCESS(s = capture(ubase, &base, 8)) || !NT_SUCCESS(s = capture(usize, &size, 8)))
+        return s;
+    if (zero_bits > 21 || !(type & (MEM_COMMIT | MEM_RESERVE)) || (type & ~(MEM_COMMIT | MEM_RESERVE)))
+        return STATUS_INVALID_PARAMETER;
+    LONG mm = MiMakeProtectionMask(protect);
+    if (mm < 0)
+        return STATUS_INVALID_PAGE_PROTECTION;
+    if (size == 0 || size > (HIGHEST_USER_VPN << PAGE_SHIFT))
+        return STATUS_INVALID_PARAMETER;
+    if (base && (base < LOWEST_USER_ADDRESS || base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1))
+        return STATUS_INVALID_PARAMETER;
+
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    ULONG64 start, end;   /* page numbers, inclusive */
+    if (type & MEM_RESERVE) {
+        if (base) {
+            start = (base & ~(ULONG64)(ALLOCATION_GRANULARITY - 1)) >> PAGE_SHIFT;
+            end = (base + size - 1) >> PAGE_SHIFT;
+            if (!range_free(p, start, end)) {
+                s = STATUS_CONFLICTING_ADDRESSES;
+                goto out;
+            }
+        } else {
+            ULONG64 pages = BYTES_TO_PAGES(size);
+            start = find_free(p, pages);
+            if (!start) {
+                s = STATUS_NO_MEMORY;
+                goto out;
+            }
+            end = start + pages - 1;
+        }
+        PMMVAD v = MiInsertVad(p, start, end, protect, VadPrivate);
+        if (!v) {
+            s = STATUS_INSUFFICIENT_RESOURCES;
+            goto out;
+        }
+    } else {
+        if (!base) {
+            s = STATUS_INVALID_PARAMETER;
+            goto out;
+        }
+        start = base >> PAGE_SHIFT;
+        end = (base + size - 1) >> PAGE_SHIFT;
+        PMMVAD v = MiLocateVad(p, base);
+        /* Commit only inside one reserved private region. */
+        if (!v || end > v->EndVpn || v->Type != VadPrivate) {
+            s = STATUS_CONFLICTING_ADDRESSES;
+            goto out;
+        }
+    }
+    if (type & MEM_COMMIT) {
+        for (ULONG64 vpn = start; vpn <= end; vpn++) {
+            PVOID va = (PVOID)(vpn << PAGE_SHIFT);
+            if (!MiEnsurePageTables(va)) {
+                s = STATUS_NO_MEMORY;
+                goto out;
+            }
+            PMMPTE pte = MiGetPteAddress(va);
+            if (pte->u.Long == 0) {
+                MiWriteUserPte(pte, MiDemandZeroPte(mm));
+                p->Vm.Counters.PrivatePages++;
+            }
+        }
+    }
+    base = start << PAGE_SHIFT;
+    size = (end - start + 1) << PAGE_SHIFT;
+    s = STATUS_SUCCESS;
+out:
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    if (NT_SUCCESS(s)) {
+        NTSTATUS w = give_back(ubase, &base, 8);
+        if (NT_SUCCESS(w))
+            w = give_back(usize, &size, 8);
+        if (!NT_SUCCESS(w))
+            return w;
+    }
+    return s;
+}
+
+NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG type)
+{
+    PEPROCESS p;
+    ULONG64 base, size;
+    NTSTATUS s = reference_process(ph, &p);
+    if (!NT_SUCCESS(s))
+        return s;
+    if (!NT_SUCCESS(s = capture(ubase, &base, 8)) || !NT_SUCCESS(s = capture(usize, &size, 8)))
+        return s;
+    if (type != MEM_RELEASE && type != MEM_DECOMMIT)
+        return STATUS_INVALID_PARAMETER;
+    if (base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1)
+        return STATUS_INVALID_PARAMETER;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    PMMVAD v = MiLocateVad(p, base);
+    if (!v) {
+        s = STATUS_MEMORY_NOT_ALLOCATED;
+    } else if (v->NoFree || v->Type == VadImage) {
+        s = STATUS_UNABLE_TO_FREE_VM;   /* an image, or a view only its creator may remove */
+    } else if (type == MEM_RELEASE) {
+        if (size != 0 && ((base + size - 1) >> PAGE_SHIFT) != v->EndVpn) {
+            s = STATUS_UNABLE_TO_FREE_VM;   /* release frees whole regions */
+        } else if ((base >> PAGE_SHIFT) != v->StartVpn) {
+            s = STATUS_FREE_VM_NOT_AT_BASE;
+        } else {
+            base = v->StartVpn << PAGE_SHIFT;
+            size = (v->EndVpn - v->StartVpn + 1) << PAGE_SHIFT;
+            MiDeleteVad(p, v);
+        }
+    } else {
+        ULONG64 start = base >> PAGE_SHIFT;
+        ULONG64 end = size ? (base + size - 1) >> PAGE_SHIFT : v->EndVpn;
+        if (end > v->EndVpn) {
+            s = STATUS_UNABLE_TO_FREE_VM;
+        } else {
+            MiDeleteUserRange(p, start << PAGE_SHIFT, (end + 1) << PAGE_SHIFT);
+            base = start << PAGE_SHIFT;
+            size = (end - start + 1) << PAGE_SHIFT;
+        }
+    }
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    if (NT_SUCCESS(s) && (!NT_SUCCESS(s = give_back(ubase, &base, 8)) || !NT_SUCCESS(s = give_back(usize, &size, 8))))
+        return s;
+    return s;
+}
+
+NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG protect, PULONG uold)
+{
+    PEPROCESS p;
+    ULONG64 base, size;
+    NTSTATUS s = reference_process(ph, &p);
+    if (!NT_SUCCESS(s))
+        return s;
+    if (!NT_SUCCESS(s = capture(ubase, &base, 8)) || !NT_SUCCESS(s = capture(usize, &size, 8)))
+        return s;
+    LONG mm = MiMakeProtectionMask(protect);
+    if (mm < 0)
+        return STATUS_INVALID_PAGE_PROTECTION;
+    if (size == 0 || base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1)
+        return STATUS_INVALID_PARAMETER;
+    ULONG old = 0;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    ULONG64 start = base >> PAGE_SHIFT, end = (base + size - 1) >> PAGE_SHIFT;
+    PMMVAD v = MiLocateVad(p, base);
+    if (!v || end > v->EndVpn || v->Type != VadPrivate) {
+        s = v ? STATUS_CONFLICTING_ADDRESSES : STATUS_MEMORY_NOT_ALLOCATED;
+        goto out;
+    }
+    for (ULONG64 vpn = start; vpn <= end; vpn++) {   /* all committed, or nothing changes */
+        PVOID va = (PVOID)(vpn << PAGE_SHIFT);
+        if (!MiIsPteAccessible(va) || MiGetPteAddress(va)->u.Long == 0) {
+            s = (NTSTATUS)0xC000002DL;   /* STATUS_NOT_COMMITTED */
+            goto out;
+        }
+    }
+    old = MiProtectionToPage(MiPteProtection(MiGetPteAddress((PVOID)(start << PAGE_SHIFT))->u.Long));
+    for (ULONG64 vpn = start; vpn <= end; vpn++)
+        MiSetUserPageProtection(p, (PVOID)(vpn << PAGE_SHIFT), mm);
+    base = start << PAGE_SHIFT;
+    size = (end - start + 1) << PAGE_SHIFT;
+    s = STATUS_SUCCESS;
+out:
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    if (NT_SUCCESS(s)) {
+        NTSTATUS w;
+        if (!NT_SUCCESS(w = give_back(ubase, &base, 8)) || !NT_SUCCESS(w = give_back(usize, &size, 8)) ||
+            !NT_SUCCESS(w = give_back(uold, &old, 4)))
+            return w;
+    }
+    return s;
+}
+
+/* The state, protection and type of the page at VA, for queries. */
+static void page_info(PEPROCESS p, PMMVAD v, ULONG64 vpn, ULONG *state, ULONG *prot)
+{
+    PVOID va = (PVOID)(vpn << PAGE_SHIFT);
+    ULONG64 pte = MiIsPteAccessible(va) ? MiGetPteAddress(va)->u.Long : 0;
+    UNREFERENCED_PARAMETER(p);
+    if (pte) {
+        *state = MEM_COMMIT;
+        *prot = MiProtectionToPage(MiPteProtection(pte));
+    } else if (v->Type == VadImage) {
+        *state = MEM_COMMIT;   /* image pages are committed from the start: the file backs them */
+        *prot = v->Protection;
+    } else {
+        *state = MEM_RESERVE;
+        *prot = 0;
+    }
+}
+
+NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf, SIZE_T length, PSIZE_T uret)
+{
+    PEPROCESS p;
+    NTSTATUS s = reference_process(ph, &p);
+    if (!NT_SUCCESS(s))
+        return s;
+    if (cls != MemoryBasicInformation)
+        return STATUS_INVALID_INFO_CLASS;
+    if (length < sizeof(MEMORY_BASIC_INFORMATION_T))
+        return STATUS_INFO_LENGTH_MISMATCH;
+    ULONG64 va = (ULONG64)address;
+    if (va > (ULONG64)MM_HIGHEST_USER_ADDRESS)
+        return STATUS_INVALID_PARAMETER;
+    MEMORY_BASIC_INFORMATION_T mbi;
+    memset(&mbi, 0, sizeof(mbi));
+    ULONG64 vpn = va >> PAGE_SHIFT;
+    mbi.BaseAddress = vpn << PAGE_SHIFT;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    PMMVAD v = MiLocateVad(p, va);
+    if (!v) {
+        /* A free region runs to the next VAD (or the top of user space). */
+        ULONG64 next = HIGHEST_USER_VPN + 1;
+        for (PLIST_ENTRY e = p->VadListHead.Flink; e != &p->VadListHead; e = e->Flink) {
+            PMMVAD n = CONTAINING_RECORD(e, MMVAD, Links);
+            if (n->StartVpn > vpn) {
+                next = n->StartVpn;
+                break;
+            }
+        }
+        mbi.State = MEM_FREE;
+        mbi.Protect = PAGE_NOACCESS;
+        mbi.RegionSize = (next - vpn) << PAGE_SHIFT;
+    } else {
+        ULONG state, prot;
+        page_info(p, v, vpn, &state, &prot);
+        ULONG64 end = vpn;
+        while (end < v->EndVpn) {   /* extend while the next page looks the same */
+            ULONG s2, p2;
+            page_info(p, v, end + 1, &s2, &p2);
+            if (s2 != state || p2 != prot)
+                break;
+            end++;
+        }
+        mbi.AllocationBase = v->StartVpn << PAGE_SHIFT;
+        mbi.AllocationProtect = v->Protection;
+        mbi.RegionSize = (end - vpn + 1) << PAGE_SHIFT;
+        mbi.State = state;
+        mbi.Protect = prot;
+        mbi.Type = v->Type == VadImage ? MEM_IMAGE : v->Type == VadLockedView ? MEM_MAPPED : MEM_PRIVATE;
+    }
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    if (!NT_SUCCESS(s = give_back(ubuf, &mbi, sizeof(mbi))))
+        return s;
+    if (uret) {
+        SIZE_T r = sizeof(mbi);
+        if (!NT_SUCCESS(s = give_back(uret, &r, sizeof(r))))
+            return s;
+    }
+    return STATUS_SUCCESS;
+}
