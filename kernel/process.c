@@ -28,6 +28,8 @@ void PsInitialize(void)
     PsInitialSystemProcess.UniqueProcessId = 0;
     strlcpy(PsInitialSystemProcess.ImageName, "System", sizeof(PsInitialSystemProcess.ImageName));
     InitializeListHead(&PsInitialSystemProcess.VadListHead);
+    MiLoadBootImages();
+    MiStartWorkingSetManager();
 }
 
 void PsDereferenceProcess(PEPROCESS p)

@@ -142,3 +142,7 @@ NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h);
 __attribute__((noreturn)) void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address);
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
 void KiRegisterNtServices(void);
+void MiLoadBootImages(void);
+void MiStartWorkingSetManager(void);
+void MiSignalLowMemory(void);
+extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;

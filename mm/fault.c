@@ -40,7 +40,7 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
             return STATUS_ACCESS_VIOLATION;
         if (frame->rflags & (1 << 9))
             sti();   /* resolving may wait (address-space lock, allocation) */
-        return MiUserFault(PsGetCurrentProcess(), va, error, TRUE);
+        return MiUserFault(KeGetCurrentThread()->ActiveProcess, va, error, TRUE);
     }
     if (va < USER_LIMIT) {
         if (irql >= DISPATCH_LEVEL)
@@ -57,7 +57,9 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
                                "through KeCopyFromUser/KeCopyToUser or an MDL, inside ExTry", address);
         if (frame->rflags & (1 << 9))
             sti();
-        NTSTATUS s = MiUserFault(PsGetCurrentProcess(), va, error & ~(ULONG64)PF_P, FALSE);
+        /* The address space the thread is in now: its own, or the one it
+         * attached to with KeStackAttachProcess. */
+        NTSTATUS s = MiUserFault(KeGetCurrentThread()->ActiveProcess, va, error & ~(ULONG64)PF_P, FALSE);
         if (NT_SUCCESS(s))
             return s;
         /* A kernel fault on a bad user address inside ExTry (a bad pointer

@@ -217,3 +217,20 @@ NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
     MiWorkingSetInsert(p, va);
     return STATUS_SUCCESS;
 }
+
+/* Parse every module that is an executable at boot, so images are part
+ * of the system from the start (and their structures are not mistaken for
+ * a leak by the first test that runs a program). */
+void MiLoadBootImages(void)
+{
+    KeInitializeMutex(&image_lock, 0);
+    image_lock_ready = TRUE;
+    for (uint32_t i = 0; i < KiBootInfo.module_count; i++) {
+        PMI_IMAGE im;
+        NTSTATUS s = get_image(KiBootInfo.modules[i].name, &im);
+        if (NT_SUCCESS(s))
+            kprintf("ps: image %s, entry %p, %llu pages\n", im->Name, (void *)im->Entry, (unsigned long long)im->Pages);
+        else
+            kprintf("ps: module %s is not a usable image (%#x)\n", KiBootInfo.modules[i].name, (unsigned)s);
+    }
+}

@@ -12,6 +12,7 @@
  */
 #include "mm/mi.h"
 #include "kernel/x86.h"
+void MiSignalLowMemory(void);
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
 PFN_NUMBER MiUsageCount[MiUsageMax];   /* frames off the free lists, by owner */
@@ -138,6 +139,7 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
     if (zero && !is_zero)
         MiZeroPhysicalPage(pfn);
     KeLowerIrql(old);
+    MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
     return pfn;
 }
 

@@ -427,3 +427,82 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
     MiFreePfn(p->Pml4Pfn);
     p->Pml4Pfn = 0;
 }
+
+/* ---- the working-set manager ----
+ * A system thread that keeps free memory from running out: every second,
+ * or as soon as MiAllocatePfn sees available pages fall under the low
+ * mark, it visits each process (attaching to its address space) and trims
+ * its working set with a clock hand, oldest-inserted pages first. Trimmed
+ * private pages stay in memory on the modified list until the pagefile
+ * exists, and come back by soft faults if touched again. */
+#define WS_LOW_PAGES 2048          /* 8 MiB */
+KEVENT MiWorkingSetManagerEvent;
+static volatile BOOLEAN wsm_ready;
+ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
+
+void MiSignalLowMemory(void)
+{
+    if (wsm_ready && MmAvailablePages < WS_LOW_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
+        KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
+}
+
+static ULONG trim_some(PEPROCESS p, ULONG want)
+{
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    ULONG n = 0;
+    /* The oldest entries are at the front: trim from there. */
+    while (n < want && p->Vm.Count) {
+        PVOID va = p->Vm.List[0];
+        p->Vm.List[0] = p->Vm.List[--p->Vm.Count];
+        trim_user_page(p, va);
+        n++;
+    }
+    p->Vm.Counters.WorkingSetSize = p->Vm.Count;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    return n;
+}
+
+static void working_set_manager(PVOID ctx)
+{
+    UNREFERENCED_PARAMETER(ctx);
+    for (;;) {
+        LARGE_INTEGER second = { -KI_MS(1000) };
+        KeWaitForSingleObject(&MiWorkingSetManagerEvent, Executive, KernelMode, FALSE, &second);
+        if (MmAvailablePages >= WS_LOW_PAGES)
+            continue;
+        MiWorkingSetManagerRuns++;
+        /* Visit the processes one at a time; the list may change while we
+         * sleep, so pick by id and look it up again each time. */
+        ULONG64 last = 0;
+        for (;;) {
+            PEPROCESS victim = NULL;
+            KIRQL old = KiAcquireDispatcherLock();
+            for (PLIST_ENTRY e = PsActiveProcessHead.Flink; e != &PsActiveProcessHead; e = e->Flink) {
+                PEPROCESS p = CONTAINING_RECORD(e, EPROCESS, ProcessListEntry);
+                if (p->UniqueProcessId > last && !p->Exiting &&
+                    (!victim || p->UniqueProcessId < victim->UniqueProcessId))
+                    victim = p;
+            }
+            if (victim)
+                __atomic_add_fetch(&victim->RefCount, 1, __ATOMIC_RELAXED);
+            KiReleaseDispatcherLock(old);
+            if (!victim)
+                break;
+            last = victim->UniqueProcessId;
+            PEPROCESS saved;
+            KeStackAttachProcess(victim, &saved);
+            if (!victim->Exiting)
+                MiWorkingSetManagerTrimmed += trim_some(victim, victim->Vm.Count / 2 + 1);
+            KeUnstackDetachProcess(&saved);
+            PsDereferenceProcess(victim);
+        }
+    }
+}
+
+void MiStartWorkingSetManager(void)
+{
+    KeInitializeEvent(&MiWorkingSetManagerEvent, SynchronizationEvent, FALSE);
+    PKTHREAD t = KeCreateSystemThread(working_set_manager, NULL, LOW_REALTIME_PRIORITY, "wsmanager");
+    ASSERT(t);
+    wsm_ready = TRUE;
+}
