@@ -7,6 +7,7 @@ ifeq ($(origin CC),default)
 CC := $(CROSS)gcc
 endif
 LD      := $(CROSS)ld
+AR      := $(CROSS)ar
 NM      := $(CROSS)nm
 OBJCOPY := $(CROSS)objcopy
 NASM    ?= nasm
@@ -49,8 +50,8 @@ ASM_SRCS := $(sort $(wildcard boot/*.asm $(addsuffix /*.asm,$(SUBSYS))))
 OBJS    := $(patsubst %.c,$(B)/%.o,$(C_SRCS)) $(patsubst %.asm,$(B)/%.o,$(ASM_SRCS))
 EXTRA_OBJS := $(foreach f,$(EXTRA_TESTS),$(B)/extra/$(notdir $(basename $(f))).o)
 
-.PHONY: all deps run test bench gdb clean iso
-all: $(B)/kernel.elf
+.PHONY: all deps run test bench gdb clean iso user
+all: $(B)/kernel.elf user
 
 # Every build step first makes sure the tools exist (scripts/deps.sh
 # installs them as root, or prints the apt-get line).
@@ -104,19 +105,89 @@ $(B)/kernel.elf: $(B)/kernel.stage1.elf $(B)/ksyms.o
 	@diff <($(NM) -n $< | grep -i ' [tw] ') <($(NM) -n $@ | grep -i ' [tw] ') >/dev/null || \
 	  { echo "error: the symbol table moved code between link passes (linker.ld must keep .ksyms after .text)"; rm -f $@; exit 1; }
 
+# ---- user mode (user/): a small libc and programs, one ELF each ----
+# Static non-PIE ELF64 images linked at 0x400000 by user/user.ld, one per
+# program source (user/*.c and user/tests/*.c), in build/user/NAME.elf.
+# mkiso.sh puts each on the ISO as the GRUB module NAME. No SSE/x87 (the
+# kernel does not save vector state); the red zone is fine in ring 3; the
+# stack protector uses a global cookie (set by crt0.S).
+UB := $(B)/user
+UCFLAGS := -std=gnu11 -ffreestanding -fno-pic -fno-pie -nostdinc -isystem $(shell $(CC) -print-file-name=include) \
+           -mno-mmx -mno-sse -mno-sse2 -mno-avx -mno-80387 -fno-omit-frame-pointer \
+           -fstack-protector-strong -mstack-protector-guard=global \
+           -fno-asynchronous-unwind-tables -fno-unwind-tables -fno-delete-null-pointer-checks \
+           -fno-strict-aliasing -fno-common -ffunction-sections -fdata-sections \
+           -O2 -g -Wall -Wextra -Werror -I. -Iuser/include -MMD -MP
+# Big frames probe their pages in order (stack growth one page at a time,
+# as NT's guard page wants); clang has no such option for a bare target.
+ifneq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n1)),)
+UCFLAGS += --target=x86_64-unknown-none-elf
+else
+UCFLAGS += -fstack-clash-protection
+endif
+ULDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --gc-sections -T user/user.ld
+
+ULIB_SRCS  := $(sort $(wildcard user/lib/*.c user/lib/*.S))
+ULIB_OBJS  := $(patsubst user/%,$(UB)/obj/%.o,$(basename $(ULIB_SRCS)))
+UCRT0      := $(UB)/obj/lib/crt0.o
+UPROG_SRCS := $(sort $(wildcard user/*.c user/tests/*.c))
+UPROG_OBJS := $(patsubst user/%.c,$(UB)/obj/%.o,$(UPROG_SRCS))
+USER_ELFS  := $(foreach f,$(UPROG_SRCS),$(UB)/$(notdir $(basename $(f))).elf)
+
+user: $(USER_ELFS)
+
+# init runs every user/tests/utest_*.c program and sh lists the programs:
+# they get the names from here (recorded, so adding a program rebuilds them).
+UPROG_NAMES := $(notdir $(basename $(UPROG_SRCS)))
+UTEST_NAMES := $(filter utest_%,$(UPROG_NAMES))
+$(UB)/programs.list: FORCE
+	@mkdir -p $(UB)
+	@echo '$(UPROG_NAMES)' | cmp -s - $@ || echo '$(UPROG_NAMES)' > $@
+$(UB)/obj/init.o $(UB)/obj/sh.o: $(UB)/programs.list
+$(UB)/obj/init.o: UPROG_DEFS = -DUSER_TEST_PROGRAMS='$(foreach n,$(UTEST_NAMES),"$(n)",)'
+$(UB)/obj/sh.o: UPROG_DEFS = -DUSER_PROGRAMS='$(foreach n,$(UPROG_NAMES),"$(n)",)'
+
+$(UB)/obj/lib/%.o: user/lib/%.c | deps
+	@mkdir -p $(dir $@)
+	$(call msg,UCC,$<)
+	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
+$(UB)/obj/lib/%.o: user/lib/%.S | deps
+	@mkdir -p $(dir $@)
+	$(call msg,UAS,$<)
+	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
+# A program's main file also defines __progname, its image name (argv[0]).
+$(UPROG_OBJS): $(UB)/obj/%.o: user/%.c user/lib/progname.h | deps
+	@mkdir -p $(dir $@)
+	$(call msg,UCC,$<)
+	$(Q)$(CC) $(UCFLAGS) -DUSER_PROGRAM_NAME='"$(notdir $*)"' $(UPROG_DEFS) -include user/lib/progname.h -c $< -o $@
+$(UB)/obj/libc.a: $(filter-out $(UCRT0),$(ULIB_OBJS))
+	$(call msg,AR,$@)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+define uprog_rule
+$(UB)/$(notdir $(basename $(1))).elf: $(patsubst user/%.c,$(UB)/obj/%.o,$(1)) $(UCRT0) $(UB)/obj/libc.a user/user.ld
+	$$(call msg,ULD,$$@)
+	$(Q)$(LD) $(ULDFLAGS) -o $$@ $(UCRT0) $(patsubst user/%.c,$(UB)/obj/%.o,$(1)) $(UB)/obj/libc.a
+endef
+$(foreach f,$(UPROG_SRCS),$(eval $(call uprog_rule,$(f))))
+
 iso: $(B)/mdlos.iso
-$(B)/mdlos.iso: $(B)/kernel.elf scripts/mkiso.sh FORCE
+$(B)/mdlos.iso: $(B)/kernel.elf $(USER_ELFS) scripts/mkiso.sh FORCE
 	$(call msg,ISO,$@)
-	$(Q)sh scripts/mkiso.sh $@ $(B)/kernel.elf "$(CMDLINE)"
+	$(Q)sh scripts/mkiso.sh $@ $(B)/kernel.elf "$(CMDLINE)" $(UB)
 
 run: $(B)/mdlos.iso
 	@echo "mdlos: serial console below. Quit: type 'quit' at kd>, or press Ctrl-A then X."
 	sh scripts/qemu.sh $(B)/mdlos.iso -serial mon:stdio
 
-test: $(B)/kernel.elf
-	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern '$(T)' --mem $(QEMU_MEM)
+# UTESTS=1 also boots the user-mode tests (init runs user/tests/ with
+# utest=PATTERN), UTESTS=0 never; unset, scripts/ktest.py decides.
+UTESTS ?=
+test: $(B)/kernel.elf $(USER_ELFS)
+	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern '$(T)' --mem $(QEMU_MEM) \
+	    $(if $(filter 1,$(UTESTS)),--user-tests,)$(if $(filter 0,$(UTESTS)),--no-user-tests,)
 
-bench: $(B)/kernel.elf
+bench: $(B)/kernel.elf $(USER_ELFS)
 	$(PYTHON) scripts/bench.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM)
 
 gdb: $(B)/mdlos.iso

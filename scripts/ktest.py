@@ -7,7 +7,10 @@ It runs, in parallel where it can:
      kernel must stop with the declared code and parameters;
   3. host-side tests: the runner's own self-checks (a failing, hanging,
      triple-faulting or crashing test must be reported as a failure), the
-     boot path's refusal of CPUs without long mode or NX, and GDB.
+     boot path's refusal of CPUs without long mode or NX, and GDB;
+  4. with --user-tests, one boot with `utest=PATTERN`: init runs the
+     user-mode test programs (user/tests/) and prints their results and the
+     summary in the same format (tests named user.*).
 Every result is one line; the last line is `N passed, N failed`; the exit
 status is 0 only when nothing failed. Serial logs go to build/test-logs/.
 Python 3 standard library only.
@@ -34,6 +37,15 @@ FAIL_RE = re.compile(r"^\[ktest\] FAIL (\S+): (.*)")
 DEFER_RE = re.compile(r"^\[ktest\] DEFER (\S+) expects bugcheck (0x[0-9a-f]+)")
 EXPECT_RE = re.compile(r"^\[ktest\] EXPECT (\S+) code=(0x[0-9a-f]+) p1=(\S+) p2=(\S+) p3=(\S+) p4=(\S+)")
 SUMMARY_RE = re.compile(r"^\[ktest\] (\d+) passed, (\d+) failed")
+
+# The user-mode tests (user/tests/, named user.*) need the kernel to run
+# init with `utest=PATTERN`. Until it does they are opt-in: --user-tests,
+# MDLOS_USER_TESTS=1 or `make test UTESTS=1`. Set this to True to make them
+# part of every `make test` (--no-user-tests, MDLOS_USER_TESTS=0 or UTESTS=0
+# then turn them off).
+USER_TESTS_DEFAULT = False
+# What the kernel prints when it drops to its kd> shell (kernel/kd.c).
+KD_BANNER_RE = r"^Type 'help' for commands\.$"
 
 
 class Outcome:
@@ -133,6 +145,51 @@ def judge_bugcheck_boot(name, b):
     return Outcome(name, True)
 
 
+def could_match_user(pattern):
+    """True when the glob PATTERN can match some test named user.SUITE.NAME."""
+    prefix = "user."
+    for i, ch in enumerate(pattern):
+        if ch == "*" or i >= len(prefix):
+            return True
+        if ch != "?" and ch != prefix[i]:
+            return False
+    return False   # shorter than "user.x": matches no test name
+
+
+def judge_user_boot(b, what="user-tests"):
+    """Outcomes of the user-test boot: init prints the tests' lines and the
+    summary, so it is judged like a ktest boot - once it has started. A
+    kernel that never runs init (it ignores utest= and sits in kd>) or that
+    does not leave QEMU after init is a failure that says so."""
+    ktest = [line for _, line in b.lines if line.startswith("[ktest]")]
+    if not ktest:
+        if b.stopped_early:
+            why = "the kernel went to its kd> shell instead of starting init with utest= (processes not there yet?)"
+        elif b.timed_out:
+            why = f"no [ktest] line within the {b.timeout:.0f} s timeout"
+        elif b.stop():
+            code, p = b.stop()
+            why = "the kernel bugchecked first: " + fmt_stop(code, p, b)
+        else:
+            why = f"QEMU exited ({b.exit_code}) before any [ktest] line"
+        return [Outcome(what, False, "user tests did not start: " + why, b.log_path)]
+    outcomes = judge_ktest_boot(b, what)
+    if b.stopped_early:
+        # Killed at the kd> banner: QEMU's exit status means nothing then.
+        outcomes = [o for o in outcomes if not o.message.startswith("QEMU ")]
+        if any(SUMMARY_RE.match(line) for line in ktest):
+            why = "after init printed the summary, the kernel went to its kd> shell instead of leaving QEMU " \
+                  "with init's result"
+        else:
+            why = "the kernel went to its kd> shell before init printed the summary (init died?)"
+        running = None
+        for line in ktest:
+            m = RUN_RE.match(line) or PASS_RE.match(line) or FAIL_RE.match(line)
+            running = m.group(1) if m and line.startswith("[ktest] RUN") else None if m else running
+        outcomes.append(Outcome(running or what, False, why, b.log_path))
+    return outcomes
+
+
 def judge_ktest_boot_fail_lines(b):
     out = []
     for _, line in b.lines:
@@ -180,6 +237,15 @@ class Runner:
                       self.args.bugcheck_timeout)
         self.report([judge_bugcheck_boot(name, b)])
 
+    # ---- 4: the user-mode tests, run by init ----
+    def user_tests_wanted(self):
+        return self.args.user_tests and any(could_match_user(p) for p in self.patterns)
+
+    def user_boot(self):
+        cmdline = f"utest={self.args.pattern} test.mem_mib={self.args.mem}"
+        b = self.boot("utest-main", cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
+        self.report(judge_user_boot(b))
+
     # ---- 3: host-side tests ----
     def host_tests(self):
         return {
@@ -195,6 +261,7 @@ class Runner:
             "gdb.breaks_at_32bit_entry": self.t_gdb_entry32,
             "gdb.pt_and_pfn_agree_with_kernel": self.t_gdb_pt_pfn,
             "gdb.memmap_and_pool_commands_run": self.t_gdb_mm_commands,
+            "gdb.ps_and_vad_show_a_user_process": self.t_gdb_ps_vad,
         }
 
     def run_host_test(self, name, fn):
@@ -450,12 +517,128 @@ main()
             return False, "; ".join(bad)
         return True, ""
 
+    # ---- the process commands (ps, vad, ws, pt VA PROCESS) ----
+    # An ordinary boot (no ktest=) starts init, which starts sh; GDB stops
+    # when a user process is inside the kernel with its address space
+    # current: sh waiting for a line (NtReadConsole) or any process ending
+    # (PsExitCurrentProcess, still on the process list). The driver prints
+    # the stopped process's image name, then each command framed by @@@.
+    GDB_PS_DRIVER = """
+import gdb
+
+def run(cmd):
+    print("@@@ BEGIN " + cmd)
+    try:
+        print(gdb.execute(cmd, to_string=True), end="")
+    except gdb.error as e:
+        print("@@@ ERROR " + str(e))
+    print("@@@ END " + cmd, flush=True)
+
+def main():
+    try:
+        gdb.execute("help vad", to_string=True)
+    except gdb.error:
+        return print("@@@ NOTRUN the gdbinit did not load the process commands of mdlos.py")
+    stops = [f for f in ("PsExitCurrentProcess", "NtReadConsole", "KdShell", "HalHaltSystem")
+             if gdb.lookup_global_symbol(f) is not None or gdb.lookup_static_symbol(f) is not None]
+    if "PsExitCurrentProcess" not in stops:
+        return print("@@@ NOTRUN the kernel has no PsExitCurrentProcess")
+    for f in stops:
+        gdb.execute("break " + f)
+    gdb.execute("continue")
+    print("@@@ STOPPED " + str(gdb.selected_frame().name()), flush=True)
+    try:
+        p = gdb.parse_and_eval("prcb0.CurrentThread->Process")
+        print("@@@ IMAGE " + p["ImageName"].string(), flush=True)
+    except gdb.error as e:
+        print("@@@ IMAGE ? " + str(e), flush=True)
+    for c in ("ps", "vad", "ws", "vad init", "pt 0x400000 init"):
+        run(c)
+
+main()
+"""
+
+    def t_gdb_ps_vad(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        driver = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".driver.py")
+        if os.path.exists(serial):
+            os.remove(serial)
+        with open(driver, "w") as f:
+            f.write(self.GDB_PS_DRIVER)
+        out = self.gdb_session(name, [f"source {driver}"], cmdline="", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped:
+            return False, "the GDB driver never reported where the kernel stopped"
+        if stopped.group(1) not in ("PsExitCurrentProcess", "NtReadConsole"):
+            lines = open(serial, errors="replace").read().splitlines() if os.path.exists(serial) else []
+            said = [l for l in lines if l.startswith(("init:", "*** STOP"))]
+            return False, f"no user process was in the kernel: it stopped in {stopped.group(1)}" + \
+                (f" ({said[0]})" if said else " (is build/user/init.elf built and on the ISO?)")
+        image = re.search(r"^@@@ IMAGE (\S+)$", out, re.M)
+        if not image:
+            return False, "cannot read the current thread's process (prcb0.CurrentThread->Process)"
+        image = image.group(1)
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        cmds = ("ps", "vad", "ws", "vad init", "pt 0x400000 init")
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].strip() if c in results else "not run") for c in cmds
+               if c not in results or results[c].startswith("@@@ ERROR")]
+        if bad:
+            return False, "; ".join(bad)
+        ps, vad, ws = results["ps"], results["vad"], results["ws"]
+        # ps: the system process, init (pid, parent 0), and the stopped process marked current.
+        if not re.search(r"^  +0 +- +System ", ps, re.M):
+            bad.append("ps does not list the system process as pid 0")
+        if not re.search(r"^[ *] +\d+ +0 +init +0xffff[0-9a-f]{12} +0x[0-9a-f]+ ", ps, re.M):
+            bad.append("ps does not list init (parent 0) with its EPROCESS and CR3")
+        if not re.search(rf"^\* +\d+ +\d+ +{re.escape(image)} +0x", ps, re.M):
+            bad.append(f"ps does not mark the stopped process {image} as the one in CR3")
+        if not re.search(rf"^\* +\d+ +{re.escape(image)} +Running ", ps, re.M):
+            bad.append(f"ps does not show {image}'s thread as the running, current thread")
+        # vad: image segments from 0x400000, and the stack just below MI_USER_STACK_TOP.
+        for what, text, who in (("vad", vad, image), ("vad init", results["vad init"], "init")):
+            if not re.search(rf"^  0x0000000000400000 0x[0-9a-f]+ +\d+  Image .* image {re.escape(who)} segment 0",
+                             text, re.M):
+                bad.append(f"{what} does not show {who}'s first image segment at 0x400000")
+            if not re.search(r"^  0x00007fffffe00000 0x00007fffffefffff +256  Stack +PAGE_READWRITE +[1-9]", text,
+                             re.M):
+                bad.append(f"{what} does not show the 1 MiB stack VAD 0x7fffffe00000-0x7fffffefffff with a "
+                           f"valid page")
+        # ws: valid pages (an image page at 0x400000 and the top stack page), and consistent.
+        rows = re.findall(r"^  (0x[0-9a-f]{16}) +(Image seg \d+|Stack|Private) +(0x[0-9a-f]{16}) P .* "
+                          r"(0x[0-9a-f]+) +Active ", ws, re.M)
+        got = {int(va, 16): int(pfn, 16) for va, _, _, pfn in rows}
+        if 0x400000 not in got or 0x7FFFFFEFF000 not in got:
+            bad.append(f"ws does not show valid pages at 0x400000 and 0x7fffffeff000 (got {len(rows)} valid pages)")
+        count = re.search(r"working set (\d+) pages|: (\d+) pages \(peak", ws)
+        if count and int(count.group(1) or count.group(2)) != len(rows):
+            bad.append(f"ws lists {len(rows)} valid pages but says the working set has "
+                       f"{count.group(1) or count.group(2)}")
+        if "STALE" in ws or "UNTRACKED" in ws:
+            bad.append("ws found working-set entries and valid PTEs that disagree")
+        if image == "init" and 0x400000 in got:
+            pt = re.search(r"^  => physical (0x[0-9a-f]+)", results["pt 0x400000 init"], re.M)
+            if not pt or int(pt.group(1), 16) >> 12 != got[0x400000]:
+                bad.append("pt 0x400000 init and ws disagree about the frame of 0x400000")
+        elif not re.search(r"^  => physical 0x[0-9a-f]+", results["pt 0x400000 init"], re.M):
+            bad.append("pt 0x400000 init does not find init's first image page")
+        if bad:
+            return False, "; ".join(bad)
+        return True, ""
+
     def run(self):
         os.makedirs(LOGS, exist_ok=True)
         host = {n: f for n, f in self.host_tests().items() if self.wanted(n)}
+        if not self.args.user_tests and any(p.startswith("user.") for p in self.patterns):
+            print("note: the user-mode tests are off; turn them on with --user-tests (make test UTESTS=1)",
+                  file=sys.stderr, flush=True)
         with cf.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
             main = pool.submit(self.main_boot, pool)
-            futures = [pool.submit(self.run_host_test, n, f) for n, f in host.items()]
+            futures = [pool.submit(self.user_boot)] if self.user_tests_wanted() else []
+            futures += [pool.submit(self.run_host_test, n, f) for n, f in host.items()]
             later = main.result()
             for f in futures + later:
                 f.result()
@@ -481,9 +664,17 @@ def main():
     ap.add_argument("--timeout", type=float, default=240, help="seconds for the main test boot")
     ap.add_argument("--bugcheck-timeout", type=float, default=60)
     ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2))
+    ap.add_argument("--user-tests", dest="user_tests", action="store_true", default=None,
+                    help="also boot the user-mode tests (init runs user/tests/ with utest=PATTERN); the default "
+                         f"is {'on' if USER_TESTS_DEFAULT else 'off'}, or MDLOS_USER_TESTS=1/0")
+    ap.add_argument("--no-user-tests", dest="user_tests", action="store_false")
+    ap.add_argument("--user-timeout", type=float, default=600, help="seconds for the user-test boot")
     args = ap.parse_args()
     if not args.pattern:
         args.pattern = "*"
+    if args.user_tests is None:
+        env = os.environ.get("MDLOS_USER_TESTS")
+        args.user_tests = USER_TESTS_DEFAULT if env is None else env.lower() not in ("", "0", "no", "off", "false")
     sys.exit(Runner(args).run())
 
 

@@ -1,7 +1,8 @@
 """Boot mdlos in QEMU and read what it says: shared by ktest.py and bench.py.
 
-One boot = one ISO (GRUB + the kernel + a command line, made by mkiso.sh and
-cached by command line) run by qemu.sh with the serial console on a pipe.
+One boot = one ISO (GRUB + the kernel + the user programs as modules + a
+command line, made by mkiso.sh and cached by all of those) run by qemu.sh
+with the serial console on a pipe.
 Every line is saved to a log and time-stamped from QEMU's start, so a caller
 can judge results and measure boot time from the same run.
 Python 3 standard library only.
@@ -53,15 +54,35 @@ class Boot:
 _iso_lock = threading.Lock()
 
 
-def make_iso(kernel, cmdline, cache_dir):
-    """An ISO booting KERNEL with CMDLINE; reused while the kernel is unchanged."""
+def user_dir_of(kernel):
+    """Where the user programs built with KERNEL live: build/user beside it."""
+    return os.path.join(os.path.dirname(os.path.abspath(kernel)), "user")
+
+
+def user_programs(user_dir):
+    """The user programs mkiso.sh puts on the ISO as GRUB modules (USER_DIR/*.elf)."""
+    try:
+        return sorted(os.path.join(user_dir, f) for f in os.listdir(user_dir) if f.endswith(".elf"))
+    except FileNotFoundError:
+        return []
+
+
+def make_iso(kernel, cmdline, cache_dir, user_dir=None):
+    """An ISO booting KERNEL with CMDLINE and the user programs of USER_DIR
+    (default build/user) as modules; reused while none of them changed."""
+    user_dir = user_dir or user_dir_of(kernel)
     st = os.stat(kernel)
-    key = hashlib.sha1(f"{os.path.abspath(kernel)}|{st.st_mtime_ns}|{st.st_size}|{cmdline}".encode()).hexdigest()[:16]
+    ident = f"{os.path.abspath(kernel)}|{st.st_mtime_ns}|{st.st_size}|{cmdline}"
+    for prog in user_programs(user_dir):
+        ps = os.stat(prog)
+        ident += f"|{os.path.basename(prog)}:{ps.st_mtime_ns}:{ps.st_size}"
+    key = hashlib.sha1(ident.encode()).hexdigest()[:16]
     iso = os.path.join(cache_dir, key + ".iso")
     with _iso_lock:
         if not os.path.exists(iso):
             os.makedirs(cache_dir, exist_ok=True)
-            subprocess.run(["sh", os.path.join(ROOT, "scripts", "mkiso.sh"), iso, kernel, cmdline], check=True)
+            subprocess.run(["sh", os.path.join(ROOT, "scripts", "mkiso.sh"), iso, kernel, cmdline, user_dir],
+                           check=True)
     return iso
 
 

@@ -1,0 +1,112 @@
+/*
+ * nt.h: the mdlos system calls as user mode sees them (ntdll's job on NT).
+ * Numbers, structures and flag values come from kernel/ntsyscall.h, the one
+ * contract between the kernel and user/; the stubs are in user/lib/syscalls.c.
+ *
+ * Calling convention: SYSCALL with RAX = number, arguments in RDI, RSI, RDX,
+ * R10, R8, R9; the NTSTATUS comes back in RAX; RCX and R11 are clobbered.
+ */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "kernel/ntsyscall.h"
+
+typedef int32_t NTSTATUS;
+typedef HANDLE_T HANDLE;
+
+#define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
+
+/* NT's status values (the ones user/ names). */
+#define STATUS_SUCCESS                   ((NTSTATUS)0x00000000)
+#define STATUS_WAIT_0                    ((NTSTATUS)0x00000000)
+#define STATUS_TIMEOUT                   ((NTSTATUS)0x00000102)
+#define STATUS_PENDING                   ((NTSTATUS)0x00000103)
+#define STATUS_GUARD_PAGE_VIOLATION      ((NTSTATUS)0x80000001)
+#define STATUS_DATATYPE_MISALIGNMENT     ((NTSTATUS)0x80000002)
+#define STATUS_BREAKPOINT                ((NTSTATUS)0x80000003)
+#define STATUS_BUFFER_OVERFLOW           ((NTSTATUS)0x80000005)
+#define STATUS_UNSUCCESSFUL              ((NTSTATUS)0xC0000001)
+#define STATUS_NOT_IMPLEMENTED           ((NTSTATUS)0xC0000002)
+#define STATUS_INVALID_INFO_CLASS        ((NTSTATUS)0xC0000003)
+#define STATUS_INFO_LENGTH_MISMATCH      ((NTSTATUS)0xC0000004)
+#define STATUS_ACCESS_VIOLATION          ((NTSTATUS)0xC0000005)
+#define STATUS_INVALID_HANDLE            ((NTSTATUS)0xC0000008)
+#define STATUS_INVALID_PARAMETER         ((NTSTATUS)0xC000000D)
+#define STATUS_NO_MEMORY                 ((NTSTATUS)0xC0000017)
+#define STATUS_CONFLICTING_ADDRESSES     ((NTSTATUS)0xC0000018)
+#define STATUS_NOT_MAPPED_VIEW           ((NTSTATUS)0xC0000019)
+#define STATUS_UNABLE_TO_FREE_VM         ((NTSTATUS)0xC000001A)
+#define STATUS_INVALID_SYSTEM_SERVICE    ((NTSTATUS)0xC000001C)
+#define STATUS_ILLEGAL_INSTRUCTION       ((NTSTATUS)0xC000001D)
+#define STATUS_BUFFER_TOO_SMALL          ((NTSTATUS)0xC0000023)
+#define STATUS_NOT_COMMITTED             ((NTSTATUS)0xC000002D)
+#define STATUS_OBJECT_NAME_INVALID       ((NTSTATUS)0xC0000033)
+#define STATUS_OBJECT_NAME_NOT_FOUND     ((NTSTATUS)0xC0000034)
+#define STATUS_INVALID_PAGE_PROTECTION   ((NTSTATUS)0xC0000045)
+#define STATUS_INTEGER_DIVIDE_BY_ZERO    ((NTSTATUS)0xC0000094)
+#define STATUS_PRIVILEGED_INSTRUCTION    ((NTSTATUS)0xC0000096)
+#define STATUS_INSUFFICIENT_RESOURCES    ((NTSTATUS)0xC000009A)
+#define STATUS_FREE_VM_NOT_AT_BASE       ((NTSTATUS)0xC000009F)
+#define STATUS_MEMORY_NOT_ALLOCATED      ((NTSTATUS)0xC00000A0)
+#define STATUS_STACK_OVERFLOW            ((NTSTATUS)0xC00000FD)
+#define STATUS_COMMITMENT_LIMIT          ((NTSTATUS)0xC000012D)
+#define STATUS_STACK_BUFFER_OVERRUN      ((NTSTATUS)0xC0000409)
+
+/* NtCurrentProcess() comes from kernel/ntsyscall.h: the pseudo-handle -1. */
+
+/* The address-space facts user/ relies on (kernel/ke.h, DESIGN.md). */
+#define MM_LOWEST_USER_ADDRESS  0x0000000000010000ULL
+#define MM_HIGHEST_USER_ADDRESS 0x00007FFFFFFEFFFFULL
+#define MM_USER_PROBE_ADDRESS   0x00007FFFFFFF0000ULL
+#define PAGE_SIZE 4096UL
+#define ALLOCATION_GRANULARITY 0x10000UL
+
+/* ---- the system calls, one function each (user/lib/syscalls.c) ---- */
+__attribute__((noreturn)) void NtTerminateCurrentProcess(NTSTATUS status);
+NTSTATUS NtTerminateProcess(HANDLE process, NTSTATUS status);
+NTSTATUS NtDisplayString(const char *text, size_t length);
+NTSTATUS NtAllocateVirtualMemory(HANDLE process, void **base, uint64_t zero_bits, size_t *size, uint32_t type,
+                                 uint32_t protect);
+NTSTATUS NtFreeVirtualMemory(HANDLE process, void **base, size_t *size, uint32_t type);
+NTSTATUS NtProtectVirtualMemory(HANDLE process, void **base, size_t *size, uint32_t new_protect,
+                                uint32_t *old_protect);
+NTSTATUS NtQueryVirtualMemory(HANDLE process, const void *address, uint32_t info_class, void *buffer, size_t length,
+                              size_t *return_length);
+NTSTATUS NtCreateProcess(const char *image, const char *command_line, HANDLE *process);
+NTSTATUS NtWaitForSingleObject(HANDLE handle, uint8_t alertable, int64_t *timeout);
+NTSTATUS NtClose(HANDLE handle);
+NTSTATUS NtQueryInformationProcess(HANDLE process, uint32_t info_class, void *buffer, size_t length,
+                                   size_t *return_length);
+NTSTATUS NtDelayExecution(uint8_t alertable, int64_t *interval);
+NTSTATUS NtReadConsole(char *buffer, size_t length, size_t *read);
+NTSTATUS NtQuerySystemInformation(uint32_t info_class, void *buffer, size_t length, size_t *return_length);
+NTSTATUS NtYieldExecution(void);
+NTSTATUS NtGetCommandLine(char *buffer, size_t length, size_t *needed);
+NTSTATUS NtSetInformationProcess(HANDLE process, uint32_t info_class, void *buffer, size_t length);
+
+/* The raw gate, for tests that pass what no prototype allows. */
+uint64_t NtSystemCall6(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+                       uint64_t a6);
+
+/* ---- small helpers on top (user/lib/process.c) ---- */
+/* Sleep for MS milliseconds (NtDelayExecution, relative). */
+NTSTATUS SleepMs(uint64_t ms);
+/* Start IMAGE with COMMAND_LINE, wait up to TIMEOUT_MS (0 = forever) and
+ * return its exit status in *EXIT_STATUS. On a timeout the child is
+ * terminated and STATUS_TIMEOUT returned. */
+NTSTATUS RunProcess(const char *image, const char *command_line, uint64_t timeout_ms, NTSTATUS *exit_status);
+/* The exit status of a process handle (STATUS_PENDING while it runs). */
+NTSTATUS ProcessExitStatus(HANDLE process, NTSTATUS *exit_status);
+/* This process's id (0 if the kernel will not say). */
+uint64_t CurrentProcessId(void);
+/* "STATUS_ACCESS_VIOLATION" etc., or NULL for a value the table lacks. */
+const char *NtStatusName(NTSTATUS status);
+
+/* This program's image name (argv[0]), set by the build (user/lib/progname.h). */
+extern const char __progname[];
+/* The raw command line this process was started with. */
+const char *GetCommandLine(void);
+/* Split LINE in place into at most MAX words (double quotes group words, and
+ * are removed). Returns the number of words stored in ARGV (NULL-terminated
+ * when there is room). */
+int SplitCommandLine(char *line, char **argv, int max);

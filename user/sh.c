@@ -1,0 +1,174 @@
+/*
+ * sh: the mdlos shell. Reads a line (NtReadConsole: the kernel echoes and
+ * edits it), runs a built-in or starts the program named by the first word
+ * with the whole line as its command line (NT-style: the program name
+ * first), and waits for it.
+ */
+#include <nt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The programs on the ISO (the Makefile passes the names). */
+#ifndef USER_PROGRAMS
+#define USER_PROGRAMS "hello",
+#endif
+static const char *const programs[] = { USER_PROGRAMS };
+
+static void print_status(const char *what, NTSTATUS st)
+{
+    const char *name = NtStatusName(st);
+    printf("%s: status 0x%08x%s%s%s\n", what, (uint32_t)st, name ? " (" : "", name ? name : "", name ? ")" : "");
+}
+
+static void cmd_help(void)
+{
+    printf("built-in commands:\n"
+           "  help          this list\n"
+           "  ps            the processes (NtQuerySystemInformation SystemProcessList)\n"
+           "  mem           physical memory and fault counts (SystemMemoryInformation)\n"
+           "  exit [N]      leave the shell (init starts a new one)\n"
+           "any other word runs the program of that name, with the line as its command\n"
+           "line, e.g. `hello a \"b c\"`, `utest_vm user.vm.*`, `crasher null_read`.\n"
+           "programs:");
+    for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
+        printf(" %s", programs[i]);
+    printf("\n");
+}
+
+static const char *state_name(uint32_t state)
+{
+    return state == 0 ? "running" : state == 1 ? "exiting" : "?";
+}
+
+static void cmd_ps(void)
+{
+    size_t size = 16 * sizeof(SYSTEM_PROCESS_T);
+    for (int tries = 0; tries < 8; tries++) {
+        SYSTEM_PROCESS_T *list = malloc(size);
+        if (!list) {
+            printf("ps: out of memory\n");
+            return;
+        }
+        size_t got = 0;
+        NTSTATUS st = NtQuerySystemInformation(SystemProcessList, list, size, &got);
+        if (st == STATUS_INFO_LENGTH_MISMATCH || st == STATUS_BUFFER_TOO_SMALL || st == STATUS_BUFFER_OVERFLOW) {
+            free(list);
+            size = got > size ? got : size * 2;
+            continue;
+        }
+        if (!NT_SUCCESS(st)) {
+            print_status("ps: NtQuerySystemInformation(SystemProcessList)", st);
+            free(list);
+            return;
+        }
+        printf("%6s %6s %7s %8s %8s %-8s %s\n", "PID", "PPID", "THREADS", "WS", "PRIVATE", "STATE", "IMAGE");
+        for (size_t i = 0; i < got / sizeof(SYSTEM_PROCESS_T); i++) {
+            SYSTEM_PROCESS_T *p = &list[i];
+            printf("%6llu %6llu %7u %7lluK %7lluK %-8s %.32s\n", (unsigned long long)p->ProcessId,
+                   (unsigned long long)p->ParentId, p->Threads, (unsigned long long)p->WorkingSetSize * 4,
+                   (unsigned long long)p->PrivatePages * 4, state_name(p->State), p->ImageName);
+        }
+        free(list);
+        return;
+    }
+    printf("ps: the process list keeps growing\n");
+}
+
+static void cmd_mem(void)
+{
+    SYSTEM_MEMORY_T m;
+    size_t got = 0;
+    memset(&m, 0, sizeof(m));
+    NTSTATUS st = NtQuerySystemInformation(SystemMemoryInformation, &m, sizeof(m), &got);
+    if (!NT_SUCCESS(st)) {
+        print_status("mem: NtQuerySystemInformation(SystemMemoryInformation)", st);
+        return;
+    }
+#define KB(pages) ((unsigned long long)(pages) * 4)
+    printf("physical   %8lluK (%llu pages)\n", KB(m.PhysicalPages), (unsigned long long)m.PhysicalPages);
+    printf("available  %8lluK   zeroed %lluK, free %lluK, standby %lluK\n", KB(m.AvailablePages),
+           KB(m.ZeroedPages), KB(m.FreePages), KB(m.StandbyPages));
+    printf("modified   %8lluK\n", KB(m.ModifiedPages));
+    printf("pool       nonpaged %llu bytes, paged %llu bytes\n", (unsigned long long)m.NonPagedPoolBytes,
+           (unsigned long long)m.PagedPoolBytes);
+    printf("faults     demand-zero %llu, soft %llu, copy-on-write %llu, image %llu, hard %llu\n",
+           (unsigned long long)m.DemandZeroFaults, (unsigned long long)m.SoftFaults,
+           (unsigned long long)m.CopyOnWriteFaults, (unsigned long long)m.ImageFaults,
+           (unsigned long long)m.HardFaults);
+#undef KB
+}
+
+static void run(const char *image, const char *command_line)
+{
+    HANDLE h = 0;
+    NTSTATUS st = NtCreateProcess(image, command_line, &h);
+    if (!NT_SUCCESS(st)) {
+        char what[96];
+        snprintf(what, sizeof(what), "sh: %s: cannot run it", image);
+        print_status(what, st);
+        return;
+    }
+    st = NtWaitForSingleObject(h, 0, NULL);
+    if (!NT_SUCCESS(st)) {
+        print_status("sh: NtWaitForSingleObject", st);
+    } else {
+        NTSTATUS code = 0;
+        st = ProcessExitStatus(h, &code);
+        if (!NT_SUCCESS(st)) {
+            print_status("sh: NtQueryInformationProcess", st);
+        } else if (code != 0) {
+            char what[96];
+            snprintf(what, sizeof(what), "%s exited", image);
+            print_status(what, code);
+        }
+    }
+    NtClose(h);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    char line[512];
+    printf("mdlos shell: type 'help' for commands.\n");
+    int failures = 0;
+    for (;;) {
+        printf("mdlos$ ");
+        fflush(stdout);
+        size_t n = 0;
+        NTSTATUS st = NtReadConsole(line, sizeof(line) - 1, &n);
+        if (!NT_SUCCESS(st)) {
+            print_status("sh: NtReadConsole", st);
+            if (++failures >= 3)
+                return st;
+            SleepMs(1000);
+            continue;
+        }
+        failures = 0;
+        if (n > sizeof(line) - 1)
+            n = sizeof(line) - 1;
+        line[n] = 0;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        char *cmd = line + strspn(line, " \t");
+        if (!*cmd)
+            continue;
+        char whole[sizeof(line)];   /* a program gets the whole line, its name first (NT-style) */
+        strcpy(whole, cmd);
+        char *rest = cmd + strcspn(cmd, " \t");
+        if (*rest)
+            *rest++ = 0;
+        rest += strspn(rest, " \t");
+        if (strcmp(cmd, "help") == 0)
+            cmd_help();
+        else if (strcmp(cmd, "ps") == 0)
+            cmd_ps();
+        else if (strcmp(cmd, "mem") == 0)
+            cmd_mem();
+        else if (strcmp(cmd, "exit") == 0)
+            return *rest ? (int)strtol(rest, NULL, 0) : 0;
+        else
+            run(cmd, whole);
+    }
+}

@@ -1,0 +1,88 @@
+/*
+ * child: a helper process for user/tests/utest_proc.c (and the shell).
+ *   child                      exit 0
+ *   child exit N               exit with status N (0x... accepted)
+ *   child sleep MS [N]         sleep MS milliseconds, then exit N (0)
+ *   child argc ARGS...         exit with argc (argv[0] included)
+ *   child cmdline_hash         exit with child_hash() of the raw command line (child.h)
+ *   child cow VALUE MS         copy-on-write check (see cow())
+ *   child cow_count            copy-on-write fault accounting (see cow_count())
+ */
+#include <nt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "user/tests/child.h"
+
+/* One page of initialized data of its own, so no other write (the stack
+ * cookie, stdio) has touched it before the test does. */
+static volatile uint64_t cow_page[PAGE_SIZE / 8] __attribute__((aligned(4096))) = { CHILD_COW_MAGIC, 1, 2, 3 };
+static volatile uint64_t bss_value;
+
+/* Reads the image's value, writes VALUE, sleeps so the other instance runs
+ * meanwhile, and checks that VALUE is still there (and the other instance's
+ * value never showed up here). */
+static int cow(uint64_t value, uint64_t ms)
+{
+    if (cow_page[0] != CHILD_COW_MAGIC || cow_page[1] != 1 || cow_page[3] != 3)
+        return CHILD_COW_NOT_PRISTINE;   /* another process's write leaked into the image */
+    if (bss_value != 0)
+        return CHILD_COW_BSS_NOT_ZERO;
+    cow_page[0] = value;
+    bss_value = value;
+    for (uint64_t slept = 0; slept < ms; slept += 50) {
+        SleepMs(50);
+        if (cow_page[0] != value || bss_value != value)
+            return CHILD_COW_CHANGED;
+    }
+    if (cow_page[1] != 1 || cow_page[2] != 2 || cow_page[3] != 3)
+        return CHILD_COW_CHANGED;
+    return 0;
+}
+
+static int counters(PROCESS_FAULT_COUNTERS_T *c)
+{
+    size_t len = 0;
+    memset(c, 0, sizeof(*c));
+    return NT_SUCCESS(NtQueryInformationProcess(NtCurrentProcess(), ProcessFaultCounters, c, sizeof(*c), &len));
+}
+
+/* A read of the pristine image page, then a write to it: the write must be
+ * a copy-on-write fault. */
+static int cow_count(void)
+{
+    PROCESS_FAULT_COUNTERS_T before, after;
+    if (!counters(&before))
+        return CHILD_COW_NO_COUNTERS;
+    if (cow_page[0] != CHILD_COW_MAGIC)
+        return CHILD_COW_NOT_PRISTINE;
+    cow_page[0] = 0x1234;
+    if (!counters(&after))
+        return CHILD_COW_NO_COUNTERS;
+    if (cow_page[0] != 0x1234)
+        return CHILD_COW_CHANGED;
+    return after.CopyOnWriteFaults > before.CopyOnWriteFaults ? 0 : CHILD_COW_NOT_COUNTED;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 0;
+    const char *c = argv[1];
+    if (strcmp(c, "exit") == 0)
+        return argc > 2 ? (int)strtoul(argv[2], NULL, 0) : 0;
+    if (strcmp(c, "sleep") == 0) {
+        SleepMs(argc > 2 ? strtoul(argv[2], NULL, 0) : 100);
+        return argc > 3 ? (int)strtoul(argv[3], NULL, 0) : 0;
+    }
+    if (strcmp(c, "argc") == 0)
+        return argc;
+    if (strcmp(c, "cmdline_hash") == 0)
+        return (int)child_hash(GetCommandLine());
+    if (strcmp(c, "cow") == 0 && argc > 3)
+        return cow(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
+    if (strcmp(c, "cow_count") == 0)
+        return cow_count();
+    printf("child: unknown command '%s'\n", c);
+    return CHILD_BAD_USAGE;
+}
