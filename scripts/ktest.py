@@ -255,6 +255,7 @@ class Runner:
             "runner.reports_unexpected_bugcheck": self.t_unexpected_bugcheck,
             "runner.reports_wrong_bugcheck": self.t_wrong_bugcheck,
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
+            "runner.reports_user_tests_not_started": self.t_user_not_started,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -307,6 +308,18 @@ class Runner:
 
     def t_missing_bugcheck(self, name):
         return self.expect_bugcheck_failure(name, "selftest.no_bugcheck_on_purpose", "got none")
+
+    def t_user_not_started(self, name):
+        """A utest boot whose init never runs (here: an ISO without user
+        programs) must be a failure saying so, not a pass or a hang."""
+        empty = os.path.join(LOGS, "no-user-programs")
+        os.makedirs(empty, exist_ok=True)
+        b = self.boot(name, f"utest=* test.mem_mib={self.args.mem}", 60, stop_when=KD_BANNER_RE, user_dir=empty)
+        outs = judge_user_boot(b)
+        if any(not o.ok and "user tests did not start" in o.message for o in outs):
+            return True, ""
+        return False, "judged: " + ("; ".join(f"{'PASS' if o.ok else 'FAIL'} {o.name}: {o.message}" for o in outs)
+                                    or "nothing")
 
     def expect_refusal(self, name, cpu, want):
         b = mq.boot(self.args.kernel, "", timeout=30, mem=self.args.mem, log_path=log_path(name),
@@ -552,7 +565,7 @@ def main():
         print("@@@ IMAGE " + p["ImageName"].string(), flush=True)
     except gdb.error as e:
         print("@@@ IMAGE ? " + str(e), flush=True)
-    for c in ("ps", "vad", "ws", "vad init", "pt 0x400000 init"):
+    for c in ("ps", "vad", "ws -a", "vad init", "pt 0x400000 init"):
         run(c)
 
 main()
@@ -583,12 +596,12 @@ main()
         image = image.group(1)
         results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
                                                                 re.M | re.S)}
-        cmds = ("ps", "vad", "ws", "vad init", "pt 0x400000 init")
-        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].strip() if c in results else "not run") for c in cmds
-               if c not in results or results[c].startswith("@@@ ERROR")]
+        cmds = ("ps", "vad", "ws -a", "vad init", "pt 0x400000 init")
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
+               for c in cmds if c not in results or results[c].startswith("@@@ ERROR")]
         if bad:
             return False, "; ".join(bad)
-        ps, vad, ws = results["ps"], results["vad"], results["ws"]
+        ps, vad, ws = results["ps"], results["vad"], results["ws -a"]
         # ps: the system process, init (pid, parent 0), and the stopped process marked current.
         if not re.search(r"^  +0 +- +System ", ps, re.M):
             bad.append("ps does not list the system process as pid 0")
@@ -608,7 +621,7 @@ main()
                 bad.append(f"{what} does not show the 1 MiB stack VAD 0x7fffffe00000-0x7fffffefffff with a "
                            f"valid page")
         # ws: valid pages (an image page at 0x400000 and the top stack page), and consistent.
-        rows = re.findall(r"^  (0x[0-9a-f]{16}) +(Image seg \d+|Stack|Private) +(0x[0-9a-f]{16}) P .* "
+        rows = re.findall(r"^ +\d+ (0x[0-9a-f]{16}) +(Image seg \d+|Stack|Private) +(0x[0-9a-f]{16}) P .* "
                           r"(0x[0-9a-f]+) +Active ", ws, re.M)
         got = {int(va, 16): int(pfn, 16) for va, _, _, pfn in rows}
         if 0x400000 not in got or 0x7FFFFFEFF000 not in got:

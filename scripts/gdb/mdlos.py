@@ -1,17 +1,22 @@
-"""mdlos memory-manager commands for GDB (loaded by scripts/gdb/gdbinit).
+"""mdlos memory-manager and process commands for GDB (loaded by scripts/gdb/gdbinit).
 
-  pt VA [CR3]   walk the page tables for VA in physical memory, level by level
-  pfn N         one PFN database entry, decoded
-  pfnstats      the page lists, and what every frame of RAM is used for
-  pool [TAG]    pool statistics and the pool tag table
-  memmap [VA]   the kernel's address map (and which region holds VA)
+  pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  pfn N             one PFN database entry, decoded
+  pfnstats          the page lists, and what every frame of RAM is used for
+  pool [TAG]        pool statistics and the pool tag table
+  memmap [VA]       the kernel's address map (and which region holds VA)
+  ps                every process and every thread
+  vad [PROC]        a process's VADs (default: the process whose CR3 is current)
+  ws [PROC]         a process's working set, each page with its PTE and PFN entry
 
 `help COMMAND` says more. They read the kernel's own structures by name
-(mm/mi.h, mm/pool.h), so the kernel's symbols must be loaded (`file
-build/kernel.elf`). `pt` reads page tables at their physical addresses
-through QEMU's gdbstub (`maintenance packet Qqemu.PhyMemMode:1`), the way
-the CPU does, and also prints where each entry appears in the self-map,
-which is how the kernel itself reads them.
+(mm/mi.h, mm/pool.h, kernel/ps.h, kernel/ki.h), so the kernel's symbols
+must be loaded (`file build/kernel.elf`). `pt`, `vad` and `ws` read page
+tables at their physical addresses through QEMU's gdbstub (`maintenance
+packet Qqemu.PhyMemMode:1`), the way the CPU does, so they can read any
+process's tables, not only the current one's; `pt` also prints where each
+entry appears in the self-map, which is how the kernel itself reads them.
+PROC is an image name, a pid or an EPROCESS address.
 Python 3 standard library only.
 """
 import fnmatch
@@ -42,6 +47,15 @@ PROTECTION_NAMES = ["NOACCESS", "READONLY", "EXECUTE", "EXECUTE_READ", "READWRIT
                     "EXECUTE_READWRITE", "EXECUTE_WRITECOPY"]
 # The PAT layout MiInitializePat programs: index = PAT<<2 | PCD<<1 | PWT.
 PAT_TYPES = ["WB", "WC", "UC-", "UC", "WB", "WC", "UC-", "UC"]
+
+# ---- kernel/ps.h, kernel/ki.h, kernel/ntsyscall.h ----
+USER_LIMIT = 1 << 47                     # user addresses are below 0x0000800000000000
+VAD_TYPES = ["Private", "Image", "Stack", "LockedView"]       # MI_VAD_TYPE
+THREAD_STATES = ["Initialized", "Ready", "Running", "Waiting", "Terminated"]   # KTHREAD_STATE
+PAGE_PROTECTIONS = {0x01: "PAGE_NOACCESS", 0x02: "PAGE_READONLY", 0x04: "PAGE_READWRITE", 0x08: "PAGE_WRITECOPY",
+                    0x10: "PAGE_EXECUTE", 0x20: "PAGE_EXECUTE_READ", 0x40: "PAGE_EXECUTE_READWRITE",
+                    0x80: "PAGE_EXECUTE_WRITECOPY"}
+FAULT_COUNTERS = ["DemandZeroFaults", "SoftFaults", "CopyOnWriteFaults", "ImageFaults", "HardFaults"]
 
 LEVELS = [  # name, VA shift, self-map base, mask applied to (VA >> shift2), shift2
     ("PML4E", 39, PXE_BASE, 0xFF8, 36),
@@ -134,6 +148,11 @@ def decode_not_present(entry):
                 f"(`pfn {pfn:#x}`)")
     if entry >> 10 & 1:
         return f"prototype: bits 63..11 point at a prototype PTE; protection {prot:#x} {protection_name(prot)}"
+    if entry >> 12 & 1 and not entry & ~((0x1F << 5) | (1 << 12)):
+        guard = " (a guard page: the first touch clears the guard; on a stack the guard moves one page down)" \
+            if prot & 0x18 == 0x10 else ""
+        return (f"demand zero, committed (MI_PTE_COMMITTED, bit 12): no frame yet, protection {prot:#x} "
+                f"{protection_name(prot)}; the first touch gets a zeroed frame{guard}")
     high = entry >> 32
     if high:
         low = (entry >> 1) & 0xF
@@ -264,9 +283,13 @@ class Command(gdb.Command):
 class PtCommand(Command):
     """Walk the page tables for a virtual address, as the CPU does.
 
-Usage: pt VA [CR3]
-  VA   an expression: 0xfffff8a000000000, &MmAvailablePages, kmain, $rsp
-  CR3  the address space to walk (default: the current $cr3)
+Usage: pt VA [CR3 | PROCESS]
+  VA       an expression: 0xfffff8a000000000, &MmAvailablePages, kmain, $rsp
+  CR3      the address space to walk (default: the current $cr3), a number
+  PROCESS  or a process, whose DirectoryTableBase is the CR3 walked: its
+           image name (init), its pid (4) or its EPROCESS address; see `ps`
+           (a name is tried first, then a number as a pid, an EPROCESS
+           address, and only then as a CR3)
 
 Starting from CR3, each level's entry is read at its PHYSICAL address (the
 CPU's view, via QEMU's Qqemu.PhyMemMode) and printed with its index, its
@@ -280,7 +303,8 @@ physical address, or at the first entry that is not present, which is
 then decoded in NT's software formats: zero, demand zero (with its MM_*
 protection), transition (frame still in memory), prototype, pagefile.
 The self-map addresses are the current address space's; they are only
-meaningful for CR3 = $cr3."""
+meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
+`pt 0x7fffffeff000 8`, `pt kmain 0x189000`."""
 
     def __init__(self):
         super().__init__("pt", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
@@ -288,17 +312,21 @@ meaningful for CR3 = $cr3."""
     def run(self, arg):
         argv = gdb.string_to_argv(arg)
         if not argv or len(argv) > 2:
-            raise gdb.GdbError("usage: pt VA [CR3]   (quote a VA expression that contains spaces)")
+            raise gdb.GdbError("usage: pt VA [CR3 | PROCESS]   (quote a VA expression that contains spaces)")
         va = eval_int(argv[0])
+        owner = None
         if len(argv) > 1:
-            cr3 = eval_int(argv[1])
+            owner, cr3 = resolve_address_space(argv[1])
         else:
             cr3 = current_cr3()
             mode = paging_mode()
             if mode:
                 print(f"pt {va:#018x}: {mode}; nothing to walk (give a CR3 to walk a table anyway)")
                 return
-        print(f"pt {va:#018x}   CR3 {cr3:#x}: PML4 at physical {cr3 & PFN_MASK:#x}")
+        if owner is None:
+            owner = process_of_cr3(cr3)
+        whose = f" ({owner.describe()})" if owner else ""
+        print(f"pt {va:#018x}   CR3 {cr3:#x}{whose}: PML4 at physical {cr3 & PFN_MASK:#x}")
         print(f"  VA bits: PML4 index {va >> 39 & 511:#x}, PDPT {va >> 30 & 511:#x}, PD {va >> 21 & 511:#x}, "
               f"PT {va >> 12 & 511:#x}, offset {va & 0xFFF:#x}")
         if not is_canonical(va):
@@ -409,10 +437,22 @@ frame is taken away, decoded), and the flags. Only frames of RAM
             line = f"  PteAddress     {pte:#x}"
             if PTE_BASE <= pte < PTE_BASE + (1 << 39):
                 line += f" -> maps VA {va_mapped_by_pte(pte):#x}"
+            frame = int(e["PteFrame"])
+            user = PTE_BASE <= pte < PTE_BASE + (USER_LIMIT >> 9)
             try:
-                now = read_u64_virtual(pte)
+                if user and frame:
+                    # A user PTE's self-map address means something only in
+                    # its own process: read it in its page table (PteFrame).
+                    with PhysicalMemory() as phys:
+                        if not phys.active:
+                            raise gdb.MemoryError("no physical memory access")
+                        now = struct.unpack("<Q", read_virtual((frame << PAGE_SHIFT) | (pte & 0xFFF), 8))[0]
+                    where = f", read in its page table PFN {frame:#x}"
+                else:
+                    now = read_u64_virtual(pte)
+                    where = ""
                 points = (now & 1 or now >> 11 & 1) and (now & PFN_MASK) >> PAGE_SHIFT == pfn
-                line += f"; holds {now:#x} ({'points at this frame' if points else 'not this frame'})"
+                line += f"; holds {now:#x} ({'points at this frame' if points else 'not this frame'}{where})"
             except gdb.MemoryError:
                 line += "; not readable now (its page table is not mapped)"
             print(line)
@@ -606,16 +646,558 @@ Each region with its first and last address and PML4 slot(s). With VA
                   ("" if is_canonical(va) else " (it is not even canonical)"))
 
 
+# ---------------------------------------------------------------- processes
+
+def lookup_type(name):
+    try:
+        return gdb.lookup_type(name)
+    except gdb.error as e:
+        raise gdb.GdbError(f"no type {name} in the symbols ({e}); are the kernel's symbols loaded "
+                           f"(file build/kernel.elf), and is it a kernel with processes?")
+
+
+def field_offset(type_name, field):
+    t = lookup_type(type_name).strip_typedefs()
+    for f in t.fields():
+        if f.name == field:
+            return f.bitpos // 8
+    raise gdb.GdbError(f"{type_name} has no field {field}: does this script match the kernel?")
+
+
+def c_string(value):
+    """A char array field as a Python string (up to its first NUL)."""
+    data = read_virtual(to_int(value.address), value.type.strip_typedefs().sizeof)
+    return data.split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def list_entries(head_address, type_name, field, limit=100000):
+    """The structures of type TYPE_NAME linked through their LIST_ENTRY
+    FIELD on the list whose head is at HEAD_ADDRESS (CONTAINING_RECORD),
+    in Flink order. A list that does not come back to its head (NULL,
+    unreadable or looping links) is an error that says where it broke."""
+    off = field_offset(type_name, field)
+    ptr = lookup_type(type_name).pointer()
+    seen = set()
+    link = read_u64_virtual(head_address)
+    if link == 0:
+        raise gdb.GdbError(f"the list head at {head_address:#x} ({type_name}.{field}) is not initialized yet "
+                           f"(its Flink is NULL): stop later in the boot, after PsInitialize")
+    while link != head_address:
+        if link == 0 or link in seen or len(seen) >= limit:
+            why = "a NULL Flink" if link == 0 else "a loop" if link in seen else f"more than {limit} entries"
+            raise gdb.GdbError(f"the list at {head_address:#x} ({type_name}.{field}) is corrupt: {why} "
+                               f"after {len(seen)} entries")
+        seen.add(link)
+        yield gdb.Value(link - off).cast(ptr).dereference()
+        try:
+            link = read_u64_virtual(link)
+        except gdb.MemoryError:
+            raise gdb.GdbError(f"the list at {head_address:#x} ({type_name}.{field}) is corrupt: entry "
+                               f"{link:#x} cannot be read")
+
+
+class Process:
+    """What the commands need from one EPROCESS (kernel/ps.h), read once."""
+
+    def __init__(self, value, listed=True):
+        self.value = value
+        self.address = to_int(value.address)
+        self.pid = int(value["UniqueProcessId"])
+        self.ppid = int(value["ParentId"])
+        self.name = c_string(value["ImageName"])
+        self.cr3 = int(value["DirectoryTableBase"])
+        self.system = self.address == to_int(kernel_value("PsInitialSystemProcess").address)
+        self.listed = listed
+
+    def describe(self):
+        return f"process {self.name} pid {self.pid}, EPROCESS {self.address:#x}"
+
+
+def processes():
+    """The system process (PsInitialSystemProcess, not on the list), then
+    every process on PsActiveProcessHead."""
+    out = [Process(kernel_value("PsInitialSystemProcess"))]
+    head = to_int(kernel_value("PsActiveProcessHead").address)
+    out += [Process(v) for v in list_entries(head, "EPROCESS", "ProcessListEntry")]
+    return out
+
+
+def process_of_cr3(cr3, procs=None):
+    for p in procs if procs is not None else processes():
+        if p.cr3 and (p.cr3 & PFN_MASK) == (cr3 & PFN_MASK):
+            return p
+    return None
+
+
+def find_process(text, allow_cr3=False):
+    """A process named by TEXT: its image name, its pid, or its EPROCESS
+    address (an expression). With ALLOW_CR3, a number that is none of
+    those is a CR3 value: returns (process or None, cr3)."""
+    procs = processes()
+    text = text.strip()
+    named = [p for p in procs if p.name == text] or [p for p in procs if p.name.lower() == text.lower()]
+    if len(named) == 1:
+        return named[0], named[0].cr3
+    if len(named) > 1:
+        raise gdb.GdbError(f"{len(named)} processes are named {text!r} (pids " +
+                           ", ".join(str(p.pid) for p in named) + "): give a pid")
+    try:
+        n = eval_int(text)
+    except gdb.error as e:
+        raise gdb.GdbError(f"no process named {text!r} ({e}); processes: " +
+                           ", ".join(f"{p.name} ({p.pid})" for p in procs))
+    for p in procs:
+        if p.pid == n:
+            return p, p.cr3
+    for p in procs:
+        if p.address == n:
+            return p, p.cr3
+    if allow_cr3:
+        p = process_of_cr3(n, procs)
+        if p and (p.cr3 & PFN_MASK) == (n & PFN_MASK):
+            return p, n
+    if n >= 0xFFFF800000000000:
+        # An EPROCESS that left the list (an ended process someone still
+        # holds a handle to): read it, but say so.
+        try:
+            v = gdb.Value(n).cast(lookup_type("EPROCESS").pointer()).dereference()
+            kind = int(v["Header"]["Type"])
+        except gdb.MemoryError as e:
+            raise gdb.GdbError(f"{n:#x} is no process on the list and cannot be read as an EPROCESS ({e})")
+        want = process_object_type()
+        if kind != want:
+            raise gdb.GdbError(f"{n:#x} is no process on the list, and not an EPROCESS either (its Header.Type "
+                               f"is {kind}, not KeProcessObject = {want})")
+        p = Process(v, listed=False)
+        print(f"note: {n:#x} is not on PsActiveProcessHead (an ended process?); reading it as an EPROCESS "
+              f"anyway: {p.name!r}, pid {p.pid}")
+        return p, p.cr3
+    if allow_cr3:
+        if n & ~PFN_MASK & ~0xFFF or n >= 1 << 52:
+            raise gdb.GdbError(f"{n:#x} is neither a process (pid, name, EPROCESS) nor a CR3 value")
+        return None, n
+    raise gdb.GdbError(f"no process {text!r}: not an image name, pid or EPROCESS address; processes: " +
+                       ", ".join(f"{p.name} ({p.pid})" for p in procs))
+
+
+def process_object_type():
+    try:
+        return eval_int("KeProcessObject")
+    except gdb.error:
+        return 6   # KOBJECTS in kernel/ke.h
+
+
+def resolve_address_space(text):
+    return find_process(text, allow_cr3=True)
+
+
+def chosen_process(arg, command):
+    """The process ARG names, or the one whose CR3 is current."""
+    if arg.strip():
+        return find_process(arg)[0]
+    cr3 = current_cr3()
+    procs = processes()
+    p = process_of_cr3(cr3, procs)
+    if p is None:
+        raise gdb.GdbError(f"{command}: no process has the current CR3 {cr3:#x}; name one: " +
+                           ", ".join(f"{q.name} ({q.pid})" for q in procs))
+    return p
+
+
+def thread_state(state):
+    return enum_name(THREAD_STATES, state) if 0 <= state < len(THREAD_STATES) else f"?{state}"
+
+
+def current_thread_address():
+    """The PRCB's CurrentThread (prcb0 is static in kernel/sched.c, but in
+    the symbols), or None."""
+    try:
+        return to_int(gdb.parse_and_eval("prcb0")["CurrentThread"])
+    except gdb.error:
+        return None
+
+
+def protection_text(prot):
+    base = PAGE_PROTECTIONS.get(prot & 0xFF, f"{prot & 0xFF:#x}?")
+    extra = [n for bit, n in ((0x100, "PAGE_GUARD"), (0x200, "PAGE_NOCACHE")) if prot & bit]
+    return "|".join([base] + extra)
+
+
+class PageTables:
+    """Whole page-table pages read in physical memory, each once (use
+    inside `with PhysicalMemory()`, whose mode must be active)."""
+
+    def __init__(self):
+        self.cache = {}
+
+    def table(self, phys):
+        phys &= PFN_MASK
+        t = self.cache.get(phys)
+        if t is None:
+            t = self.cache[phys] = struct.unpack("<512Q", read_virtual(phys, PAGE_SIZE))
+        return t
+
+    def entry(self, phys, level=None):
+        return self.table(phys)[(phys & 0xFFF) >> 3]
+
+    def pte(self, cr3, va):
+        """The PTE of VA (4 KiB pages), or None with the level whose entry
+        was not present."""
+        table = cr3
+        for level in range(3):
+            e = self.table(table)[(va >> (39 - 9 * level)) & 511]
+            if not e & 1:
+                return None, LEVELS[level][0]
+            if level and e & 0x80:
+                return None, f"{LEVELS[level][0]} (a large page)"
+            table = e & PFN_MASK
+        return self.table(table)[(va >> 12) & 511], "PTE"
+
+    def scan(self, cr3, start, end):
+        """(va, pte) for every nonzero PTE of [start, end] in the user half,
+        following only present upper-level entries."""
+        out = []
+        end = min(end, USER_LIMIT - 1)
+
+        def visit(table, level, base):
+            shift = 39 - 9 * level
+            first = (max(start, base) - base) >> shift
+            last = (min(end, base + (512 << shift) - 1) - base) >> shift
+            entries = self.table(table)
+            for i in range(first, last + 1):
+                e, va = entries[i], base + (i << shift)
+                if level == 3:
+                    if e:
+                        out.append((va, e))
+                elif e & 1 and not (level and e & 0x80):
+                    visit(e & PFN_MASK, level + 1, va)
+        if start <= end:
+            visit(cr3, 0, 0)
+        return out
+
+
+def with_page_tables(fn):
+    """Run FN(PageTables) with GDB reading physical memory; a gdbstub
+    without that is an error (these commands read other processes' tables)."""
+    with PhysicalMemory() as phys:
+        if not phys.active:
+            raise gdb.GdbError("this gdbstub cannot read physical memory (QEMU's Qqemu.PhyMemMode); "
+                               "another process's page tables cannot be read")
+        try:
+            return fn(PageTables())
+        except gdb.MemoryError as e:
+            raise gdb.GdbError(f"cannot read a page table in physical memory: {e}")
+
+
+def pte_kind(e):
+    if e & 1:
+        return "valid"
+    if e >> 11 & 1:
+        return "transition"
+    if e >> 12 & 1 and not e >> 32:
+        return "committed"
+    return "other"
+
+
+def vads(proc):
+    head = to_int(proc.value["VadListHead"].address)
+    return list(list_entries(head, "MMVAD", "Links"))
+
+
+def vad_backing(v):
+    """Image name and segment of an image VAD (with its ELF layout)."""
+    t = int(v["Type"])
+    if t == 1 and to_int(v["Image"]):
+        im = v["Image"].dereference()
+        seg = int(v["Segment"])
+        name = c_string(im["Name"])
+        if seg < int(im["SegmentCount"]):
+            sg = im["Segment"][seg]
+            return (f"image {name} segment {seg}: vaddr {int(sg['Vaddr']):#x} memsz {int(sg['Memsz']):#x} "
+                    f"filesz {int(sg['Filesz']):#x} at file offset {int(sg['Offset']):#x}")
+        return f"image {name} segment {seg} (out of range: the image has {int(im['SegmentCount'])})"
+    if t == 3:
+        return f"locked view, MDL {to_int(v['Owner']):#x}"
+    if t == 2:
+        return "user stack (grows down one guard page at a time)"
+    return "private (pagefile-backed in NT; here memory only)"
+
+
+class PsCommand(Command):
+    """List the processes and the threads (kernel/ps.h, kernel/ki.h).
+
+Usage: ps
+
+Processes: the system process (PsInitialSystemProcess, pid 0, which owns
+the kernel threads and is not on the list) and every EPROCESS on
+PsActiveProcessHead, one line each: pid, parent pid, image name, EPROCESS
+address, CR3 (DirectoryTableBase), working-set size and peak in pages
+(Vm.Count, Vm.Peak), committed private pages and pages locked by MDLs,
+the fault counters (Vm.Counters: demand-zero / soft / copy-on-write /
+image / hard) and the state: running, exiting (PsExitCurrentProcess has
+begun), or ended with its exit status. `*` marks the process whose
+address space is in CR3 now.
+
+Threads: every KTHREAD on KiThreadListHead: id, name, state
+(KTHREAD_STATE), priority, context switches, the process it belongs to
+(and the one it is attached to, if another: KeStackAttachProcess), and
+for a waiting thread the object it waits on. `*` marks the PRCB's
+CurrentThread."""
+
+    def __init__(self):
+        super().__init__("ps", gdb.COMMAND_DATA, gdb.COMPLETE_NONE)
+
+    def run(self, arg):
+        if arg.strip():
+            raise gdb.GdbError("usage: ps   (no arguments; `vad PROC` and `ws PROC` show one process)")
+        procs = processes()
+        try:
+            cr3 = current_cr3() & PFN_MASK
+        except gdb.GdbError:
+            cr3 = None
+        by_address = {p.address: p for p in procs}
+        print(f"Processes: {len(procs) - 1} on PsActiveProcessHead, plus the system process")
+        print(f"  {'pid':>5} {'ppid':>5} {'image':<12} {'EPROCESS':<18} {'CR3':>10} {'ws':>5} {'peak':>5} "
+              f"{'priv':>5} {'lock':>4}  {'faults dz/soft/cow/img/hard':<27} state")
+        for p in procs:
+            v = p.value
+            vm = v["Vm"]
+            c = vm["Counters"]
+            faults = "/".join(str(int(c[f])) for f in FAULT_COUNTERS)
+            if p.system:
+                state = "system (kernel threads)"
+            elif int(v["Header"]["SignalState"]):
+                state = f"ended, status {int(v['ExitStatus']) & 0xFFFFFFFF:#010x}"
+            elif int(v["Exiting"]):
+                state = f"exiting, status {int(v['ExitStatus']) & 0xFFFFFFFF:#010x}"
+            else:
+                state = "running"
+            mark = "*" if cr3 is not None and p.cr3 and (p.cr3 & PFN_MASK) == cr3 else " "
+            print(f"{mark} {p.pid:>5} {p.ppid if not p.system else '-':>5} {p.name:<12} {p.address:#018x} "
+                  f"{p.cr3:>#10x} {int(vm['Count']):>5} {int(vm['Peak']):>5} {int(c['PrivatePages']):>5} "
+                  f"{int(v['LockedPages']):>4}  {faults:<27} {state}")
+        current = current_thread_address()
+        head = to_int(kernel_value("KiThreadListHead").address)
+        threads = list(list_entries(head, "KTHREAD", "ThreadListEntry"))
+        print(f"Threads: {len(threads)} on KiThreadListHead")
+        print(f"  {'id':>5} {'name':<16} {'state':<11} {'pri':>3} {'switches':>8} {'KTHREAD':<18} process")
+        for t in threads:
+            addr = to_int(t.address)
+            state = int(t["State"])
+            owner = by_address.get(to_int(t["Process"]))
+            active = by_address.get(to_int(t["ActiveProcess"]))
+            where = f"{owner.name} ({owner.pid})" if owner else f"EPROCESS {to_int(t['Process']):#x}"
+            if to_int(t["ActiveProcess"]) != to_int(t["Process"]):
+                where += (f", attached to {active.name} ({active.pid})" if active
+                          else f", attached to EPROCESS {to_int(t['ActiveProcess']):#x}")
+            if state == 3:
+                obj = to_int(t["WaitBlock"]["Object"])
+                if obj:
+                    target = by_address.get(obj)
+                    what = f"process {target.name} ({target.pid})" if target else symbolize(obj)
+                    where += f"; waits on {what}"
+                else:
+                    where += "; waits for its timer (a delay)"
+            mark = "*" if (addr == current if current is not None else state == 2) else " "
+            print(f"{mark} {int(t['Id']):>5} {c_string(t['Name']):<16} {thread_state(state):<11} "
+                  f"{int(t['Priority']):>3} {int(t['ContextSwitches']):>8} {addr:#018x} {where}")
+
+
+def symbolize(addr):
+    try:
+        text = gdb.execute(f"info symbol {addr:#x}", to_string=True).strip()
+    except gdb.error:
+        text = ""
+    if not text or text.startswith("No symbol"):
+        return f"{addr:#x}"
+    return f"{addr:#x} <{text.split(' in section')[0]}>"
+
+
+class VadCommand(Command):
+    """The VADs of a process: what its address space has reserved (kernel/ps.h).
+
+Usage: vad [PROCESS]
+  PROCESS  an image name (init), a pid (4) or an EPROCESS address;
+           default: the process whose DirectoryTableBase is the current CR3
+
+One line per MMVAD on the process's VadListHead, in list order (sorted by
+address, as MiInsertVad keeps it): first and last address (StartVpn and
+EndVpn are inclusive page numbers), size, type (MI_VAD_TYPE: Private from
+NtAllocateVirtualMemory, Image segment, Stack, LockedView), the PAGE_*
+protection given at reservation, NoFree, then what is in its PTEs, read
+in that process's page tables in physical memory: valid pages, transition
+pages (trimmed, the frame still on a list), committed pages without a frame
+yet (demand zero), and for images the ELF segment the VAD maps. Overlapping
+or unsorted VADs are marked BAD."""
+
+    def __init__(self):
+        super().__init__("vad", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    def run(self, arg):
+        p = chosen_process(arg, "vad")
+        if p.system:
+            print(f"vad: {p.describe()}: the system process has no user address space and no VADs")
+            return
+        vs = vads(p)
+        print(f"vad: {p.describe()}, CR3 {p.cr3:#x}: {len(vs)} VADs")
+        if not vs:
+            return
+        ranges = [(int(v["StartVpn"]) << PAGE_SHIFT, ((int(v["EndVpn"]) + 1) << PAGE_SHIFT) - 1) for v in vs]
+        counts = with_page_tables(lambda pt: [pt.scan(p.cr3, s, e) for s, e in ranges])
+        print(f"  {'start':<18} {'end':<18} {'pages':>6}  {'type':<10} {'protection':<24} "
+              f"{'valid':>5} {'trans':>5} {'commit':>6}  backing")
+        previous_end = -1
+        for v, (start, end), ptes in zip(vs, ranges, counts):
+            kinds = [pte_kind(e) for _, e in ptes]
+            t = int(v["Type"])
+            note = []
+            if int(v["NoFree"]):
+                note.append("NoFree")
+            if start <= previous_end:
+                note.append("BAD: overlaps or is out of order with the VAD before it")
+            if end < start:
+                note.append("BAD: EndVpn < StartVpn")
+            if kinds.count("other"):
+                note.append(f"{kinds.count('other')} PTEs in no known format")
+            previous_end = max(previous_end, end)
+            print(f"  {start:#018x} {end:#018x} {(end - start + 1) >> PAGE_SHIFT:>6}  "
+                  f"{enum_name(VAD_TYPES, t):<10} {protection_text(int(v['Protection'])):<24} "
+                  f"{kinds.count('valid'):>5} {kinds.count('transition'):>5} {kinds.count('committed'):>6}  "
+                  f"{vad_backing(v)}" + ("  [" + "; ".join(note) + "]" if note else ""))
+        outside = with_page_tables(lambda pt: pt.scan(p.cr3, 0, USER_LIMIT - 1))
+        stray = [va for va, _ in outside if not any(s <= va <= e for s, e in ranges)]
+        if stray:
+            print(f"  BAD: {len(stray)} nonzero user PTEs outside every VAD, first at {stray[0]:#x}")
+
+
+class WsCommand(Command):
+    """The working set of a process: its user pages that are valid now.
+
+Usage: ws [-a] [PROCESS]
+  PROCESS  an image name (init), a pid (4) or an EPROCESS address;
+           default: the process whose DirectoryTableBase is the current CR3
+  -a       every entry (otherwise the first 64 lines, then a summary)
+
+Prints the size, peak and capacity of Vm (MMSUPPORT), then one line per
+VA in Vm.List, in list order (# is the index: the working-set manager
+trims from the front, MmTrimProcessWorkingSet from the back): the VAD
+holding it, its PTE as the CPU sees it (read in
+that process's page tables in physical memory, as `pt VA PROCESS` would),
+its flags, and the frame's PFN entry (`pfn N`): state, ReferenceCount,
+ShareCount and usage (user = private, image = a prototype page shared by
+every process running the image). Then the cross-checks: working-set
+entries whose PTE is not valid (STALE), valid user PTEs that are not in
+the list (UNTRACKED: they cannot be trimmed; locked-view VADs excepted),
+duplicate entries, and the transition PTEs
+left by trimming (`MmTrimProcessWorkingSet`), whose frames wait on the
+modified or standby list for a soft fault."""
+
+    def __init__(self):
+        super().__init__("ws", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    LIMIT = 64
+
+    def run(self, arg):
+        argv = gdb.string_to_argv(arg)
+        show_all = "-a" in argv
+        argv = [a for a in argv if a != "-a"]
+        if len(argv) > 1:
+            raise gdb.GdbError("usage: ws [-a] [PROCESS]")
+        p = chosen_process(argv[0] if argv else "", "ws")
+        if p.system:
+            print(f"ws: {p.describe()}: the system process has no user working set")
+            return
+        vm = p.value["Vm"]
+        count, cap = int(vm["Count"]), int(vm["Capacity"])
+        lst = to_int(vm["List"])
+        if count > cap or (count and not lst):
+            raise gdb.GdbError(f"ws: Vm.Count {count} but Vm.Capacity {cap}, List {lst:#x}: corrupt")
+        raw = read_virtual(lst, count * 8) if count else b""
+        vas = list(struct.unpack(f"<{count}Q", raw))
+        vs = vads(p)
+        ranges = [(int(v["StartVpn"]) << PAGE_SHIFT, ((int(v["EndVpn"]) + 1) << PAGE_SHIFT) - 1, v) for v in vs]
+
+        def read(pt):
+            return [pt.pte(p.cr3, va) for va in vas], pt.scan(p.cr3, 0, USER_LIMIT - 1)
+        ptes, every = with_page_tables(read)
+        print(f"ws: {p.describe()}, CR3 {p.cr3:#x}: {count} pages (peak {int(vm['Peak'])}, capacity {cap}), "
+              f"{int(vm['Counters']['PrivatePages'])} private pages committed")
+        db = kernel_value("MmPfnDatabase")
+        ram = ram_ranges()
+        print(f"  {'#':>4} {'VA':<18} {'VAD':<14} {'PTE':<18} {'flags':<24} {'PFN':>8}  state      refs shares "
+              f"usage")
+        stale = 0
+        kinds = {}
+        for index, (va, (pte, level)) in enumerate(zip(vas, ptes)):
+            quiet = not show_all and index >= self.LIMIT
+            if quiet and index == self.LIMIT:
+                print(f"  ... {count - self.LIMIT} more entries (`ws -a` shows them); checks below cover all")
+            vad = next((v for s, e, v in ranges if s <= va <= e), None)
+            if vad is None:
+                where = "NO VAD"
+            else:
+                t = int(vad["Type"])
+                where = enum_name(VAD_TYPES, t) + (f" seg {int(vad['Segment'])}" if t == 1 else "")
+            lead = f"  {index:>4} {va:#018x} {where:<14}"
+            if pte is None or not pte & 1:
+                stale += 1
+                print(f"{lead} " + (f"STALE: the {level} is not present" if pte is None else
+                                    f"{pte:#018x} STALE: not valid ({pte_kind(pte)})"))
+                continue
+            pfn = (pte & PFN_MASK) >> PAGE_SHIFT
+            flags = decode_present(pte, 3, False)
+            if not any(s <= pfn < e for s, e in ram):
+                print(f"{lead} {pte:#018x} {flags:<24} {pfn:>#8x}  not RAM")
+                continue
+            if quiet:
+                key = where.split(" seg")[0]
+                kinds[key] = kinds.get(key, 0) + 1
+                continue
+            e = db[pfn]
+            usage = enum_name(USAGE_NAMES, int(e["Usage"]))
+            if int(e["Usage"]) == 11:
+                usage += " (shared prototype)"
+            print(f"{lead} {pte:#018x} {flags:<24} {pfn:>#8x}  "
+                  f"{enum_name(LIST_SHORT, int(e['PageLocation'])):<10} {int(e['ReferenceCount']):>4} "
+                  f"{int(e['ShareCount']):>6} {usage}")
+        if kinds:
+            print("  (not shown: " + ", ".join(f"{n} in {k} VADs" for k, n in sorted(kinds.items())) + ")")
+        listed = set(vas)
+        valid = [va for va, e in every if e & 1]
+        views = [(s_, e_) for s_, e_, v in ranges if int(v["Type"]) == 3]
+        untracked = [va for va in valid if va not in listed and not any(s_ <= va <= e_ for s_, e_ in views)]
+        in_views = sum(1 for va in valid if va not in listed and any(s_ <= va <= e_ for s_, e_ in views))
+        if in_views:
+            print(f"  {in_views} valid pages of locked views (MDL mappings: not in the working set by design)")
+        trans = [va for va, e in every if pte_kind(e) == "transition"]
+        dups = count - len(listed)
+        print(f"  valid user PTEs in the page tables: {len(valid)}; working-set entries: {count}"
+              + (f" ({dups} DUPLICATE)" if dups else ""))
+        print(f"  STALE entries (listed, not valid): {stale}" if stale else "  no stale entries")
+        if untracked:
+            print(f"  UNTRACKED valid pages (not in Vm.List, never trimmed): {len(untracked)}: " +
+                  ", ".join(f"{va:#x}" for va in untracked[:8]) + (" ..." if len(untracked) > 8 else ""))
+        else:
+            print("  every valid user page is in the working set")
+        print(f"  transition PTEs (trimmed, frame on the modified/standby list; a touch is a soft fault): "
+              f"{len(trans)}")
+
+
 class MdlosCommand(Command):
-    """mdlos memory-manager commands (scripts/gdb/mdlos.py).
+    """mdlos memory-manager and process commands (scripts/gdb/mdlos.py).
 
-  pt VA [CR3]   walk the page tables for VA in physical memory, level by level
-  pfn N         one PFN database entry (MmPfnDatabase[N]), decoded
-  pfnstats      the page lists, and what every frame of RAM is used for
-  pool [TAG]    pool statistics and the pool tag table
-  memmap [VA]   the kernel's address map (and which region holds VA)
+  pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  pfn N             one PFN database entry (MmPfnDatabase[N]), decoded
+  pfnstats          the page lists, and what every frame of RAM is used for
+  pool [TAG]        pool statistics and the pool tag table
+  memmap [VA]       the kernel's address map (and which region holds VA)
+  ps                every process (EPROCESS) and every thread (KTHREAD)
+  vad [PROC]        a process's VADs, with what their PTEs hold
+  ws [PROC]         a process's working set: each page's PTE and PFN entry
 
-`help COMMAND` for each. They need the kernel's symbols (file build/kernel.elf)."""
+PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
+process whose address space is in CR3. `help COMMAND` for each. They need
+the kernel's symbols (file build/kernel.elf)."""
 
     def __init__(self):
         super().__init__("mdlos", gdb.COMMAND_DATA, gdb.COMPLETE_NONE)
@@ -625,6 +1207,9 @@ class MdlosCommand(Command):
 
 
 MdlosCommand()
+PsCommand()
+VadCommand()
+WsCommand()
 PtCommand()
 PfnCommand()
 PfnStatsCommand()
