@@ -87,10 +87,11 @@ def make_iso(kernel, cmdline, cache_dir, user_dir=None):
 
 
 def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop_when=None,
-         echo=None, iso_dir=None):
-    """Boot KERNEL with CMDLINE until QEMU exits, TIMEOUT seconds pass, or a
-    line matches the regex STOP_WHEN. ECHO(line) is called for each line."""
-    iso = make_iso(kernel, cmdline, iso_dir or os.path.join(ROOT, "build", "iso-cache"))
+         echo=None, iso_dir=None, user_dir=None):
+    """Boot KERNEL with CMDLINE (and the user programs of USER_DIR, default
+    build/user) until QEMU exits, TIMEOUT seconds pass, or a line matches the
+    regex STOP_WHEN. ECHO(line) is called for each line."""
+    iso = make_iso(kernel, cmdline, iso_dir or os.path.join(ROOT, "build", "iso-cache"), user_dir)
     env = dict(os.environ, QEMU_MEM=str(mem))
     cmd = ["sh", os.path.join(ROOT, "scripts", "qemu.sh"), iso, "-serial", "stdio", "-monitor", "none"]
     cmd += list(qemu_args)

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     const char *c = argv[1];
     if (strcmp(c, "none") == 0) {
         return 0;
-    } else if (strcmp(c, "null_read") == 0) {
+    } else if (strcmp(c, "null_read") == 0 || strcmp(c, "null") == 0) {
         read8(0);
     } else if (strcmp(c, "null_write") == 0) {
         write8(8, 1);
