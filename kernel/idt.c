@@ -35,6 +35,10 @@ void KiInitIdt(void)
     set_gate(8, KiTrapStubs[8], 1, 0);   /* #DF  -> IST1 */
     set_gate(2, KiTrapStubs[2], 2, 0);   /* NMI  -> IST2 */
     set_gate(18, KiTrapStubs[18], 3, 0); /* #MC  -> IST3 */
+    /* INT3 and INTO may be executed by user code (DPL 3); from any other
+     * vector a software INT n in ring 3 is a #GP, as it should be. */
+    set_gate(3, KiTrapStubs[3], 0, 3);
+    set_gate(4, KiTrapStubs[4], 0, 3);
     struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)idt };
     __asm__ volatile("lidt %0" : : "m"(idtr));
 }

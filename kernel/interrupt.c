@@ -10,6 +10,7 @@
 #include "kernel/ki.h"
 #include "kernel/x86.h"
 #include "mm/mm.h"
+#include "kernel/ps.h"
 
 #define TAG_INTR POOL_TAG('I', 'n', 't', 'r')
 
@@ -107,4 +108,6 @@ void KiInterruptDispatch(PKTRAP_FRAME f)
         cli();
         write_cr8(old);
     }
+    if (f->cs & 3)
+        PsCheckTermination(f);   /* back to ring 3: unless the process was told to end */
 }

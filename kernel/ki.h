@@ -153,6 +153,8 @@ struct _KTHREAD {
     struct _EPROCESS *ActiveProcess;  /* whose address space it runs in (KeStackAttachProcess) */
     PKTRAP_FRAME TrapFrame;           /* user-mode state, for user threads */
     KTRAP_FRAME UserStart;            /* the frame a new user thread enters ring 3 through */
+    BOOLEAN UserWait;                 /* waiting on behalf of user mode: a termination may end the wait */
+    volatile BOOLEAN AbortUserWait;   /* its process is being ended: user-mode waits return at once */
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
     ULONG64 ContextSwitches;
     ULONG64 Id;

@@ -52,9 +52,13 @@ static NTSTATUS copy_string(char *dst, const char *user, SIZE_T max)
 static NTSTATUS NtTerminateProcess(ULONG64 h, ULONG64 status, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
 {
     (void)a3, (void)a4, (void)a5, (void)a6;
-    if (h != (ULONG64)-1)
-        return STATUS_NOT_IMPLEMENTED;   /* ending another process is not supported yet */
-    PsExitCurrentProcess((NTSTATUS)status);
+    PEPROCESS me = PsGetCurrentProcess();
+    PEPROCESS p = PsLookupHandle(me, h);
+    if (!p)
+        return STATUS_INVALID_HANDLE;
+    if (p == me)
+        PsExitCurrentProcess((NTSTATUS)status);
+    return PsTerminateProcess(p, (NTSTATUS)status);
 }
 
 static NTSTATUS NtDisplayString(ULONG64 text, ULONG64 len, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
@@ -212,7 +216,20 @@ static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 
     SIZE_T n = 0;
     if (len == 0)
         return STATUS_INVALID_PARAMETER;
+    /* Check the output pointers before waiting for a line that may never come. */
+    volatile NTSTATUS bad = STATUS_SUCCESS;
+    ExTry {
+        ProbeForRead((void *)ubuf, len, 1);   /* the whole range is user space */
+        ProbeForWrite((void *)ubuf, len < sizeof(line) ? len : sizeof(line), 1);
+        ProbeForWrite((void *)uread, sizeof(SIZE_T), 1);   /* required */
+    } ExExcept(status) {
+        bad = status;
+    } ExEndTry;
+    if (!NT_SUCCESS(bad))
+        return bad;
     for (;;) {
+        if (PsGetCurrentProcess()->TerminateRequested)
+            return STATUS_PROCESS_IS_TERMINATING;
         int c = KiSerialGetChar();
         if (c < 0) {
             LARGE_INTEGER d = { -KI_MS(1) };
@@ -233,7 +250,7 @@ static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 
     }
     line[n] = 0;
     NTSTATUS s = copy_out((void *)ubuf, line, n + 1);
-    if (NT_SUCCESS(s) && uread)
+    if (NT_SUCCESS(s))
         s = copy_out((void *)uread, &n, sizeof(n));
     return s;
 }

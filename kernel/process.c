@@ -218,3 +218,36 @@ void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address)
     sti();
     PsExitCurrentProcess(status);
 }
+
+/* Ending another process: its thread may be running user code, or waiting
+ * in the kernel. Either way it must end itself, in its own address space:
+ * we set the request, wake it if it waits, and it exits at its next
+ * return towards ring 3 (the clock interrupt guarantees one comes). */
+NTSTATUS PsTerminateProcess(PEPROCESS p, NTSTATUS status)
+{
+    if (p->Exiting)
+        return STATUS_PROCESS_IS_TERMINATING;
+    KIRQL old = KiAcquireDispatcherLock();
+    if (!p->TerminateRequested) {
+        p->TerminateStatus = status;
+        p->TerminateRequested = TRUE;
+        PKTHREAD t = p->Thread;
+        if (t) {
+            t->AbortUserWait = TRUE;
+            if (t->State == ThreadWaiting && t->UserWait)
+                KiUnwaitThread(t, STATUS_PROCESS_IS_TERMINATING);   /* a wait on behalf of user mode ends */
+        }
+    }
+    KiReleaseDispatcherLock(old);
+    return STATUS_SUCCESS;
+}
+
+void PsCheckTermination(PKTRAP_FRAME f)
+{
+    PKTHREAD t = KeGetCurrentThread();
+    PEPROCESS p = t->Process;
+    if (!(f->cs & 3) || p == &PsInitialSystemProcess || !p->TerminateRequested || p->Exiting)
+        return;
+    sti();
+    PsExitCurrentProcess(p->TerminateStatus);
+}

@@ -64,6 +64,8 @@ typedef struct _EPROCESS {
     PVOID Handles[PS_MAX_HANDLES];
     NTSTATUS ExitStatus;
     BOOLEAN Exiting;
+    volatile BOOLEAN TerminateRequested;   /* by another process: honoured on the way back to ring 3 */
+    NTSTATUS TerminateStatus;
     volatile LONG RefCount;
 } EPROCESS, *PEPROCESS;
 
@@ -146,3 +148,6 @@ void MiLoadBootImages(void);
 void MiStartWorkingSetManager(void);
 void MiSignalLowMemory(void);
 extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
+NTSTATUS PsTerminateProcess(PEPROCESS p, NTSTATUS status);
+/* On every return to ring 3: end the process if someone asked us to. */
+void PsCheckTermination(PKTRAP_FRAME f);

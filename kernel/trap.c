@@ -64,6 +64,35 @@ static void print_frame(PKTRAP_FRAME f)
             (unsigned long long)f->r14, (unsigned long long)f->r15);
 }
 
+/* A #GP in ring 3 is either a bad memory reference or an instruction only
+ * ring 0 may execute; NT tells them apart by looking at the instruction. */
+static BOOLEAN KiIsPrivilegedInstruction(ULONG64 rip)
+{
+    UCHAR op[3] = { 0 };
+    volatile BOOLEAN ok = TRUE;
+    ExTry {
+        KeCopyFromUser(op, (const void *)rip, sizeof(op));
+    } ExExcept(status) {
+        ok = FALSE;
+    } ExEndTry;
+    if (!ok)
+        return FALSE;
+    switch (op[0]) {
+    case 0xF4:                          /* HLT */
+    case 0xFA: case 0xFB:               /* CLI, STI */
+    case 0xE4: case 0xE5: case 0xE6: case 0xE7:
+    case 0xEC: case 0xED: case 0xEE: case 0xEF:   /* IN, OUT */
+    case 0x6C: case 0x6D: case 0x6E: case 0x6F:   /* INS, OUTS */
+        return TRUE;
+    case 0x0F:
+        return op[1] == 0x01 || op[1] == 0x06 || op[1] == 0x08 || op[1] == 0x09 || op[1] == 0x20 ||
+               op[1] == 0x22 || op[1] == 0x21 || op[1] == 0x23 || op[1] == 0x30 || op[1] == 0x32 ||
+               op[1] == 0x00;           /* LGDT/INVLPG.., CLTS, INVD, WBINVD, MOV CR/DR, WRMSR, RDMSR, LLDT.. */
+    default:
+        return FALSE;
+    }
+}
+
 void KiReportException(PKTRAP_FRAME f)
 {
     uint64_t v = f->vector;
@@ -102,8 +131,12 @@ void KiTrapDispatch(PKTRAP_FRAME f)
         [0] = STATUS_INTEGER_DIVIDE_BY_ZERO, [3] = STATUS_BREAKPOINT, [6] = STATUS_ILLEGAL_INSTRUCTION,
         [13] = STATUS_ACCESS_VIOLATION, [17] = STATUS_DATATYPE_MISALIGNMENT,
     };
-    if (f->cs & 3)
-        PsRaiseUserException(f, status_of[v] ? status_of[v] : STATUS_ACCESS_VIOLATION, f->rip);
+    if (f->cs & 3) {
+        NTSTATUS s = status_of[v] ? status_of[v] : STATUS_ACCESS_VIOLATION;
+        if (v == 13 && KiIsPrivilegedInstruction(f->rip))
+            s = STATUS_PRIVILEGED_INSTRUCTION;
+        PsRaiseUserException(f, s, f->rip);
+    }
     if (status_of[v] && KiExceptionHandlerActive())
         KiRaiseFromTrap(f, status_of[v]);
 

@@ -11,6 +11,7 @@
 
 #define THREAD_NOT_MUTEX_OWNER 0x00000011
 #define STATUS_SEMAPHORE_LIMIT_EXCEEDED ((NTSTATUS)0xC0000047L)
+#define STATUS_PROCESS_IS_TERMINATING_ ((NTSTATUS)0xC000010AL)
 
 static void init_header(DISPATCHER_HEADER *h, UCHAR type, LONG state)
 {
@@ -91,6 +92,10 @@ NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MOD
     DISPATCHER_HEADER *h = object;
     KIRQL old = KiAcquireDispatcherLock();
     PKTHREAD t = KeGetCurrentThread();
+    if (mode == UserMode && t->AbortUserWait) {
+        KiReleaseDispatcherLock(old);
+        return STATUS_PROCESS_IS_TERMINATING_;
+    }
     if (is_signaled(h, t)) {
         satisfy(h, t);
         KiReleaseDispatcherLock(old);
@@ -106,7 +111,9 @@ NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MOD
     if (timeout)
         KiSetTimerLocked(&t->WaitTimer, *timeout, 0, NULL);
     t->State = ThreadWaiting;
+    t->UserWait = mode == UserMode;
     KiSwapThread();
+    t->UserWait = FALSE;
     NTSTATUS status = t->WaitStatus;
     KiReleaseDispatcherLock(old);
     return status;
@@ -114,7 +121,6 @@ NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MOD
 
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE mode, BOOLEAN alertable, PLARGE_INTEGER interval)
 {
-    UNREFERENCED_PARAMETER(mode);
     UNREFERENCED_PARAMETER(alertable);
     check_wait_irql(NULL, interval);
     if (interval->QuadPart == 0) {
@@ -123,12 +129,19 @@ NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE mode, BOOLEAN alertable, PLARGE_
     }
     KIRQL old = KiAcquireDispatcherLock();
     PKTHREAD t = KeGetCurrentThread();
+    if (mode == UserMode && t->AbortUserWait) {
+        KiReleaseDispatcherLock(old);
+        return STATUS_PROCESS_IS_TERMINATING_;
+    }
     t->WaitBlock.Object = NULL;
     KiSetTimerLocked(&t->WaitTimer, *interval, 0, NULL);
     t->State = ThreadWaiting;
+    t->UserWait = mode == UserMode;
     KiSwapThread();
+    t->UserWait = FALSE;
+    NTSTATUS status = t->WaitStatus == STATUS_TIMEOUT ? STATUS_SUCCESS : t->WaitStatus;
     KiReleaseDispatcherLock(old);
-    return STATUS_SUCCESS;
+    return status;
 }
 
 /* ---- events ---- */

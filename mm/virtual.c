@@ -161,11 +161,13 @@ void MiDeleteVad(PEPROCESS p, PMMVAD v)
 
 /* ---- the services ---- */
 
-static NTSTATUS capture(const void *user, void *kernel, SIZE_T n)
+/* An in-out parameter: it must be writable before anything is changed,
+ * so a bad output pointer fails the call without side effects. */
+static NTSTATUS capture_inout(void *user, void *kernel, SIZE_T n)
 {
     volatile NTSTATUS s = STATUS_SUCCESS;
     ExTry {
-        ProbeForRead(user, n, 1);
+        ProbeForWrite(user, n, 1);
         KeCopyFromUser(kernel, user, n);
     } ExExcept(status) {
         s = status;
@@ -202,7 +204,7 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
     NTSTATUS s = reference_process(ph, &p);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = capture(ubase, &base, 8)) || !NT_SUCCESS(s = capture(usize, &size, 8)))
+    if (!NT_SUCCESS(s = capture_inout(ubase, &base, 8)) || !NT_SUCCESS(s = capture_inout(usize, &size, 8)))
         return s;
     if (zero_bits > 21 || !(type & (MEM_COMMIT | MEM_RESERVE)) || (type & ~(MEM_COMMIT | MEM_RESERVE)))
         return STATUS_INVALID_PARAMETER;
@@ -288,7 +290,7 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
     NTSTATUS s = reference_process(ph, &p);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = capture(ubase, &base, 8)) || !NT_SUCCESS(s = capture(usize, &size, 8)))
+    if (!NT_SUCCESS(s = capture_inout(ubase, &base, 8)) || !NT_SUCCESS(s = capture_inout(usize, &size, 8)))
         return s;
     if (type != MEM_RELEASE && type != MEM_DECOMMIT)
         return STATUS_INVALID_PARAMETER;
@@ -334,7 +336,7 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     NTSTATUS s = reference_process(ph, &p);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = capture(ubase, &base, 8)) || !NT_SUCCESS(s = capture(usize, &size, 8)))
+    if (!NT_SUCCESS(s = capture_inout(ubase, &base, 8)) || !NT_SUCCESS(s = capture_inout(usize, &size, 8)))
         return s;
     LONG mm = MiMakeProtectionMask(protect);
     if (mm < 0)
@@ -342,6 +344,8 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     if (size == 0 || base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1)
         return STATUS_INVALID_PARAMETER;
     ULONG old = 0;
+    if (!NT_SUCCESS(s = capture_inout(uold, &old, 4)))   /* OldProtect is required, and must be writable */
+        return s;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     ULONG64 start = base >> PAGE_SHIFT, end = (base + size - 1) >> PAGE_SHIFT;
     PMMVAD v = MiLocateVad(p, base);
@@ -434,7 +438,8 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
                 break;
             end++;
         }
-        mbi.AllocationBase = v->StartVpn << PAGE_SHIFT;
+        /* All of an image's sections share one allocation: the image base. */
+        mbi.AllocationBase = (v->Type == VadImage ? v->Image->BaseVpn : v->StartVpn) << PAGE_SHIFT;
         mbi.AllocationProtect = v->Protection;
         mbi.RegionSize = (end - vpn + 1) << PAGE_SHIFT;
         mbi.State = state;
