@@ -69,10 +69,11 @@ $(B)/%.o: %.asm | deps
 	$(Q)$(NASM) $(ASFLAGS) -MD $(B)/$*.d -MP $< -o $@
 
 # Extra test files from outside the tree (course staff's hidden tests).
-# The list is recorded so that changing EXTRA_TESTS relinks.
-$(B)/extra.list: FORCE
+# What goes into the link is recorded, so that changing EXTRA_TESTS - or
+# adding or deleting a source file - relinks.
+$(B)/link.list: FORCE
 	@mkdir -p $(B)
-	@echo '$(abspath $(EXTRA_TESTS))' | cmp -s - $@ || echo '$(abspath $(EXTRA_TESTS))' > $@
+	@echo '$(OBJS) $(abspath $(EXTRA_TESTS))' | cmp -s - $@ || echo '$(OBJS) $(abspath $(EXTRA_TESTS))' > $@
 FORCE:
 define extra_rule
 $(B)/extra/$(notdir $(basename $(1))).o: $(1) | deps
@@ -90,7 +91,7 @@ $(B)/ksyms0.S: scripts/gen-ksyms.sh
 	$(Q)sh scripts/gen-ksyms.sh /dev/null > $@
 $(B)/ksyms0.o: $(B)/ksyms0.S
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
-$(B)/kernel.stage1.elf: $(OBJS) $(EXTRA_OBJS) $(B)/ksyms0.o linker.ld $(B)/extra.list
+$(B)/kernel.stage1.elf: $(OBJS) $(EXTRA_OBJS) $(B)/ksyms0.o linker.ld $(B)/link.list
 	$(call msg,LD,$@)
 	$(Q)$(LD) $(LDFLAGS) -o $@ $(OBJS) $(EXTRA_OBJS) $(B)/ksyms0.o
 $(B)/ksyms.S: $(B)/kernel.stage1.elf scripts/gen-ksyms.sh

@@ -7,7 +7,7 @@
 
 /* ---- what the boot loader told us (kernel/multiboot.c) ---- */
 #define KI_MAX_MEMORY_RANGES 64
-#define KI_MAX_MODULES 16
+#define KI_MAX_MODULES 48
 #define KI_CMDLINE_MAX 1024
 
 /* Multiboot2 memory-map types */

@@ -39,7 +39,9 @@ static void mask_legacy_pic(void)
 static void RunInit(void)
 {
     PEPROCESS init;
-    NTSTATUS s = PsCreateProcess("init", KiBootInfo.cmdline, NULL, &init);
+    /* `ubench` (make bench) runs the user-mode benchmark instead of init. */
+    const char *first = KeGetOption("ubench") ? "ubench" : "init";
+    NTSTATUS s = PsCreateProcess(first, KiBootInfo.cmdline, NULL, &init);
     if (!NT_SUCCESS(s)) {
         kprintf("init: cannot start (%#x): is the init module in the ISO?\n", (unsigned)s);
         if (KeGetOption("utest"))
@@ -48,7 +50,7 @@ static void RunInit(void)
     }
     KeWaitForSingleObject(init, Executive, KernelMode, FALSE, NULL);
     kprintf("init ended with status %#x\n", (unsigned)init->ExitStatus);
-    if (KeGetOption("utest")) {
+    if (KeGetOption("utest") || KeGetOption("ubench")) {
         BOOLEAN ok = init->ExitStatus == 0 && MiVerifyPfnDatabase(FALSE);
         HalQemuExit(ok ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
     }

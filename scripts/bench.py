@@ -54,6 +54,15 @@ def main():
     if b.exit_code != mq.EXIT_PASS:
         print(f"bench: the benchmark boot ended badly (exit {b.exit_code}); see {b.log_path}", file=sys.stderr)
         failed = True
+
+    # User-mode figures: the kernel runs user/ubench.c instead of init.
+    b = mq.boot(args.kernel, "ubench", timeout=300, mem=args.mem, log_path=os.path.join(LOGS, "bench-user.log"))
+    for _, line in b.lines:
+        if line.startswith("bench: "):
+            print(line, flush=True)
+    if b.exit_code != mq.EXIT_PASS:
+        print(f"bench: the user benchmark boot ended badly (exit {b.exit_code}); see {b.log_path}", file=sys.stderr)
+        failed = True
     return 1 if failed else 0
 
 

@@ -43,7 +43,7 @@ SUMMARY_RE = re.compile(r"^\[ktest\] (\d+) passed, (\d+) failed")
 # MDLOS_USER_TESTS=1 or `make test UTESTS=1`. Set this to True to make them
 # part of every `make test` (--no-user-tests, MDLOS_USER_TESTS=0 or UTESTS=0
 # then turn them off).
-USER_TESTS_DEFAULT = False
+USER_TESTS_DEFAULT = True
 # What the kernel prints when it drops to its kd> shell (kernel/kd.c).
 KD_BANNER_RE = r"^Type 'help' for commands\.$"
 

@@ -153,9 +153,14 @@ KTEST(pool, exhaustion_returns_null_and_leaks_nothing)
 
 KTEST_BUGCHECK(pool, overrun_detected_at_free, BAD_POOL_HEADER, 0x20, KT_ANY, KT_ANY, 0)
 {
-    PUCHAR a = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
-    PUCHAR b = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
-    KT_EQ((ULONG64)b, (ULONG64)a + 80);           /* b's header follows a's 64 bytes */
+    /* Two neighbours: b's header right after a's 64 bytes. Other blocks
+     * may have left fragments around, so take pairs until one is adjacent. */
+    PUCHAR a = NULL, b = NULL;
+    for (int i = 0; i < 200 && !(b && b == a + 80); i++) {
+        a = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
+        b = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
+    }
+    KT_EQ((ULONG64)b, (ULONG64)a + 80);
     KtExpectParam(2, (ULONG64)(a - 16));
     KtExpectParam(3, (ULONG64)(b - 16));
     memset(a, 'A', 72);                           /* 8 bytes too many: into b's header */

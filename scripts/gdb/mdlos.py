@@ -139,7 +139,8 @@ def decode_present(entry, level, large):
 def decode_not_present(entry):
     """What a not-present entry means in NT's software PTE formats (mm/mi.h)."""
     if entry == 0:
-        return "zero: nothing was ever put here; an access is a bad fault"
+        return ("zero: nothing was ever put here; for a kernel address an access is a bad fault, for a user "
+                "address the VAD decides")
     prot = (entry >> 5) & 0x1F
     if entry >> 11 & 1:
         pfn = (entry & PFN_MASK) >> PAGE_SHIFT
@@ -302,6 +303,9 @@ The walk ends at a 1 GiB or 2 MiB large page, at the PTE, giving the
 physical address, or at the first entry that is not present, which is
 then decoded in NT's software formats: zero, demand zero (with its MM_*
 protection), transition (frame still in memory), prototype, pagefile.
+For a user address (below 0x800000000000) of a process, the VAD holding
+it is printed too (`vad`), and for a not-present entry what a touch would
+do: an image page fault, a stack overflow, or an access violation.
 The self-map addresses are the current address space's; they are only
 meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
 `pt 0x7fffffeff000 8`, `pt kmain 0x189000`."""
@@ -324,7 +328,7 @@ meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
                 print(f"pt {va:#018x}: {mode}; nothing to walk (give a CR3 to walk a table anyway)")
                 return
         if owner is None:
-            owner = process_of_cr3(cr3)
+            owner = process_of_cr3_quiet(cr3)
         whose = f" ({owner.describe()})" if owner else ""
         print(f"pt {va:#018x}   CR3 {cr3:#x}{whose}: PML4 at physical {cr3 & PFN_MASK:#x}")
         print(f"  VA bits: PML4 index {va >> 39 & 511:#x}, PDPT {va >> 30 & 511:#x}, PD {va >> 21 & 511:#x}, "
@@ -350,12 +354,17 @@ meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
             except gdb.MemoryError as e:
                 raise gdb.GdbError(f"cannot read a page-table entry: {e}")
         print(f"  (entries read from {how})")
+        vad_line = None
+        if va < USER_LIMIT and owner is not None and not owner.system:
+            vad_line = describe_user_va(owner, va, rows[-1])
         for r in rows:
             lead = f"  {r['name']:<5} [{r['index']:3d} = {r['index']:#05x}]"
             print(f"{lead}  phys {r['phys']:#014x}  self-map {r['selfmap']:#018x}  = {r['entry']:#018x}")
             pad = " " * 6
             if "stop" in r:
                 print(f"{pad}not present: {r['stop']}")
+                if vad_line:
+                    print(f"{pad}{vad_line}")
                 print(f"  => {va:#x} is not mapped: the {r['name']} is not present")
                 return
             print(f"{pad}{r['flags']}   PFN {r['pfn']:#x}")
@@ -363,6 +372,8 @@ meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
                 print(f"{pad}(points back at the table it is in: the self-map slot {SELFMAP_INDEX:#x}; "
                       f"this VA is itself a page-table address)")
             if "final" in r:
+                if vad_line:
+                    print(f"{pad}{vad_line}")
                 if r["large"]:
                     print(f"{pad}large page: {r['large']}, base physical {r['pfn'] << PAGE_SHIFT:#x}")
                 print(f"{pad}{r['access']}, {r['cache']}{', global' if r['global'] else ''}")
@@ -788,7 +799,23 @@ def process_object_type():
 
 
 def resolve_address_space(text):
+    """(process or None, CR3) for `pt`'s second argument. Before the
+    process list exists (early boot) a number is simply a CR3."""
+    try:
+        procs_ok = bool(processes())
+    except (gdb.GdbError, gdb.error):
+        procs_ok = False
+    if not procs_ok:
+        return None, eval_int(text)
     return find_process(text, allow_cr3=True)
+
+
+def process_of_cr3_quiet(cr3):
+    """The process owning CR3, or None (also when there is no process list yet)."""
+    try:
+        return process_of_cr3(cr3)
+    except (gdb.GdbError, gdb.error):
+        return None
 
 
 def chosen_process(arg, command):
@@ -921,6 +948,30 @@ def vad_backing(v):
     if t == 2:
         return "user stack (grows down one guard page at a time)"
     return "private (pagefile-backed in NT; here memory only)"
+
+
+def describe_user_va(proc, va, last):
+    """One line for `pt`: the VAD of PROC holding user address VA, and what
+    a touch of it does when the walk ended at LAST (a not-present entry)."""
+    try:
+        vs = vads(proc)
+    except gdb.GdbError as e:
+        return f"(the VADs cannot be read: {e})"
+    page = va >> PAGE_SHIFT
+    for v in vs:
+        start, end = int(v["StartVpn"]), int(v["EndVpn"])
+        if start <= page <= end:
+            t = int(v["Type"])
+            what = (f"VAD {start << PAGE_SHIFT:#x}-{((end + 1) << PAGE_SHIFT) - 1:#x} {enum_name(VAD_TYPES, t)} "
+                    f"{protection_text(int(v['Protection']))}")
+            if "stop" not in last or last["entry"] != 0 and last["level"] == 3:
+                return what
+            if t == 1:
+                return what + f" ({vad_backing(v).split(':')[0]}): a touch maps the image page (MiImageFault)"
+            if t == 2 and page == start:
+                return what + ": the stack's last page, never committed: a touch is STATUS_STACK_OVERFLOW"
+            return what + ": reserved, not committed: a touch is an access violation"
+    return "no VAD holds this address: a touch from user mode is an access violation"
 
 
 class PsCommand(Command):
