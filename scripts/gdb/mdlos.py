@@ -806,7 +806,11 @@ def resolve_address_space(text):
     except (gdb.GdbError, gdb.error):
         procs_ok = False
     if not procs_ok:
-        return None, eval_int(text)
+        try:
+            return None, eval_int(text)
+        except gdb.error as e:
+            raise gdb.GdbError(f"{text!r} is not a number ({e}), and there is no process list yet "
+                               f"(before PsInitialize): give a CR3 value")
     return find_process(text, allow_cr3=True)
 
 
