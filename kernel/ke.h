@@ -54,6 +54,8 @@ int KeWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max);
 /* Frame-pointer walks only follow RBP inside a registered stack. */
 void KeRegisterStack(ULONG_PTR low, ULONG_PTR high);
 void KeUnregisterStack(ULONG_PTR low, ULONG_PTR high);
+/* Is VA inside a known kernel stack (boot, IST, thread stacks)? */
+BOOLEAN KeIsAddressOnStack(ULONG_PTR va);
 
 /* ---- hardware (kernel/hal.c) ---- */
 /* Leave QEMU through the isa-debug-exit device: QEMU's exit status becomes

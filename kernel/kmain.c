@@ -12,6 +12,7 @@
 
 uint64_t KiBootTsc;
 extern BOOLEAN KiSchedulerReady;
+void IopInitializeMdls(void);
 void KdShell(void);
 
 static void print_memory_map(void)
@@ -89,6 +90,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     KiInitializeInterrupts();
     KiSchedulerReady = TRUE;
     PsInitialize();
+    IopInitializeMdls();
     KiInitializeSystemCalls();
     KiRegisterNtServices();
     kprintf("ke: scheduler and clock running (local APIC timer, 100 Hz; TSC %llu kHz)\n",

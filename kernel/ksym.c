@@ -68,6 +68,14 @@ void KeUnregisterStack(ULONG_PTR low, ULONG_PTR high)
     }
 }
 
+BOOLEAN KeIsAddressOnStack(ULONG_PTR va)
+{
+    for (int i = 0; i < stack_count; i++)
+        if (va >= stacks[i].low && va < stacks[i].high)
+            return TRUE;
+    return FALSE;
+}
+
 /* A frame pointer is followed only if the 16-byte frame record it points
  * to lies inside a known stack; a smashed RBP then ends the walk instead
  * of faulting inside the bugcheck report. */

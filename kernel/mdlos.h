@@ -5,3 +5,4 @@
 #pragma once
 #include "kernel/ke.h"
 #include "kernel/ktest.h"
+#include "io/io.h"

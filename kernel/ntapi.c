@@ -291,7 +291,12 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         SIZE_T count = 0;
         for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead; l = l->Flink)
             count++;
-        static SYSTEM_PROCESS_T snap[64];
+        /* A snapshot per call (processes come and go while we copy out). */
+        SYSTEM_PROCESS_T *snap = ExAllocatePoolWithTag(NonPagedPoolNx, 64 * sizeof(*snap), POOL_TAG('P', 's', 'S', 'n'));
+        if (!snap) {
+            KiReleaseDispatcherLock(old);
+            return STATUS_INSUFFICIENT_RESOURCES;
+        }
         SIZE_T k = 0;
         for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead && k < 64; l = l->Flink, k++) {
             PEPROCESS p = CONTAINING_RECORD(l, EPROCESS, ProcessListEntry);
@@ -312,6 +317,7 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
             s = STATUS_INFO_LENGTH_MISMATCH;
         for (SIZE_T i = 0; i < k && NT_SUCCESS(s); i++, off += sizeof(SYSTEM_PROCESS_T))
             s = copy_out((PUCHAR)ubuf + off, &snap[i], sizeof(SYSTEM_PROCESS_T));
+        ExFreePoolWithTag(snap, POOL_TAG('P', 's', 'S', 'n'));
     } else {
         return STATUS_INVALID_INFO_CLASS;
     }

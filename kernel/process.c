@@ -7,6 +7,7 @@
  */
 #include "kernel/ps.h"
 #include "kernel/x86.h"
+#include "mm/mdl.h"
 
 #define TAG_PROCESS POOL_TAG('P', 'r', 'o', 'c')
 #define PROCESS_HAS_LOCKED_PAGES_CODE 0x00000076
@@ -34,8 +35,13 @@ void PsInitialize(void)
 
 void PsDereferenceProcess(PEPROCESS p)
 {
-    if (__atomic_sub_fetch(&p->RefCount, 1, __ATOMIC_ACQ_REL) == 0)
+    if (__atomic_sub_fetch(&p->RefCount, 1, __ATOMIC_ACQ_REL) == 0) {
+        /* The PML4 goes last: a thread that attached while holding a
+         * reference still has a valid CR3 (its kernel half) to run on. */
+        if (p->Pml4Pfn)
+            MmFreeAddressSpaceRoot(p);
         ExFreePoolWithTag(p, TAG_PROCESS);
+    }
 }
 
 /* The kernel-mode start of every user thread: enter ring 3 at the image's
@@ -174,6 +180,16 @@ void PsExitCurrentProcess(NTSTATUS status)
     p->ExitStatus = status;
     /* A driver still holding this process's pages locked is a bug the
      * driver would otherwise turn into memory corruption later. */
+    ULONG_PTR site;
+    PMDL still = p->LockedPages && MiVerifierEnabled ? MiFindMdlLockedInProcess(p, &site) : NULL;
+    if (still) {
+        /* With the verifier's tracking, name the MDL and who locked it. */
+        MmDumpMdl(still);
+        KeBugCheckRule(0xCB /* DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS */, site, 0, (ULONG_PTR)still, (ULONG_PTR)p,
+                       "process %s (pid %llu) ended while MDL %p still locks %d of its pages; every "
+                       "MmProbeAndLockPages needs its MmUnlockPages before the process can go", p->ImageName,
+                       (unsigned long long)p->UniqueProcessId, still, (int)p->LockedPages);
+    }
     if (p->LockedPages)
         KeBugCheckRule(PROCESS_HAS_LOCKED_PAGES_CODE, 0, (ULONG_PTR)p, (ULONG_PTR)p->LockedPages, 0,
                        "process %s (pid %llu) ended with %d pages still locked by an MDL; every "
@@ -186,7 +202,6 @@ void PsExitCurrentProcess(NTSTATUS status)
     t->ActiveProcess = &PsInitialSystemProcess;
     write_cr3(PsInitialSystemProcess.DirectoryTableBase);
     KeLowerIrql(old);
-    MmFreeAddressSpaceRoot(p);
     for (int i = 0; i < PS_MAX_HANDLES; i++)
         if (p->Handles[i])
             PsCloseHandle(p, (HANDLE_T)(i + 1) * 4);

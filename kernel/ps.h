@@ -151,3 +151,5 @@ extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
 NTSTATUS PsTerminateProcess(PEPROCESS p, NTSTATUS status);
 /* On every return to ring 3: end the process if someone asked us to. */
 void PsCheckTermination(PKTRAP_FRAME f);
+BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end);
+ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages);

@@ -34,6 +34,12 @@ KiTrapCommon:
     test byte [rsp + 24], 3
     jz .kernel_entry
     swapgs
+    ; The CPU does not clear RFLAGS.AC on an interrupt: a user program that
+    ; set it would switch SMAP off for the kernel. Clear it (IRETQ restores
+    ; the user's own RFLAGS from the frame).
+    pushfq
+    and qword [rsp], ~0x40000
+    popfq
 .kernel_entry:
     push rax
     push rbx

@@ -50,11 +50,14 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
         if ((error & PF_P) && (error & PF_I))
             KiBugCheckTrapRule(frame, ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY, va, pte.u.Long, 0, 0,
                                "the kernel jumped to user address %p (SMEP forbids ring 0 running user code)", address);
-        if ((error & PF_P) && !(frame->rflags & (1 << 18)) && (pte.u.Long & MI_PTE_OWNER) &&
-            !KiExceptionHandlerActive())
+        if ((error & PF_P) && !(frame->rflags & (1 << 18)) && (pte.u.Long & MI_PTE_OWNER)) {
+            /* SMAP refused a present user page: retrying would fault forever. */
+            if (KiExceptionHandlerActive())
+                return STATUS_ACCESS_VIOLATION;
             KiBugCheckTrapRule(frame, PAGE_FAULT_IN_NONPAGED_AREA, va, error & (PF_W | PF_I), frame->rip, 0,
                                "the kernel touched user address %p directly (SMAP): user memory is reached only "
                                "through KeCopyFromUser/KeCopyToUser or an MDL, inside ExTry", address);
+        }
         if (frame->rflags & (1 << 9))
             sti();
         /* The address space the thread is in now: its own, or the one it

@@ -110,7 +110,7 @@ PMMVAD MiLocateVad(PEPROCESS p, ULONG64 va)
     return NULL;
 }
 
-static BOOLEAN range_free(PEPROCESS p, ULONG64 start, ULONG64 end)
+BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end)
 {
     for (PLIST_ENTRY e = p->VadListHead.Flink; e != &p->VadListHead; e = e->Flink) {
         PMMVAD v = CONTAINING_RECORD(e, MMVAD, Links);
@@ -121,7 +121,7 @@ static BOOLEAN range_free(PEPROCESS p, ULONG64 start, ULONG64 end)
 }
 
 /* First fit above the lowest user address, in allocation-granularity steps. */
-static ULONG64 find_free(PEPROCESS p, ULONG64 pages)
+ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages)
 {
     ULONG64 gran = ALLOCATION_GRANULARITY >> PAGE_SHIFT;
     ULONG64 cand = LOWEST_USER_ADDRESS >> PAGE_SHIFT;
@@ -154,7 +154,16 @@ PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protec
 
 void MiDeleteVad(PEPROCESS p, PMMVAD v)
 {
-    MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
+    if (v->Type == VadLockedView) {
+        /* An MDL's user view: the frames are the MDL's, only the PTEs go. */
+        for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
+            PVOID va = (PVOID)(vpn << PAGE_SHIFT);
+            if (MiIsPteAccessible(va) && MiGetPteAddress(va)->u.Long)
+                MiWriteUserPte(MiGetPteAddress(va), 0);
+        }
+    } else {
+        MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
+    }
     RemoveEntryList(&v->Links);
     ExFreePoolWithTag(v, TAG_VAD);
 }
@@ -222,13 +231,13 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
         if (base) {
             start = (base & ~(ULONG64)(ALLOCATION_GRANULARITY - 1)) >> PAGE_SHIFT;
             end = (base + size - 1) >> PAGE_SHIFT;
-            if (!range_free(p, start, end)) {
+            if (!MiRangeIsFree(p, start, end)) {
                 s = STATUS_CONFLICTING_ADDRESSES;
                 goto out;
             }
         } else {
             ULONG64 pages = BYTES_TO_PAGES(size);
-            start = find_free(p, pages);
+            start = MiFindFreeRange(p, pages);
             if (!start) {
                 s = STATUS_NO_MEMORY;
                 goto out;
@@ -259,6 +268,8 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
             PVOID va = (PVOID)(vpn << PAGE_SHIFT);
             if (!MiEnsurePageTables(va)) {
                 s = STATUS_NO_MEMORY;
+                if (type & MEM_RESERVE)   /* a failed call leaves nothing behind */
+                    MiDeleteVad(p, MiLocateVad(p, start << PAGE_SHIFT));
                 goto out;
             }
             PMMPTE pte = MiGetPteAddress(va);

@@ -1,0 +1,92 @@
+/*
+ * io.h: the I/O manager's public interface - for now the MDL routines
+ * (with their NT names, flags and semantics; ../shared/MDL-SPEC.md is the
+ * contract) and a minimal IRP that carries MDLs and completes them. The
+ * full I/O manager (driver objects, stack locations, IoCallDriver) grows
+ * here next.
+ */
+#pragma once
+#include "kernel/ke.h"
+#include "mm/mm.h"
+
+struct _EPROCESS;
+
+typedef struct _MDL {
+    struct _MDL *Next;
+    CSHORT Size;                 /* sizeof(MDL) + pages * sizeof(PFN_NUMBER) */
+    CSHORT MdlFlags;
+    struct _EPROCESS *Process;   /* the process whose pages are locked, NULL for kernel addresses */
+    PVOID MappedSystemVa;
+    PVOID StartVa;               /* page aligned */
+    ULONG ByteCount;
+    ULONG ByteOffset;            /* < PAGE_SIZE */
+} MDL, *PMDL;
+
+#define MDL_MAPPED_TO_SYSTEM_VA     0x0001
+#define MDL_PAGES_LOCKED            0x0002
+#define MDL_SOURCE_IS_NONPAGED_POOL 0x0004
+#define MDL_ALLOCATED_FIXED_SIZE    0x0008
+#define MDL_PARTIAL                 0x0010
+#define MDL_PARTIAL_HAS_BEEN_MAPPED 0x0020
+#define MDL_IO_PAGE_READ            0x0040
+#define MDL_WRITE_OPERATION         0x0080
+#define MDL_FREE_EXTRA_PTES         0x0200
+#define MDL_IO_SPACE                0x0800
+#define MDL_MAPPING_CAN_FAIL        0x2000
+
+typedef enum _LOCK_OPERATION { IoReadAccess = 0, IoWriteAccess = 1, IoModifyAccess = 2 } LOCK_OPERATION;
+
+typedef enum _MM_PAGE_PRIORITY { LowPagePriority = 0, NormalPagePriority = 16, HighPagePriority = 32 } MM_PAGE_PRIORITY;
+#define MdlMappingNoWrite   0x80000000
+#define MdlMappingNoExecute 0x40000000
+
+#define MM_DONT_ZERO_ALLOCATION    0x00000001
+#define MM_ALLOCATE_FULLY_REQUIRED 0x00000004
+
+#define STATUS_WORKING_SET_QUOTA ((NTSTATUS)0xC00000A1L)
+#define STATUS_NOT_MAPPED_VIEW   ((NTSTATUS)0xC0000019L)
+
+#define MmGetMdlPfnArray(m)       ((PPFN_NUMBER)((PMDL)(m) + 1))
+#define MmGetMdlVirtualAddress(m) ((PVOID)((PUCHAR)(m)->StartVa + (m)->ByteOffset))
+#define MmGetMdlByteCount(m)      ((m)->ByteCount)
+#define MmGetMdlByteOffset(m)     ((m)->ByteOffset)
+#define MmGetMdlBaseVa(m)         ((m)->StartVa)
+#define MmSizeOfMdl(va, n)        ((SIZE_T)(sizeof(MDL) + ADDRESS_AND_SIZE_TO_SPAN_PAGES((va), (n)) * sizeof(PFN_NUMBER)))
+
+/* A minimal IRP until the I/O manager exists: the MDL chain it carries
+ * is unlocked and freed when it completes. */
+typedef struct _IO_STATUS_BLOCK { NTSTATUS Status; ULONG_PTR Information; } IO_STATUS_BLOCK;
+typedef struct _IRP {
+    PMDL MdlAddress;
+    IO_STATUS_BLOCK IoStatus;
+    PVOID UserBuffer;
+    ULONG Length;
+    KEVENT Event;                /* set at completion */
+} IRP, *PIRP;
+PIRP IoAllocateIrp(void);
+void IoFreeIrp(PIRP Irp);
+/* Unlock and free every MDL on Irp->MdlAddress, record Status, signal. */
+void IoCompleteRequest(PIRP Irp, CHAR PriorityBoost);
+
+PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp);
+void IoFreeMdl(PMDL Mdl);
+void MmInitializeMdl(PMDL Mdl, PVOID BaseVa, SIZE_T Length);
+void MmBuildMdlForNonPagedPool(PMDL Mdl);
+/* Raises (ExRaiseStatus) on bad user ranges and faults: call inside ExTry. */
+void MmProbeAndLockPages(PMDL Mdl, KPROCESSOR_MODE AccessMode, LOCK_OPERATION Operation);
+void MmUnlockPages(PMDL Mdl);
+PVOID MmMapLockedPagesSpecifyCache(PMDL Mdl, KPROCESSOR_MODE AccessMode, MEMORY_CACHING_TYPE CacheType,
+                                   PVOID RequestedAddress, ULONG BugCheckOnFailure, ULONG Priority);
+PVOID MmMapLockedPages(PMDL Mdl, KPROCESSOR_MODE AccessMode);   /* the old call: a verifier violation */
+void MmUnmapLockedPages(PVOID BaseAddress, PMDL Mdl);
+PVOID MmGetSystemAddressForMdlSafe(PMDL Mdl, ULONG Priority);
+void MmPrepareMdlForReuse(PMDL Mdl);
+void IoBuildPartialMdl(PMDL SourceMdl, PMDL TargetMdl, PVOID VirtualAddress, ULONG Length);
+PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS LowAddress, PHYSICAL_ADDRESS HighAddress, PHYSICAL_ADDRESS SkipBytes,
+                             SIZE_T TotalBytes, MEMORY_CACHING_TYPE CacheType, ULONG Flags);
+void MmFreePagesFromMdl(PMDL Mdl);
+NTSTATUS MmProtectMdlSystemAddress(PMDL MemoryDescriptorList, ULONG NewProtect);
+
+/* mdlos: print an MDL's fields, decoded flags and frames (the verifier's
+ * reports and the `mdl` GDB command show the same). */
+void MmDumpMdl(PMDL Mdl);
