@@ -6,6 +6,30 @@
  */
 #include "mm/mi.h"
 
+/* Every live lookaside list, so the leak check can tell blocks a list
+ * keeps for reuse from blocks someone forgot. */
+#define MAX_LISTS 64
+static GENERAL_LOOKASIDE *lists[MAX_LISTS];
+
+static void register_list(GENERAL_LOOKASIDE *l, BOOLEAN add)
+{
+    for (int i = 0; i < MAX_LISTS; i++) {
+        if (add ? lists[i] == NULL : lists[i] == l) {
+            lists[i] = add ? l : NULL;
+            return;
+        }
+    }
+}
+
+ULONG64 MiLookasideCachedBlocks(BOOLEAN paged)
+{
+    ULONG64 n = 0;
+    for (int i = 0; i < MAX_LISTS; i++)
+        if (lists[i] && ((lists[i]->Type & 1) != 0) == paged && lists[i]->Allocate == ExAllocatePoolWithTag)
+            n += lists[i]->Depth;
+    return n;
+}
+
 static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION free, SIZE_T size, ULONG tag,
                  USHORT depth, POOL_TYPE type)
 {
@@ -17,6 +41,7 @@ static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION 
     l->Tag = tag;
     l->MaximumDepth = depth ? depth : 16;
     l->Type = type;
+    register_list(l, TRUE);
 }
 
 static PVOID allocate(GENERAL_LOOKASIDE *l)
@@ -54,6 +79,7 @@ static void delete_list(GENERAL_LOOKASIDE *l)
         l->Free(e);
     }
     l->Depth = 0;
+    register_list(l, FALSE);
 }
 
 /* Nonpaged lists work up to DISPATCH_LEVEL and are updated there, so a

@@ -285,6 +285,7 @@ void MiInitializeSystemPtes(void);
 /* ---- pools (mm/pool.c, mm/pagedpool.c) ---- */
 void MiInitializePools(void);
 ULONG64 MiPoolOutstandingAllocations(void);
+ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
 /* Trim up to COUNT paged-pool pages out of the system working set (all
  * when COUNT is 0): their PTEs go to transition, the frames to the
  * modified list. Returns how many were trimmed. */

@@ -52,8 +52,9 @@ static int mm_counters(KT_COUNTER *out, int max)
     KT_COUNTER c[] = {
         { "frames in use (page tables and image cache aside)",
           MiCommittedPages() - MiUsageCount[MiUsagePageTable] - MiUsageCount[MiUsageImage] },
-        { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees },
-        { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees },
+        /* Blocks a lookaside list keeps for reuse are not leaks. */
+        { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - MiLookasideCachedBlocks(FALSE) },
+        { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - MiLookasideCachedBlocks(TRUE) },
         { "system PTEs in use", MiSystemPtesInUse() },
         { "hyperspace slots in use", MiHyperspaceSlotsInUse() },
     };
