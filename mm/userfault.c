@@ -280,7 +280,12 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
     if (v & MI_PTE_TRANSITION) {
         MMPTE t = { .u.Long = v };
         ULONG mm = t.u.Trans.Protection;
-        if (!MiProtectionAllows(mm, error) || (mm & MM_GUARD_PAGE))
+        if ((mm & MM_GUARD_PAGE) == MM_GUARD_PAGE && (mm & 0x18) != MM_WRITECOMBINE) {
+            /* A guard page fires once, then is an ordinary page (NT). */
+            pte->u.Trans.Protection = mm & ~MM_GUARD_PAGE;
+            return STATUS_GUARD_PAGE_VIOLATION;
+        }
+        if (!MiProtectionAllows(mm, error))
             return STATUS_ACCESS_VIOLATION;
         PFN_NUMBER pfn = t.u.Trans.PageFrameNumber;
         KIRQL old = KeRaiseIrqlToDpcLevel();

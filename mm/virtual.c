@@ -78,11 +78,12 @@ ULONG MiPteProtection(ULONG64 v)
 {
     if (v & MI_PTE_VALID) {
         BOOLEAN x = !(v & MI_PTE_NX);
+        ULONG nocache = (v & MI_PTE_PCD) ? MM_NOCACHE : 0;
         if (v & MI_PTE_COPY_ON_WRITE)
-            return x ? MM_EXECUTE_WRITECOPY : MM_WRITECOPY;
+            return (x ? MM_EXECUTE_WRITECOPY : MM_WRITECOPY) | nocache;
         if (v & MI_PTE_WRITE)
-            return x ? MM_EXECUTE_READWRITE : MM_READWRITE;
-        return x ? MM_EXECUTE_READ : MM_READONLY;
+            return (x ? MM_EXECUTE_READWRITE : MM_READWRITE) | nocache;
+        return (x ? MM_EXECUTE_READ : MM_READONLY) | nocache;
     }
     MMPTE p = { .u.Long = v };
     return p.u.Soft.Protection;
