@@ -78,7 +78,8 @@ void IoFreeMdl(PMDL m)
               0xB8, m, m->MappedSystemVa, 0,
               "IoFreeMdl was called on an MDL that is still mapped to system space; call MmUnmapLockedPages "
               "(or MmUnlockPages, which unmaps) first");
-    MiForgetMdl(m);
+    if (MiVerifierEnabled)
+        MiForgetMdl(m);
     if (m->MdlFlags & MDL_ALLOCATED_FIXED_SIZE)
         ExFreeToNPagedLookasideList(&mdl_lookaside, m);
     else

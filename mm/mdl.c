@@ -448,5 +448,6 @@ void MmFreePagesFromMdl(PMDL m)
     for (ULONG i = 0; i < MI_MDL_PAGES(m); i++)
         MiFreePfn(pfn[i]);
     m->MdlFlags &= ~MDL_PAGES_LOCKED;
-    MiForgetMdl(m);
+    if (MiVerifierEnabled)
+        MiForgetMdl(m);
 }

@@ -1,0 +1,109 @@
+/* MDL costs for make bench: probe-and-lock and unlock per page of
+ * resident user memory, kernel map and unmap, MDL allocation. */
+#include "kernel/mdlos.h"
+#include "mm/mdl.h"
+#include "kernel/x86.h"
+
+#define TAG_BENCH POOL_TAG('B', 'n', 'c', 'h')
+#define REGION 0x60000000ULL
+
+/* A process (not yet running) with PAGES resident private pages at REGION. */
+static PEPROCESS make_target(ULONG pages, PEPROCESS *saved)
+{
+    PEPROCESS p;
+    if (!NT_SUCCESS(PsCreateProcess("hello", "hello bench", NULL, &p)))
+        return NULL;
+    KeSetPriorityThread(p->Thread, 1);   /* it must not run (and exit) while we measure */
+    KeStackAttachProcess(p, saved);
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    MiInsertVad(p, REGION >> PAGE_SHIFT, (REGION >> PAGE_SHIFT) + pages - 1, PAGE_READWRITE, VadPrivate);
+    for (ULONG i = 0; i < pages; i++) {
+        PVOID va = (PVOID)(REGION + (ULONG64)i * PAGE_SIZE);
+        MiEnsurePageTables(va);
+        MiWriteUserPte(MiGetPteAddress(va), MiDemandZeroPte(MM_READWRITE));
+        p->Vm.Counters.PrivatePages++;
+    }
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    UCHAR one = 1;
+    for (ULONG i = 0; i < pages; i++)
+        KeCopyToUser((PVOID)(REGION + (ULONG64)i * PAGE_SIZE), &one, 1);   /* resident now */
+    return p;
+}
+
+static BOOLEAN lock_once(PMDL m)
+{
+    volatile BOOLEAN ok = TRUE;
+    ExTry {
+        MmProbeAndLockPages(m, UserMode, IoWriteAccess);
+    } ExExcept(status) {
+        kprintf("bench: probe failed %#x\n", (unsigned)status);
+        ok = FALSE;
+    } ExEndTry;
+    return ok;
+}
+
+static void drop_target(PEPROCESS p, PEPROCESS *saved)
+{
+    KeUnstackDetachProcess(saved);
+    PsTerminateProcess(p, 0);
+    KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
+    PsDereferenceProcess(p);
+}
+
+KBENCH(mdl, probe_lock_unlock_user_pages)
+{
+    static const ULONG sizes[] = { 1, 16, 256 };
+    char what[64];
+    PEPROCESS saved;
+    PEPROCESS p = make_target(256, &saved);
+    if (!p) {
+        KtBenchReport("no_target_process", 0, "error");
+        return;
+    }
+    for (ULONG s = 0; s < ARRAYSIZE(sizes); s++) {
+        PMDL m = IoAllocateMdl((PVOID)REGION, sizes[s] * PAGE_SIZE, FALSE, FALSE, NULL);
+        enum { N = 50 };
+        uint64_t t0 = rdtsc();
+        for (int i = 0; i < N; i++)
+            if (lock_once(m))
+                MmUnlockPages(m);
+        uint64_t t1 = rdtsc();
+        IoFreeMdl(m);
+        ksnprintf(what, sizeof(what), "%u_pages_cycles_per_page", sizes[s]);
+        KtBenchReport(what, (t1 - t0) / N / sizes[s], "cycles");
+    }
+    drop_target(p, &saved);
+}
+
+KBENCH(mdl, kernel_map_unmap)
+{
+    enum { PAGES = 16, N = 200 };
+    PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGES * PAGE_SIZE, TAG_BENCH);
+    PMDL m = IoAllocateMdl(buf, PAGES * PAGE_SIZE, FALSE, FALSE, NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    uint64_t t0 = rdtsc();
+    for (int i = 0; i < N; i++) {
+        PVOID va = MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+        MmUnmapLockedPages(va, m);
+    }
+    uint64_t t1 = rdtsc();
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+    ExFreePoolWithTag(buf, TAG_BENCH);
+    KtBenchReport("cycles_per_page", (t1 - t0) / N / PAGES, "cycles");
+}
+
+KBENCH(mdl, allocate_free)
+{
+    enum { N = 1000 };
+    PVOID small = (PVOID)0xFFFFF8A000000000ULL;   /* only the span matters to IoAllocateMdl */
+    uint64_t t0 = rdtsc();
+    for (int i = 0; i < N; i++)
+        IoFreeMdl(IoAllocateMdl(small, 4 * PAGE_SIZE, FALSE, FALSE, NULL));   /* lookaside */
+    uint64_t t1 = rdtsc();
+    for (int i = 0; i < N; i++)
+        IoFreeMdl(IoAllocateMdl(small, 64 * PAGE_SIZE, FALSE, FALSE, NULL));  /* pool */
+    uint64_t t2 = rdtsc();
+    KtBenchReport("lookaside_cycles", (t1 - t0) / N, "cycles");
+    KtBenchReport("pool_cycles", (t2 - t1) / N, "cycles");
+}
