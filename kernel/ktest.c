@@ -220,7 +220,19 @@ void KiRunTests(const char *pattern)
 
     kprintf("[ktest] running \"%s\"%s\n", pattern, expect_mode ? " (bugcheck tests)" : "");
     int count = sort_tests();
-    for (int k = 0; k < count; k++) {
+    /* `ktest.after=NAME`: the runner resumes a run that crashed or hung in
+     * NAME by booting again and starting with the test after it. */
+    const char *after = KeGetOption("ktest.after");
+    int first = 0;
+    if (after && after[0]) {
+        for (int k = 0; k < count; k++) {
+            full_name(sorted[k], name, sizeof(name));
+            if (strcmp(name, after) == 0)
+                first = k + 1;
+        }
+        kprintf("[ktest] resuming after %s\n", after);
+    }
+    for (int k = first; k < count; k++) {
         const KTEST *t = sorted[k];
         if (t->flags & KTEST_F_BENCH)
             continue;
