@@ -185,10 +185,12 @@ void PsExitCurrentProcess(NTSTATUS status)
     if (still) {
         /* With the verifier's tracking, name the MDL and who locked it. */
         MmDumpMdl(still);
-        KeBugCheckRule(0xCB /* DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS */, site, 0, (ULONG_PTR)still, (ULONG_PTR)p,
-                       "process %s (pid %llu) ended while MDL %p still locks %d of its pages; every "
-                       "MmProbeAndLockPages needs its MmUnlockPages before the process can go", p->ImageName,
-                       (unsigned long long)p->UniqueProcessId, still, (int)p->LockedPages);
+        /* NT's 0xCB: P1 the lock-tracking record, P3 the MDL, P4 its locked pages. */
+        KeBugCheckRule(0xCB /* DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS */, (ULONG_PTR)MiTrackMdl(still, FALSE), 0,
+                       (ULONG_PTR)still, ADDRESS_AND_SIZE_TO_SPAN_PAGES(still->ByteOffset, still->ByteCount),
+                       "process %s (pid %llu) ended while MDL %p (locked by %p) still locks %d of its pages; "
+                       "every MmProbeAndLockPages needs its MmUnlockPages before the process can go", p->ImageName,
+                       (unsigned long long)p->UniqueProcessId, still, (void *)site, (int)p->LockedPages);
     }
     if (p->LockedPages)
         KeBugCheckRule(PROCESS_HAS_LOCKED_PAGES_CODE, 0, (ULONG_PTR)p, (ULONG_PTR)p->LockedPages, 0,

@@ -417,13 +417,10 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS low, PHYSICAL_ADDRESS high, PHYSIC
     PFN_NUMBER lo = (ULONG64)low.QuadPart >> PAGE_SHIFT, hi = (ULONG64)high.QuadPart >> PAGE_SHIFT;
     ULONG got = 0;
     while (got < pages) {
-        PFN_NUMBER f = MiAllocatePfn(MiUsageDriver, !(flags & MM_DONT_ZERO_ALLOCATION));
+        /* Only frames inside the caller's physical window (a device's DMA reach). */
+        PFN_NUMBER f = MiAllocatePfnInRange(MiUsageDriver, !(flags & MM_DONT_ZERO_ALLOCATION), lo, hi);
         if (!f)
             break;
-        if (f < lo || f > hi) {   /* outside the caller's physical window */
-            MiFreePfn(f);
-            break;
-        }
         pfn[got++] = f;   /* its reference (1) is the MDL's lock */
     }
     if (got < pages && ((flags & MM_ALLOCATE_FULLY_REQUIRED) || got == 0)) {

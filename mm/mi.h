@@ -226,6 +226,7 @@ void MiInitializePfnDatabase(void);
 /* A frame for USAGE: zeroed if ZERO. 0 when there is none
  * (PFN 0 is below 1 MiB and never handed out). */
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero);
+PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high);
 /* Give back a frame nothing maps and nothing references. */
 void MiFreePfn(PFN_NUMBER pfn);
 void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn);

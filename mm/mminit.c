@@ -50,8 +50,12 @@ static void enable_cpu_protections(void)
 static int mm_counters(KT_COUNTER *out, int max)
 {
     KT_COUNTER c[] = {
-        { "frames in use (page tables and image cache aside)",
-          MiCommittedPages() - MiUsageCount[MiUsagePageTable] - MiUsageCount[MiUsageImage] },
+        /* Pool pages are covered by the block counts below (the pool gives
+         * back every page that empties), so they are not counted twice -
+         * and blocks a lookaside list keeps for reuse hold pages too. */
+        { "frames in use (page tables, image cache and pool aside)",
+          MiCommittedPages() - MiUsageCount[MiUsagePageTable] - MiUsageCount[MiUsageImage] -
+              MiUsageCount[MiUsageNonPagedPool] - MiUsageCount[MiUsagePagedPool] },
         /* Blocks a lookaside list keeps for reuse are not leaks. */
         { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - MiLookasideCachedBlocks(FALSE) },
         { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - MiLookasideCachedBlocks(TRUE) },

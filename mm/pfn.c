@@ -101,6 +101,40 @@ static void repurpose_standby(PFN_NUMBER pfn)
         e->PteAddress->u.Long = e->OriginalPte.u.Long;
 }
 
+/* The first frame in [LOW, HIGH] on the free or zeroed list, or 0. For
+ * callers with a physical window (DMA limits, MmAllocatePagesForMdlEx). */
+PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high)
+{
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    PFN_NUMBER found = MI_PFN_LIST_END;
+    PMMPFNLIST lists[2] = { zero ? &MmZeroedPageListHead : &MmFreePageListHead,
+                            zero ? &MmFreePageListHead : &MmZeroedPageListHead };
+    for (int l = 0; l < 2 && found == MI_PFN_LIST_END; l++)
+        for (PFN_NUMBER pfn = lists[l]->Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink)
+            if (pfn >= low && pfn <= high) {
+                found = pfn;
+                break;
+            }
+    if (found == MI_PFN_LIST_END) {
+        KeLowerIrql(old);
+        return 0;
+    }
+    BOOLEAN was_zero = MI_PFN_ELEMENT(found)->PageLocation == ZeroedPageList;
+    MiUnlinkPfnFromList(found);
+    PMMPFN e = MI_PFN_ELEMENT(found);
+    memset(e, 0, sizeof(*e));
+    e->Flink = e->Blink = MI_PFN_LIST_END;
+    e->PageLocation = ActiveAndValid;
+    e->ReferenceCount = 1;
+    e->Usage = usage;
+    MiUsageCount[usage]++;
+    if (zero && !was_zero)
+        MiZeroPhysicalPage(found);
+    KeLowerIrql(old);
+    MiSignalLowMemory();
+    return found;
+}
+
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
 {
     KIRQL old = KeRaiseIrqlToDpcLevel();   /* the PFN database is updated at DISPATCH_LEVEL, as on NT */

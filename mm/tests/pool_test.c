@@ -156,7 +156,7 @@ KTEST_BUGCHECK(pool, overrun_detected_at_free, BAD_POOL_HEADER, 0x20, KT_ANY, KT
     /* Two neighbours: b's header right after a's 64 bytes. Other blocks
      * may have left fragments around, so take pairs until one is adjacent. */
     PUCHAR a = NULL, b = NULL;
-    for (int i = 0; i < 200 && !(b && b == a + 80); i++) {
+    for (int i = 0; i < 200 && !(b && b == a + 80 && PAGE_ALIGN(a) == PAGE_ALIGN(b)); i++) {
         a = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
         b = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG_TEST);
     }
@@ -169,8 +169,13 @@ KTEST_BUGCHECK(pool, overrun_detected_at_free, BAD_POOL_HEADER, 0x20, KT_ANY, KT
 
 KTEST_BUGCHECK(pool, double_free, BAD_POOL_CALLER, 0x07, 0, KT_ANY, KT_ANY)
 {
-    PVOID keep = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_TEST);   /* keeps the page alive */
-    PVOID p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_TEST);
+    /* KEEP keeps P's page alive (an emptied page goes back to the PFN
+     * database, and then the second free is of a page pool does not use). */
+    PVOID keep = NULL, p = NULL;
+    for (int i = 0; i < 200 && !(p && PAGE_ALIGN(p) == PAGE_ALIGN(keep)); i++) {
+        keep = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_TEST);
+        p = ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG_TEST);
+    }
     KtExpectParam(4, (ULONG64)p);
     ExFreePoolWithTag(p, TAG_TEST);
     ExFreePoolWithTag(p, TAG_TEST);
