@@ -65,12 +65,12 @@ int main(void)
     /* Copy-on-write faults: read each page of image data (it is mapped
      * shared, read-only), then time the first write to each. */
     int pages = (int)(sizeof(global_data) / 4096);
-    volatile int sink = 0;
+    int sink = 0;
     for (int i = 0; i < pages; i++)
-        sink += global_data[i * 1024];
+        sink += ((volatile int *)global_data)[i * 1024];
     t0 = rdtsc();
     for (int i = 0; i < pages; i++)
         global_data[i * 1024] = i;
     report("copy_on_write_fault", rdtsc() - t0, pages);
-    return 0;
+    return sink == -1;   /* uses the sum: never true */
 }
