@@ -263,6 +263,7 @@ class Runner:
             "gdb.pt_and_pfn_agree_with_kernel": self.t_gdb_pt_pfn,
             "gdb.memmap_and_pool_commands_run": self.t_gdb_mm_commands,
             "gdb.ps_and_vad_show_a_user_process": self.t_gdb_ps_vad,
+            "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
         }
 
     def run_host_test(self, name, fn):
@@ -638,6 +639,156 @@ main()
                 bad.append("pt 0x400000 init and ws disagree about the frame of 0x400000")
         elif not re.search(r"^  => physical 0x[0-9a-f]+", results["pt 0x400000 init"], re.M):
             bad.append("pt 0x400000 init does not find init's first image page")
+        if bad:
+            return False, "; ".join(bad)
+        return True, ""
+
+    # ---- the MDL commands (mdl, locked) ----
+    # The kernel runs the MDL ktests below that exist (each locks a paged-pool
+    # buffer, maps it with MmGetSystemAddressForMdlSafe and unlocks it); GDB
+    # stops at the entry of the first MmUnlockPages whose MDL (the first
+    # argument, $rdi) is locked and mapped, prints the MDL's fields and
+    # frames read with plain GDB expressions (@@@ FIELDS / @@@ FRAME), then
+    # runs the commands.
+    GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
+                     "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
+    GDB_MDL_DRIVER = """
+import gdb
+TESTS = {tests!r}
+
+def run(cmd):
+    print("@@@ BEGIN " + cmd)
+    try:
+        print(gdb.execute(cmd, to_string=True), end="")
+    except gdb.error as e:
+        print("@@@ ERROR " + str(e))
+    print("@@@ END " + cmd, flush=True)
+
+def val(expr):
+    return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
+
+def main():
+    try:
+        gdb.execute("help locked", to_string=True)
+    except gdb.error:
+        return print("@@@ NOTRUN the gdbinit did not load the mdl and locked commands of mdlos.py")
+    if gdb.lookup_global_symbol("MmUnlockPages") is None:
+        return print("@@@ NOTRUN the kernel has no MmUnlockPages")
+    def exists(test):
+        sym = "ktest_desc_" + test.replace(".", "_")
+        return gdb.lookup_static_symbol(sym) is not None or gdb.lookup_global_symbol(sym) is not None
+    if not any(exists(t) for t in TESTS):
+        return print("@@@ NOTRUN the kernel has none of the ktests " + ", ".join(TESTS))
+    gdb.execute("break *MmUnlockPages if (((struct _MDL *)$rdi)->MdlFlags & 3) == 3")
+    for other in ("KeBugCheckEx", "HalHaltSystem", "KdShell"):
+        if gdb.lookup_global_symbol(other) is not None:
+            gdb.execute("break " + other)
+    try:
+        gdb.execute("continue")
+        where = gdb.selected_frame().name()
+    except gdb.error as e:
+        where = "nowhere (" + str(e) + ")"
+    print("@@@ STOPPED " + str(where), flush=True)
+    if where != "MmUnlockPages":
+        return
+    m = "((struct _MDL *)$rdi)"
+    mdl = val("$rdi")
+    span = ((val(m + "->ByteOffset") & 0xFFF) + val(m + "->ByteCount") + 0xFFF) >> 12
+    print("@@@ FIELDS mdl=%#x flags=%#x count=%d offset=%d start=%#x sys=%#x process=%#x size=%d span=%d" % (
+        mdl, val(m + "->MdlFlags") & 0xFFFF, val(m + "->ByteCount"), val(m + "->ByteOffset"),
+        val(m + "->StartVa"), val(m + "->MappedSystemVa"), val(m + "->Process"), val(m + "->Size"), span))
+    for i in range(span):
+        pfn = val("((unsigned long long *)(%s + 1))[%d]" % (m, i))
+        e = "MmPfnDatabase[%d]" % pfn
+        print("@@@ FRAME %d pfn=%#x loc=%d refs=%d shares=%d" % (
+            i, pfn, val(e + ".PageLocation"), val(e + ".ReferenceCount"), val(e + ".ShareCount")), flush=True)
+    for c in ("mdl $rdi", "locked", "locked 0", "pt %#x" % val(m + "->MappedSystemVa")):
+        run(c)
+
+main()
+"""
+
+    def t_gdb_mdl(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        driver = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".driver.py")
+        if os.path.exists(serial):
+            os.remove(serial)
+        with open(driver, "w") as f:
+            f.write(self.GDB_MDL_DRIVER.format(tests=self.GDB_MDL_TESTS))
+        out = self.gdb_session(name, [f"source {driver}"],
+                               cmdline=f"ktest={','.join(self.GDB_MDL_TESTS)} verifier=1", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped:
+            return False, "the GDB driver never reported where the kernel stopped"
+        if stopped.group(1) != "MmUnlockPages":
+            lines = open(serial, errors="replace").read().splitlines() if os.path.exists(serial) else []
+            said = [l for l in lines if l.startswith(("[ktest] FAIL", "*** STOP"))]
+            return False, f"{' / '.join(self.GDB_MDL_TESTS)} never unlocked a locked, mapped MDL: GDB stopped in " \
+                          f"{stopped.group(1)}" + (f" ({said[0]})" if said else "")
+        fields = re.search(r"^@@@ FIELDS mdl=(\S+) flags=(\S+) count=(\d+) offset=(\d+) start=(\S+) sys=(\S+) "
+                           r"process=(\S+) size=(\d+) span=(\d+)$", out, re.M)
+        if not fields:
+            return False, "the driver could not read the MDL's fields with GDB expressions"
+        mdl, flags, start, sysva, process = (int(fields.group(i), 16) for i in (1, 2, 5, 6, 7))
+        count, offset, size, span = (int(fields.group(i)) for i in (3, 4, 8, 9))
+        frames = [(int(i), int(p, 16), int(l), int(r), int(sh)) for i, p, l, r, sh in
+                  re.findall(r"^@@@ FRAME (\d+) pfn=(\S+) loc=(\d+) refs=(\d+) shares=(\d+)$", out, re.M)]
+        if len(frames) != span:
+            return False, f"the driver read {len(frames)} frames of an MDL spanning {span} pages"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        cmds = ["mdl $rdi", "locked", "locked 0", f"pt {sysva:#x}"]
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
+               for c in cmds if c not in results or results[c].startswith("@@@ ERROR")]
+        if bad:
+            return False, "; ".join(bad)
+        text, locked = results["mdl $rdi"], results["locked"]
+        # mdl: the header, as GDB's own expressions read it.
+        lists = ["Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active", "Transition"]
+        want = [(rf"^MDL {mdl:#x}: {count} bytes at {start + offset:#x}, spanning {span} page", "the summary line"),
+                (rf"^  Size +{size} ", f"Size {size}"),
+                (rf"^  MdlFlags +{flags:#06x} .*MDL_MAPPED_TO_SYSTEM_VA \| MDL_PAGES_LOCKED", f"MdlFlags {flags:#06x}"
+                                                                                          " with their names"),
+                (rf"^  MappedSystemVa {sysva:#x} \(system PTEs\)", f"MappedSystemVa {sysva:#x} in system PTEs"),
+                (rf"^  StartVa +{start:#x} ", f"StartVa {start:#x}"),
+                (rf"^  ByteOffset +{offset} ", f"ByteOffset {offset}"),
+                (rf"^  ByteCount +{count} ", f"ByteCount {count}"),
+                (r"^  Process +none" if not process else rf"^  Process +.*{process:#x}", "the Process field"),
+                (rf"^  PFN array at {mdl + 48:#x}: {span} frames?$", f"a PFN array of {span} frames"),
+                (r"^    locked +by \S+\+0x[0-9a-f]+ \(0x[0-9a-f]+\)", "the verifier's 'locked by' call site"),
+                (r"^    allocated by \S+\+0x[0-9a-f]+ \(0x[0-9a-f]+\) at \S+:\d+", "the 'allocated by' site "
+                                                                                     "with its source line")]
+        bad = [f"mdl does not show {what}" for rx, what in want if not re.search(rx, text, re.M)]
+        for i, pfn, loc, refs, shares in frames:
+            row = re.search(rf"^ +{i} +{pfn:#x} +(\S+) +(\d+) +(\d+) +(\d+)  .{{14}} \S+ +(\S+)", text, re.M)
+            if not row:
+                bad.append(f"mdl has no row for frame {i} (PFN {pfn:#x})")
+                continue
+            if (row.group(1), int(row.group(2)), int(row.group(3))) != (lists[loc], refs, shares):
+                bad.append(f"mdl frame {i}: {row.group(1)} refs {row.group(2)} shares {row.group(3)}, GDB reads "
+                           f"{lists[loc]} refs {refs} shares {shares}")
+            if int(row.group(4)) < 1:
+                bad.append(f"mdl frame {i}: locks {row.group(4)}: the MDL's own lock is not counted")
+            if row.group(5) != "valid":
+                bad.append(f"mdl frame {i}: the system mapping's PTE is '{row.group(5)}', not valid for this frame")
+        # locked: every frame of the MDL, held by it; the MDL in the tracked list.
+        for i, pfn, _, refs, _ in frames:
+            row = re.search(rf"^ +{pfn:#x} +\S+ +{refs} .*MDL {mdl:#x}", locked, re.M)
+            if not row:
+                bad.append(f"locked does not list PFN {pfn:#x} as held by MDL {mdl:#x}")
+        if not re.search(rf"^    MDL {mdl:#x} +{span} pages? .*locked by \S+\+0x", locked, re.M):
+            bad.append(f"locked does not list MDL {mdl:#x} among the tracked locked MDLs")
+        if "MISMATCH" in locked:
+            bad.append("locked reports a MISMATCH")
+        if not process and not re.search(rf"^    MDL {mdl:#x} ", results["locked 0"], re.M):
+            bad.append("locked 0 (kernel buffers) does not list the MDL")
+        # pt MappedSystemVa reaches the first frame.
+        pt = re.search(r"^  => physical (0x[0-9a-f]+)", results[f"pt {sysva:#x}"], re.M)
+        if not pt or int(pt.group(1), 16) != (frames[0][1] << 12) | (sysva & 0xFFF):
+            bad.append(f"pt {sysva:#x} does not reach PFN {frames[0][1]:#x}")
         if bad:
             return False, "; ".join(bad)
         return True, ""
