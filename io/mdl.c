@@ -23,6 +23,8 @@ void IopInitializeMdls(void)
 
 void MmInitializeMdl(PMDL m, PVOID base, SIZE_T length)
 {
+    if (MiVerifierEnabled)
+        MiForgetMdl(m);   /* a new MDL in old storage starts with a clean record */
     m->Next = NULL;
     m->Size = (CSHORT)MmSizeOfMdl(base, length);
     m->MdlFlags = 0;

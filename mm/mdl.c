@@ -350,6 +350,15 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
         KeReleaseMutex(&p->AddressSpaceLock, FALSE);
         return;
     }
+    /* Check before touching a PTE: unmapping twice, or an address that is
+     * not this MDL's mapping, must not tear down someone else's. */
+    if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) ||
+        (ULONG64)PAGE_ALIGN(m->MappedSystemVa) != va) {
+        MmDumpMdl(m);
+        KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
+                       "MmUnmapLockedPages(%p) does not match this MDL's system mapping (%s)", base,
+                       (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
+    }
     PMMPTE pte = MiGetPteAddress((PVOID)va);
     for (ULONG i = 0; i < pages; i++)
         MiWritePteAndFlush(pte + i, 0);

@@ -36,3 +36,21 @@ KTEST_BUGCHECK(mdlnt, no_more_system_ptes_when_a_map_may_not_fail, NO_MORE_SYSTE
     MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, TRUE, NormalPagePriority);
     kprintf("a map that may not fail returned without PTEs\n");
 }
+
+/* Unmapping twice must stop before a PTE is touched: by then the run may
+ * belong to another mapping. */
+KTEST_BUGCHECK(mdlnt, unmap_twice_stops_before_touching_ptes, 0xDA, 0x101, KT_ANY, KT_ANY, KT_ANY)
+{
+    PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, POOL_TAG('T', 'e', 's', 't'));
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    PVOID va = MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+    MmUnmapLockedPages(va, m);
+    /* Someone else gets the same run of system PTEs... */
+    PHYSICAL_ADDRESS vga = { 0xB8000 };
+    volatile USHORT *other = MmMapIoSpace(vga, PAGE_SIZE, MmNonCached);
+    KtExpectParam(2, (ULONG64)va);
+    KtExpectParam(3, (ULONG64)m);
+    MmUnmapLockedPages(va, m);   /* ...and the stale unmap must not tear it down */
+    kprintf("unmapped twice; other mapping %p\n", (void *)other);
+}
