@@ -190,6 +190,20 @@ def judge_user_boot(b, what="user-tests"):
     return outcomes
 
 
+def crashed_test(b):
+    """The test that was running when boot B ended without its summary
+    (a crash, hang or triple fault), or None."""
+    running, summary = None, False
+    for _, line in b.lines:
+        if RUN_RE.match(line):
+            running = RUN_RE.match(line).group(1)
+        elif PASS_RE.match(line) or FAIL_RE.match(line):
+            running = None
+        elif SUMMARY_RE.match(line):
+            summary = True
+    return None if summary else running
+
+
 def judge_ktest_boot_fail_lines(b):
     out = []
     for _, line in b.lines:
@@ -230,6 +244,17 @@ class Runner:
         b = self.boot("ktest-main", cmdline, self.args.timeout)
         self.report(judge_ktest_boot(b, "ktest-main"))
         deferred = [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
+        # A test that crashes, hangs or triple-faults the boot takes the rest
+        # of the run with it: it is reported above; boot again and carry on
+        # with the test after it, so every test still gets its verdict.
+        for attempt in range(1, 9):
+            crashed = crashed_test(b)
+            if not crashed:
+                break
+            print(f"note: resuming the kernel tests after {crashed}", flush=True)
+            b = self.boot(f"ktest-main-resume-{attempt}", f"{cmdline} ktest.after={crashed}", self.args.timeout)
+            self.report(judge_ktest_boot(b, f"ktest-main-resume-{attempt}"))
+            deferred += [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
         return [pool.submit(self.bugcheck_test, name) for name in deferred]
 
     def bugcheck_test(self, name):
@@ -250,6 +275,7 @@ class Runner:
     def host_tests(self):
         return {
             "runner.reports_failing_test": self.t_failing,
+            "runner.resumes_after_a_crash": self.t_resume,
             "runner.reports_hanging_test": self.t_hanging,
             "runner.reports_triple_fault": self.t_triple,
             "runner.reports_unexpected_bugcheck": self.t_unexpected_bugcheck,
@@ -283,6 +309,23 @@ class Runner:
             return True, ""
         return False, f"expected a failure of {test} mentioning '{want}', judged: " + \
             ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
+
+    def t_resume(self, name):
+        """A crash in one test must not cost the verdicts of the tests after
+        it: the runner boots again with ktest.after= and carries on."""
+        pattern = "selftest.bugchecks_on_purpose,trap.stack_cookie_intact_in_bounds"
+        b = self.boot(name, f"ktest={pattern}", 60)
+        first = judge_ktest_boot(b, name)
+        crashed = crashed_test(b)
+        if crashed != "selftest.bugchecks_on_purpose":
+            return False, f"expected the boot to crash in selftest.bugchecks_on_purpose, crashed_test says {crashed}"
+        b2 = self.boot(name + "-resume", f"ktest={pattern} ktest.after={crashed}", 60)
+        second = judge_ktest_boot(b2, name)
+        ok = [o.name for o in second if o.ok]
+        if "trap.stack_cookie_intact_in_bounds" in ok and any(not o.ok for o in first):
+            return True, ""
+        return False, "after resuming, trap.stack_cookie_intact_in_bounds did not pass: " + \
+            "; ".join(f"{o.name}: {'PASS' if o.ok else o.message}" for o in second)
 
     def t_failing(self, name):
         return self.expect_failure(name, "selftest.fails_on_purpose", 60, "1 + 1 == 3")
