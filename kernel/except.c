@@ -117,3 +117,44 @@ void KeCopyToUser(void *dst, const void *src, SIZE_T n)
     memcpy(dst, src, n);
     clac();
 }
+
+/* ---- system-service argument helpers ----
+ * Every Nt routine moves its arguments this way: probe, copy, and turn a
+ * fault into a status. WRITABLE also probes SRC for writing, for in-out
+ * parameters that must be checked before the call changes anything. */
+static NTSTATUS capture(void *dst, const void *user, SIZE_T n, BOOLEAN writable)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        if (writable)
+            ProbeForWrite((void *)user, n, 1);
+        else
+            ProbeForRead(user, n, 1);
+        KeCopyFromUser(dst, user, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}
+
+NTSTATUS KeCaptureUser(void *dst, const void *user, SIZE_T n)
+{
+    return capture(dst, user, n, FALSE);
+}
+
+NTSTATUS KeCaptureUserInOut(void *dst, const void *user, SIZE_T n)
+{
+    return capture(dst, user, n, TRUE);
+}
+
+NTSTATUS KeReturnToUser(void *user, const void *src, SIZE_T n)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        ProbeForWrite(user, n, 1);
+        KeCopyToUser(user, src, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}

@@ -312,3 +312,9 @@ void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment);
 /* Copy from/to user memory (SMAP: only these may touch user pages). */
 void KeCopyFromUser(void *Dst, const void *UserSrc, SIZE_T Length);
 void KeCopyToUser(void *UserDst, const void *Src, SIZE_T Length);
+/* The same, probed and inside ExTry: a bad pointer is a returned status.
+ * KeCaptureUserInOut also checks the source is writable (an in-out
+ * parameter), so a call can fail before it changes anything. */
+NTSTATUS KeCaptureUser(void *Dst, const void *UserSrc, SIZE_T Length);
+NTSTATUS KeCaptureUserInOut(void *Dst, const void *UserSrc, SIZE_T Length);
+NTSTATUS KeReturnToUser(void *UserDst, const void *Src, SIZE_T Length);

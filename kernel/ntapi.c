@@ -10,37 +10,13 @@
 
 extern ULONG64 KiSystemCalls;
 
-static NTSTATUS copy_in(void *dst, const void *user, SIZE_T n)
-{
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        ProbeForRead(user, n, 1);
-        KeCopyFromUser(dst, user, n);
-    } ExExcept(status) {
-        s = status;
-    } ExEndTry;
-    return s;
-}
-
-static NTSTATUS copy_out(void *user, const void *src, SIZE_T n)
-{
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        ProbeForWrite(user, n, 1);
-        KeCopyToUser(user, src, n);
-    } ExExcept(status) {
-        s = status;
-    } ExEndTry;
-    return s;
-}
-
 /* A NUL-terminated user string of at most MAX-1 characters. */
 static NTSTATUS copy_string(char *dst, const char *user, SIZE_T max)
 {
     if (!user)
         return STATUS_INVALID_PARAMETER;
     for (SIZE_T i = 0; i < max; i++) {
-        NTSTATUS s = copy_in(&dst[i], user + i, 1);
+        NTSTATUS s = KeCaptureUser(&dst[i], user + i, 1);
         if (!NT_SUCCESS(s))
             return s;
         if (!dst[i])
@@ -69,7 +45,7 @@ static NTSTATUS NtDisplayString(ULONG64 text, ULONG64 len, ULONG64 a3, ULONG64 a
         return STATUS_INVALID_PARAMETER;
     for (ULONG64 off = 0; off < len; off += sizeof(buf)) {
         SIZE_T n = len - off < sizeof(buf) ? len - off : sizeof(buf);
-        NTSTATUS s = copy_in(buf, (const char *)text + off, n);
+        NTSTATUS s = KeCaptureUser(buf, (const char *)text + off, n);
         if (!NT_SUCCESS(s))
             return s;
         KiConsoleLock();
@@ -113,7 +89,7 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
         cmd[0] = 0;
     }
     HANDLE_T zero = 0;
-    if (!NT_SUCCESS(s = copy_out((void *)uhandle, &zero, sizeof(zero))))   /* check before creating anything */
+    if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &zero, sizeof(zero))))   /* check before creating anything */
         return s;
     PEPROCESS me = PsGetCurrentProcess(), child;
     if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child)))
@@ -123,7 +99,7 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
         PsDereferenceProcess(child);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
-    if (!NT_SUCCESS(s = copy_out((void *)uhandle, &h, sizeof(h)))) {
+    if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &h, sizeof(h)))) {
         PsCloseHandle(me, h);
         return s;
     }
@@ -140,7 +116,7 @@ static NTSTATUS NtWaitForSingleObject(ULONG64 h, ULONG64 alertable, ULONG64 utim
         return STATUS_INVALID_HANDLE;
     LARGE_INTEGER t;
     if (utimeout) {
-        NTSTATUS s = copy_in(&t, (const void *)utimeout, sizeof(t));
+        NTSTATUS s = KeCaptureUser(&t, (const void *)utimeout, sizeof(t));
         if (!NT_SUCCESS(s))
             return s;
     }
@@ -180,9 +156,9 @@ static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, 
     }
     if (len < n)
         return STATUS_INFO_LENGTH_MISMATCH;
-    NTSTATUS s = copy_out((void *)ubuf, &u, n);
+    NTSTATUS s = KeReturnToUser((void *)ubuf, &u, n);
     if (NT_SUCCESS(s) && uret)
-        s = copy_out((void *)uret, &n, sizeof(n));
+        s = KeReturnToUser((void *)uret, &n, sizeof(n));
     return s;
 }
 
@@ -202,7 +178,7 @@ static NTSTATUS NtDelayExecution(ULONG64 alertable, ULONG64 uinterval, ULONG64 a
 {
     (void)a3, (void)a4, (void)a5, (void)a6;
     LARGE_INTEGER t;
-    NTSTATUS s = copy_in(&t, (const void *)uinterval, sizeof(t));
+    NTSTATUS s = KeCaptureUser(&t, (const void *)uinterval, sizeof(t));
     if (!NT_SUCCESS(s))
         return s;
     return KeDelayExecutionThread(UserMode, (BOOLEAN)alertable, &t);
@@ -249,9 +225,9 @@ static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 
         }
     }
     line[n] = 0;
-    NTSTATUS s = copy_out((void *)ubuf, line, n + 1);
+    NTSTATUS s = KeReturnToUser((void *)ubuf, line, n + 1);
     if (NT_SUCCESS(s))
-        s = copy_out((void *)uread, &n, sizeof(n));
+        s = KeReturnToUser((void *)uread, &n, sizeof(n));
     return s;
 }
 
@@ -282,7 +258,7 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;
         else
-            s = copy_out((void *)ubuf, &m, need);
+            s = KeReturnToUser((void *)ubuf, &m, need);
     } else if (cls == SystemProcessList) {
         SYSTEM_PROCESS_T e;
         SIZE_T off = 0;
@@ -316,13 +292,13 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;
         for (SIZE_T i = 0; i < k && NT_SUCCESS(s); i++, off += sizeof(SYSTEM_PROCESS_T))
-            s = copy_out((PUCHAR)ubuf + off, &snap[i], sizeof(SYSTEM_PROCESS_T));
+            s = KeReturnToUser((PUCHAR)ubuf + off, &snap[i], sizeof(SYSTEM_PROCESS_T));
         ExFreePoolWithTag(snap, POOL_TAG('P', 's', 'S', 'n'));
     } else {
         return STATUS_INVALID_INFO_CLASS;
     }
     if (uret) {
-        NTSTATUS r = copy_out((void *)uret, &need, sizeof(need));
+        NTSTATUS r = KeReturnToUser((void *)uret, &need, sizeof(need));
         if (!NT_SUCCESS(r))
             return r;
     }
@@ -342,11 +318,11 @@ static NTSTATUS NtGetCommandLine(ULONG64 ubuf, ULONG64 len, ULONG64 uneed, ULONG
     PEPROCESS p = PsGetCurrentProcess();
     SIZE_T need = strlen(p->CommandLine) + 1;
     NTSTATUS s = STATUS_SUCCESS;
-    if (uneed && !NT_SUCCESS(s = copy_out((void *)uneed, &need, sizeof(need))))
+    if (uneed && !NT_SUCCESS(s = KeReturnToUser((void *)uneed, &need, sizeof(need))))
         return s;
     if (len < need)
         return STATUS_BUFFER_TOO_SMALL;
-    return copy_out((void *)ubuf, p->CommandLine, need);
+    return KeReturnToUser((void *)ubuf, p->CommandLine, need);
 }
 
 void KiRegisterNtServices(void)

@@ -8,6 +8,44 @@ default rel
 section .text
 extern KiTrapDispatch
 
+; The general registers in KTRAP_FRAME order (kernel/ki.h): RAX is
+; pushed first, so R15 ends up at the lowest address, where the frame starts.
+%macro PUSH_GPRS 0
+    push rax
+    push rbx
+    push rcx
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    push r11
+    push r12
+    push r13
+    push r14
+    push r15
+%endmacro
+%macro POP_GPRS 0
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop r11
+    pop r10
+    pop r9
+    pop r8
+    pop rbp
+    pop rdi
+    pop rsi
+    pop rdx
+    pop rcx
+    pop rbx
+    pop rax
+%endmacro
+
+
 ; Exceptions that push an error code (Intel SDM vol. 3, table 6-1).
 %macro TRAP_STUB 1
 align 16
@@ -41,41 +79,13 @@ KiTrapCommon:
     and qword [rsp], ~0x40000
     popfq
 .kernel_entry:
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_GPRS
     mov rdi, rsp              ; KTRAP_FRAME *
     cld                       ; the C ABI assumes DF=0
     ; 5 CPU words + 2 stub words + 15 registers = 176 bytes: RSP is still
     ; 16-byte aligned here (the CPU aligned it before pushing), as a call needs.
     call KiTrapDispatch
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    POP_GPRS
     add rsp, 16               ; vector and error code
     test byte [rsp + 8], 3     ; returning to ring 3?
     jz .kernel_exit
@@ -114,21 +124,7 @@ KiSystemCall64:
     push rcx                   ; RIP
     push qword 0               ; error code
     push qword 0x100           ; "vector" 0x100 marks a system call
-    push rax
-    push rbx
-    push rcx
-    push rdx
-    push rsi
-    push rdi
-    push rbp
-    push r8
-    push r9
-    push r10
-    push r11
-    push r12
-    push r13
-    push r14
-    push r15
+    PUSH_GPRS
     mov rdi, rsp
     cld
     sti                        ; system services run with interrupts on
@@ -140,21 +136,7 @@ KiSystemCall64:
 ; new user thread starts: KiStartUserThread builds one).
 global KiExitToUser
 KiExitToUser:
-    pop r15
-    pop r14
-    pop r13
-    pop r12
-    pop r11
-    pop r10
-    pop r9
-    pop r8
-    pop rbp
-    pop rdi
-    pop rsi
-    pop rdx
-    pop rcx
-    pop rbx
-    pop rax
+    POP_GPRS
     add rsp, 16
     swapgs                     ; back to the user's GS
     iretq

@@ -171,32 +171,6 @@ void MiDeleteVad(PEPROCESS p, PMMVAD v)
 
 /* ---- the services ---- */
 
-/* An in-out parameter: it must be writable before anything is changed,
- * so a bad output pointer fails the call without side effects. */
-static NTSTATUS capture_inout(void *user, void *kernel, SIZE_T n)
-{
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        ProbeForWrite(user, n, 1);
-        KeCopyFromUser(kernel, user, n);
-    } ExExcept(status) {
-        s = status;
-    } ExEndTry;
-    return s;
-}
-
-static NTSTATUS give_back(void *user, const void *kernel, SIZE_T n)
-{
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        ProbeForWrite(user, n, 1);
-        KeCopyToUser(user, kernel, n);
-    } ExExcept(status) {
-        s = status;
-    } ExEndTry;
-    return s;
-}
-
 static NTSTATUS reference_process(HANDLE_T h, PEPROCESS *out)
 {
     /* Only the current process for now: NtCurrentProcess() (-1). */
@@ -214,7 +188,7 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
     NTSTATUS s = reference_process(ph, &p);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = capture_inout(ubase, &base, 8)) || !NT_SUCCESS(s = capture_inout(usize, &size, 8)))
+    if (!NT_SUCCESS(s = KeCaptureUserInOut(&base, ubase, 8)) || !NT_SUCCESS(s = KeCaptureUserInOut(&size, usize, 8)))
         return s;
     if (zero_bits > 21 || !(type & (MEM_COMMIT | MEM_RESERVE)) || (type & ~(MEM_COMMIT | MEM_RESERVE)))
         return STATUS_INVALID_PARAMETER;
@@ -286,9 +260,9 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
 out:
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     if (NT_SUCCESS(s)) {
-        NTSTATUS w = give_back(ubase, &base, 8);
+        NTSTATUS w = KeReturnToUser(ubase, &base, 8);
         if (NT_SUCCESS(w))
-            w = give_back(usize, &size, 8);
+            w = KeReturnToUser(usize, &size, 8);
         if (!NT_SUCCESS(w))
             return w;
     }
@@ -302,7 +276,7 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
     NTSTATUS s = reference_process(ph, &p);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = capture_inout(ubase, &base, 8)) || !NT_SUCCESS(s = capture_inout(usize, &size, 8)))
+    if (!NT_SUCCESS(s = KeCaptureUserInOut(&base, ubase, 8)) || !NT_SUCCESS(s = KeCaptureUserInOut(&size, usize, 8)))
         return s;
     if (type != MEM_RELEASE && type != MEM_DECOMMIT)
         return STATUS_INVALID_PARAMETER;
@@ -336,7 +310,7 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
         }
     }
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    if (NT_SUCCESS(s) && (!NT_SUCCESS(s = give_back(ubase, &base, 8)) || !NT_SUCCESS(s = give_back(usize, &size, 8))))
+    if (NT_SUCCESS(s) && (!NT_SUCCESS(s = KeReturnToUser(ubase, &base, 8)) || !NT_SUCCESS(s = KeReturnToUser(usize, &size, 8))))
         return s;
     return s;
 }
@@ -348,7 +322,7 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     NTSTATUS s = reference_process(ph, &p);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = capture_inout(ubase, &base, 8)) || !NT_SUCCESS(s = capture_inout(usize, &size, 8)))
+    if (!NT_SUCCESS(s = KeCaptureUserInOut(&base, ubase, 8)) || !NT_SUCCESS(s = KeCaptureUserInOut(&size, usize, 8)))
         return s;
     LONG mm = MiMakeProtectionMask(protect);
     if (mm < 0)
@@ -356,7 +330,7 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     if (size == 0 || base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1)
         return STATUS_INVALID_PARAMETER;
     ULONG old = 0;
-    if (!NT_SUCCESS(s = capture_inout(uold, &old, 4)))   /* OldProtect is required, and must be writable */
+    if (!NT_SUCCESS(s = KeCaptureUserInOut(&old, uold, 4)))   /* OldProtect is required, and must be writable */
         return s;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     ULONG64 start = base >> PAGE_SHIFT, end = (base + size - 1) >> PAGE_SHIFT;
@@ -382,8 +356,8 @@ out:
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     if (NT_SUCCESS(s)) {
         NTSTATUS w;
-        if (!NT_SUCCESS(w = give_back(ubase, &base, 8)) || !NT_SUCCESS(w = give_back(usize, &size, 8)) ||
-            !NT_SUCCESS(w = give_back(uold, &old, 4)))
+        if (!NT_SUCCESS(w = KeReturnToUser(ubase, &base, 8)) || !NT_SUCCESS(w = KeReturnToUser(usize, &size, 8)) ||
+            !NT_SUCCESS(w = KeReturnToUser(uold, &old, 4)))
             return w;
     }
     return s;
@@ -459,11 +433,11 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
         mbi.Type = v->Type == VadImage ? MEM_IMAGE : v->Type == VadLockedView ? MEM_MAPPED : MEM_PRIVATE;
     }
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    if (!NT_SUCCESS(s = give_back(ubuf, &mbi, sizeof(mbi))))
+    if (!NT_SUCCESS(s = KeReturnToUser(ubuf, &mbi, sizeof(mbi))))
         return s;
     if (uret) {
         SIZE_T r = sizeof(mbi);
-        if (!NT_SUCCESS(s = give_back(uret, &r, sizeof(r))))
+        if (!NT_SUCCESS(s = KeReturnToUser(uret, &r, sizeof(r))))
             return s;
     }
     return STATUS_SUCCESS;
