@@ -10,12 +10,16 @@ userdir=${4:-$(dirname "$kernel")/user}
 dir=$(mktemp -d "${TMPDIR:-/tmp}/mdlos-iso.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 mkdir -p "$dir/iso/boot/grub" "$dir/iso/boot/user"
-cp "$kernel" "$dir/iso/boot/mdlos.elf"
+# GRUB reads every byte of a module from the (emulated) CD, so the ISO gets
+# copies without debug information; GDB uses the full files in build/.
+# (The kernel's backtrace symbols are in its .ksyms section, which stays.)
+OBJCOPY=${OBJCOPY:-objcopy}
+"$OBJCOPY" --strip-debug "$kernel" "$dir/iso/boot/mdlos.elf"
 modules=
 for f in "$userdir"/*.elf; do
     [ -f "$f" ] || continue
     name=$(basename "$f" .elf)
-    cp "$f" "$dir/iso/boot/user/$name.elf"
+    "$OBJCOPY" --strip-debug "$f" "$dir/iso/boot/user/$name.elf"
     modules="$modules
     module2 /boot/user/$name.elf $name"
 done
