@@ -27,11 +27,11 @@ void KiSystemService(PKTRAP_FRAME f)
     if (n < SYS_COUNT && service_table[n])
         status = service_table[n](f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     f->rax = (ULONG64)(LONG64)status;
-    PsCheckTermination(f);
     if (KeGetCurrentIrql() != PASSIVE_LEVEL)
         KeBugCheckRule(0x4A /* IRQL_GT_ZERO_AT_SYSTEM_SERVICE */, n, KeGetCurrentIrql(), 0, 0,
                        "system service %llu returned to user mode at IRQL %u", (unsigned long long)n,
                        KeGetCurrentIrql());
+    PsCheckTermination(f);
 }
 
 /* SYSCALL's targets (Intel SDM vol. 3, 5.8.8): LSTAR is the entry point,
