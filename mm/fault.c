@@ -1,6 +1,7 @@
 /*
- * The page-fault handler (kernel addresses; user space comes with
- * processes). The CPU reports the address in CR2 and why in the error
+ * The page-fault handler. User addresses (from ring 3, or touched by the
+ * kernel through KeCopyFromUser/an MDL) go to MiUserFault in
+ * mm/userfault.c; kernel addresses are handled here. The CPU reports the address in CR2 and why in the error
  * code: P (a present page was misused, vs. not present), W (write), U
  * (from ring 3), I (instruction fetch). Follow a kernel fault here:
  *   1. a protection violation on a present page is a bug: a write to

@@ -44,31 +44,40 @@ static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION 
     register_list(l, TRUE);
 }
 
+/* The list itself is only touched at DISPATCH_LEVEL (a push or pop cannot
+ * be preempted half-way); the pool, when the list cannot serve, is called
+ * at the caller's IRQL - paged pool must not be called at DISPATCH_LEVEL. */
 static PVOID allocate(GENERAL_LOOKASIDE *l)
 {
+    KIRQL old = KeRaiseIrqlToDpcLevel();
     l->TotalAllocates++;
     PSLIST_ENTRY e = l->ListHead;
     if (e) {
         l->ListHead = e->Next;
         l->Depth--;
-        return e;
+    } else {
+        l->AllocateMisses++;
     }
-    l->AllocateMisses++;
-    return l->Allocate(l->Type, l->Size, l->Tag);
+    KeLowerIrql(old);
+    return e ? e : l->Allocate(l->Type, l->Size, l->Tag);
 }
 
 static void free_to(GENERAL_LOOKASIDE *l, PVOID p)
 {
+    KIRQL old = KeRaiseIrqlToDpcLevel();
     l->TotalFrees++;
-    if (l->Depth >= l->MaximumDepth) {
+    BOOLEAN keep = l->Depth < l->MaximumDepth;
+    if (keep) {
+        PSLIST_ENTRY e = p;
+        e->Next = l->ListHead;
+        l->ListHead = e;
+        l->Depth++;
+    } else {
         l->FreeMisses++;
-        l->Free(p);
-        return;
     }
-    PSLIST_ENTRY e = p;
-    e->Next = l->ListHead;
-    l->ListHead = e;
-    l->Depth++;
+    KeLowerIrql(old);
+    if (!keep)
+        l->Free(p);
 }
 
 static void delete_list(GENERAL_LOOKASIDE *l)
@@ -82,8 +91,6 @@ static void delete_list(GENERAL_LOOKASIDE *l)
     register_list(l, FALSE);
 }
 
-/* Nonpaged lists work up to DISPATCH_LEVEL and are updated there, so a
- * DPC on this CPU cannot interleave with a push or pop. */
 void ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l, PALLOCATE_FUNCTION a, PFREE_FUNCTION f, ULONG flags,
                                      SIZE_T size, ULONG tag, USHORT depth)
 {
@@ -93,20 +100,8 @@ void ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l, PALLOCATE_FUNCTIO
 
 void ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l) { delete_list(l); }
 
-PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l)
-{
-    KIRQL old = KeRaiseIrqlToDpcLevel();   /* nonpaged pool is fine at DISPATCH_LEVEL */
-    PVOID p = allocate(l);
-    KeLowerIrql(old);
-    return p;
-}
-
-void ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l, PVOID p)
-{
-    KIRQL old = KeRaiseIrqlToDpcLevel();
-    free_to(l, p);
-    KeLowerIrql(old);
-}
+PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l) { return allocate(l); }
+void ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST l, PVOID p) { free_to(l, p); }
 
 /* Paged lists run below DISPATCH_LEVEL (their blocks may be paged out). */
 void ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST l, PALLOCATE_FUNCTION a, PFREE_FUNCTION f, ULONG flags,

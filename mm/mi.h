@@ -297,8 +297,9 @@ void MiSystemWorkingSetInsert(PVOID va);
 void MiSystemWorkingSetRemove(PVOID va);
 
 /* ---- page faults (mm/fault.c) ---- */
-/* Resolve a fault at VA; STATUS_SUCCESS when the access can be retried,
- * otherwise it bugchecks (kernel) - user faults come with processes. */
+/* Resolve a fault at VA; STATUS_SUCCESS when the access can be retried.
+ * A failure status is returned for user addresses (the caller ends the
+ * process or raises under ExTry); a bad kernel access bugchecks here. */
 NTSTATUS MmAccessFault(ULONG64 error_code, PVOID va, PKTRAP_FRAME frame);
 
 /* ---- the address map, for the boot banner, `memmap` and docs ---- */

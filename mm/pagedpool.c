@@ -14,20 +14,27 @@
 static PVOID ws_entries[MI_PAGED_POOL_PAGES];
 static ULONG ws_count, ws_hand;
 
+/* The list is changed by the pool (at APC_LEVEL, under its mutex) and by
+ * trimming and soft faults (at DISPATCH_LEVEL): every change happens at
+ * DISPATCH_LEVEL so none can be preempted half-way. */
 void MiSystemWorkingSetInsert(PVOID va)
 {
+    KIRQL old = KeRaiseIrqlToDpcLevel();
     ASSERT(ws_count < MI_PAGED_POOL_PAGES);
     ws_entries[ws_count++] = va;
+    KeLowerIrql(old);
 }
 
 void MiSystemWorkingSetRemove(PVOID va)
 {
+    KIRQL old = KeRaiseIrqlToDpcLevel();
     for (ULONG i = 0; i < ws_count; i++) {
         if (ws_entries[i] == va) {
             ws_entries[i] = ws_entries[--ws_count];
-            return;
+            break;
         }
     }
+    KeLowerIrql(old);
 }
 
 ULONG MiSystemWorkingSetSize(void)

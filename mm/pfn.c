@@ -164,6 +164,7 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
     e->ReferenceCount = 1;
     e->ShareCount = 0;
     e->PteAddress = NULL;
+    e->PteFrame = 0;
     e->OriginalPte.u.Long = 0;
     e->Modified = 0;
     e->PteDeleted = 0;

@@ -437,7 +437,7 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
  * A system thread that keeps free memory from running out: every second,
  * or as soon as MiAllocatePfn sees available pages fall under the low
  * mark, it visits each process (attaching to its address space) and trims
- * its working set with a clock hand, oldest-inserted pages first. Trimmed
+ * its working set (half of it, from the front of its list). Trimmed
  * private pages stay in memory on the modified list until the pagefile
  * exists, and come back by soft faults if touched again. */
 #define WS_LOW_PAGES 2048          /* 8 MiB */
@@ -455,7 +455,8 @@ static ULONG trim_some(PEPROCESS p, ULONG want)
 {
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     ULONG n = 0;
-    /* The oldest entries are at the front: trim from there. */
+    /* From the front of the list, each hole filled by the last entry: a
+     * cheap clock, not a strict oldest-first order. */
     while (n < want && p->Vm.Count) {
         PVOID va = p->Vm.List[0];
         p->Vm.List[0] = p->Vm.List[--p->Vm.Count];
