@@ -230,6 +230,7 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL m, KPROCESSOR_MODE mode, MEMORY_CACHING_
     if (mode == UserMode)
         return map_user(m, cache, requested, priority);
     KIRQL irql = KeGetCurrentIrql();
+    /* 0x7B: mdlos's sub-code for this rule (MDL-SPEC.md names none). */
     MI_VERIFY(irql <= DISPATCH_LEVEL, 0x7B, m, irql, 0, "MmMapLockedPagesSpecifyCache was called above DISPATCH_LEVEL");
     MI_VERIFY(!(m->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED)),
               0xB2, m, m->MdlFlags, 0,

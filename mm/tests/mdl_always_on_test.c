@@ -54,3 +54,17 @@ KTEST_BUGCHECK(mdlnt, unmap_twice_stops_before_touching_ptes, 0xDA, 0x101, KT_AN
     MmUnmapLockedPages(va, m);   /* ...and the stale unmap must not tear it down */
     kprintf("unmapped twice; other mapping %p\n", (void *)other);
 }
+
+/* Mapping above DISPATCH_LEVEL: system PTEs are handed out at DISPATCH_LEVEL.
+ * (Sub-code 0x7B is mdlos's choice; MDL-SPEC.md names none for this rule.) */
+KTEST_BUGCHECK(mdlnt, kernel_map_above_dispatch_is_a_verifier_violation, DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7B,
+               KT_ANY, 3, 0)
+{
+    PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, POOL_TAG('T', 'e', 's', 't'));
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
+    MmMapLockedPagesSpecifyCache(m, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+}
