@@ -97,8 +97,38 @@ void MiUnlinkPfnFromList(PFN_NUMBER pfn)
 static void repurpose_standby(PFN_NUMBER pfn)
 {
     PMMPFN e = MI_PFN_ELEMENT(pfn);
-    if (e->PteAddress && MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
-        e->PteAddress->u.Long = e->OriginalPte.u.Long;
+    if (!e->PteAddress)
+        return;
+    if ((ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
+        /* A kernel PTE: the same in every address space. */
+        if (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
+            e->PteAddress->u.Long = e->OriginalPte.u.Long;
+        return;
+    }
+    /* A user PTE's self-map address names a PTE in *some* process: reach
+     * the right one through the page table frame that holds it. */
+    KIRQL old;
+    PMMPTE table = MiMapPageInHyperspace(e->PteFrame, &old);
+    table[((ULONG64)e->PteAddress & (PAGE_SIZE - 1)) / sizeof(MMPTE)].u.Long = e->OriginalPte.u.Long;
+    MiUnmapPageInHyperspace(table, old);
+}
+
+/* A frame just taken off a list becomes in use, by USAGE, with one reference. */
+static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN was_zero)
+{
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->ReferenceCount || e->ShareCount)
+        pfn_corrupt(0x99, pfn, e->ReferenceCount, "a frame on a free list still had references");
+    if (e->Usage != MiUsageFree)
+        MiUsageCount[e->Usage]--;   /* a repurposed standby frame changes owner */
+    memset(e, 0, sizeof(*e));
+    e->Flink = e->Blink = MI_PFN_LIST_END;
+    e->PageLocation = ActiveAndValid;
+    e->ReferenceCount = 1;
+    e->Usage = usage;
+    MiUsageCount[usage]++;
+    if (zero && !was_zero)
+        MiZeroPhysicalPage(pfn);
 }
 
 /* The first frame in [LOW, HIGH] on the free or zeroed list, or 0. For
@@ -121,15 +151,7 @@ PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low
     }
     BOOLEAN was_zero = MI_PFN_ELEMENT(found)->PageLocation == ZeroedPageList;
     MiUnlinkPfnFromList(found);
-    PMMPFN e = MI_PFN_ELEMENT(found);
-    memset(e, 0, sizeof(*e));
-    e->Flink = e->Blink = MI_PFN_LIST_END;
-    e->PageLocation = ActiveAndValid;
-    e->ReferenceCount = 1;
-    e->Usage = usage;
-    MiUsageCount[usage]++;
-    if (zero && !was_zero)
-        MiZeroPhysicalPage(found);
+    take_frame(found, usage, zero, was_zero);
     KeLowerIrql(old);
     MiSignalLowMemory();
     return found;
@@ -157,22 +179,7 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
         return 0;
     }
     MiUnlinkPfnFromList(pfn);
-    PMMPFN e = MI_PFN_ELEMENT(pfn);
-    if (e->ReferenceCount || e->ShareCount)
-        pfn_corrupt(0x99, pfn, e->ReferenceCount, "a frame on a free list still had references");
-    e->PageLocation = ActiveAndValid;
-    e->ReferenceCount = 1;
-    e->ShareCount = 0;
-    e->PteAddress = NULL;
-    e->PteFrame = 0;
-    e->OriginalPte.u.Long = 0;
-    e->Modified = 0;
-    e->PteDeleted = 0;
-    e->CacheAttribute = 0;
-    e->Usage = usage;
-    MiUsageCount[usage]++;
-    if (zero && !is_zero)
-        MiZeroPhysicalPage(pfn);
+    take_frame(pfn, usage, zero, is_zero);
     KeLowerIrql(old);
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
     return pfn;
