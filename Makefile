@@ -130,6 +130,8 @@ ULDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --gc-sectio
 
 ULIB_SRCS  := $(sort $(wildcard user/lib/*.c user/lib/*.S))
 ULIB_OBJS  := $(patsubst user/%,$(UB)/obj/%.o,$(basename $(ULIB_SRCS)))
+# The string routines the kernel has too are one source, compiled for both.
+ULIB_OBJS  += $(UB)/obj/lib/rtlstring.o
 UCRT0      := $(UB)/obj/lib/crt0.o
 UPROG_SRCS := $(sort $(wildcard user/*.c user/tests/*.c))
 UPROG_OBJS := $(patsubst user/%.c,$(UB)/obj/%.o,$(UPROG_SRCS))
@@ -149,6 +151,10 @@ $(UB)/obj/init.o: UPROG_DEFS = -DUSER_TEST_PROGRAMS='$(foreach n,$(UTEST_NAMES),
 $(UB)/obj/sh.o: UPROG_DEFS = -DUSER_PROGRAMS='$(foreach n,$(UPROG_NAMES),"$(n)",)'
 
 $(UB)/obj/lib/%.o: user/lib/%.c | deps
+	@mkdir -p $(dir $@)
+	$(call msg,UCC,$<)
+	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
+$(UB)/obj/lib/rtlstring.o: kernel/rtlstring.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@

@@ -66,7 +66,8 @@ void HalQemuExit(uint8_t code);
 #define QEMU_EXIT_BUGCHECK 0x12
 __attribute__((noreturn)) void HalHaltSystem(void);
 
-/* ---- runtime library (kernel/rtl.c) ---- */
+/* ---- runtime library (kernel/rtl.c; the string routines are in
+ * kernel/rtlstring.c, which the user-mode libc shares) ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 void *memmove(void *d, const void *s, size_t n);

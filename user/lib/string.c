@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+/* strlen, strnlen, strcmp, strncmp, strchr and strlcpy come from
+ * kernel/rtlstring.c, shared with the kernel. */
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
@@ -51,40 +53,6 @@ void *memchr(const void *s, int c, size_t n)
     return NULL;
 }
 
-size_t strlen(const char *s)
-{
-    size_t n = 0;
-    while (s[n])
-        n++;
-    return n;
-}
-
-size_t strnlen(const char *s, size_t max)
-{
-    size_t n = 0;
-    while (n < max && s[n])
-        n++;
-    return n;
-}
-
-int strcmp(const char *a, const char *b)
-{
-    while (*a && *a == *b)
-        a++, b++;
-    return (unsigned char)*a - (unsigned char)*b;
-}
-
-int strncmp(const char *a, const char *b, size_t n)
-{
-    for (; n; n--, a++, b++) {
-        if (*a != *b)
-            return (unsigned char)*a - (unsigned char)*b;
-        if (!*a)
-            return 0;
-    }
-    return 0;
-}
-
 char *strcpy(char *dst, const char *src)
 {
     char *d = dst;
@@ -103,17 +71,6 @@ char *strncpy(char *dst, const char *src, size_t n)
     return dst;
 }
 
-size_t strlcpy(char *dst, const char *src, size_t size)
-{
-    size_t len = strlen(src);
-    if (size) {
-        size_t n = len < size - 1 ? len : size - 1;
-        memcpy(dst, src, n);
-        dst[n] = 0;
-    }
-    return len;
-}
-
 size_t strlcat(char *dst, const char *src, size_t size)
 {
     size_t d = strnlen(dst, size);
@@ -126,16 +83,6 @@ char *strcat(char *dst, const char *src)
 {
     strcpy(dst + strlen(dst), src);
     return dst;
-}
-
-char *strchr(const char *s, int c)
-{
-    for (;; s++) {
-        if (*s == (char)c)
-            return (char *)s;
-        if (!*s)
-            return NULL;
-    }
 }
 
 char *strrchr(const char *s, int c)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utest.h>
+#include "kernel/rtlstring.h"   /* RtlGlobMatch: the kernel's test-name matcher */
 
 extern const UTEST __utests_start[], __utests_end[];
 
@@ -50,28 +51,6 @@ void UtFail(const char *file, int line, const char *fmt, ...)
     exit(1);
 }
 
-/* The kernel's matcher (kernel/rtl.c RtlGlobMatch): * and ?. */
-static int glob(const char *p, const char *t)
-{
-    const char *star = NULL, *resume = NULL;
-    while (*t) {
-        if (*p == '*') {
-            star = p++;
-            resume = t;
-        } else if (*p == '?' || *p == *t) {
-            p++;
-            t++;
-        } else if (star) {
-            p = star + 1;
-            t = ++resume;
-        } else {
-            return 0;
-        }
-    }
-    while (*p == '*')
-        p++;
-    return !*p;
-}
 
 static int matches(const char *patterns, const char *name)
 {
@@ -82,7 +61,7 @@ static int matches(const char *patterns, const char *name)
         if (n < sizeof(pat)) {
             memcpy(pat, p, n);
             pat[n] = 0;
-            if (n && glob(pat, name))
+            if (n && RtlGlobMatch(pat, name))
                 return 1;
         }
         p += n;
