@@ -180,15 +180,32 @@ static NTSTATUS reference_process(HANDLE_T h, PEPROCESS *out)
     return STATUS_SUCCESS;
 }
 
+/* The start and end every range service shares: the process, and the
+ * in-out base and size (checked writable before anything changes), then
+ * the rounded base and size handed back. */
+static NTSTATUS capture_range(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, PEPROCESS *p, ULONG64 *base, ULONG64 *size)
+{
+    NTSTATUS s = reference_process(ph, p);
+    if (NT_SUCCESS(s))
+        s = KeCaptureUserInOut(base, ubase, 8);
+    if (NT_SUCCESS(s))
+        s = KeCaptureUserInOut(size, usize, 8);
+    return s;
+}
+
+static NTSTATUS return_range(PVOID *ubase, PSIZE_T usize, ULONG64 base, ULONG64 size)
+{
+    NTSTATUS s = KeReturnToUser(ubase, &base, 8);
+    return NT_SUCCESS(s) ? KeReturnToUser(usize, &size, 8) : s;
+}
+
 NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits, PSIZE_T usize, ULONG type,
                                  ULONG protect)
 {
     PEPROCESS p;
     ULONG64 base, size;
-    NTSTATUS s = reference_process(ph, &p);
+    NTSTATUS s = capture_range(ph, ubase, usize, &p, &base, &size);
     if (!NT_SUCCESS(s))
-        return s;
-    if (!NT_SUCCESS(s = KeCaptureUserInOut(&base, ubase, 8)) || !NT_SUCCESS(s = KeCaptureUserInOut(&size, usize, 8)))
         return s;
     if (zero_bits > 21 || !(type & (MEM_COMMIT | MEM_RESERVE)) || (type & ~(MEM_COMMIT | MEM_RESERVE)))
         return STATUS_INVALID_PARAMETER;
@@ -260,9 +277,7 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
 out:
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     if (NT_SUCCESS(s)) {
-        NTSTATUS w = KeReturnToUser(ubase, &base, 8);
-        if (NT_SUCCESS(w))
-            w = KeReturnToUser(usize, &size, 8);
+        NTSTATUS w = return_range(ubase, usize, base, size);
         if (!NT_SUCCESS(w))
             return w;
     }
@@ -273,10 +288,8 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
 {
     PEPROCESS p;
     ULONG64 base, size;
-    NTSTATUS s = reference_process(ph, &p);
+    NTSTATUS s = capture_range(ph, ubase, usize, &p, &base, &size);
     if (!NT_SUCCESS(s))
-        return s;
-    if (!NT_SUCCESS(s = KeCaptureUserInOut(&base, ubase, 8)) || !NT_SUCCESS(s = KeCaptureUserInOut(&size, usize, 8)))
         return s;
     if (type != MEM_RELEASE && type != MEM_DECOMMIT)
         return STATUS_INVALID_PARAMETER;
@@ -310,8 +323,8 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
         }
     }
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    if (NT_SUCCESS(s) && (!NT_SUCCESS(s = KeReturnToUser(ubase, &base, 8)) || !NT_SUCCESS(s = KeReturnToUser(usize, &size, 8))))
-        return s;
+    if (NT_SUCCESS(s))
+        s = return_range(ubase, usize, base, size);
     return s;
 }
 
@@ -319,10 +332,8 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
 {
     PEPROCESS p;
     ULONG64 base, size;
-    NTSTATUS s = reference_process(ph, &p);
+    NTSTATUS s = capture_range(ph, ubase, usize, &p, &base, &size);
     if (!NT_SUCCESS(s))
-        return s;
-    if (!NT_SUCCESS(s = KeCaptureUserInOut(&base, ubase, 8)) || !NT_SUCCESS(s = KeCaptureUserInOut(&size, usize, 8)))
         return s;
     LONG mm = MiMakeProtectionMask(protect);
     if (mm < 0)
@@ -356,8 +367,7 @@ out:
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     if (NT_SUCCESS(s)) {
         NTSTATUS w;
-        if (!NT_SUCCESS(w = KeReturnToUser(ubase, &base, 8)) || !NT_SUCCESS(w = KeReturnToUser(usize, &size, 8)) ||
-            !NT_SUCCESS(w = KeReturnToUser(uold, &old, 4)))
+        if (!NT_SUCCESS(w = return_range(ubase, usize, base, size)) || !NT_SUCCESS(w = KeReturnToUser(uold, &old, 4)))
             return w;
     }
     return s;

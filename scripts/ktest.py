@@ -48,6 +48,21 @@ USER_TESTS_DEFAULT = True
 KD_BANNER_RE = r"^Type 'help' for commands\.$"
 
 
+# Prepended to every GDB driver script: run one command, its output framed
+# by @@@ lines for the runner to judge (an error is framed too).
+GDB_RUN_HELPER = """import gdb
+
+def run(cmd):
+    print("@@@ BEGIN " + cmd)
+    try:
+        print(gdb.execute(cmd, to_string=True), end="")
+    except gdb.error as e:
+        print("@@@ ERROR " + str(e))
+    print("@@@ END " + cmd, flush=True)
+
+"""
+
+
 class Outcome:
     def __init__(self, name, ok, message="", log=None):
         self.name, self.ok, self.message, self.log = name, ok, message, log
@@ -436,13 +451,6 @@ import re
 import gdb
 SERIAL, TRANSLATE, COMMANDS = {serial!r}, {translate!r}, {commands!r}
 
-def run(cmd):
-    print("@@@ BEGIN " + cmd)
-    try:
-        print(gdb.execute(cmd, to_string=True), end="")
-    except gdb.error as e:
-        print("@@@ ERROR " + str(e))
-    print("@@@ END " + cmd, flush=True)
 
 def main():
     try:
@@ -482,7 +490,7 @@ main()
         if os.path.exists(serial):
             os.remove(serial)
         with open(driver, "w") as f:
-            f.write(self.GDB_DRIVER.format(serial=serial, translate=translate, commands=list(commands)))
+            f.write(GDB_RUN_HELPER + self.GDB_DRIVER.format(serial=serial, translate=translate, commands=list(commands)))
         out = self.gdb_session(name, [f"source {driver}"], cmdline="gdbcheck=1", serial=serial)
         lines = open(serial, errors="replace").read().splitlines() if os.path.exists(serial) else []
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
@@ -583,13 +591,6 @@ main()
     GDB_PS_DRIVER = """
 import gdb
 
-def run(cmd):
-    print("@@@ BEGIN " + cmd)
-    try:
-        print(gdb.execute(cmd, to_string=True), end="")
-    except gdb.error as e:
-        print("@@@ ERROR " + str(e))
-    print("@@@ END " + cmd, flush=True)
 
 def main():
     try:
@@ -621,7 +622,7 @@ main()
         if os.path.exists(serial):
             os.remove(serial)
         with open(driver, "w") as f:
-            f.write(self.GDB_PS_DRIVER)
+            f.write(GDB_RUN_HELPER + self.GDB_PS_DRIVER)
         out = self.gdb_session(name, [f"source {driver}"], cmdline="", serial=serial)
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
@@ -699,13 +700,6 @@ main()
 import gdb
 TESTS = {tests!r}
 
-def run(cmd):
-    print("@@@ BEGIN " + cmd)
-    try:
-        print(gdb.execute(cmd, to_string=True), end="")
-    except gdb.error as e:
-        print("@@@ ERROR " + str(e))
-    print("@@@ END " + cmd, flush=True)
 
 def val(expr):
     return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
@@ -757,7 +751,7 @@ main()
         if os.path.exists(serial):
             os.remove(serial)
         with open(driver, "w") as f:
-            f.write(self.GDB_MDL_DRIVER.format(tests=self.GDB_MDL_TESTS))
+            f.write(GDB_RUN_HELPER + self.GDB_MDL_DRIVER.format(tests=self.GDB_MDL_TESTS))
         out = self.gdb_session(name, [f"source {driver}"],
                                cmdline=f"ktest={','.join(self.GDB_MDL_TESTS)} verifier=1", serial=serial)
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
