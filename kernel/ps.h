@@ -130,6 +130,9 @@ ULONG MiPteProtection(ULONG64 pte);
 ULONG64 MiDemandZeroPte(ULONG mm);
 PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protect, UCHAR type);
 void MiDeleteVad(PEPROCESS p, PMMVAD v);
+/* mm/mdl.c: remove an MDL's user view (a VadLockedView's PTEs) and drop the
+ * frame references they held. For MiDeleteVad, address space locked. */
+void MiDeleteLockedView(PEPROCESS p, PMMVAD v);
 /* Delete every page in [start, end) of P (the current address space). */
 void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);

@@ -17,6 +17,12 @@
 #define TAG_MDL POOL_TAG('M', 'd', 'l', ' ')
 #define MAX_LOCKS 0x7FFF   /* MAXUSHORT / 2 */
 
+/* mdlos's own verifier sub-codes: NT's 0xC4 table has none for these rules. */
+#define MI_MDL_USER_VIEW_STILL_MAPPED 0xBA
+#define MI_MDL_FREED_WHILE_LOCKED     0xBB
+
+volatile ULONG64 MiMdlLockedFrames, MiMdlViewFrames;
+
 static BOOLEAN in_kernel_stack(ULONG_PTR va)
 {
     /* NT's kernel stacks can be paged out while a thread waits: a stack
@@ -77,14 +83,24 @@ static void touch(volatile UCHAR *p, BOOLEAN user, BOOLEAN write)
         __asm__ volatile("pushfq; andq $~0x40000, (%%rsp); popfq" ::: "memory", "cc");
 }
 
-/* Drop the references taken on the first N frames of M. */
-static void unlock_frames(PMDL m, ULONG n)
+/* Drop the references taken on the first N frames of M. A lock for
+ * writing first marks each frame modified: the device (or whoever wrote
+ * through the MDL) changed it without its PTE's dirty bit, and a trimmed
+ * clean frame goes to standby - reusable without being written out, so the
+ * data would be lost. (NT: MmUnlockPages sets the PFN modified for an MDL
+ * with MDL_WRITE_OPERATION.) */
+static void unlock_frames(PMDL m, ULONG n, BOOLEAN written)
 {
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
     KIRQL old = KeRaiseIrqlToDpcLevel();
-    for (ULONG i = 0; i < n; i++)
-        if (MiIsPfnRam(pfn[i]))
-            MiDecrementReferenceCount(pfn[i]);
+    for (ULONG i = 0; i < n; i++) {
+        if (!MiIsPfnRam(pfn[i]))
+            continue;
+        if (written)
+            MiMarkPfnModified(pfn[i]);
+        __atomic_sub_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
+        MiDecrementReferenceCount(pfn[i]);
+    }
     KeLowerIrql(old);
 }
 
@@ -129,7 +145,7 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
                 failed = status;
             } ExEndTry;
             if (!NT_SUCCESS(failed)) {
-                unlock_frames(m, locked);
+                unlock_frames(m, locked, FALSE);
                 ExRaiseStatus(failed);
             }
             /* Then, at DISPATCH_LEVEL (no trimming can run), the frame
@@ -147,10 +163,11 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
                 PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
                 if (e->ReferenceCount >= MAX_LOCKS) {
                     KeLowerIrql(old);
-                    unlock_frames(m, locked);
+                    unlock_frames(m, locked, FALSE);
                     ExRaiseStatus(STATUS_WORKING_SET_QUOTA);
                 }
                 e->ReferenceCount++;
+                __atomic_add_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
             } else {
                 extra = MDL_IO_SPACE;
             }
@@ -194,10 +211,17 @@ void MmUnlockPages(PMDL m)
         MI_VERIFY(FALSE, 0x7C, m, m->MdlFlags, 0,
                   "MmUnlockPages was called on an MDL whose pages were never locked");
     }
+    /* The system mapping is the unlock's to remove; a user view is not
+     * (it lives in some process, which may not be the current one): it
+     * must be gone first. Without the verifier the view keeps its own
+     * references, so its frames cannot be reused while ring 3 sees them. */
+    MI_VERIFY(!MiMdlUserViews(m), MI_MDL_USER_VIEW_STILL_MAPPED, m, m->MdlFlags, MiMdlUserViews(m),
+              "MmUnlockPages was called while a UserMode mapping of the MDL is still in a process; call "
+              "MmUnmapLockedPages on that view (in its process) first (mdlos's sub-code: NT has none)");
     if (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA)
         MmUnmapLockedPages(m->MappedSystemVa, m);   /* unlocking unmaps */
     ULONG pages = MI_MDL_PAGES(m);
-    unlock_frames(m, pages);
+    unlock_frames(m, pages, (m->MdlFlags & MDL_WRITE_OPERATION) != 0);
     if (m->Process) {
         __atomic_sub_fetch(&m->Process->LockedPages, pages, __ATOMIC_RELAXED);
     }
@@ -291,8 +315,10 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
     ULONG64 start;
     if (requested) {
         start = (ULONG64)requested >> PAGE_SHIFT;
+        /* Whole pages, above the first 64 KiB and below the top 64 KiB,
+         * which NT keeps out of every VAD (MM_HIGHEST_VAD_ADDRESS). */
         if (((ULONG64)requested & (PAGE_SIZE - 1)) || (ULONG64)requested < 0x10000 ||
-            (start + pages) > ((ULONG64)MM_HIGHEST_USER_ADDRESS >> PAGE_SHIFT))
+            start + pages - 1 > ((ULONG64)MM_HIGHEST_VAD_ADDRESS >> PAGE_SHIFT))
             s = STATUS_INVALID_ADDRESS;
         else if (!MiRangeIsFree(p, start, start + pages - 1))
             s = STATUS_CONFLICTING_ADDRESSES;
@@ -318,12 +344,32 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
     if (cache == MmNonCached)
         mm |= MM_NOCACHE;
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
+    if (MiVerifierEnabled)
+        MiNoteMdlUserView(m, +1);   /* counted down by MiDeleteLockedView, even on failure below */
     for (ULONG i = 0; i < pages; i++) {
         PVOID va = (PVOID)((start + i) << PAGE_SHIFT);
-        if (!MiEnsurePageTables(va)) {
-            MiDeleteVad(p, v);
+        if (!MiEnsurePageTables(va))
+            s = STATUS_INSUFFICIENT_RESOURCES;
+        /* Each valid PTE of the view holds a reference of its own on a RAM
+         * frame: whatever the driver then does wrong (unlock, free the pool,
+         * free the MDL) or in whatever order it and the process's end come,
+         * the frame cannot reach a free list while ring 3 can still write
+         * it; MiDeleteLockedView drops the reference after the PTE is gone. */
+        KIRQL old = KeRaiseIrqlToDpcLevel();
+        if (NT_SUCCESS(s) && MiIsPfnRam(pfn[i])) {
+            PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
+            if (e->ReferenceCount >= MAX_LOCKS) {
+                s = STATUS_INSUFFICIENT_RESOURCES;
+            } else {
+                e->ReferenceCount++;
+                __atomic_add_fetch(&MiMdlViewFrames, 1, __ATOMIC_RELAXED);
+            }
+        }
+        KeLowerIrql(old);
+        if (!NT_SUCCESS(s)) {
+            MiDeleteVad(p, v);   /* undoes the pages mapped so far, and the count */
             KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-            ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
+            ExRaiseStatus(s);
         }
         ULONG64 flags = MiUserPteFlags(mm);
         if (cache == MmWriteCombined)
@@ -336,15 +382,56 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
     return (PUCHAR)(start << PAGE_SHIFT) + m->ByteOffset;
 }
 
+void MiDeleteLockedView(PEPROCESS p, PMMVAD v)
+{
+    UNREFERENCED_PARAMETER(p);
+    for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
+        PVOID va = (PVOID)(vpn << PAGE_SHIFT);
+        if (!MiIsPteAccessible(va))
+            continue;
+        PMMPTE pte = MiGetPteAddress(va);
+        ULONG64 old = pte->u.Long;
+        if (!old)
+            continue;   /* a view whose map failed part way */
+        /* PTE first (and the TLB flush with it), reference after: once the
+         * frame can be freed, no translation to it is left. */
+        MiWriteUserPte(pte, 0);
+        PFN_NUMBER pfn = MI_PTE_PFN(old);
+        if (MiIsPfnRam(pfn)) {
+            KIRQL irql = KeRaiseIrqlToDpcLevel();
+            __atomic_sub_fetch(&MiMdlViewFrames, 1, __ATOMIC_RELAXED);
+            MiDecrementReferenceCount(pfn);   /* the last one frees a frame its owner already gave up */
+            KeLowerIrql(irql);
+        }
+    }
+    /* Counted down whether or not the verifier is on now (a test may have
+     * switched it off since the map): a stale count would stop a later MDL. */
+    MiNoteMdlUserView((PMDL)v->Owner, -1);
+}
+
 void MmUnmapLockedPages(PVOID base, PMDL m)
 {
     ULONG pages = MI_MDL_PAGES(m);
     ULONG64 va = (ULONG64)PAGE_ALIGN(base);
     if (va < 0x0000800000000000ULL) {
         PEPROCESS p = KeGetCurrentThread()->ActiveProcess;
-        KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-        PMMVAD v = MiLocateVad(p, va);
-        if (!v || v->Type != VadLockedView || v->Owner != m || v->StartVpn != (va >> PAGE_SHIFT))
+        /* The system process has no user space: no VAD list, no address
+         * space lock to take - nothing of it can be a view. */
+        BOOLEAN user_space = p != &PsInitialSystemProcess;
+        PMMVAD v = NULL;
+        if (user_space) {
+            KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+            v = MiLocateVad(p, va);
+        }
+        BOOLEAN ours = v && v->Type == VadLockedView && v->Owner == m && v->StartVpn == (va >> PAGE_SHIFT);
+        if (!ours && user_space)
+            KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+        /* NT's 0xB9: a user address that is not a view of this MDL here
+         * (often: unmapping from another process than the one mapped in). */
+        MI_VERIFY(ours, 0xB9, m, base, p,
+                  "MmUnmapLockedPages was given a user address that is not a UserMode mapping of this MDL in the "
+                  "current process; unmap a user view in the process it was mapped in (attach to it first)");
+        if (!ours)
             KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x200, (ULONG_PTR)base, (ULONG_PTR)m, (ULONG_PTR)p,
                            "MmUnmapLockedPages(%p) does not match a user mapping of this MDL in this process", base);
         MiDeleteVad(p, v);
@@ -398,11 +485,16 @@ NTSTATUS MmProtectMdlSystemAddress(PMDL m, ULONG protect)
         return STATUS_NOT_MAPPED_VIEW;   /* the pool's own mapping is not the MDL's to change */
     PMMPTE pte = MiGetPteAddress(PAGE_ALIGN(m->MappedSystemVa));
     for (ULONG i = 0; i < MI_MDL_PAGES(m); i++) {
-        ULONG64 v = pte[i].u.Long;
-        ULONG64 keep = v & (MI_PTE_PFN_MASK | MI_PTE_PWT | MI_PTE_PCD | MI_PTE_GLOBAL);
-        if (!(v & MI_PTE_VALID))
-            keep = (MmGetMdlPfnArray(m)[i] << PAGE_SHIFT) | MI_PTE_GLOBAL;   /* was no-access */
-        MiWritePteAndFlush(&pte[i], flags ? keep | flags : (keep & MI_PTE_PFN_MASK) | MI_PTE_TRANSITION);
+        /* What a protection change must not touch: the frame, the memory
+         * type the mapping was made with (PWT, PCD and the PAT bit, bit 7 of
+         * a 4 KiB PTE: Intel SDM vol. 3 11.12.3) - an uncached device page
+         * must not turn write-back - and G. A no-access PTE is not present,
+         * and the CPU ignores every other bit of a not-present entry, so it
+         * keeps all of these where they were (in the transition form, whose
+         * protection field this PTE does not use), and a later change back
+         * finds them there. */
+        ULONG64 keep = pte[i].u.Long & (MI_PTE_PFN_MASK | MI_PTE_PWT | MI_PTE_PCD | MI_PTE_LARGE | MI_PTE_GLOBAL);
+        MiWritePteAndFlush(&pte[i], flags ? keep | flags : keep | MI_PTE_TRANSITION);
     }
     return STATUS_SUCCESS;
 }
@@ -414,9 +506,21 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS low, PHYSICAL_ADDRESS high, PHYSIC
 {
     UNREFERENCED_PARAMETER(skip);
     UNREFERENCED_PARAMETER(cache);
-    ULONG pages = (ULONG)BYTES_TO_PAGES(total);
-    if (!pages || MmSizeOfMdl(0, (SIZE_T)pages * PAGE_SIZE) > 0xFFFF)
+    /* One MDL describes at most MI_MDL_MAX_PAGES: its Size is 16 bits (the
+     * limit IoAllocateMdl has too), far below what ByteCount, a ULONG, could
+     * say. A larger request gets that many pages at most, as on NT, which
+     * gives as much as it can and leaves the caller to read
+     * MmGetMdlByteCount - unless it asked for all or nothing. (Rounded up
+     * without overflow: TOTAL comes straight from the caller.) */
+    SIZE_T want = (total >> PAGE_SHIFT) + ((total & (PAGE_SIZE - 1)) != 0);
+    if (!want)
         return NULL;
+    if (want > MI_MDL_MAX_PAGES) {
+        if (flags & MM_ALLOCATE_FULLY_REQUIRED)
+            return NULL;
+        want = MI_MDL_MAX_PAGES;
+    }
+    ULONG pages = (ULONG)want;
     PMDL m = ExAllocatePoolWithTag(NonPagedPoolNx, MmSizeOfMdl(0, (SIZE_T)pages * PAGE_SIZE), TAG_MDL);
     if (!m)
         return NULL;
@@ -449,6 +553,9 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS low, PHYSICAL_ADDRESS high, PHYSIC
 
 void MmFreePagesFromMdl(PMDL m)
 {
+    MI_VERIFY(!MiMdlUserViews(m), MI_MDL_USER_VIEW_STILL_MAPPED, m, m->MdlFlags, MiMdlUserViews(m),
+              "MmFreePagesFromMdl was called while a UserMode mapping of the MDL is still in a process; call "
+              "MmUnmapLockedPages on that view first (mdlos's sub-code: NT has none)");
     if (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA)
         MmUnmapLockedPages(m->MappedSystemVa, m);
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);

@@ -61,6 +61,24 @@ void MiNoteMdlSite(PMDL mdl, int which, ULONG_PTR site)
     KeReleaseSpinLock(&track_lock, old);
 }
 
+void MiNoteMdlUserView(PMDL mdl, LONG delta)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&track_lock, &old);
+    MI_MDL_TRACK *t = MiTrackMdl(mdl, delta > 0);
+    /* A record forgotten meanwhile (MmInitializeMdl on reused storage)
+     * has nothing to count down. */
+    if (t && (delta > 0 || t->UserViews >= (ULONG)-delta))
+        t->UserViews += delta;
+    KeReleaseSpinLock(&track_lock, old);
+}
+
+ULONG MiMdlUserViews(PMDL mdl)
+{
+    MI_MDL_TRACK *t = MiTrackMdl(mdl, FALSE);
+    return t ? t->UserViews : 0;
+}
+
 /* An MDL locked in process P that is still locked, or NULL. */
 PMDL MiFindMdlLockedInProcess(struct _EPROCESS *p, ULONG_PTR *site)
 {

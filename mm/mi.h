@@ -236,6 +236,10 @@ void MiUnlinkPfnFromList(PFN_NUMBER pfn);
 /* Drop one reference; at zero the frame goes to the free list (PTE
  * deleted), modified list (dirty) or standby list (clean). */
 void MiDecrementReferenceCount(PFN_NUMBER pfn);
+/* The frame's contents changed behind its PTE's back (a device wrote it
+ * through an MDL): it must be written out before it is reused, so a trim
+ * sends it to the modified list, not standby. At DISPATCH_LEVEL. */
+void MiMarkPfnModified(PFN_NUMBER pfn);
 /* Check every invariant of the database; on failure bugcheck
  * PFN_LIST_CORRUPT (if FATAL) or return FALSE with a message printed. */
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);

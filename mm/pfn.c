@@ -213,6 +213,14 @@ void MiDecrementReferenceCount(PFN_NUMBER pfn)
         MiInsertPageInList(&MmStandbyPageListHead, pfn);      /* clean: reusable, still findable */
 }
 
+void MiMarkPfnModified(PFN_NUMBER pfn)
+{
+    /* NT's MI_SET_MODIFIED. The PTE's dirty bit cannot say it: the CPU
+     * sets D only for writes through that PTE, and DMA (or a write through
+     * another mapping, such as an MDL's system PTEs) goes around it. */
+    MI_PFN_ELEMENT(pfn)->Modified = 1;
+}
+
 void MiFreePfn(PFN_NUMBER pfn)
 {
     KIRQL old = KeRaiseIrqlToDpcLevel();

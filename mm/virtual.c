@@ -127,7 +127,9 @@ ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages)
     ULONG64 gran = ALLOCATION_GRANULARITY >> PAGE_SHIFT;
     ULONG64 cand = LOWEST_USER_ADDRESS >> PAGE_SHIFT;
     for (PLIST_ENTRY e = p->VadListHead.Flink;; e = e->Flink) {
-        ULONG64 limit = e == &p->VadListHead ? HIGHEST_USER_VPN + 1 : CONTAINING_RECORD(e, MMVAD, Links)->StartVpn;
+        /* Nothing above MM_HIGHEST_VAD_ADDRESS: NT keeps the top 64 KiB out of every VAD. */
+        ULONG64 limit = e == &p->VadListHead ? ((ULONG64)MM_HIGHEST_VAD_ADDRESS >> PAGE_SHIFT) + 1
+                                             : CONTAINING_RECORD(e, MMVAD, Links)->StartVpn;
         if (cand + pages <= limit)
             return cand;
         if (e == &p->VadListHead)
@@ -156,12 +158,7 @@ PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protec
 void MiDeleteVad(PEPROCESS p, PMMVAD v)
 {
     if (v->Type == VadLockedView) {
-        /* An MDL's user view: the frames are the MDL's, only the PTEs go. */
-        for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
-            PVOID va = (PVOID)(vpn << PAGE_SHIFT);
-            if (MiIsPteAccessible(va) && MiGetPteAddress(va)->u.Long)
-                MiWriteUserPte(MiGetPteAddress(va), 0);
-        }
+        MiDeleteLockedView(p, v);   /* an MDL's user view: its PTEs and their references */
     } else {
         MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
     }

@@ -297,6 +297,7 @@ class Runner:
             "runner.reports_wrong_bugcheck": self.t_wrong_bugcheck,
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
+            "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -350,6 +351,18 @@ class Runner:
 
     def t_triple(self, name):
         return self.expect_failure(name, "selftest.triple_faults_on_purpose", 60, "triple fault")
+
+    def t_leaked_lock(self, name):
+        """A locked, mapped MDL freed without MmUnlockPages: the leak check
+        must fail the test and name every counter that moved."""
+        test = "selftest.leaks_a_locked_page_on_purpose"
+        wants = ["frame references held by MDL locks was 0 before the test and 1 after", "system PTEs in use was"]
+        b = self.boot(name, f"ktest={test}", 60)
+        outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
+        if any(o.name == test and all(w in o.message for w in wants) for o in outs):
+            return True, ""
+        return False, f"expected a failure of {test} naming " + " and ".join(f"'{w}'" for w in wants) + \
+            ", judged: " + ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
 
     def t_unexpected_bugcheck(self, name):
         return self.expect_failure(name, "selftest.bugchecks_on_purpose", 60, "unexpected bugcheck 0x000000E2")

@@ -752,3 +752,107 @@ KTEST(mdllock, kernel_addresses_are_not_checked_for_write_access)
     IoFreeMdl(m);
     KT_EQ(mdllock_rodata[0], 1);
 }
+
+/* ---- a lock for writing marks its frames modified ---- */
+
+/* A paged-pool page as the modified-page writer will leave it once there
+ * is a pagefile: its contents written out, so the frame is clean (Modified
+ * 0) and its PTE's dirty bit clear. A trim then puts it on the standby list,
+ * to be reused without another write - right only if nothing changed it. */
+static PFN_NUMBER clean_paged_page(PUCHAR *out)
+{
+    PUCHAR buf = alloc(PagedPool, PAGE_SIZE);
+    KT_ASSERT(buf != NULL);
+    KT_EQ(BYTE_OFFSET(buf), 0);
+    buf[0] = 0x11;
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    PMMPTE pte = MiGetPteAddress(buf);
+    PFN_NUMBER pfn = MI_PTE_PFN(pte->u.Long);
+    MI_PFN_ELEMENT(pfn)->Modified = 0;
+    MiWritePteAndFlush(pte, pte->u.Long & ~MI_PTE_DIRTY);
+    KeLowerIrql(old);
+    *out = buf;
+    return pfn;
+}
+
+/* Lock BUF's page with OP, write it the way a device does - through the
+ * MDL (here its system mapping), never through the buffer's own PTE - and
+ * unlock. Then trim: where does the frame go? */
+static UCHAR write_through_mdl_then_trim(PUCHAR buf, PFN_NUMBER pfn, LOCK_OPERATION op, BOOLEAN *dirty_pte)
+{
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    KT_EQ(MdlTestProbe(m, KernelMode, op), 0);
+    PUCHAR sys = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+    KT_ASSERT(sys != NULL);
+    sys[0x40] = 0xD4;                                  /* "DMA": the pool PTE's D bit stays clear */
+    *dirty_pte = (MiGetPteAddress(buf)->u.Long & MI_PTE_DIRTY) != 0;
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+    MmTrimSystemWorkingSet(0);
+    KT_ASSERT(!MmIsAddressValid(buf));                 /* trimmed: the frame is on a list now */
+    return MI_PFN_ELEMENT(pfn)->PageLocation;
+}
+
+KTEST(mdllock, write_unlock_marks_the_frame_modified)
+{
+    PUCHAR buf;
+    PFN_NUMBER pfn = clean_paged_page(&buf);
+    BOOLEAN dirty_pte;
+    UCHAR where = write_through_mdl_then_trim(buf, pfn, IoWriteAccess, &dirty_pte);
+    KT_EQ(dirty_pte, FALSE);                           /* nothing but the unlock can tell */
+    KT_EQ(MI_PFN_ELEMENT(pfn)->Modified, 1);
+    KT_EQ(where, ModifiedPageList);                    /* kept until written, not reusable as is */
+    KT_EQ(buf[0x40], 0xD4);                            /* soft fault: the written data */
+    release(buf);
+}
+
+/* The same for IoModifyAccess; and a read lock leaves a clean frame clean. */
+KTEST(mdllock, modify_unlock_marks_modified_and_read_unlock_does_not)
+{
+    PUCHAR buf;
+    PFN_NUMBER pfn = clean_paged_page(&buf);
+    BOOLEAN dirty_pte;
+    KT_EQ(write_through_mdl_then_trim(buf, pfn, IoModifyAccess, &dirty_pte), ModifiedPageList);
+    release(buf);
+
+    pfn = clean_paged_page(&buf);
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    KT_EQ(MdlTestProbe(m, KernelMode, IoReadAccess), 0);
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+    MmTrimSystemWorkingSet(0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->Modified, 0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->PageLocation, StandbyPageList);
+    KT_EQ(buf[0], 0x11);
+    release(buf);
+}
+
+/* A partial MDL is never unlocked, so it needs no MDL_WRITE_OPERATION (NT
+ * does not copy it); data written through a partial MDL's own mapping is
+ * still kept, because the source's unlock marks the frames. */
+KTEST(mdllock, write_through_a_partial_mdl_is_kept_by_the_source_unlock)
+{
+    PUCHAR buf;
+    PFN_NUMBER pfn = clean_paged_page(&buf);
+    PMDL src = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    PMDL part = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(src && part);
+    KT_EQ(MdlTestProbe(src, KernelMode, IoWriteAccess), 0);
+    KT_ASSERT(flags(src) & MDL_WRITE_OPERATION);
+    IoBuildPartialMdl(src, part, buf + 0x100, 0x100);
+    KT_EQ(flags(part), MDL_PARTIAL | MDL_ALLOCATED_FIXED_SIZE);   /* NT's rule: no WRITE_OPERATION, no lock */
+    PUCHAR sys = MmGetSystemAddressForMdlSafe(part, NormalPagePriority);
+    KT_ASSERT(sys != NULL);
+    sys[0] = 0xE5;
+    IoFreeMdl(part);                                   /* unmaps its own mapping */
+    KT_EQ(MiGetPteAddress(buf)->u.Long & MI_PTE_DIRTY, 0);
+    MmUnlockPages(src);
+    IoFreeMdl(src);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->Modified, 1);
+    MmTrimSystemWorkingSet(0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->PageLocation, ModifiedPageList);
+    KT_EQ(buf[0x100], 0xE5);
+    release(buf);
+}

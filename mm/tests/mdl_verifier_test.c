@@ -296,3 +296,54 @@ KTEST_BUGCHECK(mdlverifier, process_exit_with_locked_pages, DRIVER_LEFT_LOCKED_P
     KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
     kprintf("the process ended with its pages locked and nothing stopped\n");
 }
+
+/* ---- user views and freeing (mdlos's own sub-codes 0xBA and 0xBB: NT's
+ * table has none for these rules) ---- */
+
+/* Map BYTES of M into a fresh mdltarget at a place the system picks. */
+static PVOID user_view(PMDL m, PEPROCESS *out)
+{
+    MT_CONTROL c;
+    KT_EQ(MdlTestStartTarget(out, &c), 0);
+    MdlTestAttach(*out);
+    PVOID va = NULL;
+    MT_EQ(MdlTestMap(m, UserMode, MmCached, NULL, NormalPagePriority, &va), 0);
+    MdlTestDetach();
+    return va;
+}
+
+KTEST_BUGCHECK(mdlverifier, unlock_with_a_user_view_mapped, C4, 0xBA, KT_ANY, KT_ANY, 1)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    PEPROCESS p;
+    user_view(m, &p);
+    KtExpectParam(2, (ULONG64)m);
+    MmUnlockPages(m);   /* the view still names the frames */
+}
+
+KTEST_BUGCHECK(mdlverifier, free_with_a_user_view_mapped, C4, 0xBA, KT_ANY, KT_ANY, 1)
+{
+    PMDL m = built_mdl(PAGE_SIZE);   /* nothing to unlock: the free is the only check */
+    PEPROCESS p;
+    user_view(m, &p);
+    KtExpectParam(2, (ULONG64)m);
+    IoFreeMdl(m);
+}
+
+KTEST_BUGCHECK(mdlverifier, free_of_a_locked_mdl, C4, 0xBB, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    KtExpectParam(2, (ULONG64)m);
+    IoFreeMdl(m);   /* no MmUnlockPages: the lock could never be undone */
+}
+
+/* NT's 0xB9: a user view unmapped from a process it is not in. */
+KTEST_BUGCHECK(mdlverifier, user_unmap_in_another_process, C4, 0xB9, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    PEPROCESS p;
+    PVOID va = user_view(m, &p);
+    KtExpectParam(2, (ULONG64)m);
+    KtExpectParam(3, (ULONG64)va);
+    MmUnmapLockedPages(va, m);   /* in the system process, where no such view exists */
+}
