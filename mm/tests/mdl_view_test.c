@@ -74,10 +74,10 @@ KTEST(mdlview, view_keeps_its_frame_after_unlock_free_and_pool_free)
     MdlTestDetach();
 
     NTSTATUS ended = MdlTestStopTarget(p);             /* the exit tears the view down */
-    KT_EQ(mapped, locked + 1);                          /* a view's PTE holds its own reference */
+    KT_EQ(where_after, ActiveAndValid);                 /* the frame ring 3 maps is on no free list ... */
+    KT_EQ(refs_after, 1);                               /* ... held by the view's own reference */
+    KT_EQ(mapped, locked + 1);
     KT_EQ(views_mapped, views + 1);
-    KT_EQ(refs_after, 1);                               /* only the view's is left ... */
-    KT_EQ(where_after, ActiveAndValid);                 /* ... so the frame is on no free list */
     KT_EQ(deleted_after, 1);                            /* its owner gave it up */
     KT_ASSERT(pte & MI_PTE_VALID);
     KT_EQ(MI_PTE_PFN(pte), pfn);                        /* ring 3 sees that frame, which nobody else has */
