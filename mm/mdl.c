@@ -254,8 +254,9 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL m, KPROCESSOR_MODE mode, MEMORY_CACHING_
     if (mode == UserMode)
         return map_user(m, cache, requested, priority);
     KIRQL irql = KeGetCurrentIrql();
-    /* 0x7B: mdlos's sub-code for this rule (MDL-SPEC.md names none). */
-    MI_VERIFY(irql <= DISPATCH_LEVEL, 0x7B, m, irql, 0, "MmMapLockedPagesSpecifyCache was called above DISPATCH_LEVEL");
+    /* NT's 0x76 (P2 here is the MDL, as for every MDL stop; P3 the IRQL). */
+    MI_VERIFY(irql <= DISPATCH_LEVEL, 0x76, m, irql, KernelMode,
+              "MmMapLockedPagesSpecifyCache (KernelMode) was called above DISPATCH_LEVEL");
     MI_VERIFY(!(m->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED)),
               0xB2, m, m->MdlFlags, 0,
               "the MDL is already mapped to system space (or is nonpaged pool, mapped from the start); use "
@@ -301,7 +302,7 @@ PVOID MmMapLockedPages(PMDL m, KPROCESSOR_MODE mode)
 static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG priority)
 {
     KIRQL irql = KeGetCurrentIrql();
-    MI_VERIFY(irql <= APC_LEVEL, 0x7B, m, irql, 0,
+    MI_VERIFY(irql <= APC_LEVEL, 0x77, m, irql, UserMode,   /* NT's 0x77 */
               "a UserMode MmMapLockedPagesSpecifyCache was called above APC_LEVEL");
     MI_VERIFY(m->MdlFlags & (MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL), 0xB3, m, m->MdlFlags, 0,
               "MmMapLockedPagesSpecifyCache was called on an MDL whose pages are not locked");
@@ -413,6 +414,14 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
 {
     ULONG pages = MI_MDL_PAGES(m);
     ULONG64 va = (ULONG64)PAGE_ALIGN(base);
+    /* NT's 0x79 and 0x7A: system PTEs are released at DISPATCH_LEVEL at
+     * most; a user view needs the address space lock (a wait). */
+    KIRQL irql = KeGetCurrentIrql();
+    if (va < 0x0000800000000000ULL)
+        MI_VERIFY(irql <= APC_LEVEL, 0x7A, m, irql, base, "MmUnmapLockedPages of a user view was called above APC_LEVEL");
+    else
+        MI_VERIFY(irql <= DISPATCH_LEVEL, 0x79, m, irql, base,
+                  "MmUnmapLockedPages of a system mapping was called above DISPATCH_LEVEL");
     if (va < 0x0000800000000000ULL) {
         PEPROCESS p = KeGetCurrentThread()->ActiveProcess;
         /* The system process has no user space: no VAD list, no address

@@ -56,8 +56,8 @@ KTEST_BUGCHECK(mdlnt, unmap_twice_stops_before_touching_ptes, 0xDA, 0x101, KT_AN
 }
 
 /* Mapping above DISPATCH_LEVEL: system PTEs are handed out at DISPATCH_LEVEL.
- * (Sub-code 0x7B is mdlos's choice; MDL-SPEC.md names none for this rule.) */
-KTEST_BUGCHECK(mdlnt, kernel_map_above_dispatch_is_a_verifier_violation, DRIVER_VERIFIER_DETECTED_VIOLATION, 0x7B,
+ * NT's sub-code 0x76 (KernelMode map; 0x77 is the UserMode one). */
+KTEST_BUGCHECK(mdlnt, kernel_map_above_dispatch_is_a_verifier_violation, DRIVER_VERIFIER_DETECTED_VIOLATION, 0x76,
                KT_ANY, 3, 0)
 {
     PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, POOL_TAG('T', 'e', 's', 't'));

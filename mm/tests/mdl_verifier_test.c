@@ -347,3 +347,38 @@ KTEST_BUGCHECK(mdlverifier, user_unmap_in_another_process, C4, 0xB9, KT_ANY, KT_
     KtExpectParam(3, (ULONG64)va);
     MmUnmapLockedPages(va, m);   /* in the system process, where no such view exists */
 }
+
+/* ---- IRQL of a user map and of unmaps (NT's 0x77, 0x79, 0x7A) ---- */
+
+KTEST_BUGCHECK(mdlverifier, user_map_above_apc_level, C4, 0x77, KT_ANY, DISPATCH_LEVEL, 1)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    PVOID va;
+    MdlTestMap(m, UserMode, MmCached, NULL, NormalPagePriority, &va);   /* a user map may wait */
+}
+
+KTEST_BUGCHECK(mdlverifier, kernel_unmap_above_dispatch_level, C4, 0x79, KT_ANY, DISPATCH_LEVEL + 1, KT_ANY)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    PVOID p = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+    KT_ASSERT(p != NULL);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
+    MmUnmapLockedPages(p, m);
+}
+
+KTEST_BUGCHECK(mdlverifier, user_unmap_above_apc_level, C4, 0x7A, KT_ANY, DISPATCH_LEVEL, KT_ANY)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    PEPROCESS p;
+    PVOID va = user_view(m, &p);
+    MdlTestAttach(p);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    MmUnmapLockedPages(va, m);   /* the address space lock is a wait */
+}
