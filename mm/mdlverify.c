@@ -1,6 +1,6 @@
 /*
  * The MDL verifier. With `verifier=1` on the command line (make test sets
- * it) every MDL routine checks the rules of MDL-SPEC.md and stops with
+ * it) every MDL routine checks its rules (the WDK's, listed in docs/mdl.md §5) and stops with
  * DRIVER_VERIFIER_DETECTED_VIOLATION (0xC4) and NT's sub-code in P1. A
  * report says the rule in one sentence, dumps the MDL, and names the call
  * sites that allocated, built/locked and mapped it - recorded here, in a

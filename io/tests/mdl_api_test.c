@@ -1,5 +1,5 @@
 /*
- * The MDL API against ../shared/MDL-SPEC.md, on kernel buffers: the
+ * The MDL API against the WDK's rules, on kernel buffers: the
  * structure and its size rules, IoAllocateMdl (lookaside, limits, IRP
  * chains), MmInitializeMdl, IoFreeMdl, MmBuildMdlForNonPagedPool,
  * IoBuildPartialMdl, MmAllocatePagesForMdlEx, kernel-mode mappings (cache

@@ -1,5 +1,5 @@
 /*
- * MmProbeAndLockPages / MmUnlockPages against ../shared/MDL-SPEC.md:
+ * MmProbeAndLockPages / MmUnlockPages against the WDK's rules:
  * kernel buffers (nonpaged and paged pool, trimmed pages), and user
  * buffers in a real process (user/mdltarget.c, attached to as in
  * kernel/tests/process_test.c): unaligned ranges, read-only, unmapped,

@@ -1,5 +1,5 @@
 /*
- * The driver writers' questions (../shared/seeds/), answered by running
+ * The driver writers' questions (docs/mdl.md §6), answered by running
  * them: each test is one seed's scenario, done the right way, with
  * everything checked and given back.
  *

@@ -1,5 +1,5 @@
 /*
- * Every MDL rule the verifier enforces (../shared/MDL-SPEC.md, "Verifier"):
+ * Every MDL rule the verifier enforces (docs/mdl.md §5):
  * each test breaks one rule and must stop with
  * DRIVER_VERIFIER_DETECTED_VIOLATION (0xC4) and the rule's sub-code in
  * parameter 1. The spec names no other parameter, so P2..P4 are KT_ANY
