@@ -449,12 +449,26 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
     }
     /* Check before touching a PTE: unmapping twice, or an address that is
      * not this MDL's mapping, must not tear down someone else's. */
-    if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) ||
+    /* NT's 0xB6: a system address, but the MDL has no system mapping of its
+     * own (never mapped, unmapped already, or built for nonpaged pool, whose
+     * MappedSystemVa is the pool's). */
+    MI_VERIFY(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, 0xB6, m, m->MdlFlags, base,
+              "MmUnmapLockedPages was called for a system address on an MDL that is not mapped to system space "
+              "(unmapped twice, never mapped, or built by MmBuildMdlForNonPagedPool)");
+    /* NT's 0xB5: a partial MDL built from a mapped source has
+     * MDL_MAPPED_TO_SYSTEM_VA, but the PTEs are the source's; only a mapping
+     * of its own (MDL_PARTIAL_HAS_BEEN_MAPPED) is its to release. */
+    BOOLEAN borrowed = (m->MdlFlags & (MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED)) == MDL_PARTIAL;
+    MI_VERIFY(!borrowed, 0xB5, m, m->MdlFlags, base,
+              "MmUnmapLockedPages was called on a partial MDL whose system address is its source MDL's mapping; "
+              "the source's unmap (or unlock) releases it");
+    if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) || borrowed ||
         (ULONG64)PAGE_ALIGN(m->MappedSystemVa) != va) {
         MmDumpMdl(m);
         KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
                        "MmUnmapLockedPages(%p) does not match this MDL's system mapping (%s)", base,
-                       (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
+                       borrowed ? "the mapping is the source MDL's"
+                       : (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
     }
     PMMPTE pte = MiGetPteAddress((PVOID)va);
     for (ULONG i = 0; i < pages; i++)

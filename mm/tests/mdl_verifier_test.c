@@ -382,3 +382,39 @@ KTEST_BUGCHECK(mdlverifier, user_unmap_above_apc_level, C4, 0x7A, KT_ANY, DISPAT
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     MmUnmapLockedPages(va, m);   /* the address space lock is a wait */
 }
+
+/* NT's 0xB6: the second unmap of a system mapping (the mapping is gone). */
+KTEST_BUGCHECK(mdlverifier, unmap_twice, C4, 0xB6, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    PVOID va = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+    KT_ASSERT(va != NULL);
+    MmUnmapLockedPages(va, m);
+    KtExpectParam(2, (ULONG64)m);
+    KtExpectParam(4, (ULONG64)va);
+    MmUnmapLockedPages(va, m);
+}
+
+/* ... and an unmap of an MDL built for nonpaged pool, which has no mapping
+ * of its own to give back. */
+KTEST_BUGCHECK(mdlverifier, unmap_of_a_nonpaged_pool_mdl, C4, 0xB6, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    KtExpectParam(2, (ULONG64)m);
+    MmUnmapLockedPages(MmGetSystemAddressForMdlSafe(m, NormalPagePriority), m);
+}
+
+/* NT's 0xB5: a partial MDL of a mapped source carries the source's
+ * MDL_MAPPED_TO_SYSTEM_VA, but not PTEs of its own to release. */
+KTEST_BUGCHECK(mdlverifier, unmap_of_a_partial_mdl_with_the_source_mapping, C4, 0xB5, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL src = locked_mdl(2 * PAGE_SIZE);
+    PUCHAR sys = MmGetSystemAddressForMdlSafe(src, NormalPagePriority);
+    KT_ASSERT(sys != NULL);
+    PMDL part = IoAllocateMdl(MmGetMdlVirtualAddress(src), 2 * PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(part != NULL);
+    IoBuildPartialMdl(src, part, MmGetMdlVirtualAddress(src), 0);
+    KT_ASSERT(part->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
+    KtExpectParam(2, (ULONG64)part);
+    MmUnmapLockedPages(part->MappedSystemVa, part);   /* would tear down the source's mapping */
+}
