@@ -7,8 +7,10 @@
  * Locking is a reference on each frame (MMPFN.ReferenceCount): while it is
  * held the frame cannot be trimmed to a list, repurposed or freed - if its
  * owner frees the memory, the frame lives on (PteDeleted) until the last
- * unlock. Mapping takes system PTEs (or a VAD in a process) and changes no
- * reference counts: only locked frames may be mapped.
+ * unlock. A kernel mapping takes system PTEs and changes no reference
+ * counts: only locked frames may be mapped, and the unlock removes it. A
+ * user view (a VAD in a process, which the unlock cannot reach) takes one
+ * reference per frame of its own, dropped when the view goes.
  */
 #include "mm/mdl.h"
 #include "mm/pool.h"

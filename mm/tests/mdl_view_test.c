@@ -154,3 +154,41 @@ KTEST(mdlview, user_map_stays_below_the_top_64k)
     ExFreePoolWithTag(buf, MDLT_TAG);
     KT_EQ((ULONG)MdlTestStopTarget(p), 0);
 }
+
+/* A view of a partial MDL: the source is unlocked and freed, and the pool
+ * page with it, while the partial MDL's view is in the process (the verifier
+ * cannot see this one: the view is the partial MDL's, the unlock the
+ * source's). The view's own reference still keeps the frame off the lists. */
+KTEST(mdlview, view_of_a_partial_mdl_outlives_its_source)
+{
+    PEPROCESS p;
+    MT_CONTROL c;
+    KT_EQ(MdlTestStartTarget(&p, &c), 0);
+    PUCHAR buf = page_buffer(0x77);
+    PMDL src = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    PMDL part = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(src && part);
+    KT_EQ(MdlTestProbe(src, KernelMode, IoWriteAccess), 0);
+    IoBuildPartialMdl(src, part, buf + 0x200, 0x100);
+    PFN_NUMBER pfn = MmGetMdlPfnArray(part)[0];
+    MdlTestAttach(p);
+    PVOID va = NULL;
+    MT_EQ(MdlTestMap(part, UserMode, MmCached, NULL, NormalPagePriority, &va), 0);
+    MdlTestDetach();
+    MmUnlockPages(src);
+    IoFreeMdl(src);
+    ExFreePoolWithTag(buf, MDLT_TAG);
+    UCHAR where = MI_PFN_ELEMENT(pfn)->PageLocation;
+    USHORT refs = MdlTestRefs(pfn);
+    MdlTestAttach(p);
+    UCHAR b = 0;
+    NTSTATUS rd = MdlTestReadUser(&b, (ULONG64)va, 1);   /* va is buf + 0x200 in the view */
+    MdlTestDetach();
+    KT_EQ((ULONG)MdlTestStopTarget(p), 0);
+    KT_EQ(where, ActiveAndValid);
+    KT_EQ(refs, 1);
+    KT_EQ((ULONG)rd, 0);
+    KT_EQ(b, 0x77);
+    KT_ASSERT(on_a_free_list(pfn));                     /* the process's end released it */
+    IoFreeMdl(part);                                    /* its view is gone: no 0xC4/0xBA */
+}
