@@ -99,6 +99,17 @@ static void repurpose_standby(PFN_NUMBER pfn)
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (!e->PteAddress)
         return;
+    if (e->PrototypePte) {
+        /* A shared image frame: no process PTE names it (they point at the
+         * prototype, or are 0), so only the prototype PTE changes, back to
+         * "in the image file"; every process re-reads it at its next fault. */
+        PMMPTE proto = e->PteAddress;
+        if (!(proto->u.Long & MI_PTE_TRANSITION) || (proto->u.Long & MI_PTE_VALID) ||
+            proto->u.Trans.PageFrameNumber != pfn)
+            pfn_corrupt(0x99, pfn, (ULONG_PTR)proto, "a standby image frame's prototype PTE is not in transition to it");
+        proto->u.Long = e->OriginalPte.u.Long;
+        return;
+    }
     if ((ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
         /* A kernel PTE: the same in every address space. */
         if (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
@@ -368,9 +379,10 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                        e->ShareCount);
             }
             if (l == StandbyPageList || l == ModifiedPageList) {
-                /* A transition frame is still named by its PTE. */
+                /* A transition frame is still named by its PTE (a shared
+                 * image frame by its prototype PTE, in nonpaged pool). */
                 PMMPTE pte = e->PteAddress;
-                if (!pte || (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte)) &&
+                if (!pte || ((e->PrototypePte || MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte))) &&
                              (!(pte->u.Long & MI_PTE_TRANSITION) || (pte->u.Long & MI_PTE_VALID) ||
                               pte->u.Trans.PageFrameNumber != pfn))) {
                     KeLowerIrql(old);
@@ -403,6 +415,19 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                 KeLowerIrql(old);
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx is in use (%s) with no reference", (unsigned long long)pfn,
                        MiUsageName(e->Usage));
+            }
+            /* A shared image frame in use: its prototype PTE is valid and
+             * names it while process PTEs map it, in transition otherwise
+             * (only an MDL lock keeps it active then). */
+            if (e->PageLocation == ActiveAndValid && e->PrototypePte) {
+                ULONG64 v = e->PteAddress ? e->PteAddress->u.Long : 0;
+                ULONG64 want = e->ShareCount ? MI_PTE_VALID : MI_PTE_TRANSITION;
+                if ((v & (MI_PTE_VALID | MI_PTE_TRANSITION)) != want || MI_PTE_PFN(v) != pfn) {
+                    KeLowerIrql(old);
+                    VERIFY(FALSE, 0x99, pfn, "shared image frame %#llx (%u shares) has prototype PTE %p = %#llx",
+                           (unsigned long long)pfn, e->ShareCount, e->PteAddress, (unsigned long long)v);
+                }
+                continue;
             }
             /* Kernel PTEs are the same in every address space, so only
              * those can be checked from here. */
