@@ -405,3 +405,27 @@ KTEST_BUGCHECK(proto, mapping_a_shared_frame_as_private_bugchecks, PFN_LIST_CORR
     PMMPTE pte = MiReserveSystemPtes(1);
     MiMapPage(MiGetVirtualAddressMappedByPte(pte), f, MI_PROT_KERNEL_RO);
 }
+
+/* The same class of bug in the PFN check: a user PFN's PteAddress is a
+ * self-map address, meaningful only in its own process, and the check
+ * used to read it in whatever address space was current. a's trimmed
+ * stack page waits on the modified list while b, current, has a valid
+ * page at the same address: the check must read a's PTE, not b's. */
+#define STACK_PAGE (MI_USER_STACK_TOP - PAGE_SIZE)
+KTEST(pfn, check_reads_a_user_pte_in_its_own_process)
+{
+    PEPROCESS a = space(), b = space();
+    ULONG64 word = 0xA11CE;
+    KT_EQ((ULONG)touch(a, STACK_PAGE, &word, sizeof(word), TRUE), 0);
+    KT_EQ((ULONG)touch(b, STACK_PAGE, &word, sizeof(word), TRUE), 0);
+    PFN_NUMBER fa = MI_PTE_PFN(pte_of(a, STACK_PAGE, NULL));
+    trim(a);
+    KT_EQ(MI_PFN_ELEMENT(fa)->PageLocation, ModifiedPageList);
+    PEPROCESS saved;
+    KeStackAttachProcess(b, &saved);
+    BOOLEAN ok = MiVerifyPfnDatabase(FALSE);
+    KeUnstackDetachProcess(&saved);
+    KT_ASSERT(ok);
+    space_free(a);
+    space_free(b);
+}
