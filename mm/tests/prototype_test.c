@@ -429,3 +429,17 @@ KTEST(pfn, check_reads_a_user_pte_in_its_own_process)
     space_free(a);
     space_free(b);
 }
+
+/* A prototype-format PTE is written only by the kernel, and must point at
+ * its own VAD's prototype PTE: anything else is a memory-manager bug, not
+ * something to resolve (here: the data page's prototype, at the code VA). */
+KTEST_BUGCHECK(proto, prototype_pte_pointing_elsewhere_bugchecks, 0x1A, 0x8882, KT_ANY, KT_ANY, CODE)
+{
+    PEPROCESS a = space(), saved;
+    UCHAR b;
+    KeStackAttachProcess(a, &saved);
+    KT_ASSERT(MiEnsurePageTables((PVOID)CODE));
+    MiWriteUserPte(MiGetPteAddress((PVOID)CODE),
+                   MiMakePrototypeFormatPte(MiImagePrototypePte(a->Image, (PVOID)DATA), MM_EXECUTE_READ));
+    KeCopyFromUser(&b, (const void *)CODE, 1);
+}
