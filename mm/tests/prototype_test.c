@@ -443,3 +443,56 @@ KTEST_BUGCHECK(proto, prototype_pte_pointing_elsewhere_bugchecks, 0x1A, 0x8882, 
                    MiMakePrototypeFormatPte(MiImagePrototypePte(a->Image, (PVOID)DATA), MM_EXECUTE_READ));
     KeCopyFromUser(&b, (const void *)CODE, 1);
 }
+
+/* An MDL lock on a shared frame: the last trim puts the prototype in
+ * transition, but the lock keeps the frame active (not on standby, so it
+ * cannot be repurposed under the driver); a touch meanwhile takes the same
+ * frame back, and the unlock sends it to standby. */
+KTEST(proto, a_locked_shared_frame_outlives_the_last_trim)
+{
+    PEPROCESS a = space(), b = space(), saved;
+    PMMPTE proto = MiImagePrototypePte(a->Image, (PVOID)CODE);
+    expect_image_bytes(a, CODE);
+    expect_image_bytes(b, CODE);
+    PFN_NUMBER f = MI_PTE_PFN(pte_of(a, CODE, NULL));
+    PMMPFN e = MI_PFN_ELEMENT(f);
+    PMDL m = IoAllocateMdl((PVOID)CODE, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    KeStackAttachProcess(a, &saved);
+    ExTry {
+        MmProbeAndLockPages(m, UserMode, IoReadAccess);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    KeUnstackDetachProcess(&saved);
+    KT_EQ((ULONG)s, 0);
+    KT_EQ(MmGetMdlPfnArray(m)[0], f);
+    KT_EQ(e->ReferenceCount, 2);
+
+    trim(a);
+    trim(b);
+    KT_EQ(e->ShareCount, 0);
+    KT_EQ(e->ReferenceCount, 1);                  /* the lock's */
+    KT_EQ(e->PageLocation, ActiveAndValid);
+    KT_EQ(proto->u.Long & (MI_PTE_VALID | MI_PTE_TRANSITION), MI_PTE_TRANSITION);
+    KT_EQ(proto->u.Trans.PageFrameNumber, f);
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
+
+    ULONG64 soft = b->Vm.Counters.SoftFaults;
+    expect_image_bytes(b, CODE);
+    KT_EQ(b->Vm.Counters.SoftFaults, soft + 1);
+    KT_EQ(MI_PTE_PFN(pte_of(b, CODE, NULL)), f);
+    KT_EQ(e->ReferenceCount, 2);
+    KT_EQ(e->ShareCount, 1);
+    trim(b);
+
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+    KT_EQ(a->LockedPages, 0);
+    KT_EQ(e->ReferenceCount, 0);
+    KT_EQ(e->PageLocation, StandbyPageList);
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
+    space_free(a);
+    space_free(b);
+}
