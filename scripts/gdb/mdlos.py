@@ -358,6 +358,9 @@ The walk ends at a 1 GiB or 2 MiB large page, at the PTE, giving the
 physical address, or at the first entry that is not present, which is
 then decoded in NT's software formats: zero, demand zero (with its MM_*
 protection), transition (frame still in memory), prototype, pagefile.
+A prototype-format user PTE (a trimmed shared image page) also gets the
+prototype PTE it points at: which image and page, and its state (valid in
+frame F, transition = F on standby, or only in the file).
 For a user address (below 0x800000000000) of a process, the VAD holding
 it is printed too (`vad`), and for a not-present entry what a touch would
 do: an image page fault, a stack overflow, or an access violation.
