@@ -35,7 +35,8 @@ typedef struct _MI_IMAGE {
         ULONG Protection;          /* PAGE_* from the ELF flags */
     } Segment[MI_IMAGE_MAX_SEGMENTS];
     ULONG64 BaseVpn, Pages;
-    PFN_NUMBER *Prototype;         /* per image page: the frame holding its file contents, 0 until faulted */
+    PMMPTE PrototypePte;           /* per image page, in nonpaged pool: its prototype PTE (valid, transition,
+                                      or prototype format naming this image: in the file) - mm/image.c */
 } MI_IMAGE, *PMI_IMAGE;
 
 /* ---- the working set: the user pages now valid in this process ---- */
@@ -87,6 +88,9 @@ void PsInitialize(void);
 NTSTATUS MmCreateAddressSpace(PEPROCESS p);
 void MmDeleteAddressSpace(PEPROCESS p);
 NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stack_top);
+/* The prototype PTE of image page VA (mm/image.c). */
+PMMPTE MiImagePrototypePte(PMI_IMAGE im, PVOID va);
+NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
 PMMVAD MiLocateVad(PEPROCESS p, ULONG64 va);
 NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode);
 ULONG MmTrimProcessWorkingSet(PEPROCESS p);

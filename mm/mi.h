@@ -77,12 +77,33 @@ typedef struct _MMPTE_TRANSITION {
     ULONG64 Unused : 12;
 } MMPTE_TRANSITION;
 
+/* Prototype format (NT x64's _MMPTE_PROTOTYPE): Valid = 0, Prototype
+ * (bit 10) = 1, Transition (bit 11) = 0. Bits 16..63 hold bits 0..47 of
+ * a kernel address, which an arithmetic shift right by 16 sign-extends
+ * back to the canonical address (every mdlos address has 48 significant
+ * bits). What the address names depends on where the PTE is:
+ *   - in a process page table: the image's prototype PTE for this page
+ *     (the page is shared; a fault resolves it through the prototype);
+ *   - in an image's prototype array: the MI_IMAGE whose file holds the
+ *     page (NT's subsection PTE): not in memory, read it from the file.
+ * Protection is the page's MM_* code, as in the other software formats. */
+typedef struct _MMPTE_PROTOTYPE {
+    ULONG64 Valid : 1;
+    ULONG64 Unused0 : 4;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;      /* 1 */
+    ULONG64 Transition : 1;     /* 0 */
+    ULONG64 Unused1 : 4;
+    ULONG64 ProtoAddress : 48;  /* address bits 0..47 */
+} MMPTE_PROTOTYPE;
+
 typedef struct _MMPTE {
     union {
         ULONG64 Long;
         MMPTE_HARDWARE Hard;
         MMPTE_SOFTWARE Soft;
         MMPTE_TRANSITION Trans;
+        MMPTE_PROTOTYPE Proto;
     } u;
 } MMPTE, *PMMPTE;
 
@@ -101,7 +122,23 @@ typedef struct _MMPTE {
 #define MI_PTE_TRANSITION (1ULL << 11)
 #define MI_PTE_COPY_ON_WRITE (1ULL << 9)   /* software bit of a valid PTE */
 #define MI_PTE_COMMITTED (1ULL << 12)      /* a not-valid, not-transition PTE: committed (demand zero) */
+#define MI_PTE_PROTOTYPE (1ULL << 10)      /* a not-valid PTE in prototype format (MMPTE_PROTOTYPE) */
 #define MI_PTE_PFN(pte)  (((pte) & MI_PTE_PFN_MASK) >> PAGE_SHIFT)
+
+/* A prototype-format PTE naming ADDRESS (a prototype PTE, or in a
+ * prototype array the image whose file holds the page), protection MM. */
+static inline ULONG64 MiMakePrototypeFormatPte(const void *address, ULONG mm)
+{
+    return ((ULONG64)address << 16) | ((ULONG64)(mm & 0x1F) << 5) | MI_PTE_PROTOTYPE;
+}
+static inline BOOLEAN MiIsPrototypeFormatPte(ULONG64 v)
+{
+    return (v & (MI_PTE_VALID | MI_PTE_PROTOTYPE | MI_PTE_TRANSITION)) == MI_PTE_PROTOTYPE;
+}
+static inline PVOID MiPrototypeFormatAddress(ULONG64 v)
+{
+    return (PVOID)((LONG64)v >> 16);   /* arithmetic: bit 63 (address bit 47) sign-extends */
+}
 
 /* NT's protection codes (MM_*), kept in software PTEs. */
 #define MM_NOACCESS          0
@@ -178,7 +215,8 @@ typedef enum _MI_PFN_USAGE {
 typedef struct _MMPFN {
     PFN_NUMBER Flink;        /* next frame on its list (MI_PFN_LIST_END ends it) */
     PFN_NUMBER Blink;        /* previous frame */
-    PMMPTE PteAddress;       /* the PTE mapping (or last mapping) this frame, via the self-map */
+    PMMPTE PteAddress;       /* the PTE mapping (or last mapping) this frame, via the self-map;
+                                for a PrototypePte frame, its prototype PTE */
     MMPTE OriginalPte;       /* what that PTE becomes when the frame is taken away */
     ULONG ShareCount;        /* valid PTEs mapping it; for a page table, entries in use */
     USHORT ReferenceCount;   /* 1 while mapped or on I/O, +1 per MDL lock */
@@ -186,9 +224,13 @@ typedef struct _MMPFN {
     UCHAR Modified : 1;      /* contents exist nowhere else: write before reuse */
     UCHAR PteDeleted : 1;    /* the PTE is gone: free the frame at the last dereference */
     UCHAR CacheAttribute : 2;
-    UCHAR Spare : 4;
+    UCHAR PrototypePte : 1;  /* a shared image frame: PteAddress is its prototype PTE (in the
+                                image's array, nonpaged pool), not any process's PTE; NT's
+                                u4.PrototypePte */
+    UCHAR Spare : 3;
     ULONG64 PteFrame : 40;   /* the page table holding PteAddress: a user PTE's self-map
-                                address is only meaningful in its own process */
+                                address is only meaningful in its own process (for a
+                                PrototypePte frame: the pool page holding the prototype) */
     ULONG64 Usage : 8;       /* MI_PFN_USAGE */
     ULONG64 Spare2 : 16;
 } MMPFN, *PMMPFN;
@@ -240,6 +282,10 @@ void MiDecrementReferenceCount(PFN_NUMBER pfn);
  * through an MDL): it must be written out before it is reused, so a trim
  * sends it to the modified list, not standby. At DISPATCH_LEVEL. */
 void MiMarkPfnModified(PFN_NUMBER pfn);
+/* A process PTE stopped mapping shared (PrototypePte) frame PFN; at the
+ * last share its prototype PTE goes to transition and the frame to the
+ * standby list (mm/image.c). At DISPATCH_LEVEL. */
+void MiDecrementShareCount(PFN_NUMBER pfn);
 /* Check every invariant of the database; on failure bugcheck
  * PFN_LIST_CORRUPT (if FATAL) or return FALSE with a message printed. */
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);

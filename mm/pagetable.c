@@ -167,6 +167,13 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags)
         table_pfn_of(pte)->ShareCount++;
     if (MiIsPfnRam(pfn)) {
         PMMPFN e = MI_PFN_ELEMENT(pfn);
+        /* This PTE becomes the frame's owner (PteAddress). A shared image
+         * frame has none: its PFN names the prototype PTE, which is what
+         * lets any one process's mapping of it come and go (mm/image.c). */
+        if (e->PrototypePte)
+            KeBugCheckRule(PFN_LIST_CORRUPT, 0x99, pfn, (ULONG_PTR)e->PteAddress, (ULONG_PTR)pte,
+                           "shared image frame %#llx was mapped at %p as if it were private: its PFN entry "
+                           "must keep naming its prototype PTE", (unsigned long long)pfn, va);
         e->ShareCount++;
         e->PteAddress = pte;
         e->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);

@@ -99,6 +99,17 @@ static void repurpose_standby(PFN_NUMBER pfn)
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (!e->PteAddress)
         return;
+    if (e->PrototypePte) {
+        /* A shared image frame: no process PTE names it (they point at the
+         * prototype, or are 0), so only the prototype PTE changes, back to
+         * "in the image file"; every process re-reads it at its next fault. */
+        PMMPTE proto = e->PteAddress;
+        if (!(proto->u.Long & MI_PTE_TRANSITION) || (proto->u.Long & MI_PTE_VALID) ||
+            proto->u.Trans.PageFrameNumber != pfn)
+            pfn_corrupt(0x99, pfn, (ULONG_PTR)proto, "a standby image frame's prototype PTE is not in transition to it");
+        proto->u.Long = e->OriginalPte.u.Long;
+        return;
+    }
     if ((ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
         /* A kernel PTE: the same in every address space. */
         if (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
@@ -341,6 +352,36 @@ ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage)
     return n;
 }
 
+/* The PTE that frame E's PteAddress names, read where it lives: a
+ * prototype PTE directly (nonpaged pool), a kernel PTE through the
+ * self-map (the same in every address space), a user PTE in the page
+ * table PteFrame through hyperspace - its self-map address means
+ * something only in its own process, which need not be the current one.
+ * FALSE when there is nothing to read. At DISPATCH_LEVEL. */
+static BOOLEAN read_named_pte(PMMPFN e, ULONG64 *out)
+{
+    PMMPTE pte = e->PteAddress;
+    if (!pte)
+        return FALSE;
+    if (e->PrototypePte) {
+        *out = pte->u.Long;
+        return TRUE;
+    }
+    if ((ULONG64)pte >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
+        if (!MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte)))
+            return FALSE;
+        *out = pte->u.Long;
+        return TRUE;
+    }
+    if (!e->PteFrame || !MiIsPfnRam(e->PteFrame))
+        return FALSE;
+    KIRQL old;
+    PMMPTE table = MiMapPageInHyperspace(e->PteFrame, &old);
+    *out = table[((ULONG64)pte & (PAGE_SIZE - 1)) / sizeof(MMPTE)].u.Long;
+    MiUnmapPageInHyperspace(table, old);
+    return TRUE;
+}
+
 #define VERIFY(cond, p1, pfn, ...)                                             \
     do {                                                                       \
         if (!(cond)) {                                                         \
@@ -376,11 +417,13 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                        e->ShareCount);
             }
             if (l == StandbyPageList || l == ModifiedPageList) {
-                /* A transition frame is still named by its PTE. */
-                PMMPTE pte = e->PteAddress;
-                if (!pte || (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte)) &&
-                             (!(pte->u.Long & MI_PTE_TRANSITION) || (pte->u.Long & MI_PTE_VALID) ||
-                              pte->u.Trans.PageFrameNumber != pfn))) {
+                /* A transition frame is still named by its PTE (a shared
+                 * image frame by its prototype PTE, in nonpaged pool). */
+                MMPTE pte;
+                BOOLEAN readable = read_named_pte(e, &pte.u.Long);
+                if (!e->PteAddress || (readable && (!(pte.u.Long & MI_PTE_TRANSITION) ||
+                                                    (pte.u.Long & MI_PTE_VALID) ||
+                                                    pte.u.Trans.PageFrameNumber != pfn))) {
                     KeLowerIrql(old);
                     VERIFY(FALSE, 0x99, pfn, "frame %#llx is on the %s list but its PTE does not point at it",
                            (unsigned long long)pfn, MiListName(l));
@@ -412,12 +455,25 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx is in use (%s) with no reference", (unsigned long long)pfn,
                        MiUsageName(e->Usage));
             }
-            /* Kernel PTEs are the same in every address space, so only
-             * those can be checked from here. */
+            /* A shared image frame in use: its prototype PTE is valid and
+             * names it while process PTEs map it, in transition otherwise
+             * (only an MDL lock keeps it active then). */
+            if (e->PageLocation == ActiveAndValid && e->PrototypePte) {
+                ULONG64 v = e->PteAddress ? e->PteAddress->u.Long : 0;
+                ULONG64 want = e->ShareCount ? MI_PTE_VALID : MI_PTE_TRANSITION;
+                if ((v & (MI_PTE_VALID | MI_PTE_TRANSITION)) != want || MI_PTE_PFN(v) != pfn) {
+                    KeLowerIrql(old);
+                    VERIFY(FALSE, 0x99, pfn, "shared image frame %#llx (%u shares) has prototype PTE %p = %#llx",
+                           (unsigned long long)pfn, e->ShareCount, e->PteAddress, (unsigned long long)v);
+                }
+                continue;
+            }
+            /* A mapped frame is mapped by the PTE its entry names: a
+             * kernel PTE through the self-map, a user PTE in its own
+             * process's page table (PteFrame). */
+            ULONG64 v;
             if (e->PageLocation == ActiveAndValid && e->ShareCount && e->Usage != MiUsagePageTable &&
-                (ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL) &&
-                MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress))) {
-                ULONG64 v = e->PteAddress->u.Long;
+                e->PteAddress && read_named_pte(e, &v)) {
                 if (!(v & MI_PTE_VALID) || MI_PTE_PFN(v) != pfn) {
                     KeLowerIrql(old);
                     VERIFY(FALSE, 0x99, pfn, "frame %#llx (%s) is shared by %u PTEs but its PTE %p holds %#llx",

@@ -11,7 +11,8 @@
  *     take it back (a soft fault);
  *   - demand-zero PTE: a fresh zeroed frame (a stack guard page first
  *     moves the guard one page down: the stack grows);
- *   - zero PTE in an image VAD: the image's page (MiImageFault);
+ *   - zero or prototype-format PTE in an image VAD: the image's page,
+ *     through its prototype PTE (MiImageFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
  */
 #include "kernel/ps.h"
@@ -80,14 +81,17 @@ static void ws_remove(PEPROCESS p, PVOID va)
     }
 }
 
+/* A shared image frame: its PFN entry names the image's prototype PTE. */
 static BOOLEAN is_prototype(PFN_NUMBER pfn)
 {
-    return MI_PFN_ELEMENT(pfn)->Usage == MiUsageImage;
+    return MI_PFN_ELEMENT(pfn)->PrototypePte;
 }
 
 /* Valid -> not valid. A private page keeps its frame in transition (on
- * the modified list: no copy of it exists elsewhere); an image page is
- * simply dropped, since the image still holds its contents. */
+ * the modified list: no copy of it exists elsewhere). A shared image
+ * page's PTE goes back to prototype format, pointing at the image's
+ * prototype PTE, and the frame loses one share; only the last share puts
+ * the prototype in transition and the frame on the standby list (mm/image.c). */
 static void trim_user_page(PEPROCESS p, PVOID va)
 {
     PMMPTE pte = MiGetPteAddress(va);
@@ -97,8 +101,8 @@ static void trim_user_page(PEPROCESS p, PVOID va)
     UNREFERENCED_PARAMETER(p);
     KIRQL old = KeRaiseIrqlToDpcLevel();
     if (is_prototype(pfn)) {
-        MiWriteUserPte(pte, 0);
-        e->ShareCount--;
+        MiWritePteAndFlush(pte, MiMakePrototypeFormatPte(e->PteAddress, MiPteProtection(v)));
+        MiDecrementShareCount(pfn);
     } else {
         MMPTE t = { .u.Long = 0 };
         t.u.Trans.Transition = 1;
@@ -140,11 +144,15 @@ static void delete_page(PEPROCESS p, PVOID va)
         ws_remove(p, va);
         MiWriteUserPte(pte, 0);
         PMMPFN e = MI_PFN_ELEMENT(pfn);
-        e->ShareCount--;
-        if (!is_prototype(pfn)) {
+        if (is_prototype(pfn)) {
+            MiDecrementShareCount(pfn);   /* the image's frame: one mapper fewer */
+        } else {
+            e->ShareCount--;
             p->Vm.Counters.PrivatePages--;
             MiFreePfn(pfn);   /* an MDL lock may keep the frame until its unlock */
         }
+    } else if (MiIsPrototypeFormatPte(v)) {
+        MiWriteUserPte(pte, 0);   /* only points at the image's prototype: nothing of ours to free */
     } else if (v & MI_PTE_TRANSITION) {
         PFN_NUMBER pfn = ((MMPTE *)&v)->u.Trans.PageFrameNumber;
         PMMPFN e = MI_PFN_ELEMENT(pfn);
@@ -238,24 +246,25 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
         return STATUS_NO_MEMORY;
     ULONG mm = MiPteProtection(v) == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE;
     KIRQL old = KeRaiseIrqlToDpcLevel();
-    PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
-    oe->ShareCount--;
-    if (!is_prototype(old_pfn))
-        MiFreePfn(old_pfn);
-    else
-        p->Vm.Counters.PrivatePages++;   /* a private copy of an image page */
+    /* The copy is private: its PFN entry names this process's PTE. */
     MMPFN *ne = MI_PFN_ELEMENT(n);
     ne->ShareCount = 1;
     ne->PteAddress = pte;
     ne->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
     ne->Modified = 1;
     MiWritePteAndFlush(pte, (n << PAGE_SHIFT) | MiUserPteFlags(mm) | MI_PTE_DIRTY | MI_PTE_ACCESSED);
+    PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
+    if (is_prototype(old_pfn)) {
+        MiDecrementShareCount(old_pfn);   /* the shared frame: one mapper fewer (maybe to standby) */
+        p->Vm.Counters.PrivatePages++;    /* a private copy of an image page */
+    } else {
+        oe->ShareCount--;
+        MiFreePfn(old_pfn);
+    }
     KeLowerIrql(old);
     count(p, F_COW);
     return STATUS_SUCCESS;
 }
-
-NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
 
 static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
 {
@@ -338,8 +347,8 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         count(p, F_DZ);
         return STATUS_SUCCESS;
     }
-    if (v == 0 && vad->Type == VadImage)
-        return MiImageFault(p, vad, page, error);
+    if ((v == 0 || MiIsPrototypeFormatPte(v)) && vad->Type == VadImage)
+        return MiImageFault(p, vad, page, error);   /* through the image's prototype PTE */
     if (v == 0 && vad->Type == VadStack && ((ULONG64)page >> PAGE_SHIFT) == vad->StartVpn)
         return STATUS_STACK_OVERFLOW;
     return STATUS_ACCESS_VIOLATION;   /* reserved but not committed */

@@ -625,6 +625,15 @@ def main():
         print("@@@ IMAGE ? " + str(e), flush=True)
     for c in ("ps", "vad", "ws -a", "vad init", "pt 0x400000 init"):
         run(c)
+    # The frame of the stopped process's first image page, through its
+    # prototype PTE (mm/image.c): `pfn` must show it is owned by that prototype.
+    try:
+        v = int(gdb.parse_and_eval("prcb0.CurrentThread->Process->Image->PrototypePte[0].u.Long")) & (2 ** 64 - 1)
+        print("@@@ PROTO %#x" % v, flush=True)
+        if v & 1:
+            run("pfn %#x" % ((v & 0x000FFFFFFFFFF000) >> 12))
+    except gdb.error as e:
+        print("@@@ PROTO ? " + str(e), flush=True)
 
 main()
 """
@@ -696,6 +705,15 @@ main()
                 bad.append("pt 0x400000 init and ws disagree about the frame of 0x400000")
         elif not re.search(r"^  => physical 0x[0-9a-f]+", results["pt 0x400000 init"], re.M):
             bad.append("pt 0x400000 init does not find init's first image page")
+        # pfn on that page's frame: a shared image frame, owned by its prototype PTE.
+        proto = re.search(r"^@@@ PROTO (0x[0-9a-f]+|\?.*)$", out, re.M)
+        pfn_out = next((v for k, v in results.items() if k.startswith("pfn ")), None)
+        if not proto or not proto.group(1).startswith("0x") or not int(proto.group(1), 16) & 1:
+            bad.append(f"the stopped process's first prototype PTE is not valid ({proto.group(1) if proto else 'not read'})")
+        elif pfn_out is None or pfn_out.startswith("@@@ ERROR"):
+            bad.append("pfn on the prototype's frame did not run")
+        elif "PrototypePte 1" not in pfn_out or f"prototype PTE 0 of image {image} (VA 0x400000)" not in pfn_out:
+            bad.append("pfn on a shared image frame does not show PrototypePte 1 and its prototype PTE")
         if bad:
             return False, "; ".join(bad)
         return True, ""
