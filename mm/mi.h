@@ -207,6 +207,10 @@ extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead
 extern PMMPFNLIST MmPageLocationList[6];
 #define MI_PFN_ELEMENT(pfn) (&MmPfnDatabase[pfn])
 
+/* Below this many available pages, MiAllocatePfn wakes the working-set
+ * manager (mm/userfault.c): 8 MiB. */
+#define MI_LOW_MEMORY_PAGES 2048
+
 /* ---- physical memory (mm/physmem.c) ---- */
 typedef struct { PFN_NUMBER start, end; } MI_PFN_RANGE;   /* [start, end) */
 #define MI_MAX_RAM_RANGES 32

@@ -289,6 +289,11 @@ static UCHAR header_type(POOL_TYPE t)
 
 PVOID ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULONG tag)
 {
+    /* The allocator may need a frame, and MiAllocatePfn may wake the
+     * working-set manager: an allocation under the dispatcher lock would
+     * take it again (SPIN_LOCK_ALREADY_OWNED, but only when memory is low).
+     * Checked on every call, so the bug shows the first time. */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("pool may not be allocated under it: the allocator can signal an event");
     MI_POOL *p = (type & 1) ? &MiPagedPool : &MiNonPagedPool;
     KIRQL irql = KeGetCurrentIrql();
     if (irql > ((type & 1) ? APC_LEVEL : DISPATCH_LEVEL))
@@ -373,6 +378,7 @@ double_free:
 
 void ExFreePoolWithTag(PVOID ptr, ULONG tag)
 {
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("pool may not be freed under it: freeing takes the pool and PFN locks");
     ULONG64 va = (ULONG64)ptr;
     MI_POOL *p = pool_of_va(va);
     if (!p)

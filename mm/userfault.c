@@ -440,14 +440,15 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
  * its working set (half of it, from the front of its list). Trimmed
  * private pages stay in memory on the modified list until the pagefile
  * exists, and come back by soft faults if touched again. */
-#define WS_LOW_PAGES 2048          /* 8 MiB */
 KEVENT MiWorkingSetManagerEvent;
 static volatile BOOLEAN wsm_ready;
 ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
 
 void MiSignalLowMemory(void)
 {
-    if (wsm_ready && MmAvailablePages < WS_LOW_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
+    /* KeSetEvent takes the dispatcher lock: never signal while holding it. */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("signalling an event takes the dispatcher lock again");
+    if (wsm_ready && MmAvailablePages < MI_LOW_MEMORY_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
         KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
 }
 
@@ -474,7 +475,7 @@ static void working_set_manager(PVOID ctx)
     for (;;) {
         LARGE_INTEGER second = { -KI_MS(1000) };
         KeWaitForSingleObject(&MiWorkingSetManagerEvent, Executive, KernelMode, FALSE, &second);
-        if (MmAvailablePages >= WS_LOW_PAGES)
+        if (MmAvailablePages >= MI_LOW_MEMORY_PAGES)
             continue;
         MiWorkingSetManagerRuns++;
         /* Visit the processes one at a time; the list may change while we
@@ -482,7 +483,7 @@ static void working_set_manager(PVOID ctx)
         ULONG64 last = 0;
         for (;;) {
             PEPROCESS victim = NULL;
-            KIRQL old = KiAcquireDispatcherLock();
+            KIRQL old = PsAcquireProcessListLock();
             for (PLIST_ENTRY e = PsActiveProcessHead.Flink; e != &PsActiveProcessHead; e = e->Flink) {
                 PEPROCESS p = CONTAINING_RECORD(e, EPROCESS, ProcessListEntry);
                 if (p->UniqueProcessId > last && !p->Exiting &&
@@ -491,7 +492,7 @@ static void working_set_manager(PVOID ctx)
             }
             if (victim)
                 __atomic_add_fetch(&victim->RefCount, 1, __ATOMIC_RELAXED);
-            KiReleaseDispatcherLock(old);
+            PsReleaseProcessListLock(old);
             if (!victim)
                 break;
             last = victim->UniqueProcessId;
