@@ -268,7 +268,7 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
          * dispatcher lock - nothing may be allocated under a spin lock
          * that the allocator's own path can want (docs/mm.md §6). */
         SYSTEM_PROCESS_T *snap = NULL;
-        ULONG cap = 16, k = 0;
+        ULONG cap = 64, k = 0;   /* 64 entries: a whole-page allocation */
         for (int tries = 0;; tries++) {
             snap = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*snap), TAG_SNAPSHOT);
             if (!snap)

@@ -42,6 +42,7 @@ BOOLEAN PsProcessListLockHeld(void)
  * processes there are, which may be more than MAX. */
 ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max)
 {
+    KI_ASSERT_IRQL_LE(DISPATCH_LEVEL);
     ULONG n = 0;
     KIRQL old = PsAcquireProcessListLock();
     for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead; l = l->Flink, n++) {

@@ -125,6 +125,7 @@ BOOLEAN KiSoftwareWorkPending(void)
 
 void KiDispatchInterrupt(void)
 {
+    KI_ASSERT_IRQL_GE(DISPATCH_LEVEL);   /* DPCs run, and the switch is decided, at DISPATCH_LEVEL */
     PKPRCB prcb = KeGetCurrentPrcb();
     KiRetireDpcList(prcb);
     if (!prcb->ReadyPending && !prcb->QuantumEnd)

@@ -194,26 +194,26 @@ NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
     KeReleaseMutex(&image_lock, FALSE);
     if (!proto)
         return STATUS_NO_MEMORY;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     if (error & 2) {
         /* A write to a writable image page: straight to a private copy. */
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         PFN_NUMBER n = MiCopyPage(proto);
         if (!n)
             return STATUS_NO_MEMORY;
-        old = KeRaiseIrqlToDpcLevel();
+        old = MiAcquirePfnLock();
         MiMapPage(va, n, MiUserPteFlags(mm == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE) &
                              ~MI_PTE_VALID);
         MI_PFN_ELEMENT(n)->Modified = 1;
         p->Vm.Counters.PrivatePages++;
-        MiSystemFaults[2]++;
+        __atomic_add_fetch(&MiSystemFaults[2], 1, __ATOMIC_RELAXED);
         p->Vm.Counters.CopyOnWriteFaults++;
     } else {
         MiMapPage(va, proto, MiUserPteFlags(mm) & ~MI_PTE_VALID);   /* shared: the same frame in every process */
-        MiSystemFaults[3]++;
+        __atomic_add_fetch(&MiSystemFaults[3], 1, __ATOMIC_RELAXED);
         p->Vm.Counters.ImageFaults++;
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     MiWorkingSetInsert(p, va);
     return STATUS_SUCCESS;
 }

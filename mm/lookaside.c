@@ -10,23 +10,30 @@
  * keeps for reuse from blocks someone forgot. */
 #define MAX_LISTS 64
 static GENERAL_LOOKASIDE *lists[MAX_LISTS];
+static KSPIN_LOCK lists_lock;   /* lists[] is shared by every thread that creates a list: a leaf lock */
 
 static void register_list(GENERAL_LOOKASIDE *l, BOOLEAN add)
 {
+    KIRQL old;
+    KeAcquireSpinLock(&lists_lock, &old);
     for (int i = 0; i < MAX_LISTS; i++) {
         if (add ? lists[i] == NULL : lists[i] == l) {
             lists[i] = add ? l : NULL;
-            return;
+            break;
         }
     }
+    KeReleaseSpinLock(&lists_lock, old);
 }
 
 ULONG64 MiLookasideCachedBlocks(BOOLEAN paged)
 {
     ULONG64 n = 0;
+    KIRQL old;
+    KeAcquireSpinLock(&lists_lock, &old);
     for (int i = 0; i < MAX_LISTS; i++)
         if (lists[i] && ((lists[i]->Type & 1) != 0) == paged && lists[i]->Allocate == ExAllocatePoolWithTag)
             n += lists[i]->Depth;
+    KeReleaseSpinLock(&lists_lock, old);
     return n;
 }
 

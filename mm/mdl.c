@@ -81,11 +81,11 @@ static void touch(volatile UCHAR *p, BOOLEAN user, BOOLEAN write)
 static void unlock_frames(PMDL m, ULONG n)
 {
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     for (ULONG i = 0; i < n; i++)
         if (MiIsPfnRam(pfn[i]))
             MiDecrementReferenceCount(pfn[i]);
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
@@ -135,18 +135,18 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
             /* Then, at DISPATCH_LEVEL (no trimming can run), the frame
              * it maps gets its reference - unless it was taken away again
              * in between, in which case touch it once more. */
-            KIRQL old = KeRaiseIrqlToDpcLevel();
+            KIRQL old = MiAcquirePfnLock();
             PMMPTE pte = MiGetPteAddress(page);
             if (!MiIsPteAccessible(page) || !(pte->u.Long & MI_PTE_VALID) ||
                 (write && user && (pte->u.Long & MI_PTE_COPY_ON_WRITE))) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 continue;
             }
             pfn[i] = MI_PTE_PFN(pte->u.Long);
             if (MiIsPfnRam(pfn[i])) {
                 PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
                 if (e->ReferenceCount >= MAX_LOCKS) {
-                    KeLowerIrql(old);
+                    MiReleasePfnLock(old);
                     unlock_frames(m, locked);
                     ExRaiseStatus(STATUS_WORKING_SET_QUOTA);
                 }
@@ -154,7 +154,7 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
             } else {
                 extra = MDL_IO_SPACE;
             }
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             locked++;
             break;
         }

@@ -46,6 +46,7 @@ ULONG MiSystemWorkingSetSize(void)
  * changed; with no pagefile copy it goes to the modified list either way. */
 static void trim_page(PVOID va)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPTE pte = MiGetPteAddress(va);
     ULONG64 v = pte->u.Long;
     PFN_NUMBER pfn = MI_PTE_PFN(v);
@@ -64,7 +65,7 @@ static void trim_page(PVOID va)
 
 ULONG MmTrimSystemWorkingSet(ULONG count)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     ULONG trimmed = 0;
     while (ws_count && (count == 0 || trimmed < count)) {
         /* A clock hand over the list, without access-bit aging yet: the
@@ -77,20 +78,21 @@ ULONG MmTrimSystemWorkingSet(ULONG count)
         trim_page(va);
         trimmed++;
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     return trimmed;
 }
 
 /* The soft fault: transition -> valid with the same frame. */
 NTSTATUS MiResolvePagedPoolFault(PVOID va)
 {
+    KI_ASSERT_IRQL_LE(APC_LEVEL);   /* MmAccessFault stops a fault at DISPATCH_LEVEL before it gets here */
     PMMPTE pte = MiGetPteAddress(va);
     MMPTE v = *pte;
     if (v.u.Hard.Valid)
         return STATUS_SUCCESS;      /* someone else already brought it back */
     if (!v.u.Trans.Transition)
         return STATUS_ACCESS_VIOLATION;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     PFN_NUMBER pfn = v.u.Trans.PageFrameNumber;
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
@@ -103,7 +105,7 @@ NTSTATUS MiResolvePagedPoolFault(PVOID va)
     e->ShareCount++;
     MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MI_PTE_VALID | MI_PROT_KERNEL_RW);
     MiSystemWorkingSetInsert(PAGE_ALIGN(va));
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     return STATUS_SUCCESS;
 }
 
@@ -116,7 +118,7 @@ void MiDeletePagedPoolPage(PVOID va)
         MiFreePfn(MiUnmapPage(va));
         return;
     }
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     PFN_NUMBER pfn = pte->u.Trans.PageFrameNumber;
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     MiWritePteAndFlush(pte, 0);
@@ -127,5 +129,5 @@ void MiDeletePagedPoolPage(PVOID va)
     } else {
         e->PteDeleted = 1;           /* locked: freed at the last unlock */
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }

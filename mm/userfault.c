@@ -24,7 +24,8 @@ enum { F_DZ, F_SOFT, F_COW, F_IMAGE, F_HARD };
 
 static void count(PEPROCESS p, int which)
 {
-    MiSystemFaults[which]++;
+    /* System-wide, counted under each process's own address-space lock: so atomically. */
+    __atomic_add_fetch(&MiSystemFaults[which], 1, __ATOMIC_RELAXED);
     ULONG64 *c = &p->Vm.Counters.DemandZeroFaults;
     c[which]++;
 }
@@ -95,7 +96,7 @@ static void trim_user_page(PEPROCESS p, PVOID va)
     PFN_NUMBER pfn = MI_PTE_PFN(v);
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     UNREFERENCED_PARAMETER(p);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     if (is_prototype(pfn)) {
         MiWriteUserPte(pte, 0);
         e->ShareCount--;
@@ -109,7 +110,7 @@ static void trim_user_page(PEPROCESS p, PVOID va)
         e->ShareCount--;
         MiDecrementReferenceCount(pfn);
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 ULONG MmTrimProcessWorkingSet(PEPROCESS p)
@@ -134,7 +135,7 @@ static void delete_page(PEPROCESS p, PVOID va)
     ULONG64 v = pte->u.Long;
     if (!v)
         return;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     if (v & MI_PTE_VALID) {
         PFN_NUMBER pfn = MI_PTE_PFN(v);
         ws_remove(p, va);
@@ -143,7 +144,7 @@ static void delete_page(PEPROCESS p, PVOID va)
         e->ShareCount--;
         if (!is_prototype(pfn)) {
             p->Vm.Counters.PrivatePages--;
-            MiFreePfn(pfn);   /* an MDL lock may keep the frame until its unlock */
+            MiFreePfnLocked(pfn);   /* an MDL lock may keep the frame until its unlock */
         }
     } else if (v & MI_PTE_TRANSITION) {
         PFN_NUMBER pfn = ((MMPTE *)&v)->u.Trans.PageFrameNumber;
@@ -160,7 +161,7 @@ static void delete_page(PEPROCESS p, PVOID va)
         MiWriteUserPte(pte, 0);   /* committed, never touched: nothing to free */
         p->Vm.Counters.PrivatePages--;
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
@@ -237,11 +238,11 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
     if (!n)
         return STATUS_NO_MEMORY;
     ULONG mm = MiPteProtection(v) == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
     oe->ShareCount--;
     if (!is_prototype(old_pfn))
-        MiFreePfn(old_pfn);
+        MiFreePfnLocked(old_pfn);
     else
         p->Vm.Counters.PrivatePages++;   /* a private copy of an image page */
     MMPFN *ne = MI_PFN_ELEMENT(n);
@@ -250,7 +251,7 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
     ne->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
     ne->Modified = 1;
     MiWritePteAndFlush(pte, (n << PAGE_SHIFT) | MiUserPteFlags(mm) | MI_PTE_DIRTY | MI_PTE_ACCESSED);
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     count(p, F_COW);
     return STATUS_SUCCESS;
 }
@@ -288,7 +289,7 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         if (!MiProtectionAllows(mm, error))
             return STATUS_ACCESS_VIOLATION;
         PFN_NUMBER pfn = t.u.Trans.PageFrameNumber;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         PMMPFN e = MI_PFN_ELEMENT(pfn);
         if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
             MiUnlinkPfnFromList(pfn);
@@ -299,7 +300,7 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         }
         e->ShareCount++;
         MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         MiWorkingSetInsert(p, page);
         count(p, F_SOFT);
         return STATUS_SUCCESS;
@@ -328,12 +329,12 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
         if (!pfn)
             return STATUS_NO_MEMORY;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
         table_pfn_of(pte)->ShareCount--;
         MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
         MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         MiWorkingSetInsert(p, page);
         count(p, F_DZ);
         return STATUS_SUCCESS;
@@ -446,8 +447,10 @@ ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
 
 void MiSignalLowMemory(void)
 {
-    /* KeSetEvent takes the dispatcher lock: never signal while holding it. */
+    /* KeSetEvent takes the dispatcher lock: never signal while holding it,
+     * nor inside the PFN lock (nothing nests inside that one). */
     KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("signalling an event takes the dispatcher lock again");
+    MI_ASSERT_PFN_LOCK_NOT_HELD("nothing may be signalled inside the PFN lock");
     if (wsm_ready && MmAvailablePages < MI_LOW_MEMORY_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
         KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
 }

@@ -73,3 +73,33 @@ KTEST_BUGCHECK(locks, low_memory_signal_under_the_dispatcher_lock_bugchecks, 0xF
     MiSignalLowMemory();
     KiReleaseDispatcherLock(old);
 }
+
+/* The PFN lock, asserted: MiDecrementReferenceCount changes a frame's
+ * reference count and may move it between lists, so it needs the PFN lock.
+ * Called without it (as the PFN test did before the lock existed), it
+ * stops at once, naming itself and the lock - on one CPU the old code
+ * "worked", on two it would corrupt the lists. */
+static PFN_NUMBER unlocked_pfn;
+KTEST_BUGCHECK(locks, pfn_routine_without_the_pfn_lock_bugchecks, 0x10 /* SPIN_LOCK_NOT_OWNED */, KT_ANY, 1, KT_ANY,
+               0)
+{
+    KtExpectParam(1, (ULONG64)&MmPfnLock);
+    unlocked_pfn = MiAllocatePfn(MiUsageTest, FALSE);
+    PMMPFN e = MI_PFN_ELEMENT(unlocked_pfn);
+    e->ReferenceCount++;                     /* as an MDL lock would */
+    KIRQL old = KeRaiseIrqlToDpcLevel();     /* DISPATCH_LEVEL is not the lock */
+    MiDecrementReferenceCount(unlocked_pfn);
+    KeLowerIrql(old);
+}
+
+/* And the other way round: MiAllocatePfn takes the PFN lock itself, so
+ * calling it with the lock held is caught as the recursion it is. */
+KTEST_BUGCHECK(locks, frame_allocation_under_the_pfn_lock_bugchecks, 0xF /* SPIN_LOCK_ALREADY_OWNED */, KT_ANY, 0,
+               0, 0)
+{
+    KtExpectParam(1, (ULONG64)&MmPfnLock);
+    KIRQL old = MiAcquirePfnLock();
+    PFN_NUMBER pfn = MiAllocatePfn(MiUsageTest, FALSE);
+    MiReleasePfnLock(old);
+    MiFreePfn(pfn);
+}
