@@ -17,6 +17,12 @@ void KeInitializeSpinLock(PKSPIN_LOCK l)
 
 void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK l)
 {
+    /* "At DPC level" is the caller's promise: below DISPATCH_LEVEL, with
+     * interrupts on, the holder could be preempted and another thread on
+     * this CPU would spin on the lock forever. (Interrupts off is as good:
+     * the DPC queue is locked that way from any IRQL.) */
+    if (KeGetCurrentIrql() < DISPATCH_LEVEL && (read_rflags() & (1 << 9)))
+        KiIrqlTooLow(KeGetCurrentIrql(), DISPATCH_LEVEL, __func__, (ULONG_PTR)__builtin_return_address(0));
     ULONG_PTR me = (ULONG_PTR)KeGetCurrentPrcb();
     if (*l == me)
         KeBugCheckRule(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)l, 0, 0, 0,

@@ -103,3 +103,14 @@ KTEST_BUGCHECK(locks, frame_allocation_under_the_pfn_lock_bugchecks, 0xF /* SPIN
     MiReleasePfnLock(old);
     MiFreePfn(pfn);
 }
+
+/* KeAcquireSpinLockAtDpcLevel trusts its caller to be at DISPATCH_LEVEL;
+ * at PASSIVE_LEVEL the holder could be preempted while holding the lock. */
+KTEST_BUGCHECK(locks, spin_lock_at_dpc_level_from_passive_bugchecks, IRQL_NOT_GREATER_OR_EQUAL, PASSIVE_LEVEL,
+               DISPATCH_LEVEL, 0, KT_ANY)
+{
+    static KSPIN_LOCK lock;
+    KeInitializeSpinLock(&lock);
+    KeAcquireSpinLockAtDpcLevel(&lock);
+    KeReleaseSpinLockFromDpcLevel(&lock);
+}
