@@ -323,6 +323,7 @@ ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
 ULONG MmTrimSystemWorkingSet(ULONG count);
 ULONG MiSystemWorkingSetSize(void);
 NTSTATUS MiResolvePagedPoolFault(PVOID va);
+/* PFN lock: the system working set is guarded by it. */
 void MiSystemWorkingSetInsert(PVOID va);
 void MiSystemWorkingSetRemove(PVOID va);
 

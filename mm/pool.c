@@ -164,9 +164,12 @@ static PVOID pool_pages_alloc(MI_POOL *p, ULONG pages)
         MiMapPage(va + (ULONG64)i * PAGE_SIZE, pfn, MI_PROT_KERNEL_RW);
         if (p == &MiPagedPool) {
             /* No copy of a paged-pool page exists anywhere until the
-             * pagefile has one: it is dirty from birth. */
+             * pagefile has one: it is dirty from birth. The system working
+             * set is the PFN lock's (mm/pagedpool.c). */
+            KIRQL old = MiAcquirePfnLock();
             MI_PFN_ELEMENT(pfn)->Modified = 1;
             MiSystemWorkingSetInsert(va + (ULONG64)i * PAGE_SIZE);
+            MiReleasePfnLock(old);
         }
     }
     p->PagesInUse += pages;
