@@ -40,6 +40,14 @@ ULONG64 MiLookasideCachedBlocks(BOOLEAN paged)
 static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION free, SIZE_T size, ULONG tag,
                  USHORT depth, POOL_TYPE type)
 {
+    /* The header holds the list's lock, which the dispatcher (for a paged
+     * list's mutex) or any spin-lock holder touches at DISPATCH_LEVEL: in
+     * paged pool it could be trimmed and fault there. NT requires nonpaged
+     * storage for it; mdlos checks. */
+    if ((ULONG64)l >= MI_PAGED_POOL_START && (ULONG64)l < MI_PAGED_POOL_START + MI_PAGED_POOL_PAGES * PAGE_SIZE)
+        KeBugCheckRule(BAD_POOL_CALLER, 0x1001 /* mdlos */, (ULONG_PTR)l, type, 0,
+                       "lookaside list header %p is in paged pool; a lookaside list header (and its lock) must be "
+                       "in nonpaged memory", (void *)l);
     memset(l, 0, sizeof(*l));
     l->Allocate = alloc ? alloc : ExAllocatePoolWithTag;
     l->Free = free ? free : ExFreePool;

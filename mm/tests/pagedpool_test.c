@@ -126,3 +126,14 @@ KTEST_BUGCHECK(pagedpool, lookaside_list_at_dispatch_level_bugchecks, IRQL_NOT_L
     KeLowerIrql(old);
     ExFreeToPagedLookasideList(&l, p);
 }
+
+/* The list's own structure must not be pageable: its lock is touched at
+ * DISPATCH_LEVEL (a mutex's wait list by the dispatcher). */
+KTEST_BUGCHECK(pagedpool, lookaside_header_in_paged_pool_bugchecks, BAD_POOL_CALLER, 0x1001, KT_ANY, PagedPool, 0)
+{
+    PPAGED_LOOKASIDE_LIST l = ExAllocatePoolWithTag(PagedPool, sizeof(*l), TAG_PAGE);
+    KtExpectParam(2, (ULONG64)l);
+    ExInitializePagedLookasideList(l, NULL, NULL, 0, 64, TAG_PAGE, 4);
+    ExDeletePagedLookasideList(l);
+    ExFreePoolWithTag(l, TAG_PAGE);
+}
