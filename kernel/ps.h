@@ -71,7 +71,11 @@ typedef struct _EPROCESS {
 } EPROCESS, *PEPROCESS;
 
 extern EPROCESS PsInitialSystemProcess;
-extern LIST_ENTRY PsActiveProcessHead;
+extern LIST_ENTRY PsActiveProcessHead;   /* guarded by the process-list lock only */
+KIRQL PsAcquireProcessListLock(void);
+void PsReleaseProcessListLock(KIRQL old);
+BOOLEAN PsProcessListLockHeld(void);
+ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max);
 extern volatile ULONG64 MiSystemFaults[5];   /* demand-zero, soft, COW, image, hard */
 
 PEPROCESS PsGetCurrentProcess(void);
@@ -151,6 +155,7 @@ NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h);
 __attribute__((noreturn)) void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address);
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
 void KiRegisterNtServices(void);
+NTSTATUS (*KiLookupService(ULONG number))(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);
 void MiLoadBootImages(void);
 void MiStartWorkingSetManager(void);
 void MiSignalLowMemory(void);

@@ -243,13 +243,13 @@ static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *s
     ULONG mm = (ULONG)MiMakeProtectionMask(im->Segment[seg].Protection);
     PFN_NUMBER fresh = 0;
     for (;;) {
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         MMPTE v = *proto;
         if (v.u.Long & MI_PTE_VALID) {
             /* Another process maps it now: one more share. */
             PFN_NUMBER pfn = MI_PTE_PFN(v.u.Long);
             MI_PFN_ELEMENT(pfn)->ShareCount++;
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             if (fresh)
                 MiFreePfn(fresh);   /* cannot happen under image_lock; harmless if it did */
             *soft = FALSE;
@@ -271,7 +271,7 @@ static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *s
             }
             e->ShareCount++;
             proto->u.Long = (pfn << PAGE_SHIFT) | MiUserPteFlags(mm);
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             if (fresh)
                 MiFreePfn(fresh);
             *soft = TRUE;
@@ -288,11 +288,11 @@ static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *s
             e->PrototypePte = 1;
             e->ShareCount = 1;
             proto->u.Long = (fresh << PAGE_SHIFT) | MiUserPteFlags(mm);
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             *soft = FALSE;
             return fresh;
         }
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         fresh = read_image_page(im, seg, va);   /* at PASSIVE_LEVEL: the allocation may have to wait */
         if (!fresh)
             return 0;
@@ -361,24 +361,24 @@ NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
         /* A write to a writable image page: straight to a private copy;
          * the share taken above only held the frame while it was copied. */
         PFN_NUMBER n = MiCopyPage(proto);
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         MiDecrementShareCount(proto);
         if (!n) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             return STATUS_NO_MEMORY;
         }
         /* A private frame: its PFN entry names this process's PTE. */
         MiMapPage(va, n, MiUserPteFlags(mm == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE) &
                              ~MI_PTE_VALID);
         MI_PFN_ELEMENT(n)->Modified = 1;
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         p->Vm.Counters.PrivatePages++;
-        MiSystemFaults[2]++;
+        __atomic_add_fetch(&MiSystemFaults[2], 1, __ATOMIC_RELAXED);
         p->Vm.Counters.CopyOnWriteFaults++;
     } else {
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         map_shared(pte, proto, (ULONG)mm);   /* the same frame in every process */
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         if (soft) {
             MiSystemFaults[1]++;
             p->Vm.Counters.SoftFaults++;

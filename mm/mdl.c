@@ -94,7 +94,7 @@ static void touch(volatile UCHAR *p, BOOLEAN user, BOOLEAN write)
 static void unlock_frames(PMDL m, ULONG n, BOOLEAN written)
 {
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     for (ULONG i = 0; i < n; i++) {
         if (!MiIsPfnRam(pfn[i]))
             continue;
@@ -103,7 +103,7 @@ static void unlock_frames(PMDL m, ULONG n, BOOLEAN written)
         __atomic_sub_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
         MiDecrementReferenceCount(pfn[i]);
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
@@ -153,18 +153,18 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
             /* Then, at DISPATCH_LEVEL (no trimming can run), the frame
              * it maps gets its reference - unless it was taken away again
              * in between, in which case touch it once more. */
-            KIRQL old = KeRaiseIrqlToDpcLevel();
+            KIRQL old = MiAcquirePfnLock();
             PMMPTE pte = MiGetPteAddress(page);
             if (!MiIsPteAccessible(page) || !(pte->u.Long & MI_PTE_VALID) ||
                 (write && user && (pte->u.Long & MI_PTE_COPY_ON_WRITE))) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 continue;
             }
             pfn[i] = MI_PTE_PFN(pte->u.Long);
             if (MiIsPfnRam(pfn[i])) {
                 PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
                 if (e->ReferenceCount >= MAX_LOCKS) {
-                    KeLowerIrql(old);
+                    MiReleasePfnLock(old);
                     unlock_frames(m, locked, FALSE);
                     ExRaiseStatus(STATUS_WORKING_SET_QUOTA);
                 }
@@ -173,7 +173,7 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
             } else {
                 extra = MDL_IO_SPACE;
             }
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             locked++;
             break;
         }
@@ -358,7 +358,7 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
          * free the MDL) or in whatever order it and the process's end come,
          * the frame cannot reach a free list while ring 3 can still write
          * it; MiDeleteLockedView drops the reference after the PTE is gone. */
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         if (NT_SUCCESS(s) && MiIsPfnRam(pfn[i])) {
             PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
             if (e->ReferenceCount >= MAX_LOCKS) {
@@ -368,7 +368,7 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
                 __atomic_add_fetch(&MiMdlViewFrames, 1, __ATOMIC_RELAXED);
             }
         }
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         if (!NT_SUCCESS(s)) {
             MiDeleteVad(p, v);   /* undoes the pages mapped so far, and the count */
             KeReleaseMutex(&p->AddressSpaceLock, FALSE);
@@ -401,10 +401,10 @@ void MiDeleteLockedView(PEPROCESS p, PMMVAD v)
         MiWriteUserPte(pte, 0);
         PFN_NUMBER pfn = MI_PTE_PFN(old);
         if (MiIsPfnRam(pfn)) {
-            KIRQL irql = KeRaiseIrqlToDpcLevel();
+            KIRQL irql = MiAcquirePfnLock();
             __atomic_sub_fetch(&MiMdlViewFrames, 1, __ATOMIC_RELAXED);
             MiDecrementReferenceCount(pfn);   /* the last one frees a frame its owner already gave up */
-            KeLowerIrql(irql);
+            MiReleasePfnLock(irql);
         }
     }
     /* Counted down whether or not the verifier is on now (a test may have

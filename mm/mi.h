@@ -249,6 +249,10 @@ extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead
 extern PMMPFNLIST MmPageLocationList[6];
 #define MI_PFN_ELEMENT(pfn) (&MmPfnDatabase[pfn])
 
+/* Below this many available pages, MiAllocatePfn wakes the working-set
+ * manager (mm/userfault.c): 8 MiB. */
+#define MI_LOW_MEMORY_PAGES 2048
+
 /* ---- physical memory (mm/physmem.c) ---- */
 typedef struct { PFN_NUMBER start, end; } MI_PFN_RANGE;   /* [start, end) */
 #define MI_MAX_RAM_RANGES 32
@@ -264,19 +268,45 @@ BOOLEAN MiIsPfnReservedAtBoot(PFN_NUMBER pfn);   /* boot modules */
 void MiCloseEarlyAllocator(void);
 
 /* ---- PFN database (mm/pfn.c) ---- */
+/* The PFN lock: a spin lock (so DISPATCH_LEVEL) over the PFN database -
+ * every frame's list links, location, reference count and usage, the list
+ * heads, MmAvailablePages and MiUsageCount. Routines marked "PFN lock"
+ * below must be called with it held and assert so (a bugcheck
+ * SPIN_LOCK_NOT_OWNED naming the routine otherwise); MiAllocatePfn and
+ * MiFreePfn take it themselves. Inside it only hyperspace may be used (the
+ * per-CPU mapping, for zeroing and repurposing): no pool, no frame
+ * allocation, no signalling. docs/mm.md §6 has the whole lock order. */
+extern KSPIN_LOCK MmPfnLock;
+static inline KIRQL MiAcquirePfnLock(void)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&MmPfnLock, &old);
+    return old;
+}
+static inline void MiReleasePfnLock(KIRQL old)
+{
+    KeReleaseSpinLock(&MmPfnLock, old);
+}
+#define MI_ASSERT_PFN_LOCK_HELD() KI_ASSERT_LOCK_HELD(&MmPfnLock, "the PFN lock")
+#define MI_ASSERT_PFN_LOCK_NOT_HELD(why) KI_ASSERT_LOCK_NOT_HELD(&MmPfnLock, "the PFN lock", (why))
+
 void MiInitializePfnDatabase(void);
 /* A frame for USAGE: zeroed if ZERO. 0 when there is none
  * (PFN 0 is below 1 MiB and never handed out). */
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero);
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high);
-/* Give back a frame nothing maps and nothing references. */
+/* Give back a frame nothing maps and nothing references (takes the PFN
+ * lock; MiFreePfnLocked for a caller that holds it). */
 void MiFreePfn(PFN_NUMBER pfn);
+void MiFreePfnLocked(PFN_NUMBER pfn);
+/* PFN lock. */
 void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn);
-/* Put an unreferenced frame on the free list, forgetting its owner. */
+/* PFN lock. Put an unreferenced frame on the free list, forgetting its owner. */
 void MiInsertFreePage(PFN_NUMBER pfn);
+/* PFN lock. */
 void MiUnlinkPfnFromList(PFN_NUMBER pfn);
-/* Drop one reference; at zero the frame goes to the free list (PTE
- * deleted), modified list (dirty) or standby list (clean). */
+/* PFN lock. Drop one reference; at zero the frame goes to the free list
+ * (PTE deleted), modified list (dirty) or standby list (clean). */
 void MiDecrementReferenceCount(PFN_NUMBER pfn);
 /* The frame's contents changed behind its PTE's back (a device wrote it
  * through an MDL): it must be written out before it is reused, so a trim
@@ -343,6 +373,7 @@ ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
 ULONG MmTrimSystemWorkingSet(ULONG count);
 ULONG MiSystemWorkingSetSize(void);
 NTSTATUS MiResolvePagedPoolFault(PVOID va);
+/* PFN lock: the system working set is guarded by it. */
 void MiSystemWorkingSetInsert(PVOID va);
 void MiSystemWorkingSetRemove(PVOID va);
 

@@ -15,6 +15,7 @@
 void MiSignalLowMemory(void);
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
+KSPIN_LOCK MmPfnLock;   /* mm/mi.h says what it guards */
 PFN_NUMBER MiUsageCount[MiUsageMax];   /* frames off the free lists, by owner */
 PFN_NUMBER MmNumberOfPhysicalPages;
 PFN_NUMBER MmAvailablePages;
@@ -47,11 +48,13 @@ __attribute__((noreturn)) static void pfn_corrupt(ULONG_PTR p1, PFN_NUMBER pfn, 
 
 static void update_available(void)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     MmAvailablePages = MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total;
 }
 
 void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     /* FIFO: new frames at the tail, taken from the head, so the standby
      * and modified lists age in order. */
@@ -69,6 +72,7 @@ void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
 
 void MiUnlinkPfnFromList(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->PageLocation > BadPageList || !MmPageLocationList[e->PageLocation])
         pfn_corrupt(0x02, pfn, e->PageLocation, "a frame that is on no list was unlinked from one");
@@ -96,6 +100,7 @@ void MiUnlinkPfnFromList(PFN_NUMBER pfn)
  * data in backing store instead. */
 static void repurpose_standby(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (!e->PteAddress)
         return;
@@ -127,6 +132,7 @@ static void repurpose_standby(PFN_NUMBER pfn)
 /* A frame just taken off a list becomes in use, by USAGE, with one reference. */
 static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN was_zero)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->ReferenceCount || e->ShareCount)
         pfn_corrupt(0x99, pfn, e->ReferenceCount, "a frame on a free list still had references");
@@ -146,7 +152,8 @@ static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN
  * callers with a physical window (DMA limits, MmAllocatePagesForMdlEx). */
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
+    KIRQL old = MiAcquirePfnLock();
     PFN_NUMBER found = MI_PFN_LIST_END;
     PMMPFNLIST lists[2] = { zero ? &MmZeroedPageListHead : &MmFreePageListHead,
                             zero ? &MmFreePageListHead : &MmZeroedPageListHead };
@@ -157,20 +164,22 @@ PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low
                 break;
             }
     if (found == MI_PFN_LIST_END) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         return 0;
     }
     BOOLEAN was_zero = MI_PFN_ELEMENT(found)->PageLocation == ZeroedPageList;
     MiUnlinkPfnFromList(found);
     take_frame(found, usage, zero, was_zero);
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     MiSignalLowMemory();
     return found;
 }
 
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();   /* the PFN database is updated at DISPATCH_LEVEL, as on NT */
+    /* The low-memory signal below takes the dispatcher lock. */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
+    KIRQL old = MiAcquirePfnLock();   /* at DISPATCH_LEVEL, as on NT */
     PFN_NUMBER pfn = MI_PFN_LIST_END;
     BOOLEAN is_zero = FALSE;
     if (zero && MmZeroedPageListHead.Total) {
@@ -186,18 +195,19 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
         repurpose_standby(pfn);
     }
     if (pfn == MI_PFN_LIST_END) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         return 0;
     }
     MiUnlinkPfnFromList(pfn);
     take_frame(pfn, usage, zero, is_zero);
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
     return pfn;
 }
 
 void MiInsertFreePage(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     MiUsageCount[e->Usage]--;
     e->Usage = MiUsageFree;
@@ -209,6 +219,7 @@ void MiInsertFreePage(PFN_NUMBER pfn)
 
 void MiDecrementReferenceCount(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->ReferenceCount == 0)
         pfn_corrupt(0x07, pfn, e->ShareCount, "a frame was dereferenced (unlocked or freed) more often than referenced");
@@ -229,18 +240,25 @@ void MiMarkPfnModified(PFN_NUMBER pfn)
     /* NT's MI_SET_MODIFIED. The PTE's dirty bit cannot say it: the CPU
      * sets D only for writes through that PTE, and DMA (or a write through
      * another mapping, such as an MDL's system PTEs) goes around it. */
+    MI_ASSERT_PFN_LOCK_HELD();
     MI_PFN_ELEMENT(pfn)->Modified = 1;
 }
 
-void MiFreePfn(PFN_NUMBER pfn)
+void MiFreePfnLocked(PFN_NUMBER pfn)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->PageLocation != ActiveAndValid || e->ShareCount)
         pfn_corrupt(0x99, pfn, e->PageLocation, "a frame was freed while still mapped or already on a list");
     e->PteDeleted = 1;   /* the owner is done; an MDL lock may keep it alive a while */
     MiDecrementReferenceCount(pfn);
-    KeLowerIrql(old);
+}
+
+void MiFreePfn(PFN_NUMBER pfn)
+{
+    KIRQL old = MiAcquirePfnLock();
+    MiFreePfnLocked(pfn);
+    MiReleasePfnLock(old);
 }
 
 /* ---- building the database at boot ---- */
@@ -313,6 +331,7 @@ void MiInitializePfnDatabase(void)
     }
 
     MmNumberOfPhysicalPages = 0;
+    KIRQL old = MiAcquirePfnLock();   /* nobody else runs yet, but the list routines assert it */
     for (ULONG r = 0; r < MiRamRangeCount; r++) {
         for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++) {
             MmNumberOfPhysicalPages++;
@@ -332,6 +351,7 @@ void MiInitializePfnDatabase(void)
     }
     for (int u = 0; u < MiUsageMax; u++)
         MiUsageCount[u] = MiCountPfnsByUsage(u);
+    MiReleasePfnLock(old);
 }
 
 /* ---- invariants ---- */
@@ -397,7 +417,7 @@ static BOOLEAN read_named_pte(PMMPFN e, ULONG64 *out)
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
 {
     PFN_NUMBER per_location[8] = { 0 };
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     BOOLEAN ok = FALSE;
 
     /* 1. Each list: links agree both ways, every member says it is on it,
@@ -411,7 +431,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             PMMPFN e = MI_PFN_ELEMENT(pfn);
             if (!MiIsPfnRam(pfn) || n > MmNumberOfPhysicalPages || e->PageLocation != l || e->Blink != prev ||
                 e->ReferenceCount || e->ShareCount) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x8F, pfn, "%s list: frame %#llx (location %s, refs %u, shares %u) is inconsistent",
                        MiListName(l), (unsigned long long)pfn, MiListName(e->PageLocation), e->ReferenceCount,
                        e->ShareCount);
@@ -424,7 +444,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                 if (!e->PteAddress || (readable && (!(pte.u.Long & MI_PTE_TRANSITION) ||
                                                     (pte.u.Long & MI_PTE_VALID) ||
                                                     pte.u.Trans.PageFrameNumber != pfn))) {
-                    KeLowerIrql(old);
+                    MiReleasePfnLock(old);
                     VERIFY(FALSE, 0x99, pfn, "frame %#llx is on the %s list but its PTE does not point at it",
                            (unsigned long long)pfn, MiListName(l));
                 }
@@ -433,7 +453,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             n++;
         }
         if (n != list->Total || list->Blink != prev) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             VERIFY(FALSE, 0x8F, 0, "%s list holds %llu frames but says %llu", MiListName(l), (unsigned long long)n,
                    (unsigned long long)list->Total);
         }
@@ -446,12 +466,12 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             PMMPFN e = MI_PFN_ELEMENT(pfn);
             total++;
             if (e->PageLocation > TransitionPage) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx has location %u", (unsigned long long)pfn, e->PageLocation);
             }
             per_location[e->PageLocation]++;
             if (e->PageLocation == ActiveAndValid && e->ReferenceCount == 0) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx is in use (%s) with no reference", (unsigned long long)pfn,
                        MiUsageName(e->Usage));
             }
@@ -462,7 +482,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                 ULONG64 v = e->PteAddress ? e->PteAddress->u.Long : 0;
                 ULONG64 want = e->ShareCount ? MI_PTE_VALID : MI_PTE_TRANSITION;
                 if ((v & (MI_PTE_VALID | MI_PTE_TRANSITION)) != want || MI_PTE_PFN(v) != pfn) {
-                    KeLowerIrql(old);
+                    MiReleasePfnLock(old);
                     VERIFY(FALSE, 0x99, pfn, "shared image frame %#llx (%u shares) has prototype PTE %p = %#llx",
                            (unsigned long long)pfn, e->ShareCount, e->PteAddress, (unsigned long long)v);
                 }
@@ -475,7 +495,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             if (e->PageLocation == ActiveAndValid && e->ShareCount && e->Usage != MiUsagePageTable &&
                 e->PteAddress && read_named_pte(e, &v)) {
                 if (!(v & MI_PTE_VALID) || MI_PTE_PFN(v) != pfn) {
-                    KeLowerIrql(old);
+                    MiReleasePfnLock(old);
                     VERIFY(FALSE, 0x99, pfn, "frame %#llx (%s) is shared by %u PTEs but its PTE %p holds %#llx",
                            (unsigned long long)pfn, MiUsageName(e->Usage), e->ShareCount, e->PteAddress,
                            (unsigned long long)v);
@@ -484,13 +504,13 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
         }
     }
     if (total != MmNumberOfPhysicalPages) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         VERIFY(FALSE, 0x99, 0, "%llu RAM frames, but MmNumberOfPhysicalPages says %llu", (unsigned long long)total,
                (unsigned long long)MmNumberOfPhysicalPages);
     }
     for (int l = 0; l <= BadPageList; l++) {
         if (MmPageLocationList[l] && per_location[l] != MmPageLocationList[l]->Total) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             VERIFY(FALSE, 0x8F, 0, "%llu frames say they are on the %s list, which holds %llu",
                    (unsigned long long)per_location[l], MiListName(l),
                    (unsigned long long)MmPageLocationList[l]->Total);
@@ -498,17 +518,17 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
     }
     for (int u = 1; u < MiUsageMax; u++) {
         if (MiUsageCount[u] != MiCountPfnsByUsage(u)) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             VERIFY(FALSE, 0x99, 0, "the %s frame count says %llu but %u frames belong to it", MiUsageName(u),
                    (unsigned long long)MiUsageCount[u], MiCountPfnsByUsage(u));
         }
     }
     if (MmAvailablePages != MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         VERIFY(FALSE, 0x99, 0, "MmAvailablePages %llu is not zeroed + free + standby",
                (unsigned long long)MmAvailablePages);
     }
     ok = TRUE;
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     return ok;
 }

@@ -25,7 +25,8 @@ enum { F_DZ, F_SOFT, F_COW, F_IMAGE, F_HARD };
 
 static void count(PEPROCESS p, int which)
 {
-    MiSystemFaults[which]++;
+    /* System-wide, counted under each process's own address-space lock: so atomically. */
+    __atomic_add_fetch(&MiSystemFaults[which], 1, __ATOMIC_RELAXED);
     ULONG64 *c = &p->Vm.Counters.DemandZeroFaults;
     c[which]++;
 }
@@ -99,7 +100,7 @@ static void trim_user_page(PEPROCESS p, PVOID va)
     PFN_NUMBER pfn = MI_PTE_PFN(v);
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     UNREFERENCED_PARAMETER(p);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     if (is_prototype(pfn)) {
         MiWritePteAndFlush(pte, MiMakePrototypeFormatPte(e->PteAddress, MiPteProtection(v)));
         MiDecrementShareCount(pfn);
@@ -113,7 +114,7 @@ static void trim_user_page(PEPROCESS p, PVOID va)
         e->ShareCount--;
         MiDecrementReferenceCount(pfn);
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 ULONG MmTrimProcessWorkingSet(PEPROCESS p)
@@ -138,7 +139,7 @@ static void delete_page(PEPROCESS p, PVOID va)
     ULONG64 v = pte->u.Long;
     if (!v)
         return;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     if (v & MI_PTE_VALID) {
         PFN_NUMBER pfn = MI_PTE_PFN(v);
         ws_remove(p, va);
@@ -149,7 +150,7 @@ static void delete_page(PEPROCESS p, PVOID va)
         } else {
             e->ShareCount--;
             p->Vm.Counters.PrivatePages--;
-            MiFreePfn(pfn);   /* an MDL lock may keep the frame until its unlock */
+            MiFreePfnLocked(pfn);   /* an MDL lock may keep the frame until its unlock */
         }
     } else if (MiIsPrototypeFormatPte(v)) {
         MiWriteUserPte(pte, 0);   /* only points at the image's prototype: nothing of ours to free */
@@ -168,7 +169,7 @@ static void delete_page(PEPROCESS p, PVOID va)
         MiWriteUserPte(pte, 0);   /* committed, never touched: nothing to free */
         p->Vm.Counters.PrivatePages--;
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
@@ -245,7 +246,7 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
     if (!n)
         return STATUS_NO_MEMORY;
     ULONG mm = MiPteProtection(v) == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     /* The copy is private: its PFN entry names this process's PTE. */
     MMPFN *ne = MI_PFN_ELEMENT(n);
     ne->ShareCount = 1;
@@ -259,9 +260,9 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
         p->Vm.Counters.PrivatePages++;    /* a private copy of an image page */
     } else {
         oe->ShareCount--;
-        MiFreePfn(old_pfn);
+        MiFreePfnLocked(old_pfn);
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     count(p, F_COW);
     return STATUS_SUCCESS;
 }
@@ -297,7 +298,7 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         if (!MiProtectionAllows(mm, error))
             return STATUS_ACCESS_VIOLATION;
         PFN_NUMBER pfn = t.u.Trans.PageFrameNumber;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         PMMPFN e = MI_PFN_ELEMENT(pfn);
         if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
             MiUnlinkPfnFromList(pfn);
@@ -308,7 +309,7 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         }
         e->ShareCount++;
         MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         MiWorkingSetInsert(p, page);
         count(p, F_SOFT);
         return STATUS_SUCCESS;
@@ -337,12 +338,12 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
         if (!pfn)
             return STATUS_NO_MEMORY;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
         table_pfn_of(pte)->ShareCount--;
         MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
         MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         MiWorkingSetInsert(p, page);
         count(p, F_DZ);
         return STATUS_SUCCESS;
@@ -449,14 +450,17 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
  * its working set (half of it, from the front of its list). Trimmed
  * private pages stay in memory on the modified list until the pagefile
  * exists, and come back by soft faults if touched again. */
-#define WS_LOW_PAGES 2048          /* 8 MiB */
 KEVENT MiWorkingSetManagerEvent;
 static volatile BOOLEAN wsm_ready;
 ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
 
 void MiSignalLowMemory(void)
 {
-    if (wsm_ready && MmAvailablePages < WS_LOW_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
+    /* KeSetEvent takes the dispatcher lock: never signal while holding it,
+     * nor inside the PFN lock (nothing nests inside that one). */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("signalling an event takes the dispatcher lock again");
+    MI_ASSERT_PFN_LOCK_NOT_HELD("nothing may be signalled inside the PFN lock");
+    if (wsm_ready && MmAvailablePages < MI_LOW_MEMORY_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
         KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
 }
 
@@ -483,7 +487,7 @@ static void working_set_manager(PVOID ctx)
     for (;;) {
         LARGE_INTEGER second = { -KI_MS(1000) };
         KeWaitForSingleObject(&MiWorkingSetManagerEvent, Executive, KernelMode, FALSE, &second);
-        if (MmAvailablePages >= WS_LOW_PAGES)
+        if (MmAvailablePages >= MI_LOW_MEMORY_PAGES)
             continue;
         MiWorkingSetManagerRuns++;
         /* Visit the processes one at a time; the list may change while we
@@ -491,7 +495,7 @@ static void working_set_manager(PVOID ctx)
         ULONG64 last = 0;
         for (;;) {
             PEPROCESS victim = NULL;
-            KIRQL old = KiAcquireDispatcherLock();
+            KIRQL old = PsAcquireProcessListLock();
             for (PLIST_ENTRY e = PsActiveProcessHead.Flink; e != &PsActiveProcessHead; e = e->Flink) {
                 PEPROCESS p = CONTAINING_RECORD(e, EPROCESS, ProcessListEntry);
                 if (p->UniqueProcessId > last && !p->Exiting &&
@@ -500,7 +504,7 @@ static void working_set_manager(PVOID ctx)
             }
             if (victim)
                 __atomic_add_fetch(&victim->RefCount, 1, __ATOMIC_RELAXED);
-            KiReleaseDispatcherLock(old);
+            PsReleaseProcessListLock(old);
             if (!victim)
                 break;
             last = victim->UniqueProcessId;

@@ -698,7 +698,7 @@ whole-page ("big page") allocations from MiBigPages."""
             shown = False
             for i in range(nb):
                 b = big[i]
-                if not int(b["Va"]) or not tag_matches(int(b["Tag"]), pattern):
+                if int(b["Va"]) <= 1 or not tag_matches(int(b["Tag"]), pattern):
                     continue
                 if not shown:
                     print("big pages (whole-page allocations):")
