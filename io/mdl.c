@@ -122,13 +122,19 @@ void IoBuildPartialMdl(PMDL src, PMDL target, PVOID va, ULONG length)
     target->ByteOffset = BYTE_OFFSET(va);
     target->ByteCount = length;
     target->Process = src->Process;
-    /* NT's rule (the WRK's IoBuildPartialMdl): the target keeps only its
-     * allocation flag and takes these four from the source. Not
-     * MDL_WRITE_OPERATION: a partial MDL is never unlocked - the source's
-     * MmUnlockPages is what marks the frames modified - so it needs none. */
+    /* The target keeps only its allocation flag and takes from the source
+     * the flags that describe the pages it now shares: where they came
+     * from (IO_PAGE_READ, SOURCE_IS_NONPAGED_POOL, IO_SPACE), the source's
+     * mapping, and the direction of the source's lock, MDL_WRITE_OPERATION,
+     * as NT does today (the Windows Research Kernel's older code copied
+     * only the first four). A partial MDL is never unlocked - the source's
+     * MmUnlockPages marks the frames modified - but whoever receives only
+     * the partial MDL (a lower driver, the DMA code building a
+     * scatter/gather list) must still see that its pages are being written. */
     target->MdlFlags = (CSHORT)((target->MdlFlags & MDL_ALLOCATED_FIXED_SIZE) |
                                 (src->MdlFlags & (MDL_IO_PAGE_READ | MDL_SOURCE_IS_NONPAGED_POOL |
-                                                  MDL_MAPPED_TO_SYSTEM_VA | MDL_IO_SPACE)) |
+                                                  MDL_MAPPED_TO_SYSTEM_VA | MDL_IO_SPACE |
+                                                  MDL_WRITE_OPERATION)) |
                                 MDL_PARTIAL);
     target->MappedSystemVa = (PUCHAR)src->MappedSystemVa + ((ULONG_PTR)va - src_va);
     /* The frames are the source's: no references taken. The source must

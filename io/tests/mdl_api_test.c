@@ -308,7 +308,7 @@ KTEST(mdl, partial_mdl_of_a_nonpaged_source)
     ULONG sublen = PAGE_SIZE + 0x10;        /* pages 1..2 */
     PMDL t = IoAllocateMdl(subva, sublen, FALSE, FALSE, NULL);
     KT_ASSERT(t != NULL);
-    t->MdlFlags |= MDL_WRITE_OPERATION;      /* not one of the target's flags that survive */
+    t->MdlFlags |= MDL_WRITE_OPERATION;      /* the target's own: gone, the source (built, not locked for write) has none */
     IoBuildPartialMdl(src, t, subva, sublen);
     KT_EQ(t->StartVa, buf + PAGE_SIZE);
     KT_EQ(t->ByteOffset, 0x80);
@@ -351,8 +351,9 @@ KTEST(mdl, partial_mdl_of_a_locked_source_inherits_the_right_flags)
     USHORT refs[4];
     for (int i = 0; i < 4; i++)
         refs[i] = MdlTestRefs(sp[i]);
-    /* As if it were the MDL of a paging read: that flag is inherited;
-     * PAGES_LOCKED and WRITE_OPERATION are not. */
+    /* As if it were the MDL of a paging read: that flag is inherited, and
+     * so is WRITE_OPERATION (the direction); PAGES_LOCKED is not (a partial
+     * MDL holds no lock of its own). */
     src->MdlFlags |= MDL_IO_PAGE_READ;
 
     /* A target that is not from the lookaside list: no FIXED_SIZE to keep. */
@@ -364,7 +365,7 @@ KTEST(mdl, partial_mdl_of_a_locked_source_inherits_the_right_flags)
     IoBuildPartialMdl(src, t, subva, 0);
     USHORT tf = flags(t);
     src->MdlFlags &= ~MDL_IO_PAGE_READ;     /* back to an ordinary locked MDL */
-    KT_EQ(tf, MDL_IO_PAGE_READ | MDL_PARTIAL);
+    KT_EQ(tf, MDL_IO_PAGE_READ | MDL_WRITE_OPERATION | MDL_PARTIAL);
     KT_EQ(t->ByteCount, (ULONG)(srcva + srclen - subva));
     KT_EQ(t->ByteOffset, 5);
     KT_EQ(t->StartVa, buf + 2 * PAGE_SIZE);
@@ -384,7 +385,7 @@ KTEST(mdl, partial_mdl_of_a_locked_source_inherits_the_right_flags)
     PMDL t3 = IoAllocateMdl(subva, 100, FALSE, FALSE, NULL);
     KT_ASSERT(t3 != NULL);
     IoBuildPartialMdl(src, t3, subva, 100);
-    KT_EQ(flags(t3), MDL_ALLOCATED_FIXED_SIZE | MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL);
+    KT_EQ(flags(t3), MDL_ALLOCATED_FIXED_SIZE | MDL_MAPPED_TO_SYSTEM_VA | MDL_WRITE_OPERATION | MDL_PARTIAL);
     KT_EQ(t3->MappedSystemVa, sys + (subva - srcva));
     PUCHAR p3 = MmGetSystemAddressForMdlSafe(t3, NormalPagePriority);
     KT_EQ(p3, sys + (subva - srcva));

@@ -829,9 +829,10 @@ KTEST(mdllock, modify_unlock_marks_modified_and_read_unlock_does_not)
     release(buf);
 }
 
-/* A partial MDL is never unlocked, so it needs no MDL_WRITE_OPERATION (NT
- * does not copy it); data written through a partial MDL's own mapping is
- * still kept, because the source's unlock marks the frames. */
+/* A partial MDL of a buffer locked for writing says so (MDL_WRITE_OPERATION
+ * comes from the source, as on NT), but it is never unlocked itself: data
+ * written through the partial MDL's own mapping is kept because the
+ * source's unlock marks the frames modified. */
 KTEST(mdllock, write_through_a_partial_mdl_is_kept_by_the_source_unlock)
 {
     PUCHAR buf;
@@ -842,7 +843,7 @@ KTEST(mdllock, write_through_a_partial_mdl_is_kept_by_the_source_unlock)
     KT_EQ(MdlTestProbe(src, KernelMode, IoWriteAccess), 0);
     KT_ASSERT(flags(src) & MDL_WRITE_OPERATION);
     IoBuildPartialMdl(src, part, buf + 0x100, 0x100);
-    KT_EQ(flags(part), MDL_PARTIAL | MDL_ALLOCATED_FIXED_SIZE);   /* NT's rule: no WRITE_OPERATION, no lock */
+    KT_EQ(flags(part), MDL_PARTIAL | MDL_ALLOCATED_FIXED_SIZE | MDL_WRITE_OPERATION);   /* the direction, not the lock */
     PUCHAR sys = MmGetSystemAddressForMdlSafe(part, NormalPagePriority);
     KT_ASSERT(sys != NULL);
     sys[0] = 0xE5;
