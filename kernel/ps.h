@@ -67,6 +67,10 @@ typedef struct _EPROCESS {
     volatile BOOLEAN TerminateRequested;   /* by another process: honoured on the way back to ring 3 */
     NTSTATUS TerminateStatus;
     volatile LONG RefCount;
+    /* Commit (mm/commit.c): everything charged to this process, in pages;
+     * of it, page tables promised but not built yet, and the writable
+     * image pages that copy-on-write may make private. 0 again at the end. */
+    ULONG64 CommitCharge, TableReserve, ImageCharge;
 } EPROCESS, *PEPROCESS;
 
 extern EPROCESS PsInitialSystemProcess;
@@ -130,7 +134,9 @@ ULONG MiPteProtection(ULONG64 pte);
 ULONG64 MiDemandZeroPte(ULONG mm);
 PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protect, UCHAR type);
 void MiDeleteVad(PEPROCESS p, PMMVAD v);
-/* Delete every page in [start, end) of P (the current address space). */
+/* Delete every page in [start, end) of P (the current address space),
+ * give back their commit, and free the page tables left covering nothing.
+ * Costs what is mapped, not the size of the range. */
 void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);
 /* Write a user PTE, keeping the page table's count of entries in use. */
@@ -152,4 +158,26 @@ NTSTATUS PsTerminateProcess(PEPROCESS p, NTSTATUS status);
 /* On every return to ring 3: end the process if someone asked us to. */
 void PsCheckTermination(PKTRAP_FRAME f);
 BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end);
+/* TRUE when the current process is being ended: long services stop and
+ * return STATUS_PROCESS_IS_TERMINATING instead of finishing the job. */
+BOOLEAN PsTerminationPending(void);
+
+/* ---- commit (mm/commit.c) ---- */
+/* Charge PAGES to P (NULL: the system) if the commit limit allows it. */
+BOOLEAN MiChargeCommitment(PEPROCESS p, ULONG64 pages);
+/* Charge without the check: only for what a checked charge already covered. */
+void MiForceChargeCommitment(PEPROCESS p, ULONG64 pages);
+void MiReturnCommitment(PEPROCESS p, ULONG64 pages);
+/* A user page table was built / freed in P's address space. */
+void MiUserPageTableCreated(PEPROCESS p);
+void MiUserPageTableFreed(PEPROCESS p);
+/* Process creation: the charge for IM's writable pages and the tables
+ * the image and stack will need; STATUS_COMMITMENT_LIMIT when refused. */
+NTSTATUS MiChargeImageAndStack(PEPROCESS p, PMI_IMAGE im, ULONG64 stack_first_vpn, ULONG64 stack_last_vpn);
+/* At the end of P: give back what is still charged (reserve, image). */
+void MiReturnProcessCommitment(PEPROCESS p);
+/* Exactly how many page tables (PDPTs, PDs, PTs) and pages of [FIRST,
+ * LAST] (page numbers) have none yet in the current address space; costs
+ * what is mapped, not the size of the range. */
+void MiCountUncommitted(ULONG64 first, ULONG64 last, ULONG64 *pages, ULONG64 *tables);
 ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages);

@@ -60,6 +60,8 @@ static int mm_counters(KT_COUNTER *out, int max)
         { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - MiLookasideCachedBlocks(FALSE) },
         { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - MiLookasideCachedBlocks(TRUE) },
         { "system PTEs in use", MiSystemPtesInUse() },
+        /* Every page charged is given back (mm/commit.c). */
+        { "commit charge (pages)", MmTotalCommittedPages },
         { "hyperspace slots in use", MiHyperspaceSlotsInUse() },
     };
     int n = 0;

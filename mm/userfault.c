@@ -128,12 +128,15 @@ ULONG MmTrimProcessWorkingSet(PEPROCESS p)
 
 /* ---- deleting pages ---- */
 
-static void delete_page(PEPROCESS p, PVOID va)
+/* Returns 1 when the page was a private one (charged: valid, transition or
+ * demand zero), 0 for a shared image page or nothing. */
+static ULONG delete_page(PEPROCESS p, PVOID va)
 {
     PMMPTE pte = MiGetPteAddress(va);
     ULONG64 v = pte->u.Long;
+    ULONG charged = 1;
     if (!v)
-        return;
+        return 0;
     KIRQL old = KeRaiseIrqlToDpcLevel();
     if (v & MI_PTE_VALID) {
         PFN_NUMBER pfn = MI_PTE_PFN(v);
@@ -144,6 +147,8 @@ static void delete_page(PEPROCESS p, PVOID va)
         if (!is_prototype(pfn)) {
             p->Vm.Counters.PrivatePages--;
             MiFreePfn(pfn);   /* an MDL lock may keep the frame until its unlock */
+        } else {
+            charged = 0;
         }
     } else if (v & MI_PTE_TRANSITION) {
         PFN_NUMBER pfn = ((MMPTE *)&v)->u.Trans.PageFrameNumber;
@@ -161,18 +166,84 @@ static void delete_page(PEPROCESS p, PVOID va)
         p->Vm.Counters.PrivatePages--;
     }
     KeLowerIrql(old);
+    return charged;
+}
+
+static void free_table(PEPROCESS p, PMMPTE entry);
+
+/* Page numbers: bits 35..27 index the PML4, 26..18 the PDPT, 17..9 the PD. */
+#define SPAN_PXE (1ULL << 27)
+#define SPAN_PPE (1ULL << 18)
+#define SPAN_PDE (1ULL << 9)
+
+static BOOLEAN table_empty(PMMPTE entry)
+{
+    return MI_PFN_ELEMENT(MI_PTE_PFN(entry->u.Long))->ShareCount == 0;
+}
+
+/* Free the page tables that cover only pages of [FIRST, LAST] and map
+ * nothing any more, bottom up: a released region gives its tables (and
+ * their commit) back, and later walks do not visit them. A table that also
+ * covers pages outside the range is left alone (another region may use it). */
+static void prune_tables(PEPROCESS p, ULONG64 first, ULONG64 last)
+{
+    for (ULONG64 vpn = first; vpn <= last;) {
+        ULONG64 pxe_last = vpn | (SPAN_PXE - 1), stop = pxe_last < last ? pxe_last : last;
+        PMMPTE pxe = MiGetPxeAddress((PVOID)(vpn << PAGE_SHIFT));
+        if (pxe->u.Long & MI_PTE_VALID) {
+            for (ULONG64 v2 = vpn; v2 <= stop;) {
+                ULONG64 ppe_last = v2 | (SPAN_PPE - 1), stop2 = ppe_last < stop ? ppe_last : stop;
+                PMMPTE ppe = MiGetPpeAddress((PVOID)(v2 << PAGE_SHIFT));
+                if (ppe->u.Long & MI_PTE_VALID) {
+                    for (ULONG64 v3 = v2; v3 <= stop2;) {
+                        ULONG64 pde_last = v3 | (SPAN_PDE - 1);
+                        PMMPTE pde = MiGetPdeAddress((PVOID)(v3 << PAGE_SHIFT));
+                        if ((pde->u.Long & MI_PTE_VALID) && !(v3 & (SPAN_PDE - 1)) && pde_last <= last &&
+                            table_empty(pde))
+                            free_table(p, pde);
+                        if (pde_last >= stop2)
+                            break;
+                        v3 = pde_last + 1;
+                    }
+                    if (!(v2 & (SPAN_PPE - 1)) && ppe_last <= last && table_empty(ppe))
+                        free_table(p, ppe);
+                }
+                if (ppe_last >= stop)
+                    break;
+                v2 = ppe_last + 1;
+            }
+            if (!(vpn & (SPAN_PXE - 1)) && pxe_last <= last && table_empty(pxe))
+                free_table(p, pxe);
+        }
+        if (pxe_last >= last)
+            break;
+        vpn = pxe_last + 1;
+    }
 }
 
 void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
 {
-    for (ULONG64 va = start; va < end;) {
-        if (!MiIsPteAccessible((PVOID)va)) {
-            va = (va + 0x200000) & ~0x1FFFFFULL;   /* no page table: skip its 2 MiB */
-            continue;
-        }
-        delete_page(p, (PVOID)va);
-        va += PAGE_SIZE;
+    ULONG64 charged = 0, first = start >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
+    if (end <= start)
+        return;
+    /* Private and stack pages were charged one by one, and go back the
+     * same way; an image's private copies are part of the image's one
+     * charge, given back at the process's end. */
+    PMMVAD vad = MiLocateVad(p, start);
+    BOOLEAN per_page = !vad || vad->Type != VadImage;
+    /* Absent tables are stepped over whole, so this costs what is mapped
+     * however large the range (a 127 TiB reservation is a few steps). */
+    for (ULONG64 vpn = first; vpn <= last;) {
+        ULONG64 same;
+        if (MiReadUserPte(vpn, &same))
+            charged += delete_page(p, (PVOID)(vpn << PAGE_SHIFT));
+        if (same >= last)
+            break;
+        vpn = same + 1;
     }
+    prune_tables(p, first, last);
+    if (per_page && charged)
+        MiReturnCommitment(p, charged);
 }
 
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
@@ -263,10 +334,12 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
     PMMVAD vad = MiLocateVad(p, va);
     if (!vad)
         return STATUS_ACCESS_VIOLATION;
-    if (!MiEnsurePageTables(page))
-        return STATUS_NO_MEMORY;
+    /* No page table is built here for a page that has none: committed
+     * private pages got theirs (charged) when they were committed, and a
+     * touch of a reserved page must not cost a frame. */
+    ULONG64 same;
     PMMPTE pte = MiGetPteAddress(page);
-    ULONG64 v = pte->u.Long;
+    ULONG64 v = MiReadUserPte((ULONG64)page >> PAGE_SHIFT, &same);
 
     if (v & MI_PTE_VALID) {
         if ((error & 2) && (v & MI_PTE_COPY_ON_WRITE))
@@ -317,8 +390,15 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
              * reservation, which is never committed. */
             mm &= ~MM_GUARD_PAGE;
             ULONG64 below = (ULONG64)page - PAGE_SIZE;
-            if ((below >> PAGE_SHIFT) > vad->StartVpn && MiEnsurePageTables((PVOID)below) &&
-                MiGetPteAddress((PVOID)below)->u.Long == 0) {
+            if ((below >> PAGE_SHIFT) > vad->StartVpn && MiReadUserPte(below >> PAGE_SHIFT, &same) == 0) {
+                /* Growing commits one more page: a request that can be
+                 * refused (NT fails stack growth at the commit limit too). */
+                if (!MiChargeCommitment(p, 1))
+                    return STATUS_COMMITMENT_LIMIT;   /* the guard stays armed */
+                if (!MiEnsurePageTables((PVOID)below)) {   /* the stack's table exists (process creation); */
+                    MiReturnCommitment(p, 1);               /* one could only be missing at DISPATCH_LEVEL */
+                    return STATUS_NO_MEMORY;
+                }
                 MiWriteUserPte(MiGetPteAddress((PVOID)below), MiDemandZeroPte(mm | MM_GUARD_PAGE));
                 p->Vm.Counters.PrivatePages++;
             }
@@ -338,8 +418,13 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         count(p, F_DZ);
         return STATUS_SUCCESS;
     }
-    if (v == 0 && vad->Type == VadImage)
+    if (v == 0 && vad->Type == VadImage) {
+        /* Its tables now, below DISPATCH_LEVEL, where a frame can be
+         * waited for (charged to the process at its creation). */
+        if (!MiEnsurePageTables(page))
+            return STATUS_NO_MEMORY;
         return MiImageFault(p, vad, page, error);
+    }
     if (v == 0 && vad->Type == VadStack && ((ULONG64)page >> PAGE_SHIFT) == vad->StartVpn)
         return STATUS_STACK_OVERFLOW;
     return STATUS_ACCESS_VIOLATION;   /* reserved but not committed */
@@ -360,9 +445,16 @@ NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode)
 
 NTSTATUS MmCreateAddressSpace(PEPROCESS p)
 {
+    /* The PML4 is the process's first page table: charged like the others,
+     * and refused up front when the commit limit is reached. */
+    if (!MiChargeCommitment(p, 1))
+        return STATUS_COMMITMENT_LIMIT;
     PFN_NUMBER pml4 = MiAllocatePfn(MiUsagePageTable, TRUE);
-    if (!pml4)
+    if (!pml4) {
+        MiReturnCommitment(p, 1);
         return STATUS_NO_MEMORY;
+    }
+    __atomic_add_fetch(&MiUserPageTables, 1, __ATOMIC_RELAXED);
     /* The kernel half is the same in every address space: copy its PML4
      * slots (their lower tables are shared, created once at boot). The
      * self-map slot points at this PML4 itself. */
@@ -387,13 +479,14 @@ NTSTATUS MmCreateAddressSpace(PEPROCESS p)
     return STATUS_SUCCESS;
 }
 
-static void free_table(PMMPTE entry)
+static void free_table(PEPROCESS p, PMMPTE entry)
 {
     PFN_NUMBER pfn = MI_PTE_PFN(entry->u.Long);
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     e->ShareCount = 0;
     MiWriteUserPte(entry, 0);
     MiFreePfn(pfn);
+    MiUserPageTableFreed(p);
 }
 
 /* Called in P's own address space as its last thread ends. */
@@ -413,11 +506,12 @@ void MmDeleteAddressSpace(PEPROCESS p)
             PMMPTE pde = (PMMPTE)(PDE_BASE + (i * 512 + j) * PAGE_SIZE);
             for (ULONG64 k = 0; k < 512; k++)
                 if (pde[k].u.Long & MI_PTE_VALID)
-                    free_table(&pde[k]);
-            free_table(&ppe[j]);
+                    free_table(p, &pde[k]);
+            free_table(p, &ppe[j]);
         }
-        free_table(&pxe[i]);
+        free_table(p, &pxe[i]);
     }
+    MiReturnProcessCommitment(p);   /* what is left: unused table reserve, the image's writable pages */
     if (p->Vm.List)
         ExFreePoolWithTag(p->Vm.List, TAG_WSL);
     p->Vm.List = NULL;
@@ -431,6 +525,15 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
     e->ShareCount = 0;
     MiFreePfn(p->Pml4Pfn);
     p->Pml4Pfn = 0;
+    __atomic_sub_fetch(&MiUserPageTables, 1, __ATOMIC_RELAXED);
+    MiReturnCommitment(p, 1);
+    /* Everything charged to the process has been given back by now: pages
+     * by their deletion, tables as they were freed, the rest at exit. */
+    if (p->CommitCharge)
+        KeBugCheckRule(0x1A /* MEMORY_MANAGEMENT */, 0x41702, (ULONG_PTR)p, p->CommitCharge, 0,
+                       "process %s (pid %llu) ended with %llu pages of commit still charged; every charge must be "
+                       "given back exactly", p->ImageName, (unsigned long long)p->UniqueProcessId,
+                       (unsigned long long)p->CommitCharge);
 }
 
 /* ---- the working-set manager ----
