@@ -46,6 +46,27 @@ void MiWriteUserPte(PMMPTE pte, ULONG64 value)
 
 /* ---- the working set ---- */
 
+/* A private frame remembers where its page sits in the working-set list,
+ * in its PFN entry's Flink (unused while the frame is on no list: NT keeps
+ * its WsIndex in the same union), so removing a page costs one step, not a
+ * search of the list - releasing N touched pages is then N steps, not N^2.
+ * Shared image frames are in many lists at once and keep no index. */
+static PMMPFN private_frame_of(PVOID va)
+{
+    ULONG64 same, v = MiReadUserPte((ULONG64)va >> PAGE_SHIFT, &same);
+    if (!(v & MI_PTE_VALID))
+        return NULL;
+    PMMPFN e = MI_PFN_ELEMENT(MI_PTE_PFN(v));
+    return e->Usage == MiUsageUser && e->PageLocation == ActiveAndValid ? e : NULL;
+}
+
+static void set_ws_index(PVOID va, ULONG index)
+{
+    PMMPFN e = private_frame_of(va);
+    if (e)
+        e->Flink = index;
+}
+
 void MiWorkingSetInsert(PEPROCESS p, PVOID va)
 {
     MMSUPPORT *ws = &p->Vm;
@@ -61,6 +82,7 @@ void MiWorkingSetInsert(PEPROCESS p, PVOID va)
         ws->List = n;
         ws->Capacity = cap;
     }
+    set_ws_index(va, ws->Count);
     ws->List[ws->Count++] = PAGE_ALIGN(va);
     if (ws->Count > ws->Peak)
         ws->Peak = ws->Count;
@@ -68,13 +90,28 @@ void MiWorkingSetInsert(PEPROCESS p, PVOID va)
     ws->Counters.PeakWorkingSetSize = ws->Peak;
 }
 
+/* Take entry I out of the list: the last entry moves into its place. */
+static void ws_remove_index(MMSUPPORT *ws, ULONG i)
+{
+    ws->List[i] = ws->List[--ws->Count];
+    if (i < ws->Count)
+        set_ws_index(ws->List[i], i);
+    ws->Counters.WorkingSetSize = ws->Count;
+}
+
+/* VA's PTE must still be valid (its frame names the entry). */
 static void ws_remove(PEPROCESS p, PVOID va)
 {
     MMSUPPORT *ws = &p->Vm;
-    for (ULONG i = 0; i < ws->Count; i++) {
+    PMMPFN e = private_frame_of(va);
+    if (e && e->Flink < ws->Count && ws->List[e->Flink] == va) {
+        ws_remove_index(ws, (ULONG)e->Flink);
+        e->Flink = MI_PFN_LIST_END;
+        return;
+    }
+    for (ULONG i = 0; i < ws->Count; i++) {   /* an image page (or a frame replaced by copy-on-write) */
         if (ws->List[i] == va) {
-            ws->List[i] = ws->List[--ws->Count];
-            ws->Counters.WorkingSetSize = ws->Count;
+            ws_remove_index(ws, i);
             return;
         }
     }
@@ -181,10 +218,11 @@ static BOOLEAN table_empty(PMMPTE entry)
     return MI_PFN_ELEMENT(MI_PTE_PFN(entry->u.Long))->ShareCount == 0;
 }
 
-/* Free the page tables that cover only pages of [FIRST, LAST] and map
- * nothing any more, bottom up: a released region gives its tables (and
- * their commit) back, and later walks do not visit them. A table that also
- * covers pages outside the range is left alone (another region may use it). */
+/* Free the page tables over [FIRST, LAST] that hold no entry any more,
+ * bottom up: a released region gives its tables (and their commit) back,
+ * and later walks do not visit them. An empty table serves nobody, even
+ * if it also covers pages outside the range: whoever commits there next
+ * counts it as missing and is charged for it again. */
 static void prune_tables(PEPROCESS p, ULONG64 first, ULONG64 last)
 {
     for (ULONG64 vpn = first; vpn <= last;) {
@@ -198,21 +236,20 @@ static void prune_tables(PEPROCESS p, ULONG64 first, ULONG64 last)
                     for (ULONG64 v3 = v2; v3 <= stop2;) {
                         ULONG64 pde_last = v3 | (SPAN_PDE - 1);
                         PMMPTE pde = MiGetPdeAddress((PVOID)(v3 << PAGE_SHIFT));
-                        if ((pde->u.Long & MI_PTE_VALID) && !(v3 & (SPAN_PDE - 1)) && pde_last <= last &&
-                            table_empty(pde))
+                        if ((pde->u.Long & MI_PTE_VALID) && table_empty(pde))
                             free_table(p, pde);
                         if (pde_last >= stop2)
                             break;
                         v3 = pde_last + 1;
                     }
-                    if (!(v2 & (SPAN_PPE - 1)) && ppe_last <= last && table_empty(ppe))
+                    if (table_empty(ppe))
                         free_table(p, ppe);
                 }
                 if (ppe_last >= stop)
                     break;
                 v2 = ppe_last + 1;
             }
-            if (!(vpn & (SPAN_PXE - 1)) && pxe_last <= last && table_empty(pxe))
+            if (table_empty(pxe))
                 free_table(p, pxe);
         }
         if (pxe_last >= last)
@@ -255,8 +292,8 @@ void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
         if (mm == MM_NOACCESS || (mm & MM_GUARD_PAGE)) {
             /* Not accessible any more: keep the frame in transition with
              * the new protection; a touch faults and is checked. */
-            trim_user_page(p, va);
             ws_remove(p, va);
+            trim_user_page(p, va);
             pte->u.Trans.Protection = mm;
             return;
         }
@@ -310,12 +347,14 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
     ULONG mm = MiPteProtection(v) == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE;
     KIRQL old = KeRaiseIrqlToDpcLevel();
     PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
-    oe->ShareCount--;
-    if (!is_prototype(old_pfn))
-        MiFreePfn(old_pfn);
-    else
-        p->Vm.Counters.PrivatePages++;   /* a private copy of an image page */
     MMPFN *ne = MI_PFN_ELEMENT(n);
+    oe->ShareCount--;
+    if (!is_prototype(old_pfn)) {
+        ne->Flink = oe->Flink;   /* the same page, the same working-set entry */
+        MiFreePfn(old_pfn);
+    } else {
+        p->Vm.Counters.PrivatePages++;   /* a private copy of an image page */
+    }
     ne->ShareCount = 1;
     ne->PteAddress = pte;
     ne->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
@@ -562,7 +601,7 @@ static ULONG trim_some(PEPROCESS p, ULONG want)
      * cheap clock, not a strict oldest-first order. */
     while (n < want && p->Vm.Count) {
         PVOID va = p->Vm.List[0];
-        p->Vm.List[0] = p->Vm.List[--p->Vm.Count];
+        ws_remove_index(&p->Vm, 0);
         trim_user_page(p, va);
         n++;
     }
