@@ -42,6 +42,7 @@ typedef struct _MI_IMAGE {
 typedef struct _MMSUPPORT {
     PVOID *List;                   /* page-aligned VAs */
     ULONG Count, Capacity, Peak;
+    BOOLEAN GrowFailed;            /* the list could not grow: do not retry until an entry leaves */
     PROCESS_FAULT_COUNTERS_T Counters;
 } MMSUPPORT;
 

@@ -72,9 +72,14 @@ void MiWorkingSetInsert(PEPROCESS p, PVOID va)
     MMSUPPORT *ws = &p->Vm;
     if (ws->Count == ws->Capacity) {
         ULONG cap = ws->Capacity ? ws->Capacity * 2 : 64;
-        PVOID *n = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(PVOID), TAG_WSL);
-        if (!n)
+        /* Pool is refused when the frames left are promised (mm/commit.c);
+         * a refused growth is not retried at every fault (each try would
+         * take and give back pages), only once an entry has left. */
+        PVOID *n = ws->GrowFailed ? NULL : ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(PVOID), TAG_WSL);
+        if (!n) {
+            ws->GrowFailed = TRUE;
             return;   /* untracked: the page just cannot be trimmed */
+        }
         if (ws->List) {
             memcpy(n, ws->List, ws->Count * sizeof(PVOID));
             ExFreePoolWithTag(ws->List, TAG_WSL);
@@ -93,6 +98,7 @@ void MiWorkingSetInsert(PEPROCESS p, PVOID va)
 /* Take entry I out of the list: the last entry moves into its place. */
 static void ws_remove_index(MMSUPPORT *ws, ULONG i)
 {
+    ws->GrowFailed = FALSE;
     ws->List[i] = ws->List[--ws->Count];
     if (i < ws->Count)
         set_ws_index(ws->List[i], i);
@@ -159,6 +165,7 @@ ULONG MmTrimProcessWorkingSet(PEPROCESS p)
         n++;
     }
     p->Vm.Counters.WorkingSetSize = 0;
+    p->Vm.GrowFailed = FALSE;
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return n;
 }

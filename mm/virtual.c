@@ -156,11 +156,13 @@ PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protec
 void MiDeleteVad(PEPROCESS p, PMMVAD v)
 {
     if (v->Type == VadLockedView) {
-        /* An MDL's user view: the frames are the MDL's, only the PTEs go. */
-        for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
-            PVOID va = (PVOID)(vpn << PAGE_SHIFT);
-            if (MiIsPteAccessible(va) && MiGetPteAddress(va)->u.Long)
-                MiWriteUserPte(MiGetPteAddress(va), 0);
+        /* An MDL's user view: the frames are the MDL's, only the PTEs go
+         * (stepping over absent tables, like every walk of a user range). */
+        for (ULONG64 vpn = v->StartVpn, same; vpn <= v->EndVpn; vpn = same + 1) {
+            if (MiReadUserPte(vpn, &same))
+                MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), 0);
+            if (same >= v->EndVpn)
+                break;
         }
     } else {
         MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
