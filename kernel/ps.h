@@ -19,6 +19,12 @@ typedef struct _MMVAD {
     USHORT Segment;                /* VadImage: which segment of the image */
     struct _MI_IMAGE *Image;
     PVOID Owner;                   /* VadLockedView: the MDL */
+    /* VadPrivate reserved and committed in one call (NT's MemCommit): every
+     * page is committed with CommitMm, a zero PTE (or no page table at all)
+     * means "committed, never touched", and the page tables are built at
+     * the first touch from TableReserve, charged at commit. */
+    UCHAR MemCommit, CommitMm;
+    ULONG64 TableReserve;
 } MMVAD, *PMMVAD;
 
 /* ---- images: ELF executables from GRUB modules, shared by every process running them ---- */
@@ -136,9 +142,13 @@ ULONG64 MiDemandZeroPte(ULONG mm);
 PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protect, UCHAR type);
 void MiDeleteVad(PEPROCESS p, PMMVAD v);
 /* Delete every page in [start, end) of P (the current address space),
- * give back their commit, and free the page tables left covering nothing.
- * Costs what is mapped, not the size of the range. */
-void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
+ * give back their commit, and free the page tables left covering nothing;
+ * returns how many charged pages (non-zero private PTEs) went. Costs what
+ * is mapped, not the size of the range. */
+ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
+/* The page tables above page VPN of V, built now; a MemCommit VAD pays
+ * for them from its TableReserve. */
+BOOLEAN MiEnsureVadPageTables(PEPROCESS p, PMMVAD v, ULONG64 vpn);
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);
 /* Write a user PTE, keeping the page table's count of entries in use. */
 void MiWriteUserPte(PMMPTE pte, ULONG64 value);

@@ -265,11 +265,11 @@ static void prune_tables(PEPROCESS p, ULONG64 first, ULONG64 last)
     }
 }
 
-void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
+ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
 {
     ULONG64 charged = 0, first = start >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
     if (end <= start)
-        return;
+        return 0;
     /* Private and stack pages were charged one by one, and go back the
      * same way; an image's private copies are part of the image's one
      * charge, given back at the process's end. */
@@ -288,6 +288,21 @@ void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
     prune_tables(p, first, last);
     if (per_page && charged)
         MiReturnCommitment(p, charged);
+    return charged;
+}
+
+BOOLEAN MiEnsureVadPageTables(PEPROCESS p, PMMVAD v, ULONG64 vpn)
+{
+    ULONG64 pages, tables;
+    MiCountUncommitted(vpn, vpn, &pages, &tables);
+    if (v && v->MemCommit) {
+        /* Charged when the region was committed: move the promise to the
+         * process, where MiUserPageTableCreated spends it. */
+        ULONG64 n = tables < v->TableReserve ? tables : v->TableReserve;
+        v->TableReserve -= n;
+        p->TableReserve += n;
+    }
+    return MiEnsurePageTables((PVOID)(vpn << PAGE_SHIFT));
 }
 
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
@@ -374,6 +389,27 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
 
 NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
 
+/* A zeroed frame for a committed page (its PTE: demand zero, or 0 in a
+ * MemCommit region). The frame was promised at commit: it is waited for,
+ * never refused (mm/pfn.c). */
+static NTSTATUS demand_zero(PEPROCESS p, PVOID page, PMMPTE pte, ULONG mm)
+{
+    PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
+    if (!pfn)
+        return STATUS_NO_MEMORY;   /* only at DISPATCH_LEVEL, which a fault here never is */
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    if (pte->u.Long) {
+        MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
+        table_pfn_of(pte)->ShareCount--;
+    }
+    MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
+    MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
+    KeLowerIrql(old);
+    MiWorkingSetInsert(p, page);
+    count(p, F_DZ);
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
 {
     PVOID page = (PVOID)(va & ~(ULONG64)(PAGE_SIZE - 1));
@@ -451,18 +487,21 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         }
         if (!MiProtectionAllows(mm, error))
             return STATUS_ACCESS_VIOLATION;
-        PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
-        if (!pfn)
+        return demand_zero(p, page, pte, mm);
+    }
+    if (v == 0 && vad->Type == VadPrivate && vad->MemCommit) {
+        /* Committed with the region, never touched: its page tables are
+         * built now, at the first touch (charged at commit). */
+        ULONG mm = vad->CommitMm;
+        if (!MiEnsureVadPageTables(p, vad, (ULONG64)page >> PAGE_SHIFT))
             return STATUS_NO_MEMORY;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
-        MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
-        table_pfn_of(pte)->ShareCount--;
-        MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
-        MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
-        KeLowerIrql(old);
-        MiWorkingSetInsert(p, page);
-        count(p, F_DZ);
-        return STATUS_SUCCESS;
+        if (mm & MM_GUARD_PAGE) {
+            MiWriteUserPte(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
+            return STATUS_GUARD_PAGE_VIOLATION;
+        }
+        if (!MiProtectionAllows(mm, error))
+            return STATUS_ACCESS_VIOLATION;
+        return demand_zero(p, page, pte, mm);
     }
     if (v == 0 && vad->Type == VadImage) {
         /* Its tables now, below DISPATCH_LEVEL, where a frame can be

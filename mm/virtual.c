@@ -153,6 +153,40 @@ PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protec
     return v;
 }
 
+/* A MemCommit region loses PAGES pages, CHARGED of which had a PTE (their
+ * commit is back already): give back the commit of the untouched rest and
+ * of the tables never built, and the region is no longer MemCommit. */
+static void forget_untouched(PEPROCESS p, PMMVAD v, ULONG64 pages, ULONG64 charged)
+{
+    ULONG64 rest = pages - charged;
+    p->Vm.Counters.PrivatePages -= rest;
+    MiReturnCommitment(p, rest + v->TableReserve);
+    v->TableReserve = 0;
+    v->MemCommit = 0;
+}
+
+/* A MemCommit region about to lose only some pages becomes an ordinary
+ * one: each untouched page gets its demand-zero PTE (its tables come from
+ * the region's reserve), so the pages decommitted can read as reserved.
+ * As long as the region's pages, which were all charged. */
+static NTSTATUS materialize(PEPROCESS p, PMMVAD v)
+{
+    for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
+        ULONG64 same;
+        if (PsTerminationPending())
+            return STATUS_PROCESS_IS_TERMINATING;   /* still MemCommit, still consistent */
+        if (MiReadUserPte(vpn, &same))
+            continue;
+        if (!MiEnsureVadPageTables(p, v, vpn))
+            return STATUS_NO_MEMORY;
+        MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), MiDemandZeroPte(v->CommitMm));
+    }
+    MiReturnCommitment(p, v->TableReserve);   /* tables another region built meanwhile */
+    v->TableReserve = 0;
+    v->MemCommit = 0;
+    return STATUS_SUCCESS;
+}
+
 void MiDeleteVad(PEPROCESS p, PMMVAD v)
 {
     if (v->Type == VadLockedView) {
@@ -165,7 +199,9 @@ void MiDeleteVad(PEPROCESS p, PMMVAD v)
                 break;
         }
     } else {
-        MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
+        ULONG64 charged = MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
+        if (v->MemCommit)
+            forget_untouched(p, v, v->EndVpn - v->StartVpn + 1, charged);
     }
     RemoveEntryList(&v->Links);
     ExFreePoolWithTag(v, TAG_VAD);
@@ -243,6 +279,24 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
             s = STATUS_INSUFFICIENT_RESOURCES;
             goto out;
         }
+        if (type & MEM_COMMIT) {
+            /* Reserved and committed at once: NT's MemCommit region. The
+             * pages and the tables they will need are charged now, exactly
+             * and at the cost of what is mapped; no PTE and no page table is
+             * built until a page is touched. */
+            ULONG64 new_pages, tables;
+            MiCountUncommitted(start, end, &new_pages, &tables);
+            if (!MiChargeCommitment(p, (end - start + 1) + tables)) {
+                s = STATUS_COMMITMENT_LIMIT;
+                MiDeleteVad(p, v);   /* a failed call leaves nothing behind */
+                goto out;
+            }
+            v->MemCommit = 1;
+            v->CommitMm = (UCHAR)mm;
+            v->TableReserve = tables;
+            p->Vm.Counters.PrivatePages += end - start + 1;
+            type &= ~MEM_COMMIT;   /* done */
+        }
     } else {
         if (!base) {
             s = STATUS_INVALID_PARAMETER;
@@ -256,6 +310,8 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
             s = STATUS_CONFLICTING_ADDRESSES;
             goto out;
         }
+        if (v->MemCommit)
+            type &= ~MEM_COMMIT;   /* every page of it is committed already (and keeps its protection) */
     }
     if (type & MEM_COMMIT) {
         /* Charge first, build after: the pages not committed yet and the
@@ -334,6 +390,13 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
         ULONG64 end = size ? (base + size - 1) >> PAGE_SHIFT : v->EndVpn;
         if (end > v->EndVpn) {
             s = STATUS_UNABLE_TO_FREE_VM;
+        } else if (v->MemCommit && start == v->StartVpn && end == v->EndVpn) {
+            ULONG64 charged = MiDeleteUserRange(p, start << PAGE_SHIFT, (end + 1) << PAGE_SHIFT);
+            forget_untouched(p, v, end - start + 1, charged);   /* all of it: reserved again */
+            base = start << PAGE_SHIFT;
+            size = (end - start + 1) << PAGE_SHIFT;
+        } else if (v->MemCommit && !NT_SUCCESS(s = materialize(p, v))) {
+            /* s says why */
         } else {
             MiDeleteUserRange(p, start << PAGE_SHIFT, (end + 1) << PAGE_SHIFT);
             base = start << PAGE_SHIFT;
@@ -371,7 +434,7 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     /* All committed, or nothing changes. The first uncommitted page ends
      * the check, so it is as long as the committed pages, however large
      * the range. */
-    for (ULONG64 vpn = start; vpn <= end; vpn++) {
+    for (ULONG64 vpn = start; vpn <= end && !v->MemCommit; vpn++) {   /* a MemCommit region: all committed */
         ULONG64 same;
         if (PsTerminationPending()) {
             s = STATUS_PROCESS_IS_TERMINATING;
@@ -382,11 +445,22 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
             goto out;
         }
     }
-    old = MiProtectionToPage(MiPteProtection(MiGetPteAddress((PVOID)(start << PAGE_SHIFT))->u.Long));
+    ULONG64 same, first_pte = MiReadUserPte(start, &same);
+    old = MiProtectionToPage(first_pte ? MiPteProtection(first_pte) : v->CommitMm);
     for (ULONG64 vpn = start; vpn <= end; vpn++) {
         if (PsTerminationPending()) {
             s = STATUS_PROCESS_IS_TERMINATING;   /* the pages so far have the new protection */
             goto out;
+        }
+        if (v->MemCommit && MiReadUserPte(vpn, &same) == 0) {
+            /* An untouched page of a MemCommit region: it needs a PTE to
+             * hold its own protection (tables from the region's reserve). */
+            if (!MiEnsureVadPageTables(p, v, vpn)) {
+                s = STATUS_NO_MEMORY;
+                goto out;
+            }
+            MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), MiDemandZeroPte(mm));
+            continue;
         }
         MiSetUserPageProtection(p, (PVOID)(vpn << PAGE_SHIFT), mm);
     }
@@ -416,6 +490,9 @@ static void page_info(PEPROCESS p, PMMVAD v, ULONG64 vpn, ULONG *state, ULONG *p
     } else if (v->Type == VadImage) {
         *state = MEM_COMMIT;   /* image pages are committed from the start: the file backs them */
         *prot = v->Protection;
+    } else if (v->MemCommit) {
+        *state = MEM_COMMIT;   /* committed with the region, not touched yet */
+        *prot = MiProtectionToPage(v->CommitMm);
     } else {
         *state = MEM_RESERVE;
         *prot = 0;

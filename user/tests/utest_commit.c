@@ -242,6 +242,38 @@ UTEST_T(commit, page_tables_run_out_cleanly, 120)
     UT_EQ(child_runs_or_is_refused(), 1);
 }
 
+/* Reserved and committed in one call (NT's MemCommit region): charged at
+ * once, pages and the tables they will need, but no page table is built
+ * until a page is touched - a commit costs no frame. */
+UTEST(commit, page_tables_are_built_at_fault_time)
+{
+    warm_stack();
+    enum { PAGES = 16384 };   /* 64 MiB: 32 page tables, a directory, a PDPT */
+    SYSTEM_MEMORY_T m0 = memory();
+    void *base = FAR_AWAY;
+    UT_SUCCESS(allocate(&base, PAGES * P, MEM_RESERVE | MEM_COMMIT));
+    SYSTEM_MEMORY_T m1 = memory();
+    UT_EQ(m1.CommittedPages - m0.CommittedPages, PAGES + 32 + 1 + 1);
+    UT_ASSERT_MSG(m1.AvailablePages + 8 >= m0.AvailablePages,
+                  "committing 64 MiB took %llu frames: page tables were built before any touch",
+                  (unsigned long long)(m0.AvailablePages - m1.AvailablePages));
+    MEMORY_BASIC_INFORMATION_T q = query(base);
+    UT_EQ(q.State, MEM_COMMIT);
+    UT_EQ(q.Protect, PAGE_READWRITE);
+    UT_EQ(q.RegionSize, (uint64_t)PAGES * P);
+    uint8_t *p = base;
+    p[100 * P] = 42;   /* one page: its frame and its three tables */
+    UT_EQ(p[100 * P], 42);
+    UT_EQ(p[5000 * P], 0);
+    SYSTEM_MEMORY_T m2 = memory();
+    UT_EQ(m2.CommittedPages, m1.CommittedPages);   /* all of it was charged at commit */
+    q = query(base);
+    UT_EQ(q.State, MEM_COMMIT);
+    UT_EQ(q.RegionSize, (uint64_t)PAGES * P);   /* touched or not, one committed region */
+    release(base);
+    UT_EQ(memory().CommittedPages, m0.CommittedPages);
+}
+
 /* Decommit gives back exactly what it removes, touched or not. */
 UTEST(commit, decommit_and_release_return_the_charge_exactly)
 {
