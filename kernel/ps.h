@@ -149,6 +149,10 @@ ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
 /* The page tables above page VPN of V, built now; a MemCommit VAD pays
  * for them from its TableReserve. */
 BOOLEAN MiEnsureVadPageTables(PEPROCESS p, PMMVAD v, ULONG64 vpn);
+/* Give every untouched page of MemCommit region V its demand-zero PTE and
+ * make it an ordinary region (before part of it is decommitted).
+ * ABORTABLE: stop (still consistent) if the process is being ended. */
+NTSTATUS MiMaterializeMemCommit(PEPROCESS p, PMMVAD v, BOOLEAN abortable);
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);
 /* Write a user PTE, keeping the page table's count of entries in use. */
 void MiWriteUserPte(PMMPTE pte, ULONG64 value);

@@ -265,6 +265,40 @@ static void prune_tables(PEPROCESS p, ULONG64 first, ULONG64 last)
     }
 }
 
+/* A MemCommit region loses PAGES pages, CHARGED of which had a PTE (their
+ * commit is back already): give back the commit of the untouched rest and
+ * of the tables never built, and the region is no longer MemCommit. */
+static void forget_untouched(PEPROCESS p, PMMVAD v, ULONG64 pages, ULONG64 charged)
+{
+    ULONG64 rest = pages - charged;
+    p->Vm.Counters.PrivatePages -= rest;
+    MiReturnCommitment(p, rest + v->TableReserve);
+    v->TableReserve = 0;
+    v->MemCommit = 0;
+}
+
+/* A MemCommit region about to lose only some pages becomes an ordinary
+ * one: each untouched page gets its demand-zero PTE (its tables come from
+ * the region's reserve), so the pages decommitted can read as reserved.
+ * As long as the region's pages, which were all charged. */
+NTSTATUS MiMaterializeMemCommit(PEPROCESS p, PMMVAD v, BOOLEAN abortable)
+{
+    for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
+        ULONG64 same;
+        if (abortable && PsTerminationPending())
+            return STATUS_PROCESS_IS_TERMINATING;   /* still MemCommit, still consistent */
+        if (MiReadUserPte(vpn, &same))
+            continue;
+        if (!MiEnsureVadPageTables(p, v, vpn))
+            return STATUS_NO_MEMORY;
+        MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), MiDemandZeroPte(v->CommitMm));
+    }
+    MiReturnCommitment(p, v->TableReserve);   /* tables another region built meanwhile */
+    v->TableReserve = 0;
+    v->MemCommit = 0;
+    return STATUS_SUCCESS;
+}
+
 ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
 {
     ULONG64 charged = 0, first = start >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
@@ -275,6 +309,11 @@ ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
      * charge, given back at the process's end. */
     PMMVAD vad = MiLocateVad(p, start);
     BOOLEAN per_page = !vad || vad->Type != VadImage;
+    /* Part of a MemCommit region: its untouched pages need PTEs first, so
+     * that the pages deleted can read as reserved afterwards. */
+    BOOLEAN whole = vad && first == vad->StartVpn && last == vad->EndVpn;
+    if (vad && vad->MemCommit && !whole)
+        MiMaterializeMemCommit(p, vad, FALSE);
     /* Absent tables are stepped over whole, so this costs what is mapped
      * however large the range (a 127 TiB reservation is a few steps). */
     for (ULONG64 vpn = first; vpn <= last;) {
@@ -288,6 +327,8 @@ ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
     prune_tables(p, first, last);
     if (per_page && charged)
         MiReturnCommitment(p, charged);
+    if (vad && vad->MemCommit && whole)
+        forget_untouched(p, vad, last - first + 1, charged);   /* the untouched rest, and unbuilt tables */
     return charged;
 }
 

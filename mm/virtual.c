@@ -153,40 +153,6 @@ PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protec
     return v;
 }
 
-/* A MemCommit region loses PAGES pages, CHARGED of which had a PTE (their
- * commit is back already): give back the commit of the untouched rest and
- * of the tables never built, and the region is no longer MemCommit. */
-static void forget_untouched(PEPROCESS p, PMMVAD v, ULONG64 pages, ULONG64 charged)
-{
-    ULONG64 rest = pages - charged;
-    p->Vm.Counters.PrivatePages -= rest;
-    MiReturnCommitment(p, rest + v->TableReserve);
-    v->TableReserve = 0;
-    v->MemCommit = 0;
-}
-
-/* A MemCommit region about to lose only some pages becomes an ordinary
- * one: each untouched page gets its demand-zero PTE (its tables come from
- * the region's reserve), so the pages decommitted can read as reserved.
- * As long as the region's pages, which were all charged. */
-static NTSTATUS materialize(PEPROCESS p, PMMVAD v)
-{
-    for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
-        ULONG64 same;
-        if (PsTerminationPending())
-            return STATUS_PROCESS_IS_TERMINATING;   /* still MemCommit, still consistent */
-        if (MiReadUserPte(vpn, &same))
-            continue;
-        if (!MiEnsureVadPageTables(p, v, vpn))
-            return STATUS_NO_MEMORY;
-        MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), MiDemandZeroPte(v->CommitMm));
-    }
-    MiReturnCommitment(p, v->TableReserve);   /* tables another region built meanwhile */
-    v->TableReserve = 0;
-    v->MemCommit = 0;
-    return STATUS_SUCCESS;
-}
-
 void MiDeleteVad(PEPROCESS p, PMMVAD v)
 {
     if (v->Type == VadLockedView) {
@@ -199,9 +165,7 @@ void MiDeleteVad(PEPROCESS p, PMMVAD v)
                 break;
         }
     } else {
-        ULONG64 charged = MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
-        if (v->MemCommit)
-            forget_untouched(p, v, v->EndVpn - v->StartVpn + 1, charged);
+        MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
     }
     RemoveEntryList(&v->Links);
     ExFreePoolWithTag(v, TAG_VAD);
@@ -390,13 +354,10 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
         ULONG64 end = size ? (base + size - 1) >> PAGE_SHIFT : v->EndVpn;
         if (end > v->EndVpn) {
             s = STATUS_UNABLE_TO_FREE_VM;
-        } else if (v->MemCommit && start == v->StartVpn && end == v->EndVpn) {
-            ULONG64 charged = MiDeleteUserRange(p, start << PAGE_SHIFT, (end + 1) << PAGE_SHIFT);
-            forget_untouched(p, v, end - start + 1, charged);   /* all of it: reserved again */
-            base = start << PAGE_SHIFT;
-            size = (end - start + 1) << PAGE_SHIFT;
-        } else if (v->MemCommit && !NT_SUCCESS(s = materialize(p, v))) {
-            /* s says why */
+        } else if (v->MemCommit && (start != v->StartVpn || end != v->EndVpn) &&
+                   !NT_SUCCESS(s = MiMaterializeMemCommit(p, v, TRUE))) {
+            /* part of a MemCommit region: its untouched pages got their PTEs first, unless the
+             * process is being ended meanwhile (s says so) */
         } else {
             MiDeleteUserRange(p, start << PAGE_SHIFT, (end + 1) << PAGE_SHIFT);
             base = start << PAGE_SHIFT;
