@@ -255,6 +255,9 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         extern ULONG64 MiPoolBytesInUse(int paged);
         m.NonPagedPoolBytes = MiPoolBytesInUse(0);
         m.PagedPoolBytes = MiPoolBytesInUse(1);
+        m.CommittedPages = MmTotalCommittedPages;
+        m.CommitLimitPages = MiCommitLimit();
+        m.PeakCommitmentPages = MmPeakCommitment;
         need = sizeof(m);
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;

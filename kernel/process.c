@@ -315,3 +315,13 @@ void PsCheckTermination(PKTRAP_FRAME f)
     sti();
     PsExitCurrentProcess(p->TerminateStatus);
 }
+
+/* Long kernel work on behalf of ring 3 (walks over a user-sized range)
+ * asks this in its loop: a process being ended must not stay in the kernel
+ * for as long as the range it named, since termination itself only acts on
+ * the way back to ring 3. */
+BOOLEAN PsTerminationPending(void)
+{
+    PEPROCESS p = PsGetCurrentProcess();
+    return p != &PsInitialSystemProcess && p->TerminateRequested && !p->Exiting;
+}

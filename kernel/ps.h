@@ -19,6 +19,12 @@ typedef struct _MMVAD {
     USHORT Segment;                /* VadImage: which segment of the image */
     struct _MI_IMAGE *Image;
     PVOID Owner;                   /* VadLockedView: the MDL */
+    /* VadPrivate reserved and committed in one call (NT's MemCommit): every
+     * page is committed with CommitMm, a zero PTE (or no page table at all)
+     * means "committed, never touched", and the page tables are built at
+     * the first touch from TableReserve, charged at commit. */
+    UCHAR MemCommit, CommitMm;
+    ULONG64 TableReserve;
 } MMVAD, *PMMVAD;
 
 /* ---- images: ELF executables from GRUB modules, shared by every process running them ---- */
@@ -43,6 +49,7 @@ typedef struct _MI_IMAGE {
 typedef struct _MMSUPPORT {
     PVOID *List;                   /* page-aligned VAs */
     ULONG Count, Capacity, Peak;
+    BOOLEAN GrowFailed;            /* the list could not grow: do not retry until an entry leaves */
     PROCESS_FAULT_COUNTERS_T Counters;
 } MMSUPPORT;
 
@@ -68,6 +75,10 @@ typedef struct _EPROCESS {
     volatile BOOLEAN TerminateRequested;   /* by another process: honoured on the way back to ring 3 */
     NTSTATUS TerminateStatus;
     volatile LONG RefCount;
+    /* Commit (mm/commit.c): everything charged to this process, in pages;
+     * of it, page tables promised but not built yet, and the writable
+     * image pages that copy-on-write may make private. 0 again at the end. */
+    ULONG64 CommitCharge, TableReserve, ImageCharge;
 } EPROCESS, *PEPROCESS;
 
 extern EPROCESS PsInitialSystemProcess;
@@ -141,8 +152,18 @@ void MiDeleteVad(PEPROCESS p, PMMVAD v);
 /* mm/mdl.c: remove an MDL's user view (a VadLockedView's PTEs) and drop the
  * frame references they held. For MiDeleteVad, address space locked. */
 void MiDeleteLockedView(PEPROCESS p, PMMVAD v);
-/* Delete every page in [start, end) of P (the current address space). */
-void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
+/* Delete every page in [start, end) of P (the current address space),
+ * give back their commit, and free the page tables left covering nothing;
+ * returns how many charged pages (non-zero private PTEs) went. Costs what
+ * is mapped, not the size of the range. */
+ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
+/* The page tables above page VPN of V, built now; a MemCommit VAD pays
+ * for them from its TableReserve. */
+BOOLEAN MiEnsureVadPageTables(PEPROCESS p, PMMVAD v, ULONG64 vpn);
+/* Give every untouched page of MemCommit region V its demand-zero PTE and
+ * make it an ordinary region (before part of it is decommitted).
+ * ABORTABLE: stop (still consistent) if the process is being ended. */
+NTSTATUS MiMaterializeMemCommit(PEPROCESS p, PMMVAD v, BOOLEAN abortable);
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);
 /* Write a user PTE, keeping the page table's count of entries in use. */
 void MiWriteUserPte(PMMPTE pte, ULONG64 value);
@@ -164,4 +185,26 @@ NTSTATUS PsTerminateProcess(PEPROCESS p, NTSTATUS status);
 /* On every return to ring 3: end the process if someone asked us to. */
 void PsCheckTermination(PKTRAP_FRAME f);
 BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end);
+/* TRUE when the current process is being ended: long services stop and
+ * return STATUS_PROCESS_IS_TERMINATING instead of finishing the job. */
+BOOLEAN PsTerminationPending(void);
+
+/* ---- commit (mm/commit.c) ---- */
+/* Charge PAGES to P (NULL: the system) if the commit limit allows it. */
+BOOLEAN MiChargeCommitment(PEPROCESS p, ULONG64 pages);
+/* Charge without the check: only for what a checked charge already covered. */
+void MiForceChargeCommitment(PEPROCESS p, ULONG64 pages);
+void MiReturnCommitment(PEPROCESS p, ULONG64 pages);
+/* A user page table was built / freed in P's address space. */
+void MiUserPageTableCreated(PEPROCESS p);
+void MiUserPageTableFreed(PEPROCESS p);
+/* Process creation: the charge for IM's writable pages and the tables
+ * the image and stack will need; STATUS_COMMITMENT_LIMIT when refused. */
+NTSTATUS MiChargeImageAndStack(PEPROCESS p, PMI_IMAGE im, ULONG64 stack_first_vpn, ULONG64 stack_last_vpn);
+/* At the end of P: give back what is still charged (reserve, image). */
+void MiReturnProcessCommitment(PEPROCESS p);
+/* Exactly how many page tables (PDPTs, PDs, PTs) and pages of [FIRST,
+ * LAST] (page numbers) have none yet in the current address space; costs
+ * what is mapped, not the size of the range. */
+void MiCountUncommitted(ULONG64 first, ULONG64 last, ULONG64 *pages, ULONG64 *tables);
 ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages);

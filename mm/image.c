@@ -154,6 +154,7 @@ static NTSTATUS get_image(const char *name, PMI_IMAGE *out)
         return s;
     }
     InsertTailList(&images, &im->Links);
+    MiForceChargeCommitment(NULL, im->Pages);   /* the image cache: its frames stay for good (mm/commit.c) */
     *out = im;
     return STATUS_SUCCESS;
 }
@@ -183,6 +184,10 @@ NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stac
      * the stack grows down one guard page at a time (mm/userfault.c). */
     ULONG64 top = MI_USER_STACK_TOP;
     ULONG64 pages = MI_USER_STACK_SIZE >> PAGE_SHIFT;
+    /* Refused up front, with a status, when commit is short (mm/commit.c). */
+    NTSTATUS cs = MiChargeImageAndStack(p, im, (top >> PAGE_SHIFT) - pages, (top >> PAGE_SHIFT) - 1);
+    if (!NT_SUCCESS(cs) || !MiChargeCommitment(p, 2))   /* the two stack pages below */
+        return NT_SUCCESS(cs) ? STATUS_COMMITMENT_LIMIT : cs;
     PMMVAD sv = MiInsertVad(p, (top >> PAGE_SHIFT) - pages, (top >> PAGE_SHIFT) - 1, PAGE_READWRITE, VadStack);
     if (!sv)
         return STATUS_INSUFFICIENT_RESOURCES;

@@ -291,9 +291,14 @@ static inline void MiReleasePfnLock(KIRQL old)
 #define MI_ASSERT_PFN_LOCK_NOT_HELD(why) KI_ASSERT_LOCK_NOT_HELD(&MmPfnLock, "the PFN lock", (why))
 
 void MiInitializePfnDatabase(void);
-/* A frame for USAGE: zeroed if ZERO. 0 when there is none
- * (PFN 0 is below 1 MiB and never handed out). */
+/* A frame for USAGE: zeroed if ZERO. 0 when there is none (PFN 0 is
+ * below 1 MiB and never handed out). Charged usages (user, image, page
+ * table) wait for a frame below DISPATCH_LEVEL instead (bugcheck 0x4D after
+ * MiFrameWaitLimitMs); uncharged ones also get 0 when the frames left are
+ * promised to committed memory (mm/commit.c). */
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero);
+extern ULONG MiFrameWaitLimitMs;
+extern volatile ULONG64 MiFrameWaits;
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high);
 /* Give back a frame nothing maps and nothing references (takes the PFN
  * lock; MiFreePfnLocked for a caller that holds it). */
@@ -346,6 +351,23 @@ ULONG64 MiCacheFlags(MEMORY_CACHING_TYPE type);
 void MiInitializePat(void);
 /* Upper levels present and the PTE itself readable? */
 BOOLEAN MiIsPteAccessible(const void *va);
+/* The PTE of user page VPN in the current address space, 0 when a table
+ * above it is absent; *LAST is the last page known to read the same: the
+ * end of the absent table's span (2 MiB, 1 GiB or 512 GiB), else VPN.
+ * Walks over user ranges step with it, so they cost what is mapped. */
+ULONG64 MiReadUserPte(ULONG64 vpn, ULONG64 *last);
+
+/* ---- commit (mm/commit.c) ----
+ * The commit charge is every page promised to somebody who may touch it
+ * later (committed private pages, page tables, writable image pages, the
+ * image cache); the limit is what can be made available for them. */
+extern volatile ULONG64 MmTotalCommittedPages, MmPeakCommitment;
+extern volatile ULONG64 MiUserPageTables;   /* user page-table frames (PML4s too) */
+#define MI_COMMIT_RESERVE_PAGES 512ULL      /* 2 MiB kept for the kernel's own must-succeed frames */
+ULONG64 MiCommitLimit(void);
+/* May a frame go to an uncharged user (pool, kernel stack, driver) without
+ * eating frames promised to committed memory? */
+BOOLEAN MiUnchargedFrameAllowed(void);
 
 /* ---- hyperspace (mm/hyperspace.c) ---- */
 /* Map PFN at a per-CPU temporary address; raises to DISPATCH_LEVEL until

@@ -20,6 +20,8 @@ typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS;
  * immediately usable (zeroed + free + standby). */
 extern PFN_NUMBER MmNumberOfPhysicalPages;
 extern PFN_NUMBER MmAvailablePages;
+/* Print the commit charge, limit and peak (kd> mem). */
+void MmPrintCommit(void);
 
 /* Bring up the memory manager (kmain calls this once). */
 void MmInitSystem(void);

@@ -61,6 +61,8 @@ static int mm_counters(KT_COUNTER *out, int max)
         { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - MiLookasideCachedBlocks(FALSE) },
         { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - MiLookasideCachedBlocks(TRUE) },
         { "system PTEs in use", MiSystemPtesInUse() },
+        /* Every page charged is given back (mm/commit.c). */
+        { "commit charge (pages)", MmTotalCommittedPages },
         { "hyperspace slots in use", MiHyperspaceSlotsInUse() },
         /* An MDL locked and never unlocked holds its frames even after their
          * owner freed them: no other counter moves (the frame still counts

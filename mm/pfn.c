@@ -148,6 +148,27 @@ static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN
         MiZeroPhysicalPage(pfn);
 }
 
+/* Who may have a frame when (the commit rules, mm/commit.c):
+ *  - charged users (private and image pages, page tables) were promised
+ *    their frame when they committed, so they are never refused: when
+ *    there is none right now they wait for one (below DISPATCH_LEVEL);
+ *  - uncharged users (pools, kernel stacks, driver pages) get a frame only
+ *    if that leaves enough for every promise; otherwise they fail and
+ *    their caller returns a status;
+ *  - tests take frames as they are (they exhaust memory on purpose). */
+typedef enum { ALLOC_CHARGED, ALLOC_UNCHARGED, ALLOC_RAW } ALLOC_CLASS;
+
+static ALLOC_CLASS alloc_class(MI_PFN_USAGE usage)
+{
+    switch (usage) {
+    case MiUsageUser:
+    case MiUsageImage:
+    case MiUsagePageTable: return ALLOC_CHARGED;
+    case MiUsageTest: return ALLOC_RAW;
+    default: return ALLOC_UNCHARGED;
+    }
+}
+
 /* The first frame in [LOW, HIGH] on the free or zeroed list, or 0. For
  * callers with a physical window (DMA limits, MmAllocatePagesForMdlEx). */
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high)
@@ -157,12 +178,13 @@ PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low
     PFN_NUMBER found = MI_PFN_LIST_END;
     PMMPFNLIST lists[2] = { zero ? &MmZeroedPageListHead : &MmFreePageListHead,
                             zero ? &MmFreePageListHead : &MmZeroedPageListHead };
-    for (int l = 0; l < 2 && found == MI_PFN_LIST_END; l++)
-        for (PFN_NUMBER pfn = lists[l]->Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink)
-            if (pfn >= low && pfn <= high) {
-                found = pfn;
-                break;
-            }
+    if (alloc_class(usage) != ALLOC_UNCHARGED || MiUnchargedFrameAllowed())
+        for (int l = 0; l < 2 && found == MI_PFN_LIST_END; l++)
+            for (PFN_NUMBER pfn = lists[l]->Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink)
+                if (pfn >= low && pfn <= high) {
+                    found = pfn;
+                    break;
+                }
     if (found == MI_PFN_LIST_END) {
         MiReleasePfnLock(old);
         return 0;
@@ -175,14 +197,16 @@ PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low
     return found;
 }
 
-PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
+static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
 {
     /* The low-memory signal below takes the dispatcher lock. */
     KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
     KIRQL old = MiAcquirePfnLock();   /* at DISPATCH_LEVEL, as on NT */
     PFN_NUMBER pfn = MI_PFN_LIST_END;
     BOOLEAN is_zero = FALSE;
-    if (zero && MmZeroedPageListHead.Total) {
+    if (alloc_class(usage) == ALLOC_UNCHARGED && !MiUnchargedFrameAllowed()) {
+        /* the frames left are promised to committed memory */
+    } else if (zero && MmZeroedPageListHead.Total) {
         pfn = MmZeroedPageListHead.Flink;
         is_zero = TRUE;
     } else if (MmFreePageListHead.Total) {
@@ -203,6 +227,37 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
     MiReleasePfnLock(old);
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
     return pfn;
+}
+
+/* How long a charged allocation waits for a frame before the kernel calls
+ * it what it is: an accounting bug (every promise is covered by a frame
+ * that can be made available, so one must come). */
+ULONG MiFrameWaitLimitMs = 5000;
+volatile ULONG64 MiFrameWaits;   /* how often a charged allocation had to wait */
+
+PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
+{
+    PFN_NUMBER pfn = try_allocate(usage, zero);
+    if (pfn || alloc_class(usage) != ALLOC_CHARGED || KeGetCurrentIrql() >= DISPATCH_LEVEL)
+        return pfn;
+    /* A fault on committed memory never fails for want of a frame (NT's
+     * MiEnsureAvailablePageOrWait): wait while others give frames back and
+     * the working-set manager runs. */
+    MiFrameWaits++;
+    for (ULONG waited = 0; waited < MiFrameWaitLimitMs; waited += 10) {
+        MiSignalLowMemory();
+        LARGE_INTEGER ten = { -KI_MS(10) };
+        KeDelayExecutionThread(KernelMode, FALSE, &ten);
+        if ((pfn = try_allocate(usage, zero)) != 0)
+            return pfn;
+    }
+    KeBugCheckRule(NO_PAGES_AVAILABLE, MmModifiedPageListHead.Total, MmAvailablePages, MmTotalCommittedPages,
+                   MiCommitLimit(),
+                   "a %s frame was waited for %u ms and none came: every committed page must be backed by a "
+                   "frame that can be made available (commit charge %llu, limit %llu, %llu modified pages "
+                   "that cannot be written out without a pagefile)", MiUsageName(usage), MiFrameWaitLimitMs,
+                   (unsigned long long)MmTotalCommittedPages, (unsigned long long)MiCommitLimit(),
+                   (unsigned long long)MmModifiedPageListHead.Total);
 }
 
 void MiInsertFreePage(PFN_NUMBER pfn)

@@ -629,6 +629,19 @@ modified lists. The scan reads the database in large blocks."""
             if inuse or sb or md:
                 print(f"  {enum_name(USAGE_NAMES, u):<14} {inuse:>8} {sb:>8} {md:>8}")
         print(f"  {'(all)':<14} {per_loc[6] + per_loc[7]:>8} {per_loc[2]:>8} {per_loc[3] + per_loc[4]:>8}")
+        # Commit (mm/commit.c): the limit is the same formula MiCommitLimit uses.
+        try:
+            charge = int(kernel_value("MmTotalCommittedPages"))
+            peak = int(kernel_value("MmPeakCommitment"))
+            tables = int(kernel_value("MiUserPageTables"))
+            cnt = kernel_value("MiUsageCount")
+            backed = int(cnt[10]) + int(cnt[11]) + tables   # MiUsageUser, MiUsageImage, user page tables
+            reserve = 512                                     # MI_COMMIT_RESERVE_PAGES
+            limit = max(0, charge + avail - reserve - max(0, charge - backed))
+            print(f"Commit: {charge} pages charged (MmTotalCommittedPages), limit {limit}, peak {peak}; "
+                  f"{tables} user page tables")
+        except gdb.error:
+            pass
 
 
 # ---------------------------------------------------------------- pool
