@@ -152,7 +152,6 @@ struct _KTHREAD {
     struct _EPROCESS *Process;        /* the process it belongs to */
     struct _EPROCESS *ActiveProcess;  /* whose address space it runs in (KeStackAttachProcess) */
     PKTRAP_FRAME TrapFrame;           /* user-mode state, for user threads */
-    KTRAP_FRAME UserStart;            /* the frame a new user thread enters ring 3 through */
     BOOLEAN UserWait;                 /* waiting on behalf of user mode: a termination may end the wait */
     volatile BOOLEAN AbortUserWait;   /* its process is being ended: user-mode waits return at once */
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
@@ -211,6 +210,9 @@ PKTHREAD KiCreateThread(PKSTART_ROUTINE Start, PVOID Context, KPRIORITY Priority
                         struct _EPROCESS *Process);
 void KiSetTssRsp0(ULONG64 Rsp0);
 __attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
+/* Make a frame safe to IRETQ to ring 3 (kernel/syscall.c): RFLAGS
+ * sanitized, CS/SS/RIP checked (a bad one is a kernel bug: bugcheck). */
+void KiCheckUserFrame(PKTRAP_FRAME Frame);
 void KiInitializeSystemCalls(void);
 
 /* The context switch (kernel/swap.asm). */

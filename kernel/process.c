@@ -50,7 +50,10 @@ static void KiUserThreadStart(PVOID ctx)
 {
     UNREFERENCED_PARAMETER(ctx);
     PKTHREAD t = KeGetCurrentThread();
-    PKTRAP_FRAME f = &t->UserStart;
+    /* On this thread's kernel stack: KiExitToUser calls C code on the
+     * stack below the frame, so the frame must have free stack under it
+     * (a frame inside the KTHREAD had its neighbours overwritten). */
+    KTRAP_FRAME frame, *f = &frame;
     memset(f, 0, sizeof(*f));
     f->rip = t->UserEntry;
     f->cs = KGDT64_R3_CODE | 3;
@@ -229,7 +232,9 @@ void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address)
                        : status == STATUS_STACK_OVERFLOW ? "stack overflow"
                        : status == STATUS_ILLEGAL_INSTRUCTION ? "illegal instruction"
                        : status == STATUS_INTEGER_DIVIDE_BY_ZERO ? "divide by zero"
-                       : status == STATUS_GUARD_PAGE_VIOLATION ? "guard page" : "exception";
+                       : status == STATUS_GUARD_PAGE_VIOLATION ? "guard page"
+                       : status == STATUS_SINGLE_STEP ? "single step"
+                       : status == STATUS_BREAKPOINT ? "breakpoint" : "exception";
     kprintf("process %s (pid %llu) ended: %s (%#x) at address %p, RIP %p\n", p->ImageName,
             (unsigned long long)p->UniqueProcessId, what, (unsigned)status, (void *)address, (void *)f->rip);
     sti();
