@@ -54,11 +54,18 @@ typedef struct {
 } KI_OPTION;
 typedef struct {
     int count;
+    int rejected;                 /* words skipped, each with a console line */
     KI_OPTION opt[KI_MAX_OPTIONS];
 } KI_OPTIONS;
-/* Parses "a=1 b c=\"x y\"" into OUT; returns the count, -1 when it is
- * malformed (unterminated quote, name or value too long, too many). */
+/* Parses "a=1 b c=\"x y\"" into OUT; returns the count of good words. A
+ * malformed word (unterminated quote, name or value too long, no name,
+ * one more than KI_MAX_OPTIONS) is reported, counted in OUT->rejected and
+ * skipped: the words around it still count. */
 int KiParseCommandLine(const char *line, KI_OPTIONS *out);
+/* Drops (and reports) the options the kernel does not know and the values
+ * an option cannot take (a flag that is not a yes or a no, a number that
+ * is not one). */
+void KiCheckOptions(KI_OPTIONS *opts);
 const char *KiFindOption(const KI_OPTIONS *opts, const char *name);
 void KiInitCommandLine(const char *line);
 
