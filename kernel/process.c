@@ -17,7 +17,17 @@ LIST_ENTRY PsActiveProcessHead;
 static KSPIN_LOCK process_list_lock;
 static volatile ULONG64 next_pid = 4;
 
+/* As on NT: the process whose address space the thread is in now - the
+ * one it attached to with KeStackAttachProcess, if it did (NT reads it
+ * from the thread's ApcState). Code that wants the thread's own process
+ * (its handle table, the process a system service was called from, the
+ * one a user-mode fault ends) asks PsGetCurrentThreadProcess. */
 PEPROCESS PsGetCurrentProcess(void)
+{
+    return KeGetCurrentThread()->ActiveProcess;
+}
+
+PEPROCESS PsGetCurrentThreadProcess(void)
 {
     return KeGetCurrentThread()->Process;
 }
@@ -227,7 +237,7 @@ void PsExitCurrentProcess(NTSTATUS status)
  * says what happened. */
 void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address)
 {
-    PEPROCESS p = PsGetCurrentProcess();
+    PEPROCESS p = PsGetCurrentThreadProcess();
     const char *what = status == STATUS_ACCESS_VIOLATION ? "access violation"
                        : status == STATUS_STACK_OVERFLOW ? "stack overflow"
                        : status == STATUS_ILLEGAL_INSTRUCTION ? "illegal instruction"
