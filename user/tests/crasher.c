@@ -284,6 +284,9 @@ int main(int argc, char **argv)
         IN_COMPAT_MODE("movl $5, %%eax\n\t.byte 0x62, 0x03");   /* bound eax, [ebx]: 5 < 10 */
     } else if (strcmp(c, "compat_breakpoint") == 0) {
         IN_COMPAT_MODE("int3");
+    } else if (strcmp(c, "sysenter") == 0) {
+        /* IA32_SYSENTER_CS is 0: #GP on Intel (and QEMU), #UD on AMD in long mode. */
+        __asm__ volatile("sysenter" : : : "rcx", "r11", "memory");
     } else if (strcmp(c, "far_return") == 0) {
         /* A far return to the same 64-bit code segment: fine on hardware;
          * this QEMU (TCG) pops its stack with supervisor accesses, which

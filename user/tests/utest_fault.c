@@ -113,6 +113,7 @@ UTEST(fault, x87_divide_by_zero) { expect("x87_divide_by_zero", STATUS_FLOAT_DIV
 UTEST(fault, compat_syscall) { expect("compat_syscall", STATUS_ILLEGAL_INSTRUCTION, 0); }
 UTEST(fault, compat_bound) { expect("compat_bound", STATUS_ARRAY_BOUNDS_EXCEEDED, 0); }
 UTEST(fault, compat_breakpoint) { expect("compat_breakpoint", STATUS_BREAKPOINT, 0); }
+UTEST(fault, sysenter) { expect("sysenter", AV, STATUS_ILLEGAL_INSTRUCTION); }
 /* Survives on hardware; under QEMU a #PF from ring 3 without the U bit
  * (see crasher.c), which was a "kernel touched user memory" bugcheck. */
 UTEST(fault, far_return) { expect("far_return", SURVIVES, AV); }
