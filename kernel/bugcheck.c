@@ -76,8 +76,10 @@ static int bugcheck_depth;
 #define CALLER_RIP ((ULONG_PTR)__builtin_return_address(0))
 #define CALLER_RBP (*(ULONG_PTR *)__builtin_frame_address(0))
 
+/* PC starts the backtrace: a return address (KeBugCheckEx's caller) or a
+ * trap's faulting RIP; PC_IS_RETURN says which, for its symbol. */
 __attribute__((noreturn)) static void bugcheck(ULONG code, const ULONG_PTR p[4], const char *rule,
-                                               ULONG_PTR rip, ULONG_PTR rbp)
+                                               ULONG_PTR pc, ULONG_PTR rbp, BOOLEAN pc_is_return)
 {
     cli();
     if (++bugcheck_depth > 1) {
@@ -91,7 +93,7 @@ __attribute__((noreturn)) static void bugcheck(ULONG code, const ULONG_PTR p[4],
     kprintf("Rule: %s\n", rule);
     KiTestOnBugCheck(code, p);
     kprintf("Backtrace:\n");
-    KeDumpBacktrace(rip, rbp);
+    KeDumpBacktrace(pc, rbp, pc_is_return);
     if (KeGetOption("ktest") || KeGetOption("bench")) {
         kprintf("*** leaving QEMU with the bugcheck status\n");
         HalQemuExit(QEMU_EXIT_BUGCHECK);
@@ -103,13 +105,13 @@ __attribute__((noreturn)) static void bugcheck(ULONG code, const ULONG_PTR p[4],
 void KeBugCheckEx(ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4)
 {
     ULONG_PTR p[4] = { p1, p2, p3, p4 };
-    bugcheck(code, p, default_rule(code), CALLER_RIP, CALLER_RBP);
+    bugcheck(code, p, default_rule(code), CALLER_RIP, CALLER_RBP, TRUE);
 }
 
 void KeBugCheck(ULONG code)
 {
     ULONG_PTR p[4] = { 0, 0, 0, 0 };
-    bugcheck(code, p, default_rule(code), CALLER_RIP, CALLER_RBP);
+    bugcheck(code, p, default_rule(code), CALLER_RIP, CALLER_RBP, TRUE);
 }
 
 void KeBugCheckRule(ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4, const char *fmt, ...)
@@ -120,13 +122,20 @@ void KeBugCheckRule(ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_
     kvsnprintf(rule, sizeof(rule), fmt, ap);
     va_end(ap);
     ULONG_PTR p[4] = { p1, p2, p3, p4 };
-    bugcheck(code, p, rule, CALLER_RIP, CALLER_RBP);
+    bugcheck(code, p, rule, CALLER_RIP, CALLER_RBP, TRUE);
+}
+
+/* A fault's RIP is the faulting instruction; after a trap (INT3, INTO)
+ * it is the next one, which may be the next function's first byte. */
+static BOOLEAN KiTrapRipIsReturn(PKTRAP_FRAME f)
+{
+    return f->vector == 3 || f->vector == 4;
 }
 
 void KiBugCheckTrap(PKTRAP_FRAME f, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4)
 {
     ULONG_PTR p[4] = { p1, p2, p3, p4 };
-    bugcheck(code, p, default_rule(code), f->rip, f->rbp);
+    bugcheck(code, p, default_rule(code), f->rip, f->rbp, KiTrapRipIsReturn(f));
 }
 
 void KiBugCheckTrapRule(PKTRAP_FRAME f, ULONG code, ULONG_PTR p1, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4,
@@ -139,7 +148,7 @@ void KiBugCheckTrapRule(PKTRAP_FRAME f, ULONG code, ULONG_PTR p1, ULONG_PTR p2, 
     va_end(ap);
     KiReportException(f);
     ULONG_PTR p[4] = { p1, p2, p3, p4 };
-    bugcheck(code, p, rule, f->rip, f->rbp);
+    bugcheck(code, p, rule, f->rip, f->rbp, KiTrapRipIsReturn(f));
 }
 
 void KiAssertFailed(const char *expr, const char *file, int line)

@@ -93,7 +93,7 @@ void KdShell(void)
         } else if (strcmp(line, "sym") == 0) {
             cmd_sym(arg);
         } else if (strcmp(line, "bt") == 0) {
-            KeDumpBacktrace((ULONG_PTR)KdShell, read_rbp());
+            KeDumpBacktrace((ULONG_PTR)KdShell, read_rbp(), FALSE);
         } else if (strcmp(line, "tests") == 0) {
             cmd_tests();
         } else if (strcmp(line, "crash") == 0) {

@@ -47,7 +47,10 @@ BOOLEAN KeOptionEnabled(const char *name);
 const char *KeLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset);
 /* Address of function NAME, 0 when unknown. */
 ULONG_PTR KeSymbolAddress(const char *name);
-void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp);
+void KeDumpBacktrace(ULONG_PTR pc, ULONG_PTR rbp, BOOLEAN pc_is_return);
+/* One backtrace line ("  #N addr name+off"): a return address is looked
+ * up at addr - 1 (the call), a faulting RIP at addr. */
+int KeFormatBacktraceFrame(char *buf, size_t size, int n, ULONG_PTR addr, BOOLEAN is_return);
 /* Follow the frame-pointer chain from RBP; fills RETURNS with up to MAX
  * return addresses, innermost first, and returns how many. */
 int KeWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max);

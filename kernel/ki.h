@@ -54,11 +54,18 @@ typedef struct {
 } KI_OPTION;
 typedef struct {
     int count;
+    int rejected;                 /* words skipped, each with a console line */
     KI_OPTION opt[KI_MAX_OPTIONS];
 } KI_OPTIONS;
-/* Parses "a=1 b c=\"x y\"" into OUT; returns the count, -1 when it is
- * malformed (unterminated quote, name or value too long, too many). */
+/* Parses "a=1 b c=\"x y\"" into OUT; returns the count of good words. A
+ * malformed word (unterminated quote, name or value too long, no name,
+ * one more than KI_MAX_OPTIONS) is reported, counted in OUT->rejected and
+ * skipped: the words around it still count. */
 int KiParseCommandLine(const char *line, KI_OPTIONS *out);
+/* Drops (and reports) the options the kernel does not know and the values
+ * an option cannot take (a flag that is not a yes or a no, a number that
+ * is not one). */
+void KiCheckOptions(KI_OPTIONS *opts);
 const char *KiFindOption(const KI_OPTIONS *opts, const char *name);
 void KiInitCommandLine(const char *line);
 
@@ -152,7 +159,6 @@ struct _KTHREAD {
     struct _EPROCESS *Process;        /* the process it belongs to */
     struct _EPROCESS *ActiveProcess;  /* whose address space it runs in (KeStackAttachProcess) */
     PKTRAP_FRAME TrapFrame;           /* user-mode state, for user threads */
-    KTRAP_FRAME UserStart;            /* the frame a new user thread enters ring 3 through */
     BOOLEAN UserWait;                 /* waiting on behalf of user mode: a termination may end the wait */
     volatile BOOLEAN AbortUserWait;   /* its process is being ended: user-mode waits return at once */
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
@@ -266,6 +272,9 @@ PKTHREAD KiCreateThread(PKSTART_ROUTINE Start, PVOID Context, KPRIORITY Priority
                         struct _EPROCESS *Process);
 void KiSetTssRsp0(ULONG64 Rsp0);
 __attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
+/* Make a frame safe to IRETQ to ring 3 (kernel/syscall.c): RFLAGS
+ * sanitized, CS/SS/RIP checked (a bad one is a kernel bug: bugcheck). */
+void KiCheckUserFrame(PKTRAP_FRAME Frame);
 void KiInitializeSystemCalls(void);
 
 /* The context switch (kernel/swap.asm). */

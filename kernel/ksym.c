@@ -89,14 +89,28 @@ static bool frame_ok(ULONG_PTR rbp)
     return false;
 }
 
-static void print_frame(int n, ULONG_PTR addr, ULONG_PTR lookup)
+/* One backtrace line for code address ADDR. A return address points
+ * after its call, and when that call was the last instruction of its
+ * function (a call to a noreturn function, such as KeBugCheckEx) it is
+ * already the first byte of the next function: so a return address is
+ * looked up at ADDR - 1, which is inside the call. A trap frame's RIP is
+ * the faulting instruction itself and is looked up as it is (ADDR - 1
+ * would name the previous function for a fault at a function's first
+ * byte). The offset printed is always ADDR's. */
+int KeFormatBacktraceFrame(char *buf, size_t size, int n, ULONG_PTR addr, BOOLEAN is_return)
 {
-    ULONG_PTR off;
+    ULONG_PTR off, lookup = is_return ? addr - 1 : addr;
     const char *name = KeLookupSymbol(lookup, &off);
     if (name)
-        kprintf("  #%-2d %p %s+%#lx\n", n, (void *)addr, name, (unsigned long)(off + (addr - lookup)));
-    else
-        kprintf("  #%-2d %p ?\n", n, (void *)addr);
+        return ksnprintf(buf, size, "  #%-2d %p %s+%#lx", n, (void *)addr, name, (unsigned long)(off + (addr - lookup)));
+    return ksnprintf(buf, size, "  #%-2d %p ?", n, (void *)addr);
+}
+
+static void print_frame(int n, ULONG_PTR addr, BOOLEAN is_return)
+{
+    char line[160];
+    KeFormatBacktraceFrame(line, sizeof(line), n, addr, is_return);
+    kprintf("%s\n", line);
 }
 
 /* With frame pointers every function starts "push rbp; mov rbp, rsp", so
@@ -117,21 +131,20 @@ int KeWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max)
     return n;
 }
 
-void KeDumpBacktrace(ULONG_PTR rip, ULONG_PTR rbp)
+void KeDumpBacktrace(ULONG_PTR pc, ULONG_PTR rbp, BOOLEAN pc_is_return)
 {
     ULONG_PTR returns[31];
     int n = KeWalkStack(rbp, returns, ARRAYSIZE(returns));
-    /* RIP is the faulting instruction for a trap, but a return address
-     * when a bugcheck was called: after a call to a noreturn function it
-     * may already be past the end of the caller. */
-    print_frame(0, rip, KeLookupSymbol(rip, NULL) ? rip : rip - 1);
-    /* A return address points after the call; look up ret-1 so a call
-     * that ends a function (to a noreturn callee) names the caller. */
+    /* Frame #0 is a trap's faulting RIP (exact), or the return address of
+     * a call to KeBugCheckEx & co. (the caller says which: guessing from
+     * whether PC has a symbol named the next function, since after a call
+     * to a noreturn function PC is that function's first byte). */
+    print_frame(0, pc, pc_is_return);
     for (int i = 0; i < n; i++) {
         int same = 0;
         while (i + same + 1 < n && returns[i + same + 1] == returns[i])
             same++;
-        print_frame(i + 1, returns[i], returns[i] - 1);
+        print_frame(i + 1, returns[i], TRUE);
         if (same) {  /* runaway recursion: one line, not a screenful */
             kprintf("      ... the same frame %d more times%s\n", same, i + same + 1 == n ? " (walk limit)" : "");
             i += same;

@@ -2,7 +2,9 @@
  * The system services that are not about virtual memory (mm/virtual.c
  * has those). Each captures its arguments from user memory inside ExTry
  * and writes results back the same way, so a bad pointer is a status
- * returned to the caller, never a kernel fault.
+ * returned to the caller, never a kernel fault. "The caller" is the
+ * thread's own process (PsGetCurrentThreadProcess: its handles, its
+ * command line), even if the service attached to another one.
  */
 #include "kernel/ps.h"
 #include "kernel/console.h"
@@ -29,7 +31,7 @@ static NTSTATUS copy_string(char *dst, const char *user, SIZE_T max)
 static NTSTATUS NtTerminateProcess(ULONG64 h, ULONG64 status, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
 {
     (void)a3, (void)a4, (void)a5, (void)a6;
-    PEPROCESS me = PsGetCurrentProcess();
+    PEPROCESS me = PsGetCurrentThreadProcess();
     PEPROCESS p = PsLookupHandle(me, h);
     if (!p)
         return STATUS_INVALID_HANDLE;
@@ -92,7 +94,7 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
     HANDLE_T zero = 0;
     if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &zero, sizeof(zero))))   /* check before creating anything */
         return s;
-    PEPROCESS me = PsGetCurrentProcess(), child;
+    PEPROCESS me = PsGetCurrentThreadProcess(), child;
     if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child)))
         return s;
     HANDLE_T h = PsInsertHandle(me, child);   /* the creation reference becomes the handle */
@@ -111,7 +113,7 @@ static NTSTATUS NtWaitForSingleObject(ULONG64 h, ULONG64 alertable, ULONG64 utim
                                       ULONG64 a6)
 {
     (void)a4, (void)a5, (void)a6;
-    PEPROCESS me = PsGetCurrentProcess();
+    PEPROCESS me = PsGetCurrentThreadProcess();
     PVOID obj = PsLookupHandle(me, h);
     if (!obj || obj == me)
         return STATUS_INVALID_HANDLE;
@@ -127,14 +129,14 @@ static NTSTATUS NtWaitForSingleObject(ULONG64 h, ULONG64 alertable, ULONG64 utim
 static NTSTATUS NtClose(ULONG64 h, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
 {
     (void)a2, (void)a3, (void)a4, (void)a5, (void)a6;
-    return PsCloseHandle(PsGetCurrentProcess(), h);
+    return PsCloseHandle(PsGetCurrentThreadProcess(), h);
 }
 
 static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 uret,
                                           ULONG64 a6)
 {
     (void)a6;
-    PEPROCESS p = PsLookupHandle(PsGetCurrentProcess(), h);
+    PEPROCESS p = PsLookupHandle(PsGetCurrentThreadProcess(), h);
     if (!p)
         return STATUS_INVALID_HANDLE;
     union {
@@ -166,8 +168,8 @@ static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, 
 static NTSTATUS NtSetInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 a5, ULONG64 a6)
 {
     (void)ubuf, (void)len, (void)a5, (void)a6;
-    PEPROCESS p = PsLookupHandle(PsGetCurrentProcess(), h);
-    if (!p || p != PsGetCurrentProcess())
+    PEPROCESS p = PsLookupHandle(PsGetCurrentThreadProcess(), h);
+    if (!p || p != PsGetCurrentThreadProcess())
         return STATUS_INVALID_HANDLE;   /* only the caller's own working set */
     if (cls != ProcessTrimWorkingSet)
         return STATUS_INVALID_INFO_CLASS;
@@ -205,7 +207,7 @@ static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 
     if (!NT_SUCCESS(bad))
         return bad;
     for (;;) {
-        if (PsGetCurrentProcess()->TerminateRequested)
+        if (PsGetCurrentThreadProcess()->TerminateRequested)
             return STATUS_PROCESS_IS_TERMINATING;
         int c = KiSerialGetChar();
         if (c < 0) {
@@ -313,7 +315,7 @@ static NTSTATUS NtYieldExecution(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4,
 static NTSTATUS NtGetCommandLine(ULONG64 ubuf, ULONG64 len, ULONG64 uneed, ULONG64 a4, ULONG64 a5, ULONG64 a6)
 {
     (void)a4, (void)a5, (void)a6;
-    PEPROCESS p = PsGetCurrentProcess();
+    PEPROCESS p = PsGetCurrentThreadProcess();
     SIZE_T need = strlen(p->CommandLine) + 1;
     NTSTATUS s = STATUS_SUCCESS;
     if (uneed && !NT_SUCCESS(s = KeReturnToUser((void *)uneed, &need, sizeof(need))))

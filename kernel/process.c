@@ -64,7 +64,17 @@ ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max)
 }
 static volatile ULONG64 next_pid = 4;
 
+/* As on NT: the process whose address space the thread is in now - the
+ * one it attached to with KeStackAttachProcess, if it did (NT reads it
+ * from the thread's ApcState). Code that wants the thread's own process
+ * (its handle table, the process a system service was called from, the
+ * one a user-mode fault ends) asks PsGetCurrentThreadProcess. */
 PEPROCESS PsGetCurrentProcess(void)
+{
+    return KeGetCurrentThread()->ActiveProcess;
+}
+
+PEPROCESS PsGetCurrentThreadProcess(void)
 {
     return KeGetCurrentThread()->Process;
 }
@@ -97,7 +107,10 @@ static void KiUserThreadStart(PVOID ctx)
 {
     UNREFERENCED_PARAMETER(ctx);
     PKTHREAD t = KeGetCurrentThread();
-    PKTRAP_FRAME f = &t->UserStart;
+    /* On this thread's kernel stack: KiExitToUser calls C code on the
+     * stack below the frame, so the frame must have free stack under it
+     * (a frame inside the KTHREAD had its neighbours overwritten). */
+    KTRAP_FRAME frame, *f = &frame;
     memset(f, 0, sizeof(*f));
     f->rip = t->UserEntry;
     f->cs = KGDT64_R3_CODE | 3;
@@ -271,12 +284,14 @@ void PsExitCurrentProcess(NTSTATUS status)
  * says what happened. */
 void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address)
 {
-    PEPROCESS p = PsGetCurrentProcess();
+    PEPROCESS p = PsGetCurrentThreadProcess();
     const char *what = status == STATUS_ACCESS_VIOLATION ? "access violation"
                        : status == STATUS_STACK_OVERFLOW ? "stack overflow"
                        : status == STATUS_ILLEGAL_INSTRUCTION ? "illegal instruction"
                        : status == STATUS_INTEGER_DIVIDE_BY_ZERO ? "divide by zero"
-                       : status == STATUS_GUARD_PAGE_VIOLATION ? "guard page" : "exception";
+                       : status == STATUS_GUARD_PAGE_VIOLATION ? "guard page"
+                       : status == STATUS_SINGLE_STEP ? "single step"
+                       : status == STATUS_BREAKPOINT ? "breakpoint" : "exception";
     kprintf("process %s (pid %llu) ended: %s (%#x) at address %p, RIP %p\n", p->ImageName,
             (unsigned long long)p->UniqueProcessId, what, (unsigned)status, (void *)address, (void *)f->rip);
     sti();

@@ -89,7 +89,12 @@ BOOLEAN PsProcessListLockHeld(void);
 ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max);
 extern volatile ULONG64 MiSystemFaults[5];   /* demand-zero, soft, COW, image, hard */
 
+/* The process whose address space the thread runs in (the attached one
+ * while KeStackAttachProcess is in effect), as NT's PsGetCurrentProcess. */
 PEPROCESS PsGetCurrentProcess(void);
+/* The thread's own process, attached elsewhere or not (NT's
+ * PsGetCurrentThreadProcess). */
+PEPROCESS PsGetCurrentThreadProcess(void);
 /* Start IMAGE (a GRUB module name) as a new process. */
 NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out);
 /* End the current process with STATUS (from its own thread). */

@@ -93,6 +93,31 @@ static BOOLEAN KiIsPrivilegedInstruction(ULONG64 rip)
     }
 }
 
+/* #MF: which unmasked x87 exception it was, as NT reports it. The x87
+ * state is the faulting thread's still (nothing ran in between). User
+ * programs are built without x87 code (-mno-80387) and mdlos does not
+ * save x87 state per thread, so the state is reset here: a pending error
+ * must not fire in the next program that touches the x87 unit. */
+static NTSTATUS KiX87ErrorStatus(void)
+{
+    USHORT sw, cw;
+    __asm__ volatile("fnstsw %0\n\tfnstcw %1\n\tfninit" : "=m"(sw), "=m"(cw));
+    USHORT e = sw & ~cw & 0x3F;
+    if ((e & 1) && (sw & (1 << 6)))
+        return STATUS_FLOAT_STACK_CHECK;   /* IE with SF: stack overflow or underflow */
+    if (e & 1)
+        return STATUS_FLOAT_INVALID_OPERATION;
+    if (e & 4)
+        return STATUS_FLOAT_DIVIDE_BY_ZERO;
+    if (e & 2)
+        return STATUS_FLOAT_DENORMAL_OPERAND;
+    if (e & 8)
+        return STATUS_FLOAT_OVERFLOW;
+    if (e & 16)
+        return STATUS_FLOAT_UNDERFLOW;
+    return STATUS_FLOAT_INEXACT_RESULT;
+}
+
 void KiReportException(PKTRAP_FRAME f)
 {
     uint64_t v = f->vector;
@@ -132,10 +157,34 @@ void KiTrapDispatch(PKTRAP_FRAME f)
         [13] = STATUS_ACCESS_VIOLATION, [17] = STATUS_DATATYPE_MISALIGNMENT,
     };
     if (f->cs & 3) {
+        /* From ring 3 every vector ends the process with NT's status for
+         * it (or the fault was resolved above): ring 3 may raise #DB (TF,
+         * INT1), #BP and #OF (INT3, INT 4: DPL-3 gates), #BR (BOUND, in
+         * 32-bit code), #MF (x87), #AC, and #GP for any other INT n. */
         NTSTATUS s = status_of[v] ? status_of[v] : STATUS_ACCESS_VIOLATION;
-        if (v == 13 && KiIsPrivilegedInstruction(f->rip))
+        if (v == 1)
+            s = STATUS_SINGLE_STEP;       /* TF single-step, or INT1 (ICEBP) */
+        else if (v == 4)
+            s = STATUS_INTEGER_OVERFLOW;  /* #OF */
+        else if (v == 5)
+            s = STATUS_ARRAY_BOUNDS_EXCEEDED;
+        else if (v == 16)
+            s = KiX87ErrorStatus();
+        else if (v == 13 && KiIsPrivilegedInstruction(f->rip))
             s = STATUS_PRIVILEGED_INSTRUCTION;
         PsRaiseUserException(f, s, f->rip);
+    }
+    /* A fault at the IRETQ to ring 3 itself: KiCheckUserFrame checked that
+     * frame, so this cannot happen - if it does, say so plainly (we get
+     * here with the kernel's GS: the entry saw the user's and swapped). */
+    extern char KiIretToUser[];
+    if (f->rip == (ULONG64)KiIretToUser) {
+        PKTRAP_FRAME u = (PKTRAP_FRAME)((ULONG64 *)f->rsp - 17);   /* the frame IRETQ was popping */
+        KiBugCheckTrapRule(f, UNEXPECTED_KERNEL_MODE_TRAP, v, f->error_code, u->rip, u->cs,
+                           "IRETQ to ring 3 raised %s (error code %#llx) for RIP %p CS %#llx RFLAGS %#llx; "
+                           "KiCheckUserFrame must reject such a frame", KiExceptionName(v),
+                           (unsigned long long)f->error_code, (void *)u->rip, (unsigned long long)u->cs,
+                           (unsigned long long)u->rflags);
     }
     if (status_of[v] && KiExceptionHandlerActive())
         KiRaiseFromTrap(f, status_of[v]);

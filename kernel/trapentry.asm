@@ -6,6 +6,7 @@
 
 default rel
 section .text
+
 extern KiTrapDispatch
 
 ; The general registers in KTRAP_FRAME order (kernel/ki.h): RAX is
@@ -70,27 +71,60 @@ KiTrapCommon:
     ; From ring 3 (the saved CS has RPL 3), GS still holds the user's
     ; base: SWAPGS to get the kernel's (the PRCB) and swap back on exit.
     test byte [rsp + 24], 3
-    jz .kernel_entry
+    jz .from_kernel
     swapgs
+.from_user:
     ; The CPU does not clear RFLAGS.AC on an interrupt: a user program that
     ; set it would switch SMAP off for the kernel. Clear it (IRETQ restores
-    ; the user's own RFLAGS from the frame).
+    ; the user's own RFLAGS from the frame). NT, TF, RF and VM the CPU
+    ; clears itself when it delivers an interrupt (SDM vol. 3, 6.12.1.3).
     pushfq
     and qword [rsp], ~0x40000
     popfq
-.kernel_entry:
     PUSH_GPRS
     mov rdi, rsp              ; KTRAP_FRAME *
     cld                       ; the C ABI assumes DF=0
     ; 5 CPU words + 2 stub words + 15 registers = 176 bytes: RSP is still
     ; 16-byte aligned here (the CPU aligned it before pushing), as a call needs.
     call KiTrapDispatch
+    jmp KiExitToUser          ; (unless KiTrapDispatch ended the process)
+
+.from_kernel:
+    ; Ring 0 was interrupted, and GS is normally the kernel's - except in
+    ; the few instructions between SYSCALL and its SWAPGS and between an
+    ; exit's SWAPGS and its IRETQ. Only an NMI, a machine check, a double
+    ; fault or a fault of the IRETQ itself can arrive there (interrupts
+    ; are off), and all of them end in a bugcheck that reads the PRCB
+    ; through GS: with the user's base it would fault again, and again.
+    ; The base itself says whose it is: the kernel's is the PRCB, a high-
+    ; half address; a user's is below 4 GiB, since ring 3 can only load
+    ; one from a descriptor (CR4.FSGSBASE is off: WRGSBASE is #UD there).
+    push rax
+    push rcx
+    push rdx
+    mov ecx, 0xC0000101       ; IA32_GS_BASE
+    rdmsr
+    test edx, edx             ; bit 63 of the base
+    pop rdx
+    pop rcx
+    pop rax
+    js .kernel_gs
+    swapgs
+    PUSH_GPRS
+    mov rdi, rsp
+    cld
+    call KiTrapDispatch
+    POP_GPRS
+    add rsp, 16
+    swapgs                    ; the interrupted code had the user's GS
+    iretq
+.kernel_gs:
+    PUSH_GPRS
+    mov rdi, rsp
+    cld
+    call KiTrapDispatch
     POP_GPRS
     add rsp, 16               ; vector and error code
-    test byte [rsp + 8], 3     ; returning to ring 3?
-    jz .kernel_exit
-    swapgs
-.kernel_exit:
     iretq
 
 section .rodata
@@ -132,17 +166,52 @@ KiSystemCall64:
     cli
     jmp KiExitToUser
 
-; Leave to ring 3 through the frame at RSP (after a system call, or when a
-; new user thread starts: KiStartUserThread builds one).
+; Leave to ring 3 through the frame at RSP: after a system call, an
+; interrupt or exception from ring 3, or when a new user thread starts
+; (KiStartUserThread). Every way back to ring 3 passes here, so here is
+; where the frame is made safe to IRETQ to: KiCheckUserFrame sanitizes
+; RFLAGS and checks CS, SS and RIP. An IRETQ that faults does so in ring
+; 0 after the SWAPGS, with the user's GS - so it must never fault
+; (KiCheckUserFrame explains why checking beats a Linux-style fixup).
+extern KiCheckUserFrame
 global KiExitToUser
+global KiIretToUser
 KiExitToUser:
+    mov rdi, rsp
+    mov rbp, rsp              ; RBP is reloaded from the frame below
+    and rsp, -16              ; a kernel-built frame need not be aligned
+    call KiCheckUserFrame
+    mov rsp, rbp
     POP_GPRS
     add rsp, 16
     swapgs                     ; back to the user's GS
+KiIretToUser:
     iretq
 
+; SYSCALL from compatibility mode (32-bit code in ring 3, which the user
+; code segment KGDT64_R3_CMCODE allows) goes to IA32_CSTAR on AMD CPUs and
+; QEMU, and is #UD on Intel's. mdlos has no 32-bit system services: make
+; it the #UD Intel raises, through the common trap path, so the process
+; ends with STATUS_ILLEGAL_INSTRUCTION on either vendor. (With CSTAR left
+; at 0, ring 0 jumped to address 0 on the user's stack and GS.)
+global KiSystemCall32
+KiSystemCall32:
+    swapgs
+    mov [gs:8], rsp
+    mov rsp, [gs:16]
+    push qword 0x23            ; SS
+    push qword [gs:8]          ; RSP
+    push r11                   ; RFLAGS
+    push qword 0x1B            ; CS: the 32-bit user code segment | RPL 3
+    sub rcx, 2                 ; RIP: the SYSCALL itself, as a #UD reports it
+    push rcx
+    push qword 0               ; error code
+    push qword 6               ; #UD
+    jmp KiTrapCommon.from_user
+
 ; KiStartUserThread(frame): enter ring 3 for the first time through a
-; KTRAP_FRAME built by the kernel (any memory will do: IRETQ leaves it).
+; KTRAP_FRAME built by the kernel on the thread's kernel stack (the stack
+; below it is used by KiExitToUser's call to KiCheckUserFrame).
 global KiStartUserThread
 KiStartUserThread:
     cli

@@ -57,6 +57,9 @@ static inline uint64_t read_rbp(void) { uint64_t v; __asm__ volatile("mov %%rbp,
 
 #define MSR_EFER 0xC0000080
 #define EFER_NXE (1ULL << 11)
+#define CR0_MP   (1ULL << 1)    /* WAIT/FWAIT honour CR0.TS */
+#define CR0_NE   (1ULL << 5)    /* x87 errors are #MF, not FERR# (IRQ 13) */
 #define CR0_WP   (1ULL << 16)
+#define CR0_AM   (1ULL << 18)   /* RFLAGS.AC enables #AC in ring 3 */
 #define CR4_SMEP (1ULL << 20)
 #define CR4_SMAP (1ULL << 21)

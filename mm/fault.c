@@ -36,6 +36,13 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
 
     /* From ring 3: a user address is resolved or refused; a kernel address
      * is refused (the supervisor bit). The caller ends the process. */
+    /* A fault taken in ring 3 without the U bit is an implicit supervisor
+     * access the CPU made for ring 3 code: on hardware only to the GDT,
+     * IDT or TSS (never user pages); QEMU's TCG also pops a far return's
+     * stack this way, which SMAP then refuses. It is the program's fault,
+     * not the kernel's: an access violation (retrying would loop). */
+    if (!(error & PF_U) && (frame->cs & 3))
+        return STATUS_ACCESS_VIOLATION;
     if (error & PF_U) {
         if (va >= USER_LIMIT)
             return STATUS_ACCESS_VIOLATION;

@@ -28,12 +28,15 @@ KTEST(cmdline, quotes_and_overrides)
 KTEST(cmdline, malformed_is_rejected)
 {
     static KI_OPTIONS o;
-    KT_EQ(KiParseCommandLine("msg=\"unterminated", &o), -1);
-    KT_EQ(KiParseCommandLine("=value", &o), -1);
+    KT_EQ(KiParseCommandLine("msg=\"unterminated", &o), 0);
+    KT_EQ(o.rejected, 1);
+    KT_EQ(KiParseCommandLine("=value", &o), 0);
+    KT_EQ(o.rejected, 1);
     static char longname[64];
     memset(longname, 'n', 40);
     longname[40] = 0;
-    KT_EQ(KiParseCommandLine(longname, &o), -1);  /* names are at most 31 characters */
+    KT_EQ(KiParseCommandLine(longname, &o), 0);   /* names are at most 31 characters */
+    KT_EQ(o.rejected, 1);
     static char many[KI_MAX_OPTIONS * 4 + 8];
     char *p = many;
     for (int i = 0; i <= KI_MAX_OPTIONS; i++) {
@@ -41,7 +44,46 @@ KTEST(cmdline, malformed_is_rejected)
         *p++ = ' ';
     }
     *p = 0;
-    KT_EQ(KiParseCommandLine(many, &o), -1);      /* one more than fits */
+    KT_EQ(KiParseCommandLine(many, &o), KI_MAX_OPTIONS);   /* one more than fits: that one is dropped */
+    KT_EQ(o.rejected, 1);
+}
+
+/* One bad word costs only itself (issue 8, item 15): it used to drop the
+ * whole line, verifier=1 and ktest= with it. */
+KTEST(cmdline, bad_word_keeps_the_others)
+{
+    static KI_OPTIONS o;
+    static char line[400];
+    static char longvalue[300];
+    memset(longvalue, 'v', 280);
+    ksnprintf(line, sizeof(line), "verifier=1 =x a=%s ktest=mm.* b=\"open", longvalue);
+    KT_EQ(KiParseCommandLine(line, &o), 2);
+    KT_EQ(o.rejected, 3);                          /* "=x", the long value, the open quote */
+    KT_STREQ(KiFindOption(&o, "verifier"), "1");
+    KT_STREQ(KiFindOption(&o, "ktest"), "mm.*");
+    KT_ASSERT(KiFindOption(&o, "a") == NULL);
+    KT_ASSERT(KiFindOption(&o, "b") == NULL);
+    /* A bad word ends at the next blank: the word after it is whole. */
+    KT_EQ(KiParseCommandLine("x=\"a\"junk verifier=1", &o), 1);
+    KT_STREQ(KiFindOption(&o, "verifier"), "1");
+}
+
+/* Unknown options and values an option cannot take are reported and
+ * dropped too - `verifier=garbage` was silently "off". */
+KTEST(cmdline, unknown_options_and_bad_values_are_dropped)
+{
+    static KI_OPTIONS o;
+    KT_EQ(KiParseCommandLine("verifier=garbage ktest=x.* verifer=1 test.mem_mib=12z gdbcheck=off "
+                             "ktest.expect test.mem_mib=0x100", &o), 7);
+    KiCheckOptions(&o);
+    KT_EQ(o.rejected, 3);                          /* verifier=garbage, verifer (a typo), 12z */
+    KT_EQ(o.count, 4);
+    KT_ASSERT(KiFindOption(&o, "verifier") == NULL);
+    KT_ASSERT(KiFindOption(&o, "verifer") == NULL);
+    KT_STREQ(KiFindOption(&o, "ktest"), "x.*");
+    KT_STREQ(KiFindOption(&o, "gdbcheck"), "off");
+    KT_STREQ(KiFindOption(&o, "ktest.expect"), "");
+    KT_STREQ(KiFindOption(&o, "test.mem_mib"), "0x100");
 }
 
 KTEST(cmdline, live_options_from_grub)

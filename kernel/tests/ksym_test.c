@@ -57,3 +57,35 @@ KTEST(ksym, backtrace_walks_real_frames)
     KT_STREQ(KeLookupSymbol(walked[1] - 1, NULL), "frame_a");
     KT_STREQ(KeLookupSymbol(walked[2] - 1, NULL), "ktest_ksym_backtrace_walks_real_frames");
 }
+
+/* A function whose last instruction is a call (to a noreturn function, as
+ * every KeBugCheckEx caller's may be), and the function right after it:
+ * the call's return address is the next function's first byte. */
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl ktest_ends_in_call\n"
+        "ktest_ends_in_call:\n"
+        "    call ktest_never_called\n"
+        ".globl ktest_next_function\n"
+        "ktest_next_function:\n"
+        "    ret\n"
+        ".globl ktest_never_called\n"
+        "ktest_never_called:\n"
+        "    ud2\n");
+extern char ktest_ends_in_call[], ktest_next_function[];
+
+KTEST(ksym, return_address_names_the_caller)
+{
+    char line[160], want[160];
+    ULONG_PTR ret = (ULONG_PTR)ktest_next_function;   /* what the call pushes */
+    KT_EQ(ret - (ULONG_PTR)ktest_ends_in_call, 5);    /* call rel32 is 5 bytes */
+    /* As a return address (frame #0 of every KeBugCheckEx report, and
+     * every frame walked): the caller, at offset 5 - not the next one. */
+    KeFormatBacktraceFrame(line, sizeof(line), 0, ret, TRUE);
+    ksnprintf(want, sizeof(want), "  #0  %p ktest_ends_in_call+0x5", (void *)ret);
+    KT_STREQ(line, want);
+    /* As a faulting RIP (a trap frame's): exactly the instruction there. */
+    KeFormatBacktraceFrame(line, sizeof(line), 0, ret, FALSE);
+    ksnprintf(want, sizeof(want), "  #0  %p ktest_next_function+0", (void *)ret);
+    KT_STREQ(line, want);
+}

@@ -96,3 +96,22 @@ KTEST_BUGCHECK(process, kernel_touching_user_memory_directly_is_caught, PAGE_FAU
     volatile UCHAR direct = *(volatile UCHAR *)p->Image->Entry;   /* SMAP: a bug, not an exception */
     kprintf("read %u\n", direct);
 }
+
+/* PsGetCurrentProcess is the process whose address space the thread is in,
+ * as on NT: the attached one (issue 8, item 12c; it returned the thread's
+ * own). The thread's own stays PsGetCurrentThreadProcess. */
+KTEST(process, current_process_while_attached)
+{
+    PEPROCESS p, saved;
+    KT_EQ((ULONG)PsCreateProcess("hello", "hello attach-current", NULL, &p), 0);
+    KT_EQ(PsGetCurrentProcess(), &PsInitialSystemProcess);
+    KeStackAttachProcess(p, &saved);
+    PEPROCESS attached = PsGetCurrentProcess(), own = PsGetCurrentThreadProcess();
+    KeUnstackDetachProcess(&saved);
+    KT_EQ(attached, p);
+    KT_EQ(own, &PsInitialSystemProcess);
+    KT_EQ(PsGetCurrentProcess(), &PsInitialSystemProcess);
+    KT_EQ(PsGetCurrentThreadProcess(), &PsInitialSystemProcess);
+    KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
+    PsDereferenceProcess(p);
+}
