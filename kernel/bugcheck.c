@@ -94,7 +94,9 @@ __attribute__((noreturn)) static void bugcheck(ULONG code, const ULONG_PTR p[4],
     KiTestOnBugCheck(code, p);
     kprintf("Backtrace:\n");
     KeDumpBacktrace(pc, rbp, pc_is_return);
-    if (KeGetOption("ktest") || KeGetOption("bench")) {
+    /* A test or bench boot leaves QEMU at once, so that the runner reports
+     * the stop instead of waiting out its timeout (utest boots included). */
+    if (KeGetOption("ktest") || KeGetOption("utest") || KeGetOption("bench")) {
         kprintf("*** leaving QEMU with the bugcheck status\n");
         HalQemuExit(QEMU_EXIT_BUGCHECK);
     }

@@ -337,6 +337,6 @@ void PsCheckTermination(PKTRAP_FRAME f)
  * the way back to ring 3. */
 BOOLEAN PsTerminationPending(void)
 {
-    PEPROCESS p = PsGetCurrentThreadProcess()   /* the thread's own, not one it is attached to */;
+    PEPROCESS p = PsGetCurrentThreadProcess();   /* the thread's own, not one it is attached to */
     return p != &PsInitialSystemProcess && p->TerminateRequested && !p->Exiting;
 }
