@@ -92,14 +92,17 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
      * call that fails leaves the caller's variable as it was. */
     if (!NT_SUCCESS(s = KeProbeUserOutput((void *)uhandle, sizeof(HANDLE_T), sizeof(HANDLE_T), 8)))
         return s;
+    /* Take the handle slot first: a process refused for want of a handle
+     * must never have started (it would run on with nobody to wait for it). */
     PEPROCESS me = PsGetCurrentProcess(), child;
-    if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child)))
-        return s;
-    HANDLE_T h = PsInsertHandle(me, child);   /* the creation reference becomes the handle */
-    if (!h) {
-        PsDereferenceProcess(child);
+    HANDLE_T h = PsInsertHandle(me, PS_HANDLE_RESERVED);
+    if (!h)
         return STATUS_INSUFFICIENT_RESOURCES;
+    if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child))) {
+        PsFreeReservedHandle(me, h);
+        return s;
     }
+    PsSetHandle(me, h, child);   /* the creation reference becomes the handle */
     if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &h, sizeof(h), 8))) {
         PsCloseHandle(me, h);
         return s;

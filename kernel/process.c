@@ -153,15 +153,27 @@ PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h)
     if (h == (HANDLE_T)-1)
         return owner;
     ULONG64 i = h / 4 - 1;
-    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES)
+    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || owner->Handles[i] == PS_HANDLE_RESERVED)
         return NULL;
     return owner->Handles[i];
+}
+
+void PsSetHandle(PEPROCESS owner, HANDLE_T h, PVOID object)
+{
+    ASSERT(owner->Handles[h / 4 - 1] == PS_HANDLE_RESERVED);
+    owner->Handles[h / 4 - 1] = object;
+}
+
+void PsFreeReservedHandle(PEPROCESS owner, HANDLE_T h)
+{
+    ASSERT(owner->Handles[h / 4 - 1] == PS_HANDLE_RESERVED);
+    owner->Handles[h / 4 - 1] = NULL;
 }
 
 NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h)
 {
     ULONG64 i = h / 4 - 1;
-    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || !owner->Handles[i])
+    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || !owner->Handles[i] || owner->Handles[i] == PS_HANDLE_RESERVED)
         return STATUS_INVALID_HANDLE;
     PEPROCESS obj = owner->Handles[i];
     owner->Handles[i] = NULL;

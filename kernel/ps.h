@@ -146,6 +146,12 @@ PFN_NUMBER MiCopyPage(PFN_NUMBER from);
 BOOLEAN MiProtectionAllows(ULONG mm, ULONG64 error);
 HANDLE_T PsInsertHandle(PEPROCESS owner, PVOID object);
 PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h);
+/* A slot taken before its object exists (NtCreateProcess reserves the
+ * handle first, so a full table refuses before a process starts):
+ * invisible to lookups and NtClose until PsSetHandle fills it. */
+#define PS_HANDLE_RESERVED ((PVOID)1)
+void PsSetHandle(PEPROCESS owner, HANDLE_T h, PVOID object);
+void PsFreeReservedHandle(PEPROCESS owner, HANDLE_T h);
 NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h);
 __attribute__((noreturn)) void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address);
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
