@@ -60,8 +60,18 @@ static void KiUserThreadStart(PVOID ctx)
     KiStartUserThread(f);
 }
 
+/* A new process is refused while fewer pages than this are available:
+ * the processes already running need frames for their next faults, and
+ * there is no pagefile to make room. NT likewise refuses to create an
+ * address space (STATUS_INSUFFICIENT_RESOURCES) when resident available
+ * memory is short. 4096 pages (16 MiB) keeps well above the working-set
+ * manager's trimming threshold (2048). */
+#define PS_CREATE_RESERVE_PAGES 4096
+
 NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out)
 {
+    if (MmAvailablePages < PS_CREATE_RESERVE_PAGES)
+        return STATUS_INSUFFICIENT_RESOURCES;
     PEPROCESS p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*p), TAG_PROCESS);
     if (!p)
         return STATUS_INSUFFICIENT_RESOURCES;
