@@ -43,6 +43,16 @@ static NTSTATUS NtDisplayString(ULONG64 text, ULONG64 len, ULONG64 a3, ULONG64 a
     char buf[256];
     if (len > 64 * 1024)
         return STATUS_INVALID_PARAMETER;
+    /* The whole range first: a string running past user space prints
+     * nothing (an unmapped page further on can still end it part-way). */
+    volatile NTSTATUS range = STATUS_SUCCESS;
+    ExTry {
+        ProbeForRead((const void *)text, len, 1);
+    } ExExcept(status) {
+        range = status;
+    } ExEndTry;
+    if (!NT_SUCCESS(range))
+        return range;
     for (ULONG64 off = 0; off < len; off += sizeof(buf)) {
         SIZE_T n = len - off < sizeof(buf) ? len - off : sizeof(buf);
         NTSTATUS s = KeCaptureUser(buf, (const char *)text + off, n, 1);

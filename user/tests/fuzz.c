@@ -279,7 +279,11 @@ static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
             a[4] = (uint64_t)&V.old;
         break;
     case SYS_NtQueryVirtualMemory:
-        a[1] = chance(10) ? rnd() : r && chance(50) ? r->base + below(r->size) : below(0x100000000ULL);
+        /* Addresses above 4 GiB (or kernel ones), or in our regions: a query
+         * result written to a good-again guard page must not name our stack
+         * for a later NtFreeVirtualMemory that reads its base from there. */
+        a[1] = chance(10) ? rnd() | (1ULL << 63) : r && chance(50) ? r->base + below(r->size)
+                                                                    : 0x100000000ULL + below(0x100000000ULL);
         a[2] = spoil == 2 ? rnd() % 8 : MemoryBasicInformation;
         a[4] = spoil == 4 ? (chance(50) ? below(64) : rnd()) : sizeof(MEMORY_BASIC_INFORMATION_T) + below(2) * 8;
         if (spoil != 3)
@@ -362,6 +366,15 @@ static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
 {
     if (!NT_SUCCESS(st))
         return;
+    /* The results are where the kernel wrote them: a "bad" pointer that
+     * turned out good (a consumed guard page) got them, not V. Having been
+     * written by this call, they can be read. */
+    if (svc->number >= SYS_NtAllocateVirtualMemory && svc->number <= SYS_NtProtectVirtualMemory) {
+        V.base = *(volatile uint64_t *)a[1];
+        V.size = *(volatile uint64_t *)a[svc->number == SYS_NtAllocateVirtualMemory ? 3 : 2];
+    } else if (svc->number == SYS_NtCreateProcess) {
+        V.handle = *(volatile uint64_t *)a[2];
+    }
     switch (svc->number) {
     case SYS_NtAllocateVirtualMemory: {
         REGION *r = NULL;
@@ -420,20 +433,28 @@ static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
 }
 
 /* The guard page fires once; a service that was handed it may have
- * consumed it, and another may then have written there. Find out, clear
- * it, and arm it again. */
+ * consumed it. Arm it again - and since a hostile call can have freed or
+ * re-protected it (a consumed guard page is an ordinary page, and a base
+ * read from it can name it), make it again if need be. Its contents do
+ * not matter: while armed, a probe of it fails before reading them. */
 static void rearm_guard(void)
 {
     MEMORY_BASIC_INFORMATION_T m;
-    if (NT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)fx_guard, MemoryBasicInformation, &m, sizeof(m), NULL)) &&
-        !(m.Protect & PAGE_GUARD)) {
-        memset((void *)fx_guard, 0, P);   /* so that it holds a zero timeout, not some service's output */
-        void *b = (void *)fx_guard;
-        size_t size = P;
-        uint32_t old;
-        NtProtectVirtualMemory(SELF, &b, &size, PAGE_READWRITE | PAGE_GUARD, &old);
+    guard_armed = 0;
+    if (!NT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)fx_guard, MemoryBasicInformation, &m, sizeof(m), NULL)))
+        return;
+    if (m.State == MEM_COMMIT && (m.Protect & PAGE_GUARD)) {
+        guard_armed = 1;
+        return;
     }
-    guard_armed = 1;
+    void *b = (void *)fx_guard;
+    size_t size = P;
+    uint32_t old;
+    if (m.State == MEM_FREE)
+        guard_armed = NT_SUCCESS(NtAllocateVirtualMemory(SELF, &b, 0, &size, MEM_RESERVE | MEM_COMMIT,
+                                                         PAGE_READWRITE | PAGE_GUARD));
+    else if (m.State == MEM_COMMIT)
+        guard_armed = NT_SUCCESS(NtProtectVirtualMemory(SELF, &b, &size, PAGE_READWRITE | PAGE_GUARD, &old));
 }
 
 static void touch_memory(void)
