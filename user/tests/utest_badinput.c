@@ -361,8 +361,10 @@ static void try_bad(const SERVICE *svc, uint64_t a[6], int bad, NTSTATUS want, c
     if (st != want) {
         char w[48];
         snprintf(w, sizeof(w), "%s", UtStatusText(want));
-        UT_FAIL("%s with %s = %s (%#llx): returned %s, expected %s", svc->name, bad >= 0 ? svc->arg[bad].name : "-",
-                what, (unsigned long long)a[bad >= 0 ? bad : 0], UtStatusText(st), w);
+        if (bad < 0)
+            UT_FAIL("%s with %s: returned %s, expected %s", svc->name, what, UtStatusText(st), w);
+        UT_FAIL("%s with %s = %s (%#llx): returned %s, expected %s", svc->name, svc->arg[bad].name, what,
+                (unsigned long long)a[bad], UtStatusText(st), w);
     }
     if (guarded) {
         /* NT: the guard fired once and is gone; the map is compared with it re-armed. */
