@@ -1,7 +1,7 @@
 /*
  * io.h: the I/O manager's public interface - for now the MDL routines
- * (with their NT names, flags and semantics; ../shared/MDL-SPEC.md is the
- * contract) and a minimal IRP that carries MDLs and completes them. The
+ * (with their NT names, flags and semantics; Microsoft's WDK pages for
+ * each routine are the contract) and a minimal IRP that carries MDLs and completes them. The
  * full I/O manager (driver objects, stack locations, IoCallDriver) grows
  * here next.
  */

@@ -80,6 +80,19 @@ void IoFreeMdl(PMDL m)
               0xB8, m, m->MappedSystemVa, 0,
               "IoFreeMdl was called on an MDL that is still mapped to system space; call MmUnmapLockedPages "
               "(or MmUnlockPages, which unmaps) first");
+    /* mdlos's own sub-codes (NT's 0xC4 table names none for these). A user
+     * view keeps its frames referenced (mm/mdl.c), so without the verifier
+     * freeing the MDL under it is safe, only wrong. */
+    MI_VERIFY(!MiMdlUserViews(m), 0xBA, m, m->MdlFlags, MiMdlUserViews(m),
+              "IoFreeMdl was called while a UserMode mapping of the MDL is still in a process; call "
+              "MmUnmapLockedPages on that view (in its process) first (mdlos's sub-code: NT has none)");
+    /* A locked MDL freed is a lock nobody can undo: its frames stay
+     * referenced for good. NT does not stop it (the pages simply leak, and
+     * a user buffer's process ends with PROCESS_HAS_LOCKED_PAGES); nor does
+     * mdlos without the verifier - the frames are never reused, only lost. */
+    MI_VERIFY(!(m->MdlFlags & MDL_PAGES_LOCKED), 0xBB, m, m->MdlFlags, 0,
+              "IoFreeMdl was called on an MDL whose pages are still locked (MDL_PAGES_LOCKED); call "
+              "MmUnlockPages first, or the frames stay locked forever (mdlos's sub-code: NT has none)");
     if (MiVerifierEnabled)
         MiForgetMdl(m);
     if (m->MdlFlags & MDL_ALLOCATED_FIXED_SIZE)
@@ -109,9 +122,19 @@ void IoBuildPartialMdl(PMDL src, PMDL target, PVOID va, ULONG length)
     target->ByteOffset = BYTE_OFFSET(va);
     target->ByteCount = length;
     target->Process = src->Process;
+    /* The target keeps only its allocation flag and takes from the source
+     * the flags that describe the pages it now shares: where they came
+     * from (IO_PAGE_READ, SOURCE_IS_NONPAGED_POOL, IO_SPACE), the source's
+     * mapping, and the direction of the source's lock, MDL_WRITE_OPERATION,
+     * as NT does today (the Windows Research Kernel's older code copied
+     * only the first four). A partial MDL is never unlocked - the source's
+     * MmUnlockPages marks the frames modified - but whoever receives only
+     * the partial MDL (a lower driver, the DMA code building a
+     * scatter/gather list) must still see that its pages are being written. */
     target->MdlFlags = (CSHORT)((target->MdlFlags & MDL_ALLOCATED_FIXED_SIZE) |
                                 (src->MdlFlags & (MDL_IO_PAGE_READ | MDL_SOURCE_IS_NONPAGED_POOL |
-                                                  MDL_MAPPED_TO_SYSTEM_VA | MDL_IO_SPACE)) |
+                                                  MDL_MAPPED_TO_SYSTEM_VA | MDL_IO_SPACE |
+                                                  MDL_WRITE_OPERATION)) |
                                 MDL_PARTIAL);
     target->MappedSystemVa = (PUCHAR)src->MappedSystemVa + ((ULONG_PTR)va - src_va);
     /* The frames are the source's: no references taken. The source must

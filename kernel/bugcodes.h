@@ -7,6 +7,7 @@
 #define IRQL_NOT_LESS_OR_EQUAL              0x0000000A
 #define KMODE_EXCEPTION_NOT_HANDLED         0x0000001E
 #define BAD_POOL_HEADER                     0x00000019
+#define NO_PAGES_AVAILABLE                  0x0000004D
 #define PFN_LIST_CORRUPT                    0x0000004E
 #define NO_MORE_SYSTEM_PTES                 0x0000003F
 #define TARGET_MDL_TOO_SMALL                0x00000040

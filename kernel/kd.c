@@ -7,6 +7,7 @@
 #include "kernel/console.h"
 #include "kernel/ktest.h"
 #include "kernel/x86.h"
+#include "mm/mm.h"
 
 extern const KTEST __ktests_start[], __ktests_end[];
 
@@ -74,7 +75,7 @@ void KdShell(void)
             arg = "";
         if (strcmp(line, "help") == 0) {
             kprintf("help            this list\n"
-                    "mem             the physical memory map GRUB gave us\n"
+                    "mem             the physical memory map GRUB gave us, and the commit charge\n"
                     "cmdline         the boot command line\n"
                     "sym NAME|ADDR   look up a kernel function or address\n"
                     "bt              backtrace of this shell\n"
@@ -86,6 +87,7 @@ void KdShell(void)
                 kprintf("  0x%012llx +%#llx type %u\n", (unsigned long long)KiBootInfo.ranges[i].base,
                         (unsigned long long)KiBootInfo.ranges[i].length, KiBootInfo.ranges[i].type);
             kprintf("  %llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
+            MmPrintCommit();
         } else if (strcmp(line, "cmdline") == 0) {
             kprintf("%s\n", KiBootInfo.cmdline);
         } else if (strcmp(line, "sym") == 0) {

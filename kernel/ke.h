@@ -305,6 +305,10 @@ __attribute__((noreturn)) void ExRaiseStatus(NTSTATUS Status);
 /* The highest user address + 1 that a user range may reach. */
 #define MM_HIGHEST_USER_ADDRESS ((PVOID)0x00007FFFFFFEFFFFULL)
 #define MmUserProbeAddress ((ULONG_PTR)0x00007FFFFFFF0000ULL)
+/* The highest address a VAD may cover: NT keeps the top 64 KiB below
+ * MM_HIGHEST_USER_ADDRESS out of every VAD (a no-access guard between user
+ * space and the probe boundary), so nothing can be mapped there. */
+#define MM_HIGHEST_VAD_ADDRESS ((PVOID)((ULONG_PTR)MM_HIGHEST_USER_ADDRESS - 64 * 1024))
 /* Raise STATUS_ACCESS_VIOLATION unless [Address, Address+Length) is user
  * space (STATUS_DATATYPE_MISALIGNMENT if misaligned). ProbeForWrite also
  * writes each page, so a read-only page raises too. */

@@ -184,6 +184,61 @@ static inline PKPRCB KeGetCurrentPrcb(void)
     return p;
 }
 
+/* ---- lock discipline (kernel/spinlock.c) ----
+ * Cheap checks, always on: one compare, and on failure a bugcheck that
+ * names the rule and the routine. docs/mm.md §6 lists every lock, the IRQL
+ * it is taken at and the order in which locks may nest.
+ *   a routine needs a spin lock that is not held  -> SPIN_LOCK_NOT_OWNED 0x10,
+ *       P1 the lock, P2 1 (mdlos: "required by a routine"), P3 the caller
+ *   a routine is called with a lock it may take again (or must not run
+ *       under)                                   -> SPIN_LOCK_ALREADY_OWNED 0xF,
+ *       P1 the lock, P2 1, P3 the caller
+ *   IRQL above a routine's limit                  -> IRQL_NOT_LESS_OR_EQUAL 0xA,
+ *       P1 0, P2 the IRQL, P3 the limit, P4 the caller
+ *   IRQL below what a routine needs               -> IRQL_NOT_GREATER_OR_EQUAL 0x9,
+ *       P1 the IRQL, P2 the level needed, P4 the caller */
+static inline BOOLEAN KiSpinLockHeldByMe(PKSPIN_LOCK l)
+{
+    return *l == (ULONG_PTR)KeGetCurrentPrcb();
+}
+__attribute__((noreturn)) void KiLockNotHeld(PKSPIN_LOCK lock, const char *lock_name, const char *routine,
+                                             ULONG_PTR caller);
+__attribute__((noreturn)) void KiLockHeld(PKSPIN_LOCK lock, const char *lock_name, const char *routine,
+                                          const char *why, ULONG_PTR caller);
+__attribute__((noreturn)) void KiIrqlTooHigh(KIRQL irql, KIRQL limit, const char *routine, ULONG_PTR caller);
+__attribute__((noreturn)) void KiIrqlTooLow(KIRQL irql, KIRQL needed, const char *routine, ULONG_PTR caller);
+
+#define KI_ASSERT_LOCK_HELD(lock, name)                                                          \
+    do {                                                                                         \
+        if (!KiSpinLockHeldByMe(lock))                                                           \
+            KiLockNotHeld((lock), (name), __func__, (ULONG_PTR)__builtin_return_address(0));    \
+    } while (0)
+#define KI_ASSERT_LOCK_NOT_HELD(lock, name, why)                                                 \
+    do {                                                                                         \
+        if (KiSpinLockHeldByMe(lock))                                                            \
+            KiLockHeld((lock), (name), __func__, (why), (ULONG_PTR)__builtin_return_address(0)); \
+    } while (0)
+#define KI_ASSERT_IRQL_LE(level)                                                                 \
+    do {                                                                                         \
+        KIRQL irql_ = KeGetCurrentIrql();                                                        \
+        if (irql_ > (level))                                                                     \
+            KiIrqlTooHigh(irql_, (level), __func__, (ULONG_PTR)__builtin_return_address(0));    \
+    } while (0)
+#define KI_ASSERT_IRQL_GE(level)                                                                 \
+    do {                                                                                         \
+        KIRQL irql_ = KeGetCurrentIrql();                                                        \
+        if (irql_ < (level))                                                                     \
+            KiIrqlTooLow(irql_, (level), __func__, (ULONG_PTR)__builtin_return_address(0));     \
+    } while (0)
+
+/* The dispatcher lock (kernel/sched.c): ready queues, wait lists, signal
+ * states, timers, the thread list. The innermost lock but one (the DPC
+ * queue's): while it is held nothing is allocated, freed or signalled. */
+extern KSPIN_LOCK KiDispatcherLock;
+#define KI_ASSERT_DISPATCHER_LOCK_HELD() KI_ASSERT_LOCK_HELD(&KiDispatcherLock, "the dispatcher lock")
+#define KI_ASSERT_DISPATCHER_LOCK_NOT_HELD(why) \
+    KI_ASSERT_LOCK_NOT_HELD(&KiDispatcherLock, "the dispatcher lock", (why))
+
 void KiInitializePrcb(void);
 void KiInitializeScheduler(void);   /* makes kmain's context the first thread, starts the idle thread */
 void KiInitializeInterrupts(void);  /* APIC, IOAPIC, clock */

@@ -9,6 +9,7 @@
 #include "kernel/x86.h"
 
 extern ULONG64 KiSystemCalls;
+#define TAG_SNAPSHOT POOL_TAG('P', 's', 'S', 'n')
 
 /* A NUL-terminated user string of at most MAX-1 characters. A NULL string
  * is probed like any other pointer: STATUS_ACCESS_VIOLATION, as NT's probe
@@ -281,46 +282,44 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         extern ULONG64 MiPoolBytesInUse(int paged);
         m.NonPagedPoolBytes = MiPoolBytesInUse(0);
         m.PagedPoolBytes = MiPoolBytesInUse(1);
+        m.CommittedPages = MmTotalCommittedPages;
+        m.CommitLimitPages = MiCommitLimit();
+        m.PeakCommitmentPages = MmPeakCommitment;
         need = sizeof(m);
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;
         else
             s = KeReturnToUser((void *)ubuf, &m, need, 8);
     } else if (cls == SystemProcessList) {
-        SYSTEM_PROCESS_T e;
-        SIZE_T off = 0;
+        /* A snapshot, so that nothing is copied to user memory (which may
+         * fault) under the process-list lock. Its buffer is allocated
+         * BEFORE the lock is taken: the allocator may need a frame and,
+         * with memory low, signal the working-set manager, which takes the
+         * dispatcher lock - nothing may be allocated under a spin lock
+         * that the allocator's own path can want (docs/mm.md §6). */
+        SYSTEM_PROCESS_T *snap = NULL;
+        ULONG cap = 64, k = 0;   /* 64 entries: a whole-page allocation */
+        for (int tries = 0;; tries++) {
+            snap = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*snap), TAG_SNAPSHOT);
+            if (!snap)
+                return STATUS_INSUFFICIENT_RESOURCES;
+            k = PsSnapshotProcessList(snap, cap);
+            if (k <= cap)
+                break;
+            /* Processes were created meanwhile: a bigger buffer, a few times at most. */
+            ExFreePoolWithTag(snap, TAG_SNAPSHOT);
+            if (tries == 3)
+                return STATUS_INSUFFICIENT_RESOURCES;
+            cap = k + 8;
+        }
         s = STATUS_SUCCESS;
-        KIRQL old = KiAcquireDispatcherLock();   /* a stable list (processes leave at PASSIVE after this) */
-        SIZE_T count = 0;
-        for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead; l = l->Flink)
-            count++;
-        /* A snapshot per call (processes come and go while we copy out). */
-        SYSTEM_PROCESS_T *snap = ExAllocatePoolWithTag(NonPagedPoolNx, 64 * sizeof(*snap), POOL_TAG('P', 's', 'S', 'n'));
-        if (!snap) {
-            KiReleaseDispatcherLock(old);
-            return STATUS_INSUFFICIENT_RESOURCES;
-        }
-        SIZE_T k = 0;
-        for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead && k < 64; l = l->Flink, k++) {
-            PEPROCESS p = CONTAINING_RECORD(l, EPROCESS, ProcessListEntry);
-            memset(&e, 0, sizeof(e));
-            e.ProcessId = p->UniqueProcessId;
-            e.ParentId = p->ParentId;
-            e.WorkingSetSize = p->Vm.Count;
-            e.PrivatePages = p->Vm.Counters.PrivatePages;
-            e.Threads = 1;
-            e.State = p->Exiting;
-            strlcpy(e.ImageName, p->ImageName, sizeof(e.ImageName));
-            snap[k] = e;
-        }
-        KiReleaseDispatcherLock(old);
-        (void)count;
-        need = k * sizeof(SYSTEM_PROCESS_T);
+        need = (SIZE_T)k * sizeof(SYSTEM_PROCESS_T);
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;
-        for (SIZE_T i = 0; i < k && NT_SUCCESS(s); i++, off += sizeof(SYSTEM_PROCESS_T))
-            s = KeReturnToUser((PUCHAR)ubuf + off, &snap[i], sizeof(SYSTEM_PROCESS_T), 8);
-        ExFreePoolWithTag(snap, POOL_TAG('P', 's', 'S', 'n'));
+        for (ULONG i = 0; i < k && NT_SUCCESS(s); i++)
+            s = KeReturnToUser((PUCHAR)ubuf + (SIZE_T)i * sizeof(SYSTEM_PROCESS_T), &snap[i], sizeof(SYSTEM_PROCESS_T),
+                               8);
+        ExFreePoolWithTag(snap, TAG_SNAPSHOT);
     } else {
         return STATUS_INVALID_INFO_CLASS;
     }

@@ -109,6 +109,8 @@ typedef struct {
     uint64_t PhysicalPages, AvailablePages, ZeroedPages, FreePages, StandbyPages, ModifiedPages;
     uint64_t DemandZeroFaults, SoftFaults, CopyOnWriteFaults, ImageFaults, HardFaults;
     uint64_t NonPagedPoolBytes, PagedPoolBytes;
+    /* Commit (docs/mm.md): pages promised now, the most that may be, the peak. */
+    uint64_t CommittedPages, CommitLimitPages, PeakCommitmentPages;
 } SYSTEM_MEMORY_T;
 
 #define STATUS_PENDING_T 0x00000103

@@ -13,8 +13,55 @@
 #define PROCESS_HAS_LOCKED_PAGES_CODE 0x00000076
 
 EPROCESS PsInitialSystemProcess;
+/* Every live process but the system one. Guarded by one lock, always
+ * this one, for readers and writers alike: a spin lock, so it may be
+ * taken at DISPATCH_LEVEL (PsCreateProcess inserts there). Nothing else
+ * is taken, allocated or signalled while holding it (docs/mm.md §6). */
 LIST_ENTRY PsActiveProcessHead;
 static KSPIN_LOCK process_list_lock;
+
+KIRQL PsAcquireProcessListLock(void)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&process_list_lock, &old);
+    return old;
+}
+
+void PsReleaseProcessListLock(KIRQL old)
+{
+    KeReleaseSpinLock(&process_list_lock, old);
+}
+
+BOOLEAN PsProcessListLockHeld(void)
+{
+    return KiSpinLockHeldByMe(&process_list_lock);
+}
+
+/* Copy up to MAX entries of the process list into OUT (nonpaged, given by
+ * the caller: nothing may be allocated under the lock); returns how many
+ * processes there are, which may be more than MAX. */
+ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max)
+{
+    KI_ASSERT_IRQL_LE(DISPATCH_LEVEL);
+    ULONG n = 0;
+    KIRQL old = PsAcquireProcessListLock();
+    for (PLIST_ENTRY l = PsActiveProcessHead.Flink; l != &PsActiveProcessHead; l = l->Flink, n++) {
+        if (n >= max)
+            continue;
+        PEPROCESS p = CONTAINING_RECORD(l, EPROCESS, ProcessListEntry);
+        SYSTEM_PROCESS_T *e = &out[n];
+        memset(e, 0, sizeof(*e));
+        e->ProcessId = p->UniqueProcessId;
+        e->ParentId = p->ParentId;
+        e->WorkingSetSize = p->Vm.Count;
+        e->PrivatePages = p->Vm.Counters.PrivatePages;
+        e->Threads = 1;
+        e->State = p->Exiting;
+        strlcpy(e->ImageName, p->ImageName, sizeof(e->ImageName));
+    }
+    PsReleaseProcessListLock(old);
+    return n;
+}
 static volatile ULONG64 next_pid = 4;
 
 PEPROCESS PsGetCurrentProcess(void)
@@ -229,9 +276,9 @@ void PsExitCurrentProcess(NTSTATUS status)
     for (int i = 0; i < PS_MAX_HANDLES; i++)
         if (p->Handles[i])
             PsCloseHandle(p, (HANDLE_T)(i + 1) * 4);
-    KeAcquireSpinLock(&process_list_lock, &old);
+    old = PsAcquireProcessListLock();
     RemoveEntryList(&p->ProcessListEntry);
-    KeReleaseSpinLock(&process_list_lock, old);
+    PsReleaseProcessListLock(old);
     t->Process = &PsInitialSystemProcess;
     old = KiAcquireDispatcherLock();
     p->Header.SignalState = 1;
@@ -289,4 +336,14 @@ void PsCheckTermination(PKTRAP_FRAME f)
         return;
     sti();
     PsExitCurrentProcess(p->TerminateStatus);
+}
+
+/* Long kernel work on behalf of ring 3 (walks over a user-sized range)
+ * asks this in its loop: a process being ended must not stay in the kernel
+ * for as long as the range it named, since termination itself only acts on
+ * the way back to ring 3. */
+BOOLEAN PsTerminationPending(void)
+{
+    PEPROCESS p = PsGetCurrentProcess();
+    return p != &PsInitialSystemProcess && p->TerminateRequested && !p->Exiting;
 }

@@ -15,7 +15,7 @@
 
 static LIST_ENTRY ready_queue[32];
 static ULONG ready_summary;           /* bit p set: queue p not empty */
-static KSPIN_LOCK dispatcher_lock;
+KSPIN_LOCK KiDispatcherLock;
 static KPRCB prcb0;
 static KTHREAD boot_thread;
 LIST_ENTRY KiThreadListHead;
@@ -39,17 +39,32 @@ ULONG KeGetCurrentProcessorNumber(void) { return KeGetCurrentPrcb()->Number; }
 KIRQL KiAcquireDispatcherLock(void)
 {
     KIRQL old;
-    KeAcquireSpinLock(&dispatcher_lock, &old);
+    KeAcquireSpinLock(&KiDispatcherLock, &old);
     return old;
 }
 
+/* A thread that ended could not free the stack it stood on; the next
+ * thread to release the dispatcher lock does. The thread list is the
+ * dispatcher lock's, so it is unlinked here; its stack and object go back
+ * to the memory manager only after the lock is dropped: freeing takes the
+ * pool and PFN locks, which must never nest inside the dispatcher lock. */
 void KiReleaseDispatcherLock(KIRQL old)
 {
-    KeReleaseSpinLock(&dispatcher_lock, old);
+    PKPRCB prcb = KeGetCurrentPrcb();
+    PKTHREAD dead = prcb->DeadThread;
+    if (dead) {
+        prcb->DeadThread = NULL;
+        RemoveEntryList(&dead->ThreadListEntry);
+    }
+    KeReleaseSpinLockFromDpcLevel(&KiDispatcherLock);
+    if (dead)
+        KiReapThread(dead);   /* still at DISPATCH_LEVEL: nothing can switch to the dead thread's memory */
+    KeLowerIrql(old);
 }
 
 void KiReadyThread(PKTHREAD t)
 {
+    KI_ASSERT_DISPATCHER_LOCK_HELD();
     t->State = ThreadReady;
     t->Quantum = THREAD_QUANTUM;
     InsertTailList(&ready_queue[t->Priority], &t->ReadyListEntry);
@@ -76,6 +91,7 @@ static PKTHREAD select_next(void)
  * current thread's state says why (Waiting, Terminated, or Ready). */
 void KiSwapThread(void)
 {
+    KI_ASSERT_DISPATCHER_LOCK_HELD();
     PKPRCB prcb = KeGetCurrentPrcb();
     PKTHREAD old = prcb->CurrentThread;
     PKTHREAD next = select_next();
@@ -98,12 +114,7 @@ void KiSwapThread(void)
     KiSetTssRsp0((ULONG64)next->StackBase);
     KiSwapContext(old, next);
     /* We are back on OLD's stack, with OLD running again. A thread that
-     * died just before us could not free its own stack: do it now. */
-    if (prcb->DeadThread) {
-        PKTHREAD dead = prcb->DeadThread;
-        prcb->DeadThread = NULL;
-        KiReapThread(dead);
-    }
+     * died just before us is reaped when we release the dispatcher lock. */
 }
 
 BOOLEAN KiSoftwareWorkPending(void)
@@ -114,6 +125,7 @@ BOOLEAN KiSoftwareWorkPending(void)
 
 void KiDispatchInterrupt(void)
 {
+    KI_ASSERT_IRQL_GE(DISPATCH_LEVEL);   /* DPCs run, and the switch is decided, at DISPATCH_LEVEL */
     PKPRCB prcb = KeGetCurrentPrcb();
     KiRetireDpcList(prcb);
     if (!prcb->ReadyPending && !prcb->QuantumEnd)
@@ -186,7 +198,7 @@ void KiInitializeScheduler(void)
     for (int i = 0; i < 32; i++)
         InitializeListHead(&ready_queue[i]);
     InitializeListHead(&KiThreadListHead);
-    KeInitializeSpinLock(&dispatcher_lock);
+    KeInitializeSpinLock(&KiDispatcherLock);
 
     /* kmain's flow of control becomes the first thread, on the boot stack. */
     PKTHREAD t = &boot_thread;

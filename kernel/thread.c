@@ -68,9 +68,12 @@ PKTHREAD KiCreateThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priority, co
     return t;
 }
 
+/* Free an ended thread's stack and drop its own reference. Already off
+ * the thread list (KiReleaseDispatcherLock), and called without the
+ * dispatcher lock: this frees memory. */
 void KiReapThread(PKTHREAD t)
 {
-    RemoveEntryList(&t->ThreadListEntry);
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("reaping frees the stack and the thread object");
     if (!t->BootStack)
         MmDeleteKernelStack(t->StackBase, t->StackPages);
     t->StackBase = NULL;
@@ -81,13 +84,7 @@ void KiReapThread(PKTHREAD t)
  * switch that chose it: at DISPATCH_LEVEL with the dispatcher lock held. */
 void KiThreadStart(PKSTART_ROUTINE start, PVOID ctx)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
-    if (prcb->DeadThread) {
-        PKTHREAD dead = prcb->DeadThread;
-        prcb->DeadThread = NULL;
-        KiReapThread(dead);
-    }
-    KiReleaseDispatcherLock(PASSIVE_LEVEL);
+    KiReleaseDispatcherLock(PASSIVE_LEVEL);   /* and reaps a thread that ended just before us */
     sti();
     start(ctx);
     PsTerminateSystemThread(STATUS_SUCCESS);

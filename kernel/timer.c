@@ -31,6 +31,7 @@ static void update_next_due(void)
 
 void KiCancelTimerLocked(PKTIMER t)
 {
+    KI_ASSERT_DISPATCHER_LOCK_HELD();
     if (!t->Header.Inserted)
         return;
     RemoveEntryList(&t->TimerListEntry);
@@ -40,6 +41,7 @@ void KiCancelTimerLocked(PKTIMER t)
 
 void KiSetTimerLocked(PKTIMER t, LARGE_INTEGER due, LONG period, PKDPC dpc)
 {
+    KI_ASSERT_DISPATCHER_LOCK_HELD();
     KiCancelTimerLocked(t);
     ULONG64 now = KeQueryInterruptTime();
     t->DueTime = due.QuadPart < 0 ? now + (ULONG64)(-due.QuadPart) : (ULONG64)due.QuadPart;

@@ -49,6 +49,7 @@ static void satisfy(DISPATCHER_HEADER *h, PKTHREAD t)
 
 void KiUnwaitThread(PKTHREAD t, NTSTATUS status)
 {
+    KI_ASSERT_DISPATCHER_LOCK_HELD();
     if (t->State != ThreadWaiting)
         return;
     if (t->WaitBlock.Object) {
@@ -62,6 +63,7 @@ void KiUnwaitThread(PKTHREAD t, NTSTATUS status)
 
 void KiWaitTest(DISPATCHER_HEADER *h)
 {
+    KI_ASSERT_DISPATCHER_LOCK_HELD();
     PLIST_ENTRY e = h->WaitListHead.Flink;
     while (e != &h->WaitListHead) {
         KWAIT_BLOCK *wb = CONTAINING_RECORD(e, KWAIT_BLOCK, WaitListEntry);

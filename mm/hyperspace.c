@@ -35,6 +35,7 @@ PVOID MiMapPageInHyperspace(PFN_NUMBER pfn, PKIRQL old_irql)
 
 void MiUnmapPageInHyperspace(PVOID va, KIRQL old_irql)
 {
+    KI_ASSERT_IRQL_GE(DISPATCH_LEVEL);   /* the slot is this CPU's only while nothing could switch us away */
     ULONG64 s = ((ULONG64)va - MI_HYPERSPACE_BASE) >> PAGE_SHIFT;
     ASSERT(s < MI_HYPERSPACE_PAGES && (slot_busy[s / 64] & (1ULL << (s % 64))));
     MiWritePteAndFlush(MiGetPteAddress(va), 0);

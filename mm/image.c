@@ -1,10 +1,26 @@
 /*
- * Executable images: ELF64 files that GRUB loaded as modules. An image is
- * parsed once; each page of it gets a "prototype" frame the first time any
- * process touches it, and from then on every process running the image
- * maps that same frame - read-only code is shared, and writable data is
- * mapped copy-on-write, so a process gets its private copy only of the
- * pages it writes. (NT does this with prototype PTEs in a section object.)
+ * Executable images: ELF64 files that GRUB loaded as modules, shared by
+ * every process running them the way NT shares an image section: through
+ * prototype PTEs.
+ *
+ * An image has one prototype PTE per page (MI_IMAGE.PrototypePte, nonpaged
+ * pool). It is the one place that says where the page's contents are:
+ *
+ *   prototype PTE              meaning
+ *   prototype format -> image  in the file only (NT: a subsection PTE)
+ *   valid, frame F             in frame F, which some processes map
+ *   transition, frame F        in frame F on the standby list: nobody maps it
+ *
+ * A process PTE for an image page is 0 (never touched), valid (it maps the
+ * shared frame, or its private copy), or prototype format pointing at the
+ * prototype PTE (it was trimmed; a touch resolves through the prototype).
+ * The shared frame's PFN entry names the prototype (PteAddress, with
+ * PrototypePte set) and counts the process PTEs mapping it (ShareCount):
+ * no process PTE is ever the frame's "owner", so taking the frame away
+ * (repurposing it from the standby list) rewrites only the prototype,
+ * and every process finds out at its next fault. Read-only code is
+ * shared; writable data is mapped copy-on-write, so a process gets its
+ * private copy only of the pages it writes.
  */
 #include "kernel/ps.h"
 
@@ -75,6 +91,27 @@ static NTSTATUS parse(PMI_IMAGE im)
     return STATUS_SUCCESS;
 }
 
+/* The segment holding image page INDEX, or -1 (a hole between segments). */
+static int segment_of(PMI_IMAGE im, ULONG64 index)
+{
+    ULONG64 va = (im->BaseVpn + index) << PAGE_SHIFT;
+    for (ULONG i = 0; i < im->SegmentCount; i++)
+        if (va >= (im->Segment[i].Vaddr & ~(PAGE_SIZE - 1)) && va < im->Segment[i].Vaddr + im->Segment[i].Memsz)
+            return (int)i;
+    return -1;
+}
+
+/* A prototype PTE for a page that is only in the file: prototype format,
+ * naming the image (whose segment table says where in the file), with the
+ * page's protection. Also every shared frame's OriginalPte: what the
+ * prototype becomes when the frame is taken away. */
+static ULONG64 in_file_pte(PMI_IMAGE im, ULONG64 index)
+{
+    int seg = segment_of(im, index);
+    ULONG mm = seg < 0 ? MM_NOACCESS : (ULONG)MiMakeProtectionMask(im->Segment[seg].Protection);
+    return MiMakePrototypeFormatPte(im, mm);
+}
+
 /* The image named NAME (a module's command-line string), loaded once. */
 static NTSTATUS get_image(const char *name, PMI_IMAGE *out)
 {
@@ -101,11 +138,14 @@ static NTSTATUS get_image(const char *name, PMI_IMAGE *out)
     im->File = MmMapIoSpace(pa, im->FileSize, MmCached);   /* the module's frames, read through system PTEs */
     NTSTATUS s = im->File ? parse(im) : STATUS_INSUFFICIENT_RESOURCES;
     if (NT_SUCCESS(s)) {
-        im->Prototype = ExAllocatePoolWithTag(NonPagedPoolNx, im->Pages * sizeof(PFN_NUMBER), TAG_IMAGE);
-        if (!im->Prototype)
+        /* Nonpaged: a prototype PTE is read and written at DISPATCH_LEVEL
+         * (trims, repurposing), where nothing may fault. */
+        im->PrototypePte = ExAllocatePoolWithTag(NonPagedPoolNx, im->Pages * sizeof(MMPTE), TAG_IMAGE);
+        if (!im->PrototypePte)
             s = STATUS_INSUFFICIENT_RESOURCES;
         else
-            memset(im->Prototype, 0, im->Pages * sizeof(PFN_NUMBER));
+            for (ULONG64 i = 0; i < im->Pages; i++)
+                im->PrototypePte[i].u.Long = in_file_pte(im, i);
     }
     if (!NT_SUCCESS(s)) {
         if (im->File)
@@ -114,6 +154,7 @@ static NTSTATUS get_image(const char *name, PMI_IMAGE *out)
         return s;
     }
     InsertTailList(&images, &im->Links);
+    MiForceChargeCommitment(NULL, im->Pages);   /* the image cache: its frames stay for good (mm/commit.c) */
     *out = im;
     return STATUS_SUCCESS;
 }
@@ -143,6 +184,10 @@ NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stac
      * the stack grows down one guard page at a time (mm/userfault.c). */
     ULONG64 top = MI_USER_STACK_TOP;
     ULONG64 pages = MI_USER_STACK_SIZE >> PAGE_SHIFT;
+    /* Refused up front, with a status, when commit is short (mm/commit.c). */
+    NTSTATUS cs = MiChargeImageAndStack(p, im, (top >> PAGE_SHIFT) - pages, (top >> PAGE_SHIFT) - 1);
+    if (!NT_SUCCESS(cs) || !MiChargeCommitment(p, 2))   /* the two stack pages below */
+        return NT_SUCCESS(cs) ? STATUS_COMMITMENT_LIMIT : cs;
     PMMVAD sv = MiInsertVad(p, (top >> PAGE_SHIFT) - pages, (top >> PAGE_SHIFT) - 1, PAGE_READWRITE, VadStack);
     if (!sv)
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -159,12 +204,22 @@ NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stac
     return STATUS_SUCCESS;
 }
 
-/* The prototype frame of image page INDEX, read from the file the first time. */
-static PFN_NUMBER prototype(PMI_IMAGE im, ULONG seg, ULONG64 va)
+PMMPTE MiImagePrototypePte(PMI_IMAGE im, PVOID va)
 {
-    ULONG64 index = (va >> PAGE_SHIFT) - im->BaseVpn;
-    if (im->Prototype[index])
-        return im->Prototype[index];
+    return &im->PrototypePte[((ULONG64)va >> PAGE_SHIFT) - im->BaseVpn];
+}
+
+__attribute__((noreturn)) static void bad_prototype(PMMPTE proto, PFN_NUMBER pfn, const char *why)
+{
+    KeBugCheckRule(PFN_LIST_CORRUPT, 0x99, pfn, (ULONG_PTR)proto, proto ? proto->u.Long : 0,
+                   "%s (frame %#llx, prototype PTE %p)", why, (unsigned long long)pfn, proto);
+}
+
+/* A new frame holding image page VA of segment SEG, copied from the
+ * module's bytes (mapped in system PTEs for good, so this also serves
+ * every re-read after the frame was repurposed); 0 when out of memory. */
+static PFN_NUMBER read_image_page(PMI_IMAGE im, ULONG seg, ULONG64 va)
+{
     PFN_NUMBER pfn = MiAllocatePfn(MiUsageImage, TRUE);
     if (!pfn)
         return 0;
@@ -178,42 +233,165 @@ static PFN_NUMBER prototype(PMI_IMAGE im, ULONG seg, ULONG64 va)
         memcpy(dst, im->File + im->Segment[seg].Offset + off_in_seg, n);   /* the rest stays zero: .bss */
         MiUnmapPageInHyperspace(dst, old);
     }
-    im->Prototype[index] = pfn;   /* held by the image for good: ReferenceCount 1 */
     return pfn;
+}
+
+/* Make the prototype PTE of image page VA valid and take one share of its
+ * frame for the caller (a PTE about to map it, or a copy being made).
+ * Under image_lock, so only one fault reads a page in; trims and
+ * repurposing change prototypes at DISPATCH_LEVEL without it, but they
+ * never touch one that is in the file. *SOFT says whether the frame was
+ * still in memory (in transition). Returns the frame, or 0. */
+static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *soft)
+{
+    PMMPTE proto = MiImagePrototypePte(im, (PVOID)va);
+    ULONG mm = (ULONG)MiMakeProtectionMask(im->Segment[seg].Protection);
+    PFN_NUMBER fresh = 0;
+    for (;;) {
+        KIRQL old = MiAcquirePfnLock();
+        MMPTE v = *proto;
+        if (v.u.Long & MI_PTE_VALID) {
+            /* Another process maps it now: one more share. */
+            PFN_NUMBER pfn = MI_PTE_PFN(v.u.Long);
+            MI_PFN_ELEMENT(pfn)->ShareCount++;
+            MiReleasePfnLock(old);
+            if (fresh)
+                MiFreePfn(fresh);   /* cannot happen under image_lock; harmless if it did */
+            *soft = FALSE;
+            return pfn;
+        }
+        if (v.u.Long & MI_PTE_TRANSITION) {
+            /* Nobody maps it, but the frame still holds it: take it back
+             * from the standby list (a soft fault, no I/O). */
+            PFN_NUMBER pfn = v.u.Trans.PageFrameNumber;
+            PMMPFN e = MI_PFN_ELEMENT(pfn);
+            if (!e->PrototypePte || e->PteAddress != proto)
+                bad_prototype(proto, pfn, "a prototype PTE in transition names a frame that is not its own");
+            if (e->PageLocation == StandbyPageList || e->PageLocation == ModifiedPageList) {
+                MiUnlinkPfnFromList(pfn);
+                e->PageLocation = ActiveAndValid;
+                e->ReferenceCount = 1;
+            } else {
+                e->ReferenceCount++;   /* an MDL lock kept it active meanwhile */
+            }
+            e->ShareCount++;
+            proto->u.Long = (pfn << PAGE_SHIFT) | MiUserPteFlags(mm);
+            MiReleasePfnLock(old);
+            if (fresh)
+                MiFreePfn(fresh);
+            *soft = TRUE;
+            return pfn;
+        }
+        if (!MiIsPrototypeFormatPte(v.u.Long) || MiPrototypeFormatAddress(v.u.Long) != im)
+            bad_prototype(proto, 0, "an image's prototype PTE is in no known state");
+        if (fresh) {
+            /* In the file: the frame just read becomes the page's. */
+            PMMPFN e = MI_PFN_ELEMENT(fresh);
+            e->PteAddress = proto;
+            e->PteFrame = MI_PTE_PFN(MiGetPteAddress(proto)->u.Long);   /* the pool page holding it */
+            e->OriginalPte = v;                                        /* back to the file when repurposed */
+            e->PrototypePte = 1;
+            e->ShareCount = 1;
+            proto->u.Long = (fresh << PAGE_SHIFT) | MiUserPteFlags(mm);
+            MiReleasePfnLock(old);
+            *soft = FALSE;
+            return fresh;
+        }
+        MiReleasePfnLock(old);
+        fresh = read_image_page(im, seg, va);   /* at PASSIVE_LEVEL: the allocation may have to wait */
+        if (!fresh)
+            return 0;
+    }
+}
+
+void MiDecrementShareCount(PFN_NUMBER pfn)
+{
+    ASSERT(KeGetCurrentIrql() >= DISPATCH_LEVEL);
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    PMMPTE proto = e->PteAddress;
+    if (!e->PrototypePte || !e->ShareCount)
+        bad_prototype(proto, pfn, "a shared image frame lost more shares than PTEs mapped it");
+    if (--e->ShareCount)
+        return;
+    if (!(proto->u.Long & MI_PTE_VALID) || MI_PTE_PFN(proto->u.Long) != pfn)
+        bad_prototype(proto, pfn, "a mapped image frame's prototype PTE does not point at it");
+    /* The last process PTE is gone: the prototype (and only it) goes to
+     * transition, and the frame, clean - the file has its bytes - to the
+     * standby list, from where a fault can take it back or an allocation
+     * can repurpose it. */
+    MMPTE t = { .u.Long = 0 };
+    t.u.Trans.Transition = 1;
+    t.u.Trans.Protection = MiPteProtection(proto->u.Long);
+    t.u.Trans.PageFrameNumber = pfn;
+    proto->u.Long = t.u.Long;
+    MiDecrementReferenceCount(pfn);
+}
+
+/* Map shared frame PFN at PTE, which is 0 or prototype format. The PFN
+ * entry is not told who maps it (its PteAddress is the prototype): its
+ * share was taken by take_prototype. */
+static void map_shared(PMMPTE pte, PFN_NUMBER pfn, ULONG mm)
+{
+    if (pte->u.Long & MI_PTE_VALID)
+        KeBugCheckRule(0x1A, 0x411, (ULONG_PTR)pte, pte->u.Long, (ULONG_PTR)MiGetVirtualAddressMappedByPte(pte),
+                       "a mapping was made over a valid PTE (%p)", MiGetVirtualAddressMappedByPte(pte));
+    MiWriteUserPte(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
 }
 
 NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
 {
     PMI_IMAGE im = vad->Image;
     ULONG seg = vad->Segment;
+    PMMPTE pte = MiGetPteAddress(va);
+    ULONG64 v = pte->u.Long;
     LONG mm = MiMakeProtectionMask(im->Segment[seg].Protection);
+    if (v) {
+        /* Trimmed before: the PTE points at the prototype. It can only be
+         * this VAD's own, or the kernel wrote a wrong PTE. */
+        if (!MiIsPrototypeFormatPte(v) || MiPrototypeFormatAddress(v) != MiImagePrototypePte(im, va))
+            KeBugCheckRule(0x1A, 0x8882 /* mdlos sub-code */, (ULONG_PTR)pte, v, (ULONG_PTR)va,
+                           "the prototype-format PTE of image page %p does not point at its image's prototype "
+                           "PTE %p", va, MiImagePrototypePte(im, va));
+        mm = (LONG)((MMPTE *)&v)->u.Proto.Protection;
+    }
     if (!MiProtectionAllows(mm, error))
         return STATUS_ACCESS_VIOLATION;
+    BOOLEAN soft;
     KeWaitForSingleObject(&image_lock, Executive, KernelMode, FALSE, NULL);
-    PFN_NUMBER proto = prototype(im, seg, (ULONG64)va);
+    PFN_NUMBER proto = take_prototype(im, seg, (ULONG64)va, &soft);
     KeReleaseMutex(&image_lock, FALSE);
     if (!proto)
         return STATUS_NO_MEMORY;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
     if (error & 2) {
-        /* A write to a writable image page: straight to a private copy. */
-        KeLowerIrql(old);
+        /* A write to a writable image page: straight to a private copy;
+         * the share taken above only held the frame while it was copied. */
         PFN_NUMBER n = MiCopyPage(proto);
-        if (!n)
+        KIRQL old = MiAcquirePfnLock();
+        MiDecrementShareCount(proto);
+        if (!n) {
+            MiReleasePfnLock(old);
             return STATUS_NO_MEMORY;
-        old = KeRaiseIrqlToDpcLevel();
+        }
+        /* A private frame: its PFN entry names this process's PTE. */
         MiMapPage(va, n, MiUserPteFlags(mm == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE) &
                              ~MI_PTE_VALID);
         MI_PFN_ELEMENT(n)->Modified = 1;
+        MiReleasePfnLock(old);
         p->Vm.Counters.PrivatePages++;
-        MiSystemFaults[2]++;
+        __atomic_add_fetch(&MiSystemFaults[2], 1, __ATOMIC_RELAXED);
         p->Vm.Counters.CopyOnWriteFaults++;
     } else {
-        MiMapPage(va, proto, MiUserPteFlags(mm) & ~MI_PTE_VALID);   /* shared: the same frame in every process */
-        MiSystemFaults[3]++;
-        p->Vm.Counters.ImageFaults++;
+        KIRQL old = MiAcquirePfnLock();
+        map_shared(pte, proto, (ULONG)mm);   /* the same frame in every process */
+        MiReleasePfnLock(old);
+        if (soft) {
+            MiSystemFaults[1]++;
+            p->Vm.Counters.SoftFaults++;
+        } else {
+            MiSystemFaults[3]++;
+            p->Vm.Counters.ImageFaults++;
+        }
     }
-    KeLowerIrql(old);
     MiWorkingSetInsert(p, va);
     return STATUS_SUCCESS;
 }

@@ -7,8 +7,10 @@
  * Locking is a reference on each frame (MMPFN.ReferenceCount): while it is
  * held the frame cannot be trimmed to a list, repurposed or freed - if its
  * owner frees the memory, the frame lives on (PteDeleted) until the last
- * unlock. Mapping takes system PTEs (or a VAD in a process) and changes no
- * reference counts: only locked frames may be mapped.
+ * unlock. A kernel mapping takes system PTEs and changes no reference
+ * counts: only locked frames may be mapped, and the unlock removes it. A
+ * user view (a VAD in a process, which the unlock cannot reach) takes one
+ * reference per frame of its own, dropped when the view goes.
  */
 #include "mm/mdl.h"
 #include "mm/pool.h"
@@ -16,6 +18,12 @@
 
 #define TAG_MDL POOL_TAG('M', 'd', 'l', ' ')
 #define MAX_LOCKS 0x7FFF   /* MAXUSHORT / 2 */
+
+/* mdlos's own verifier sub-codes: NT's 0xC4 table has none for these rules. */
+#define MI_MDL_USER_VIEW_STILL_MAPPED 0xBA
+#define MI_MDL_FREED_WHILE_LOCKED     0xBB
+
+volatile ULONG64 MiMdlLockedFrames, MiMdlViewFrames;
 
 static BOOLEAN in_kernel_stack(ULONG_PTR va)
 {
@@ -77,15 +85,25 @@ static void touch(volatile UCHAR *p, BOOLEAN user, BOOLEAN write)
         __asm__ volatile("pushfq; andq $~0x40000, (%%rsp); popfq" ::: "memory", "cc");
 }
 
-/* Drop the references taken on the first N frames of M. */
-static void unlock_frames(PMDL m, ULONG n)
+/* Drop the references taken on the first N frames of M. A lock for
+ * writing first marks each frame modified: the device (or whoever wrote
+ * through the MDL) changed it without its PTE's dirty bit, and a trimmed
+ * clean frame goes to standby - reusable without being written out, so the
+ * data would be lost. (NT: MmUnlockPages sets the PFN modified for an MDL
+ * with MDL_WRITE_OPERATION.) */
+static void unlock_frames(PMDL m, ULONG n, BOOLEAN written)
 {
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
-    for (ULONG i = 0; i < n; i++)
-        if (MiIsPfnRam(pfn[i]))
-            MiDecrementReferenceCount(pfn[i]);
-    KeLowerIrql(old);
+    KIRQL old = MiAcquirePfnLock();
+    for (ULONG i = 0; i < n; i++) {
+        if (!MiIsPfnRam(pfn[i]))
+            continue;
+        if (written)
+            MiMarkPfnModified(pfn[i]);
+        __atomic_sub_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
+        MiDecrementReferenceCount(pfn[i]);
+    }
+    MiReleasePfnLock(old);
 }
 
 void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
@@ -129,32 +147,33 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
                 failed = status;
             } ExEndTry;
             if (!NT_SUCCESS(failed)) {
-                unlock_frames(m, locked);
+                unlock_frames(m, locked, FALSE);
                 ExRaiseStatus(failed);
             }
             /* Then, at DISPATCH_LEVEL (no trimming can run), the frame
              * it maps gets its reference - unless it was taken away again
              * in between, in which case touch it once more. */
-            KIRQL old = KeRaiseIrqlToDpcLevel();
+            KIRQL old = MiAcquirePfnLock();
             PMMPTE pte = MiGetPteAddress(page);
             if (!MiIsPteAccessible(page) || !(pte->u.Long & MI_PTE_VALID) ||
                 (write && user && (pte->u.Long & MI_PTE_COPY_ON_WRITE))) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 continue;
             }
             pfn[i] = MI_PTE_PFN(pte->u.Long);
             if (MiIsPfnRam(pfn[i])) {
                 PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
                 if (e->ReferenceCount >= MAX_LOCKS) {
-                    KeLowerIrql(old);
-                    unlock_frames(m, locked);
+                    MiReleasePfnLock(old);
+                    unlock_frames(m, locked, FALSE);
                     ExRaiseStatus(STATUS_WORKING_SET_QUOTA);
                 }
                 e->ReferenceCount++;
+                __atomic_add_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
             } else {
                 extra = MDL_IO_SPACE;
             }
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             locked++;
             break;
         }
@@ -194,10 +213,17 @@ void MmUnlockPages(PMDL m)
         MI_VERIFY(FALSE, 0x7C, m, m->MdlFlags, 0,
                   "MmUnlockPages was called on an MDL whose pages were never locked");
     }
+    /* The system mapping is the unlock's to remove; a user view is not
+     * (it lives in some process, which may not be the current one): it
+     * must be gone first. Without the verifier the view keeps its own
+     * references, so its frames cannot be reused while ring 3 sees them. */
+    MI_VERIFY(!MiMdlUserViews(m), MI_MDL_USER_VIEW_STILL_MAPPED, m, m->MdlFlags, MiMdlUserViews(m),
+              "MmUnlockPages was called while a UserMode mapping of the MDL is still in a process; call "
+              "MmUnmapLockedPages on that view (in its process) first (mdlos's sub-code: NT has none)");
     if (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA)
         MmUnmapLockedPages(m->MappedSystemVa, m);   /* unlocking unmaps */
     ULONG pages = MI_MDL_PAGES(m);
-    unlock_frames(m, pages);
+    unlock_frames(m, pages, (m->MdlFlags & MDL_WRITE_OPERATION) != 0);
     if (m->Process) {
         __atomic_sub_fetch(&m->Process->LockedPages, pages, __ATOMIC_RELAXED);
     }
@@ -230,8 +256,9 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL m, KPROCESSOR_MODE mode, MEMORY_CACHING_
     if (mode == UserMode)
         return map_user(m, cache, requested, priority);
     KIRQL irql = KeGetCurrentIrql();
-    /* 0x7B: mdlos's sub-code for this rule (MDL-SPEC.md names none). */
-    MI_VERIFY(irql <= DISPATCH_LEVEL, 0x7B, m, irql, 0, "MmMapLockedPagesSpecifyCache was called above DISPATCH_LEVEL");
+    /* NT's 0x76 (P2 here is the MDL, as for every MDL stop; P3 the IRQL). */
+    MI_VERIFY(irql <= DISPATCH_LEVEL, 0x76, m, irql, KernelMode,
+              "MmMapLockedPagesSpecifyCache (KernelMode) was called above DISPATCH_LEVEL");
     MI_VERIFY(!(m->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL_HAS_BEEN_MAPPED)),
               0xB2, m, m->MdlFlags, 0,
               "the MDL is already mapped to system space (or is nonpaged pool, mapped from the start); use "
@@ -277,7 +304,7 @@ PVOID MmMapLockedPages(PMDL m, KPROCESSOR_MODE mode)
 static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG priority)
 {
     KIRQL irql = KeGetCurrentIrql();
-    MI_VERIFY(irql <= APC_LEVEL, 0x7B, m, irql, 0,
+    MI_VERIFY(irql <= APC_LEVEL, 0x77, m, irql, UserMode,   /* NT's 0x77 */
               "a UserMode MmMapLockedPagesSpecifyCache was called above APC_LEVEL");
     MI_VERIFY(m->MdlFlags & (MDL_PAGES_LOCKED | MDL_SOURCE_IS_NONPAGED_POOL | MDL_PARTIAL), 0xB3, m, m->MdlFlags, 0,
               "MmMapLockedPagesSpecifyCache was called on an MDL whose pages are not locked");
@@ -291,8 +318,10 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
     ULONG64 start;
     if (requested) {
         start = (ULONG64)requested >> PAGE_SHIFT;
+        /* Whole pages, above the first 64 KiB and below the top 64 KiB,
+         * which NT keeps out of every VAD (MM_HIGHEST_VAD_ADDRESS). */
         if (((ULONG64)requested & (PAGE_SIZE - 1)) || (ULONG64)requested < 0x10000 ||
-            (start + pages) > ((ULONG64)MM_HIGHEST_USER_ADDRESS >> PAGE_SHIFT))
+            start + pages - 1 > ((ULONG64)MM_HIGHEST_VAD_ADDRESS >> PAGE_SHIFT))
             s = STATUS_INVALID_ADDRESS;
         else if (!MiRangeIsFree(p, start, start + pages - 1))
             s = STATUS_CONFLICTING_ADDRESSES;
@@ -318,12 +347,32 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
     if (cache == MmNonCached)
         mm |= MM_NOCACHE;
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
+    if (MiVerifierEnabled)
+        MiNoteMdlUserView(m, +1);   /* counted down by MiDeleteLockedView, even on failure below */
     for (ULONG i = 0; i < pages; i++) {
         PVOID va = (PVOID)((start + i) << PAGE_SHIFT);
-        if (!MiEnsurePageTables(va)) {
-            MiDeleteVad(p, v);
+        if (!MiEnsurePageTables(va))
+            s = STATUS_INSUFFICIENT_RESOURCES;
+        /* Each valid PTE of the view holds a reference of its own on a RAM
+         * frame: whatever the driver then does wrong (unlock, free the pool,
+         * free the MDL) or in whatever order it and the process's end come,
+         * the frame cannot reach a free list while ring 3 can still write
+         * it; MiDeleteLockedView drops the reference after the PTE is gone. */
+        KIRQL old = MiAcquirePfnLock();
+        if (NT_SUCCESS(s) && MiIsPfnRam(pfn[i])) {
+            PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
+            if (e->ReferenceCount >= MAX_LOCKS) {
+                s = STATUS_INSUFFICIENT_RESOURCES;
+            } else {
+                e->ReferenceCount++;
+                __atomic_add_fetch(&MiMdlViewFrames, 1, __ATOMIC_RELAXED);
+            }
+        }
+        MiReleasePfnLock(old);
+        if (!NT_SUCCESS(s)) {
+            MiDeleteVad(p, v);   /* undoes the pages mapped so far, and the count */
             KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-            ExRaiseStatus(STATUS_INSUFFICIENT_RESOURCES);
+            ExRaiseStatus(s);
         }
         ULONG64 flags = MiUserPteFlags(mm);
         if (cache == MmWriteCombined)
@@ -336,15 +385,64 @@ static PVOID map_user(PMDL m, MEMORY_CACHING_TYPE cache, PVOID requested, ULONG 
     return (PUCHAR)(start << PAGE_SHIFT) + m->ByteOffset;
 }
 
+void MiDeleteLockedView(PEPROCESS p, PMMVAD v)
+{
+    UNREFERENCED_PARAMETER(p);
+    for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
+        PVOID va = (PVOID)(vpn << PAGE_SHIFT);
+        if (!MiIsPteAccessible(va))
+            continue;
+        PMMPTE pte = MiGetPteAddress(va);
+        ULONG64 old = pte->u.Long;
+        if (!old)
+            continue;   /* a view whose map failed part way */
+        /* PTE first (and the TLB flush with it), reference after: once the
+         * frame can be freed, no translation to it is left. */
+        MiWriteUserPte(pte, 0);
+        PFN_NUMBER pfn = MI_PTE_PFN(old);
+        if (MiIsPfnRam(pfn)) {
+            KIRQL irql = MiAcquirePfnLock();
+            __atomic_sub_fetch(&MiMdlViewFrames, 1, __ATOMIC_RELAXED);
+            MiDecrementReferenceCount(pfn);   /* the last one frees a frame its owner already gave up */
+            MiReleasePfnLock(irql);
+        }
+    }
+    /* Counted down whether or not the verifier is on now (a test may have
+     * switched it off since the map): a stale count would stop a later MDL. */
+    MiNoteMdlUserView((PMDL)v->Owner, -1);
+}
+
 void MmUnmapLockedPages(PVOID base, PMDL m)
 {
     ULONG pages = MI_MDL_PAGES(m);
     ULONG64 va = (ULONG64)PAGE_ALIGN(base);
+    /* NT's 0x79 and 0x7A: system PTEs are released at DISPATCH_LEVEL at
+     * most; a user view needs the address space lock (a wait). */
+    KIRQL irql = KeGetCurrentIrql();
+    if (va < 0x0000800000000000ULL)
+        MI_VERIFY(irql <= APC_LEVEL, 0x7A, m, irql, base, "MmUnmapLockedPages of a user view was called above APC_LEVEL");
+    else
+        MI_VERIFY(irql <= DISPATCH_LEVEL, 0x79, m, irql, base,
+                  "MmUnmapLockedPages of a system mapping was called above DISPATCH_LEVEL");
     if (va < 0x0000800000000000ULL) {
         PEPROCESS p = KeGetCurrentThread()->ActiveProcess;
-        KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-        PMMVAD v = MiLocateVad(p, va);
-        if (!v || v->Type != VadLockedView || v->Owner != m || v->StartVpn != (va >> PAGE_SHIFT))
+        /* The system process has no user space: no VAD list, no address
+         * space lock to take - nothing of it can be a view. */
+        BOOLEAN user_space = p != &PsInitialSystemProcess;
+        PMMVAD v = NULL;
+        if (user_space) {
+            KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+            v = MiLocateVad(p, va);
+        }
+        BOOLEAN ours = v && v->Type == VadLockedView && v->Owner == m && v->StartVpn == (va >> PAGE_SHIFT);
+        if (!ours && user_space)
+            KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+        /* NT's 0xB9: a user address that is not a view of this MDL here
+         * (often: unmapping from another process than the one mapped in). */
+        MI_VERIFY(ours, 0xB9, m, base, p,
+                  "MmUnmapLockedPages was given a user address that is not a UserMode mapping of this MDL in the "
+                  "current process; unmap a user view in the process it was mapped in (attach to it first)");
+        if (!ours)
             KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x200, (ULONG_PTR)base, (ULONG_PTR)m, (ULONG_PTR)p,
                            "MmUnmapLockedPages(%p) does not match a user mapping of this MDL in this process", base);
         MiDeleteVad(p, v);
@@ -353,12 +451,26 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
     }
     /* Check before touching a PTE: unmapping twice, or an address that is
      * not this MDL's mapping, must not tear down someone else's. */
-    if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) ||
+    /* NT's 0xB6: a system address, but the MDL has no system mapping of its
+     * own (never mapped, unmapped already, or built for nonpaged pool, whose
+     * MappedSystemVa is the pool's). */
+    MI_VERIFY(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA, 0xB6, m, m->MdlFlags, base,
+              "MmUnmapLockedPages was called for a system address on an MDL that is not mapped to system space "
+              "(unmapped twice, never mapped, or built by MmBuildMdlForNonPagedPool)");
+    /* NT's 0xB5: a partial MDL built from a mapped source has
+     * MDL_MAPPED_TO_SYSTEM_VA, but the PTEs are the source's; only a mapping
+     * of its own (MDL_PARTIAL_HAS_BEEN_MAPPED) is its to release. */
+    BOOLEAN borrowed = (m->MdlFlags & (MDL_PARTIAL | MDL_PARTIAL_HAS_BEEN_MAPPED)) == MDL_PARTIAL;
+    MI_VERIFY(!borrowed, 0xB5, m, m->MdlFlags, base,
+              "MmUnmapLockedPages was called on a partial MDL whose system address is its source MDL's mapping; "
+              "the source's unmap (or unlock) releases it");
+    if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) || borrowed ||
         (ULONG64)PAGE_ALIGN(m->MappedSystemVa) != va) {
         MmDumpMdl(m);
         KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
                        "MmUnmapLockedPages(%p) does not match this MDL's system mapping (%s)", base,
-                       (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
+                       borrowed ? "the mapping is the source MDL's"
+                       : (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
     }
     PMMPTE pte = MiGetPteAddress((PVOID)va);
     for (ULONG i = 0; i < pages; i++)
@@ -398,11 +510,16 @@ NTSTATUS MmProtectMdlSystemAddress(PMDL m, ULONG protect)
         return STATUS_NOT_MAPPED_VIEW;   /* the pool's own mapping is not the MDL's to change */
     PMMPTE pte = MiGetPteAddress(PAGE_ALIGN(m->MappedSystemVa));
     for (ULONG i = 0; i < MI_MDL_PAGES(m); i++) {
-        ULONG64 v = pte[i].u.Long;
-        ULONG64 keep = v & (MI_PTE_PFN_MASK | MI_PTE_PWT | MI_PTE_PCD | MI_PTE_GLOBAL);
-        if (!(v & MI_PTE_VALID))
-            keep = (MmGetMdlPfnArray(m)[i] << PAGE_SHIFT) | MI_PTE_GLOBAL;   /* was no-access */
-        MiWritePteAndFlush(&pte[i], flags ? keep | flags : (keep & MI_PTE_PFN_MASK) | MI_PTE_TRANSITION);
+        /* What a protection change must not touch: the frame, the memory
+         * type the mapping was made with (PWT, PCD and the PAT bit, bit 7 of
+         * a 4 KiB PTE: Intel SDM vol. 3 11.12.3) - an uncached device page
+         * must not turn write-back - and G. A no-access PTE is not present,
+         * and the CPU ignores every other bit of a not-present entry, so it
+         * keeps all of these where they were (in the transition form, whose
+         * protection field this PTE does not use), and a later change back
+         * finds them there. */
+        ULONG64 keep = pte[i].u.Long & (MI_PTE_PFN_MASK | MI_PTE_PWT | MI_PTE_PCD | MI_PTE_LARGE | MI_PTE_GLOBAL);
+        MiWritePteAndFlush(&pte[i], flags ? keep | flags : keep | MI_PTE_TRANSITION);
     }
     return STATUS_SUCCESS;
 }
@@ -414,9 +531,21 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS low, PHYSICAL_ADDRESS high, PHYSIC
 {
     UNREFERENCED_PARAMETER(skip);
     UNREFERENCED_PARAMETER(cache);
-    ULONG pages = (ULONG)BYTES_TO_PAGES(total);
-    if (!pages || MmSizeOfMdl(0, (SIZE_T)pages * PAGE_SIZE) > 0xFFFF)
+    /* One MDL describes at most MI_MDL_MAX_PAGES: its Size is 16 bits (the
+     * limit IoAllocateMdl has too), far below what ByteCount, a ULONG, could
+     * say. A larger request gets that many pages at most, as on NT, which
+     * gives as much as it can and leaves the caller to read
+     * MmGetMdlByteCount - unless it asked for all or nothing. (Rounded up
+     * without overflow: TOTAL comes straight from the caller.) */
+    SIZE_T want = (total >> PAGE_SHIFT) + ((total & (PAGE_SIZE - 1)) != 0);
+    if (!want)
         return NULL;
+    if (want > MI_MDL_MAX_PAGES) {
+        if (flags & MM_ALLOCATE_FULLY_REQUIRED)
+            return NULL;
+        want = MI_MDL_MAX_PAGES;
+    }
+    ULONG pages = (ULONG)want;
     PMDL m = ExAllocatePoolWithTag(NonPagedPoolNx, MmSizeOfMdl(0, (SIZE_T)pages * PAGE_SIZE), TAG_MDL);
     if (!m)
         return NULL;
@@ -449,6 +578,9 @@ PMDL MmAllocatePagesForMdlEx(PHYSICAL_ADDRESS low, PHYSICAL_ADDRESS high, PHYSIC
 
 void MmFreePagesFromMdl(PMDL m)
 {
+    MI_VERIFY(!MiMdlUserViews(m), MI_MDL_USER_VIEW_STILL_MAPPED, m, m->MdlFlags, MiMdlUserViews(m),
+              "MmFreePagesFromMdl was called while a UserMode mapping of the MDL is still in a process; call "
+              "MmUnmapLockedPages on that view first (mdlos's sub-code: NT has none)");
     if (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA)
         MmUnmapLockedPages(m->MappedSystemVa, m);
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);

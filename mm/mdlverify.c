@@ -1,6 +1,6 @@
 /*
  * The MDL verifier. With `verifier=1` on the command line (make test sets
- * it) every MDL routine checks the rules of MDL-SPEC.md and stops with
+ * it) every MDL routine checks its rules (the WDK's, listed in docs/mdl.md §5) and stops with
  * DRIVER_VERIFIER_DETECTED_VIOLATION (0xC4) and NT's sub-code in P1. A
  * report says the rule in one sentence, dumps the MDL, and names the call
  * sites that allocated, built/locked and mapped it - recorded here, in a
@@ -59,6 +59,24 @@ void MiNoteMdlSite(PMDL mdl, int which, ULONG_PTR site)
         }
     }
     KeReleaseSpinLock(&track_lock, old);
+}
+
+void MiNoteMdlUserView(PMDL mdl, LONG delta)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&track_lock, &old);
+    MI_MDL_TRACK *t = MiTrackMdl(mdl, delta > 0);
+    /* A record forgotten meanwhile (MmInitializeMdl on reused storage)
+     * has nothing to count down. */
+    if (t && (delta > 0 || t->UserViews >= (ULONG)-delta))
+        t->UserViews += delta;
+    KeReleaseSpinLock(&track_lock, old);
+}
+
+ULONG MiMdlUserViews(PMDL mdl)
+{
+    MI_MDL_TRACK *t = MiTrackMdl(mdl, FALSE);
+    return t ? t->UserViews : 0;
 }
 
 /* An MDL locked in process P that is still locked, or NULL. */

@@ -77,12 +77,33 @@ typedef struct _MMPTE_TRANSITION {
     ULONG64 Unused : 12;
 } MMPTE_TRANSITION;
 
+/* Prototype format (NT x64's _MMPTE_PROTOTYPE): Valid = 0, Prototype
+ * (bit 10) = 1, Transition (bit 11) = 0. Bits 16..63 hold bits 0..47 of
+ * a kernel address, which an arithmetic shift right by 16 sign-extends
+ * back to the canonical address (every mdlos address has 48 significant
+ * bits). What the address names depends on where the PTE is:
+ *   - in a process page table: the image's prototype PTE for this page
+ *     (the page is shared; a fault resolves it through the prototype);
+ *   - in an image's prototype array: the MI_IMAGE whose file holds the
+ *     page (NT's subsection PTE): not in memory, read it from the file.
+ * Protection is the page's MM_* code, as in the other software formats. */
+typedef struct _MMPTE_PROTOTYPE {
+    ULONG64 Valid : 1;
+    ULONG64 Unused0 : 4;
+    ULONG64 Protection : 5;
+    ULONG64 Prototype : 1;      /* 1 */
+    ULONG64 Transition : 1;     /* 0 */
+    ULONG64 Unused1 : 4;
+    ULONG64 ProtoAddress : 48;  /* address bits 0..47 */
+} MMPTE_PROTOTYPE;
+
 typedef struct _MMPTE {
     union {
         ULONG64 Long;
         MMPTE_HARDWARE Hard;
         MMPTE_SOFTWARE Soft;
         MMPTE_TRANSITION Trans;
+        MMPTE_PROTOTYPE Proto;
     } u;
 } MMPTE, *PMMPTE;
 
@@ -101,7 +122,23 @@ typedef struct _MMPTE {
 #define MI_PTE_TRANSITION (1ULL << 11)
 #define MI_PTE_COPY_ON_WRITE (1ULL << 9)   /* software bit of a valid PTE */
 #define MI_PTE_COMMITTED (1ULL << 12)      /* a not-valid, not-transition PTE: committed (demand zero) */
+#define MI_PTE_PROTOTYPE (1ULL << 10)      /* a not-valid PTE in prototype format (MMPTE_PROTOTYPE) */
 #define MI_PTE_PFN(pte)  (((pte) & MI_PTE_PFN_MASK) >> PAGE_SHIFT)
+
+/* A prototype-format PTE naming ADDRESS (a prototype PTE, or in a
+ * prototype array the image whose file holds the page), protection MM. */
+static inline ULONG64 MiMakePrototypeFormatPte(const void *address, ULONG mm)
+{
+    return ((ULONG64)address << 16) | ((ULONG64)(mm & 0x1F) << 5) | MI_PTE_PROTOTYPE;
+}
+static inline BOOLEAN MiIsPrototypeFormatPte(ULONG64 v)
+{
+    return (v & (MI_PTE_VALID | MI_PTE_PROTOTYPE | MI_PTE_TRANSITION)) == MI_PTE_PROTOTYPE;
+}
+static inline PVOID MiPrototypeFormatAddress(ULONG64 v)
+{
+    return (PVOID)((LONG64)v >> 16);   /* arithmetic: bit 63 (address bit 47) sign-extends */
+}
 
 /* NT's protection codes (MM_*), kept in software PTEs. */
 #define MM_NOACCESS          0
@@ -178,7 +215,8 @@ typedef enum _MI_PFN_USAGE {
 typedef struct _MMPFN {
     PFN_NUMBER Flink;        /* next frame on its list (MI_PFN_LIST_END ends it) */
     PFN_NUMBER Blink;        /* previous frame */
-    PMMPTE PteAddress;       /* the PTE mapping (or last mapping) this frame, via the self-map */
+    PMMPTE PteAddress;       /* the PTE mapping (or last mapping) this frame, via the self-map;
+                                for a PrototypePte frame, its prototype PTE */
     MMPTE OriginalPte;       /* what that PTE becomes when the frame is taken away */
     ULONG ShareCount;        /* valid PTEs mapping it; for a page table, entries in use */
     USHORT ReferenceCount;   /* 1 while mapped or on I/O, +1 per MDL lock */
@@ -186,9 +224,13 @@ typedef struct _MMPFN {
     UCHAR Modified : 1;      /* contents exist nowhere else: write before reuse */
     UCHAR PteDeleted : 1;    /* the PTE is gone: free the frame at the last dereference */
     UCHAR CacheAttribute : 2;
-    UCHAR Spare : 4;
+    UCHAR PrototypePte : 1;  /* a shared image frame: PteAddress is its prototype PTE (in the
+                                image's array, nonpaged pool), not any process's PTE; NT's
+                                u4.PrototypePte */
+    UCHAR Spare : 3;
     ULONG64 PteFrame : 40;   /* the page table holding PteAddress: a user PTE's self-map
-                                address is only meaningful in its own process */
+                                address is only meaningful in its own process (for a
+                                PrototypePte frame: the pool page holding the prototype) */
     ULONG64 Usage : 8;       /* MI_PFN_USAGE */
     ULONG64 Spare2 : 16;
 } MMPFN, *PMMPFN;
@@ -207,6 +249,10 @@ extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead
 extern PMMPFNLIST MmPageLocationList[6];
 #define MI_PFN_ELEMENT(pfn) (&MmPfnDatabase[pfn])
 
+/* Below this many available pages, MiAllocatePfn wakes the working-set
+ * manager (mm/userfault.c): 8 MiB. */
+#define MI_LOW_MEMORY_PAGES 2048
+
 /* ---- physical memory (mm/physmem.c) ---- */
 typedef struct { PFN_NUMBER start, end; } MI_PFN_RANGE;   /* [start, end) */
 #define MI_MAX_RAM_RANGES 32
@@ -222,20 +268,59 @@ BOOLEAN MiIsPfnReservedAtBoot(PFN_NUMBER pfn);   /* boot modules */
 void MiCloseEarlyAllocator(void);
 
 /* ---- PFN database (mm/pfn.c) ---- */
+/* The PFN lock: a spin lock (so DISPATCH_LEVEL) over the PFN database -
+ * every frame's list links, location, reference count and usage, the list
+ * heads, MmAvailablePages and MiUsageCount. Routines marked "PFN lock"
+ * below must be called with it held and assert so (a bugcheck
+ * SPIN_LOCK_NOT_OWNED naming the routine otherwise); MiAllocatePfn and
+ * MiFreePfn take it themselves. Inside it only hyperspace may be used (the
+ * per-CPU mapping, for zeroing and repurposing): no pool, no frame
+ * allocation, no signalling. docs/mm.md §6 has the whole lock order. */
+extern KSPIN_LOCK MmPfnLock;
+static inline KIRQL MiAcquirePfnLock(void)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&MmPfnLock, &old);
+    return old;
+}
+static inline void MiReleasePfnLock(KIRQL old)
+{
+    KeReleaseSpinLock(&MmPfnLock, old);
+}
+#define MI_ASSERT_PFN_LOCK_HELD() KI_ASSERT_LOCK_HELD(&MmPfnLock, "the PFN lock")
+#define MI_ASSERT_PFN_LOCK_NOT_HELD(why) KI_ASSERT_LOCK_NOT_HELD(&MmPfnLock, "the PFN lock", (why))
+
 void MiInitializePfnDatabase(void);
-/* A frame for USAGE: zeroed if ZERO. 0 when there is none
- * (PFN 0 is below 1 MiB and never handed out). */
+/* A frame for USAGE: zeroed if ZERO. 0 when there is none (PFN 0 is
+ * below 1 MiB and never handed out). Charged usages (user, image, page
+ * table) wait for a frame below DISPATCH_LEVEL instead (bugcheck 0x4D after
+ * MiFrameWaitLimitMs); uncharged ones also get 0 when the frames left are
+ * promised to committed memory (mm/commit.c). */
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero);
+extern ULONG MiFrameWaitLimitMs;
+extern volatile ULONG64 MiFrameWaits;
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high);
-/* Give back a frame nothing maps and nothing references. */
+/* Give back a frame nothing maps and nothing references (takes the PFN
+ * lock; MiFreePfnLocked for a caller that holds it). */
 void MiFreePfn(PFN_NUMBER pfn);
+void MiFreePfnLocked(PFN_NUMBER pfn);
+/* PFN lock. */
 void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn);
-/* Put an unreferenced frame on the free list, forgetting its owner. */
+/* PFN lock. Put an unreferenced frame on the free list, forgetting its owner. */
 void MiInsertFreePage(PFN_NUMBER pfn);
+/* PFN lock. */
 void MiUnlinkPfnFromList(PFN_NUMBER pfn);
-/* Drop one reference; at zero the frame goes to the free list (PTE
- * deleted), modified list (dirty) or standby list (clean). */
+/* PFN lock. Drop one reference; at zero the frame goes to the free list
+ * (PTE deleted), modified list (dirty) or standby list (clean). */
 void MiDecrementReferenceCount(PFN_NUMBER pfn);
+/* The frame's contents changed behind its PTE's back (a device wrote it
+ * through an MDL): it must be written out before it is reused, so a trim
+ * sends it to the modified list, not standby. At DISPATCH_LEVEL. */
+void MiMarkPfnModified(PFN_NUMBER pfn);
+/* A process PTE stopped mapping shared (PrototypePte) frame PFN; at the
+ * last share its prototype PTE goes to transition and the frame to the
+ * standby list (mm/image.c). At DISPATCH_LEVEL. */
+void MiDecrementShareCount(PFN_NUMBER pfn);
 /* Check every invariant of the database; on failure bugcheck
  * PFN_LIST_CORRUPT (if FATAL) or return FALSE with a message printed. */
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);
@@ -266,6 +351,23 @@ ULONG64 MiCacheFlags(MEMORY_CACHING_TYPE type);
 void MiInitializePat(void);
 /* Upper levels present and the PTE itself readable? */
 BOOLEAN MiIsPteAccessible(const void *va);
+/* The PTE of user page VPN in the current address space, 0 when a table
+ * above it is absent; *LAST is the last page known to read the same: the
+ * end of the absent table's span (2 MiB, 1 GiB or 512 GiB), else VPN.
+ * Walks over user ranges step with it, so they cost what is mapped. */
+ULONG64 MiReadUserPte(ULONG64 vpn, ULONG64 *last);
+
+/* ---- commit (mm/commit.c) ----
+ * The commit charge is every page promised to somebody who may touch it
+ * later (committed private pages, page tables, writable image pages, the
+ * image cache); the limit is what can be made available for them. */
+extern volatile ULONG64 MmTotalCommittedPages, MmPeakCommitment;
+extern volatile ULONG64 MiUserPageTables;   /* user page-table frames (PML4s too) */
+#define MI_COMMIT_RESERVE_PAGES 512ULL      /* 2 MiB kept for the kernel's own must-succeed frames */
+ULONG64 MiCommitLimit(void);
+/* May a frame go to an uncharged user (pool, kernel stack, driver) without
+ * eating frames promised to committed memory? */
+BOOLEAN MiUnchargedFrameAllowed(void);
 
 /* ---- hyperspace (mm/hyperspace.c) ---- */
 /* Map PFN at a per-CPU temporary address; raises to DISPATCH_LEVEL until
@@ -293,6 +395,7 @@ ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
 ULONG MmTrimSystemWorkingSet(ULONG count);
 ULONG MiSystemWorkingSetSize(void);
 NTSTATUS MiResolvePagedPoolFault(PVOID va);
+/* PFN lock: the system working set is guarded by it. */
 void MiSystemWorkingSetInsert(PVOID va);
 void MiSystemWorkingSetRemove(PVOID va);
 

@@ -20,6 +20,8 @@ typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS;
  * immediately usable (zeroed + free + standby). */
 extern PFN_NUMBER MmNumberOfPhysicalPages;
 extern PFN_NUMBER MmAvailablePages;
+/* Print the commit charge, limit and peak (kd> mem). */
+void MmPrintCommit(void);
 
 /* Bring up the memory manager (kmain calls this once). */
 void MmInitSystem(void);
@@ -72,6 +74,13 @@ typedef struct _GENERAL_LOOKASIDE {
     ULONG Size;
     PALLOCATE_FUNCTION Allocate;
     PFREE_FUNCTION Free;
+    /* One of these guards ListHead and the counts (mm/lookaside.c): a
+     * nonpaged list is used up to DISPATCH_LEVEL, so a spin lock; a paged
+     * list's blocks are pageable, so popping one (which reads its link)
+     * may fault: a mutex at APC_LEVEL, where a fault can still be served.
+     * The header itself must be in nonpaged memory. */
+    KSPIN_LOCK SpinLock;
+    KMUTEX Mutex;
 } GENERAL_LOOKASIDE;
 typedef GENERAL_LOOKASIDE NPAGED_LOOKASIDE_LIST, *PNPAGED_LOOKASIDE_LIST;
 typedef GENERAL_LOOKASIDE PAGED_LOOKASIDE_LIST, *PPAGED_LOOKASIDE_LIST;
@@ -81,6 +90,8 @@ void ExInitializeNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE
 void ExDeleteNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
 PVOID ExAllocateFromNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside);
 void ExFreeToNPagedLookasideList(PNPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+/* Paged lists: IRQL <= APC_LEVEL only, as on NT (a bugcheck naming the
+ * rule otherwise, IRQL_NOT_LESS_OR_EQUAL at the call). */
 void ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_FUNCTION Allocate,
                                     PFREE_FUNCTION Free, ULONG Flags, SIZE_T Size, ULONG Tag, USHORT Depth);
 void ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);

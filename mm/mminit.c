@@ -6,6 +6,7 @@
  */
 #include "mm/mi.h"
 #include "mm/pool.h"
+#include "mm/mdl.h"
 #include "kernel/console.h"
 #include "kernel/x86.h"
 #include "kernel/ktest.h"
@@ -60,7 +61,14 @@ static int mm_counters(KT_COUNTER *out, int max)
         { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - MiLookasideCachedBlocks(FALSE) },
         { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - MiLookasideCachedBlocks(TRUE) },
         { "system PTEs in use", MiSystemPtesInUse() },
+        /* Every page charged is given back (mm/commit.c). */
+        { "commit charge (pages)", MmTotalCommittedPages },
         { "hyperspace slots in use", MiHyperspaceSlotsInUse() },
+        /* An MDL locked and never unlocked holds its frames even after their
+         * owner freed them: no other counter moves (the frame still counts
+         * as pool, the MDL block went back to its lookaside list). */
+        { "frame references held by MDL locks", MiMdlLockedFrames },
+        { "frame references held by MDL user views", MiMdlViewFrames },
     };
     int n = 0;
     for (; n < (int)ARRAYSIZE(c) && n < max; n++)

@@ -14,27 +14,26 @@
 static PVOID ws_entries[MI_PAGED_POOL_PAGES];
 static ULONG ws_count, ws_hand;
 
-/* The list is changed by the pool (at APC_LEVEL, under its mutex) and by
- * trimming and soft faults (at DISPATCH_LEVEL): every change happens at
- * DISPATCH_LEVEL so none can be preempted half-way. */
+/* The list is changed by the pool (mapping and freeing pages), by
+ * trimming and by soft faults: always under the PFN lock, which each of
+ * them holds anyway to change the frame the entry stands for, so an entry
+ * and its PTE's state change together. */
 void MiSystemWorkingSetInsert(PVOID va)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    MI_ASSERT_PFN_LOCK_HELD();
     ASSERT(ws_count < MI_PAGED_POOL_PAGES);
     ws_entries[ws_count++] = va;
-    KeLowerIrql(old);
 }
 
 void MiSystemWorkingSetRemove(PVOID va)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    MI_ASSERT_PFN_LOCK_HELD();
     for (ULONG i = 0; i < ws_count; i++) {
         if (ws_entries[i] == va) {
             ws_entries[i] = ws_entries[--ws_count];
             break;
         }
     }
-    KeLowerIrql(old);
 }
 
 ULONG MiSystemWorkingSetSize(void)
@@ -46,6 +45,7 @@ ULONG MiSystemWorkingSetSize(void)
  * changed; with no pagefile copy it goes to the modified list either way. */
 static void trim_page(PVOID va)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPTE pte = MiGetPteAddress(va);
     ULONG64 v = pte->u.Long;
     PFN_NUMBER pfn = MI_PTE_PFN(v);
@@ -64,7 +64,7 @@ static void trim_page(PVOID va)
 
 ULONG MmTrimSystemWorkingSet(ULONG count)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     ULONG trimmed = 0;
     while (ws_count && (count == 0 || trimmed < count)) {
         /* A clock hand over the list, without access-bit aging yet: the
@@ -77,20 +77,28 @@ ULONG MmTrimSystemWorkingSet(ULONG count)
         trim_page(va);
         trimmed++;
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     return trimmed;
 }
 
 /* The soft fault: transition -> valid with the same frame. */
 NTSTATUS MiResolvePagedPoolFault(PVOID va)
 {
+    KI_ASSERT_IRQL_LE(APC_LEVEL);   /* MmAccessFault stops a fault at DISPATCH_LEVEL before it gets here */
     PMMPTE pte = MiGetPteAddress(va);
     MMPTE v = *pte;
     if (v.u.Hard.Valid)
         return STATUS_SUCCESS;      /* someone else already brought it back */
     if (!v.u.Trans.Transition)
         return STATUS_ACCESS_VIOLATION;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
+    /* Read again under the lock: another thread may have faulted the page
+     * back in (and counted its reference) since the read above. */
+    v = *pte;
+    if (v.u.Hard.Valid || !v.u.Trans.Transition) {
+        MiReleasePfnLock(old);
+        return v.u.Hard.Valid ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
+    }
     PFN_NUMBER pfn = v.u.Trans.PageFrameNumber;
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
@@ -103,20 +111,23 @@ NTSTATUS MiResolvePagedPoolFault(PVOID va)
     e->ShareCount++;
     MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MI_PTE_VALID | MI_PROT_KERNEL_RW);
     MiSystemWorkingSetInsert(PAGE_ALIGN(va));
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     return STATUS_SUCCESS;
 }
 
-/* Free one paged-pool page, wherever it is now. */
+/* Free one paged-pool page, wherever it is now. Decided under the PFN
+ * lock: a trim in between could otherwise take a page found valid out
+ * before it is unmapped. */
 void MiDeletePagedPoolPage(PVOID va)
 {
     PMMPTE pte = MiGetPteAddress(va);
+    KIRQL old = MiAcquirePfnLock();
     if (pte->u.Hard.Valid) {
         MiSystemWorkingSetRemove(va);
-        MiFreePfn(MiUnmapPage(va));
+        MiFreePfnLocked(MiUnmapPage(va));
+        MiReleasePfnLock(old);
         return;
     }
-    KIRQL old = KeRaiseIrqlToDpcLevel();
     PFN_NUMBER pfn = pte->u.Trans.PageFrameNumber;
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     MiWritePteAndFlush(pte, 0);
@@ -127,5 +138,5 @@ void MiDeletePagedPoolPage(PVOID va)
     } else {
         e->PteDeleted = 1;           /* locked: freed at the last unlock */
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }

@@ -9,6 +9,7 @@
  * other frame through hyperspace or a system-PTE mapping.
  */
 #include "mm/mi.h"
+#include "kernel/ps.h"
 #include "kernel/console.h"
 #include "kernel/x86.h"
 
@@ -107,6 +108,25 @@ BOOLEAN MiIsPteAccessible(const void *va)
            (MiGetPdeAddress(va)->u.Long & MI_PTE_VALID) && !(MiGetPdeAddress(va)->u.Long & MI_PTE_LARGE);
 }
 
+ULONG64 MiReadUserPte(ULONG64 vpn, ULONG64 *last)
+{
+    const void *va = (const void *)(vpn << PAGE_SHIFT);
+    if (!(MiGetPxeAddress(va)->u.Long & MI_PTE_VALID)) {
+        *last = vpn | ((1ULL << 27) - 1);   /* no PDPT: 512 GiB read as zero */
+        return 0;
+    }
+    if (!(MiGetPpeAddress(va)->u.Long & MI_PTE_VALID)) {
+        *last = vpn | ((1ULL << 18) - 1);   /* no PD: 1 GiB */
+        return 0;
+    }
+    if (!(MiGetPdeAddress(va)->u.Long & MI_PTE_VALID)) {
+        *last = vpn | ((1ULL << 9) - 1);    /* no PT: 2 MiB */
+        return 0;
+    }
+    *last = vpn;
+    return MiGetPteAddress(va)->u.Long;
+}
+
 void MiWritePteAndFlush(PMMPTE pte, ULONG64 value)
 {
     /* One 64-bit store: the CPU may walk the tables at any moment and must
@@ -139,6 +159,8 @@ static BOOLEAN ensure_level(PMMPTE entry, BOOLEAN user)
         KeBugCheckRule(0x1A, 0x3000, (ULONG_PTR)entry, 0, 0, "a kernel PML4 slot was created after boot (%p)",
                        MiGetVirtualAddressMappedByPte(entry));
     table_pfn_of(entry)->ShareCount++;
+    if (user)
+        MiUserPageTableCreated(KeGetCurrentThread()->ActiveProcess);   /* charged to the address space it is in */
     *(volatile ULONG64 *)&entry->u.Long = MI_TABLE_ENTRY(pfn) | (user ? MI_PTE_OWNER : 0);
     /* The new table's self-map address may be cached as not-present in
      * the paging-structure caches; flush it before touching the table. */
@@ -167,6 +189,13 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags)
         table_pfn_of(pte)->ShareCount++;
     if (MiIsPfnRam(pfn)) {
         PMMPFN e = MI_PFN_ELEMENT(pfn);
+        /* This PTE becomes the frame's owner (PteAddress). A shared image
+         * frame has none: its PFN names the prototype PTE, which is what
+         * lets any one process's mapping of it come and go (mm/image.c). */
+        if (e->PrototypePte)
+            KeBugCheckRule(PFN_LIST_CORRUPT, 0x99, pfn, (ULONG_PTR)e->PteAddress, (ULONG_PTR)pte,
+                           "shared image frame %#llx was mapped at %p as if it were private: its PFN entry "
+                           "must keep naming its prototype PTE", (unsigned long long)pfn, va);
         e->ShareCount++;
         e->PteAddress = pte;
         e->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);

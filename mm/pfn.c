@@ -15,6 +15,7 @@
 void MiSignalLowMemory(void);
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
+KSPIN_LOCK MmPfnLock;   /* mm/mi.h says what it guards */
 PFN_NUMBER MiUsageCount[MiUsageMax];   /* frames off the free lists, by owner */
 PFN_NUMBER MmNumberOfPhysicalPages;
 PFN_NUMBER MmAvailablePages;
@@ -47,11 +48,13 @@ __attribute__((noreturn)) static void pfn_corrupt(ULONG_PTR p1, PFN_NUMBER pfn, 
 
 static void update_available(void)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     MmAvailablePages = MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total;
 }
 
 void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     /* FIFO: new frames at the tail, taken from the head, so the standby
      * and modified lists age in order. */
@@ -69,6 +72,7 @@ void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
 
 void MiUnlinkPfnFromList(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->PageLocation > BadPageList || !MmPageLocationList[e->PageLocation])
         pfn_corrupt(0x02, pfn, e->PageLocation, "a frame that is on no list was unlinked from one");
@@ -96,9 +100,21 @@ void MiUnlinkPfnFromList(PFN_NUMBER pfn)
  * data in backing store instead. */
 static void repurpose_standby(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (!e->PteAddress)
         return;
+    if (e->PrototypePte) {
+        /* A shared image frame: no process PTE names it (they point at the
+         * prototype, or are 0), so only the prototype PTE changes, back to
+         * "in the image file"; every process re-reads it at its next fault. */
+        PMMPTE proto = e->PteAddress;
+        if (!(proto->u.Long & MI_PTE_TRANSITION) || (proto->u.Long & MI_PTE_VALID) ||
+            proto->u.Trans.PageFrameNumber != pfn)
+            pfn_corrupt(0x99, pfn, (ULONG_PTR)proto, "a standby image frame's prototype PTE is not in transition to it");
+        proto->u.Long = e->OriginalPte.u.Long;
+        return;
+    }
     if ((ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
         /* A kernel PTE: the same in every address space. */
         if (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
@@ -116,6 +132,7 @@ static void repurpose_standby(PFN_NUMBER pfn)
 /* A frame just taken off a list becomes in use, by USAGE, with one reference. */
 static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN was_zero)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->ReferenceCount || e->ShareCount)
         pfn_corrupt(0x99, pfn, e->ReferenceCount, "a frame on a free list still had references");
@@ -131,38 +148,65 @@ static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN
         MiZeroPhysicalPage(pfn);
 }
 
+/* Who may have a frame when (the commit rules, mm/commit.c):
+ *  - charged users (private and image pages, page tables) were promised
+ *    their frame when they committed, so they are never refused: when
+ *    there is none right now they wait for one (below DISPATCH_LEVEL);
+ *  - uncharged users (pools, kernel stacks, driver pages) get a frame only
+ *    if that leaves enough for every promise; otherwise they fail and
+ *    their caller returns a status;
+ *  - tests take frames as they are (they exhaust memory on purpose). */
+typedef enum { ALLOC_CHARGED, ALLOC_UNCHARGED, ALLOC_RAW } ALLOC_CLASS;
+
+static ALLOC_CLASS alloc_class(MI_PFN_USAGE usage)
+{
+    switch (usage) {
+    case MiUsageUser:
+    case MiUsageImage:
+    case MiUsagePageTable: return ALLOC_CHARGED;
+    case MiUsageTest: return ALLOC_RAW;
+    default: return ALLOC_UNCHARGED;
+    }
+}
+
 /* The first frame in [LOW, HIGH] on the free or zeroed list, or 0. For
  * callers with a physical window (DMA limits, MmAllocatePagesForMdlEx). */
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
+    KIRQL old = MiAcquirePfnLock();
     PFN_NUMBER found = MI_PFN_LIST_END;
     PMMPFNLIST lists[2] = { zero ? &MmZeroedPageListHead : &MmFreePageListHead,
                             zero ? &MmFreePageListHead : &MmZeroedPageListHead };
-    for (int l = 0; l < 2 && found == MI_PFN_LIST_END; l++)
-        for (PFN_NUMBER pfn = lists[l]->Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink)
-            if (pfn >= low && pfn <= high) {
-                found = pfn;
-                break;
-            }
+    if (alloc_class(usage) != ALLOC_UNCHARGED || MiUnchargedFrameAllowed())
+        for (int l = 0; l < 2 && found == MI_PFN_LIST_END; l++)
+            for (PFN_NUMBER pfn = lists[l]->Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink)
+                if (pfn >= low && pfn <= high) {
+                    found = pfn;
+                    break;
+                }
     if (found == MI_PFN_LIST_END) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         return 0;
     }
     BOOLEAN was_zero = MI_PFN_ELEMENT(found)->PageLocation == ZeroedPageList;
     MiUnlinkPfnFromList(found);
     take_frame(found, usage, zero, was_zero);
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     MiSignalLowMemory();
     return found;
 }
 
-PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
+static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();   /* the PFN database is updated at DISPATCH_LEVEL, as on NT */
+    /* The low-memory signal below takes the dispatcher lock. */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
+    KIRQL old = MiAcquirePfnLock();   /* at DISPATCH_LEVEL, as on NT */
     PFN_NUMBER pfn = MI_PFN_LIST_END;
     BOOLEAN is_zero = FALSE;
-    if (zero && MmZeroedPageListHead.Total) {
+    if (alloc_class(usage) == ALLOC_UNCHARGED && !MiUnchargedFrameAllowed()) {
+        /* the frames left are promised to committed memory */
+    } else if (zero && MmZeroedPageListHead.Total) {
         pfn = MmZeroedPageListHead.Flink;
         is_zero = TRUE;
     } else if (MmFreePageListHead.Total) {
@@ -175,18 +219,50 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
         repurpose_standby(pfn);
     }
     if (pfn == MI_PFN_LIST_END) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         return 0;
     }
     MiUnlinkPfnFromList(pfn);
     take_frame(pfn, usage, zero, is_zero);
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
     return pfn;
 }
 
+/* How long a charged allocation waits for a frame before the kernel calls
+ * it what it is: an accounting bug (every promise is covered by a frame
+ * that can be made available, so one must come). */
+ULONG MiFrameWaitLimitMs = 5000;
+volatile ULONG64 MiFrameWaits;   /* how often a charged allocation had to wait */
+
+PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
+{
+    PFN_NUMBER pfn = try_allocate(usage, zero);
+    if (pfn || alloc_class(usage) != ALLOC_CHARGED || KeGetCurrentIrql() >= DISPATCH_LEVEL)
+        return pfn;
+    /* A fault on committed memory never fails for want of a frame (NT's
+     * MiEnsureAvailablePageOrWait): wait while others give frames back and
+     * the working-set manager runs. */
+    MiFrameWaits++;
+    for (ULONG waited = 0; waited < MiFrameWaitLimitMs; waited += 10) {
+        MiSignalLowMemory();
+        LARGE_INTEGER ten = { -KI_MS(10) };
+        KeDelayExecutionThread(KernelMode, FALSE, &ten);
+        if ((pfn = try_allocate(usage, zero)) != 0)
+            return pfn;
+    }
+    KeBugCheckRule(NO_PAGES_AVAILABLE, MmModifiedPageListHead.Total, MmAvailablePages, MmTotalCommittedPages,
+                   MiCommitLimit(),
+                   "a %s frame was waited for %u ms and none came: every committed page must be backed by a "
+                   "frame that can be made available (commit charge %llu, limit %llu, %llu modified pages "
+                   "that cannot be written out without a pagefile)", MiUsageName(usage), MiFrameWaitLimitMs,
+                   (unsigned long long)MmTotalCommittedPages, (unsigned long long)MiCommitLimit(),
+                   (unsigned long long)MmModifiedPageListHead.Total);
+}
+
 void MiInsertFreePage(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     MiUsageCount[e->Usage]--;
     e->Usage = MiUsageFree;
@@ -198,6 +274,7 @@ void MiInsertFreePage(PFN_NUMBER pfn)
 
 void MiDecrementReferenceCount(PFN_NUMBER pfn)
 {
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->ReferenceCount == 0)
         pfn_corrupt(0x07, pfn, e->ShareCount, "a frame was dereferenced (unlocked or freed) more often than referenced");
@@ -213,15 +290,30 @@ void MiDecrementReferenceCount(PFN_NUMBER pfn)
         MiInsertPageInList(&MmStandbyPageListHead, pfn);      /* clean: reusable, still findable */
 }
 
-void MiFreePfn(PFN_NUMBER pfn)
+void MiMarkPfnModified(PFN_NUMBER pfn)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    /* NT's MI_SET_MODIFIED. The PTE's dirty bit cannot say it: the CPU
+     * sets D only for writes through that PTE, and DMA (or a write through
+     * another mapping, such as an MDL's system PTEs) goes around it. */
+    MI_ASSERT_PFN_LOCK_HELD();
+    MI_PFN_ELEMENT(pfn)->Modified = 1;
+}
+
+void MiFreePfnLocked(PFN_NUMBER pfn)
+{
+    MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     if (e->PageLocation != ActiveAndValid || e->ShareCount)
         pfn_corrupt(0x99, pfn, e->PageLocation, "a frame was freed while still mapped or already on a list");
     e->PteDeleted = 1;   /* the owner is done; an MDL lock may keep it alive a while */
     MiDecrementReferenceCount(pfn);
-    KeLowerIrql(old);
+}
+
+void MiFreePfn(PFN_NUMBER pfn)
+{
+    KIRQL old = MiAcquirePfnLock();
+    MiFreePfnLocked(pfn);
+    MiReleasePfnLock(old);
 }
 
 /* ---- building the database at boot ---- */
@@ -294,6 +386,7 @@ void MiInitializePfnDatabase(void)
     }
 
     MmNumberOfPhysicalPages = 0;
+    KIRQL old = MiAcquirePfnLock();   /* nobody else runs yet, but the list routines assert it */
     for (ULONG r = 0; r < MiRamRangeCount; r++) {
         for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++) {
             MmNumberOfPhysicalPages++;
@@ -313,6 +406,7 @@ void MiInitializePfnDatabase(void)
     }
     for (int u = 0; u < MiUsageMax; u++)
         MiUsageCount[u] = MiCountPfnsByUsage(u);
+    MiReleasePfnLock(old);
 }
 
 /* ---- invariants ---- */
@@ -333,6 +427,36 @@ ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage)
     return n;
 }
 
+/* The PTE that frame E's PteAddress names, read where it lives: a
+ * prototype PTE directly (nonpaged pool), a kernel PTE through the
+ * self-map (the same in every address space), a user PTE in the page
+ * table PteFrame through hyperspace - its self-map address means
+ * something only in its own process, which need not be the current one.
+ * FALSE when there is nothing to read. At DISPATCH_LEVEL. */
+static BOOLEAN read_named_pte(PMMPFN e, ULONG64 *out)
+{
+    PMMPTE pte = e->PteAddress;
+    if (!pte)
+        return FALSE;
+    if (e->PrototypePte) {
+        *out = pte->u.Long;
+        return TRUE;
+    }
+    if ((ULONG64)pte >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
+        if (!MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte)))
+            return FALSE;
+        *out = pte->u.Long;
+        return TRUE;
+    }
+    if (!e->PteFrame || !MiIsPfnRam(e->PteFrame))
+        return FALSE;
+    KIRQL old;
+    PMMPTE table = MiMapPageInHyperspace(e->PteFrame, &old);
+    *out = table[((ULONG64)pte & (PAGE_SIZE - 1)) / sizeof(MMPTE)].u.Long;
+    MiUnmapPageInHyperspace(table, old);
+    return TRUE;
+}
+
 #define VERIFY(cond, p1, pfn, ...)                                             \
     do {                                                                       \
         if (!(cond)) {                                                         \
@@ -348,7 +472,7 @@ ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage)
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
 {
     PFN_NUMBER per_location[8] = { 0 };
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     BOOLEAN ok = FALSE;
 
     /* 1. Each list: links agree both ways, every member says it is on it,
@@ -362,18 +486,20 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             PMMPFN e = MI_PFN_ELEMENT(pfn);
             if (!MiIsPfnRam(pfn) || n > MmNumberOfPhysicalPages || e->PageLocation != l || e->Blink != prev ||
                 e->ReferenceCount || e->ShareCount) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x8F, pfn, "%s list: frame %#llx (location %s, refs %u, shares %u) is inconsistent",
                        MiListName(l), (unsigned long long)pfn, MiListName(e->PageLocation), e->ReferenceCount,
                        e->ShareCount);
             }
             if (l == StandbyPageList || l == ModifiedPageList) {
-                /* A transition frame is still named by its PTE. */
-                PMMPTE pte = e->PteAddress;
-                if (!pte || (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(pte)) &&
-                             (!(pte->u.Long & MI_PTE_TRANSITION) || (pte->u.Long & MI_PTE_VALID) ||
-                              pte->u.Trans.PageFrameNumber != pfn))) {
-                    KeLowerIrql(old);
+                /* A transition frame is still named by its PTE (a shared
+                 * image frame by its prototype PTE, in nonpaged pool). */
+                MMPTE pte;
+                BOOLEAN readable = read_named_pte(e, &pte.u.Long);
+                if (!e->PteAddress || (readable && (!(pte.u.Long & MI_PTE_TRANSITION) ||
+                                                    (pte.u.Long & MI_PTE_VALID) ||
+                                                    pte.u.Trans.PageFrameNumber != pfn))) {
+                    MiReleasePfnLock(old);
                     VERIFY(FALSE, 0x99, pfn, "frame %#llx is on the %s list but its PTE does not point at it",
                            (unsigned long long)pfn, MiListName(l));
                 }
@@ -382,7 +508,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             n++;
         }
         if (n != list->Total || list->Blink != prev) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             VERIFY(FALSE, 0x8F, 0, "%s list holds %llu frames but says %llu", MiListName(l), (unsigned long long)n,
                    (unsigned long long)list->Total);
         }
@@ -395,23 +521,36 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             PMMPFN e = MI_PFN_ELEMENT(pfn);
             total++;
             if (e->PageLocation > TransitionPage) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx has location %u", (unsigned long long)pfn, e->PageLocation);
             }
             per_location[e->PageLocation]++;
             if (e->PageLocation == ActiveAndValid && e->ReferenceCount == 0) {
-                KeLowerIrql(old);
+                MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx is in use (%s) with no reference", (unsigned long long)pfn,
                        MiUsageName(e->Usage));
             }
-            /* Kernel PTEs are the same in every address space, so only
-             * those can be checked from here. */
+            /* A shared image frame in use: its prototype PTE is valid and
+             * names it while process PTEs map it, in transition otherwise
+             * (only an MDL lock keeps it active then). */
+            if (e->PageLocation == ActiveAndValid && e->PrototypePte) {
+                ULONG64 v = e->PteAddress ? e->PteAddress->u.Long : 0;
+                ULONG64 want = e->ShareCount ? MI_PTE_VALID : MI_PTE_TRANSITION;
+                if ((v & (MI_PTE_VALID | MI_PTE_TRANSITION)) != want || MI_PTE_PFN(v) != pfn) {
+                    MiReleasePfnLock(old);
+                    VERIFY(FALSE, 0x99, pfn, "shared image frame %#llx (%u shares) has prototype PTE %p = %#llx",
+                           (unsigned long long)pfn, e->ShareCount, e->PteAddress, (unsigned long long)v);
+                }
+                continue;
+            }
+            /* A mapped frame is mapped by the PTE its entry names: a
+             * kernel PTE through the self-map, a user PTE in its own
+             * process's page table (PteFrame). */
+            ULONG64 v;
             if (e->PageLocation == ActiveAndValid && e->ShareCount && e->Usage != MiUsagePageTable &&
-                (ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL) &&
-                MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress))) {
-                ULONG64 v = e->PteAddress->u.Long;
+                e->PteAddress && read_named_pte(e, &v)) {
                 if (!(v & MI_PTE_VALID) || MI_PTE_PFN(v) != pfn) {
-                    KeLowerIrql(old);
+                    MiReleasePfnLock(old);
                     VERIFY(FALSE, 0x99, pfn, "frame %#llx (%s) is shared by %u PTEs but its PTE %p holds %#llx",
                            (unsigned long long)pfn, MiUsageName(e->Usage), e->ShareCount, e->PteAddress,
                            (unsigned long long)v);
@@ -420,13 +559,13 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
         }
     }
     if (total != MmNumberOfPhysicalPages) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         VERIFY(FALSE, 0x99, 0, "%llu RAM frames, but MmNumberOfPhysicalPages says %llu", (unsigned long long)total,
                (unsigned long long)MmNumberOfPhysicalPages);
     }
     for (int l = 0; l <= BadPageList; l++) {
         if (MmPageLocationList[l] && per_location[l] != MmPageLocationList[l]->Total) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             VERIFY(FALSE, 0x8F, 0, "%llu frames say they are on the %s list, which holds %llu",
                    (unsigned long long)per_location[l], MiListName(l),
                    (unsigned long long)MmPageLocationList[l]->Total);
@@ -434,17 +573,17 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
     }
     for (int u = 1; u < MiUsageMax; u++) {
         if (MiUsageCount[u] != MiCountPfnsByUsage(u)) {
-            KeLowerIrql(old);
+            MiReleasePfnLock(old);
             VERIFY(FALSE, 0x99, 0, "the %s frame count says %llu but %u frames belong to it", MiUsageName(u),
                    (unsigned long long)MiUsageCount[u], MiCountPfnsByUsage(u));
         }
     }
     if (MmAvailablePages != MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total) {
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         VERIFY(FALSE, 0x99, 0, "MmAvailablePages %llu is not zeroed + free + standby",
                (unsigned long long)MmAvailablePages);
     }
     ok = TRUE;
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
     return ok;
 }

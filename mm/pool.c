@@ -51,8 +51,31 @@ static MI_POOL *pool_of_va(ULONG64 va)
 
 static ULONG page_index(MI_POOL *p, ULONG64 va) { return (ULONG)((va - p->Start) >> PAGE_SHIFT); }
 
+/* The tag table and the big-page table serve BOTH pools, and the pools'
+ * own locks differ (a spin lock for nonpaged pool, a mutex at APC_LEVEL for
+ * paged pool, which a DPC's nonpaged allocation does not respect). So the
+ * two tables have one lock of their own, this spin lock, and every routine
+ * that reads or changes them asserts it. It is a leaf: taken inside either
+ * pool's lock, nothing is taken inside it (docs/mm.md §6). */
+static KSPIN_LOCK table_lock;
+#define MI_ASSERT_POOL_TABLE_LOCK_HELD() KI_ASSERT_LOCK_HELD(&table_lock, "the pool table lock")
+#define MI_BIG_PAGE_CLAIMED 1ULL   /* Va of a slot taken by an allocation still mapping its pages */
+
+static KIRQL table_lock_acquire(void)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&table_lock, &old);
+    return old;
+}
+
+static void table_lock_release(KIRQL old)
+{
+    KeReleaseSpinLock(&table_lock, old);
+}
+
 static MI_POOL_TAG_STATS *tag_stats(ULONG tag)
 {
+    MI_ASSERT_POOL_TABLE_LOCK_HELD();
     ULONG h = (tag * 2654435761u) % MI_POOL_TAG_SLOTS;
     for (ULONG i = 0; i < MI_POOL_TAG_SLOTS; i++) {
         MI_POOL_TAG_STATS *t = &MiPoolTags[(h + i) % MI_POOL_TAG_SLOTS];
@@ -66,18 +89,25 @@ static MI_POOL_TAG_STATS *tag_stats(ULONG tag)
     return &MiPoolTags[MI_POOL_TAG_SLOTS - 1];   /* table full: lumped into the last slot */
 }
 
+/* P's own counters are under P's lock (held by the caller); the tag
+ * table's under the table lock. */
 static void account(MI_POOL *p, ULONG tag, ULONG64 bytes, BOOLEAN alloc)
 {
-    MI_POOL_TAG_STATS *t = tag_stats(tag);
     int i = p == &MiPagedPool;
+    KIRQL old = table_lock_acquire();
+    MI_POOL_TAG_STATS *t = tag_stats(tag);
     if (alloc) {
         t->Allocs[i]++;
         t->Bytes[i] += bytes;
-        p->Allocs++;
-        p->BytesInUse += bytes;
     } else {
         t->Frees[i]++;
         t->Bytes[i] -= bytes;
+    }
+    table_lock_release(old);
+    if (alloc) {
+        p->Allocs++;
+        p->BytesInUse += bytes;
+    } else {
         p->Frees++;
         p->BytesInUse -= bytes;
     }
@@ -134,9 +164,12 @@ static PVOID pool_pages_alloc(MI_POOL *p, ULONG pages)
         MiMapPage(va + (ULONG64)i * PAGE_SIZE, pfn, MI_PROT_KERNEL_RW);
         if (p == &MiPagedPool) {
             /* No copy of a paged-pool page exists anywhere until the
-             * pagefile has one: it is dirty from birth. */
+             * pagefile has one: it is dirty from birth. The system working
+             * set is the PFN lock's (mm/pagedpool.c). */
+            KIRQL old = MiAcquirePfnLock();
             MI_PFN_ELEMENT(pfn)->Modified = 1;
             MiSystemWorkingSetInsert(va + (ULONG64)i * PAGE_SIZE);
+            MiReleasePfnLock(old);
         }
     }
     p->PagesInUse += pages;
@@ -248,6 +281,7 @@ static PVOID alloc_small(MI_POOL *p, ULONG units, UCHAR type, ULONG tag, ULONG b
 
 static MI_BIG_PAGE *big_find(ULONG64 va)
 {
+    MI_ASSERT_POOL_TABLE_LOCK_HELD();
     for (ULONG i = 0; i < MI_BIG_PAGE_SLOTS; i++)
         if (MiBigPages[i].Va == va)
             return &MiBigPages[i];
@@ -256,27 +290,42 @@ static MI_BIG_PAGE *big_find(ULONG64 va)
 
 static MI_BIG_PAGE *big_containing(ULONG64 va)
 {
+    MI_ASSERT_POOL_TABLE_LOCK_HELD();
     for (ULONG i = 0; i < MI_BIG_PAGE_SLOTS; i++)
         if (MiBigPages[i].Va && va >= MiBigPages[i].Va && va < MiBigPages[i].Va + MiBigPages[i].Pages * PAGE_SIZE)
             return &MiBigPages[i];
     return NULL;
 }
 
+/* The slot is claimed under the table lock before the pages are mapped
+ * (which takes a while, and lets DPCs run for a paged allocation): nobody
+ * else can pick it meanwhile. */
 static PVOID alloc_big(MI_POOL *p, SIZE_T bytes, UCHAR type, ULONG tag)
 {
+    KIRQL old = table_lock_acquire();
     MI_BIG_PAGE *slot = big_find(0);
+    if (slot) {
+        slot->Va = MI_BIG_PAGE_CLAIMED;
+        slot->Pages = 0;
+    }
+    table_lock_release(old);
     if (!slot)
         return NULL;
     ULONG pages = (ULONG)BYTES_TO_PAGES(bytes);
     PVOID va = pool_pages_alloc(p, pages);
-    if (!va)
-        return NULL;
-    slot->Va = (ULONG64)va;
-    slot->Pages = pages;
-    slot->Tag = tag;
-    slot->PoolType = type;
-    slot->Bytes = bytes;
-    account(p, tag, (ULONG64)pages * PAGE_SIZE, TRUE);
+    old = table_lock_acquire();
+    if (va) {
+        slot->Va = (ULONG64)va;
+        slot->Pages = pages;
+        slot->Tag = tag;
+        slot->PoolType = type;
+        slot->Bytes = bytes;
+    } else {
+        slot->Va = 0;   /* give the slot back */
+    }
+    table_lock_release(old);
+    if (va)
+        account(p, tag, (ULONG64)pages * PAGE_SIZE, TRUE);
     return va;
 }
 
@@ -289,6 +338,11 @@ static UCHAR header_type(POOL_TYPE t)
 
 PVOID ExAllocatePoolWithTag(POOL_TYPE type, SIZE_T bytes, ULONG tag)
 {
+    /* The allocator may need a frame, and MiAllocatePfn may wake the
+     * working-set manager: an allocation under the dispatcher lock would
+     * take it again (SPIN_LOCK_ALREADY_OWNED, but only when memory is low).
+     * Checked on every call, so the bug shows the first time. */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("pool may not be allocated under it: the allocator can signal an event");
     MI_POOL *p = (type & 1) ? &MiPagedPool : &MiNonPagedPool;
     KIRQL irql = KeGetCurrentIrql();
     if (irql > ((type & 1) ? APC_LEVEL : DISPATCH_LEVEL))
@@ -373,6 +427,7 @@ double_free:
 
 void ExFreePoolWithTag(PVOID ptr, ULONG tag)
 {
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("pool may not be freed under it: freeing takes the pool and PFN locks");
     ULONG64 va = (ULONG64)ptr;
     MI_POOL *p = pool_of_va(va);
     if (!p)
@@ -386,6 +441,7 @@ void ExFreePoolWithTag(PVOID ptr, ULONG tag)
                        p->Name);
     KIRQL old = pool_lock(p);
     if ((va & (PAGE_SIZE - 1)) == 0) {
+        KIRQL told = table_lock_acquire();
         MI_BIG_PAGE *b = big_find(va);
         if (!b) {
             KeBugCheckRule(BAD_POOL_CALLER, big_containing(va) ? 0x41286 : 0x46, va, 0,
@@ -396,9 +452,11 @@ void ExFreePoolWithTag(PVOID ptr, ULONG tag)
             KeBugCheckRule(BAD_POOL_CALLER, 0x0A, va, b->Tag, tag,
                            "pool block %p was freed with tag '%.4s' but allocated with '%.4s'", ptr, (char *)&tag,
                            (char *)&b->Tag);
-        account(p, b->Tag, (ULONG64)b->Pages * PAGE_SIZE, FALSE);
-        pool_pages_free(p, ptr, b->Pages);
-        memset(b, 0, sizeof(*b));
+        ULONG pages = b->Pages, btag = b->Tag;
+        memset(b, 0, sizeof(*b));   /* the record goes first; the pages stay ours under P's lock */
+        table_lock_release(told);
+        account(p, btag, (ULONG64)pages * PAGE_SIZE, FALSE);
+        pool_pages_free(p, ptr, pages);
     } else if ((va & (POOL_UNIT - 1)) == 0) {
         free_small(p, (POOL_HEADER *)ptr - 1, tag);
     } else {
@@ -432,6 +490,7 @@ void MiInitializePools(void)
     init_pool(&MiPagedPool, "paged", MI_PAGED_POOL_START, MI_PAGED_POOL_PAGES, paged_bits);
     KeInitializeSpinLock(&nonpaged_lock);
     KeInitializeMutex(&paged_mutex, 0);
+    KeInitializeSpinLock(&table_lock);
 }
 
 ULONG64 MiPoolOutstandingAllocations(void)
@@ -439,12 +498,17 @@ ULONG64 MiPoolOutstandingAllocations(void)
     return (MiNonPagedPool.Allocs - MiNonPagedPool.Frees) + (MiPagedPool.Allocs - MiPagedPool.Frees);
 }
 
+/* For tests and statistics: the entry stays put once made, its counts
+ * are read without the lock (each a single 64-bit load). */
 const MI_POOL_TAG_STATS *MiLookupPoolTag(ULONG tag)
 {
-    for (ULONG i = 0; i < MI_POOL_TAG_SLOTS; i++)
+    const MI_POOL_TAG_STATS *found = NULL;
+    KIRQL old = table_lock_acquire();
+    for (ULONG i = 0; i < MI_POOL_TAG_SLOTS && !found; i++)
         if (MiPoolTags[i].Tag == tag)
-            return &MiPoolTags[i];
-    return NULL;
+            found = &MiPoolTags[i];
+    table_lock_release(old);
+    return found;
 }
 
 ULONG64 MiPoolBytesInUse(int paged)

@@ -13,6 +13,9 @@ static ULONG64 used_bits[NPTES / 64];   /* one bit per PTE, guards included */
 static RTL_BITMAP used;
 static USHORT run_length[NPTES];        /* at a run's first PTE: its length */
 static ULONG in_use, hint;
+/* The bitmap, run lengths and counts: one spin lock (docs/mm.md §6).
+ * Inside it a run's page tables may be created, which takes the PFN lock. */
+static KSPIN_LOCK pte_lock;
 
 static PMMPTE pte_of(ULONG i) { return MiGetPteAddress((void *)(MI_SYSTEM_PTE_BASE + (ULONG64)i * PAGE_SIZE)); }
 
@@ -20,16 +23,18 @@ void MiInitializeSystemPtes(void)
 {
     RtlInitializeBitMap(&used, used_bits, NPTES);
     in_use = hint = 0;
+    KeInitializeSpinLock(&pte_lock);
 }
 
 PMMPTE MiReserveSystemPtes(ULONG count)
 {
     if (count == 0 || count >= 0xFFFF)
         return NULL;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old;
+    KeAcquireSpinLock(&pte_lock, &old);
     ULONG first = RtlFindClearBitsAndSet(&used, count + 1, hint);   /* + the guard */
     if (first == 0xFFFFFFFF) {
-        KeLowerIrql(old);
+        KeReleaseSpinLock(&pte_lock, old);
         return NULL;
     }
     /* The page tables under the run must exist before anyone maps there;
@@ -37,7 +42,7 @@ PMMPTE MiReserveSystemPtes(ULONG count)
     for (ULONG i = 0; i < count; i++) {
         if (!MiEnsurePageTables(MiGetVirtualAddressMappedByPte(pte_of(first + i)))) {
             RtlClearBits(&used, first, count + 1);
-            KeLowerIrql(old);
+            KeReleaseSpinLock(&pte_lock, old);
             return NULL;
         }
     }
@@ -46,7 +51,7 @@ PMMPTE MiReserveSystemPtes(ULONG count)
     hint = first + count + 1;
     if (hint >= NPTES)
         hint = 0;
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&pte_lock, old);
     return pte_of(first);
 }
 
@@ -57,7 +62,8 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
     if (va < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != count || !RtlCheckBit(&used, first))
         KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)first_pte, count, first < NPTES ? run_length[first] : 0,
                        "system PTEs released that were not reserved as one run of %u", count);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old;
+    KeAcquireSpinLock(&pte_lock, &old);
     for (ULONG i = 0; i < count; i++)
         if (pte_of(first + i)->u.Long != 0)
             KeBugCheckRule(0xDA, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
@@ -65,7 +71,7 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
     RtlClearBits(&used, first, count + 1);
     run_length[first] = 0;
     in_use -= count + 1;
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&pte_lock, old);
 }
 
 ULONG MiSystemPtesInUse(void) { return in_use; }

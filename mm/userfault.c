@@ -11,7 +11,8 @@
  *     take it back (a soft fault);
  *   - demand-zero PTE: a fresh zeroed frame (a stack guard page first
  *     moves the guard one page down: the stack grows);
- *   - zero PTE in an image VAD: the image's page (MiImageFault);
+ *   - zero or prototype-format PTE in an image VAD: the image's page,
+ *     through its prototype PTE (MiImageFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
  */
 #include "kernel/ps.h"
@@ -24,7 +25,8 @@ enum { F_DZ, F_SOFT, F_COW, F_IMAGE, F_HARD };
 
 static void count(PEPROCESS p, int which)
 {
-    MiSystemFaults[which]++;
+    /* System-wide, counted under each process's own address-space lock: so atomically. */
+    __atomic_add_fetch(&MiSystemFaults[which], 1, __ATOMIC_RELAXED);
     ULONG64 *c = &p->Vm.Counters.DemandZeroFaults;
     c[which]++;
 }
@@ -46,14 +48,40 @@ void MiWriteUserPte(PMMPTE pte, ULONG64 value)
 
 /* ---- the working set ---- */
 
+/* A private frame remembers where its page sits in the working-set list,
+ * in its PFN entry's Flink (unused while the frame is on no list: NT keeps
+ * its WsIndex in the same union), so removing a page costs one step, not a
+ * search of the list - releasing N touched pages is then N steps, not N^2.
+ * Shared image frames are in many lists at once and keep no index. */
+static PMMPFN private_frame_of(PVOID va)
+{
+    ULONG64 same, v = MiReadUserPte((ULONG64)va >> PAGE_SHIFT, &same);
+    if (!(v & MI_PTE_VALID))
+        return NULL;
+    PMMPFN e = MI_PFN_ELEMENT(MI_PTE_PFN(v));
+    return e->Usage == MiUsageUser && e->PageLocation == ActiveAndValid ? e : NULL;
+}
+
+static void set_ws_index(PVOID va, ULONG index)
+{
+    PMMPFN e = private_frame_of(va);
+    if (e)
+        e->Flink = index;
+}
+
 void MiWorkingSetInsert(PEPROCESS p, PVOID va)
 {
     MMSUPPORT *ws = &p->Vm;
     if (ws->Count == ws->Capacity) {
         ULONG cap = ws->Capacity ? ws->Capacity * 2 : 64;
-        PVOID *n = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(PVOID), TAG_WSL);
-        if (!n)
+        /* Pool is refused when the frames left are promised (mm/commit.c);
+         * a refused growth is not retried at every fault (each try would
+         * take and give back pages), only once an entry has left. */
+        PVOID *n = ws->GrowFailed ? NULL : ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(PVOID), TAG_WSL);
+        if (!n) {
+            ws->GrowFailed = TRUE;
             return;   /* untracked: the page just cannot be trimmed */
+        }
         if (ws->List) {
             memcpy(n, ws->List, ws->Count * sizeof(PVOID));
             ExFreePoolWithTag(ws->List, TAG_WSL);
@@ -61,6 +89,7 @@ void MiWorkingSetInsert(PEPROCESS p, PVOID va)
         ws->List = n;
         ws->Capacity = cap;
     }
+    set_ws_index(va, ws->Count);
     ws->List[ws->Count++] = PAGE_ALIGN(va);
     if (ws->Count > ws->Peak)
         ws->Peak = ws->Count;
@@ -68,26 +97,45 @@ void MiWorkingSetInsert(PEPROCESS p, PVOID va)
     ws->Counters.PeakWorkingSetSize = ws->Peak;
 }
 
+/* Take entry I out of the list: the last entry moves into its place. */
+static void ws_remove_index(MMSUPPORT *ws, ULONG i)
+{
+    ws->GrowFailed = FALSE;
+    ws->List[i] = ws->List[--ws->Count];
+    if (i < ws->Count)
+        set_ws_index(ws->List[i], i);
+    ws->Counters.WorkingSetSize = ws->Count;
+}
+
+/* VA's PTE must still be valid (its frame names the entry). */
 static void ws_remove(PEPROCESS p, PVOID va)
 {
     MMSUPPORT *ws = &p->Vm;
-    for (ULONG i = 0; i < ws->Count; i++) {
+    PMMPFN e = private_frame_of(va);
+    if (e && e->Flink < ws->Count && ws->List[e->Flink] == va) {
+        ws_remove_index(ws, (ULONG)e->Flink);
+        e->Flink = MI_PFN_LIST_END;
+        return;
+    }
+    for (ULONG i = 0; i < ws->Count; i++) {   /* an image page (or a frame replaced by copy-on-write) */
         if (ws->List[i] == va) {
-            ws->List[i] = ws->List[--ws->Count];
-            ws->Counters.WorkingSetSize = ws->Count;
+            ws_remove_index(ws, i);
             return;
         }
     }
 }
 
+/* A shared image frame: its PFN entry names the image's prototype PTE. */
 static BOOLEAN is_prototype(PFN_NUMBER pfn)
 {
-    return MI_PFN_ELEMENT(pfn)->Usage == MiUsageImage;
+    return MI_PFN_ELEMENT(pfn)->PrototypePte;
 }
 
 /* Valid -> not valid. A private page keeps its frame in transition (on
- * the modified list: no copy of it exists elsewhere); an image page is
- * simply dropped, since the image still holds its contents. */
+ * the modified list: no copy of it exists elsewhere). A shared image
+ * page's PTE goes back to prototype format, pointing at the image's
+ * prototype PTE, and the frame loses one share; only the last share puts
+ * the prototype in transition and the frame on the standby list (mm/image.c). */
 static void trim_user_page(PEPROCESS p, PVOID va)
 {
     PMMPTE pte = MiGetPteAddress(va);
@@ -95,10 +143,10 @@ static void trim_user_page(PEPROCESS p, PVOID va)
     PFN_NUMBER pfn = MI_PTE_PFN(v);
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     UNREFERENCED_PARAMETER(p);
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old = MiAcquirePfnLock();
     if (is_prototype(pfn)) {
-        MiWriteUserPte(pte, 0);
-        e->ShareCount--;
+        MiWritePteAndFlush(pte, MiMakePrototypeFormatPte(e->PteAddress, MiPteProtection(v)));
+        MiDecrementShareCount(pfn);
     } else {
         MMPTE t = { .u.Long = 0 };
         t.u.Trans.Transition = 1;
@@ -109,7 +157,7 @@ static void trim_user_page(PEPROCESS p, PVOID va)
         e->ShareCount--;
         MiDecrementReferenceCount(pfn);
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
 }
 
 ULONG MmTrimProcessWorkingSet(PEPROCESS p)
@@ -122,29 +170,39 @@ ULONG MmTrimProcessWorkingSet(PEPROCESS p)
         n++;
     }
     p->Vm.Counters.WorkingSetSize = 0;
+    p->Vm.GrowFailed = FALSE;
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return n;
 }
 
 /* ---- deleting pages ---- */
 
-static void delete_page(PEPROCESS p, PVOID va)
+/* Returns 1 when the page was a private one (charged: valid, transition or
+ * demand zero), 0 for a shared image page or nothing. */
+static ULONG delete_page(PEPROCESS p, PVOID va)
 {
     PMMPTE pte = MiGetPteAddress(va);
     ULONG64 v = pte->u.Long;
+    ULONG charged = 1;
     if (!v)
-        return;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+        return 0;
+    KIRQL old = MiAcquirePfnLock();
     if (v & MI_PTE_VALID) {
         PFN_NUMBER pfn = MI_PTE_PFN(v);
         ws_remove(p, va);
         MiWriteUserPte(pte, 0);
         PMMPFN e = MI_PFN_ELEMENT(pfn);
-        e->ShareCount--;
-        if (!is_prototype(pfn)) {
+        if (is_prototype(pfn)) {
+            MiDecrementShareCount(pfn);   /* the image's frame: one mapper fewer */
+            charged = 0;
+        } else {
+            e->ShareCount--;
             p->Vm.Counters.PrivatePages--;
-            MiFreePfn(pfn);   /* an MDL lock may keep the frame until its unlock */
+            MiFreePfnLocked(pfn);   /* an MDL lock may keep the frame until its unlock */
         }
+    } else if (MiIsPrototypeFormatPte(v)) {
+        MiWriteUserPte(pte, 0);   /* only points at the image's prototype: nothing of ours to free */
+        charged = 0;
     } else if (v & MI_PTE_TRANSITION) {
         PFN_NUMBER pfn = ((MMPTE *)&v)->u.Trans.PageFrameNumber;
         PMMPFN e = MI_PFN_ELEMENT(pfn);
@@ -160,19 +218,141 @@ static void delete_page(PEPROCESS p, PVOID va)
         MiWriteUserPte(pte, 0);   /* committed, never touched: nothing to free */
         p->Vm.Counters.PrivatePages--;
     }
-    KeLowerIrql(old);
+    MiReleasePfnLock(old);
+    return charged;
 }
 
-void MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
+static void free_table(PEPROCESS p, PMMPTE entry);
+
+/* Page numbers: bits 35..27 index the PML4, 26..18 the PDPT, 17..9 the PD. */
+#define SPAN_PXE (1ULL << 27)
+#define SPAN_PPE (1ULL << 18)
+#define SPAN_PDE (1ULL << 9)
+
+static BOOLEAN table_empty(PMMPTE entry)
 {
-    for (ULONG64 va = start; va < end;) {
-        if (!MiIsPteAccessible((PVOID)va)) {
-            va = (va + 0x200000) & ~0x1FFFFFULL;   /* no page table: skip its 2 MiB */
-            continue;
+    return MI_PFN_ELEMENT(MI_PTE_PFN(entry->u.Long))->ShareCount == 0;
+}
+
+/* Free the page tables over [FIRST, LAST] that hold no entry any more,
+ * bottom up: a released region gives its tables (and their commit) back,
+ * and later walks do not visit them. An empty table serves nobody, even
+ * if it also covers pages outside the range: whoever commits there next
+ * counts it as missing and is charged for it again. */
+static void prune_tables(PEPROCESS p, ULONG64 first, ULONG64 last)
+{
+    for (ULONG64 vpn = first; vpn <= last;) {
+        ULONG64 pxe_last = vpn | (SPAN_PXE - 1), stop = pxe_last < last ? pxe_last : last;
+        PMMPTE pxe = MiGetPxeAddress((PVOID)(vpn << PAGE_SHIFT));
+        if (pxe->u.Long & MI_PTE_VALID) {
+            for (ULONG64 v2 = vpn; v2 <= stop;) {
+                ULONG64 ppe_last = v2 | (SPAN_PPE - 1), stop2 = ppe_last < stop ? ppe_last : stop;
+                PMMPTE ppe = MiGetPpeAddress((PVOID)(v2 << PAGE_SHIFT));
+                if (ppe->u.Long & MI_PTE_VALID) {
+                    for (ULONG64 v3 = v2; v3 <= stop2;) {
+                        ULONG64 pde_last = v3 | (SPAN_PDE - 1);
+                        PMMPTE pde = MiGetPdeAddress((PVOID)(v3 << PAGE_SHIFT));
+                        if ((pde->u.Long & MI_PTE_VALID) && table_empty(pde))
+                            free_table(p, pde);
+                        if (pde_last >= stop2)
+                            break;
+                        v3 = pde_last + 1;
+                    }
+                    if (table_empty(ppe))
+                        free_table(p, ppe);
+                }
+                if (ppe_last >= stop)
+                    break;
+                v2 = ppe_last + 1;
+            }
+            if (table_empty(pxe))
+                free_table(p, pxe);
         }
-        delete_page(p, (PVOID)va);
-        va += PAGE_SIZE;
+        if (pxe_last >= last)
+            break;
+        vpn = pxe_last + 1;
     }
+}
+
+/* A MemCommit region loses PAGES pages, CHARGED of which had a PTE (their
+ * commit is back already): give back the commit of the untouched rest and
+ * of the tables never built, and the region is no longer MemCommit. */
+static void forget_untouched(PEPROCESS p, PMMVAD v, ULONG64 pages, ULONG64 charged)
+{
+    ULONG64 rest = pages - charged;
+    p->Vm.Counters.PrivatePages -= rest;
+    MiReturnCommitment(p, rest + v->TableReserve);
+    v->TableReserve = 0;
+    v->MemCommit = 0;
+}
+
+/* A MemCommit region about to lose only some pages becomes an ordinary
+ * one: each untouched page gets its demand-zero PTE (its tables come from
+ * the region's reserve), so the pages decommitted can read as reserved.
+ * As long as the region's pages, which were all charged. */
+NTSTATUS MiMaterializeMemCommit(PEPROCESS p, PMMVAD v, BOOLEAN abortable)
+{
+    for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
+        ULONG64 same;
+        if (abortable && PsTerminationPending())
+            return STATUS_PROCESS_IS_TERMINATING;   /* still MemCommit, still consistent */
+        if (MiReadUserPte(vpn, &same))
+            continue;
+        if (!MiEnsureVadPageTables(p, v, vpn))
+            return STATUS_NO_MEMORY;
+        MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), MiDemandZeroPte(v->CommitMm));
+    }
+    MiReturnCommitment(p, v->TableReserve);   /* tables another region built meanwhile */
+    v->TableReserve = 0;
+    v->MemCommit = 0;
+    return STATUS_SUCCESS;
+}
+
+ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end)
+{
+    ULONG64 charged = 0, first = start >> PAGE_SHIFT, last = (end >> PAGE_SHIFT) - 1;
+    if (end <= start)
+        return 0;
+    /* Private and stack pages were charged one by one, and go back the
+     * same way; an image's private copies are part of the image's one
+     * charge, given back at the process's end. */
+    PMMVAD vad = MiLocateVad(p, start);
+    BOOLEAN per_page = !vad || vad->Type != VadImage;
+    /* Part of a MemCommit region: its untouched pages need PTEs first, so
+     * that the pages deleted can read as reserved afterwards. */
+    BOOLEAN whole = vad && first == vad->StartVpn && last == vad->EndVpn;
+    if (vad && vad->MemCommit && !whole)
+        MiMaterializeMemCommit(p, vad, FALSE);
+    /* Absent tables are stepped over whole, so this costs what is mapped
+     * however large the range (a 127 TiB reservation is a few steps). */
+    for (ULONG64 vpn = first; vpn <= last;) {
+        ULONG64 same;
+        if (MiReadUserPte(vpn, &same))
+            charged += delete_page(p, (PVOID)(vpn << PAGE_SHIFT));
+        if (same >= last)
+            break;
+        vpn = same + 1;
+    }
+    prune_tables(p, first, last);
+    if (per_page && charged)
+        MiReturnCommitment(p, charged);
+    if (vad && vad->MemCommit && whole)
+        forget_untouched(p, vad, last - first + 1, charged);   /* the untouched rest, and unbuilt tables */
+    return charged;
+}
+
+BOOLEAN MiEnsureVadPageTables(PEPROCESS p, PMMVAD v, ULONG64 vpn)
+{
+    ULONG64 pages, tables;
+    MiCountUncommitted(vpn, vpn, &pages, &tables);
+    if (v && v->MemCommit) {
+        /* Charged when the region was committed: move the promise to the
+         * process, where MiUserPageTableCreated spends it. */
+        ULONG64 n = tables < v->TableReserve ? tables : v->TableReserve;
+        v->TableReserve -= n;
+        p->TableReserve += n;
+    }
+    return MiEnsurePageTables((PVOID)(vpn << PAGE_SHIFT));
 }
 
 void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
@@ -184,8 +364,8 @@ void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
         if (mm == MM_NOACCESS || (mm & MM_GUARD_PAGE)) {
             /* Not accessible any more: keep the frame in transition with
              * the new protection; a touch faults and is checked. */
-            trim_user_page(p, va);
             ws_remove(p, va);
+            trim_user_page(p, va);
             pte->u.Trans.Protection = mm;
             return;
         }
@@ -237,25 +417,48 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
     if (!n)
         return STATUS_NO_MEMORY;
     ULONG mm = MiPteProtection(v) == MM_EXECUTE_WRITECOPY ? MM_EXECUTE_READWRITE : MM_READWRITE;
-    KIRQL old = KeRaiseIrqlToDpcLevel();
-    PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
-    oe->ShareCount--;
-    if (!is_prototype(old_pfn))
-        MiFreePfn(old_pfn);
-    else
-        p->Vm.Counters.PrivatePages++;   /* a private copy of an image page */
+    KIRQL old = MiAcquirePfnLock();
+    /* The copy is private: its PFN entry names this process's PTE. */
     MMPFN *ne = MI_PFN_ELEMENT(n);
+    PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
     ne->ShareCount = 1;
     ne->PteAddress = pte;
     ne->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
     ne->Modified = 1;
     MiWritePteAndFlush(pte, (n << PAGE_SHIFT) | MiUserPteFlags(mm) | MI_PTE_DIRTY | MI_PTE_ACCESSED);
-    KeLowerIrql(old);
+    if (is_prototype(old_pfn)) {
+        MiDecrementShareCount(old_pfn);   /* the shared frame: one mapper fewer (maybe to standby) */
+        p->Vm.Counters.PrivatePages++;    /* a private copy of an image page */
+    } else {
+        ne->Flink = oe->Flink;   /* the same page, the same working-set entry */
+        oe->ShareCount--;
+        MiFreePfnLocked(old_pfn);
+    }
+    MiReleasePfnLock(old);
     count(p, F_COW);
     return STATUS_SUCCESS;
 }
 
-NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
+/* A zeroed frame for a committed page (its PTE: demand zero, or 0 in a
+ * MemCommit region). The frame was promised at commit: it is waited for,
+ * never refused (mm/pfn.c). */
+static NTSTATUS demand_zero(PEPROCESS p, PVOID page, PMMPTE pte, ULONG mm)
+{
+    PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
+    if (!pfn)
+        return STATUS_NO_MEMORY;   /* only at DISPATCH_LEVEL, which a fault here never is */
+    KIRQL old = MiAcquirePfnLock();
+    if (pte->u.Long) {
+        MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
+        table_pfn_of(pte)->ShareCount--;
+    }
+    MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
+    MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
+    MiReleasePfnLock(old);
+    MiWorkingSetInsert(p, page);
+    count(p, F_DZ);
+    return STATUS_SUCCESS;
+}
 
 static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
 {
@@ -263,10 +466,12 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
     PMMVAD vad = MiLocateVad(p, va);
     if (!vad)
         return STATUS_ACCESS_VIOLATION;
-    if (!MiEnsurePageTables(page))
-        return STATUS_NO_MEMORY;
+    /* No page table is built here for a page that has none: committed
+     * private pages got theirs (charged) when they were committed, and a
+     * touch of a reserved page must not cost a frame. */
+    ULONG64 same;
     PMMPTE pte = MiGetPteAddress(page);
-    ULONG64 v = pte->u.Long;
+    ULONG64 v = MiReadUserPte((ULONG64)page >> PAGE_SHIFT, &same);
 
     if (v & MI_PTE_VALID) {
         if ((error & 2) && (v & MI_PTE_COPY_ON_WRITE))
@@ -288,7 +493,7 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         if (!MiProtectionAllows(mm, error))
             return STATUS_ACCESS_VIOLATION;
         PFN_NUMBER pfn = t.u.Trans.PageFrameNumber;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
+        KIRQL old = MiAcquirePfnLock();
         PMMPFN e = MI_PFN_ELEMENT(pfn);
         if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
             MiUnlinkPfnFromList(pfn);
@@ -299,7 +504,7 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
         }
         e->ShareCount++;
         MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
-        KeLowerIrql(old);
+        MiReleasePfnLock(old);
         MiWorkingSetInsert(p, page);
         count(p, F_SOFT);
         return STATUS_SUCCESS;
@@ -317,29 +522,44 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
              * reservation, which is never committed. */
             mm &= ~MM_GUARD_PAGE;
             ULONG64 below = (ULONG64)page - PAGE_SIZE;
-            if ((below >> PAGE_SHIFT) > vad->StartVpn && MiEnsurePageTables((PVOID)below) &&
-                MiGetPteAddress((PVOID)below)->u.Long == 0) {
+            if ((below >> PAGE_SHIFT) > vad->StartVpn && MiReadUserPte(below >> PAGE_SHIFT, &same) == 0) {
+                /* Growing commits one more page: a request that can be
+                 * refused (NT fails stack growth at the commit limit too). */
+                if (!MiChargeCommitment(p, 1))
+                    return STATUS_COMMITMENT_LIMIT;   /* the guard stays armed */
+                if (!MiEnsurePageTables((PVOID)below)) {   /* the stack's table exists (process creation); */
+                    MiReturnCommitment(p, 1);               /* one could only be missing at DISPATCH_LEVEL */
+                    return STATUS_NO_MEMORY;
+                }
                 MiWriteUserPte(MiGetPteAddress((PVOID)below), MiDemandZeroPte(mm | MM_GUARD_PAGE));
                 p->Vm.Counters.PrivatePages++;
             }
         }
         if (!MiProtectionAllows(mm, error))
             return STATUS_ACCESS_VIOLATION;
-        PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
-        if (!pfn)
-            return STATUS_NO_MEMORY;
-        KIRQL old = KeRaiseIrqlToDpcLevel();
-        MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
-        table_pfn_of(pte)->ShareCount--;
-        MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
-        MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
-        KeLowerIrql(old);
-        MiWorkingSetInsert(p, page);
-        count(p, F_DZ);
-        return STATUS_SUCCESS;
+        return demand_zero(p, page, pte, mm);
     }
-    if (v == 0 && vad->Type == VadImage)
+    if (v == 0 && vad->Type == VadPrivate && vad->MemCommit) {
+        /* Committed with the region, never touched: its page tables are
+         * built now, at the first touch (charged at commit). */
+        ULONG mm = vad->CommitMm;
+        if (!MiEnsureVadPageTables(p, vad, (ULONG64)page >> PAGE_SHIFT))
+            return STATUS_NO_MEMORY;
+        if (mm & MM_GUARD_PAGE) {
+            MiWriteUserPte(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
+            return STATUS_GUARD_PAGE_VIOLATION;
+        }
+        if (!MiProtectionAllows(mm, error))
+            return STATUS_ACCESS_VIOLATION;
+        return demand_zero(p, page, pte, mm);
+    }
+    if ((v == 0 || MiIsPrototypeFormatPte(v)) && vad->Type == VadImage) {
+        /* Through the image's prototype PTE. Its tables now, below DISPATCH_LEVEL, where a frame can be
+         * waited for (charged to the process at its creation). */
+        if (!MiEnsurePageTables(page))
+            return STATUS_NO_MEMORY;
         return MiImageFault(p, vad, page, error);
+    }
     if (v == 0 && vad->Type == VadStack && ((ULONG64)page >> PAGE_SHIFT) == vad->StartVpn)
         return STATUS_STACK_OVERFLOW;
     return STATUS_ACCESS_VIOLATION;   /* reserved but not committed */
@@ -360,9 +580,16 @@ NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode)
 
 NTSTATUS MmCreateAddressSpace(PEPROCESS p)
 {
+    /* The PML4 is the process's first page table: charged like the others,
+     * and refused up front when the commit limit is reached. */
+    if (!MiChargeCommitment(p, 1))
+        return STATUS_COMMITMENT_LIMIT;
     PFN_NUMBER pml4 = MiAllocatePfn(MiUsagePageTable, TRUE);
-    if (!pml4)
+    if (!pml4) {
+        MiReturnCommitment(p, 1);
         return STATUS_NO_MEMORY;
+    }
+    __atomic_add_fetch(&MiUserPageTables, 1, __ATOMIC_RELAXED);
     /* The kernel half is the same in every address space: copy its PML4
      * slots (their lower tables are shared, created once at boot). The
      * self-map slot points at this PML4 itself. */
@@ -387,13 +614,14 @@ NTSTATUS MmCreateAddressSpace(PEPROCESS p)
     return STATUS_SUCCESS;
 }
 
-static void free_table(PMMPTE entry)
+static void free_table(PEPROCESS p, PMMPTE entry)
 {
     PFN_NUMBER pfn = MI_PTE_PFN(entry->u.Long);
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     e->ShareCount = 0;
     MiWriteUserPte(entry, 0);
     MiFreePfn(pfn);
+    MiUserPageTableFreed(p);
 }
 
 /* Called in P's own address space as its last thread ends. */
@@ -413,11 +641,12 @@ void MmDeleteAddressSpace(PEPROCESS p)
             PMMPTE pde = (PMMPTE)(PDE_BASE + (i * 512 + j) * PAGE_SIZE);
             for (ULONG64 k = 0; k < 512; k++)
                 if (pde[k].u.Long & MI_PTE_VALID)
-                    free_table(&pde[k]);
-            free_table(&ppe[j]);
+                    free_table(p, &pde[k]);
+            free_table(p, &ppe[j]);
         }
-        free_table(&pxe[i]);
+        free_table(p, &pxe[i]);
     }
+    MiReturnProcessCommitment(p);   /* what is left: unused table reserve, the image's writable pages */
     if (p->Vm.List)
         ExFreePoolWithTag(p->Vm.List, TAG_WSL);
     p->Vm.List = NULL;
@@ -431,6 +660,15 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
     e->ShareCount = 0;
     MiFreePfn(p->Pml4Pfn);
     p->Pml4Pfn = 0;
+    __atomic_sub_fetch(&MiUserPageTables, 1, __ATOMIC_RELAXED);
+    MiReturnCommitment(p, 1);
+    /* Everything charged to the process has been given back by now: pages
+     * by their deletion, tables as they were freed, the rest at exit. */
+    if (p->CommitCharge)
+        KeBugCheckRule(0x1A /* MEMORY_MANAGEMENT */, 0x41702, (ULONG_PTR)p, p->CommitCharge, 0,
+                       "process %s (pid %llu) ended with %llu pages of commit still charged; every charge must be "
+                       "given back exactly", p->ImageName, (unsigned long long)p->UniqueProcessId,
+                       (unsigned long long)p->CommitCharge);
 }
 
 /* ---- the working-set manager ----
@@ -440,14 +678,17 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
  * its working set (half of it, from the front of its list). Trimmed
  * private pages stay in memory on the modified list until the pagefile
  * exists, and come back by soft faults if touched again. */
-#define WS_LOW_PAGES 2048          /* 8 MiB */
 KEVENT MiWorkingSetManagerEvent;
 static volatile BOOLEAN wsm_ready;
 ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
 
 void MiSignalLowMemory(void)
 {
-    if (wsm_ready && MmAvailablePages < WS_LOW_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
+    /* KeSetEvent takes the dispatcher lock: never signal while holding it,
+     * nor inside the PFN lock (nothing nests inside that one). */
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("signalling an event takes the dispatcher lock again");
+    MI_ASSERT_PFN_LOCK_NOT_HELD("nothing may be signalled inside the PFN lock");
+    if (wsm_ready && MmAvailablePages < MI_LOW_MEMORY_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
         KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
 }
 
@@ -459,7 +700,7 @@ static ULONG trim_some(PEPROCESS p, ULONG want)
      * cheap clock, not a strict oldest-first order. */
     while (n < want && p->Vm.Count) {
         PVOID va = p->Vm.List[0];
-        p->Vm.List[0] = p->Vm.List[--p->Vm.Count];
+        ws_remove_index(&p->Vm, 0);
         trim_user_page(p, va);
         n++;
     }
@@ -474,7 +715,7 @@ static void working_set_manager(PVOID ctx)
     for (;;) {
         LARGE_INTEGER second = { -KI_MS(1000) };
         KeWaitForSingleObject(&MiWorkingSetManagerEvent, Executive, KernelMode, FALSE, &second);
-        if (MmAvailablePages >= WS_LOW_PAGES)
+        if (MmAvailablePages >= MI_LOW_MEMORY_PAGES)
             continue;
         MiWorkingSetManagerRuns++;
         /* Visit the processes one at a time; the list may change while we
@@ -482,7 +723,7 @@ static void working_set_manager(PVOID ctx)
         ULONG64 last = 0;
         for (;;) {
             PEPROCESS victim = NULL;
-            KIRQL old = KiAcquireDispatcherLock();
+            KIRQL old = PsAcquireProcessListLock();
             for (PLIST_ENTRY e = PsActiveProcessHead.Flink; e != &PsActiveProcessHead; e = e->Flink) {
                 PEPROCESS p = CONTAINING_RECORD(e, EPROCESS, ProcessListEntry);
                 if (p->UniqueProcessId > last && !p->Exiting &&
@@ -491,7 +732,7 @@ static void working_set_manager(PVOID ctx)
             }
             if (victim)
                 __atomic_add_fetch(&victim->RefCount, 1, __ATOMIC_RELAXED);
-            KiReleaseDispatcherLock(old);
+            PsReleaseProcessListLock(old);
             if (!victim)
                 break;
             last = victim->UniqueProcessId;

@@ -127,7 +127,9 @@ ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages)
     ULONG64 gran = ALLOCATION_GRANULARITY >> PAGE_SHIFT;
     ULONG64 cand = LOWEST_USER_ADDRESS >> PAGE_SHIFT;
     for (PLIST_ENTRY e = p->VadListHead.Flink;; e = e->Flink) {
-        ULONG64 limit = e == &p->VadListHead ? HIGHEST_USER_VPN + 1 : CONTAINING_RECORD(e, MMVAD, Links)->StartVpn;
+        /* Nothing above MM_HIGHEST_VAD_ADDRESS: NT keeps the top 64 KiB out of every VAD. */
+        ULONG64 limit = e == &p->VadListHead ? ((ULONG64)MM_HIGHEST_VAD_ADDRESS >> PAGE_SHIFT) + 1
+                                             : CONTAINING_RECORD(e, MMVAD, Links)->StartVpn;
         if (cand + pages <= limit)
             return cand;
         if (e == &p->VadListHead)
@@ -156,12 +158,7 @@ PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protec
 void MiDeleteVad(PEPROCESS p, PMMVAD v)
 {
     if (v->Type == VadLockedView) {
-        /* An MDL's user view: the frames are the MDL's, only the PTEs go. */
-        for (ULONG64 vpn = v->StartVpn; vpn <= v->EndVpn; vpn++) {
-            PVOID va = (PVOID)(vpn << PAGE_SHIFT);
-            if (MiIsPteAccessible(va) && MiGetPteAddress(va)->u.Long)
-                MiWriteUserPte(MiGetPteAddress(va), 0);
-        }
+        MiDeleteLockedView(p, v);   /* an MDL's user view: its PTEs and their references */
     } else {
         MiDeleteUserRange(p, v->StartVpn << PAGE_SHIFT, (v->EndVpn + 1) << PAGE_SHIFT);
     }
@@ -245,6 +242,24 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
             s = STATUS_INSUFFICIENT_RESOURCES;
             goto out;
         }
+        if (type & MEM_COMMIT) {
+            /* Reserved and committed at once: NT's MemCommit region. The
+             * pages and the tables they will need are charged now, exactly
+             * and at the cost of what is mapped; no PTE and no page table is
+             * built until a page is touched. */
+            ULONG64 new_pages, tables;
+            MiCountUncommitted(start, end, &new_pages, &tables);
+            if (!MiChargeCommitment(p, (end - start + 1) + tables)) {
+                s = STATUS_COMMITMENT_LIMIT;
+                MiDeleteVad(p, v);   /* a failed call leaves nothing behind */
+                goto out;
+            }
+            v->MemCommit = 1;
+            v->CommitMm = (UCHAR)mm;
+            v->TableReserve = tables;
+            p->Vm.Counters.PrivatePages += end - start + 1;
+            type &= ~MEM_COMMIT;   /* done */
+        }
     } else {
         if (!base) {
             s = STATUS_INVALID_PARAMETER;
@@ -258,13 +273,30 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
             s = STATUS_CONFLICTING_ADDRESSES;
             goto out;
         }
+        if (v->MemCommit)
+            type &= ~MEM_COMMIT;   /* every page of it is committed already (and keeps its protection) */
     }
     if (type & MEM_COMMIT) {
+        /* Charge first, build after: the pages not committed yet and the
+         * page tables they lack, counted exactly at the cost of what is
+         * mapped. Past the commit limit nothing is built at all. */
+        ULONG64 new_pages, tables, done = 0;
+        MiCountUncommitted(start, end, &new_pages, &tables);
+        if (!MiChargeCommitment(p, new_pages + tables)) {
+            s = STATUS_COMMITMENT_LIMIT;
+            if (type & MEM_RESERVE)   /* a failed call leaves nothing behind */
+                MiDeleteVad(p, MiLocateVad(p, start << PAGE_SHIFT));
+            goto out;
+        }
+        p->TableReserve += tables;   /* used up as MiEnsurePageTables builds them */
+        /* Each step writes a charged page or passes a committed one, so
+         * this loop is as long as the commit limit allows, no longer. */
         for (ULONG64 vpn = start; vpn <= end; vpn++) {
             PVOID va = (PVOID)(vpn << PAGE_SHIFT);
-            if (!MiEnsurePageTables(va)) {
-                s = STATUS_NO_MEMORY;
-                if (type & MEM_RESERVE)   /* a failed call leaves nothing behind */
+            if (PsTerminationPending() || !MiEnsurePageTables(va)) {
+                s = PsTerminationPending() ? STATUS_PROCESS_IS_TERMINATING : STATUS_NO_MEMORY;
+                MiReturnCommitment(p, new_pages - done);   /* the pages not written */
+                if (type & MEM_RESERVE)
                     MiDeleteVad(p, MiLocateVad(p, start << PAGE_SHIFT));
                 goto out;
             }
@@ -272,6 +304,7 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
             if (pte->u.Long == 0) {
                 MiWriteUserPte(pte, MiDemandZeroPte(mm));
                 p->Vm.Counters.PrivatePages++;
+                done++;
             }
         }
     }
@@ -323,6 +356,10 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
         ULONG64 end = size ? (base + size - 1) >> PAGE_SHIFT : v->EndVpn;
         if (end > v->EndVpn) {
             s = STATUS_UNABLE_TO_FREE_VM;
+        } else if (v->MemCommit && (start != v->StartVpn || end != v->EndVpn) &&
+                   !NT_SUCCESS(s = MiMaterializeMemCommit(p, v, TRUE))) {
+            /* part of a MemCommit region: its untouched pages got their PTEs first, unless the
+             * process is being ended meanwhile (s says so) */
         } else {
             MiDeleteUserRange(p, start << PAGE_SHIFT, (end + 1) << PAGE_SHIFT);
             base = start << PAGE_SHIFT;
@@ -360,16 +397,39 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
         s = v ? STATUS_CONFLICTING_ADDRESSES : STATUS_MEMORY_NOT_ALLOCATED;
         goto out;
     }
-    for (ULONG64 vpn = start; vpn <= end; vpn++) {   /* all committed, or nothing changes */
-        PVOID va = (PVOID)(vpn << PAGE_SHIFT);
-        if (!MiIsPteAccessible(va) || MiGetPteAddress(va)->u.Long == 0) {
+    /* All committed, or nothing changes. The first uncommitted page ends
+     * the check, so it is as long as the committed pages, however large
+     * the range. */
+    for (ULONG64 vpn = start; vpn <= end && !v->MemCommit; vpn++) {   /* a MemCommit region: all committed */
+        ULONG64 same;
+        if (PsTerminationPending()) {
+            s = STATUS_PROCESS_IS_TERMINATING;
+            goto out;
+        }
+        if (MiReadUserPte(vpn, &same) == 0) {
             s = (NTSTATUS)0xC000002DL;   /* STATUS_NOT_COMMITTED */
             goto out;
         }
     }
-    old = MiProtectionToPage(MiPteProtection(MiGetPteAddress((PVOID)(start << PAGE_SHIFT))->u.Long));
-    for (ULONG64 vpn = start; vpn <= end; vpn++)
+    ULONG64 same, first_pte = MiReadUserPte(start, &same);
+    old = MiProtectionToPage(first_pte ? MiPteProtection(first_pte) : v->CommitMm);
+    for (ULONG64 vpn = start; vpn <= end; vpn++) {
+        if (PsTerminationPending()) {
+            s = STATUS_PROCESS_IS_TERMINATING;   /* the pages so far have the new protection */
+            goto out;
+        }
+        if (v->MemCommit && MiReadUserPte(vpn, &same) == 0) {
+            /* An untouched page of a MemCommit region: it needs a PTE to
+             * hold its own protection (tables from the region's reserve). */
+            if (!MiEnsureVadPageTables(p, v, vpn)) {
+                s = STATUS_NO_MEMORY;
+                goto out;
+            }
+            MiWriteUserPte(MiGetPteAddress((PVOID)(vpn << PAGE_SHIFT)), MiDemandZeroPte(mm));
+            continue;
+        }
         MiSetUserPageProtection(p, (PVOID)(vpn << PAGE_SHIFT), mm);
+    }
     base = start << PAGE_SHIFT;
     size = (end - start + 1) << PAGE_SHIFT;
     s = STATUS_SUCCESS;
@@ -383,11 +443,12 @@ out:
     return s;
 }
 
-/* The state, protection and type of the page at VA, for queries. */
-static void page_info(PEPROCESS p, PMMVAD v, ULONG64 vpn, ULONG *state, ULONG *prot)
+/* The state, protection and type of the page VPN, for queries; *LAST is
+ * the last page sure to read the same (the end of an absent page table's
+ * span), so a query steps over what is not mapped instead of walking it. */
+static void page_info(PEPROCESS p, PMMVAD v, ULONG64 vpn, ULONG *state, ULONG *prot, ULONG64 *last)
 {
-    PVOID va = (PVOID)(vpn << PAGE_SHIFT);
-    ULONG64 pte = MiIsPteAccessible(va) ? MiGetPteAddress(va)->u.Long : 0;
+    ULONG64 pte = MiReadUserPte(vpn, last);
     UNREFERENCED_PARAMETER(p);
     if (pte) {
         *state = MEM_COMMIT;
@@ -395,6 +456,9 @@ static void page_info(PEPROCESS p, PMMVAD v, ULONG64 vpn, ULONG *state, ULONG *p
     } else if (v->Type == VadImage) {
         *state = MEM_COMMIT;   /* image pages are committed from the start: the file backs them */
         *prot = v->Protection;
+    } else if (v->MemCommit) {
+        *state = MEM_COMMIT;   /* committed with the region, not touched yet */
+        *prot = MiProtectionToPage(v->CommitMm);
     } else {
         *state = MEM_RESERVE;
         *prot = 0;
@@ -440,14 +504,19 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
         mbi.RegionSize = (next - vpn) << PAGE_SHIFT;
     } else {
         ULONG state, prot;
-        page_info(p, v, vpn, &state, &prot);
-        ULONG64 end = vpn;
-        while (end < v->EndVpn) {   /* extend while the next page looks the same */
+        ULONG64 end, same;
+        page_info(p, v, vpn, &state, &prot, &same);
+        end = same < v->EndVpn ? same : v->EndVpn;
+        while (end < v->EndVpn) {   /* extend while the next pages look the same */
             ULONG s2, p2;
-            page_info(p, v, end + 1, &s2, &p2);
+            if (PsTerminationPending()) {
+                KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+                return STATUS_PROCESS_IS_TERMINATING;
+            }
+            page_info(p, v, end + 1, &s2, &p2, &same);
             if (s2 != state || p2 != prot)
                 break;
-            end++;
+            end = same < v->EndVpn ? same : v->EndVpn;
         }
         /* All of an image's sections share one allocation: the image base. */
         mbi.AllocationBase = (v->Type == VadImage ? v->Image->BaseVpn : v->StartVpn) << PAGE_SHIFT;

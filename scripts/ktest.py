@@ -299,6 +299,7 @@ class Runner:
             "runner.reports_wrong_bugcheck": self.t_wrong_bugcheck,
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
+            "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -352,6 +353,18 @@ class Runner:
 
     def t_triple(self, name):
         return self.expect_failure(name, "selftest.triple_faults_on_purpose", 60, "triple fault")
+
+    def t_leaked_lock(self, name):
+        """A locked, mapped MDL freed without MmUnlockPages: the leak check
+        must fail the test and name every counter that moved."""
+        test = "selftest.leaks_a_locked_page_on_purpose"
+        wants = ["frame references held by MDL locks was 0 before the test and 1 after", "system PTEs in use was"]
+        b = self.boot(name, f"ktest={test}", 60)
+        outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
+        if any(o.name == test and all(w in o.message for w in wants) for o in outs):
+            return True, ""
+        return False, f"expected a failure of {test} naming " + " and ".join(f"'{w}'" for w in wants) + \
+            ", judged: " + ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
 
     def t_unexpected_bugcheck(self, name):
         return self.expect_failure(name, "selftest.bugchecks_on_purpose", 60, "unexpected bugcheck 0x000000E2")
@@ -614,6 +627,15 @@ def main():
         print("@@@ IMAGE ? " + str(e), flush=True)
     for c in ("ps", "vad", "ws -a", "vad init", "pt 0x400000 init"):
         run(c)
+    # The frame of the stopped process's first image page, through its
+    # prototype PTE (mm/image.c): `pfn` must show it is owned by that prototype.
+    try:
+        v = int(gdb.parse_and_eval("prcb0.CurrentThread->Process->Image->PrototypePte[0].u.Long")) & (2 ** 64 - 1)
+        print("@@@ PROTO %#x" % v, flush=True)
+        if v & 1:
+            run("pfn %#x" % ((v & 0x000FFFFFFFFFF000) >> 12))
+    except gdb.error as e:
+        print("@@@ PROTO ? " + str(e), flush=True)
 
 main()
 """
@@ -685,6 +707,15 @@ main()
                 bad.append("pt 0x400000 init and ws disagree about the frame of 0x400000")
         elif not re.search(r"^  => physical 0x[0-9a-f]+", results["pt 0x400000 init"], re.M):
             bad.append("pt 0x400000 init does not find init's first image page")
+        # pfn on that page's frame: a shared image frame, owned by its prototype PTE.
+        proto = re.search(r"^@@@ PROTO (0x[0-9a-f]+|\?.*)$", out, re.M)
+        pfn_out = next((v for k, v in results.items() if k.startswith("pfn ")), None)
+        if not proto or not proto.group(1).startswith("0x") or not int(proto.group(1), 16) & 1:
+            bad.append(f"the stopped process's first prototype PTE is not valid ({proto.group(1) if proto else 'not read'})")
+        elif pfn_out is None or pfn_out.startswith("@@@ ERROR"):
+            bad.append("pfn on the prototype's frame did not run")
+        elif "PrototypePte 1" not in pfn_out or f"prototype PTE 0 of image {image} (VA 0x400000)" not in pfn_out:
+            bad.append("pfn on a shared image frame does not show PrototypePte 1 and its prototype PTE")
         if bad:
             return False, "; ".join(bad)
         return True, ""

@@ -83,7 +83,10 @@ int main(int argc, char **argv)
         exit(0x100 + 3);
 
     alloc_at(MT_RES_BASE, MT_RES_PAGES * PAGE_SIZE, MEM_RESERVE, PAGE_READWRITE, 4);
-    alloc_at(MT_DZ_BASE, MT_DZ_PAGES * PAGE_SIZE, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE, 5);
+    /* Reserved, then committed: each page gets a demand-zero PTE (a region
+     * reserved and committed in one call has none until touched). */
+    alloc_at(MT_DZ_BASE, MT_DZ_PAGES * PAGE_SIZE, MEM_RESERVE, PAGE_READWRITE, 5);
+    alloc_at(MT_DZ_BASE, MT_DZ_PAGES * PAGE_SIZE, MEM_COMMIT, PAGE_READWRITE, 5);
 
     /* Read the image pages: mapped shared, copy-on-write, not copied. */
     if (cow_page[0] != MT_COW_WORD || image_page[7] != MT_IMAGE_WORD)

@@ -90,6 +90,8 @@ static void cmd_mem(void)
     printf("available  %8lluK   zeroed %lluK, free %lluK, standby %lluK\n", KB(m.AvailablePages),
            KB(m.ZeroedPages), KB(m.FreePages), KB(m.StandbyPages));
     printf("modified   %8lluK\n", KB(m.ModifiedPages));
+    printf("commit     %8lluK of %lluK limit (peak %lluK)\n", KB(m.CommittedPages), KB(m.CommitLimitPages),
+           KB(m.PeakCommitmentPages));
     printf("pool       nonpaged %llu bytes, paged %llu bytes\n", (unsigned long long)m.NonPagedPoolBytes,
            (unsigned long long)m.PagedPoolBytes);
     printf("faults     demand-zero %llu, soft %llu, copy-on-write %llu, image %llu, hard %llu\n",

@@ -1,5 +1,5 @@
 /*
- * The MDL API against ../shared/MDL-SPEC.md, on kernel buffers: the
+ * The MDL API against the WDK's rules, on kernel buffers: the
  * structure and its size rules, IoAllocateMdl (lookaside, limits, IRP
  * chains), MmInitializeMdl, IoFreeMdl, MmBuildMdlForNonPagedPool,
  * IoBuildPartialMdl, MmAllocatePagesForMdlEx, kernel-mode mappings (cache
@@ -8,6 +8,7 @@
  * mm/tests/mdl_lock_test.c, the verifier in mm/tests/mdl_verifier_test.c.
  */
 #include "io/tests/mdl_test_util.h"
+#include "mm/mdl.h"
 #include "kernel/x86.h"
 
 static USHORT flags(PMDL m) { return (USHORT)m->MdlFlags; }
@@ -206,7 +207,9 @@ KTEST(mdl, free_mdl_neither_unlocks_nor_frees_the_chain)
     KT_EQ(MiPoolOutstandingAllocations(), blocks - 2);
 
     /* A locked MDL freed without MmUnlockPages stays locked: IoFreeMdl
-     * only frees the structure. A copy of it unlocks afterwards. */
+     * only frees the structure. A copy of it unlocks afterwards. (That is
+     * NT without the verifier; with it, the free is 0xC4/0xBB - see
+     * mdlverifier.free_of_a_locked_mdl - so it is off for this one call.) */
     PUCHAR buf = alloc(NonPagedPoolNx, PAGE_SIZE);
     PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
     KT_ASSERT(buf && m);
@@ -216,7 +219,10 @@ KTEST(mdl, free_mdl_neither_unlocks_nor_frees_the_chain)
     PMDL copy = alloc(NonPagedPoolNx, (USHORT)m->Size);
     KT_ASSERT(copy != NULL);
     memcpy(copy, m, (USHORT)m->Size);
+    BOOLEAN verifier = MiVerifierEnabled;
+    MiVerifierEnabled = FALSE;
     IoFreeMdl(m);
+    MiVerifierEnabled = verifier;
     KT_EQ(MdlTestRefs(pfn), locked);
     MmUnlockPages(copy);
     KT_EQ(MdlTestRefs(pfn), locked - 1);
@@ -302,7 +308,7 @@ KTEST(mdl, partial_mdl_of_a_nonpaged_source)
     ULONG sublen = PAGE_SIZE + 0x10;        /* pages 1..2 */
     PMDL t = IoAllocateMdl(subva, sublen, FALSE, FALSE, NULL);
     KT_ASSERT(t != NULL);
-    t->MdlFlags |= MDL_WRITE_OPERATION;      /* not one of the target's flags that survive */
+    t->MdlFlags |= MDL_WRITE_OPERATION;      /* the target's own: gone, the source (built, not locked for write) has none */
     IoBuildPartialMdl(src, t, subva, sublen);
     KT_EQ(t->StartVa, buf + PAGE_SIZE);
     KT_EQ(t->ByteOffset, 0x80);
@@ -345,8 +351,9 @@ KTEST(mdl, partial_mdl_of_a_locked_source_inherits_the_right_flags)
     USHORT refs[4];
     for (int i = 0; i < 4; i++)
         refs[i] = MdlTestRefs(sp[i]);
-    /* As if it were the MDL of a paging read: that flag is inherited;
-     * PAGES_LOCKED and WRITE_OPERATION are not. */
+    /* As if it were the MDL of a paging read: that flag is inherited, and
+     * so is WRITE_OPERATION (the direction); PAGES_LOCKED is not (a partial
+     * MDL holds no lock of its own). */
     src->MdlFlags |= MDL_IO_PAGE_READ;
 
     /* A target that is not from the lookaside list: no FIXED_SIZE to keep. */
@@ -358,7 +365,7 @@ KTEST(mdl, partial_mdl_of_a_locked_source_inherits_the_right_flags)
     IoBuildPartialMdl(src, t, subva, 0);
     USHORT tf = flags(t);
     src->MdlFlags &= ~MDL_IO_PAGE_READ;     /* back to an ordinary locked MDL */
-    KT_EQ(tf, MDL_IO_PAGE_READ | MDL_PARTIAL);
+    KT_EQ(tf, MDL_IO_PAGE_READ | MDL_WRITE_OPERATION | MDL_PARTIAL);
     KT_EQ(t->ByteCount, (ULONG)(srcva + srclen - subva));
     KT_EQ(t->ByteOffset, 5);
     KT_EQ(t->StartVa, buf + 2 * PAGE_SIZE);
@@ -378,7 +385,7 @@ KTEST(mdl, partial_mdl_of_a_locked_source_inherits_the_right_flags)
     PMDL t3 = IoAllocateMdl(subva, 100, FALSE, FALSE, NULL);
     KT_ASSERT(t3 != NULL);
     IoBuildPartialMdl(src, t3, subva, 100);
-    KT_EQ(flags(t3), MDL_ALLOCATED_FIXED_SIZE | MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL);
+    KT_EQ(flags(t3), MDL_ALLOCATED_FIXED_SIZE | MDL_MAPPED_TO_SYSTEM_VA | MDL_WRITE_OPERATION | MDL_PARTIAL);
     KT_EQ(t3->MappedSystemVa, sys + (subva - srcva));
     PUCHAR p3 = MmGetSystemAddressForMdlSafe(t3, NormalPagePriority);
     KT_EQ(p3, sys + (subva - srcva));
@@ -509,6 +516,31 @@ KTEST(mdl, allocate_pages_for_mdl_gives_locked_zeroed_frames)
     for (int i = 0; i < N; i++)
         KT_EQ(MdlTestRefs(keep[i]), 0);
     ExFreePool(m);
+}
+
+/* More than one MDL can describe (its 16-bit Size: MI_MDL_MAX_PAGES), or
+ * more than a ULONG ByteCount could say: NT gives what it can and the
+ * caller reads MmGetMdlByteCount; only MM_ALLOCATE_FULLY_REQUIRED refuses. */
+KTEST(mdl, allocate_pages_for_mdl_past_one_mdl_gives_what_fits)
+{
+    PHYSICAL_ADDRESS skip = { 0 };
+    static const SIZE_T asks[] = { 2ULL << 30, (1ULL << 44) + PAGE_SIZE, ~(SIZE_T)0 };
+    for (ULONG k = 0; k < ARRAYSIZE(asks); k++) {
+        PMDL m = MmAllocatePagesForMdlEx(pa_zero, pa_max, skip, asks[k], MmCached, MM_DONT_ZERO_ALLOCATION);
+        KT_ASSERT(m != NULL);
+        /* 8185 pages (32 MiB) are free in a test boot's 256 MiB. */
+        KT_EQ(MmGetMdlByteCount(m), MI_MDL_MAX_PAGES * PAGE_SIZE);
+        KT_EQ((USHORT)m->Size, MmSizeOfMdl(0, MmGetMdlByteCount(m)));
+        KT_LE((USHORT)m->Size, 0xFFFF);
+        KT_EQ(flags(m) & MDL_PAGES_LOCKED, MDL_PAGES_LOCKED);
+        PFN_NUMBER last = MmGetMdlPfnArray(m)[MI_MDL_MAX_PAGES - 1];
+        KT_ASSERT(MiIsPfnRam(last));
+        KT_EQ(MdlTestRefs(last), 1);
+        MmFreePagesFromMdl(m);
+        ExFreePool(m);
+        KT_EQ(MdlTestRefs(last), 0);
+        KT_EQ(MmAllocatePagesForMdlEx(pa_zero, pa_max, skip, asks[k], MmCached, MM_ALLOCATE_FULLY_REQUIRED), NULL);
+    }
 }
 
 KTEST(mdl, allocate_pages_for_mdl_respects_the_physical_range)
@@ -697,6 +729,44 @@ KTEST(mdl, protect_mdl_system_address)
     KT_EQ((ULONG)MmProtectMdlSystemAddress(m, PAGE_READONLY), (ULONG)STATUS_NOT_MAPPED_VIEW);
     MmFreePagesFromMdl(m);
     ExFreePool(m);
+}
+
+/* A round trip through PAGE_NOACCESS keeps the memory type the mapping
+ * was made with: an uncached (PCD|PWT) or write-combined (PWT, PAT entry 1)
+ * page must not come back write-back. */
+KTEST(mdl, protect_mdl_system_address_keeps_the_cache_type)
+{
+    PHYSICAL_ADDRESS skip = { 0 };
+    static const struct { MEMORY_CACHING_TYPE type; ULONG64 bits; } kinds[] = {
+        { MmNonCached, MI_PTE_PCD | MI_PTE_PWT },
+        { MmWriteCombined, MI_PTE_PWT },
+        { MmCached, 0 },
+    };
+    const ULONG64 cache = MI_PTE_PCD | MI_PTE_PWT | MI_PTE_LARGE;   /* bit 7 is PAT in a 4 KiB PTE */
+    static const ULONG trips[] = { PAGE_NOACCESS, PAGE_READWRITE, PAGE_NOACCESS, PAGE_READONLY, PAGE_EXECUTE_READ,
+                                   PAGE_NOACCESS, PAGE_READWRITE };
+    for (ULONG k = 0; k < ARRAYSIZE(kinds); k++) {
+        PMDL m = MmAllocatePagesForMdlEx(pa_zero, pa_max, skip, 2 * PAGE_SIZE, MmCached, 0);
+        KT_ASSERT(m != NULL);
+        PUCHAR p = MmMapLockedPagesSpecifyCache(m, KernelMode, kinds[k].type, NULL, FALSE, NormalPagePriority);
+        KT_ASSERT(p != NULL);
+        KT_EQ(MdlTestPteOf(p) & cache, kinds[k].bits);
+        for (ULONG t = 0; t < ARRAYSIZE(trips); t++) {
+            KT_EQ((ULONG)MmProtectMdlSystemAddress(m, trips[t]), 0);
+            for (int i = 0; i < 2; i++) {
+                ULONG64 pte = MdlTestPteOf(p + i * PAGE_SIZE);
+                KT_EQ(pte & MI_PTE_VALID, trips[t] == PAGE_NOACCESS ? 0 : MI_PTE_VALID);
+                KT_EQ(pte & cache, kinds[k].bits);
+                KT_EQ(MI_PTE_PFN(pte), MmGetMdlPfnArray(m)[i]);
+                KT_ASSERT(pte & MI_PTE_GLOBAL);
+            }
+        }
+        p[PAGE_SIZE + 3] = 0x3C;                           /* read/write again, at the same frame */
+        KT_EQ(p[PAGE_SIZE + 3], 0x3C);
+        MmUnmapLockedPages(p, m);
+        MmFreePagesFromMdl(m);
+        ExFreePool(m);
+    }
 }
 
 /* With no system PTEs left, a map that may fail returns NULL and changes

@@ -42,3 +42,21 @@ KTEST_BUGCHECK_MANUAL(selftest, wrong_bugcheck_on_purpose, PAGE_FAULT_IN_NONPAGE
 KTEST_BUGCHECK_MANUAL(selftest, no_bugcheck_on_purpose, MANUALLY_INITIATED_CRASH, 0, 0, 0, 0)
 {
 }
+
+/* A driver's classic leak: MmProbeAndLockPages, a system mapping, then
+ * IoFreeMdl without MmUnlockPages, and the buffer freed. The MDL block goes
+ * back to its lookaside list and the pool page counts as free pool, so only
+ * the lock references and the system PTEs show it - and the leak check must
+ * name both. (Boots without verifier=1, which would stop the free as
+ * 0xC4/0xB8 first.) */
+KTEST_MANUAL(selftest, leaks_a_locked_page_on_purpose)
+{
+    PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, POOL_TAG('L', 'e', 'a', 'k'));
+    KT_ASSERT(buf != NULL);
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    KT_ASSERT(MmGetSystemAddressForMdlSafe(m, NormalPagePriority) != NULL);
+    IoFreeMdl(m);
+    ExFreePoolWithTag(buf, POOL_TAG('L', 'e', 'a', 'k'));
+}

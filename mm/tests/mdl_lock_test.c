@@ -1,5 +1,5 @@
 /*
- * MmProbeAndLockPages / MmUnlockPages against ../shared/MDL-SPEC.md:
+ * MmProbeAndLockPages / MmUnlockPages against the WDK's rules:
  * kernel buffers (nonpaged and paged pool, trimmed pages), and user
  * buffers in a real process (user/mdltarget.c, attached to as in
  * kernel/tests/process_test.c): unaligned ranges, read-only, unmapped,
@@ -638,8 +638,8 @@ KTEST(mdllock, user_copy_on_write_page_probed_for_write_gets_a_private_copy)
     KT_EQ(BYTE_OFFSET(c.CowPage), 0);
     MdlTestAttach(p);
     PMI_IMAGE im = p->Image;
-    PFN_NUMBER proto = im->Prototype[(c.CowPage >> PAGE_SHIFT) - im->BaseVpn];
-    PFN_NUMBER proto2 = im->Prototype[(c.ImagePage >> PAGE_SHIFT) - im->BaseVpn];
+    PFN_NUMBER proto = MI_PTE_PFN(MiImagePrototypePte(im, (PVOID)c.CowPage)->u.Long);   /* valid: mdltarget maps it */
+    PFN_NUMBER proto2 = MI_PTE_PFN(MiImagePrototypePte(im, (PVOID)c.ImagePage)->u.Long);
     MT_NE(proto, 0);
     MT_NE(proto2, 0);
     ULONG64 pte = MdlTestPteOf((PVOID)c.CowPage);
@@ -658,7 +658,7 @@ KTEST(mdllock, user_copy_on_write_page_probed_for_write_gets_a_private_copy)
     MT_NE(pte & MI_PTE_WRITE, 0);
     MT_EQ(pte & MI_PTE_COPY_ON_WRITE, 0);
     MT_EQ(MdlTestRefs(priv), 2);
-    MT_EQ(MdlTestRefs(proto), proto_refs);        /* the prototype is not locked */
+    MT_LE(MdlTestRefs(proto), proto_refs);        /* the prototype is not locked (its last mapper may be gone) */
     MT_EQ(p->LockedPages, 1);
     PULONG64 sys = MmGetSystemAddressForMdlSafe(w, NormalPagePriority);
     MT_ASSERT(sys != NULL);
@@ -751,4 +751,109 @@ KTEST(mdllock, kernel_addresses_are_not_checked_for_write_access)
     KT_EQ(MdlTestRefs(pfn), r);
     IoFreeMdl(m);
     KT_EQ(mdllock_rodata[0], 1);
+}
+
+/* ---- a lock for writing marks its frames modified ---- */
+
+/* A paged-pool page as the modified-page writer will leave it once there
+ * is a pagefile: its contents written out, so the frame is clean (Modified
+ * 0) and its PTE's dirty bit clear. A trim then puts it on the standby list,
+ * to be reused without another write - right only if nothing changed it. */
+static PFN_NUMBER clean_paged_page(PUCHAR *out)
+{
+    PUCHAR buf = alloc(PagedPool, PAGE_SIZE);
+    KT_ASSERT(buf != NULL);
+    KT_EQ(BYTE_OFFSET(buf), 0);
+    buf[0] = 0x11;
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    PMMPTE pte = MiGetPteAddress(buf);
+    PFN_NUMBER pfn = MI_PTE_PFN(pte->u.Long);
+    MI_PFN_ELEMENT(pfn)->Modified = 0;
+    MiWritePteAndFlush(pte, pte->u.Long & ~MI_PTE_DIRTY);
+    KeLowerIrql(old);
+    *out = buf;
+    return pfn;
+}
+
+/* Lock BUF's page with OP, write it the way a device does - through the
+ * MDL (here its system mapping), never through the buffer's own PTE - and
+ * unlock. Then trim: where does the frame go? */
+static UCHAR write_through_mdl_then_trim(PUCHAR buf, PFN_NUMBER pfn, LOCK_OPERATION op, BOOLEAN *dirty_pte)
+{
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    KT_EQ(MdlTestProbe(m, KernelMode, op), 0);
+    PUCHAR sys = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+    KT_ASSERT(sys != NULL);
+    sys[0x40] = 0xD4;                                  /* "DMA": the pool PTE's D bit stays clear */
+    *dirty_pte = (MiGetPteAddress(buf)->u.Long & MI_PTE_DIRTY) != 0;
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+    MmTrimSystemWorkingSet(0);
+    KT_ASSERT(!MmIsAddressValid(buf));                 /* trimmed: the frame is on a list now */
+    return MI_PFN_ELEMENT(pfn)->PageLocation;
+}
+
+KTEST(mdllock, write_unlock_marks_the_frame_modified)
+{
+    PUCHAR buf;
+    PFN_NUMBER pfn = clean_paged_page(&buf);
+    BOOLEAN dirty_pte;
+    UCHAR where = write_through_mdl_then_trim(buf, pfn, IoWriteAccess, &dirty_pte);
+    KT_EQ(dirty_pte, FALSE);                           /* nothing but the unlock can tell */
+    KT_EQ(MI_PFN_ELEMENT(pfn)->Modified, 1);
+    KT_EQ(where, ModifiedPageList);                    /* kept until written, not reusable as is */
+    KT_EQ(buf[0x40], 0xD4);                            /* soft fault: the written data */
+    release(buf);
+}
+
+/* The same for IoModifyAccess; and a read lock leaves a clean frame clean. */
+KTEST(mdllock, modify_unlock_marks_modified_and_read_unlock_does_not)
+{
+    PUCHAR buf;
+    PFN_NUMBER pfn = clean_paged_page(&buf);
+    BOOLEAN dirty_pte;
+    KT_EQ(write_through_mdl_then_trim(buf, pfn, IoModifyAccess, &dirty_pte), ModifiedPageList);
+    release(buf);
+
+    pfn = clean_paged_page(&buf);
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    KT_EQ(MdlTestProbe(m, KernelMode, IoReadAccess), 0);
+    MmUnlockPages(m);
+    IoFreeMdl(m);
+    MmTrimSystemWorkingSet(0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->Modified, 0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->PageLocation, StandbyPageList);
+    KT_EQ(buf[0], 0x11);
+    release(buf);
+}
+
+/* A partial MDL of a buffer locked for writing says so (MDL_WRITE_OPERATION
+ * comes from the source, as on NT), but it is never unlocked itself: data
+ * written through the partial MDL's own mapping is kept because the
+ * source's unlock marks the frames modified. */
+KTEST(mdllock, write_through_a_partial_mdl_is_kept_by_the_source_unlock)
+{
+    PUCHAR buf;
+    PFN_NUMBER pfn = clean_paged_page(&buf);
+    PMDL src = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    PMDL part = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(src && part);
+    KT_EQ(MdlTestProbe(src, KernelMode, IoWriteAccess), 0);
+    KT_ASSERT(flags(src) & MDL_WRITE_OPERATION);
+    IoBuildPartialMdl(src, part, buf + 0x100, 0x100);
+    KT_EQ(flags(part), MDL_PARTIAL | MDL_ALLOCATED_FIXED_SIZE | MDL_WRITE_OPERATION);   /* the direction, not the lock */
+    PUCHAR sys = MmGetSystemAddressForMdlSafe(part, NormalPagePriority);
+    KT_ASSERT(sys != NULL);
+    sys[0] = 0xE5;
+    IoFreeMdl(part);                                   /* unmaps its own mapping */
+    KT_EQ(MiGetPteAddress(buf)->u.Long & MI_PTE_DIRTY, 0);
+    MmUnlockPages(src);
+    IoFreeMdl(src);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->Modified, 1);
+    MmTrimSystemWorkingSet(0);
+    KT_EQ(MI_PFN_ELEMENT(pfn)->PageLocation, ModifiedPageList);
+    KT_EQ(buf[0x100], 0xE5);
+    release(buf);
 }

@@ -1,5 +1,5 @@
 /*
- * Every MDL rule the verifier enforces (../shared/MDL-SPEC.md, "Verifier"):
+ * Every MDL rule the verifier enforces (docs/mdl.md §5):
  * each test breaks one rule and must stop with
  * DRIVER_VERIFIER_DETECTED_VIOLATION (0xC4) and the rule's sub-code in
  * parameter 1. The spec names no other parameter, so P2..P4 are KT_ANY
@@ -295,4 +295,126 @@ KTEST_BUGCHECK(mdlverifier, process_exit_with_locked_pages, DRIVER_LEFT_LOCKED_P
     PsTerminateProcess(p, STATUS_SUCCESS);
     KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
     kprintf("the process ended with its pages locked and nothing stopped\n");
+}
+
+/* ---- user views and freeing (mdlos's own sub-codes 0xBA and 0xBB: NT's
+ * table has none for these rules) ---- */
+
+/* Map BYTES of M into a fresh mdltarget at a place the system picks. */
+static PVOID user_view(PMDL m, PEPROCESS *out)
+{
+    MT_CONTROL c;
+    KT_EQ(MdlTestStartTarget(out, &c), 0);
+    MdlTestAttach(*out);
+    PVOID va = NULL;
+    MT_EQ(MdlTestMap(m, UserMode, MmCached, NULL, NormalPagePriority, &va), 0);
+    MdlTestDetach();
+    return va;
+}
+
+KTEST_BUGCHECK(mdlverifier, unlock_with_a_user_view_mapped, C4, 0xBA, KT_ANY, KT_ANY, 1)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    PEPROCESS p;
+    user_view(m, &p);
+    KtExpectParam(2, (ULONG64)m);
+    MmUnlockPages(m);   /* the view still names the frames */
+}
+
+KTEST_BUGCHECK(mdlverifier, free_with_a_user_view_mapped, C4, 0xBA, KT_ANY, KT_ANY, 1)
+{
+    PMDL m = built_mdl(PAGE_SIZE);   /* nothing to unlock: the free is the only check */
+    PEPROCESS p;
+    user_view(m, &p);
+    KtExpectParam(2, (ULONG64)m);
+    IoFreeMdl(m);
+}
+
+KTEST_BUGCHECK(mdlverifier, free_of_a_locked_mdl, C4, 0xBB, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    KtExpectParam(2, (ULONG64)m);
+    IoFreeMdl(m);   /* no MmUnlockPages: the lock could never be undone */
+}
+
+/* NT's 0xB9: a user view unmapped from a process it is not in. */
+KTEST_BUGCHECK(mdlverifier, user_unmap_in_another_process, C4, 0xB9, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    PEPROCESS p;
+    PVOID va = user_view(m, &p);
+    KtExpectParam(2, (ULONG64)m);
+    KtExpectParam(3, (ULONG64)va);
+    MmUnmapLockedPages(va, m);   /* in the system process, where no such view exists */
+}
+
+/* ---- IRQL of a user map and of unmaps (NT's 0x77, 0x79, 0x7A) ---- */
+
+KTEST_BUGCHECK(mdlverifier, user_map_above_apc_level, C4, 0x77, KT_ANY, DISPATCH_LEVEL, 1)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    PVOID va;
+    MdlTestMap(m, UserMode, MmCached, NULL, NormalPagePriority, &va);   /* a user map may wait */
+}
+
+KTEST_BUGCHECK(mdlverifier, kernel_unmap_above_dispatch_level, C4, 0x79, KT_ANY, DISPATCH_LEVEL + 1, KT_ANY)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    PVOID p = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+    KT_ASSERT(p != NULL);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL + 1, &old);
+    MmUnmapLockedPages(p, m);
+}
+
+KTEST_BUGCHECK(mdlverifier, user_unmap_above_apc_level, C4, 0x7A, KT_ANY, DISPATCH_LEVEL, KT_ANY)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    PEPROCESS p;
+    PVOID va = user_view(m, &p);
+    MdlTestAttach(p);
+    KtExpectParam(2, (ULONG64)m);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    MmUnmapLockedPages(va, m);   /* the address space lock is a wait */
+}
+
+/* NT's 0xB6: the second unmap of a system mapping (the mapping is gone). */
+KTEST_BUGCHECK(mdlverifier, unmap_twice, C4, 0xB6, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = locked_mdl(PAGE_SIZE);
+    PVOID va = MmGetSystemAddressForMdlSafe(m, NormalPagePriority);
+    KT_ASSERT(va != NULL);
+    MmUnmapLockedPages(va, m);
+    KtExpectParam(2, (ULONG64)m);
+    KtExpectParam(4, (ULONG64)va);
+    MmUnmapLockedPages(va, m);
+}
+
+/* ... and an unmap of an MDL built for nonpaged pool, which has no mapping
+ * of its own to give back. */
+KTEST_BUGCHECK(mdlverifier, unmap_of_a_nonpaged_pool_mdl, C4, 0xB6, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL m = built_mdl(PAGE_SIZE);
+    KtExpectParam(2, (ULONG64)m);
+    MmUnmapLockedPages(MmGetSystemAddressForMdlSafe(m, NormalPagePriority), m);
+}
+
+/* NT's 0xB5: a partial MDL of a mapped source carries the source's
+ * MDL_MAPPED_TO_SYSTEM_VA, but not PTEs of its own to release. */
+KTEST_BUGCHECK(mdlverifier, unmap_of_a_partial_mdl_with_the_source_mapping, C4, 0xB5, KT_ANY, KT_ANY, KT_ANY)
+{
+    PMDL src = locked_mdl(2 * PAGE_SIZE);
+    PUCHAR sys = MmGetSystemAddressForMdlSafe(src, NormalPagePriority);
+    KT_ASSERT(sys != NULL);
+    PMDL part = IoAllocateMdl(MmGetMdlVirtualAddress(src), 2 * PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(part != NULL);
+    IoBuildPartialMdl(src, part, MmGetMdlVirtualAddress(src), 0);
+    KT_ASSERT(part->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA);
+    KtExpectParam(2, (ULONG64)part);
+    MmUnmapLockedPages(part->MappedSystemVa, part);   /* would tear down the source's mapping */
 }

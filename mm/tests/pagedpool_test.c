@@ -89,3 +89,51 @@ KTEST_BUGCHECK(pagedpool, touching_trimmed_page_at_dispatch_bugchecks, IRQL_NOT_
     KeRaiseIrql(DISPATCH_LEVEL, &old);
     kprintf("read %llu\n", (unsigned long long)trimmed[0]);   /* a page fault at DISPATCH_LEVEL */
 }
+
+/* Issue 8 item 7: a paged lookaside list keeps freed paged-pool blocks,
+ * whose pages may be trimmed while they wait. Popping one reads its link,
+ * pushing one writes it: both must happen where a soft fault is allowed
+ * (IRQL <= APC_LEVEL), never at DISPATCH_LEVEL. */
+KTEST(pagedpool, lookaside_list_reuses_trimmed_blocks)
+{
+    PAGED_LOOKASIDE_LIST l;   /* the header on the (nonpaged) stack, as NT requires nonpaged storage */
+    ExInitializePagedLookasideList(&l, NULL, NULL, 0, 256, TAG_PAGE, 4);
+    PUCHAR a = ExAllocateFromPagedLookasideList(&l);
+    KT_ASSERT(a != NULL);
+    for (int i = 8; i < 256; i++)
+        a[i] = (UCHAR)i;
+    ExFreeToPagedLookasideList(&l, a);
+    MmTrimSystemWorkingSet(0);
+    KT_ASSERT(!MmIsAddressValid(a));                    /* the kept block is out */
+    PUCHAR b = ExAllocateFromPagedLookasideList(&l);    /* pops it: reads its link */
+    KT_EQ((ULONG64)b, (ULONG64)a);
+    KT_EQ(b[255], 255);                                 /* same bytes, by a soft fault */
+    MmTrimSystemWorkingSet(0);
+    KT_ASSERT(!MmIsAddressValid(b));
+    ExFreeToPagedLookasideList(&l, b);                  /* pushes it: writes its link */
+    KT_EQ(l.Depth, 1);
+    ExDeletePagedLookasideList(&l);
+}
+
+KTEST_BUGCHECK(pagedpool, lookaside_list_at_dispatch_level_bugchecks, IRQL_NOT_LESS_OR_EQUAL, 0, DISPATCH_LEVEL,
+               APC_LEVEL, KT_ANY)
+{
+    static PAGED_LOOKASIDE_LIST l;
+    ExInitializePagedLookasideList(&l, NULL, NULL, 0, 64, TAG_PAGE, 4);
+    ExFreeToPagedLookasideList(&l, ExAllocateFromPagedLookasideList(&l));   /* one block kept, resident */
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    PVOID p = ExAllocateFromPagedLookasideList(&l);     /* the rule is broken here, whatever the block's state */
+    KeLowerIrql(old);
+    ExFreeToPagedLookasideList(&l, p);
+}
+
+/* The list's own structure must not be pageable: its lock is touched at
+ * DISPATCH_LEVEL (a mutex's wait list by the dispatcher). */
+KTEST_BUGCHECK(pagedpool, lookaside_header_in_paged_pool_bugchecks, BAD_POOL_CALLER, 0x1001, KT_ANY, PagedPool, 0)
+{
+    PPAGED_LOOKASIDE_LIST l = ExAllocatePoolWithTag(PagedPool, sizeof(*l), TAG_PAGE);
+    KtExpectParam(2, (ULONG64)l);
+    ExInitializePagedLookasideList(l, NULL, NULL, 0, 64, TAG_PAGE, 4);
+    ExDeletePagedLookasideList(l);
+    ExFreePoolWithTag(l, TAG_PAGE);
+}

@@ -99,7 +99,9 @@ KTEST(pfn, reference_keeps_frame_until_last_dereference)
     KT_EQ(e->PageLocation, ActiveAndValid);
     KT_EQ(e->ReferenceCount, 1);
     KT_EQ(e->PteDeleted, 1);
+    KIRQL old = MiAcquirePfnLock();
     MiDecrementReferenceCount(pfn);      /* the unlock: now it is free */
+    MiReleasePfnLock(old);
     KT_EQ(e->PageLocation, FreePageList);
     KT_EQ(e->ReferenceCount, 0);
     KT_ASSERT(MiVerifyPfnDatabase(FALSE));
@@ -111,6 +113,7 @@ KTEST_BUGCHECK(pfn, dereference_twice_bugchecks, PFN_LIST_CORRUPT, 0x07, KT_ANY,
     twice_pfn = MiAllocatePfn(MiUsageTest, FALSE);
     KtExpectParam(2, twice_pfn);
     MiFreePfn(twice_pfn);
+    MiAcquirePfnLock();
     MiDecrementReferenceCount(twice_pfn);   /* one unlock too many */
 }
 

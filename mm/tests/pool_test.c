@@ -234,3 +234,62 @@ KBENCH(pool, allocate_free)
     ExDeleteNPagedLookasideList(&l);
     KtBenchReport("lookaside_128_bytes_cycles", (t1 - t0) / 1000, "cycles");
 }
+
+/* Issue 8 item 9: the big-page table and the tag table serve both pools.
+ * Nonpaged pool is used from DPCs, which run inside any stretch of paged
+ * pool work (at APC_LEVEL, under the paged pool's mutex): a paged big
+ * allocation that had picked a free table slot and was still mapping its
+ * pages could find a DPC's nonpaged allocation taking the same slot, and
+ * then overwrite it - the DPC's block would be unknown at its free. A
+ * periodic DPC here keeps allocating (then freeing the previous) nonpaged
+ * big blocks while this thread allocates and frees paged big blocks. */
+#define TAG_RACE_NP POOL_TAG('R', 'c', 'N', 'p')
+#define TAG_RACE_PG POOL_TAG('R', 'c', 'P', 'g')
+static KTIMER race_timer;
+static KDPC race_dpc;
+static PVOID race_block;
+static volatile ULONG race_runs;
+
+static void race_dpc_routine(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(ctx);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+    PVOID fresh = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, TAG_RACE_NP);   /* first: takes a slot */
+    if (race_block)
+        ExFreePoolWithTag(race_block, TAG_RACE_NP);   /* its record must still be there */
+    race_block = fresh;
+    race_runs++;
+}
+
+KTEST(pool, big_page_table_shared_with_dpcs_stays_consistent)
+{
+    race_block = NULL;
+    race_runs = 0;
+    KeInitializeTimer(&race_timer);
+    KeInitializeDpc(&race_dpc, race_dpc_routine, NULL);
+    LARGE_INTEGER due = { -KI_MS(3) };
+    KeSetTimerEx(&race_timer, due, 3, &race_dpc);
+    ULONG64 start = KeQueryInterruptTime();
+    ULONG rounds = 0;
+    while (race_runs < 60 && KeQueryInterruptTime() - start < (ULONG64)KI_MS(20000)) {
+        PVOID p = ExAllocatePoolWithTag(PagedPool, 64 * PAGE_SIZE, TAG_RACE_PG);
+        KT_ASSERT(p != NULL);
+        ExFreePoolWithTag(p, TAG_RACE_PG);
+        rounds++;
+    }
+    KeCancelTimer(&race_timer);
+    KeRemoveQueueDpc(&race_dpc);
+    KT_GE(race_runs, 60);                          /* the DPC really ran among the paged allocations */
+    KT_GT(rounds, 0);
+    if (race_block)
+        ExFreePoolWithTag(race_block, TAG_RACE_NP);
+    race_block = NULL;
+    const MI_POOL_TAG_STATS *np = MiLookupPoolTag(TAG_RACE_NP), *pg = MiLookupPoolTag(TAG_RACE_PG);
+    KT_ASSERT(np && pg);
+    KT_EQ(np->Allocs[0], np->Frees[0]);
+    KT_EQ(np->Bytes[0], 0);
+    KT_EQ(pg->Allocs[1], pg->Frees[1]);
+    KT_EQ(pg->Bytes[1], 0);
+}

@@ -118,6 +118,55 @@ def va_mapped_by_pte(pte_address):
     return sign_extend(((pte_address - PTE_BASE) << 9) & ((1 << 64) - 1))
 
 
+def prototype_address(entry):
+    """ProtoAddress of a prototype-format PTE (MMPTE_PROTOTYPE, mm/mi.h): bits
+    63..16 hold address bits 47..0; an arithmetic shift right by 16 restores it."""
+    return sign_extend(entry >> 16)
+
+
+def images():
+    """The image cache (mm/image.c's static list of MI_IMAGE)."""
+    head = gdb.lookup_static_symbol("images")
+    if head is None:
+        return []
+    return list(list_entries(to_int(head.value().address), "MI_IMAGE", "Links"))
+
+
+def describe_prototype_pte(address):
+    """What the prototype PTE at ADDRESS is: whose page, and its state,
+    as one line (empty if ADDRESS is in no image's prototype array)."""
+    for im in images():
+        base, pages = to_int(im["PrototypePte"]), int(im["Pages"])
+        if base <= address < base + pages * 8 and not (address - base) % 8:
+            index = (address - base) // 8
+            va = (int(im["BaseVpn"]) + index) << PAGE_SHIFT
+            v = read_u64_virtual(address)
+            return (f"prototype PTE {index} of image {c_string(im['Name'])} (VA {va:#x}) = {v:#x}: "
+                    f"{describe_prototype_value(v, im)}")
+    return ""
+
+
+def describe_prototype_value(v, im=None):
+    """The state of a prototype PTE's value V (mm/image.c's three states)."""
+    if v & 1:
+        return f"valid: in frame PFN {(v & PFN_MASK) >> PAGE_SHIFT:#x}, mapped by processes (`pfn` shows the share count)"
+    if v >> 11 & 1:
+        return (f"transition: in frame PFN {(v & PFN_MASK) >> PAGE_SHIFT:#x} on the standby list, mapped by nobody; "
+                f"a touch is a soft fault")
+    if v >> 10 & 1:
+        target = prototype_address(v)
+        name = ""
+        try:
+            for cand in ([im] if im is not None else images()):
+                if to_int(cand.address) == target:
+                    name = f" {c_string(cand['Name'])}"
+        except (gdb.error, gdb.MemoryError):
+            pass
+        return (f"in the file only (prototype format naming MI_IMAGE {target:#x}{name}): a touch copies the page "
+                f"from the module")
+    return "zero: not an image's prototype PTE state"
+
+
 def protection_name(prot):
     name = "MM_" + PROTECTION_NAMES[prot & 7]
     extra = {0x08: "NOCACHE", 0x10: "GUARD_PAGE", 0x18: "WRITECOMBINE"}.get(prot & 0x18)
@@ -151,7 +200,10 @@ def decode_not_present(entry):
                 f"protection {prot:#x} {protection_name(prot)}; a touch makes it valid again without I/O "
                 f"(`pfn {pfn:#x}`)")
     if entry >> 10 & 1:
-        return f"prototype: bits 63..11 point at a prototype PTE; protection {prot:#x} {protection_name(prot)}"
+        return (f"prototype format (bit 10): bits 63..16 hold address {prototype_address(entry):#x}, in a "
+                f"process page table the image page's prototype PTE (a touch resolves through it), in a "
+                f"prototype array the MI_IMAGE whose file holds the page; protection {prot:#x} "
+                f"{protection_name(prot)}")
     if entry >> 12 & 1 and not entry & ~((0x1F << 5) | (1 << 12)):
         guard = " (a guard page: the first touch clears the guard; on a stack the guard moves one page down)" \
             if prot & 0x18 == 0x10 else ""
@@ -306,6 +358,9 @@ The walk ends at a 1 GiB or 2 MiB large page, at the PTE, giving the
 physical address, or at the first entry that is not present, which is
 then decoded in NT's software formats: zero, demand zero (with its MM_*
 protection), transition (frame still in memory), prototype, pagefile.
+A prototype-format user PTE (a trimmed shared image page) also gets the
+prototype PTE it points at: which image and page, and its state (valid in
+frame F, transition = F on standby, or only in the file).
 For a user address (below 0x800000000000) of a process, the VAD holding
 it is printed too (`vad`), and for a not-present entry what a touch would
 do: an image page fault, a stack overflow, or an access violation.
@@ -366,6 +421,12 @@ meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
             pad = " " * 6
             if "stop" in r:
                 print(f"{pad}not present: {r['stop']}")
+                if r["level"] == 3 and r["entry"] & 0xC01 == 0x400:
+                    try:
+                        what = describe_prototype_pte(prototype_address(r["entry"]))
+                    except (gdb.error, gdb.MemoryError) as ex:
+                        what = f"(cannot read it: {ex})"
+                    print(f"{pad}-> {what or 'BAD: that address is in no image prototype array'}")
                 if vad_line:
                     print(f"{pad}{vad_line}")
                 print(f"  => {va:#x} is not mapped: the {r['name']} is not present")
@@ -415,7 +476,10 @@ it), reference and share counts, usage (MI_PFN_USAGE). Then every field:
 Flink/Blink (the neighbours on its list), PteAddress (the PTE that maps or
 last mapped it, at its self-map address, with the VA that PTE maps and
 the value it holds now), OriginalPte (what that PTE becomes when the
-frame is taken away, decoded), and the flags. Only frames of RAM
+frame is taken away, decoded), and the flags. A shared image frame
+(PrototypePte 1) names its prototype PTE instead of any process's PTE:
+the line after PteAddress says which image and page, and the prototype's
+state (valid, transition = on standby, or in the file). Only frames of RAM
 (MiRamRanges) have an entry; other numbers are refused."""
 
     def __init__(self):
@@ -453,8 +517,16 @@ frame is taken away, decoded), and the flags. Only frames of RAM
                 line += f" -> maps VA {va_mapped_by_pte(pte):#x}"
             frame = int(e["PteFrame"])
             user = PTE_BASE <= pte < PTE_BASE + (USER_LIMIT >> 9)
+            proto = int(e["PrototypePte"])
             try:
-                if user and frame:
+                if proto:
+                    # A shared image frame: PteAddress is the image's
+                    # prototype PTE (nonpaged pool), never a process PTE.
+                    print(line + " (its prototype PTE: PrototypePte = 1)")
+                    print("                 " + (describe_prototype_pte(pte) or
+                                                 f"BAD: {pte:#x} is in no image's prototype array"))
+                    line = None
+                elif user and frame:
                     # A user PTE's self-map address means something only in
                     # its own process: read it in its page table (PteFrame).
                     with PhysicalMemory() as phys:
@@ -465,21 +537,30 @@ frame is taken away, decoded), and the flags. Only frames of RAM
                 else:
                     now = read_u64_virtual(pte)
                     where = ""
-                points = (now & 1 or now >> 11 & 1) and (now & PFN_MASK) >> PAGE_SHIFT == pfn
-                line += f"; holds {now:#x} ({'points at this frame' if points else 'not this frame'}{where})"
+                if line is not None:
+                    points = (now & 1 or now >> 11 & 1) and (now & PFN_MASK) >> PAGE_SHIFT == pfn
+                    line += f"; holds {now:#x} ({'points at this frame' if points else 'not this frame'}{where})"
             except gdb.MemoryError:
-                line += "; not readable now (its page table is not mapped)"
-            print(line)
+                if line is None:
+                    line = "                 (the prototype PTE cannot be read now)"
+                else:
+                    line += "; not readable now (its page table is not mapped)"
+            if line is not None:
+                print(line)
         else:
             print("  PteAddress     none")
         orig = int(e["OriginalPte"]["u"]["Long"]) & (2 ** 64 - 1)
         if orig == 0:
             what = "zero: the PTE becomes empty when the frame is taken away"
+        elif int(e["PrototypePte"]) and not orig & 1:
+            what = "what the prototype becomes when the frame is repurposed: " + describe_prototype_value(orig)
         else:
             what = decode_not_present(orig) if not orig & 1 else "a valid PTE"
         print(f"  OriginalPte    {orig:#x}: {what}")
         print(f"  Modified {int(e['Modified'])}  PteDeleted {int(e['PteDeleted'])}  "
-              f"CacheAttribute {int(e['CacheAttribute'])}")
+              f"CacheAttribute {int(e['CacheAttribute'])}  PrototypePte {int(e['PrototypePte'])}"
+              + ("   (a shared image frame: process PTEs map it, its prototype PTE owns it)"
+                 if int(e['PrototypePte']) else ""))
 
 
 # ---------------------------------------------------------------- pfnstats
@@ -548,6 +629,19 @@ modified lists. The scan reads the database in large blocks."""
             if inuse or sb or md:
                 print(f"  {enum_name(USAGE_NAMES, u):<14} {inuse:>8} {sb:>8} {md:>8}")
         print(f"  {'(all)':<14} {per_loc[6] + per_loc[7]:>8} {per_loc[2]:>8} {per_loc[3] + per_loc[4]:>8}")
+        # Commit (mm/commit.c): the limit is the same formula MiCommitLimit uses.
+        try:
+            charge = int(kernel_value("MmTotalCommittedPages"))
+            peak = int(kernel_value("MmPeakCommitment"))
+            tables = int(kernel_value("MiUserPageTables"))
+            cnt = kernel_value("MiUsageCount")
+            backed = int(cnt[10]) + int(cnt[11]) + tables   # MiUsageUser, MiUsageImage, user page tables
+            reserve = 512                                     # MI_COMMIT_RESERVE_PAGES
+            limit = max(0, charge + avail - reserve - max(0, charge - backed))
+            print(f"Commit: {charge} pages charged (MmTotalCommittedPages), limit {limit}, peak {peak}; "
+                  f"{tables} user page tables")
+        except gdb.error:
+            pass
 
 
 # ---------------------------------------------------------------- pool
@@ -617,7 +711,7 @@ whole-page ("big page") allocations from MiBigPages."""
             shown = False
             for i in range(nb):
                 b = big[i]
-                if not int(b["Va"]) or not tag_matches(int(b["Tag"]), pattern):
+                if int(b["Va"]) <= 1 or not tag_matches(int(b["Tag"]), pattern):
                     continue
                 if not shown:
                     print("big pages (whole-page allocations):")
@@ -928,6 +1022,8 @@ def pte_kind(e):
         return "valid"
     if e >> 11 & 1:
         return "transition"
+    if e >> 10 & 1:
+        return "prototype"
     if e >> 12 & 1 and not e >> 32:
         return "committed"
     return "other"
@@ -1103,7 +1199,7 @@ or unsorted VADs are marked BAD."""
         ranges = [(int(v["StartVpn"]) << PAGE_SHIFT, ((int(v["EndVpn"]) + 1) << PAGE_SHIFT) - 1) for v in vs]
         counts = with_page_tables(lambda pt: [pt.scan(p.cr3, s, e) for s, e in ranges])
         print(f"  {'start':<18} {'end':<18} {'pages':>6}  {'type':<10} {'protection':<24} "
-              f"{'valid':>5} {'trans':>5} {'commit':>6}  backing")
+              f"{'valid':>5} {'trans':>5} {'commit':>6} {'proto':>5}  backing")
         previous_end = -1
         for v, (start, end), ptes in zip(vs, ranges, counts):
             kinds = [pte_kind(e) for _, e in ptes]
@@ -1120,7 +1216,8 @@ or unsorted VADs are marked BAD."""
             previous_end = max(previous_end, end)
             print(f"  {start:#018x} {end:#018x} {(end - start + 1) >> PAGE_SHIFT:>6}  "
                   f"{enum_name(VAD_TYPES, t):<10} {protection_text(int(v['Protection'])):<24} "
-                  f"{kinds.count('valid'):>5} {kinds.count('transition'):>5} {kinds.count('committed'):>6}  "
+                  f"{kinds.count('valid'):>5} {kinds.count('transition'):>5} {kinds.count('committed'):>6} "
+                  f"{kinds.count('prototype'):>5}  "
                   f"{vad_backing(v)}" + ("  [" + "; ".join(note) + "]" if note else ""))
         outside = with_page_tables(lambda pt: pt.scan(p.cr3, 0, USER_LIMIT - 1))
         stray = [va for va, _ in outside if not any(s <= va <= e for s, e in ranges)]
@@ -1142,7 +1239,7 @@ trims from the front, MmTrimProcessWorkingSet from the back): the VAD
 holding it, its PTE as the CPU sees it (read in
 that process's page tables in physical memory, as `pt VA PROCESS` would),
 its flags, and the frame's PFN entry (`pfn N`): state, ReferenceCount,
-ShareCount and usage (user = private, image = a prototype page shared by
+ShareCount and usage (user = private, image = a frame owned by its prototype PTE, shared by
 every process running the image). Then the cross-checks: working-set
 entries whose PTE is not valid (STALE), valid user PTEs that are not in
 the list (UNTRACKED: they cannot be trimmed; locked-view VADs excepted),
@@ -1239,6 +1336,9 @@ modified or standby list for a soft fault."""
             print("  every valid user page is in the working set")
         print(f"  transition PTEs (trimmed, frame on the modified/standby list; a touch is a soft fault): "
               f"{len(trans)}")
+        protos = sum(1 for _, e in every if pte_kind(e) == "prototype")
+        print(f"  prototype-format PTEs (trimmed shared image pages; a touch resolves through the prototype): "
+              f"{protos}")
 
 
 # ---------------------------------------------------------------- MDLs
@@ -1433,8 +1533,7 @@ def process_label(address, procs=None):
 def expected_references(location, usage, shares, deleted, pte_address):
     """The references a frame's owner explains (mm/pfn.c, mm/mdl.c), so that
     the rest are MDL locks. 1 for a page that valid PTEs map (ShareCount >
-    0), for a page table, for an image's prototype page (the image holds
-    it), and for a frame its allocator holds without any PTE (boot modules,
+    0), for a page table, and for a frame its allocator holds without any PTE (boot modules,
     MiAllocatePfn); 0 once the owner freed it (PteDeleted: it lives until
     the last unlock), while it is trimmed (its PTE in transition, ShareCount
     0: the working set's reference went with it), and for the frames of
@@ -1442,7 +1541,7 @@ def expected_references(location, usage, shares, deleted, pte_address):
     MDL's). None for a frame not in use (on a list)."""
     if location != ACTIVE:
         return None
-    if usage in (USAGE_PAGE_TABLE, USAGE_IMAGE):
+    if usage == USAGE_PAGE_TABLE:
         return 1
     if deleted:
         return 0
@@ -1457,8 +1556,10 @@ def owner_note(usage, shares, deleted, pte_address):
     """Why the owner explains fewer references, in a word or two."""
     if deleted:
         return "PteDeleted: the owner freed it"
-    if usage in (USAGE_PAGE_TABLE, USAGE_IMAGE) or shares:
+    if usage == USAGE_PAGE_TABLE or shares:
         return ""
+    if usage == USAGE_IMAGE:
+        return "trimmed: its prototype PTE in transition"
     if pte_address:
         return "trimmed: no valid PTE"
     return "MDL's own page" if usage == USAGE_DRIVER else ""

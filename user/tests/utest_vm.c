@@ -642,6 +642,34 @@ UTEST(vm, trimmed_pages_come_back_intact)
     release(p);
 }
 
+/* Three pages of .rodata of this image, page aligned so that nothing else
+ * shares them: image pages, which every process running utest_vm would
+ * share through the image's prototype PTEs. */
+static const uint64_t image_table[3 * P / 8] __attribute__((aligned(4096))) = {
+    [0] = 0x1111, [P / 8] = 0x2222, [2 * P / 8] = 0x3333,
+};
+
+UTEST(vm, trimmed_image_pages_come_back_from_standby)
+{
+    volatile const uint64_t *t = image_table;
+    UT_EQ(t[0] + t[P / 8] + t[2 * P / 8], 0x6666);   /* all three in the working set */
+    UT_SUCCESS(NtSetInformationProcess(SELF, ProcessTrimWorkingSet, NULL, 0));
+    /* Nobody else maps them: their frames went to the standby list, and
+     * the prototype PTEs (not ours) point there. Touching them again is a
+     * soft fault each, with the image's bytes, not a new read of the image. */
+    PROCESS_FAULT_COUNTERS_T c1 = counters();
+    uint64_t a = t[0], b = t[P / 8], c = t[2 * P / 8];
+    PROCESS_FAULT_COUNTERS_T c2 = counters();
+    UT_EQ(a, 0x1111);
+    UT_EQ(b, 0x2222);
+    UT_EQ(c, 0x3333);
+    UT_ASSERT_MSG(c2.ImageFaults == c1.ImageFaults,
+                  "%llu image faults brought back 3 trimmed image pages whose frames were still in memory",
+                  (unsigned long long)(c2.ImageFaults - c1.ImageFaults));
+    UT_ASSERT_MSG(c2.SoftFaults == c1.SoftFaults + 3, "%llu soft faults brought back 3 trimmed image pages",
+                  (unsigned long long)(c2.SoftFaults - c1.SoftFaults));
+}
+
 UTEST(vm, trim_rejects_bad_arguments)
 {
     UT_FAILS(NtSetInformationProcess(SELF, 0x7777, NULL, 0));   /* no such class */
