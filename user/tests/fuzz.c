@@ -55,6 +55,7 @@ typedef struct {
 static REGION regions[MAX_REGIONS];
 static HANDLE children[MAX_CHILDREN];
 static int huge_ok;
+static uint64_t huge_allocations;   /* successful allocations of 1 GiB or more */
 static int guard_armed;   /* fx_guard is a guard page now (no call was handed it since it was armed) */
 static uint64_t trace_from = ~0ULL;   /* trace=K: print each call from the K-th on, before it is made */
 
@@ -392,6 +393,8 @@ static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
         }
         r->base = V.base;
         r->size = V.size;
+        if (V.size >= (1ULL << 30))
+            huge_allocations++;
         r->touchable = (a[4] & MEM_COMMIT) && (a[4] & MEM_RESERVE) && a[5] == PAGE_READWRITE;
         break;
     }
@@ -555,7 +558,8 @@ int main(int argc, char **argv)
         }
         NtClose(children[i]);
     }
-    printf("[fuzz] %s: %llu calls made, %llu succeeded\n", failed ? "FAILED" : "done", (unsigned long long)n,
-           (unsigned long long)ok);
+    printf("[fuzz] %s: %llu calls made, %llu succeeded, %llu allocations of 1 GiB or more\n",
+           failed ? "FAILED" : "done", (unsigned long long)n, (unsigned long long)ok,
+           (unsigned long long)huge_allocations);
     return failed ? 1 : 0;
 }
