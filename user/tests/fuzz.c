@@ -18,9 +18,9 @@
  * wait's outcome (and what follows from it) may differ between runs.
  * Exit status: 0, or 1 after a FAIL line.
  *
- * Left out of the default run until their helpers' fixes are merged (see
- * docs/testing.md): huge reservations queried with NtQueryVirtualMemory,
- * and huge commits (fuzz.huge=1 turns them on).
+ * Off in the default run (docs/testing.md): huge allocations, reserved or
+ * committed, then queried page by page (huge=1, `make fuzz HUGE=1`, turns
+ * them on).
  */
 #include <nt.h>
 #include <stdio.h>
