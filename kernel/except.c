@@ -120,16 +120,20 @@ void KeCopyToUser(void *dst, const void *src, SIZE_T n)
 
 /* ---- system-service argument helpers ----
  * Every Nt routine moves its arguments this way: probe, copy, and turn a
- * fault into a status. WRITABLE also probes SRC for writing, for in-out
- * parameters that must be checked before the call changes anything. */
-static NTSTATUS capture(void *dst, const void *user, SIZE_T n, BOOLEAN writable)
+ * fault into a status. ALIGN is the alignment of the user's type (8 for a
+ * SIZE_T, PVOID or HANDLE, 4 for a ULONG, 1 for characters), as NT's
+ * ProbeForRead/ProbeForWrite take it: a misaligned pointer is
+ * STATUS_DATATYPE_MISALIGNMENT before anything is touched. WRITABLE also
+ * probes SRC for writing, for in-out parameters that must be checked
+ * before the call changes anything. */
+static NTSTATUS capture(void *dst, const void *user, SIZE_T n, ULONG align, BOOLEAN writable)
 {
     volatile NTSTATUS s = STATUS_SUCCESS;
     ExTry {
         if (writable)
-            ProbeForWrite((void *)user, n, 1);
+            ProbeForWrite((void *)user, n, align);
         else
-            ProbeForRead(user, n, 1);
+            ProbeForRead(user, n, align);
         KeCopyFromUser(dst, user, n);
     } ExExcept(status) {
         s = status;
@@ -137,22 +141,34 @@ static NTSTATUS capture(void *dst, const void *user, SIZE_T n, BOOLEAN writable)
     return s;
 }
 
-NTSTATUS KeCaptureUser(void *dst, const void *user, SIZE_T n)
+NTSTATUS KeCaptureUser(void *dst, const void *user, SIZE_T n, ULONG align)
 {
-    return capture(dst, user, n, FALSE);
+    return capture(dst, user, n, align, FALSE);
 }
 
-NTSTATUS KeCaptureUserInOut(void *dst, const void *user, SIZE_T n)
+NTSTATUS KeCaptureUserInOut(void *dst, const void *user, SIZE_T n, ULONG align)
 {
-    return capture(dst, user, n, TRUE);
+    return capture(dst, user, n, align, TRUE);
 }
 
-NTSTATUS KeReturnToUser(void *user, const void *src, SIZE_T n)
+NTSTATUS KeReturnToUser(void *user, const void *src, SIZE_T n, ULONG align)
 {
     volatile NTSTATUS s = STATUS_SUCCESS;
     ExTry {
-        ProbeForWrite(user, n, 1);
+        ProbeForWrite(user, n, align);
         KeCopyToUser(user, src, n);
+    } ExExcept(status) {
+        s = status;
+    } ExEndTry;
+    return s;
+}
+
+NTSTATUS KeProbeUserOutput(void *user, SIZE_T checked, SIZE_T touched, ULONG align)
+{
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        ProbeForRead(user, checked, align);   /* the whole range: user space, no wrap, aligned */
+        ProbeForWrite(user, touched < checked ? touched : checked, align);
     } ExExcept(status) {
         s = status;
     } ExEndTry;

@@ -320,9 +320,18 @@ void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment);
 /* Copy from/to user memory (SMAP: only these may touch user pages). */
 void KeCopyFromUser(void *Dst, const void *UserSrc, SIZE_T Length);
 void KeCopyToUser(void *UserDst, const void *Src, SIZE_T Length);
-/* The same, probed and inside ExTry: a bad pointer is a returned status.
- * KeCaptureUserInOut also checks the source is writable (an in-out
+/* The same, probed and inside ExTry: a bad pointer is a returned status
+ * (STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION for a guard page,
+ * whose guard is then gone, or STATUS_DATATYPE_MISALIGNMENT when the
+ * pointer is not a multiple of ALIGNMENT, the alignment of the user's
+ * type). KeCaptureUserInOut also checks the source is writable (an in-out
  * parameter), so a call can fail before it changes anything. */
-NTSTATUS KeCaptureUser(void *Dst, const void *UserSrc, SIZE_T Length);
-NTSTATUS KeCaptureUserInOut(void *Dst, const void *UserSrc, SIZE_T Length);
-NTSTATUS KeReturnToUser(void *UserDst, const void *Src, SIZE_T Length);
+NTSTATUS KeCaptureUser(void *Dst, const void *UserSrc, SIZE_T Length, ULONG Alignment);
+NTSTATUS KeCaptureUserInOut(void *Dst, const void *UserSrc, SIZE_T Length, ULONG Alignment);
+NTSTATUS KeReturnToUser(void *UserDst, const void *Src, SIZE_T Length, ULONG Alignment);
+/* Check an output buffer before a service does anything: all CHECKED bytes
+ * must be user space (no wrap, aligned), and the first TOUCHED bytes (what
+ * the service will write) writable. NT's ProbeForWrite writes every page
+ * of the length; mdlos touches only what it will write, so a huge length
+ * costs no loop ring 3 chooses. */
+NTSTATUS KeProbeUserOutput(void *UserDst, SIZE_T Checked, SIZE_T Touched, ULONG Alignment);

@@ -13,13 +13,13 @@
 extern ULONG64 KiSystemCalls;
 #define TAG_SNAPSHOT POOL_TAG('P', 's', 'S', 'n')
 
-/* A NUL-terminated user string of at most MAX-1 characters. */
+/* A NUL-terminated user string of at most MAX-1 characters. A NULL string
+ * is probed like any other pointer: STATUS_ACCESS_VIOLATION, as NT's probe
+ * of a required pointer answers. */
 static NTSTATUS copy_string(char *dst, const char *user, SIZE_T max)
 {
-    if (!user)
-        return STATUS_INVALID_PARAMETER;
     for (SIZE_T i = 0; i < max; i++) {
-        NTSTATUS s = KeCaptureUser(&dst[i], user + i, 1);
+        NTSTATUS s = KeCaptureUser(&dst[i], user + i, 1, 1);
         if (!NT_SUCCESS(s))
             return s;
         if (!dst[i])
@@ -46,9 +46,19 @@ static NTSTATUS NtDisplayString(ULONG64 text, ULONG64 len, ULONG64 a3, ULONG64 a
     char buf[256];
     if (len > 64 * 1024)
         return STATUS_INVALID_PARAMETER;
+    /* The whole range first: a string running past user space prints
+     * nothing (an unmapped page further on can still end it part-way). */
+    volatile NTSTATUS range = STATUS_SUCCESS;
+    ExTry {
+        ProbeForRead((const void *)text, len, 1);
+    } ExExcept(status) {
+        range = status;
+    } ExEndTry;
+    if (!NT_SUCCESS(range))
+        return range;
     for (ULONG64 off = 0; off < len; off += sizeof(buf)) {
         SIZE_T n = len - off < sizeof(buf) ? len - off : sizeof(buf);
-        NTSTATUS s = KeCaptureUser(buf, (const char *)text + off, n);
+        NTSTATUS s = KeCaptureUser(buf, (const char *)text + off, n, 1);
         if (!NT_SUCCESS(s))
             return s;
         KiConsoleLock();
@@ -91,18 +101,22 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
     } else {
         cmd[0] = 0;
     }
-    HANDLE_T zero = 0;
-    if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &zero, sizeof(zero))))   /* check before creating anything */
+    /* Check the out-handle before creating anything, without writing it: a
+     * call that fails leaves the caller's variable as it was. */
+    if (!NT_SUCCESS(s = KeProbeUserOutput((void *)uhandle, sizeof(HANDLE_T), sizeof(HANDLE_T), 8)))
         return s;
+    /* Take the handle slot first: a process refused for want of a handle
+     * must never have started (it would run on with nobody to wait for it). */
     PEPROCESS me = PsGetCurrentThreadProcess(), child;
-    if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child)))
-        return s;
-    HANDLE_T h = PsInsertHandle(me, child);   /* the creation reference becomes the handle */
-    if (!h) {
-        PsDereferenceProcess(child);
+    HANDLE_T h = PsInsertHandle(me, PS_HANDLE_RESERVED);
+    if (!h)
         return STATUS_INSUFFICIENT_RESOURCES;
+    if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child))) {
+        PsFreeReservedHandle(me, h);
+        return s;
     }
-    if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &h, sizeof(h)))) {
+    PsSetHandle(me, h, child);   /* the creation reference becomes the handle */
+    if (!NT_SUCCESS(s = KeReturnToUser((void *)uhandle, &h, sizeof(h), 8))) {
         PsCloseHandle(me, h);
         return s;
     }
@@ -119,7 +133,7 @@ static NTSTATUS NtWaitForSingleObject(ULONG64 h, ULONG64 alertable, ULONG64 utim
         return STATUS_INVALID_HANDLE;
     LARGE_INTEGER t;
     if (utimeout) {
-        NTSTATUS s = KeCaptureUser(&t, (const void *)utimeout, sizeof(t));
+        NTSTATUS s = KeCaptureUser(&t, (const void *)utimeout, sizeof(t), 8);
         if (!NT_SUCCESS(s))
             return s;
     }
@@ -159,9 +173,14 @@ static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, 
     }
     if (len < n)
         return STATUS_INFO_LENGTH_MISMATCH;
-    NTSTATUS s = KeReturnToUser((void *)ubuf, &u, n);
+    /* Both outputs checked before either is written. */
+    NTSTATUS s = KeProbeUserOutput((void *)ubuf, len, n, 8);
     if (NT_SUCCESS(s) && uret)
-        s = KeReturnToUser((void *)uret, &n, sizeof(n));
+        s = KeProbeUserOutput((void *)uret, sizeof(SIZE_T), sizeof(SIZE_T), 8);
+    if (NT_SUCCESS(s))
+        s = KeReturnToUser((void *)ubuf, &u, n, 8);
+    if (NT_SUCCESS(s) && uret)
+        s = KeReturnToUser((void *)uret, &n, sizeof(n), 8);
     return s;
 }
 
@@ -181,7 +200,7 @@ static NTSTATUS NtDelayExecution(ULONG64 alertable, ULONG64 uinterval, ULONG64 a
 {
     (void)a3, (void)a4, (void)a5, (void)a6;
     LARGE_INTEGER t;
-    NTSTATUS s = KeCaptureUser(&t, (const void *)uinterval, sizeof(t));
+    NTSTATUS s = KeCaptureUser(&t, (const void *)uinterval, sizeof(t), 8);
     if (!NT_SUCCESS(s))
         return s;
     return KeDelayExecutionThread(UserMode, (BOOLEAN)alertable, &t);
@@ -200,7 +219,7 @@ static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 
     ExTry {
         ProbeForRead((void *)ubuf, len, 1);   /* the whole range is user space */
         ProbeForWrite((void *)ubuf, len < sizeof(line) ? len : sizeof(line), 1);
-        ProbeForWrite((void *)uread, sizeof(SIZE_T), 1);   /* required */
+        ProbeForWrite((void *)uread, sizeof(SIZE_T), 8);   /* required */
     } ExExcept(status) {
         bad = status;
     } ExEndTry;
@@ -228,9 +247,9 @@ static NTSTATUS NtReadConsole(ULONG64 ubuf, ULONG64 len, ULONG64 uread, ULONG64 
         }
     }
     line[n] = 0;
-    NTSTATUS s = KeReturnToUser((void *)ubuf, line, n + 1);
+    NTSTATUS s = KeReturnToUser((void *)ubuf, line, n + 1, 1);
     if (NT_SUCCESS(s))
-        s = KeReturnToUser((void *)uread, &n, sizeof(n));
+        s = KeReturnToUser((void *)uread, &n, sizeof(n), 8);
     return s;
 }
 
@@ -240,6 +259,14 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     (void)a5, (void)a6;
     SIZE_T need;
     NTSTATUS s;
+    if (cls != SystemMemoryInformation && cls != SystemProcessList)
+        return STATUS_INVALID_INFO_CLASS;
+    /* Both outputs checked before either is written: the whole buffer is
+     * user space and aligned, what can be written is writable. */
+    SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T) : 64 * sizeof(SYSTEM_PROCESS_T);
+    if (!NT_SUCCESS(s = KeProbeUserOutput((void *)ubuf, len, most, 8)) ||
+        (uret && !NT_SUCCESS(s = KeProbeUserOutput((void *)uret, sizeof(SIZE_T), sizeof(SIZE_T), 8))))
+        return s;
     if (cls == SystemMemoryInformation) {
         SYSTEM_MEMORY_T m;
         memset(&m, 0, sizeof(m));
@@ -264,7 +291,7 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;
         else
-            s = KeReturnToUser((void *)ubuf, &m, need);
+            s = KeReturnToUser((void *)ubuf, &m, need, 8);
     } else if (cls == SystemProcessList) {
         /* A snapshot, so that nothing is copied to user memory (which may
          * fault) under the process-list lock. Its buffer is allocated
@@ -292,13 +319,14 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;
         for (ULONG i = 0; i < k && NT_SUCCESS(s); i++)
-            s = KeReturnToUser((PUCHAR)ubuf + (SIZE_T)i * sizeof(SYSTEM_PROCESS_T), &snap[i], sizeof(SYSTEM_PROCESS_T));
+            s = KeReturnToUser((PUCHAR)ubuf + (SIZE_T)i * sizeof(SYSTEM_PROCESS_T), &snap[i], sizeof(SYSTEM_PROCESS_T),
+                               8);
         ExFreePoolWithTag(snap, TAG_SNAPSHOT);
     } else {
         return STATUS_INVALID_INFO_CLASS;
     }
     if (uret) {
-        NTSTATUS r = KeReturnToUser((void *)uret, &need, sizeof(need));
+        NTSTATUS r = KeReturnToUser((void *)uret, &need, sizeof(need), 8);
         if (!NT_SUCCESS(r))
             return r;
     }
@@ -317,12 +345,17 @@ static NTSTATUS NtGetCommandLine(ULONG64 ubuf, ULONG64 len, ULONG64 uneed, ULONG
     (void)a4, (void)a5, (void)a6;
     PEPROCESS p = PsGetCurrentThreadProcess();
     SIZE_T need = strlen(p->CommandLine) + 1;
-    NTSTATUS s = STATUS_SUCCESS;
-    if (uneed && !NT_SUCCESS(s = KeReturnToUser((void *)uneed, &need, sizeof(need))))
+    /* Both outputs checked before either is written. */
+    NTSTATUS s = KeProbeUserOutput((void *)ubuf, len, len < need ? len : need, 1);
+    if (NT_SUCCESS(s) && uneed)
+        s = KeProbeUserOutput((void *)uneed, sizeof(SIZE_T), sizeof(SIZE_T), 8);
+    if (!NT_SUCCESS(s))
+        return s;
+    if (uneed && !NT_SUCCESS(s = KeReturnToUser((void *)uneed, &need, sizeof(need), 8)))
         return s;
     if (len < need)
         return STATUS_BUFFER_TOO_SMALL;
-    return KeReturnToUser((void *)ubuf, p->CommandLine, need);
+    return KeReturnToUser((void *)ubuf, p->CommandLine, need, 1);
 }
 
 void KiRegisterNtServices(void)

@@ -8,7 +8,10 @@
  * with the return address; R11 receives RFLAGS). The NTSTATUS comes back
  * in RAX; all other registers but RCX and R11 are preserved. Every pointer
  * argument is probed and captured by the kernel: a bad one returns
- * STATUS_ACCESS_VIOLATION, never a crash.
+ * STATUS_ACCESS_VIOLATION (STATUS_GUARD_PAGE_VIOLATION for a guard page,
+ * STATUS_DATATYPE_MISALIGNMENT when not aligned for its type), never a
+ * crash. user/tests/svctable.h describes each service's arguments for the
+ * bad-input matrix and the fuzzer: a new service goes there too.
  */
 #pragma once
 #include <stdint.h>

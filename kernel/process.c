@@ -120,8 +120,18 @@ static void KiUserThreadStart(PVOID ctx)
     KiStartUserThread(f);
 }
 
+/* A new process is refused while fewer pages than this are available:
+ * the processes already running need frames for their next faults, and
+ * there is no pagefile to make room. NT likewise refuses to create an
+ * address space (STATUS_INSUFFICIENT_RESOURCES) when resident available
+ * memory is short. 4096 pages (16 MiB) keeps well above the working-set
+ * manager's trimming threshold (2048). */
+#define PS_CREATE_RESERVE_PAGES 4096
+
 NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out)
 {
+    if (MmAvailablePages < PS_CREATE_RESERVE_PAGES)
+        return STATUS_INSUFFICIENT_RESOURCES;
     PEPROCESS p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*p), TAG_PROCESS);
     if (!p)
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -213,15 +223,27 @@ PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h)
     if (h == (HANDLE_T)-1)
         return owner;
     ULONG64 i = h / 4 - 1;
-    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES)
+    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || owner->Handles[i] == PS_HANDLE_RESERVED)
         return NULL;
     return owner->Handles[i];
+}
+
+void PsSetHandle(PEPROCESS owner, HANDLE_T h, PVOID object)
+{
+    ASSERT(owner->Handles[h / 4 - 1] == PS_HANDLE_RESERVED);
+    owner->Handles[h / 4 - 1] = object;
+}
+
+void PsFreeReservedHandle(PEPROCESS owner, HANDLE_T h)
+{
+    ASSERT(owner->Handles[h / 4 - 1] == PS_HANDLE_RESERVED);
+    owner->Handles[h / 4 - 1] = NULL;
 }
 
 NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h)
 {
     ULONG64 i = h / 4 - 1;
-    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || !owner->Handles[i])
+    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || !owner->Handles[i] || owner->Handles[i] == PS_HANDLE_RESERVED)
         return STATUS_INVALID_HANDLE;
     PEPROCESS obj = owner->Handles[i];
     owner->Handles[i] = NULL;

@@ -143,7 +143,13 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T process, PVOID base, ULONG cls, PVOID buf
 #define STATUS_INVALID_SYSTEM_SERVICE ((NTSTATUS)0xC000001CL)
 #define STATUS_COMMITMENT_LIMIT   ((NTSTATUS)0xC000012DL)
 #define STATUS_ALREADY_COMMITTED  ((NTSTATUS)0xC0000021L)
+/* NT says which argument was wrong: STATUS_INVALID_PARAMETER_N (N = 1..6). */
+#define STATUS_INVALID_PARAMETER_1 ((NTSTATUS)0xC00000EFL)
 #define STATUS_INVALID_PARAMETER_2 ((NTSTATUS)0xC00000F0L)
+#define STATUS_INVALID_PARAMETER_3 ((NTSTATUS)0xC00000F1L)
+#define STATUS_INVALID_PARAMETER_4 ((NTSTATUS)0xC00000F2L)
+#define STATUS_INVALID_PARAMETER_5 ((NTSTATUS)0xC00000F3L)
+#define STATUS_INVALID_PARAMETER_6 ((NTSTATUS)0xC00000F4L)
 #define STATUS_PROCESS_IS_TERMINATING ((NTSTATUS)0xC000010AL)
 
 /* mm/virtual.c, mm/userfault.c internals */
@@ -177,6 +183,12 @@ PFN_NUMBER MiCopyPage(PFN_NUMBER from);
 BOOLEAN MiProtectionAllows(ULONG mm, ULONG64 error);
 HANDLE_T PsInsertHandle(PEPROCESS owner, PVOID object);
 PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h);
+/* A slot taken before its object exists (NtCreateProcess reserves the
+ * handle first, so a full table refuses before a process starts):
+ * invisible to lookups and NtClose until PsSetHandle fills it. */
+#define PS_HANDLE_RESERVED ((PVOID)1)
+void PsSetHandle(PEPROCESS owner, HANDLE_T h, PVOID object);
+void PsFreeReservedHandle(PEPROCESS owner, HANDLE_T h);
 NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h);
 __attribute__((noreturn)) void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address);
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));

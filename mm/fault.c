@@ -74,9 +74,12 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
         if (NT_SUCCESS(s))
             return s;
         /* A kernel fault on a bad user address inside ExTry (a bad pointer
-         * from user mode) is an access violation for the caller. */
+         * from user mode) is an access violation for the caller - except a
+         * guard page, which (as on NT) the service reports as
+         * STATUS_GUARD_PAGE_VIOLATION; MiUserFault has cleared the guard,
+         * so the next call with the same buffer goes through. */
         if (KiExceptionHandlerActive())
-            return STATUS_ACCESS_VIOLATION;
+            return s == STATUS_GUARD_PAGE_VIOLATION ? s : STATUS_ACCESS_VIOLATION;
     }
 
     if (error & PF_P) {

@@ -184,16 +184,16 @@ static NTSTATUS capture_range(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, PEPROCES
 {
     NTSTATUS s = reference_process(ph, p);
     if (NT_SUCCESS(s))
-        s = KeCaptureUserInOut(base, ubase, 8);
+        s = KeCaptureUserInOut(base, ubase, 8, 8);
     if (NT_SUCCESS(s))
-        s = KeCaptureUserInOut(size, usize, 8);
+        s = KeCaptureUserInOut(size, usize, 8, 8);
     return s;
 }
 
 static NTSTATUS return_range(PVOID *ubase, PSIZE_T usize, ULONG64 base, ULONG64 size)
 {
-    NTSTATUS s = KeReturnToUser(ubase, &base, 8);
-    return NT_SUCCESS(s) ? KeReturnToUser(usize, &size, 8) : s;
+    NTSTATUS s = KeReturnToUser(ubase, &base, 8, 8);
+    return NT_SUCCESS(s) ? KeReturnToUser(usize, &size, 8, 8) : s;
 }
 
 NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits, PSIZE_T usize, ULONG type,
@@ -204,15 +204,19 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
     NTSTATUS s = capture_range(ph, ubase, usize, &p, &base, &size);
     if (!NT_SUCCESS(s))
         return s;
-    if (zero_bits > 21 || !(type & (MEM_COMMIT | MEM_RESERVE)) || (type & ~(MEM_COMMIT | MEM_RESERVE)))
-        return STATUS_INVALID_PARAMETER;
+    /* NT names the argument: _3 ZeroBits, _5 AllocationType, _2 *BaseAddress,
+     * _4 *RegionSize (zero, or running past the top of user space). */
+    if (zero_bits > 21)
+        return STATUS_INVALID_PARAMETER_3;
+    if (!(type & (MEM_COMMIT | MEM_RESERVE)) || (type & ~(MEM_COMMIT | MEM_RESERVE)))
+        return STATUS_INVALID_PARAMETER_5;
     LONG mm = MiMakeProtectionMask(protect);
     if (mm < 0)
         return STATUS_INVALID_PAGE_PROTECTION;
-    if (size == 0 || size > (HIGHEST_USER_VPN << PAGE_SHIFT))
-        return STATUS_INVALID_PARAMETER;
-    if (base && (base < LOWEST_USER_ADDRESS || base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1))
-        return STATUS_INVALID_PARAMETER;
+    if (base > (ULONG64)MM_HIGHEST_USER_ADDRESS || (base && base < LOWEST_USER_ADDRESS))
+        return STATUS_INVALID_PARAMETER_2;
+    if (size == 0 || size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1 - (base ? base : LOWEST_USER_ADDRESS))
+        return STATUS_INVALID_PARAMETER_4;
 
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     ULONG64 start, end;   /* page numbers, inclusive */
@@ -324,10 +328,13 @@ NTSTATUS NtFreeVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG typ
     NTSTATUS s = capture_range(ph, ubase, usize, &p, &base, &size);
     if (!NT_SUCCESS(s))
         return s;
+    /* NT: _4 FreeType, _2 *BaseAddress above user space, _3 *RegionSize past its top. */
     if (type != MEM_RELEASE && type != MEM_DECOMMIT)
-        return STATUS_INVALID_PARAMETER;
-    if (base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1)
-        return STATUS_INVALID_PARAMETER;
+        return STATUS_INVALID_PARAMETER_4;
+    if (base > (ULONG64)MM_HIGHEST_USER_ADDRESS)
+        return STATUS_INVALID_PARAMETER_2;
+    if (size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1 - base)
+        return STATUS_INVALID_PARAMETER_3;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     PMMVAD v = MiLocateVad(p, base);
     if (!v) {
@@ -375,10 +382,13 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     LONG mm = MiMakeProtectionMask(protect);
     if (mm < 0)
         return STATUS_INVALID_PAGE_PROTECTION;
-    if (size == 0 || base + size < base || base + size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1)
-        return STATUS_INVALID_PARAMETER;
+    /* NT: _2 *BaseAddress above user space, _3 *RegionSize past its top. */
+    if (base > (ULONG64)MM_HIGHEST_USER_ADDRESS)
+        return STATUS_INVALID_PARAMETER_2;
+    if (size == 0 || size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1 - base)
+        return STATUS_INVALID_PARAMETER_3;
     ULONG old = 0;
-    if (!NT_SUCCESS(s = KeCaptureUserInOut(&old, uold, 4)))   /* OldProtect is required, and must be writable */
+    if (!NT_SUCCESS(s = KeCaptureUserInOut(&old, uold, 4, 4)))   /* OldProtect is required, and must be writable */
         return s;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     ULONG64 start = base >> PAGE_SHIFT, end = (base + size - 1) >> PAGE_SHIFT;
@@ -427,7 +437,7 @@ out:
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     if (NT_SUCCESS(s)) {
         NTSTATUS w;
-        if (!NT_SUCCESS(w = return_range(ubase, usize, base, size)) || !NT_SUCCESS(w = KeReturnToUser(uold, &old, 4)))
+        if (!NT_SUCCESS(w = return_range(ubase, usize, base, size)) || !NT_SUCCESS(w = KeReturnToUser(uold, &old, 4, 4)))
             return w;
     }
     return s;
@@ -465,6 +475,11 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
         return STATUS_INVALID_INFO_CLASS;
     if (length < sizeof(MEMORY_BASIC_INFORMATION_T))
         return STATUS_INFO_LENGTH_MISMATCH;
+    /* Both outputs checked before anything is looked at or written (NT
+     * probes the whole buffer, aligned for its ULONG_PTR fields). */
+    if (!NT_SUCCESS(s = KeProbeUserOutput(ubuf, length, sizeof(MEMORY_BASIC_INFORMATION_T), 8)) ||
+        (uret && !NT_SUCCESS(s = KeProbeUserOutput(uret, sizeof(SIZE_T), sizeof(SIZE_T), 8))))
+        return s;
     ULONG64 va = (ULONG64)address;
     if (va > (ULONG64)MM_HIGHEST_USER_ADDRESS)
         return STATUS_INVALID_PARAMETER;
@@ -512,11 +527,11 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
         mbi.Type = v->Type == VadImage ? MEM_IMAGE : v->Type == VadLockedView ? MEM_MAPPED : MEM_PRIVATE;
     }
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    if (!NT_SUCCESS(s = KeReturnToUser(ubuf, &mbi, sizeof(mbi))))
+    if (!NT_SUCCESS(s = KeReturnToUser(ubuf, &mbi, sizeof(mbi), 8)))
         return s;
     if (uret) {
         SIZE_T r = sizeof(mbi);
-        if (!NT_SUCCESS(s = KeReturnToUser(uret, &r, sizeof(r))))
+        if (!NT_SUCCESS(s = KeReturnToUser(uret, &r, sizeof(r), 8)))
             return s;
     }
     return STATUS_SUCCESS;

@@ -256,6 +256,8 @@ class Runner:
     # ---- 1 and 2: the kernel's own tests ----
     def main_boot(self, pool):
         cmdline = f"ktest={self.args.pattern} verifier=1 test.mem_mib={self.args.mem}"
+        if self.args.cmdline:
+            cmdline += " " + self.args.cmdline   # options for the tests (make fuzz: fuzz.n=, fuzz.seed=)
         b = self.boot("ktest-main", cmdline, self.args.timeout)
         self.report(judge_ktest_boot(b, "ktest-main"))
         deferred = [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
@@ -895,6 +897,7 @@ def main():
     ap.add_argument("--mem", type=int, default=256, help="guest RAM in MiB (QEMU -m)")
     ap.add_argument("--timeout", type=float, default=240, help="seconds for the main test boot")
     ap.add_argument("--bugcheck-timeout", type=float, default=60)
+    ap.add_argument("--cmdline", default="", help="more options on the main boot's command line (e.g. fuzz.n=100000)")
     ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2))
     ap.add_argument("--user-tests", dest="user_tests", action="store_true", default=None,
                     help="also boot the user-mode tests (init runs user/tests/ with utest=PATTERN); the default "

@@ -1,0 +1,569 @@
+/*
+ * fuzz seed=S n=N: N system calls chosen from seed S, mixing valid and
+ * hostile arguments across every service of user/tests/svctable.h: it
+ * creates, waits for, terminates and closes child processes, allocates,
+ * commits, protects, decommits and frees memory and touches what it owns,
+ * and hands every service bad pointers (NULL, kernel, non-canonical,
+ * unmapped, reserved, no-access, read-only, guard, wrapping, straddling
+ * MmUserProbeAddress, misaligned), bad handles, lengths and values.
+ *
+ * What it checks itself: a call whose arguments include one that can
+ * never be right (a required NULL, a kernel or non-canonical address, a
+ * wrapping or straddling range, a misaligned pointer, an unknown service
+ * number) must fail. The kernel test fuzz.* (kernel/tests/fuzz_test.c)
+ * that starts it checks the rest: the process ends by itself with 0, the
+ * kernel lives, and every frame, pool block and system PTE is given back.
+ *
+ * The same seed makes the same choices; children run concurrently, so a
+ * wait's outcome (and what follows from it) may differ between runs.
+ * Exit status: 0, or 1 after a FAIL line.
+ *
+ * Off in the default run (docs/testing.md): huge allocations, reserved or
+ * committed, then queried page by page (huge=1, `make fuzz HUGE=1`, turns
+ * them on).
+ */
+#include <nt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "user/tests/svctable.h"
+
+#define P PAGE_SIZE
+#define SELF NtCurrentProcess()
+#define FUZZ_AREA 0x0000200000000000ULL   /* where fixed-base allocations go: nothing else is there */
+#define MAX_REGIONS 12
+#define MAX_CHILDREN 4
+
+static uint64_t rng;
+static uint64_t rnd(void)
+{
+    /* xorshift64*: small, fast, and the same sequence everywhere */
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    return rng * 0x2545F4914F6CDD1DULL;
+}
+static uint64_t below(uint64_t n) { return n ? rnd() % n : 0; }
+static int chance(int percent) { return (int)below(100) < percent; }
+
+/* ---- what the fuzzer owns ---- */
+
+typedef struct {
+    uint64_t base, size;
+    int touchable;   /* committed, read/write, no guard: safe to touch from here */
+} REGION;
+static REGION regions[MAX_REGIONS];
+static HANDLE children[MAX_CHILDREN];
+static int huge_ok;
+static uint64_t huge_allocations;   /* successful allocations of 1 GiB or more */
+static int guard_armed;   /* fx_guard is a guard page now (no call was handed it since it was armed) */
+static uint64_t trace_from = ~0ULL;   /* trace=K: print each call from the K-th on, before it is made */
+
+static uint8_t scratch[4 * P] __attribute__((aligned(4096)));
+static const uint8_t ro_page[P] __attribute__((aligned(4096))) = { 1 };
+/* Misaligned pointers point here: nothing valid ever does, so it stays zero
+ * and a kernel that wrongly accepts one reads a zero timeout (and the call
+ * is reported), not some earlier output that would sleep for ever. */
+static uint8_t quiet[1024] __attribute__((aligned(64)));
+static uint64_t fx_reserved, fx_noaccess, fx_guard;
+
+static uint64_t alloc(uint64_t base, size_t size, uint32_t type, uint32_t protect)
+{
+    void *b = (void *)base;
+    if (!NT_SUCCESS(NtAllocateVirtualMemory(SELF, &b, 0, &size, type, protect))) {
+        printf("[fuzz] FAIL set-up: could not allocate %#llx bytes\n", (unsigned long long)size);
+        NtTerminateCurrentProcess(1);
+    }
+    return (uint64_t)b;
+}
+
+/* ---- bad values ---- */
+
+static int surely_bad;   /* this call has an argument no service may accept */
+__attribute__((noinline)) static void fuzz_code(void) { __asm__ volatile(""); }
+
+static uint64_t bad_pointer(const ARGDESC *d)
+{
+    switch (below(12)) {
+    case 0: if (!d->optional) surely_bad = 1; return 0;
+    case 1: surely_bad = 1; return 0xFFFFF80000000000ULL + below(1 << 20) * 8;
+    case 2: surely_bad = 1; return 0x0000800000000000ULL + below(1 << 20) * 8;
+    case 3: surely_bad = 1; return 0x8000000000000000ULL | (rnd() & ~7ULL);
+    case 4: return 0x100000000ULL + below(1 << 20) * 8;   /* unmapped (nothing is reserved there) */
+    case 5: return fx_reserved + below(4) * P;
+    case 6: return fx_noaccess;
+    case 7: return arg_is_written(d) ? (uint64_t)ro_page : fx_noaccess;
+    case 8: return fx_guard;   /* a guard page (once; re-armed now and then) */
+    case 9: surely_bad = 1; return MM_USER_PROBE_ADDRESS - (d->len_arg >= 0 ? 8 : 0);   /* straddles or is past */
+    case 10:
+        if (d->align > 1) {
+            surely_bad = 1;
+            return (uint64_t)quiet + 8 * below(64) + 1 + below(d->align - 1);
+        }
+        return (uint64_t)&fuzz_code;   /* code: read-only */
+    default: surely_bad = 1; return 0 - 8 * (1 + below(4));   /* wraps at 2^64 */
+    }
+}
+
+static uint64_t bad_handle(void)
+{
+    surely_bad = 1;   /* none of these is ever a handle of ours */
+    static const uint64_t h[] = { 0, 0x1234, 0x5, 0x7FFFFFFFFFFFFFFCULL, 0xFFFFFFFF00000004ULL,
+                                  0xFFFFF80000000000ULL, 4 * MAX_CHILDREN + 64 };
+    if (chance(20))
+        return rnd() & ~3ULL ? (rnd() | 0x100000ULL) & ~3ULL : 0x40;   /* a random (unopened) value */
+    return h[below(sizeof(h) / sizeof(h[0]))];
+}
+
+static uint32_t any_protection(void)
+{
+    static const uint32_t p[] = { PAGE_READWRITE, PAGE_READWRITE, PAGE_READONLY, PAGE_NOACCESS, PAGE_EXECUTE_READ,
+                                  PAGE_READWRITE | PAGE_GUARD, PAGE_EXECUTE_READWRITE, PAGE_WRITECOPY,
+                                  PAGE_READWRITE | PAGE_NOCACHE, 0, 3, PAGE_NOACCESS | PAGE_GUARD, 0x12345 };
+    return chance(10) ? (uint32_t)rnd() : p[below(sizeof(p) / sizeof(p[0]))];
+}
+
+/* A valid output/input spot in memory we own (scratch, or a region we may touch). */
+static uint64_t good_pointer(const ARGDESC *d, uint64_t len)
+{
+    uint64_t a = (uint64_t)scratch + 8 * below(64);
+    if (len + 512 > sizeof(scratch))
+        a = (uint64_t)scratch;
+    for (int i = 0; i < MAX_REGIONS && chance(30); i++) {
+        REGION *r = &regions[below(MAX_REGIONS)];
+        if (r->size && r->touchable && len <= r->size) {
+            a = r->base + ((r->size - len) & ~7ULL & (P - 1));
+            break;
+        }
+    }
+    (void)d;
+    return a;
+}
+
+static REGION *any_region(void)
+{
+    for (int tries = 0; tries < 4; tries++) {
+        REGION *r = &regions[below(MAX_REGIONS)];
+        if (r->size)
+            return r;
+    }
+    return NULL;
+}
+
+static REGION *free_region_slot(void)
+{
+    for (int i = 0; i < MAX_REGIONS; i++)
+        if (!regions[i].size)
+            return &regions[i];
+    return NULL;
+}
+
+static HANDLE any_child(void)
+{
+    HANDLE h = children[below(MAX_CHILDREN)];
+    return h ? h : bad_handle();
+}
+
+static int child_slot(void)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (!children[i])
+            return i;
+    return -1;
+}
+
+/* ---- one call ---- */
+
+static struct {
+    uint64_t base, size, ret;
+    uint32_t old, pad;
+    int64_t time;
+    HANDLE handle;
+} V;
+
+static const char *const images[] = { "child", "hello", "", "no_such_program",
+                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" };
+static const char *const cmdlines[] = { "child exit 3", "child sleep 20", "child", "hello fuzz", "" };
+
+/* Fill A for service N: each argument valid, or (now and then) hostile. */
+static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
+{
+    memset(a, 0, 6 * sizeof(a[0]));
+    memset(&V, 0, sizeof(V));
+    *hostile_ptr = -1;
+    int spoil = chance(45) ? (int)below(6) : -1;   /* which argument goes bad, if any */
+    for (int i = 0; i < 6; i++) {
+        const ARGDESC *d = &svc->arg[i];
+        int bad = i == spoil;
+        switch (d->kind) {
+        case A_HANDLE:
+            if (bad)
+                a[i] = bad_handle();
+            else if (svc->number == SYS_NtTerminateProcess || svc->number == SYS_NtWaitForSingleObject ||
+                     svc->number == SYS_NtClose)
+                a[i] = any_child();   /* never ourselves */
+            else
+                a[i] = svc->number == SYS_NtQueryInformationProcess && chance(30) ? any_child() : SELF;
+            break;
+        case A_IN: case A_OUT: case A_INOUT: case A_STRING:
+            if (bad) {
+                a[i] = bad_pointer(d);
+                *hostile_ptr = i;
+            }
+            break;
+        default: break;
+        }
+    }
+    /* A time the kernel reads from a page that may hold anything would
+     * sleep for anything: a timeout or interval is the guard page only
+     * while it is armed (then the probe fails), or surely bad. */
+    int timing = svc->number == SYS_NtDelayExecution ? 1 : svc->number == SYS_NtWaitForSingleObject ? 2 : -1;
+    if (timing >= 0 && spoil == timing && !surely_bad && !(a[timing] == fx_guard && guard_armed)) {
+        a[timing] = 0xFFFFF80000000000ULL;
+        surely_bad = 1;
+    }
+    for (int i = 0; i < 6; i++)
+        if (arg_is_pointer(&svc->arg[i]) && a[i] == fx_guard)
+            guard_armed = 0;   /* consumed, perhaps */
+    /* The valid pointers and the values, per service. */
+    REGION *r = any_region();
+    switch (svc->number) {
+    case SYS_NtTerminateProcess: a[1] = rnd() & 0xFFFFFFFF; break;
+    case SYS_NtDisplayString:
+        /* Only nothing may reach the console (random bytes would break the
+         * line protocol): a length of 0, or a pointer that can never be
+         * right, which fails before anything is printed. */
+        if (spoil == 0 && surely_bad) {
+            a[1] = chance(50) ? 16 : rnd() | 1;
+        } else {
+            a[0] = (uint64_t)scratch;
+            a[1] = 0;
+        }
+        break;
+    case SYS_NtAllocateVirtualMemory:
+        if (spoil != 1) {
+            a[1] = (uint64_t)&V.base;
+            V.base = chance(60) ? 0 : chance(50) && r ? r->base + below(r->size / P + 2) * P
+                                                     : FUZZ_AREA + below(256) * 0x10000 + (chance(20) ? below(P) : 0);
+        }
+        if (spoil != 3) {
+            a[3] = (uint64_t)&V.size;
+            V.size = (1 + below(64)) * P - (chance(20) ? below(P) : 0);
+            if (chance(5))
+                V.size = chance(50) ? 0 : (huge_ok ? 1ULL << (30 + below(16)) : 1ULL << (48 + below(16)));
+        }
+        a[2] = spoil == 2 ? rnd() % 64 : 0;
+        a[4] = spoil == 4 ? (uint32_t)rnd() : (uint32_t[]){ MEM_RESERVE | MEM_COMMIT, MEM_RESERVE, MEM_COMMIT }[below(3)];
+        a[5] = spoil == 5 ? any_protection() : chance(70) ? PAGE_READWRITE : any_protection();
+        if (!free_region_slot() && !surely_bad)
+            a[3] = 0, surely_bad = 1;   /* no room to track a new region: make sure it fails (required NULL) */
+        break;
+    case SYS_NtFreeVirtualMemory:
+        if (spoil != 1) {
+            a[1] = (uint64_t)&V.base;
+            V.base = r && chance(85) ? r->base + (chance(20) ? below(r->size / P) * P : 0)
+                                     : chance(50) ? FUZZ_AREA + below(256) * 0x10000 : 0x400000;
+        }
+        if (spoil != 2) {
+            a[2] = (uint64_t)&V.size;
+            V.size = chance(50) ? 0 : r && chance(70) ? r->size : below(64) * P;
+        }
+        a[3] = spoil == 3 ? (uint32_t)rnd() : chance(60) ? MEM_RELEASE : MEM_DECOMMIT;
+        break;
+    case SYS_NtProtectVirtualMemory:
+        if (spoil != 1) {
+            a[1] = (uint64_t)&V.base;
+            V.base = r && chance(85) ? r->base + (chance(20) ? below(r->size / P) * P : 0) : 0x400000;
+        }
+        if (spoil != 2) {
+            a[2] = (uint64_t)&V.size;
+            V.size = r && chance(70) ? r->size : (1 + below(8)) * P;
+        }
+        a[3] = any_protection();
+        if (spoil != 4)
+            a[4] = (uint64_t)&V.old;
+        break;
+    case SYS_NtQueryVirtualMemory:
+        /* Addresses above 4 GiB (or kernel ones), or in our regions: a query
+         * result written to a good-again guard page must not name our stack
+         * for a later NtFreeVirtualMemory that reads its base from there. */
+        a[1] = chance(10) ? rnd() | (1ULL << 63) : r && chance(50) ? r->base + below(r->size)
+                                                                    : 0x100000000ULL + below(0x100000000ULL);
+        a[2] = spoil == 2 ? rnd() % 8 : MemoryBasicInformation;
+        a[4] = spoil == 4 ? (chance(50) ? below(64) : rnd()) : sizeof(MEMORY_BASIC_INFORMATION_T) + below(2) * 8;
+        if (spoil != 3)
+            a[3] = good_pointer(&svc->arg[3], a[4] < 4096 ? a[4] : 64);
+        if (spoil != 5 && chance(80))
+            a[5] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtCreateProcess: {
+        int slot = child_slot();
+        if (spoil != 0)
+            a[0] = (uint64_t)images[slot < 0 ? 2 + below(3) : chance(80) ? 0 : below(5)];
+        if (spoil != 1)
+            a[1] = chance(10) ? 0 : (uint64_t)cmdlines[below(5)];
+        if (a[0] == (uint64_t)images[0] && a[1] == 0)
+            a[1] = (uint64_t)cmdlines[0];   /* "child" without arguments is fine too, but keep it short-lived */
+        if (spoil != 2)
+            a[2] = (uint64_t)&V.handle;
+        break;
+    }
+    case SYS_NtWaitForSingleObject:
+        a[1] = spoil == 1 ? rnd() & 0xFF : 0;
+        if (spoil != 2) {
+            static const int64_t t[] = { 0, -1, -10000, -20000 };
+            V.time = t[below(4)];
+            a[2] = chance(15) ? 0 : (uint64_t)&V.time;   /* NULL: until the child ends (they all end soon) */
+        }
+        break;
+    case SYS_NtClose: break;
+    case SYS_NtQueryInformationProcess:
+        a[1] = spoil == 1 ? rnd() % 256 : chance(50) ? ProcessBasicInformation : ProcessFaultCounters;
+        a[3] = spoil == 3 ? rnd() >> below(64) : sizeof(PROCESS_FAULT_COUNTERS_T) + below(16);
+        if (spoil != 2)
+            a[2] = good_pointer(&svc->arg[2], 128);
+        if (spoil != 4 && chance(70))
+            a[4] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtDelayExecution:
+        a[0] = spoil == 0 ? rnd() & 0xFF : 0;
+        if (spoil != 1) {
+            static const int64_t t[] = { 0, -1, -10000 };
+            V.time = t[below(3)];
+            a[1] = (uint64_t)&V.time;
+        }
+        break;
+    case SYS_NtReadConsole:
+        /* It waits for a line when every argument is good: "read" never is
+         * (the service probes all three before it waits). */
+        if (spoil != 0)
+            a[0] = (uint64_t)scratch;
+        a[1] = spoil == 1 ? (chance(50) ? 0 : rnd()) : 64;
+        a[2] = chance(50) ? 0 : 0xFFFFF80000000000ULL;
+        surely_bad = 1;
+        break;
+    case SYS_NtQuerySystemInformation:
+        a[0] = spoil == 0 ? rnd() % 512 : chance(50) ? SystemMemoryInformation : SystemProcessList;
+        a[2] = spoil == 2 ? rnd() >> below(64) : chance(10) ? below(200) : sizeof(scratch) - 512;
+        if (spoil != 1)
+            a[1] = (uint64_t)scratch;
+        if (spoil != 3 && chance(70))
+            a[3] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtYieldExecution: break;
+    case SYS_NtGetCommandLine:
+        a[1] = spoil == 1 ? rnd() >> below(64) : below(300);
+        if (spoil != 0)
+            a[0] = a[1] ? (uint64_t)scratch : 0;
+        if (spoil != 2 && chance(70))
+            a[2] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtSetInformationProcess:
+        a[1] = spoil == 1 ? rnd() % 256 : chance(20) ? ProcessTrimWorkingSet : 0;
+        a[2] = rnd();
+        a[3] = rnd() % 64;
+        break;
+    }
+}
+
+/* Keep what the fuzzer owns in step with what the call did. */
+static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
+{
+    if (!NT_SUCCESS(st))
+        return;
+    /* The results are where the kernel wrote them: a "bad" pointer that
+     * turned out good (a consumed guard page) got them, not V. Having been
+     * written by this call, they can be read. */
+    if (svc->number >= SYS_NtAllocateVirtualMemory && svc->number <= SYS_NtProtectVirtualMemory) {
+        V.base = *(volatile uint64_t *)a[1];
+        V.size = *(volatile uint64_t *)a[svc->number == SYS_NtAllocateVirtualMemory ? 3 : 2];
+    } else if (svc->number == SYS_NtCreateProcess) {
+        V.handle = *(volatile uint64_t *)a[2];
+    }
+    switch (svc->number) {
+    case SYS_NtAllocateVirtualMemory: {
+        REGION *r = NULL;
+        for (int i = 0; i < MAX_REGIONS; i++)
+            if (regions[i].size && V.base >= regions[i].base && V.base < regions[i].base + regions[i].size)
+                r = &regions[i];
+        if (r) {   /* a commit inside a region we own */
+            r->touchable = 0;
+            break;
+        }
+        r = free_region_slot();
+        if (!r) {
+            printf("[fuzz] FAIL an allocation succeeded with no slot to track it\n");
+            NtTerminateCurrentProcess(1);
+        }
+        r->base = V.base;
+        r->size = V.size;
+        if (V.size >= (1ULL << 30))
+            huge_allocations++;
+        r->touchable = (a[4] & MEM_COMMIT) && (a[4] & MEM_RESERVE) && a[5] == PAGE_READWRITE;
+        break;
+    }
+    case SYS_NtFreeVirtualMemory:
+        for (int i = 0; i < MAX_REGIONS; i++) {
+            REGION *r = &regions[i];
+            if (!r->size || V.base < r->base || V.base >= r->base + r->size)
+                continue;
+            if (a[3] == MEM_RELEASE)
+                r->size = 0;
+            else
+                r->touchable = 0;
+        }
+        break;
+    case SYS_NtProtectVirtualMemory:
+        for (int i = 0; i < MAX_REGIONS; i++) {
+            REGION *r = &regions[i];
+            if (!r->size || V.base < r->base || V.base >= r->base + r->size)
+                continue;
+            /* all committed (or it fails); touchable again only when all of it is read/write */
+            r->touchable = V.base == r->base && V.size == r->size && a[3] == PAGE_READWRITE;
+        }
+        break;
+    case SYS_NtCreateProcess: {
+        int slot = child_slot();
+        if (slot < 0) {
+            printf("[fuzz] FAIL a process was created with no slot to track it\n");
+            NtTerminateCurrentProcess(1);
+        }
+        children[slot] = V.handle;
+        break;
+    }
+    case SYS_NtClose:
+        for (int i = 0; i < MAX_CHILDREN; i++)
+            if (children[i] == a[0])
+                children[i] = 0;
+        break;
+    }
+}
+
+/* The guard page fires once; a service that was handed it may have
+ * consumed it. Arm it again - and since a hostile call can have freed or
+ * re-protected it (a consumed guard page is an ordinary page, and a base
+ * read from it can name it), make it again if need be. Its contents do
+ * not matter: while armed, a probe of it fails before reading them. */
+static void rearm_guard(void)
+{
+    MEMORY_BASIC_INFORMATION_T m;
+    guard_armed = 0;
+    if (!NT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)fx_guard, MemoryBasicInformation, &m, sizeof(m), NULL)))
+        return;
+    if (m.State == MEM_COMMIT && (m.Protect & PAGE_GUARD)) {
+        guard_armed = 1;
+        return;
+    }
+    void *b = (void *)fx_guard;
+    size_t size = P;
+    uint32_t old;
+    if (m.State == MEM_FREE)
+        guard_armed = NT_SUCCESS(NtAllocateVirtualMemory(SELF, &b, 0, &size, MEM_RESERVE | MEM_COMMIT,
+                                                         PAGE_READWRITE | PAGE_GUARD));
+    else if (m.State == MEM_COMMIT)
+        guard_armed = NT_SUCCESS(NtProtectVirtualMemory(SELF, &b, &size, PAGE_READWRITE | PAGE_GUARD, &old));
+}
+
+static void touch_memory(void)
+{
+    REGION *r = any_region();
+    if (!r || !r->touchable)
+        return;
+    volatile uint8_t *p = (volatile uint8_t *)(r->base + below(r->size));
+    if (chance(50))
+        *p = (uint8_t)rnd();
+    else
+        (void)*p;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed = 0x5EED, n = 1000;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "seed=", 5) == 0)
+            seed = strtoull(argv[i] + 5, NULL, 0);
+        else if (strncmp(argv[i], "n=", 2) == 0)
+            n = strtoull(argv[i] + 2, NULL, 0);
+        else if (strcmp(argv[i], "huge=1") == 0)
+            huge_ok = 1;
+        else if (strncmp(argv[i], "trace=", 6) == 0)
+            trace_from = strtoull(argv[i] + 6, NULL, 0);
+    }
+    printf("[fuzz] seed %#llx, %llu calls (replay: make fuzz SEED=%#llx N=%llu)\n", (unsigned long long)seed,
+           (unsigned long long)n, (unsigned long long)seed, (unsigned long long)n);
+    rng = seed ? seed : 1;
+    fx_reserved = alloc(0, 8 * P, MEM_RESERVE, PAGE_READWRITE);
+    fx_noaccess = alloc(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_NOACCESS);
+    fx_guard = alloc(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD);
+    guard_armed = 1;
+    memset(scratch, 0, sizeof(scratch));
+    uint64_t failed = 0, ok = 0, made = 0;
+    for (uint64_t i = 0; i < n && failed == 0; i++, made++) {
+        if (chance(10)) {
+            touch_memory();
+            continue;
+        }
+        if (chance(2))
+            rearm_guard();
+        uint64_t a[6];
+        int hostile;
+        surely_bad = 0;
+        const SERVICE *svc;
+        uint64_t number;
+        if (chance(1)) {
+            number = SYS_COUNT + (chance(50) ? below(16) : rnd() >> 1);
+            svc = NULL;
+            memset(a, 0, sizeof(a));
+            a[0] = 0x1234;   /* harmless to any service, were the number truncated */
+            surely_bad = 1;
+        } else {
+            svc = &services[below(SERVICE_COUNT)];
+            number = svc->number;
+            make_args(svc, a, &hostile);
+        }
+        if (i >= trace_from)
+            printf("[fuzz] call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx)\n", (unsigned long long)i,
+                   svc ? svc->name : "(no such service)", (unsigned long long)a[0], (unsigned long long)a[1],
+                   (unsigned long long)a[2], (unsigned long long)a[3], (unsigned long long)a[4],
+                   (unsigned long long)a[5]);
+        NTSTATUS st = (NTSTATUS)(uint32_t)NtSystemCall6(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+        if (i >= trace_from)
+            printf("[fuzz]   -> %#x\n", (unsigned)st);
+        if (NT_SUCCESS(st))
+            ok++;
+        if (surely_bad && NT_SUCCESS(st)) {
+            printf("[fuzz] FAIL call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) returned %#x although an "
+                   "argument can never be valid (replay: make fuzz SEED=%#llx N=%llu)\n",
+                   (unsigned long long)i, svc ? svc->name : "(no such service)", (unsigned long long)a[0],
+                   (unsigned long long)a[1], (unsigned long long)a[2], (unsigned long long)a[3],
+                   (unsigned long long)a[4], (unsigned long long)a[5], (unsigned)st, (unsigned long long)seed,
+                   (unsigned long long)i + 1);
+            failed++;
+        }
+        if (!svc && st != STATUS_INVALID_SYSTEM_SERVICE) {
+            printf("[fuzz] FAIL call %llu: system call number %#llx returned %#x, not STATUS_INVALID_SYSTEM_SERVICE\n",
+                   (unsigned long long)i, (unsigned long long)number, (unsigned)st);
+            failed++;
+        }
+        if (svc)
+            account(svc, a, st);
+        if (i && i % 100000 == 0)
+            printf("[fuzz] %llu calls\n", (unsigned long long)i);
+    }
+    /* Every child ends by itself (they exit or sleep 20 ms); wait for each. */
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (!children[i])
+            continue;
+        int64_t t = -50000000LL;   /* 5 s */
+        NTSTATUS w = NtWaitForSingleObject(children[i], 0, &t);
+        if (w != STATUS_WAIT_0) {
+            printf("[fuzz] FAIL a child did not end: wait returned %#x\n", (unsigned)w);
+            failed++;
+        }
+        NtClose(children[i]);
+    }
+    printf("[fuzz] %s: %llu calls made, %llu succeeded, %llu allocations of 1 GiB or more\n",
+           failed ? "FAILED" : "done", (unsigned long long)made, (unsigned long long)ok,
+           (unsigned long long)huge_allocations);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,611 @@
+/*
+ * user.badinput.*: the bad-input matrix. Every system service of
+ * user/tests/svctable.h is called from a harmless valid set of arguments
+ * with exactly one argument made bad, for every kind of bad pointer,
+ * handle and length, and must answer with NT's exact status:
+ *
+ *   NULL (required), a kernel address, the kernel image, non-canonical,
+ *   unmapped, reserved-but-uncommitted, PAGE_NOACCESS, read-only (.rodata
+ *   and .text, for what the kernel writes), an address range that wraps
+ *   around, one that straddles MmUserProbeAddress (0x7FFFFFFF0000)
+ *      -> STATUS_ACCESS_VIOLATION
+ *   a PAGE_GUARD page -> STATUS_GUARD_PAGE_VIOLATION, and the guard is gone
+ *      afterwards (as on NT: a one-shot alarm, consumed by the kernel's probe)
+ *   a pointer not aligned for its type -> STATUS_DATATYPE_MISALIGNMENT
+ *   a length running past the end of user space -> the probe's
+ *      STATUS_ACCESS_VIOLATION (or the service's own limit)
+ *   a handle that is not one -> STATUS_INVALID_HANDLE
+ *   a bad value (class, flag, size) -> the service's NT status
+ *
+ * After each bad call nothing may have changed: the other output buffers
+ * hold what they held, no pool was allocated or freed, the process's
+ * private pages and its whole address-space map (NtQueryVirtualMemory
+ * from 0 to the top) are the same, no process was created, the page just
+ * below MmUserProbeAddress was not written half-way. The table grows with
+ * every new service (svctable.h); the statuses per kind are here.
+ */
+#include <nt.h>
+#include <stdio.h>
+#include <string.h>
+#include <utest.h>
+#include "user/tests/svctable.h"
+
+#define P PAGE_SIZE
+#define SELF NtCurrentProcess()
+#define KERNEL_VA 0xFFFFF80000000000ULL
+#define KERNEL_IMAGE 0xFFFFFFFF80100000ULL
+#define TOP_REGION (MM_USER_PROBE_ADDRESS - 0x10000)   /* the last 64 KiB of user space */
+
+/* ---- the address space the bad pointers come from ---- */
+
+static const uint8_t ro_page[P] __attribute__((aligned(4096))) = { 1, 2, 3 };
+static uint64_t live;        /* 16 committed read/write pages (the valid target of the VM services) */
+static uint64_t reserved;    /* reserved, not committed */
+static uint64_t noaccess;    /* committed PAGE_NOACCESS */
+static uint64_t guard;       /* committed PAGE_READWRITE | PAGE_GUARD */
+static uint64_t unmapped;    /* free address space */
+static uint64_t top;         /* committed, ends at MmUserProbeAddress */
+static HANDLE exited;        /* a child that has ended (signaled) */
+static HANDLE closed;        /* a handle value that was closed */
+
+static uint64_t alloc_at(uint64_t base, size_t size, uint32_t type, uint32_t protect)
+{
+    void *b = (void *)base;
+    NTSTATUS st = NtAllocateVirtualMemory(SELF, &b, 0, &size, type, protect);
+    UT_ASSERT_MSG(NT_SUCCESS(st), "set-up: NtAllocateVirtualMemory(%#llx, type %#x, protect %#x): %s",
+                  (unsigned long long)base, type, protect, UtStatusText(st));
+    return (uint64_t)b;
+}
+
+static void arm_guard(void)
+{
+    void *b = (void *)guard;
+    size_t size = P;
+    uint32_t old;
+    UT_SUCCESS(NtProtectVirtualMemory(SELF, &b, &size, PAGE_READWRITE | PAGE_GUARD, &old));
+}
+
+static uint32_t protection_of(uint64_t va)
+{
+    MEMORY_BASIC_INFORMATION_T m;
+    UT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)va, MemoryBasicInformation, &m, sizeof(m), NULL));
+    return m.Protect;
+}
+
+/* Grow the stack once, so that later calls never commit a new stack page
+ * (which would show as an address-space change). */
+__attribute__((noinline)) static void grow_stack(void)
+{
+    volatile uint8_t big[48 * 1024];
+    for (size_t i = 0; i < sizeof(big); i += 512)
+        big[i] = (uint8_t)i;
+}
+
+static void setup(void)
+{
+    grow_stack();
+    live = alloc_at(0, 16 * P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    memset((void *)live, 0x5A, 16 * P);
+    reserved = alloc_at(0, 16 * P, MEM_RESERVE, PAGE_READWRITE) + 4 * P;
+    noaccess = alloc_at(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_NOACCESS);
+    guard = alloc_at(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    arm_guard();
+    top = alloc_at(TOP_REGION, 0x10000, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    UT_EQ(top, TOP_REGION);
+    memset((void *)top, 0xC3, 0x10000);
+    unmapped = 0x100000000ULL;   /* 4 GiB: nothing is reserved there */
+    MEMORY_BASIC_INFORMATION_T m;
+    UT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)unmapped, MemoryBasicInformation, &m, sizeof(m), NULL));
+    UT_EQ(m.State, MEM_FREE);
+    UT_SUCCESS(NtCreateProcess("child", "child exit 0", &exited));
+    UT_SUCCESS(NtWaitForSingleObject(exited, 0, NULL));
+    UT_SUCCESS(NtCreateProcess("child", "child exit 0", &closed));
+    UT_SUCCESS(NtWaitForSingleObject(closed, 0, NULL));
+    UT_SUCCESS(NtClose(closed));
+}
+
+/* ---- a valid call of each service: the template one argument is spoiled in ---- */
+
+static struct {
+    uint64_t base, size;
+    uint32_t old, pad;
+    int64_t time;
+    HANDLE handle;
+    uint64_t ret;
+    uint8_t buf[1024] __attribute__((aligned(64)));
+} V;
+
+static const char text[] = "badinput\n";
+
+static void template(uint32_t n, uint64_t a[6])
+{
+    memset(a, 0, 6 * sizeof(a[0]));
+    memset(&V, 0xEE, sizeof(V));
+    V.time = 0;
+    switch (n) {
+    case SYS_NtTerminateProcess: a[0] = exited; a[1] = 0x1234; break;   /* never made valid */
+    case SYS_NtDisplayString: a[0] = (uint64_t)text; a[1] = sizeof(text) - 1; break;
+    case SYS_NtAllocateVirtualMemory:
+        V.base = 0; V.size = P;
+        a[0] = SELF; a[1] = (uint64_t)&V.base; a[3] = (uint64_t)&V.size; a[4] = MEM_RESERVE | MEM_COMMIT;
+        a[5] = PAGE_READWRITE;
+        break;
+    case SYS_NtFreeVirtualMemory:
+        V.base = live; V.size = P;
+        a[0] = SELF; a[1] = (uint64_t)&V.base; a[2] = (uint64_t)&V.size; a[3] = MEM_DECOMMIT;
+        break;
+    case SYS_NtProtectVirtualMemory:
+        V.base = live; V.size = P;
+        a[0] = SELF; a[1] = (uint64_t)&V.base; a[2] = (uint64_t)&V.size; a[3] = PAGE_READONLY;
+        a[4] = (uint64_t)&V.old;
+        break;
+    case SYS_NtQueryVirtualMemory:
+        a[0] = SELF; a[1] = live; a[2] = MemoryBasicInformation; a[3] = (uint64_t)V.buf;
+        a[4] = sizeof(MEMORY_BASIC_INFORMATION_T); a[5] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtCreateProcess: a[0] = (uint64_t)"child"; a[1] = (uint64_t)"child exit 0"; a[2] = (uint64_t)&V.handle; break;
+    case SYS_NtWaitForSingleObject: a[0] = exited; a[2] = (uint64_t)&V.time; break;
+    case SYS_NtClose: a[0] = exited; break;   /* never made valid */
+    case SYS_NtQueryInformationProcess:
+        a[0] = SELF; a[1] = ProcessBasicInformation; a[2] = (uint64_t)V.buf; a[3] = sizeof(PROCESS_BASIC_INFORMATION_T);
+        a[4] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtDelayExecution: a[1] = (uint64_t)&V.time; break;
+    case SYS_NtReadConsole: a[0] = (uint64_t)V.buf; a[1] = 64; a[2] = (uint64_t)&V.ret; break;
+    case SYS_NtQuerySystemInformation:
+        a[0] = SystemMemoryInformation; a[1] = (uint64_t)V.buf; a[2] = sizeof(SYSTEM_MEMORY_T); a[3] = (uint64_t)&V.ret;
+        break;
+    case SYS_NtYieldExecution: break;
+    case SYS_NtGetCommandLine: a[0] = (uint64_t)V.buf; a[1] = 512; a[2] = (uint64_t)&V.ret; break;
+    case SYS_NtSetInformationProcess: a[0] = SELF; a[1] = ProcessTrimWorkingSet; break;
+    default: UT_FAIL("service %u has no valid template in utest_badinput.c", n);
+    }
+}
+
+/* ---- "nothing changed" ---- */
+
+#define MAX_REGIONS 64
+typedef struct {
+    uint64_t pool_np, pool_paged, private_pages, locked_pages;
+    uint32_t processes, regions;
+    MEMORY_BASIC_INFORMATION_T map[MAX_REGIONS];
+    uint8_t out[6][64];   /* the first bytes of each valid output argument */
+    uint64_t top_sum;
+} STATE;
+
+static uint64_t sum(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s = s * 31 + b[i];
+    return s;
+}
+
+static uint32_t count_processes(void)
+{
+    static SYSTEM_PROCESS_T list[64];
+    size_t need = 0;
+    UT_SUCCESS(NtQuerySystemInformation(SystemProcessList, list, sizeof(list), &need));
+    return (uint32_t)(need / sizeof(SYSTEM_PROCESS_T));
+}
+
+static void memory_counters(STATE *s)
+{
+    SYSTEM_MEMORY_T m;
+    PROCESS_FAULT_COUNTERS_T f;
+    UT_SUCCESS(NtQuerySystemInformation(SystemMemoryInformation, &m, sizeof(m), NULL));
+    UT_SUCCESS(NtQueryInformationProcess(SELF, ProcessFaultCounters, &f, sizeof(f), NULL));
+    s->pool_np = m.NonPagedPoolBytes;
+    s->pool_paged = m.PagedPoolBytes;
+    s->private_pages = f.PrivatePages;
+    s->locked_pages = f.LockedPages;
+}
+
+static void address_map(STATE *s)
+{
+    uint64_t a = 0;
+    s->regions = 0;
+    while (a < MM_USER_PROBE_ADDRESS && s->regions < MAX_REGIONS) {
+        MEMORY_BASIC_INFORMATION_T *m = &s->map[s->regions++];
+        UT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)a, MemoryBasicInformation, m, sizeof(*m), NULL));
+        a = m->BaseAddress + m->RegionSize;
+    }
+}
+
+static void snapshot(STATE *s, const SERVICE *svc, const uint64_t a[6], int bad)
+{
+    memset(s, 0, sizeof(*s));
+    for (int i = 0; i < 6; i++)
+        if (i != bad && arg_is_written(&svc->arg[i]) && a[i])
+            memcpy(s->out[i], (const void *)a[i], svc->arg[i].len_arg >= 0 ? 64 : svc->arg[i].size);
+    s->top_sum = sum((const void *)top, 0x10000);
+    s->processes = count_processes();
+    address_map(s);
+    memory_counters(s);   /* last before the call, first after it: nothing else runs in between */
+}
+
+static void check_unchanged(const STATE *before, const SERVICE *svc, const uint64_t a[6], int bad, const char *what)
+{
+    STATE now;
+    memset(&now, 0, sizeof(now));
+    memory_counters(&now);
+    UT_ASSERT_MSG(now.pool_np == before->pool_np && now.pool_paged == before->pool_paged,
+                  "%s (%s): pool changed: nonpaged %llu -> %llu, paged %llu -> %llu bytes", svc->name, what,
+                  (unsigned long long)before->pool_np, (unsigned long long)now.pool_np,
+                  (unsigned long long)before->pool_paged, (unsigned long long)now.pool_paged);
+    UT_ASSERT_MSG(now.private_pages == before->private_pages, "%s (%s): private pages %llu -> %llu", svc->name, what,
+                  (unsigned long long)before->private_pages, (unsigned long long)now.private_pages);
+    UT_ASSERT_MSG(now.locked_pages == 0, "%s (%s): %llu pages left locked", svc->name, what,
+                  (unsigned long long)now.locked_pages);
+    for (int i = 0; i < 6; i++)
+        if (i != bad && arg_is_written(&svc->arg[i]) && a[i])
+            UT_ASSERT_MSG(memcmp(before->out[i], (const void *)a[i],
+                                 svc->arg[i].len_arg >= 0 ? 64 : svc->arg[i].size) == 0,
+                          "%s (%s): the valid output argument %s was written by a call that failed", svc->name,
+                          what, svc->arg[i].name);
+    UT_ASSERT_MSG(sum((const void *)top, 0x10000) == before->top_sum,
+                  "%s (%s): the page below MmUserProbeAddress was written by a call that failed", svc->name, what);
+    address_map(&now);
+    UT_ASSERT_MSG(now.regions == before->regions, "%s (%s): the address space has %u regions, had %u", svc->name,
+                  what, now.regions, before->regions);
+    for (uint32_t r = 0; r < now.regions; r++) {
+        const MEMORY_BASIC_INFORMATION_T *x = &before->map[r], *y = &now.map[r];
+        UT_ASSERT_MSG(x->BaseAddress == y->BaseAddress && x->RegionSize == y->RegionSize && x->State == y->State &&
+                          x->Protect == y->Protect && x->Type == y->Type,
+                      "%s (%s): region %#llx (+%#llx, state %#x, protect %#x) is now %#llx (+%#llx, state %#x, "
+                      "protect %#x)", svc->name, what, (unsigned long long)x->BaseAddress,
+                      (unsigned long long)x->RegionSize, x->State, x->Protect, (unsigned long long)y->BaseAddress,
+                      (unsigned long long)y->RegionSize, y->State, y->Protect);
+    }
+    UT_ASSERT_MSG(count_processes() == before->processes, "%s (%s): a process was created or ended", svc->name, what);
+}
+
+/* ---- the bad pointers ---- */
+
+typedef enum {
+    K_NULL, K_KERNEL, K_KERNEL_IMAGE, K_NONCANONICAL, K_NONCANONICAL_HIGH, K_UNMAPPED, K_RESERVED, K_NOACCESS,
+    K_READONLY, K_CODE, K_GUARD, K_WRAP, K_STRADDLE, K_MISALIGNED, K_HUGE_LENGTH, K_COUNT
+} BADKIND;
+
+static const char *const kind_name[K_COUNT] = {
+    "NULL", "a kernel address", "the kernel image", "a non-canonical address", "a non-canonical high address",
+    "an unmapped user address", "a reserved, uncommitted page", "a PAGE_NOACCESS page", "a read-only .rodata page",
+    "the program's code", "a PAGE_GUARD page", "a range that wraps around", "a range straddling MmUserProbeAddress",
+    "a misaligned pointer", "a length past the end of user space",
+};
+
+/* Spoil argument I of A with bad kind K. Returns 0 when K does not apply
+ * to that argument, else 1 and the status NT answers in *WANT. */
+static int spoil(const SERVICE *svc, int i, BADKIND k, uint64_t a[6], NTSTATUS *want)
+{
+    const ARGDESC *d = &svc->arg[i];
+    int has_len = d->len_arg >= 0;
+    uint64_t *len = has_len ? &a[d->len_arg] : NULL;
+    uint64_t size = has_len ? *len : d->size;
+    NTSTATUS past = svc->length_past_user_space ? svc->length_past_user_space : STATUS_ACCESS_VIOLATION;
+    *want = STATUS_ACCESS_VIOLATION;
+    switch (k) {
+    case K_NULL:
+        if (d->optional)
+            return 0;
+        a[i] = 0;
+        return 1;
+    case K_KERNEL: a[i] = KERNEL_VA; return 1;
+    case K_KERNEL_IMAGE: a[i] = KERNEL_IMAGE; return 1;
+    case K_NONCANONICAL: a[i] = 0x0000800000000000ULL; return 1;
+    case K_NONCANONICAL_HIGH: a[i] = 0x8000000000000000ULL; return 1;
+    case K_UNMAPPED: a[i] = unmapped; return 1;
+    case K_RESERVED: a[i] = reserved; return 1;
+    case K_NOACCESS: a[i] = noaccess; return 1;
+    case K_READONLY:
+        if (!arg_is_written(d))
+            return 0;
+        a[i] = (uint64_t)ro_page;
+        return 1;
+    case K_CODE:
+        if (!arg_is_written(d))
+            return 0;
+        a[i] = (uint64_t)&utest_main & ~(uint64_t)(d->align - 1);
+        return 1;
+    case K_GUARD:
+        a[i] = guard;
+        *want = STATUS_GUARD_PAGE_VIOLATION;
+        return 1;
+    case K_WRAP:
+        if (has_len) {   /* a valid start, a length that wraps past 2^64 */
+            *len = ~0ULL - a[i] + 0x1001;
+            *want = past;
+        } else {         /* the last SIZE bytes of the address space */
+            a[i] = (0 - size) & ~(uint64_t)(d->align - 1);
+        }
+        return 1;
+    case K_STRADDLE:
+        if (has_len) {
+            a[i] = MM_USER_PROBE_ADDRESS - 8;
+            if (*len < 16)
+                *len = 16;
+        } else if (size > d->align) {
+            a[i] = MM_USER_PROBE_ADDRESS - ((size / 2 + d->align - 1) & ~(uint64_t)(d->align - 1));
+        } else {
+            a[i] = MM_USER_PROBE_ADDRESS;   /* an aligned scalar cannot straddle: the first byte past */
+        }
+        return 1;
+    case K_MISALIGNED:
+        if (d->align <= 1 || !a[i])
+            return 0;
+        a[i] += d->align / 2;
+        *want = STATUS_DATATYPE_MISALIGNMENT;
+        return 1;
+    case K_HUGE_LENGTH:
+        if (!has_len)
+            return 0;
+        *len = MM_USER_PROBE_ADDRESS;   /* start + length > MmUserProbeAddress, no wrap */
+        *want = past;
+        return 1;
+    default: return 0;
+    }
+}
+
+static NTSTATUS call(const SERVICE *svc, const uint64_t a[6])
+{
+    return (NTSTATUS)(uint32_t)NtSystemCall6(svc->number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* One bad call: the exact status, the guard consumed, nothing else changed. */
+static void try_bad(const SERVICE *svc, uint64_t a[6], int bad, NTSTATUS want, const char *what, int guarded)
+{
+    STATE before;
+    snapshot(&before, svc, a, bad);
+    NTSTATUS st = call(svc, a);
+    if (st != want) {
+        char w[48];
+        snprintf(w, sizeof(w), "%s", UtStatusText(want));
+        if (bad < 0)
+            UT_FAIL("%s with %s: returned %s, expected %s", svc->name, what, UtStatusText(st), w);
+        UT_FAIL("%s with %s = %s (%#llx): returned %s, expected %s", svc->name, svc->arg[bad].name, what,
+                (unsigned long long)a[bad], UtStatusText(st), w);
+    }
+    if (guarded) {
+        /* NT: the guard fired once and is gone; the map is compared with it re-armed. */
+        uint32_t prot = protection_of(guard);
+        UT_ASSERT_MSG(prot == PAGE_READWRITE, "%s with %s = a guard page: the page's protection is %#x afterwards, "
+                      "expected the guard cleared (PAGE_READWRITE)", svc->name, svc->arg[bad].name, prot);
+        arm_guard();
+    }
+    check_unchanged(&before, svc, a, bad, what);
+}
+
+static void pointer_matrix(const SERVICE *svc)
+{
+    for (int i = 0; i < 6; i++) {
+        if (!arg_is_pointer(&svc->arg[i]))
+            continue;
+        for (int k = 0; k < K_COUNT; k++) {
+            uint64_t a[6];
+            NTSTATUS want;
+            template(svc->number, a);
+            if (!spoil(svc, i, (BADKIND)k, a, &want))
+                continue;
+            try_bad(svc, a, i, want, kind_name[k], k == K_GUARD);
+        }
+    }
+}
+
+static void handle_matrix(const SERVICE *svc)
+{
+    const struct { uint64_t h; const char *what; } bad[] = {
+        { 0, "0" }, { closed, "a closed handle" }, { 0x1234, "a handle never opened" },
+        { 0x5, "a misaligned handle value" }, { 0x7FFFFFFFFFFFFFFCULL, "a huge handle value" },
+        { 0xFFFFFFFF00000004ULL, "a handle with high bits set" }, { KERNEL_VA, "a kernel address as a handle" },
+    };
+    for (int i = 0; i < 6; i++) {
+        if (svc->arg[i].kind != A_HANDLE)
+            continue;
+        for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
+            uint64_t a[6];
+            template(svc->number, a);
+            a[i] = bad[b].h;
+            try_bad(svc, a, i, STATUS_INVALID_HANDLE, bad[b].what, 0);
+        }
+    }
+}
+
+/* ---- bad values: per service, NT's status for each ---- */
+
+typedef struct {
+    uint32_t service;
+    int8_t arg;          /* 0..5: the register; 10 + n: the 8-byte value argument n points to */
+    uint64_t value;
+    NTSTATUS want;
+    const char *what;
+} BADVALUE;
+
+#define INDIRECT(n) (10 + (n))
+static const BADVALUE bad_values[] = {
+    { SYS_NtAllocateVirtualMemory, 2, 22, STATUS_INVALID_PARAMETER_3, "zero_bits 22" },
+    { SYS_NtAllocateVirtualMemory, 4, 0, STATUS_INVALID_PARAMETER_5, "type 0" },
+    { SYS_NtAllocateVirtualMemory, 4, MEM_DECOMMIT, STATUS_INVALID_PARAMETER_5, "type MEM_DECOMMIT" },
+    { SYS_NtAllocateVirtualMemory, 4, MEM_COMMIT | 0x80000000u, STATUS_INVALID_PARAMETER_5, "an unknown type bit" },
+    { SYS_NtAllocateVirtualMemory, 5, 0, STATUS_INVALID_PAGE_PROTECTION, "protect 0" },
+    { SYS_NtAllocateVirtualMemory, 5, 3, STATUS_INVALID_PAGE_PROTECTION, "protect 3 (two protections)" },
+    { SYS_NtAllocateVirtualMemory, 5, PAGE_NOACCESS | PAGE_GUARD, STATUS_INVALID_PAGE_PROTECTION, "PAGE_NOACCESS|PAGE_GUARD" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(3), 0, STATUS_INVALID_PARAMETER_4, "*size 0" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(3), 1ULL << 47, STATUS_INVALID_PARAMETER_4, "*size 2^47" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(3), ~0ULL, STATUS_INVALID_PARAMETER_4, "*size 2^64-1" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(1), 0x1000, STATUS_INVALID_PARAMETER_2, "*base below 64 KiB" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(1), MM_USER_PROBE_ADDRESS, STATUS_INVALID_PARAMETER_2, "*base = MmUserProbeAddress" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(1), KERNEL_VA, STATUS_INVALID_PARAMETER_2, "*base in kernel space" },
+    { SYS_NtFreeVirtualMemory, 3, 0, STATUS_INVALID_PARAMETER_4, "type 0" },
+    { SYS_NtFreeVirtualMemory, 3, MEM_RELEASE | MEM_DECOMMIT, STATUS_INVALID_PARAMETER_4, "MEM_RELEASE|MEM_DECOMMIT" },
+    { SYS_NtFreeVirtualMemory, INDIRECT(1), KERNEL_VA, STATUS_INVALID_PARAMETER_2, "*base in kernel space" },
+    { SYS_NtFreeVirtualMemory, INDIRECT(2), ~0ULL - 0x1000, STATUS_INVALID_PARAMETER_3, "*size wrapping" },
+    { SYS_NtFreeVirtualMemory, INDIRECT(1), 0x100000000ULL, STATUS_MEMORY_NOT_ALLOCATED, "*base free" },
+    { SYS_NtFreeVirtualMemory, INDIRECT(1), 0x400000, STATUS_UNABLE_TO_FREE_VM, "*base in the image" },
+    { SYS_NtProtectVirtualMemory, 3, 0, STATUS_INVALID_PAGE_PROTECTION, "protect 0" },
+    { SYS_NtProtectVirtualMemory, 3, 0x11, STATUS_INVALID_PAGE_PROTECTION, "protect 0x11" },
+    { SYS_NtProtectVirtualMemory, INDIRECT(1), KERNEL_VA, STATUS_INVALID_PARAMETER_2, "*base in kernel space" },
+    { SYS_NtProtectVirtualMemory, INDIRECT(2), ~0ULL - 0x1000, STATUS_INVALID_PARAMETER_3, "*size wrapping" },
+    { SYS_NtProtectVirtualMemory, INDIRECT(1), 0x100000000ULL, STATUS_MEMORY_NOT_ALLOCATED, "*base free" },
+    { SYS_NtProtectVirtualMemory, INDIRECT(1), 0x400000, STATUS_CONFLICTING_ADDRESSES, "*base in the image" },
+    { SYS_NtQueryVirtualMemory, 2, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
+    { SYS_NtQueryVirtualMemory, 4, 47, STATUS_INFO_LENGTH_MISMATCH, "length 47" },
+    { SYS_NtQueryVirtualMemory, 4, 0, STATUS_INFO_LENGTH_MISMATCH, "length 0" },
+    { SYS_NtQueryVirtualMemory, 1, KERNEL_VA, STATUS_INVALID_PARAMETER, "address in kernel space" },
+    { SYS_NtQueryVirtualMemory, 1, MM_USER_PROBE_ADDRESS, STATUS_INVALID_PARAMETER, "address MmUserProbeAddress" },
+    { SYS_NtCreateProcess, 0, (uint64_t)"no_such_program", STATUS_OBJECT_NAME_NOT_FOUND, "an image that does not exist" },
+    { SYS_NtQueryInformationProcess, 1, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
+    { SYS_NtQueryInformationProcess, 3, 8, STATUS_INFO_LENGTH_MISMATCH, "length 8" },
+    { SYS_NtReadConsole, 1, 0, STATUS_INVALID_PARAMETER, "length 0" },
+    { SYS_NtQuerySystemInformation, 0, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
+    { SYS_NtSetInformationProcess, 1, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
+};
+
+static void value_matrix(const SERVICE *svc)
+{
+    for (size_t b = 0; b < sizeof(bad_values) / sizeof(bad_values[0]); b++) {
+        const BADVALUE *v = &bad_values[b];
+        if (v->service != svc->number)
+            continue;
+        uint64_t a[6];
+        template(svc->number, a);
+        if (v->arg >= 10)
+            *(uint64_t *)a[v->arg - 10] = v->value;
+        else
+            a[v->arg] = v->value;
+        try_bad(svc, a, -1, v->want, v->what, 0);
+    }
+}
+
+/* The valid template itself works, for the services that may be called so
+ * (a matrix of failures proves nothing if the service always fails). */
+static void valid_call(const SERVICE *svc)
+{
+    if (svc->flags & SVC_NEVER_VALID)
+        return;
+    uint64_t a[6];
+    template(svc->number, a);
+    NTSTATUS st = call(svc, a);
+    UT_ASSERT_MSG(NT_SUCCESS(st), "%s with valid arguments returned %s", svc->name, UtStatusText(st));
+    if (svc->number == SYS_NtAllocateVirtualMemory) {   /* give it back */
+        size_t size = 0;
+        void *b = (void *)V.base;
+        UT_SUCCESS(NtFreeVirtualMemory(SELF, &b, &size, MEM_RELEASE));
+    } else if (svc->number == SYS_NtCreateProcess) {
+        UT_SUCCESS(NtWaitForSingleObject(V.handle, 0, NULL));
+        UT_SUCCESS(NtClose(V.handle));
+    } else if (svc->number == SYS_NtProtectVirtualMemory) {
+        void *b = (void *)live;
+        size_t size = P;
+        uint32_t old;
+        UT_SUCCESS(NtProtectVirtualMemory(SELF, &b, &size, PAGE_READWRITE, &old));
+        UT_EQ(old, PAGE_READONLY);
+    } else if (svc->number == SYS_NtFreeVirtualMemory) {   /* it decommitted live's first page: commit it again */
+        UT_EQ(alloc_at(live, P, MEM_COMMIT, PAGE_READWRITE), live);
+        memset((void *)live, 0x5A, P);
+    }
+}
+
+static void run_matrix(uint32_t number)
+{
+    const SERVICE *svc = &services[number];
+    UT_EQ(svc->number, number);
+    valid_call(svc);
+    pointer_matrix(svc);
+    handle_matrix(svc);
+    value_matrix(svc);
+    /* and the process is fine: it can still allocate, touch and free */
+    uint64_t b = alloc_at(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    *(volatile uint64_t *)b = 42;
+    void *pb = (void *)b;
+    size_t size = 0;
+    UT_SUCCESS(NtFreeVirtualMemory(SELF, &pb, &size, MEM_RELEASE));
+}
+
+/* One test per service, so a failure names it. */
+#define MATRIX(svc)                         \
+    UTEST(badinput, svc)                    \
+    {                                       \
+        setup();                            \
+        run_matrix(SYS_##svc);              \
+    }
+MATRIX(NtTerminateProcess)
+MATRIX(NtDisplayString)
+MATRIX(NtAllocateVirtualMemory)
+MATRIX(NtFreeVirtualMemory)
+MATRIX(NtProtectVirtualMemory)
+MATRIX(NtQueryVirtualMemory)
+MATRIX(NtCreateProcess)
+MATRIX(NtWaitForSingleObject)
+MATRIX(NtClose)
+MATRIX(NtQueryInformationProcess)
+MATRIX(NtDelayExecution)
+MATRIX(NtReadConsole)
+MATRIX(NtQuerySystemInformation)
+MATRIX(NtYieldExecution)
+MATRIX(NtGetCommandLine)
+MATRIX(NtSetInformationProcess)
+
+/* 12d, on its own: a guard page handed to a service is NT's
+ * STATUS_GUARD_PAGE_VIOLATION, the guard is consumed (one shot), and the
+ * same call then goes through. */
+UTEST(badinput, guard_page_fires_once_in_a_service)
+{
+    setup();
+    MEMORY_BASIC_INFORMATION_T *m = (MEMORY_BASIC_INFORMATION_T *)guard;
+    UT_STATUS(NtQueryVirtualMemory(SELF, (void *)live, MemoryBasicInformation, m, sizeof(*m), NULL),
+              STATUS_GUARD_PAGE_VIOLATION);
+    UT_EQ(protection_of(guard), PAGE_READWRITE);
+    UT_SUCCESS(NtQueryVirtualMemory(SELF, (void *)live, MemoryBasicInformation, m, sizeof(*m), NULL));
+    UT_EQ(m->BaseAddress, live);
+    arm_guard();   /* in-parameters too: a timeout read from a guard page */
+    UT_STATUS(NtDelayExecution(0, (int64_t *)guard), STATUS_GUARD_PAGE_VIOLATION);
+    UT_SUCCESS(NtDelayExecution(0, (int64_t *)guard));   /* now an ordinary page holding 0 */
+}
+
+/* 12e, on its own: each pointer is probed with its type's alignment. */
+UTEST(badinput, misaligned_pointers_are_refused)
+{
+    setup();
+    static uint64_t q[4];
+    static uint32_t l[2];
+    uint8_t *b = (uint8_t *)q;
+    size_t size = P;
+    void *base = (void *)live;
+    UT_STATUS(NtProtectVirtualMemory(SELF, &base, &size, PAGE_READWRITE, (uint32_t *)((uint8_t *)l + 2)),
+              STATUS_DATATYPE_MISALIGNMENT);
+    UT_STATUS(NtProtectVirtualMemory(SELF, (void **)(b + 4), &size, PAGE_READWRITE, l), STATUS_DATATYPE_MISALIGNMENT);
+    UT_STATUS(NtQueryVirtualMemory(SELF, (void *)live, MemoryBasicInformation, (uint8_t *)V.buf + 4,
+                                   sizeof(MEMORY_BASIC_INFORMATION_T), NULL), STATUS_DATATYPE_MISALIGNMENT);
+    UT_STATUS(NtQueryVirtualMemory(SELF, (void *)live, MemoryBasicInformation, V.buf,
+                                   sizeof(MEMORY_BASIC_INFORMATION_T), (size_t *)(b + 1)), STATUS_DATATYPE_MISALIGNMENT);
+    UT_STATUS(NtCreateProcess("child", "child exit 0", (HANDLE *)(b + 4)), STATUS_DATATYPE_MISALIGNMENT);
+    UT_STATUS(NtDelayExecution(0, (int64_t *)(b + 4)), STATUS_DATATYPE_MISALIGNMENT);
+    UT_EQ(count_processes(), count_processes());
+}
+
+/* Every service has its test above (a new one fails here until added). */
+UTEST(badinput, every_service_is_in_the_matrix)
+{
+    UT_EQ(SERVICE_COUNT, 16);
+    for (uint32_t n = 0; n < SERVICE_COUNT; n++)
+        UT_EQ(services[n].number, n);
+}
+
+/* Numbers that are no service. */
+UTEST(badinput, unknown_service_numbers)
+{
+    static const uint64_t numbers[] = { SYS_COUNT, SYS_COUNT + 1, 0xFFFF, 0xFFFFFFFFULL, 1ULL << 32,
+                                        0x8000000000000000ULL, ~0ULL };
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        /* arguments that would be harmless to service 0 (NtTerminateProcess) if the number were truncated */
+        NTSTATUS st = (NTSTATUS)(uint32_t)NtSystemCall6(numbers[i], 0x1234, 0, 0, 0, 0, 0);
+        UT_ASSERT_MSG(st == STATUS_INVALID_SYSTEM_SERVICE, "system call %#llx returned %s",
+                      (unsigned long long)numbers[i], UtStatusText(st));
+    }
+}
+
+int main(int argc, char **argv)
+{
+    return utest_main(argc, argv);
+}
