@@ -198,13 +198,13 @@ test: $(B)/kernel.elf $(USER_ELFS)
 # fuzz.*, user/tests/fuzz.c), N calls from seed S (default: the one
 # `make test` uses), then the leak check. About 2000 calls a second
 # under TCG; the timeout grows with N. TRACE=K prints every call from the
-# K-th on (before it is made), to find the one that goes wrong. HUGE=1 adds
-# huge reservations and commits (off until the commit-limit work is merged).
+# K-th on (before it is made), to find the one that goes wrong. HUGE=0 leaves
+# out the huge reservations and commits (on by default).
 N ?= 100000
 SEED ?=
 fuzz: $(B)/kernel.elf $(USER_ELFS)
 	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests \
-	    --cmdline 'fuzz.n=$(N)$(if $(SEED), fuzz.seed=$(SEED),)$(if $(TRACE), fuzz.trace=$(TRACE),)$(if $(HUGE), fuzz.huge=1,)' --timeout $$((120 + $(N) / 200))
+	    --cmdline 'fuzz.n=$(N)$(if $(SEED), fuzz.seed=$(SEED),)$(if $(TRACE), fuzz.trace=$(TRACE),)$(if $(HUGE), fuzz.huge=$(HUGE),)' --timeout $$((120 + $(N) / 200))
 
 bench: $(B)/kernel.elf $(USER_ELFS)
 	$(PYTHON) scripts/bench.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM)

@@ -41,14 +41,14 @@ KTEST(fuzz, random_system_calls_leave_nothing_behind)
 {
     const char *seed = KeGetOption("fuzz.seed");
     const char *n = KeGetOption("fuzz.n");
-    const char *huge = KeGetOption("fuzz.huge");
+    const char *huge = KeGetOption("fuzz.huge");     /* huge allocations: on unless fuzz.huge=0 */
     const char *trace = KeGetOption("fuzz.trace");   /* print each call from this one on */
     char cmd[160];
     if (!seed || !*seed)
         seed = FUZZ_DEFAULT_SEED;
     if (!n || !*n)
         n = FUZZ_DEFAULT_CALLS;
-    ksnprintf(cmd, sizeof(cmd), "fuzz seed=%s n=%s%s%s%s", seed, n, huge && huge[0] == '1' ? " huge=1" : "",
+    ksnprintf(cmd, sizeof(cmd), "fuzz seed=%s n=%s%s%s%s", seed, n, huge && huge[0] == '0' ? "" : " huge=1",
               trace ? " trace=" : "", trace ? trace : "");
     kprintf("fuzz: \"%s\" (replay: make fuzz SEED=%s N=%s)\n", cmd, seed, n);
     ULONG before = live_processes();

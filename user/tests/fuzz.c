@@ -18,9 +18,10 @@
  * wait's outcome (and what follows from it) may differ between runs.
  * Exit status: 0, or 1 after a FAIL line.
  *
- * Off in the default run (docs/testing.md): huge allocations, reserved or
- * committed, then queried page by page (huge=1, `make fuzz HUGE=1`, turns
- * them on).
+ * huge=1 (what the kernel test passes unless fuzz.huge=0, `make fuzz
+ * HUGE=0`) adds huge allocations, reserved or committed, then queried,
+ * protected and freed: the commit limit and the walks that skip absent
+ * page tables (docs/testing.md).
  */
 #include <nt.h>
 #include <stdio.h>
