@@ -213,9 +213,11 @@ NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits,
     LONG mm = MiMakeProtectionMask(protect);
     if (mm < 0)
         return STATUS_INVALID_PAGE_PROTECTION;
-    if (base > (ULONG64)MM_HIGHEST_USER_ADDRESS || (base && base < LOWEST_USER_ADDRESS))
+    /* NT keeps the 64 KiB below MM_HIGHEST_USER_ADDRESS out of every VAD
+     * (MM_HIGHEST_VAD_ADDRESS): no region may start or end in them. */
+    if (base > (ULONG64)MM_HIGHEST_VAD_ADDRESS || (base && base < LOWEST_USER_ADDRESS))
         return STATUS_INVALID_PARAMETER_2;
-    if (size == 0 || size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1 - (base ? base : LOWEST_USER_ADDRESS))
+    if (size == 0 || size > (ULONG64)MM_HIGHEST_VAD_ADDRESS + 1 - (base ? base : LOWEST_USER_ADDRESS))
         return STATUS_INVALID_PARAMETER_4;
 
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);

@@ -68,6 +68,9 @@ typedef HANDLE_T HANDLE;
 /* The address-space facts user/ relies on (kernel/ke.h, DESIGN.md). */
 #define MM_LOWEST_USER_ADDRESS  0x0000000000010000ULL
 #define MM_HIGHEST_USER_ADDRESS 0x00007FFFFFFEFFFFULL
+/* The highest address a region (VAD) may hold: NT keeps the 64 KiB below
+ * MM_HIGHEST_USER_ADDRESS out of every VAD. */
+#define MM_HIGHEST_VAD_ADDRESS (MM_HIGHEST_USER_ADDRESS - 0x10000)
 #define MM_USER_PROBE_ADDRESS   0x00007FFFFFFF0000ULL
 #define PAGE_SIZE 4096UL
 #define ALLOCATION_GRANULARITY 0x10000UL

@@ -20,8 +20,8 @@
  * After each bad call nothing may have changed: the other output buffers
  * hold what they held, no pool was allocated or freed, the process's
  * private pages and its whole address-space map (NtQueryVirtualMemory
- * from 0 to the top) are the same, no process was created, the page just
- * below MmUserProbeAddress was not written half-way. The table grows with
+ * from 0 to the top) are the same, no process was created, the highest
+ * region a process can have was not written half-way. The table grows with
  * every new service (svctable.h); the statuses per kind are here.
  */
 #include <nt.h>
@@ -34,7 +34,10 @@
 #define SELF NtCurrentProcess()
 #define KERNEL_VA 0xFFFFF80000000000ULL
 #define KERNEL_IMAGE 0xFFFFFFFF80100000ULL
-#define TOP_REGION (MM_USER_PROBE_ADDRESS - 0x10000)   /* the last 64 KiB of user space */
+/* The last 64 KiB a region can hold: NT keeps the 64 KiB above it (up to
+ * MM_HIGHEST_USER_ADDRESS) out of every VAD, so nothing is ever mapped
+ * between it and MmUserProbeAddress. */
+#define TOP_REGION (MM_HIGHEST_VAD_ADDRESS + 1 - 0x10000)
 
 /* ---- the address space the bad pointers come from ---- */
 
@@ -44,7 +47,7 @@ static uint64_t reserved;    /* reserved, not committed */
 static uint64_t noaccess;    /* committed PAGE_NOACCESS */
 static uint64_t guard;       /* committed PAGE_READWRITE | PAGE_GUARD */
 static uint64_t unmapped;    /* free address space */
-static uint64_t top;         /* committed, ends at MmUserProbeAddress */
+static uint64_t top;         /* committed, ends at MM_HIGHEST_VAD_ADDRESS + 1 */
 static HANDLE exited;        /* a child that has ended (signaled) */
 static HANDLE closed;        /* a handle value that was closed */
 
@@ -245,7 +248,7 @@ static void check_unchanged(const STATE *before, const SERVICE *svc, const uint6
                           "%s (%s): the valid output argument %s was written by a call that failed", svc->name,
                           what, svc->arg[i].name);
     UT_ASSERT_MSG(sum((const void *)top, 0x10000) == before->top_sum,
-                  "%s (%s): the page below MmUserProbeAddress was written by a call that failed", svc->name, what);
+                  "%s (%s): the highest region (below MM_HIGHEST_VAD_ADDRESS) was written by a call that failed", svc->name, what);
     address_map(&now);
     UT_ASSERT_MSG(now.regions == before->regions, "%s (%s): the address space has %u regions, had %u", svc->name,
                   what, now.regions, before->regions);
@@ -435,6 +438,7 @@ static const BADVALUE bad_values[] = {
     { SYS_NtAllocateVirtualMemory, INDIRECT(3), ~0ULL, STATUS_INVALID_PARAMETER_4, "*size 2^64-1" },
     { SYS_NtAllocateVirtualMemory, INDIRECT(1), 0x1000, STATUS_INVALID_PARAMETER_2, "*base below 64 KiB" },
     { SYS_NtAllocateVirtualMemory, INDIRECT(1), MM_USER_PROBE_ADDRESS, STATUS_INVALID_PARAMETER_2, "*base = MmUserProbeAddress" },
+    { SYS_NtAllocateVirtualMemory, INDIRECT(1), MM_HIGHEST_VAD_ADDRESS + 1, STATUS_INVALID_PARAMETER_2, "*base in the top 64 KiB kept out of every VAD" },
     { SYS_NtAllocateVirtualMemory, INDIRECT(1), KERNEL_VA, STATUS_INVALID_PARAMETER_2, "*base in kernel space" },
     { SYS_NtFreeVirtualMemory, 3, 0, STATUS_INVALID_PARAMETER_4, "type 0" },
     { SYS_NtFreeVirtualMemory, 3, MEM_RELEASE | MEM_DECOMMIT, STATUS_INVALID_PARAMETER_4, "MEM_RELEASE|MEM_DECOMMIT" },
