@@ -300,6 +300,7 @@ class Runner:
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
             "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
+            "build.hidden_tests_with_one_base_name_both_run": self.t_extra_same_base_name,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -408,6 +409,42 @@ class Runner:
 
     def t_no_nx(self, name):
         return self.expect_refusal(name, "qemu64,nx=off", "this CPU has no NX")
+
+    def t_extra_same_base_name(self, name):
+        """make EXTRA_TESTS="a/x.c b/x.c" must compile and link both files
+        (objects were once named by base name, so one was dropped): build a
+        second kernel with two such files in build/extra-check/ and boot it;
+        a test from each file must pass. The scratch build starts as a copy
+        of this one (same times), so only the two files compile."""
+        import shutil
+        build = os.path.dirname(os.path.abspath(self.args.kernel))
+        scratch = os.path.join(build, "extra-check")
+        shutil.rmtree(scratch, ignore_errors=True)
+        skip = {"iso-cache", "test-logs", "extra-check", "extra", "user"}
+        shutil.copytree(build, scratch, ignore=lambda d, names: [n for n in names if d == build and n in skip])
+        files = []
+        for side in ("a", "b"):
+            os.makedirs(os.path.join(scratch, "src", side))
+            files.append(os.path.join(scratch, "src", side, "x.c"))
+            with open(files[-1], "w") as f:
+                f.write('#include "kernel/mdlos.h"\n'
+                        f'KTEST(extra_same_name, from_{side}) {{ KT_EQ(1 + 1, 2); }}\n')
+        kernel = os.path.join(scratch, "kernel.elf")
+        # make test's own variables (CC=, DEBUG=, ...) reach this make through MAKEFLAGS.
+        out = subprocess.run(["make", "-C", ROOT, "-s", f"B={scratch}", f"EXTRA_TESTS={' '.join(files)}", kernel],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+        with open(log_path(name) + ".make", "w") as f:
+            f.write(out.stdout + out.stderr)
+        if out.returncode != 0:
+            return False, f"make EXTRA_TESTS=a/x.c b/x.c failed (log: {log_path(name)}.make)"
+        b = mq.boot(kernel, "ktest=extra_same_name.*", timeout=60, mem=self.args.mem, log_path=log_path(name),
+                    user_dir=os.path.join(scratch, "user"))
+        passed = {o.name for o in judge_ktest_boot(b, name) if o.ok}
+        want = {"extra_same_name.from_a", "extra_same_name.from_b"}
+        if want <= passed:
+            shutil.rmtree(scratch, ignore_errors=True)
+            return True, ""
+        return False, "passed: " + (", ".join(sorted(passed)) or "nothing") + "; want both from_a and from_b"
 
     def gdb_session(self, name, commands, cmdline="", serial=None):
         """Start QEMU halted with a gdbstub, booting CMDLINE with the serial
