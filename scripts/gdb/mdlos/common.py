@@ -55,6 +55,9 @@ class Kernel:
       VAD_TYPES, THREAD_STATES         the MI_VAD_TYPE and KTHREAD_STATE enumerators,
                                        without their Vad / Thread prefix
       MDL_SITES                        the MI_SITE_* enumerators (mm/mdl.h), as words
+      PROTOTYPE_, TRANSITION_, PROTECTION_, PAGEFILE_LOW_, PAGEFILE_HIGH_,
+      PROTO_ADDRESS_ + SHIFT / MASK   the software PTE fields (MMPTE_SOFTWARE,
+                                       MMPTE_PROTOTYPE in mm/mi.h)
       enum("NAME")                     any enumerator's value (ActiveAndValid, MiUsageImage)
 
     Enumerators are looked up by name: GDB finds them even when the enum's
@@ -224,6 +227,17 @@ def read_constants():
     k["USAGE_PAGE_TABLE"] = enum_value("MiUsagePageTable")
     k["USAGE_DRIVER"] = enum_value("MiUsageDriver")
     k["USAGE_IMAGE"] = enum_value("MiUsageImage")
+    # NT's software PTE formats (mm/mi.h's MMPTE_SOFTWARE, MMPTE_TRANSITION,
+    # MMPTE_PROTOTYPE): the kernel's own choice of bits, unlike the
+    # hardware bits of a valid PTE, which are the CPU's.
+    for name, (type_name, field) in {"PROTOTYPE": ("MMPTE_SOFTWARE", "Prototype"),
+                                     "TRANSITION": ("MMPTE_SOFTWARE", "Transition"),
+                                     "PROTECTION": ("MMPTE_SOFTWARE", "Protection"),
+                                     "PAGEFILE_LOW": ("MMPTE_SOFTWARE", "PageFileLow"),
+                                     "PAGEFILE_HIGH": ("MMPTE_SOFTWARE", "PageFileHigh"),
+                                     "PROTO_ADDRESS": ("MMPTE_PROTOTYPE", "ProtoAddress")}.items():
+        k[name + "_SHIFT"], bits = bit_range(type_name, field)
+        k[name + "_MASK"] = ((1 << bits) - 1) << k[name + "_SHIFT"]
     return k
 
 

@@ -23,7 +23,22 @@ def va_mapped_by_pte(pte_address):
 def prototype_address(entry):
     """ProtoAddress of a prototype-format PTE (MMPTE_PROTOTYPE, mm/mi.h): bits
     63..16 hold address bits 47..0; an arithmetic shift right by 16 restores it."""
-    return sign_extend(entry >> 16)
+    return sign_extend(entry >> K.PROTO_ADDRESS_SHIFT)
+
+
+def is_transition(entry):
+    """A not-valid PTE whose frame is still in memory (MMPTE_TRANSITION)."""
+    return bool(entry & K.TRANSITION_MASK)
+
+
+def is_prototype(entry):
+    """A not-valid PTE in prototype format (MMPTE_PROTOTYPE)."""
+    return bool(entry & K.PROTOTYPE_MASK)
+
+
+def software_protection(entry):
+    """The MM_* protection of a software PTE (MMPTE_SOFTWARE.Protection)."""
+    return (entry & K.PROTECTION_MASK) >> K.PROTECTION_SHIFT
 
 
 def images():
@@ -52,10 +67,10 @@ def describe_prototype_value(v, im=None):
     """The state of a prototype PTE's value V (mm/image.c's three states)."""
     if v & 1:
         return f"valid: in frame PFN {(v & K.PFN_MASK) >> K.PAGE_SHIFT:#x}, mapped by processes (`pfn` shows the share count)"
-    if v >> 11 & 1:
+    if is_transition(v):
         return (f"transition: in frame PFN {(v & K.PFN_MASK) >> K.PAGE_SHIFT:#x} on the standby list, mapped by nobody; "
                 f"a touch is a soft fault")
-    if v >> 10 & 1:
+    if is_prototype(v):
         target = prototype_address(v)
         name = ""
         try:
@@ -95,28 +110,28 @@ def decode_not_present(entry):
     if entry == 0:
         return ("zero: nothing was ever put here; for a kernel address an access is a bad fault, for a user "
                 "address the VAD decides")
-    prot = (entry >> 5) & 0x1F
-    if entry >> 11 & 1:
+    prot = software_protection(entry)
+    if is_transition(entry):
         pfn = (entry & K.PFN_MASK) >> K.PAGE_SHIFT
         return (f"transition: the data is still in frame PFN {pfn:#x} (on the standby or modified list); "
                 f"protection {prot:#x} {protection_name(prot)}; a touch makes it valid again without I/O "
                 f"(`pfn {pfn:#x}`)")
-    if entry >> 10 & 1:
-        return (f"prototype format (bit 10): bits 63..16 hold address {prototype_address(entry):#x}, in a "
+    if is_prototype(entry):
+        return (f"prototype format (bit {K.PROTOTYPE_SHIFT}): bits 63..{K.PROTO_ADDRESS_SHIFT} hold address {prototype_address(entry):#x}, in a "
                 f"process page table the image page's prototype PTE (a touch resolves through it), in a "
                 f"prototype array the MI_IMAGE whose file holds the page; protection {prot:#x} "
                 f"{protection_name(prot)}")
-    if entry & MI_PTE_COMMITTED and not entry & ~((0x1F << 5) | MI_PTE_COMMITTED):
+    if entry & MI_PTE_COMMITTED and not entry & ~(K.PROTECTION_MASK | MI_PTE_COMMITTED):
         guard = " (a guard page: the first touch clears the guard; on a stack the guard moves one page down)" \
             if prot & 0x18 == 0x10 else ""
         return (f"demand zero, committed (MI_PTE_COMMITTED, bit 12): no frame yet, protection {prot:#x} "
                 f"{protection_name(prot)}; the first touch gets a zeroed frame{guard}")
-    high = entry >> 32
+    high = (entry & K.PAGEFILE_HIGH_MASK) >> K.PAGEFILE_HIGH_SHIFT
     if high:
-        low = (entry >> 1) & 0xF
+        low = (entry & K.PAGEFILE_LOW_MASK) >> K.PAGEFILE_LOW_SHIFT
         return (f"pagefile: the data is in paging file {low} at page offset {high:#x} (PageFileHigh); "
                 f"protection {prot:#x} {protection_name(prot)}")
-    if entry & ~((0x1F << 5)):
+    if entry & ~K.PROTECTION_MASK:
         return f"software PTE with unexpected bits set; protection {prot:#x} {protection_name(prot)}"
     return (f"demand zero: no frame yet, protection {prot:#x} {protection_name(prot)}; the first touch "
             f"gets a zeroed frame")
@@ -233,11 +248,11 @@ def with_page_tables(fn):
 def pte_kind(e):
     if e & 1:
         return "valid"
-    if e >> 11 & 1:
+    if is_transition(e):
         return "transition"
-    if e >> 10 & 1:
+    if is_prototype(e):
         return "prototype"
-    if e >> 12 & 1 and not e >> 32:
+    if e & MI_PTE_COMMITTED and not e & K.PAGEFILE_HIGH_MASK:
         return "committed"
     return "other"
 
@@ -249,7 +264,7 @@ def pte_state(pte, pfn):
     if pte & 1:
         other = (pte & K.PFN_MASK) >> K.PAGE_SHIFT
         return "valid" if other == pfn else f"valid->{other:#x}"
-    if pte >> 11 & 1:
+    if is_transition(pte):
         other = (pte & K.PFN_MASK) >> K.PAGE_SHIFT
         return "transition" if other == pfn else f"trans->{other:#x}"
     if pte == 0:
@@ -362,7 +377,8 @@ meaningful for CR3 = $cr3. Examples: `pt 0x400000 init`, `pt $rsp`,
             pad = " " * 6
             if "stop" in r:
                 print(f"{pad}not present: {r['stop']}")
-                if r["level"] == 3 and r["entry"] & 0xC01 == 0x400:
+                if r["level"] == 3 and not r["entry"] & 1 and is_prototype(r["entry"]) and \
+                        not is_transition(r["entry"]):
                     try:
                         what = describe_prototype_pte(prototype_address(r["entry"]))
                     except (gdb.error, gdb.MemoryError) as ex:

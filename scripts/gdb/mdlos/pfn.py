@@ -5,7 +5,8 @@ import gdb
 
 from .common import (K, USER_LIMIT, MI_COMMIT_RESERVE_PAGES, Command, PhysicalMemory, enum_name, eval_int,
                      kernel_value, pfn_layout, ram_ranges, read_u64_virtual, read_virtual, to_int)
-from .pagetable import decode_not_present, describe_prototype_pte, describe_prototype_value, va_mapped_by_pte
+from .pagetable import (decode_not_present, describe_prototype_pte, describe_prototype_value, is_transition,
+                        va_mapped_by_pte)
 
 
 class PfnCommand(Command):
@@ -80,7 +81,7 @@ state (valid, transition = on standby, or in the file). Only frames of RAM
                     now = read_u64_virtual(pte)
                     where = ""
                 if line is not None:
-                    points = (now & 1 or now >> 11 & 1) and (now & K.PFN_MASK) >> K.PAGE_SHIFT == pfn
+                    points = (now & 1 or is_transition(now)) and (now & K.PFN_MASK) >> K.PAGE_SHIFT == pfn
                     line += f"; holds {now:#x} ({'points at this frame' if points else 'not this frame'}{where})"
             except gdb.MemoryError:
                 if line is None:
