@@ -12,29 +12,16 @@ USER_LIMIT = 1 << 47
 # ---- #define constants: DWARF has no macros (the kernel is built with -g,
 # not -g3) and no variable or field holds these, so they are copied here.
 # Each names the header that defines it; keep them in step with it.
-# mm/mi.h MM_NOACCESS..MM_EXECUTE_WRITECOPY (the protection in software PTEs),
-# plus its MM_NOCACHE / MM_GUARD_PAGE / MM_WRITECOMBINE modifiers.
-PROTECTION_NAMES = ["NOACCESS", "READONLY", "EXECUTE", "EXECUTE_READ", "READWRITE", "WRITECOPY",
-                    "EXECUTE_READWRITE", "EXECUTE_WRITECOPY"]
-PROTECTION_MODIFIERS = {0x08: "NOCACHE", 0x10: "GUARD_PAGE", 0x18: "WRITECOMBINE"}
-# mm/mi.h MI_PTE_COMMITTED: a not-valid, not-transition PTE that is committed.
+# (The MM_*, PAGE_*, MDL_* and MI_POOL_HDR_* values are enums in their
+# headers, so they come from the DWARF: see Kernel.)
+# mm/mi.h MI_PTE_COMMITTED: a not-valid, not-transition PTE that is committed
+# (a 64-bit constant: an enum would make it an int).
 MI_PTE_COMMITTED = 1 << 12
 # mm/mi.h MI_COMMIT_RESERVE_PAGES (used in the commit limit, as MiCommitLimit does).
 MI_COMMIT_RESERVE_PAGES = 512
 # The PAT layout MiInitializePat (mm/pagetable.c) programs into the IA32_PAT
 # MSR, which the gdbstub cannot read: index = PAT<<2 | PCD<<1 | PWT.
 PAT_TYPES = ["WB", "WC", "UC-", "UC", "WB", "WC", "UC-", "UC"]
-# kernel/ntsyscall.h PAGE_* (the protection a VAD was reserved with).
-PAGE_PROTECTIONS = {0x01: "PAGE_NOACCESS", 0x02: "PAGE_READONLY", 0x04: "PAGE_READWRITE", 0x08: "PAGE_WRITECOPY",
-                    0x10: "PAGE_EXECUTE", 0x20: "PAGE_EXECUTE_READ", 0x40: "PAGE_EXECUTE_READWRITE",
-                    0x80: "PAGE_EXECUTE_WRITECOPY"}
-PAGE_MODIFIERS = ((0x100, "PAGE_GUARD"), (0x200, "PAGE_NOCACHE"))
-# io/io.h MdlFlags, with NT's values and names.
-MDL_FLAGS = [(0x0001, "MDL_MAPPED_TO_SYSTEM_VA"), (0x0002, "MDL_PAGES_LOCKED"),
-             (0x0004, "MDL_SOURCE_IS_NONPAGED_POOL"), (0x0008, "MDL_ALLOCATED_FIXED_SIZE"),
-             (0x0010, "MDL_PARTIAL"), (0x0020, "MDL_PARTIAL_HAS_BEEN_MAPPED"), (0x0040, "MDL_IO_PAGE_READ"),
-             (0x0080, "MDL_WRITE_OPERATION"), (0x0200, "MDL_FREE_EXTRA_PTES"), (0x0800, "MDL_IO_SPACE"),
-             (0x2000, "MDL_MAPPING_CAN_FAIL")]
 
 
 # ---------------------------------------------------------------- the kernel's constants
@@ -55,6 +42,9 @@ class Kernel:
       VAD_TYPES, THREAD_STATES         the MI_VAD_TYPE and KTHREAD_STATE enumerators,
                                        without their Vad / Thread prefix
       MDL_SITES                        the MI_SITE_* enumerators (mm/mdl.h), as words
+      PROTECTION_NAMES, PROTECTION_MODIFIERS   the MM_* enumerators (mm/mi.h)
+      PAGE_PROTECTIONS, PAGE_MODIFIERS the PAGE_* enumerators (kernel/ntsyscall.h)
+      MDL_FLAGS, MDL_*                 the MdlFlags enumerators (io/io.h)
       PROTOTYPE_, TRANSITION_, PROTECTION_, PAGEFILE_LOW_, PAGEFILE_HIGH_,
       PROTO_ADDRESS_ + SHIFT / MASK   the software PTE fields (MMPTE_SOFTWARE,
                                        MMPTE_PROTOTYPE in mm/mi.h)
@@ -227,6 +217,25 @@ def read_constants():
     k["USAGE_PAGE_TABLE"] = enum_value("MiUsagePageTable")
     k["USAGE_DRIVER"] = enum_value("MiUsageDriver")
     k["USAGE_IMAGE"] = enum_value("MiUsageImage")
+    # MM_* protections kept in software PTEs (mm/mi.h): 0..7, and the cache
+    # and guard modifiers above them.
+    mm = enumerators("MM_READWRITE")
+    k["PROTECTION_NAMES"] = [n[3:] for n, v in mm if v < 8]
+    k["PROTECTION_MODIFIERS"] = {v: n[3:] for n, v in mm if v >= 8}
+    k["PROTECTION_MODIFIER_MASK"] = 0
+    for v in k["PROTECTION_MODIFIERS"]:
+        k["PROTECTION_MODIFIER_MASK"] |= v
+    k["PROTECTION_BASE_MASK"] = len(k["PROTECTION_NAMES"]) - 1
+    # PAGE_* (kernel/ntsyscall.h): one of the base protections, plus modifiers.
+    page = enumerators("PAGE_READWRITE")
+    top = enum_value("PAGE_EXECUTE_WRITECOPY")
+    k["PAGE_PROTECTIONS"] = {v: n for n, v in page if v <= top}
+    k["PAGE_BASE_MASK"] = (top << 1) - 1
+    k["PAGE_MODIFIERS"] = [(v, n) for n, v in page if v > top]
+    # MdlFlags (io/io.h), by value, and each by name (K.MDL_PAGES_LOCKED).
+    mdl = enumerators("MDL_PAGES_LOCKED")
+    k["MDL_FLAGS"] = [(v, n) for n, v in mdl]
+    k.update({n: v for n, v in mdl})
     # NT's software PTE formats (mm/mi.h's MMPTE_SOFTWARE, MMPTE_TRANSITION,
     # MMPTE_PROTOTYPE): the kernel's own choice of bits, unlike the
     # hardware bits of a valid PTE, which are the CPU's.

@@ -5,19 +5,15 @@ import struct
 
 import gdb
 
-from .common import (K, USER_LIMIT, MDL_FLAGS, Command, PhysicalMemory, current_cr3, enum_name, eval_int,
+from .common import (K, USER_LIMIT, Command, PhysicalMemory, current_cr3, enum_name, eval_int,
                      kernel_value, paging_mode, pfn_layout, ram_ranges, read_virtual, region_name, struct_fields,
                      to_int, unpack_field)
 from .pagetable import PteReader, pte_state
 from .process import find_process, process_label, processes
 
-# MdlFlags bits the commands test (io/io.h; the names are in common.MDL_FLAGS).
-MDL_MAPPED, MDL_LOCKED, MDL_NONPAGED, MDL_FIXED, MDL_PARTIAL, MDL_PARTIAL_MAPPED = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
-
-
 def mdl_flag_names(flags):
-    names = [n for bit, n in MDL_FLAGS if flags & bit]
-    rest = flags & 0xFFFF & ~sum(bit for bit, _ in MDL_FLAGS)
+    names = [n for bit, n in K.MDL_FLAGS if flags & bit]
+    rest = flags & 0xFFFF & ~sum(bit for bit, _ in K.MDL_FLAGS)
     names += [f"reserved {1 << b:#06x}" for b in range(16) if rest >> b & 1]
     return " | ".join(names) or "none"
 
@@ -81,10 +77,10 @@ class MdlHeader:
     def holds_references(self):
         """Locked pages take one reference per frame; a partial MDL borrows
         its source's and a nonpaged-pool MDL takes none."""
-        return bool(self.flags & MDL_LOCKED) and not self.flags & (MDL_NONPAGED | MDL_PARTIAL)
+        return bool(self.flags & K.MDL_PAGES_LOCKED) and not self.flags & (K.MDL_SOURCE_IS_NONPAGED_POOL | K.MDL_PARTIAL)
 
     def built(self):
-        return bool(self.flags & (MDL_LOCKED | MDL_NONPAGED | MDL_PARTIAL))
+        return bool(self.flags & (K.MDL_PAGES_LOCKED | K.MDL_SOURCE_IS_NONPAGED_POOL | K.MDL_PARTIAL))
 
 
 def verifier_table():
@@ -254,7 +250,7 @@ the old one's sites."""
             print("  Process        none (a kernel buffer, or not locked yet)")
         for label, va in (("MappedSystemVa", m.mapped_va), ("StartVa", m.start_va)):
             where = region_name(va) if va else None
-            stale = label == "MappedSystemVa" and va and not m.flags & (MDL_MAPPED | MDL_NONPAGED)
+            stale = label == "MappedSystemVa" and va and not m.flags & (K.MDL_MAPPED_TO_SYSTEM_VA | K.MDL_SOURCE_IS_NONPAGED_POOL)
             print(f"  {label:<14} {va:#x}" + (f" ({where})" if where else "") +
                   ("   (left over: the MDL is not mapped now)" if stale else ""))
         print(f"  ByteOffset     {m.byte_offset} ({m.byte_offset:#x})" +
@@ -267,22 +263,22 @@ the old one's sites."""
     @staticmethod
     def state(m):
         f = m.flags
-        if f & MDL_PARTIAL:
+        if f & K.MDL_PARTIAL:
             own = " with a mapping of its own (IoFreeMdl -> MmPrepareMdlForReuse unmaps it)" \
-                if f & MDL_PARTIAL_MAPPED else ""
+                if f & K.MDL_PARTIAL_HAS_BEEN_MAPPED else ""
             return (f"partial: borrows its source MDL's frames (no references of its own){own}; "
                     f"undo: IoFreeMdl, before the source is unlocked")
-        if f & MDL_NONPAGED:
+        if f & K.MDL_SOURCE_IS_NONPAGED_POOL:
             return ("built for nonpaged pool: frames described, no references taken, MappedSystemVa is the "
                     "buffer itself; undo: nothing but IoFreeMdl (never MmUnlockPages)")
-        if f & MDL_LOCKED:
-            mapped = " and mapped in system PTEs" if f & MDL_MAPPED else ""
-            if not m.start_va and not m.process and not f & MDL_FIXED:
+        if f & K.MDL_PAGES_LOCKED:
+            mapped = " and mapped in system PTEs" if f & K.MDL_MAPPED_TO_SYSTEM_VA else ""
+            if not m.start_va and not m.process and not f & K.MDL_ALLOCATED_FIXED_SIZE:
                 return (f"frames allocated for it (MmAllocatePagesForMdlEx: each frame's one reference is the "
                         f"MDL's){mapped}; undo: MmFreePagesFromMdl (which unmaps first), then ExFreePool")
-            undo = "MmUnlockPages (which unmaps first)" if f & MDL_MAPPED else "MmUnlockPages"
+            undo = "MmUnlockPages (which unmaps first)" if f & K.MDL_MAPPED_TO_SYSTEM_VA else "MmUnlockPages"
             return f"locked (+1 ReferenceCount per frame){mapped}; undo: {undo}, then IoFreeMdl"
-        if f & MDL_MAPPED:
+        if f & K.MDL_MAPPED_TO_SYSTEM_VA:
             return "MAPPED but not locked: the verifier forbids this (0xB3)"
         return ("not built (just allocated, or unlocked again): the PFN array means nothing; next: "
                 "MmProbeAndLockPages or MmBuildMdlForNonPagedPool, or IoFreeMdl")
@@ -307,8 +303,8 @@ the old one's sites."""
             except gdb.GdbError:
                 cr3 = 0
         buffer_va = m.start_va if m.start_va else None   # MmAllocatePagesForMdlEx: no buffer VA
-        system_va = (m.mapped_va & ~0xFFF) if m.flags & (MDL_MAPPED | MDL_PARTIAL_MAPPED) and \
-            not m.flags & MDL_NONPAGED and m.mapped_va >= USER_LIMIT else None
+        system_va = (m.mapped_va & ~0xFFF) if m.flags & (K.MDL_MAPPED_TO_SYSTEM_VA | K.MDL_PARTIAL_HAS_BEEN_MAPPED) and \
+            not m.flags & K.MDL_SOURCE_IS_NONPAGED_POOL and m.mapped_va >= USER_LIMIT else None
         shown = pfns if show_all else pfns[:self.LIMIT]
         with PhysicalMemory() as phys:
             reader = PteReader()
@@ -329,7 +325,7 @@ the old one's sites."""
             syss = sysp if isinstance(sysp, str) else pte_state(sysp, pfn)
             if not any(s <= pfn < e for s, e in ram):
                 print(f"    {i:>4} {pfn:>#10x}  not RAM (device memory: no PFN entry" +
-                      ("" if m.flags & 0x800 else "; BAD: the MDL lacks MDL_IO_SPACE") + f")  "
+                      ("" if m.flags & K.MDL_IO_SPACE else "; BAD: the MDL lacks MDL_IO_SPACE") + f")  "
                       f"{bufs:<12} {syss:<12}")
                 continue
             e = db[pfn]

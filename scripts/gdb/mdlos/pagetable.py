@@ -5,7 +5,7 @@ import struct
 
 import gdb
 
-from .common import (K, USER_LIMIT, PROTECTION_NAMES, PROTECTION_MODIFIERS, MI_PTE_COMMITTED, PAT_TYPES, Command,
+from .common import (K, USER_LIMIT, MI_PTE_COMMITTED, PAT_TYPES, Command,
                      PhysicalMemory, c_string, current_cr3, eval_int, is_canonical, kernel_value,
                      list_entries, paging_mode, read_u64_virtual, read_virtual, sign_extend, to_int)
 
@@ -85,8 +85,8 @@ def describe_prototype_value(v, im=None):
 
 
 def protection_name(prot):
-    name = "MM_" + PROTECTION_NAMES[prot & 7]
-    extra = PROTECTION_MODIFIERS.get(prot & 0x18)
+    name = "MM_" + K.PROTECTION_NAMES[prot & K.PROTECTION_BASE_MASK]
+    extra = K.PROTECTION_MODIFIERS.get(prot & K.PROTECTION_MODIFIER_MASK)
     return name + (" | MM_" + extra if extra else "")
 
 
@@ -123,7 +123,7 @@ def decode_not_present(entry):
                 f"{protection_name(prot)}")
     if entry & MI_PTE_COMMITTED and not entry & ~(K.PROTECTION_MASK | MI_PTE_COMMITTED):
         guard = " (a guard page: the first touch clears the guard; on a stack the guard moves one page down)" \
-            if prot & 0x18 == 0x10 else ""
+            if prot & K.PROTECTION_MODIFIER_MASK == K.enum("MM_GUARD_PAGE") else ""
         return (f"demand zero, committed (MI_PTE_COMMITTED, bit 12): no frame yet, protection {prot:#x} "
                 f"{protection_name(prot)}; the first touch gets a zeroed frame{guard}")
     high = (entry & K.PAGEFILE_HIGH_MASK) >> K.PAGEFILE_HIGH_SHIFT

@@ -4,7 +4,7 @@ import struct
 
 import gdb
 
-from .common import Command, kernel_value, to_int
+from .common import K, Command, kernel_value, to_int
 
 
 def tag_text(tag):
@@ -77,6 +77,6 @@ whole-page ("big page") allocations from MiBigPages."""
                 if not shown:
                     print("big pages (whole-page allocations):")
                     shown = True
-                kind = "paged" if int(b["PoolType"]) & 2 else "nonpaged"
+                kind = "paged" if int(b["PoolType"]) & K.enum("MI_POOL_HDR_PAGED") else "nonpaged"
                 print(f"  {to_int(b['Va']):#018x} {int(b['Pages']):>4} pages {int(b['Bytes']):>8} bytes "
                       f"{tag_text(int(b['Tag']))!r} {kind}")

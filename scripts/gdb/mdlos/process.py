@@ -4,7 +4,7 @@ import struct
 
 import gdb
 
-from .common import (K, USER_LIMIT, PAGE_PROTECTIONS, PAGE_MODIFIERS, Command, c_string, current_cr3, enum_name,
+from .common import (K, USER_LIMIT, Command, c_string, current_cr3, enum_name,
                      enum_value, eval_int, kernel_value, list_entries, lookup_type, ram_ranges, read_virtual,
                      symbolize, to_int)
 from .pagetable import decode_present, pte_kind, with_page_tables
@@ -149,8 +149,8 @@ def current_thread_address():
 
 
 def protection_text(prot):
-    base = PAGE_PROTECTIONS.get(prot & 0xFF, f"{prot & 0xFF:#x}?")
-    extra = [n for bit, n in PAGE_MODIFIERS if prot & bit]
+    base = K.PAGE_PROTECTIONS.get(prot & K.PAGE_BASE_MASK, f"{prot & K.PAGE_BASE_MASK:#x}?")
+    extra = [n for bit, n in K.PAGE_MODIFIERS if prot & bit]
     return "|".join([base] + extra)
 
 
