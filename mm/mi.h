@@ -1,7 +1,7 @@
 /*
  * mi.h: memory-manager internals. The address map, the PTE formats, the
  * PFN database and the routines the pieces of mm/ share. docs/mm.md has the
- * pictures; scripts/gdb/mdlos.py reads these structures by name.
+ * pictures; the scripts/gdb/mdlos package reads these structures by name.
  */
 #pragma once
 #include "mm/mm.h"
