@@ -2,9 +2,9 @@
  * Working sets: one mechanism for the system working set and every
  * process's, as NT has one MMSUPPORT type for both.
  *
- *   working set       MMSUPPORT         entries               list lock
- *   system            MmSystemCacheWs   valid paged-pool pages  the PFN lock
- *   process P         P->Vm             valid user pages        P->AddressSpaceLock
+ *   working set   MMSUPPORT         entries                  list lock
+ *   system        MmSystemCacheWs   valid paged-pool pages   the PFN lock
+ *   process P     P->Vm             valid user pages         P->AddressSpaceLock
  *
  * A page enters its working set when its PTE becomes valid (the pool maps
  * it, or a fault resolves it: MiInsertWsle), leaves it when the page is
