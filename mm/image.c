@@ -282,7 +282,7 @@ static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *s
             PMMPFN e = MI_PFN_ELEMENT(fresh);
             e->PteAddress = proto;
             e->PteFrame = MiGetPteFrame(proto);   /* the pool page holding it */
-            e->OriginalPte = v;                                        /* back to the file when repurposed */
+            e->OriginalPte = v;                   /* back to the file when repurposed */
             e->PrototypePte = 1;
             e->ShareCount = 1;
             proto->u.Long = (fresh << PAGE_SHIFT) | MiUserPteFlags(mm);

@@ -430,12 +430,12 @@ extern struct _MMSUPPORT MmSystemCacheWs;
 void MiInsertWsle(PMMSUPPORT ws, PVOID va);
 /* VA (its PTE still valid) leaves the list (NT's MiRemoveWsle). */
 void MiRemoveWsle(PMMSUPPORT ws, PVOID va);
-/* PFN lock. VA, just taken out of its working set, becomes not valid
+/* PFN lock. VA, just taken out of working set WS, becomes not valid
  * (NT's MiEliminateWorkingSetEntry): a private or paged-pool frame keeps
  * the page in transition and goes to the modified list (no pagefile holds
  * a copy); a shared image frame's PTE goes back to prototype format and
  * the frame loses one share. */
-void MiEliminateWorkingSetEntry(PVOID va);
+void MiEliminateWorkingSetEntry(PMMSUPPORT ws, PVOID va);
 /* A process's list storage goes with the process (MmDeleteAddressSpace). */
 void MiDeleteWorkingSetList(PMMSUPPORT ws);
 /* Which entries a trim takes. */

@@ -236,7 +236,7 @@ void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
              * the new protection; a touch faults and is checked. */
             KIRQL old = MiAcquirePfnLock();
             MiRemoveWsle(&p->Vm, va);
-            MiEliminateWorkingSetEntry(va);
+            MiEliminateWorkingSetEntry(&p->Vm, va);
             MiReleasePfnLock(old);
             pte->u.Trans.Protection = mm;
             return;

@@ -45,8 +45,9 @@ ULONG MiSystemWorkingSetSize(void)
  * page, a paged-pool page); a shared image frame is in many lists at once. */
 static PMMPFN indexed_frame_of(PVOID va)
 {
-    if (!MiIsPteAccessible(va))
-        return NULL;
+    /* VA is an entry (or about to be one): its PTE is valid, so the tables
+     * above it exist and the PTE is read directly (a walk of the upper
+     * levels here made every trim and insert slower). */
     ULONG64 v = MiGetPteAddress(va)->u.Long;
     if (!(v & MI_PTE_VALID))
         return NULL;
@@ -111,12 +112,14 @@ void MiDeleteWorkingSetList(PMMSUPPORT ws)
     ws->Count = ws->Capacity = 0;
 }
 
-/* Take entry I out of the list: the last entry moves into its place. */
-static void remove_index(PMMSUPPORT ws, ULONG i)
+/* Take entry I out of the list: the last entry moves into its place, and
+ * its frame learns its new index unless the caller empties the list anyway
+ * (a trim of everything: the moved entry goes in the same call). */
+static void remove_index(PMMSUPPORT ws, ULONG i, BOOLEAN reindex)
 {
     ws->GrowFailed = FALSE;
     ws->List[i] = ws->List[--ws->Count];
-    if (i < ws->Count)
+    if (reindex && i < ws->Count)
         set_index(ws->List[i], i);
     ws->Counters.WorkingSetSize = ws->Count;
 }
@@ -126,19 +129,20 @@ void MiRemoveWsle(PMMSUPPORT ws, PVOID va)
     assert_list_lock(ws);
     PMMPFN e = indexed_frame_of(va);
     if (e && e->Flink < ws->Count && ws->List[e->Flink] == va) {
-        remove_index(ws, (ULONG)e->Flink);
+        remove_index(ws, (ULONG)e->Flink, TRUE);
         e->Flink = MI_PFN_LIST_END;
         return;
     }
     for (ULONG i = 0; i < ws->Count; i++) {   /* an image page (or a frame replaced by copy-on-write) */
         if (ws->List[i] == va) {
-            remove_index(ws, i);
+            remove_index(ws, i, TRUE);
             return;
         }
     }
 }
 
-void MiEliminateWorkingSetEntry(PVOID va)
+/* Inlined into the trim loop, which runs it for every page. */
+static inline void eliminate(PMMSUPPORT ws, PVOID va)
 {
     MI_ASSERT_PFN_LOCK_HELD();
     PMMPTE pte = MiGetPteAddress(va);
@@ -153,8 +157,8 @@ void MiEliminateWorkingSetEntry(PVOID va)
         MiDecrementShareCount(pfn);
         return;
     }
-    /* The PTE keeps the frame and the protection (MM_READWRITE for paged
-     * pool). The D bit the CPU kept says whether the page changed since the
+    /* The PTE keeps the frame and the protection (paged pool is always
+     * MM_READWRITE, what its valid PTE says). The D bit the CPU kept says whether the page changed since the
      * frame was known clean. A frame that holds the only copy of its page
      * (paged pool, private pages: there is no pagefile) is Modified from
      * birth, so it goes to the modified list either way and waits there
@@ -162,7 +166,7 @@ void MiEliminateWorkingSetEntry(PVOID va)
      * known clean reaches the standby list. */
     MMPTE t = { .u.Long = 0 };
     t.u.Trans.Transition = 1;
-    t.u.Trans.Protection = MiPteProtection(v);
+    t.u.Trans.Protection = is_system(ws) ? MM_READWRITE : MiPteProtection(v);   /* paged pool: always */
     t.u.Trans.PageFrameNumber = pfn;
     if (v & MI_PTE_DIRTY)
         e->Modified = 1;
@@ -170,6 +174,11 @@ void MiEliminateWorkingSetEntry(PVOID va)
     MiWritePteAndFlush(pte, t.u.Long);
     e->ShareCount--;
     MiDecrementReferenceCount(pfn);
+}
+
+void MiEliminateWorkingSetEntry(PMMSUPPORT ws, PVOID va)
+{
+    eliminate(ws, va);
 }
 
 ULONG MiTrimWorkingSet(PMMSUPPORT ws, ULONG count, MI_TRIM_ORDER order)
@@ -180,6 +189,7 @@ ULONG MiTrimWorkingSet(PMMSUPPORT ws, ULONG count, MI_TRIM_ORDER order)
      * DISPATCH_LEVEL. */
     BOOLEAN system = is_system(ws);
     KIRQL old = system ? MiAcquirePfnLock() : PASSIVE_LEVEL;
+    BOOLEAN all = count == 0 || count >= ws->Count;   /* nobody looks entries up meanwhile: both locks held */
     ULONG trimmed = 0;
     while (ws->Count && (count == 0 || trimmed < count)) {
         ULONG i;
@@ -196,8 +206,8 @@ ULONG MiTrimWorkingSet(PMMSUPPORT ws, ULONG count, MI_TRIM_ORDER order)
         PVOID va = ws->List[i];
         if (!system)
             old = MiAcquirePfnLock();
-        remove_index(ws, i);
-        MiEliminateWorkingSetEntry(va);
+        remove_index(ws, i, !all);
+        eliminate(ws, va);
         if (!system)
             MiReleasePfnLock(old);
         trimmed++;
