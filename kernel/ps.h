@@ -45,10 +45,12 @@ typedef struct _MI_IMAGE {
                                       or prototype format naming this image: in the file) - mm/image.c */
 } MI_IMAGE, *PMI_IMAGE;
 
-/* ---- the working set: the user pages now valid in this process ---- */
+/* ---- a working set: a process's valid user pages (EPROCESS.Vm), or the
+ * system's valid paged-pool pages (MmSystemCacheWs); mm/wslist.c ---- */
 typedef struct _MMSUPPORT {
     PVOID *List;                   /* page-aligned VAs */
     ULONG Count, Capacity, Peak;
+    ULONG NextSlot;                /* the trim's clock hand (MiTrimAtNextSlot), NT's MMWSL.NextSlot */
     BOOLEAN GrowFailed;            /* the list could not grow: do not retry until an entry leaves */
     PROCESS_FAULT_COUNTERS_T Counters;
 } MMSUPPORT;
@@ -110,11 +112,10 @@ void MmDeleteAddressSpace(PEPROCESS p);
 NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stack_top);
 /* The prototype PTE of image page VA (mm/image.c). */
 PMMPTE MiImagePrototypePte(PMI_IMAGE im, PVOID va);
-NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
+NTSTATUS MiResolveProtoPteFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
 PMMVAD MiLocateVad(PEPROCESS p, ULONG64 va);
 NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode);
 ULONG MmTrimProcessWorkingSet(PEPROCESS p);
-void MiWorkingSetInsert(PEPROCESS p, PVOID va);
 
 NTSTATUS NtAllocateVirtualMemory(HANDLE_T process, PVOID *base, ULONG_PTR zero_bits, PSIZE_T size, ULONG type,
                                  ULONG protect);

@@ -8,7 +8,8 @@
  *      read-only memory (0xBE) or executing no-execute memory (0xFC);
  *   2. a not-present page at DISPATCH_LEVEL or above cannot be waited for:
  *      IRQL_NOT_LESS_OR_EQUAL (0xA);
- *   3. a transition PTE in paged pool is a soft fault: MiResolvePagedPoolFault;
+ *   3. a transition PTE in paged pool is a soft fault: MiResolveTransitionFault
+ *      (mm/wslist.c), the same routine a process page's soft fault uses;
  *   4. anything else is a reference to nothing: PAGE_FAULT_IN_NONPAGED_AREA (0x50).
  */
 #include "mm/mi.h"
@@ -99,7 +100,7 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
                        "must touch only nonpaged memory", address, irql,
                        pte.u.Soft.Transition ? "a trimmed pageable page" : "no valid mapping");
     if (!(error & PF_P) && pte.u.Soft.Transition && in_paged_pool(va))
-        return MiResolvePagedPoolFault(address);
+        return MiResolveTransitionFault(address, MiGetPteAddress(address), NULL, error);   /* the system working set */
 
     /* x64 NT's P2: the hardware access bits; P4 2 = no valid PTE. */
     KiBugCheckTrapRule(frame, PAGE_FAULT_IN_NONPAGED_AREA, va, error & (PF_W | PF_I), frame->rip, (error & PF_P) ? 0 : 2,

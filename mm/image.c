@@ -267,14 +267,7 @@ static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *s
             PMMPFN e = MI_PFN_ELEMENT(pfn);
             if (!e->PrototypePte || e->PteAddress != proto)
                 bad_prototype(proto, pfn, "a prototype PTE in transition names a frame that is not its own");
-            if (e->PageLocation == StandbyPageList || e->PageLocation == ModifiedPageList) {
-                MiUnlinkPfnFromList(pfn);
-                e->PageLocation = ActiveAndValid;
-                e->ReferenceCount = 1;
-            } else {
-                e->ReferenceCount++;   /* an MDL lock kept it active meanwhile */
-            }
-            e->ShareCount++;
+            MiMakeTransitionPageActive(pfn);   /* as every soft fault does (or an MDL lock kept it active) */
             proto->u.Long = (pfn << PAGE_SHIFT) | MiUserPteFlags(mm);
             MiReleasePfnLock(old);
             if (fresh)
@@ -288,8 +281,8 @@ static PFN_NUMBER take_prototype(PMI_IMAGE im, ULONG seg, ULONG64 va, BOOLEAN *s
             /* In the file: the frame just read becomes the page's. */
             PMMPFN e = MI_PFN_ELEMENT(fresh);
             e->PteAddress = proto;
-            e->PteFrame = MI_PTE_PFN(MiGetPteAddress(proto)->u.Long);   /* the pool page holding it */
-            e->OriginalPte = v;                                        /* back to the file when repurposed */
+            e->PteFrame = MiGetPteFrame(proto);   /* the pool page holding it */
+            e->OriginalPte = v;                   /* back to the file when repurposed */
             e->PrototypePte = 1;
             e->ShareCount = 1;
             proto->u.Long = (fresh << PAGE_SHIFT) | MiUserPteFlags(mm);
@@ -338,8 +331,17 @@ static void map_shared(PMMPTE pte, PFN_NUMBER pfn, ULONG mm)
     MiWriteUserPte(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
 }
 
-NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
+/* The prototype-PTE (image) fault: a process PTE in image VAD VAD that is
+ * 0 (never touched) or prototype format (trimmed) resolves through the
+ * page's prototype PTE: the shared frame is mapped (an image fault, or a
+ * soft fault if it came back from standby), or for a write a private copy
+ * (copy-on-write at once). NT's MiResolveProtoPteFault. */
+NTSTATUS MiResolveProtoPteFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
 {
+    /* The page's tables now, below DISPATCH_LEVEL, where a frame can be
+     * waited for (charged to the process at its creation). */
+    if (!MiEnsurePageTables(va))
+        return STATUS_NO_MEMORY;
     PMI_IMAGE im = vad->Image;
     ULONG seg = vad->Segment;
     PMMPTE pte = MiGetPteAddress(va);
@@ -378,21 +380,14 @@ NTSTATUS MiImageFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error)
         MI_PFN_ELEMENT(n)->Modified = 1;
         MiReleasePfnLock(old);
         p->Vm.Counters.PrivatePages++;
-        __atomic_add_fetch(&MiSystemFaults[2], 1, __ATOMIC_RELAXED);
-        p->Vm.Counters.CopyOnWriteFaults++;
+        MiCountFault(p, MiFaultCopyOnWrite);
     } else {
         KIRQL old = MiAcquirePfnLock();
         map_shared(pte, proto, (ULONG)mm);   /* the same frame in every process */
         MiReleasePfnLock(old);
-        if (soft) {
-            MiSystemFaults[1]++;
-            p->Vm.Counters.SoftFaults++;
-        } else {
-            MiSystemFaults[3]++;
-            p->Vm.Counters.ImageFaults++;
-        }
+        MiCountFault(p, soft ? MiFaultSoft : MiFaultImage);
     }
-    MiWorkingSetInsert(p, va);
+    MiInsertWsle(&p->Vm, va);
     return STATUS_SUCCESS;
 }
 

@@ -252,6 +252,15 @@ extern MMPFNLIST MmZeroedPageListHead, MmFreePageListHead, MmStandbyPageListHead
 extern PMMPFNLIST MmPageLocationList[6];
 #define MI_PFN_ELEMENT(pfn) (&MmPfnDatabase[pfn])
 
+/* The frame holding ENTRY: for a PTE (PDE, PPE) reached through the
+ * self-map, its page table, whose PFN entry's ShareCount counts the entries
+ * in use; for a prototype PTE, the pool page holding it. What
+ * MMPFN.PteFrame records. The one lookup every mapping path uses. */
+static inline PFN_NUMBER MiGetPteFrame(const MMPTE *entry)
+{
+    return MI_PTE_PFN(MiGetPteAddress(entry)->u.Long);
+}
+
 /* Below this many available pages, MiAllocatePfn wakes the working-set
  * manager (mm/userfault.c): 8 MiB. */
 #define MI_LOW_MEMORY_PAGES 2048
@@ -324,6 +333,14 @@ void MiMarkPfnModified(PFN_NUMBER pfn);
  * last share its prototype PTE goes to transition and the frame to the
  * standby list (mm/image.c). At DISPATCH_LEVEL. */
 void MiDecrementShareCount(PFN_NUMBER pfn);
+/* PFN lock. The frame a transition PTE names is mapped again (every soft
+ * fault: paged pool, a process page, a prototype PTE): off the modified or
+ * standby list with one reference, or, if an MDL lock kept it active
+ * meanwhile, one reference more; and one share more. */
+void MiMakeTransitionPageActive(PFN_NUMBER pfn);
+/* PFN lock. The transition PTE naming PFN was deleted: the frame goes to
+ * the free list, or, if an MDL lock holds it, at the last unlock. */
+void MiDeleteTransitionPage(PFN_NUMBER pfn);
 /* Check every invariant of the database; on failure bugcheck
  * PFN_LIST_CORRUPT (if FATAL) or return FALSE with a message printed. */
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);
@@ -397,10 +414,53 @@ ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
  * modified list. Returns how many were trimmed. */
 ULONG MmTrimSystemWorkingSet(ULONG count);
 ULONG MiSystemWorkingSetSize(void);
-NTSTATUS MiResolvePagedPoolFault(PVOID va);
-/* PFN lock: the system working set is guarded by it. */
-void MiSystemWorkingSetInsert(PVOID va);
-void MiSystemWorkingSetRemove(PVOID va);
+
+/* ---- working sets (mm/wslist.c) ----
+ * One MMSUPPORT (kernel/ps.h) per working set, as on NT: the system's,
+ * MmSystemCacheWs (every valid paged-pool page), and each process's,
+ * EPROCESS.Vm (its valid user pages). One insert, one remove, one trim
+ * and one transition fault serve both. Each list is changed under its own
+ * lock: the system's under the PFN lock, so that an entry changes with its
+ * PTE (docs/mm.md §6); a process's under its AddressSpaceLock, held by the
+ * caller, because it grows from pool, which nothing may allocate inside the
+ * PFN lock (the system list has room for every paged-pool page from the
+ * start and never grows). */
+typedef struct _MMSUPPORT *PMMSUPPORT;
+struct _EPROCESS;
+extern struct _MMSUPPORT MmSystemCacheWs;
+/* VA's PTE was just made valid: add it (NT's MiAllocateWsle). A process
+ * list that cannot grow leaves the page untracked: it is never trimmed. */
+void MiInsertWsle(PMMSUPPORT ws, PVOID va);
+/* VA (its PTE still valid) leaves the list (NT's MiRemoveWsle). */
+void MiRemoveWsle(PMMSUPPORT ws, PVOID va);
+/* PFN lock. VA, just taken out of working set WS, becomes not valid
+ * (NT's MiEliminateWorkingSetEntry): a private or paged-pool frame keeps
+ * the page in transition and goes to the modified list (no pagefile holds
+ * a copy); a shared image frame's PTE goes back to prototype format and
+ * the frame loses one share. */
+void MiEliminateWorkingSetEntry(PMMSUPPORT ws, PVOID va);
+/* A process's list storage goes with the process (MmDeleteAddressSpace). */
+void MiDeleteWorkingSetList(PMMSUPPORT ws);
+/* Which entries a trim takes. */
+typedef enum _MI_TRIM_ORDER {
+    MiTrimAtNextSlot,     /* a clock hand (NextSlot) kept between trims: the system working set */
+    MiTrimFirstEntry,     /* always entry 0, whose hole the last entry fills: the working-set manager */
+    MiTrimLastEntry,      /* from the end of the list: emptying a process's working set */
+} MI_TRIM_ORDER;
+/* Trim COUNT entries (0: all) out of WS, each through
+ * MiEliminateWorkingSetEntry; returns how many (NT's MiTrimWorkingSet). */
+ULONG MiTrimWorkingSet(PMMSUPPORT ws, ULONG count, MI_TRIM_ORDER order);
+/* The transition (soft) fault, for both kinds of working set: VA's PTE
+ * names a frame still in memory; it is made valid again with that frame
+ * and VA re-enters the working set of PROCESS (NULL: paged pool, the
+ * system working set). A process page's protection, kept in the PTE, is
+ * checked first (a guard page fires once); paged pool is always kernel
+ * read/write. Below DISPATCH_LEVEL only. */
+NTSTATUS MiResolveTransitionFault(PVOID va, PMMPTE pte, struct _EPROCESS *process, ULONG64 error);
+/* Each resolved user fault counts in MiSystemFaults[] and in the process's
+ * Vm.Counters, in this order (mm/userfault.c). */
+typedef enum _MI_FAULT_KIND { MiFaultDemandZero, MiFaultSoft, MiFaultCopyOnWrite, MiFaultImage, MiFaultHard } MI_FAULT_KIND;
+void MiCountFault(struct _EPROCESS *process, MI_FAULT_KIND kind);
 
 /* ---- page faults (mm/fault.c) ---- */
 /* Resolve a fault at VA; STATUS_SUCCESS when the access can be retried.

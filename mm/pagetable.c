@@ -135,13 +135,6 @@ void MiWritePteAndFlush(PMMPTE pte, ULONG64 value)
     invlpg(MiGetVirtualAddressMappedByPte(pte));
 }
 
-/* The page table holding PTE (or PDE, ...) and its PFN entry, whose
- * ShareCount counts the entries in use. */
-static PMMPFN table_pfn_of(PMMPTE entry)
-{
-    return MI_PFN_ELEMENT(MI_PTE_PFN(MiGetPteAddress(entry)->u.Long));
-}
-
 static BOOLEAN ensure_level(PMMPTE entry, BOOLEAN user)
 {
     if (entry->u.Long & MI_PTE_VALID)
@@ -151,14 +144,14 @@ static BOOLEAN ensure_level(PMMPTE entry, BOOLEAN user)
         return FALSE;
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     e->PteAddress = entry;
-    e->PteFrame = MI_PTE_PFN(MiGetPteAddress(entry)->u.Long);
+    e->PteFrame = MiGetPteFrame(entry);
     e->ShareCount = 0;
     /* Kernel PML4 slots are all created at boot and shared by every
      * address space; a new one now would exist in this PML4 only. */
     if ((ULONG64)entry >= PXE_BASE + 256 * 8 && (ULONG64)entry < PXE_BASE + PAGE_SIZE)
         KeBugCheckRule(0x1A, 0x3000, (ULONG_PTR)entry, 0, 0, "a kernel PML4 slot was created after boot (%p)",
                        MiGetVirtualAddressMappedByPte(entry));
-    table_pfn_of(entry)->ShareCount++;
+    MI_PFN_ELEMENT(MiGetPteFrame(entry))->ShareCount++;
     if (user)
         MiUserPageTableCreated(KeGetCurrentThread()->ActiveProcess);   /* charged to the address space it is in */
     *(volatile ULONG64 *)&entry->u.Long = MI_TABLE_ENTRY(pfn) | (user ? MI_PTE_OWNER : 0);
@@ -186,7 +179,7 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags)
                        "a mapping was made over a valid PTE (%p already maps frame %#llx)", va,
                        (unsigned long long)MI_PTE_PFN(pte->u.Long));
     if (pte->u.Long == 0)
-        table_pfn_of(pte)->ShareCount++;
+        MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount++;
     if (MiIsPfnRam(pfn)) {
         PMMPFN e = MI_PFN_ELEMENT(pfn);
         /* This PTE becomes the frame's owner (PteAddress). A shared image
@@ -198,7 +191,7 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags)
                            "must keep naming its prototype PTE", (unsigned long long)pfn, va);
         e->ShareCount++;
         e->PteAddress = pte;
-        e->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
+        e->PteFrame = MiGetPteFrame(pte);
     }
     MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | flags | MI_PTE_VALID);
 }
@@ -211,7 +204,7 @@ PFN_NUMBER MiUnmapPage(void *va)
                        "an unmap found no valid mapping at %p", va);
     PFN_NUMBER pfn = MI_PTE_PFN(pte->u.Long);
     MiWritePteAndFlush(pte, 0);
-    table_pfn_of(pte)->ShareCount--;
+    MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount--;
     if (MiIsPfnRam(pfn)) {
         PMMPFN e = MI_PFN_ELEMENT(pfn);
         if (e->ShareCount == 0)

@@ -290,6 +290,32 @@ void MiDecrementReferenceCount(PFN_NUMBER pfn)
         MiInsertPageInList(&MmStandbyPageListHead, pfn);      /* clean: reusable, still findable */
 }
 
+void MiMakeTransitionPageActive(PFN_NUMBER pfn)
+{
+    MI_ASSERT_PFN_LOCK_HELD();
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
+        MiUnlinkPfnFromList(pfn);
+        e->PageLocation = ActiveAndValid;
+        e->ReferenceCount = 1;
+    } else {
+        e->ReferenceCount++;   /* still held by an MDL lock: just mapped again */
+    }
+    e->ShareCount++;
+}
+
+void MiDeleteTransitionPage(PFN_NUMBER pfn)
+{
+    MI_ASSERT_PFN_LOCK_HELD();
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
+        MiUnlinkPfnFromList(pfn);
+        MiInsertFreePage(pfn);
+    } else {
+        e->PteDeleted = 1;   /* locked: freed at the last unlock */
+    }
+}
+
 void MiMarkPfnModified(PFN_NUMBER pfn)
 {
     /* NT's MI_SET_MODIFIED. The PTE's dirty bit cannot say it: the CPU

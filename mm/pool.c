@@ -165,10 +165,10 @@ static PVOID pool_pages_alloc(MI_POOL *p, ULONG pages)
         if (p == &MiPagedPool) {
             /* No copy of a paged-pool page exists anywhere until the
              * pagefile has one: it is dirty from birth. The system working
-             * set is the PFN lock's (mm/pagedpool.c). */
+             * set is the PFN lock's (mm/wslist.c). */
             KIRQL old = MiAcquirePfnLock();
             MI_PFN_ELEMENT(pfn)->Modified = 1;
-            MiSystemWorkingSetInsert(va + (ULONG64)i * PAGE_SIZE);
+            MiInsertWsle(&MmSystemCacheWs, va + (ULONG64)i * PAGE_SIZE);
             MiReleasePfnLock(old);
         }
     }

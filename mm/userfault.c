@@ -1,176 +1,54 @@
 /*
  * User address spaces: creating and destroying them, resolving their page
- * faults, and their working sets.
+ * faults, and the working-set manager. The working-set lists themselves,
+ * trimming and the transition (soft) fault are shared with the system
+ * working set (mm/wslist.c).
  *
- * A user fault, followed with breakpoints (MiUserFault):
+ * A user fault, followed with breakpoints (MiUserFault takes the address-
+ * space lock, MiDispatchFault reads the PTE and picks the routine):
  *   - no VAD covers the address: access violation;
  *   - valid PTE: a write to a copy-on-write page gets a private copy
  *     (MiCopyOnWrite); a write to read-only or an execute of no-execute
  *     memory is an access violation;
  *   - transition PTE: the frame is still on the modified/standby list,
- *     take it back (a soft fault);
- *   - demand-zero PTE: a fresh zeroed frame (a stack guard page first
- *     moves the guard one page down: the stack grows);
+ *     take it back (a soft fault: MiResolveTransitionFault, mm/wslist.c);
+ *   - demand-zero PTE, or an untouched page of a MemCommit region: a fresh
+ *     zeroed frame (MiResolveDemandZeroFault); a guard page first grows the
+ *     stack, or fires once elsewhere (MiCheckForUserStackOverflow);
  *   - zero or prototype-format PTE in an image VAD: the image's page,
- *     through its prototype PTE (MiImageFault, mm/image.c);
+ *     through its prototype PTE (MiResolveProtoPteFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
  */
 #include "kernel/ps.h"
 #include "kernel/x86.h"
 
-#define TAG_WSL POOL_TAG('W', 's', 'l', 'e')
-
 volatile ULONG64 MiSystemFaults[5];
-enum { F_DZ, F_SOFT, F_COW, F_IMAGE, F_HARD };
 
-static void count(PEPROCESS p, int which)
+void MiCountFault(PEPROCESS p, MI_FAULT_KIND kind)
 {
     /* System-wide, counted under each process's own address-space lock: so atomically. */
-    __atomic_add_fetch(&MiSystemFaults[which], 1, __ATOMIC_RELAXED);
-    ULONG64 *c = &p->Vm.Counters.DemandZeroFaults;
-    c[which]++;
-}
-
-static PMMPFN table_pfn_of(PMMPTE entry)
-{
-    return MI_PFN_ELEMENT(MI_PTE_PFN(MiGetPteAddress(entry)->u.Long));
+    __atomic_add_fetch(&MiSystemFaults[kind], 1, __ATOMIC_RELAXED);
+    ULONG64 *c = &p->Vm.Counters.DemandZeroFaults;   /* the counters are in MI_FAULT_KIND's order */
+    c[kind]++;
 }
 
 void MiWriteUserPte(PMMPTE pte, ULONG64 value)
 {
     ULONG64 old = pte->u.Long;
     if (!old && value)
-        table_pfn_of(pte)->ShareCount++;
+        MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount++;
     else if (old && !value)
-        table_pfn_of(pte)->ShareCount--;
+        MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount--;
     MiWritePteAndFlush(pte, value);
 }
 
-/* ---- the working set ---- */
-
-/* A private frame remembers where its page sits in the working-set list,
- * in its PFN entry's Flink (unused while the frame is on no list: NT keeps
- * its WsIndex in the same union), so removing a page costs one step, not a
- * search of the list - releasing N touched pages is then N steps, not N^2.
- * Shared image frames are in many lists at once and keep no index. */
-static PMMPFN private_frame_of(PVOID va)
-{
-    ULONG64 same, v = MiReadUserPte((ULONG64)va >> PAGE_SHIFT, &same);
-    if (!(v & MI_PTE_VALID))
-        return NULL;
-    PMMPFN e = MI_PFN_ELEMENT(MI_PTE_PFN(v));
-    return e->Usage == MiUsageUser && e->PageLocation == ActiveAndValid ? e : NULL;
-}
-
-static void set_ws_index(PVOID va, ULONG index)
-{
-    PMMPFN e = private_frame_of(va);
-    if (e)
-        e->Flink = index;
-}
-
-void MiWorkingSetInsert(PEPROCESS p, PVOID va)
-{
-    MMSUPPORT *ws = &p->Vm;
-    if (ws->Count == ws->Capacity) {
-        ULONG cap = ws->Capacity ? ws->Capacity * 2 : 64;
-        /* Pool is refused when the frames left are promised (mm/commit.c);
-         * a refused growth is not retried at every fault (each try would
-         * take and give back pages), only once an entry has left. */
-        PVOID *n = ws->GrowFailed ? NULL : ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(PVOID), TAG_WSL);
-        if (!n) {
-            ws->GrowFailed = TRUE;
-            return;   /* untracked: the page just cannot be trimmed */
-        }
-        if (ws->List) {
-            memcpy(n, ws->List, ws->Count * sizeof(PVOID));
-            ExFreePoolWithTag(ws->List, TAG_WSL);
-        }
-        ws->List = n;
-        ws->Capacity = cap;
-    }
-    set_ws_index(va, ws->Count);
-    ws->List[ws->Count++] = PAGE_ALIGN(va);
-    if (ws->Count > ws->Peak)
-        ws->Peak = ws->Count;
-    ws->Counters.WorkingSetSize = ws->Count;
-    ws->Counters.PeakWorkingSetSize = ws->Peak;
-}
-
-/* Take entry I out of the list: the last entry moves into its place. */
-static void ws_remove_index(MMSUPPORT *ws, ULONG i)
-{
-    ws->GrowFailed = FALSE;
-    ws->List[i] = ws->List[--ws->Count];
-    if (i < ws->Count)
-        set_ws_index(ws->List[i], i);
-    ws->Counters.WorkingSetSize = ws->Count;
-}
-
-/* VA's PTE must still be valid (its frame names the entry). */
-static void ws_remove(PEPROCESS p, PVOID va)
-{
-    MMSUPPORT *ws = &p->Vm;
-    PMMPFN e = private_frame_of(va);
-    if (e && e->Flink < ws->Count && ws->List[e->Flink] == va) {
-        ws_remove_index(ws, (ULONG)e->Flink);
-        e->Flink = MI_PFN_LIST_END;
-        return;
-    }
-    for (ULONG i = 0; i < ws->Count; i++) {   /* an image page (or a frame replaced by copy-on-write) */
-        if (ws->List[i] == va) {
-            ws_remove_index(ws, i);
-            return;
-        }
-    }
-}
-
-/* A shared image frame: its PFN entry names the image's prototype PTE. */
-static BOOLEAN is_prototype(PFN_NUMBER pfn)
-{
-    return MI_PFN_ELEMENT(pfn)->PrototypePte;
-}
-
-/* Valid -> not valid. A private page keeps its frame in transition (on
- * the modified list: no copy of it exists elsewhere). A shared image
- * page's PTE goes back to prototype format, pointing at the image's
- * prototype PTE, and the frame loses one share; only the last share puts
- * the prototype in transition and the frame on the standby list (mm/image.c). */
-static void trim_user_page(PEPROCESS p, PVOID va)
-{
-    PMMPTE pte = MiGetPteAddress(va);
-    ULONG64 v = pte->u.Long;
-    PFN_NUMBER pfn = MI_PTE_PFN(v);
-    PMMPFN e = MI_PFN_ELEMENT(pfn);
-    UNREFERENCED_PARAMETER(p);
-    KIRQL old = MiAcquirePfnLock();
-    if (is_prototype(pfn)) {
-        MiWritePteAndFlush(pte, MiMakePrototypeFormatPte(e->PteAddress, MiPteProtection(v)));
-        MiDecrementShareCount(pfn);
-    } else {
-        MMPTE t = { .u.Long = 0 };
-        t.u.Trans.Transition = 1;
-        t.u.Trans.Protection = MiPteProtection(v);
-        t.u.Trans.PageFrameNumber = pfn;
-        e->Modified = 1;
-        MiWritePteAndFlush(pte, t.u.Long);
-        e->ShareCount--;
-        MiDecrementReferenceCount(pfn);
-    }
-    MiReleasePfnLock(old);
-}
+/* ---- trimming (the mechanism is mm/wslist.c's) ---- */
 
 ULONG MmTrimProcessWorkingSet(PEPROCESS p)
 {
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-    ULONG n = 0;
-    while (p->Vm.Count) {
-        PVOID va = p->Vm.List[--p->Vm.Count];
-        trim_user_page(p, va);
-        n++;
-    }
-    p->Vm.Counters.WorkingSetSize = 0;
-    p->Vm.GrowFailed = FALSE;
+    ULONG n = MiTrimWorkingSet(&p->Vm, 0, MiTrimLastEntry);   /* all of it, last entry first */
+    p->Vm.GrowFailed = FALSE;   /* an empty list may try to grow again */
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return n;
 }
@@ -189,10 +67,10 @@ static ULONG delete_page(PEPROCESS p, PVOID va)
     KIRQL old = MiAcquirePfnLock();
     if (v & MI_PTE_VALID) {
         PFN_NUMBER pfn = MI_PTE_PFN(v);
-        ws_remove(p, va);
+        MiRemoveWsle(&p->Vm, va);
         MiWriteUserPte(pte, 0);
         PMMPFN e = MI_PFN_ELEMENT(pfn);
-        if (is_prototype(pfn)) {
+        if (e->PrototypePte) {
             MiDecrementShareCount(pfn);   /* the image's frame: one mapper fewer */
             charged = 0;
         } else {
@@ -204,16 +82,9 @@ static ULONG delete_page(PEPROCESS p, PVOID va)
         MiWriteUserPte(pte, 0);   /* only points at the image's prototype: nothing of ours to free */
         charged = 0;
     } else if (v & MI_PTE_TRANSITION) {
-        PFN_NUMBER pfn = ((MMPTE *)&v)->u.Trans.PageFrameNumber;
-        PMMPFN e = MI_PFN_ELEMENT(pfn);
         MiWriteUserPte(pte, 0);
         p->Vm.Counters.PrivatePages--;
-        if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
-            MiUnlinkPfnFromList(pfn);
-            MiInsertFreePage(pfn);
-        } else {
-            e->PteDeleted = 1;   /* locked: freed at the last unlock */
-        }
+        MiDeleteTransitionPage(((MMPTE *)&v)->u.Trans.PageFrameNumber);
     } else {
         MiWriteUserPte(pte, 0);   /* committed, never touched: nothing to free */
         p->Vm.Counters.PrivatePages--;
@@ -359,13 +230,14 @@ void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
 {
     PMMPTE pte = MiGetPteAddress(va);
     ULONG64 v = pte->u.Long;
-    UNREFERENCED_PARAMETER(p);
     if (v & MI_PTE_VALID) {
         if (mm == MM_NOACCESS || (mm & MM_GUARD_PAGE)) {
             /* Not accessible any more: keep the frame in transition with
              * the new protection; a touch faults and is checked. */
-            ws_remove(p, va);
-            trim_user_page(p, va);
+            KIRQL old = MiAcquirePfnLock();
+            MiRemoveWsle(&p->Vm, va);
+            MiEliminateWorkingSetEntry(&p->Vm, va);
+            MiReleasePfnLock(old);
             pte->u.Trans.Protection = mm;
             return;
         }
@@ -409,7 +281,10 @@ PFN_NUMBER MiCopyPage(PFN_NUMBER from)
     return to;
 }
 
-static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
+/* Copy-on-write: a write to a valid page whose PTE has the software COW
+ * bit (a writable image page, mapped shared and read-only) gets a private
+ * copy, mapped read/write. NT's MiCopyOnWrite. */
+static NTSTATUS MiCopyOnWrite(PEPROCESS p, PMMPTE pte)
 {
     ULONG64 v = pte->u.Long;
     PFN_NUMBER old_pfn = MI_PTE_PFN(v);
@@ -423,10 +298,10 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
     PMMPFN oe = MI_PFN_ELEMENT(old_pfn);
     ne->ShareCount = 1;
     ne->PteAddress = pte;
-    ne->PteFrame = MI_PTE_PFN(MiGetPteAddress(pte)->u.Long);
+    ne->PteFrame = MiGetPteFrame(pte);
     ne->Modified = 1;
     MiWritePteAndFlush(pte, (n << PAGE_SHIFT) | MiUserPteFlags(mm) | MI_PTE_DIRTY | MI_PTE_ACCESSED);
-    if (is_prototype(old_pfn)) {
+    if (oe->PrototypePte) {
         MiDecrementShareCount(old_pfn);   /* the shared frame: one mapper fewer (maybe to standby) */
         p->Vm.Counters.PrivatePages++;    /* a private copy of an image page */
     } else {
@@ -435,32 +310,82 @@ static NTSTATUS copy_on_write(PEPROCESS p, PMMPTE pte)
         MiFreePfnLocked(old_pfn);
     }
     MiReleasePfnLock(old);
-    count(p, F_COW);
+    MiCountFault(p, MiFaultCopyOnWrite);
     return STATUS_SUCCESS;
 }
 
-/* A zeroed frame for a committed page (its PTE: demand zero, or 0 in a
- * MemCommit region). The frame was promised at commit: it is waited for,
- * never refused (mm/pfn.c). */
-static NTSTATUS demand_zero(PEPROCESS p, PVOID page, PMMPTE pte, ULONG mm)
+/* A guard page was touched: a demand-zero PTE, or an untouched page of a
+ * MemCommit region, with MM_GUARD_PAGE. In the stack VAD the stack grows:
+ * this page becomes ordinary and the one below becomes the guard, unless
+ * that is the last page of the reservation, which is never committed.
+ * Elsewhere the guard fires once, as on NT: it is removed and the fault
+ * reports STATUS_GUARD_PAGE_VIOLATION. STATUS_SUCCESS: go on and give the
+ * page its frame. NT's MiCheckForUserStackOverflow. */
+static NTSTATUS MiCheckForUserStackOverflow(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG mm)
 {
+    if (vad->Type != VadStack) {
+        MiWriteUserPte(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
+        return STATUS_GUARD_PAGE_VIOLATION;
+    }
+    ULONG64 same, below = (ULONG64)page - PAGE_SIZE;
+    if ((below >> PAGE_SHIFT) > vad->StartVpn && MiReadUserPte(below >> PAGE_SHIFT, &same) == 0) {
+        /* Growing commits one more page: a request that can be refused (NT
+         * fails stack growth at the commit limit too). */
+        if (!MiChargeCommitment(p, 1))
+            return STATUS_COMMITMENT_LIMIT;   /* the guard stays armed */
+        if (!MiEnsurePageTables((PVOID)below)) {   /* the stack's table exists (process creation); */
+            MiReturnCommitment(p, 1);               /* one could only be missing at DISPATCH_LEVEL */
+            return STATUS_NO_MEMORY;
+        }
+        MiWriteUserPte(MiGetPteAddress((PVOID)below), MiDemandZeroPte(mm | MM_GUARD_PAGE));
+        p->Vm.Counters.PrivatePages++;
+    }
+    return STATUS_SUCCESS;
+}
+
+/* Demand zero: a committed page never touched, whose PTE is demand zero
+ * (V = its value), or 0 in a MemCommit region. It gets a zeroed frame,
+ * which was promised at commit: it is waited for, never refused
+ * (mm/pfn.c). NT's MiResolveDemandZeroFault. */
+static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG64 v, ULONG64 error)
+{
+    ULONG mm;
+    if (v) {
+        mm = ((MMPTE *)&v)->u.Soft.Protection;
+    } else {
+        /* Committed with the region, never touched: its page tables are
+         * built now, at the first touch (charged at commit). */
+        mm = vad->CommitMm;
+        if (!MiEnsureVadPageTables(p, vad, (ULONG64)page >> PAGE_SHIFT))
+            return STATUS_NO_MEMORY;
+    }
+    if (mm & MM_GUARD_PAGE) {
+        NTSTATUS s = MiCheckForUserStackOverflow(p, vad, page, pte, mm);
+        if (s != STATUS_SUCCESS)
+            return s;
+        mm &= ~MM_GUARD_PAGE;
+    }
+    if (!MiProtectionAllows(mm, error))
+        return STATUS_ACCESS_VIOLATION;
     PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
     if (!pfn)
         return STATUS_NO_MEMORY;   /* only at DISPATCH_LEVEL, which a fault here never is */
     KIRQL old = MiAcquirePfnLock();
     if (pte->u.Long) {
         MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
-        table_pfn_of(pte)->ShareCount--;
+        MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount--;
     }
     MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
     MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
     MiReleasePfnLock(old);
-    MiWorkingSetInsert(p, page);
-    count(p, F_DZ);
+    MiInsertWsle(&p->Vm, page);
+    MiCountFault(p, MiFaultDemandZero);
     return STATUS_SUCCESS;
 }
 
-static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
+/* The PTE (and the VAD) say which kind of fault this is; each kind has its
+ * routine. NT's MiDispatchFault, with MmAccessFault's user-space part. */
+static NTSTATUS MiDispatchFault(PEPROCESS p, ULONG64 va, ULONG64 error)
 {
     PVOID page = (PVOID)(va & ~(ULONG64)(PAGE_SIZE - 1));
     PMMVAD vad = MiLocateVad(p, va);
@@ -475,91 +400,17 @@ static NTSTATUS fault_locked(PEPROCESS p, ULONG64 va, ULONG64 error)
 
     if (v & MI_PTE_VALID) {
         if ((error & 2) && (v & MI_PTE_COPY_ON_WRITE))
-            return copy_on_write(p, pte);
-        if ((error & 2) && !(v & MI_PTE_WRITE))
-            return STATUS_ACCESS_VIOLATION;
-        if ((error & 0x10) && (v & MI_PTE_NX))
+            return MiCopyOnWrite(p, pte);
+        if (((error & 2) && !(v & MI_PTE_WRITE)) || ((error & 0x10) && (v & MI_PTE_NX)))
             return STATUS_ACCESS_VIOLATION;
         return STATUS_SUCCESS;   /* resolved meanwhile (or a stale TLB entry) */
     }
-    if (v & MI_PTE_TRANSITION) {
-        MMPTE t = { .u.Long = v };
-        ULONG mm = t.u.Trans.Protection;
-        if ((mm & MM_GUARD_PAGE) == MM_GUARD_PAGE && (mm & 0x18) != MM_WRITECOMBINE) {
-            /* A guard page fires once, then is an ordinary page (NT). */
-            pte->u.Trans.Protection = mm & ~MM_GUARD_PAGE;
-            return STATUS_GUARD_PAGE_VIOLATION;
-        }
-        if (!MiProtectionAllows(mm, error))
-            return STATUS_ACCESS_VIOLATION;
-        PFN_NUMBER pfn = t.u.Trans.PageFrameNumber;
-        KIRQL old = MiAcquirePfnLock();
-        PMMPFN e = MI_PFN_ELEMENT(pfn);
-        if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
-            MiUnlinkPfnFromList(pfn);
-            e->PageLocation = ActiveAndValid;
-            e->ReferenceCount = 1;
-        } else {
-            e->ReferenceCount++;   /* held by an MDL lock meanwhile */
-        }
-        e->ShareCount++;
-        MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
-        MiReleasePfnLock(old);
-        MiWorkingSetInsert(p, page);
-        count(p, F_SOFT);
-        return STATUS_SUCCESS;
-    }
-    if (v & MI_PTE_COMMITTED) {
-        MMPTE d = { .u.Long = v };
-        ULONG mm = d.u.Soft.Protection;
-        if (mm & MM_GUARD_PAGE) {
-            if (vad->Type != VadStack) {
-                MiWritePteAndFlush(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
-                return STATUS_GUARD_PAGE_VIOLATION;
-            }
-            /* The stack grows: this page becomes ordinary, the one below
-             * becomes the guard - unless that is the last page of the
-             * reservation, which is never committed. */
-            mm &= ~MM_GUARD_PAGE;
-            ULONG64 below = (ULONG64)page - PAGE_SIZE;
-            if ((below >> PAGE_SHIFT) > vad->StartVpn && MiReadUserPte(below >> PAGE_SHIFT, &same) == 0) {
-                /* Growing commits one more page: a request that can be
-                 * refused (NT fails stack growth at the commit limit too). */
-                if (!MiChargeCommitment(p, 1))
-                    return STATUS_COMMITMENT_LIMIT;   /* the guard stays armed */
-                if (!MiEnsurePageTables((PVOID)below)) {   /* the stack's table exists (process creation); */
-                    MiReturnCommitment(p, 1);               /* one could only be missing at DISPATCH_LEVEL */
-                    return STATUS_NO_MEMORY;
-                }
-                MiWriteUserPte(MiGetPteAddress((PVOID)below), MiDemandZeroPte(mm | MM_GUARD_PAGE));
-                p->Vm.Counters.PrivatePages++;
-            }
-        }
-        if (!MiProtectionAllows(mm, error))
-            return STATUS_ACCESS_VIOLATION;
-        return demand_zero(p, page, pte, mm);
-    }
-    if (v == 0 && vad->Type == VadPrivate && vad->MemCommit) {
-        /* Committed with the region, never touched: its page tables are
-         * built now, at the first touch (charged at commit). */
-        ULONG mm = vad->CommitMm;
-        if (!MiEnsureVadPageTables(p, vad, (ULONG64)page >> PAGE_SHIFT))
-            return STATUS_NO_MEMORY;
-        if (mm & MM_GUARD_PAGE) {
-            MiWriteUserPte(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
-            return STATUS_GUARD_PAGE_VIOLATION;
-        }
-        if (!MiProtectionAllows(mm, error))
-            return STATUS_ACCESS_VIOLATION;
-        return demand_zero(p, page, pte, mm);
-    }
-    if ((v == 0 || MiIsPrototypeFormatPte(v)) && vad->Type == VadImage) {
-        /* Through the image's prototype PTE. Its tables now, below DISPATCH_LEVEL, where a frame can be
-         * waited for (charged to the process at its creation). */
-        if (!MiEnsurePageTables(page))
-            return STATUS_NO_MEMORY;
-        return MiImageFault(p, vad, page, error);
-    }
+    if (v & MI_PTE_TRANSITION)
+        return MiResolveTransitionFault(page, pte, p, error);
+    if ((v & MI_PTE_COMMITTED) || (v == 0 && vad->Type == VadPrivate && vad->MemCommit))
+        return MiResolveDemandZeroFault(p, vad, page, pte, v, error);
+    if ((v == 0 || MiIsPrototypeFormatPte(v)) && vad->Type == VadImage)
+        return MiResolveProtoPteFault(p, vad, page, error);
     if (v == 0 && vad->Type == VadStack && ((ULONG64)page >> PAGE_SHIFT) == vad->StartVpn)
         return STATUS_STACK_OVERFLOW;
     return STATUS_ACCESS_VIOLATION;   /* reserved but not committed */
@@ -571,7 +422,7 @@ NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode)
     if (!p || p == &PsInitialSystemProcess)
         return STATUS_ACCESS_VIOLATION;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-    NTSTATUS s = fault_locked(p, va, error);
+    NTSTATUS s = MiDispatchFault(p, va, error);
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return s;
 }
@@ -647,10 +498,7 @@ void MmDeleteAddressSpace(PEPROCESS p)
         free_table(p, &pxe[i]);
     }
     MiReturnProcessCommitment(p);   /* what is left: unused table reserve, the image's writable pages */
-    if (p->Vm.List)
-        ExFreePoolWithTag(p->Vm.List, TAG_WSL);
-    p->Vm.List = NULL;
-    p->Vm.Count = p->Vm.Capacity = 0;
+    MiDeleteWorkingSetList(&p->Vm);
 }
 
 void MmFreeAddressSpaceRoot(PEPROCESS p)
@@ -695,16 +543,9 @@ void MiSignalLowMemory(void)
 static ULONG trim_some(PEPROCESS p, ULONG want)
 {
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-    ULONG n = 0;
     /* From the front of the list, each hole filled by the last entry: a
      * cheap clock, not a strict oldest-first order. */
-    while (n < want && p->Vm.Count) {
-        PVOID va = p->Vm.List[0];
-        ws_remove_index(&p->Vm, 0);
-        trim_user_page(p, va);
-        n++;
-    }
-    p->Vm.Counters.WorkingSetSize = p->Vm.Count;
+    ULONG n = MiTrimWorkingSet(&p->Vm, want, MiTrimFirstEntry);
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return n;
 }

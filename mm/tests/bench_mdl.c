@@ -17,6 +17,9 @@ static PEPROCESS make_target(ULONG pages, PEPROCESS *saved)
     KeStackAttachProcess(p, saved);
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     MiInsertVad(p, REGION >> PAGE_SHIFT, (REGION >> PAGE_SHIFT) + pages - 1, PAGE_READWRITE, VadPrivate);
+    /* Committed pages are charged, as NtAllocateVirtualMemory would: the
+     * process gives them back at its end (0x1A/0x41701 without this). */
+    MiForceChargeCommitment(p, pages);
     for (ULONG i = 0; i < pages; i++) {
         PVOID va = (PVOID)(REGION + (ULONG64)i * PAGE_SIZE);
         MiEnsurePageTables(va);

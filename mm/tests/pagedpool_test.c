@@ -3,6 +3,7 @@
 #include "kernel/mdlos.h"
 #include "mm/mi.h"
 #include "mm/pool.h"
+#include "kernel/x86.h"
 
 #define TAG_PAGE POOL_TAG('P', 'g', 'T', 's')
 
@@ -136,4 +137,33 @@ KTEST_BUGCHECK(pagedpool, lookaside_header_in_paged_pool_bugchecks, BAD_POOL_CAL
     ExInitializePagedLookasideList(l, NULL, NULL, 0, 64, TAG_PAGE, 4);
     ExDeletePagedLookasideList(l);
     ExFreePoolWithTag(l, TAG_PAGE);
+}
+
+/* The system working set's two halves, for make bench: a trim of every
+ * page (valid -> transition, frame to the modified list) and the soft
+ * fault that brings each one back. */
+KBENCH(pagedpool, trim_and_soft_fault)
+{
+    enum { PAGES = 64, ROUNDS = 20 };
+    PUCHAR p = ExAllocatePoolWithTag(PagedPool, PAGES * PAGE_SIZE, TAG_PAGE);
+    if (!p) {
+        KtBenchReport("no_paged_pool", 0, "error");
+        return;
+    }
+    uint64_t trim = 0, fault = 0, trimmed = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < PAGES; i++)
+            ((volatile UCHAR *)p)[i * PAGE_SIZE] = (UCHAR)r;   /* resident */
+        uint64_t t0 = rdtsc();
+        trimmed += MmTrimSystemWorkingSet(0);
+        uint64_t t1 = rdtsc();
+        for (int i = 0; i < PAGES; i++)
+            ((volatile UCHAR *)p)[i * PAGE_SIZE] = (UCHAR)r;   /* a soft fault each */
+        uint64_t t2 = rdtsc();
+        trim += t1 - t0;
+        fault += t2 - t1;
+    }
+    ExFreePoolWithTag(p, TAG_PAGE);
+    KtBenchReport("cycles_per_trimmed_page", trim / (trimmed ? trimmed : 1), "cycles");
+    KtBenchReport("cycles_per_soft_fault", fault / (PAGES * ROUNDS), "cycles");
 }

@@ -195,7 +195,7 @@ def describe_user_va(proc, va, last):
             if "stop" not in last or last["entry"] != 0 and last["level"] == 3:
                 return what
             if t == K.enum("VadImage"):
-                return what + f" ({vad_backing(v).split(':')[0]}): a touch maps the image page (MiImageFault)"
+                return what + f" ({vad_backing(v).split(':')[0]}): a touch maps the image page (MiResolveProtoPteFault)"
             if t == K.enum("VadStack") and page == start:
                 return what + ": the stack's last page, never committed: a touch is STATUS_STACK_OVERFLOW"
             return what + ": reserved, not committed: a touch is an access violation"
