@@ -44,9 +44,11 @@ endif
 ASFLAGS := -f elf64 -g -F dwarf
 LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
+# Every .c and .asm under these trees is part of the kernel, at any depth
+# (kernel/ke/, kernel/ke/tests/, ...): a new folder needs no Makefile edit.
 SUBSYS  := kernel mm io drivers
-C_SRCS  := $(sort $(wildcard $(addsuffix /*.c,$(SUBSYS)) $(addsuffix /tests/*.c,$(SUBSYS))))
-ASM_SRCS := $(sort $(wildcard boot/*.asm $(addsuffix /*.asm,$(SUBSYS))))
+C_SRCS  := $(sort $(shell find $(SUBSYS) -name '*.c'))
+ASM_SRCS := $(sort $(wildcard boot/*.asm) $(shell find $(SUBSYS) -name '*.asm'))
 OBJS    := $(patsubst %.c,$(B)/%.o,$(C_SRCS)) $(patsubst %.asm,$(B)/%.o,$(ASM_SRCS))
 EXTRA_OBJS := $(foreach f,$(EXTRA_TESTS),$(B)/extra/$(notdir $(basename $(f))).o)
 
@@ -154,7 +156,7 @@ $(UB)/obj/lib/%.o: user/lib/%.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
-$(UB)/obj/lib/rtlstring.o: kernel/rtlstring.c | deps
+$(UB)/obj/lib/rtlstring.o: kernel/rtl/rtlstring.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@

@@ -6,7 +6,7 @@
  * here next.
  */
 #pragma once
-#include "kernel/ke.h"
+#include "kernel/ke/ke.h"
 #include "mm/mm.h"
 
 struct _EPROCESS;
@@ -63,6 +63,9 @@ typedef struct _IRP {
     ULONG Length;
     KEVENT Event;                /* set at completion */
 } IRP, *PIRP;
+/* Start the I/O manager at boot (io/ioinit.c). */
+void IoInitSystem(void);
+
 PIRP IoAllocateIrp(void);
 void IoFreeIrp(PIRP Irp);
 /* Unlock and free every MDL on Irp->MdlAddress, record Status, signal. */

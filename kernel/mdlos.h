@@ -3,6 +3,6 @@
  * includes wdm.h. Subsystem headers join here as they are built.
  */
 #pragma once
-#include "kernel/ke.h"
-#include "kernel/ktest.h"
+#include "kernel/ke/ke.h"
+#include "kernel/ktest/ktest.h"
 #include "io/io.h"

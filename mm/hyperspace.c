@@ -6,7 +6,7 @@
  * these are not) or be preempted while holding it.
  */
 #include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 static ULONG64 slot_busy[MI_HYPERSPACE_PAGES / 64];   /* one bit per slot */
 

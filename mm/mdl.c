@@ -14,7 +14,7 @@
  */
 #include "mm/mdl.h"
 #include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 #define TAG_MDL POOL_TAG('M', 'd', 'l', ' ')
 #define MAX_LOCKS 0x7FFF   /* MAXUSHORT / 2 */
@@ -29,7 +29,7 @@ static BOOLEAN in_kernel_stack(ULONG_PTR va)
 {
     /* NT's kernel stacks can be paged out while a thread waits: a stack
      * buffer is not "nonpaged pool" either. */
-    return KeIsAddressOnStack(va);
+    return KdIsAddressOnStack(va);
 }
 
 static BOOLEAN is_pageable_va(ULONG_PTR va)
@@ -589,4 +589,18 @@ void MmFreePagesFromMdl(PMDL m)
     m->MdlFlags &= ~MDL_PAGES_LOCKED;
     if (MiVerifierEnabled)
         MiForgetMdl(m);
+}
+
+/* An MDL header for [base, base+length) in caller storage (NT's macro, a
+ * routine here so the verifier can forget the storage's old MDL). */
+void MmInitializeMdl(PMDL m, PVOID base, SIZE_T length)
+{
+    if (MiVerifierEnabled)
+        MiForgetMdl(m);   /* a new MDL in old storage starts with a clean record */
+    m->Next = NULL;
+    m->Size = (CSHORT)MmSizeOfMdl(base, length);
+    m->MdlFlags = 0;
+    m->StartVa = PAGE_ALIGN(base);
+    m->ByteOffset = BYTE_OFFSET(base);
+    m->ByteCount = (ULONG)length;
 }

@@ -5,7 +5,7 @@
  */
 #pragma once
 #include "mm/mm.h"
-#include "kernel/ki.h"
+#include "kernel/ke/ki.h"
 
 /* ---------------------------------------------------------------------
  * The system address map (docs/mm.md). Every region but the kernel image
@@ -388,7 +388,7 @@ void MiInitializeSystemPtes(void);
 /* ---- pools (mm/pool.c, mm/pagedpool.c) ---- */
 void MiInitializePools(void);
 ULONG64 MiPoolOutstandingAllocations(void);
-ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
+ULONG64 ExLookasideCachedBlocks(BOOLEAN paged);
 /* Trim up to COUNT paged-pool pages out of the system working set (all
  * when COUNT is 0): their PTEs go to transition, the frames to the
  * modified list. Returns how many were trimmed. */

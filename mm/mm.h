@@ -4,7 +4,7 @@
  * lookaside lists. Internals are in mm/mi.h. docs/mm.md explains it all.
  */
 #pragma once
-#include "kernel/ke.h"
+#include "kernel/ke/ke.h"
 
 typedef ULONG64 PFN_NUMBER, *PPFN_NUMBER;
 typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS;

@@ -9,9 +9,9 @@
  * other frame through hyperspace or a system-PTE mapping.
  */
 #include "mm/mi.h"
-#include "kernel/ps.h"
-#include "kernel/console.h"
-#include "kernel/x86.h"
+#include "kernel/ps/ps.h"
+#include "kernel/hal/console.h"
+#include "kernel/hal/x86.h"
 
 /* ---- before the switch: build tables through the boot mapping ---- */
 
@@ -94,7 +94,7 @@ void MiInitializePageTables(void)
     /* The switch. The code, stack and data we are using are mapped at the
      * same addresses in both, so execution simply continues. VGA text
      * memory is not mapped in the new tables until MmMapIoSpace exists. */
-    KiVgaSetBuffer(NULL);
+    HalVgaSetBuffer(NULL);
     write_cr4(read_cr4() | (1ULL << 7));   /* PGE: global kernel entries survive CR3 reloads */
     write_cr3(pml4_pfn << PAGE_SHIFT);
     MiCloseEarlyAllocator();

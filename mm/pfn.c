@@ -11,7 +11,7 @@
  * its owner has let it go.
  */
 #include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 void MiSignalLowMemory(void);
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;

@@ -15,7 +15,7 @@
  */
 #include "mm/mi.h"
 #include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 MI_POOL MiNonPagedPool, MiPagedPool;
 MI_POOL_TAG_STATS MiPoolTags[MI_POOL_TAG_SLOTS];

@@ -6,7 +6,7 @@
  * landing silently in the next one.
  */
 #include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 #define NPTES MI_SYSTEM_PTE_PAGES
 static ULONG64 used_bits[NPTES / 64];   /* one bit per PTE, guards included */
@@ -130,14 +130,14 @@ PVOID MmCreateKernelStack(ULONG pages, PVOID *limit)
     PUCHAR top = base + (ULONG64)pages * PAGE_SIZE;
     if (limit)
         *limit = base;
-    KeRegisterStack((ULONG_PTR)base, (ULONG_PTR)top);
+    KdRegisterStack((ULONG_PTR)base, (ULONG_PTR)top);
     return top;
 }
 
 void MmDeleteKernelStack(PVOID top, ULONG pages)
 {
     PUCHAR base = (PUCHAR)top - (ULONG64)pages * PAGE_SIZE;
-    KeUnregisterStack((ULONG_PTR)base, (ULONG_PTR)top);
+    KdUnregisterStack((ULONG_PTR)base, (ULONG_PTR)top);
     for (ULONG i = 0; i < pages; i++)
         MiFreePfn(MiUnmapPage(base + (ULONG64)i * PAGE_SIZE));
     MiReleaseSystemPtes(MiGetPteAddress(base) - 1, pages + 1);

@@ -15,8 +15,8 @@
  *     through its prototype PTE (MiImageFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
  */
-#include "kernel/ps.h"
-#include "kernel/x86.h"
+#include "kernel/ps/ps.h"
+#include "kernel/hal/x86.h"
 
 #define TAG_WSL POOL_TAG('W', 's', 'l', 'e')
 

@@ -44,7 +44,7 @@ SUMMARY_RE = re.compile(r"^\[ktest\] (\d+) passed, (\d+) failed")
 # part of every `make test` (--no-user-tests, MDLOS_USER_TESTS=0 or UTESTS=0
 # then turn them off).
 USER_TESTS_DEFAULT = True
-# What the kernel prints when it drops to its kd> shell (kernel/kd.c).
+# What the kernel prints when it drops to its kd> shell (kernel/kd/kd.c).
 KD_BANNER_RE = r"^Type 'help' for commands\.$"
 
 
@@ -439,9 +439,9 @@ class Runner:
 
     def t_gdb_kmain(self, name):
         out = self.gdb_session(name, ["break kmain", "continue", "info source", "frame"])
-        if re.search(r"Breakpoint 1, kmain", out) and "kernel/kmain.c" in out:
+        if re.search(r"Breakpoint 1, kmain", out) and "kernel/init/kmain.c" in out:
             return True, ""
-        return False, "gdb did not stop at kmain with kernel/kmain.c as its source"
+        return False, "gdb did not stop at kmain with kernel/init/kmain.c as its source"
 
     def t_gdb_entry32(self, name):
         out = self.gdb_session(name, ["break-entry32", "continue", "printf \"pc=%#lx\\n\", $pc",

@@ -9,7 +9,7 @@
  */
 #include "io/tests/mdl_test_util.h"
 #include "mm/mdl.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 static USHORT flags(PMDL m) { return (USHORT)m->MdlFlags; }
 static PUCHAR sys_pte_end(void) { return (PUCHAR)(MI_SYSTEM_PTE_BASE + MI_SYSTEM_PTE_PAGES * PAGE_SIZE); }

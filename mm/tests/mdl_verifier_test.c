@@ -15,7 +15,7 @@
  * verifier on, locked-page tracking is on and the stop is 0xCB.
  */
 #include "io/tests/mdl_test_util.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 #define C4 DRIVER_VERIFIER_DETECTED_VIOLATION
 

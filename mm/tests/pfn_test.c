@@ -2,7 +2,7 @@
 #include "kernel/mdlos.h"
 #include "mm/mi.h"
 #include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 KTEST(pfn, database_consistent_at_boot)
 {

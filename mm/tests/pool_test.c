@@ -3,7 +3,7 @@
 #include "kernel/mdlos.h"
 #include "mm/mi.h"
 #include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 #define TAG_TEST POOL_TAG('T', 'e', 's', 't')
 #define TAG_OTHR POOL_TAG('O', 't', 'h', 'r')
