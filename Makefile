@@ -47,7 +47,10 @@ LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rw
 # Every .c and .asm under these trees is part of the kernel, at any depth
 # (kernel/ke/, kernel/ke/tests/, ...): a new folder needs no Makefile edit.
 SUBSYS  := kernel mm io drivers
-C_SRCS  := $(sort $(shell find $(SUBSYS) -name '*.c'))
+# The test framework's files link first, so its self-tests (selftest.*) come
+# before every other test in .ktests, as the runner's own checks expect.
+C_SRCS  := $(sort $(shell find kernel/ktest -name '*.c')) \
+           $(sort $(filter-out kernel/ktest/%,$(shell find $(SUBSYS) -name '*.c')))
 ASM_SRCS := $(sort $(wildcard boot/*.asm) $(shell find $(SUBSYS) -name '*.asm'))
 OBJS    := $(patsubst %.c,$(B)/%.o,$(C_SRCS)) $(patsubst %.asm,$(B)/%.o,$(ASM_SRCS))
 EXTRA_OBJS := $(foreach f,$(EXTRA_TESTS),$(B)/extra/$(notdir $(basename $(f))).o)
@@ -132,8 +135,9 @@ ULDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --gc-sectio
 
 ULIB_SRCS  := $(sort $(wildcard user/lib/*.c user/lib/*.S))
 ULIB_OBJS  := $(patsubst user/%,$(UB)/obj/%.o,$(basename $(ULIB_SRCS)))
-# The string routines the kernel has too are one source, compiled for both.
-ULIB_OBJS  += $(UB)/obj/lib/rtlstring.o
+# The string routines the kernel has too are one source, compiled for both
+# (an object path of its own: a build/ from before kernel/rtl/ still builds).
+ULIB_OBJS  += $(UB)/obj/rtl/rtlstring.o
 UCRT0      := $(UB)/obj/lib/crt0.o
 UPROG_SRCS := $(sort $(wildcard user/*.c user/tests/*.c))
 UPROG_OBJS := $(patsubst user/%.c,$(UB)/obj/%.o,$(UPROG_SRCS))
@@ -156,7 +160,7 @@ $(UB)/obj/lib/%.o: user/lib/%.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
-$(UB)/obj/lib/rtlstring.o: kernel/rtl/rtlstring.c | deps
+$(UB)/obj/rtl/rtlstring.o: kernel/rtl/rtlstring.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@

@@ -43,8 +43,6 @@ typedef enum _MM_PAGE_PRIORITY { LowPagePriority = 0, NormalPagePriority = 16, H
 #define MM_DONT_ZERO_ALLOCATION    0x00000001
 #define MM_ALLOCATE_FULLY_REQUIRED 0x00000004
 
-#define STATUS_WORKING_SET_QUOTA ((NTSTATUS)0xC00000A1L)
-#define STATUS_NOT_MAPPED_VIEW   ((NTSTATUS)0xC0000019L)
 
 #define MmGetMdlPfnArray(m)       ((PPFN_NUMBER)((PMDL)(m) + 1))
 #define MmGetMdlVirtualAddress(m) ((PVOID)((PUCHAR)(m)->StartVa + (m)->ByteOffset))

@@ -96,7 +96,7 @@ void MiReturnCommitment(PEPROCESS p, ULONG64 pages)
 {
     KIRQL old = KeRaiseIrqlToDpcLevel();
     if (pages > MmTotalCommittedPages || (p && pages > p->CommitCharge))
-        KeBugCheckRule(0x1A /* MEMORY_MANAGEMENT */, 0x41701, pages, MmTotalCommittedPages, p ? p->CommitCharge : 0,
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x41701, pages, MmTotalCommittedPages, p ? p->CommitCharge : 0,
                        "%llu pages of commit were given back by %s, more than was charged (%llu)",
                        (unsigned long long)pages, p ? p->ImageName : "the system",
                        (unsigned long long)(p ? p->CommitCharge : MmTotalCommittedPages));

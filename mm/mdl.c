@@ -56,7 +56,7 @@ void MmBuildMdlForNonPagedPool(PMDL m)
     for (ULONG i = 0; i < pages; i++) {
         PVOID page = (PUCHAR)m->StartVa + (ULONG64)i * PAGE_SIZE;
         if (!MmIsAddressValid(page))
-            KeBugCheckRule(0x1A, 0x1240, (ULONG_PTR)m, (ULONG_PTR)MiGetPteAddress(page), 0,
+            KeBugCheckRule(MEMORY_MANAGEMENT, 0x1240, (ULONG_PTR)m, (ULONG_PTR)MiGetPteAddress(page), 0,
                            "MmBuildMdlForNonPagedPool was given %p, which is not resident", page);
         pfn[i] = MI_PTE_PFN(MiGetPteAddress(page)->u.Long);
         if (!MiIsPfnRam(pfn[i]))
@@ -443,7 +443,7 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
                   "MmUnmapLockedPages was given a user address that is not a UserMode mapping of this MDL in the "
                   "current process; unmap a user view in the process it was mapped in (attach to it first)");
         if (!ours)
-            KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x200, (ULONG_PTR)base, (ULONG_PTR)m, (ULONG_PTR)p,
+            KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x200, (ULONG_PTR)base, (ULONG_PTR)m, (ULONG_PTR)p,
                            "MmUnmapLockedPages(%p) does not match a user mapping of this MDL in this process", base);
         MiDeleteVad(p, v);
         KeReleaseMutex(&p->AddressSpaceLock, FALSE);
@@ -467,7 +467,7 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
     if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) || borrowed ||
         (ULONG64)PAGE_ALIGN(m->MappedSystemVa) != va) {
         MmDumpMdl(m);
-        KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
+        KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
                        "MmUnmapLockedPages(%p) does not match this MDL's system mapping (%s)", base,
                        borrowed ? "the mapping is the source MDL's"
                        : (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");

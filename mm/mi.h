@@ -412,3 +412,10 @@ extern const ULONG MiAddressMapCount;
 void MiPrintAddressMap(void);
 void MiGdbCheckpoint(void);
 void MiGdbCheckpointDone(void);
+
+/* The boot images (mm/image.c) and the working-set manager thread
+ * (mm/userfault.c), which low memory wakes (mm/pfn.c). */
+void MiLoadBootImages(void);
+void MiStartWorkingSetManager(void);
+void MiSignalLowMemory(void);
+extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;

@@ -12,7 +12,6 @@
  */
 #include "mm/mi.h"
 #include "kernel/hal/x86.h"
-void MiSignalLowMemory(void);
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
 KSPIN_LOCK MmPfnLock;   /* mm/mi.h says what it guards */

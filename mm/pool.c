@@ -119,7 +119,6 @@ static void account(MI_POOL *p, ULONG tag, ULONG64 bytes, BOOLEAN alloc)
  * a preempted holder keeps others out instead of being raced. */
 static KSPIN_LOCK nonpaged_lock;
 static KMUTEX paged_mutex;
-extern BOOLEAN KiSchedulerReady;
 
 static KIRQL pool_lock(MI_POOL *p)
 {

@@ -60,13 +60,13 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
     ULONG64 va = (ULONG64)MiGetVirtualAddressMappedByPte(first_pte);
     ULONG first = (ULONG)((va - MI_SYSTEM_PTE_BASE) >> PAGE_SHIFT);
     if (va < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != count || !RtlCheckBit(&used, first))
-        KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)first_pte, count, first < NPTES ? run_length[first] : 0,
+        KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)first_pte, count, first < NPTES ? run_length[first] : 0,
                        "system PTEs released that were not reserved as one run of %u", count);
     KIRQL old;
     KeAcquireSpinLock(&pte_lock, &old);
     for (ULONG i = 0; i < count; i++)
         if (pte_of(first + i)->u.Long != 0)
-            KeBugCheckRule(0xDA, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
+            KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
                            "system PTEs released while still mapping something (unmap first)");
     RtlClearBits(&used, first, count + 1);
     run_length[first] = 0;
@@ -101,7 +101,7 @@ void MmUnmapIoSpace(PVOID base, SIZE_T bytes)
     /* Check the run before touching any PTE: a wrong address or size must
      * not wipe someone else's mapping on its way to the bugcheck. */
     if ((ULONG64)base < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != pages)
-        KeBugCheckRule(0xDA, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
+        KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
                        "MmUnmapIoSpace(%p, %llu) does not match a mapping MmMapIoSpace made", base,
                        (unsigned long long)bytes);
     for (ULONG i = 0; i < pages; i++)

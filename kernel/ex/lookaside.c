@@ -73,7 +73,6 @@ static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION 
  * the fault be served. The pool, when the list cannot serve, is called
  * after the lock is dropped. */
 static BOOLEAN is_paged(GENERAL_LOOKASIDE *l) { return (l->Type & 1) != 0; }
-extern BOOLEAN KiSchedulerReady;
 
 static KIRQL list_lock(GENERAL_LOOKASIDE *l)
 {

@@ -13,7 +13,6 @@
 #include "io/io.h"
 
 uint64_t KiBootTsc;
-extern BOOLEAN KiSchedulerReady;
 
 static void print_memory_map(void)
 {
@@ -71,7 +70,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     KiInitGdt();
     KiInitIdt();
     if (!info_ok)
-        KeBugCheckRule(0x31 /* PHASE0_INITIALIZATION_FAILED */, magic, info_phys, 0, 0,
+        KeBugCheckRule(PHASE0_INITIALIZATION_FAILED, magic, info_phys, 0, 0,
                        "mdlos must be started by a multiboot2 loader with a well-formed boot information block");
     KiDropIdentityMap();
     KiInitCommandLine(KiBootInfo.cmdline);

@@ -10,7 +10,6 @@
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
 
-extern const KTEST __ktests_start[], __ktests_end[];
 
 static int read_line(char *buf, int size)
 {

@@ -8,3 +8,11 @@
 /* The kd> prompt on the serial console, after init has run; `quit`
  * leaves QEMU. */
 void KdShell(void);
+
+/* The symbol table scripts/gen-ksyms.sh generates from the first link. */
+struct ksym {
+    uint64_t addr, size;   /* size 0: asm label, runs to the next symbol */
+    const char *name;
+};
+extern const uint64_t KiSymbolCount;
+extern const struct ksym KiSymbolTable[];

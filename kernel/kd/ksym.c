@@ -5,14 +5,9 @@
  * code, so adding it moves no function (the Makefile checks this).
  */
 #include "kernel/ke/ki.h"
+#include "kernel/kd/kd.h"
 
-struct ksym {
-    uint64_t addr, size;   /* size 0: asm label, runs to the next symbol */
-    const char *name;
-};
 
-extern const uint64_t KiSymbolCount;
-extern const struct ksym KiSymbolTable[];
 
 const char *KdLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset)
 {

@@ -13,7 +13,6 @@ struct gate {
     uint32_t offset_high, reserved;
 } __attribute__((packed));
 
-extern const uint64_t KiTrapStubs[256];
 static struct gate idt[256] __attribute__((aligned(16)));
 
 static void set_gate(int v, uint64_t handler, uint8_t ist, uint8_t dpl)

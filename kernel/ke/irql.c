@@ -5,7 +5,7 @@
  * go up and a lower must go down; anything else is a driver bug that would
  * otherwise silently reopen a window the caller meant to keep closed.
  */
-#include "kernel/ke/ke.h"
+#include "kernel/ke/ki.h"
 #include "kernel/hal/x86.h"
 
 KIRQL KeGetCurrentIrql(void)
@@ -24,8 +24,6 @@ void KeRaiseIrql(KIRQL new_irql, PKIRQL old_irql)
     *old_irql = cur;
 }
 
-BOOLEAN KiSoftwareWorkPending(void);
-void KiDispatchInterrupt(void);
 BOOLEAN KiSchedulerReady;
 
 void KeLowerIrql(KIRQL new_irql)

@@ -71,20 +71,7 @@ __attribute__((noreturn)) void HalHaltSystem(void);
 
 /* ---- runtime library (kernel/rtl.c; the string routines are in
  * kernel/rtlstring.c, which the user-mode libc shares) ---- */
-void *memset(void *d, int c, size_t n);
-void *memcpy(void *d, const void *s, size_t n);
-void *memmove(void *d, const void *s, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strlen(const char *s);
-size_t strnlen(const char *s, size_t max);
-int strcmp(const char *a, const char *b);
-int strncmp(const char *a, const char *b, size_t n);
-char *strchr(const char *s, int c);
-size_t strlcpy(char *d, const char *s, size_t size);
-/* Shell-style glob: '*' any run, '?' one character. */
-BOOLEAN RtlGlobMatch(const char *pattern, const char *text);
-/* Parse an unsigned number in base 10 or, with 0x, 16. FALSE on junk. */
-BOOLEAN RtlParseUlong64(const char *s, ULONG64 *out);
+#include "kernel/rtl/rtlstring.h"   /* the string and memory routines, declared once */
 
 #define RtlZeroMemory(d, n) memset((d), 0, (n))
 #define RtlCopyMemory(d, s, n) memcpy((d), (s), (n))
@@ -110,9 +97,6 @@ typedef UCHAR KIRQL, *PKIRQL;
 #define PROFILE_LEVEL  15
 #define HIGH_LEVEL     15
 
-#define IRQL_NOT_GREATER_OR_EQUAL 0x00000009
-#define ATTEMPTED_WRITE_TO_READONLY_MEMORY 0x000000BE
-#define ATTEMPTED_EXECUTE_OF_NOEXECUTE_MEMORY 0x000000FC
 
 KIRQL KeGetCurrentIrql(void);
 /* Raising to a lower level, or lowering to a higher one, is a bugcheck
@@ -204,8 +188,6 @@ typedef LONG KPRIORITY;
 #define HIGH_PRIORITY 31
 #define KI_DEFAULT_PRIORITY 8
 
-#define STATUS_WAIT_0 ((NTSTATUS)0x00000000L)
-#define STATUS_TIMEOUT ((NTSTATUS)0x00000102L)
 
 void KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State);
 LONG KeSetEvent(PRKEVENT Event, KPRIORITY Increment, BOOLEAN Wait);

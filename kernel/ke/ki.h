@@ -250,6 +250,15 @@ void KiInitializeScheduler(void);   /* makes kmain's context the first thread, s
 void KiInitializeInterrupts(void);  /* APIC, IOAPIC, clock */
 /* Run DPCs and switch threads if asked; called at DISPATCH_LEVEL. */
 void KiDispatchInterrupt(void);
+/* Run this CPU's queued DPCs (kernel/ke/dpc.c); free a dead thread's stack (thread.c). */
+void KiRetireDpcList(PKPRCB Prcb);
+void KiReapThread(PKTHREAD Thread);
+/* The scheduler runs (set in kernel/ke/sched.c, kept in irql.c): before it, nothing may wait. */
+extern BOOLEAN KiSchedulerReady;
+/* System calls served since boot (kernel/ke/syscall.c). */
+extern ULONG64 KiSystemCalls;
+/* One entry stub per vector (kernel/ke/trapentry.asm). */
+extern const uint64_t KiTrapStubs[256];
 BOOLEAN KiSoftwareWorkPending(void);
 /* Ready THREAD (insert in its priority's queue; preempt if it outranks us). */
 void KiReadyThread(PKTHREAD Thread);

@@ -19,8 +19,6 @@ KSPIN_LOCK KiDispatcherLock;
 static KPRCB prcb0;
 static KTHREAD boot_thread;
 LIST_ENTRY KiThreadListHead;
-void KiRetireDpcList(PKPRCB prcb);
-void KiReapThread(PKTHREAD thread);
 _Static_assert(offsetof(KTHREAD, KernelStack) == 24, "kernel/swap.asm hard-codes this offset");
 
 void KiInitializePrcb(void)

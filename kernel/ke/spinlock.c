@@ -7,8 +7,6 @@
 #include "kernel/ke/ki.h"
 #include "kernel/hal/x86.h"
 
-#define SPIN_LOCK_ALREADY_OWNED 0x0000000F
-#define SPIN_LOCK_NOT_OWNED     0x00000010
 
 void KeInitializeSpinLock(PKSPIN_LOCK l)
 {

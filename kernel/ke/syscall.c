@@ -35,7 +35,7 @@ void KiSystemService(PKTRAP_FRAME f)
         status = service_table[n](f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     f->rax = (ULONG64)(LONG64)status;
     if (KeGetCurrentIrql() != PASSIVE_LEVEL)
-        KeBugCheckRule(0x4A /* IRQL_GT_ZERO_AT_SYSTEM_SERVICE */, n, KeGetCurrentIrql(), 0, 0,
+        KeBugCheckRule(IRQL_GT_ZERO_AT_SYSTEM_SERVICE, n, KeGetCurrentIrql(), 0, 0,
                        "system service %llu returned to user mode at IRQL %u", (unsigned long long)n,
                        KeGetCurrentIrql());
     PsCheckTermination(f);

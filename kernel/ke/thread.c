@@ -104,7 +104,7 @@ void KeTerminateThread(NTSTATUS status)
     /* We cannot free the stack we are standing on: the next thread will. */
     KeGetCurrentPrcb()->DeadThread = t;
     KiSwapThread();
-    KeBugCheckRule(0x1A, 0, 0, 0, 0, "a terminated thread was scheduled again");
+    KeBugCheckRule(MEMORY_MANAGEMENT, 0, 0, 0, 0, "a terminated thread was scheduled again");
 }
 
 void KeDereferenceThread(PKTHREAD t)

@@ -9,10 +9,6 @@
  */
 #include "kernel/ke/ki.h"
 
-#define THREAD_NOT_MUTEX_OWNER 0x00000011
-#define STATUS_SEMAPHORE_LIMIT_EXCEEDED ((NTSTATUS)0xC0000047L)
-#define STATUS_PROCESS_IS_TERMINATING_ ((NTSTATUS)0xC000010AL)
-
 static void init_header(DISPATCHER_HEADER *h, UCHAR type, LONG state)
 {
     h->Type = type;
@@ -96,7 +92,7 @@ NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MOD
     PKTHREAD t = KeGetCurrentThread();
     if (mode == UserMode && t->AbortUserWait) {
         KiReleaseDispatcherLock(old);
-        return STATUS_PROCESS_IS_TERMINATING_;
+        return STATUS_PROCESS_IS_TERMINATING;
     }
     if (is_signaled(h, t)) {
         satisfy(h, t);
@@ -133,7 +129,7 @@ NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE mode, BOOLEAN alertable, PLARGE_
     PKTHREAD t = KeGetCurrentThread();
     if (mode == UserMode && t->AbortUserWait) {
         KiReleaseDispatcherLock(old);
-        return STATUS_PROCESS_IS_TERMINATING_;
+        return STATUS_PROCESS_IS_TERMINATING;
     }
     t->WaitBlock.Object = NULL;
     KiSetTimerLocked(&t->WaitTimer, *interval, 0, NULL);

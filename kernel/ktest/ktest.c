@@ -14,7 +14,6 @@
 #include "kernel/ktest/ktest.h"
 #include "kernel/hal/x86.h"
 
-extern const KTEST __ktests_start[], __ktests_end[];
 
 static const KTEST *current;
 static KI_JMP_BUF fail_jmp;

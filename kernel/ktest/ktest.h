@@ -88,6 +88,9 @@ __attribute__((noreturn, format(printf, 3, 4))) void KtFail(const char *file, in
             KtFail(__FILE__, __LINE__, "%s and %s differ at byte %zu of %zu", #a, #b, at_, n_); \
     } while (0)
 
+/* The .ktests section, every KTEST descriptor (linker.ld). */
+extern const KTEST __ktests_start[], __ktests_end[];
+
 /* Set bugcheck parameter N (1-4) of the running KTEST_BUGCHECK test. */
 void KtExpectParam(int n, uint64_t value);
 /* Print one benchmark figure: "bench: suite.name.what VALUE UNIT". */

@@ -10,7 +10,6 @@
 #include "kernel/hal/console.h"
 #include "kernel/hal/x86.h"
 
-extern ULONG64 KiSystemCalls;
 #define TAG_SNAPSHOT POOL_TAG('P', 's', 'S', 'n')
 
 /* A NUL-terminated user string of at most MAX-1 characters. A NULL string

@@ -10,7 +10,6 @@
 #include "mm/mdl.h"
 
 #define TAG_PROCESS POOL_TAG('P', 'r', 'o', 'c')
-#define PROCESS_HAS_LOCKED_PAGES_CODE 0x00000076
 
 EPROCESS PsInitialSystemProcess;
 /* Every live process but the system one. Guarded by one lock, always
@@ -249,14 +248,14 @@ void PsExitCurrentProcess(NTSTATUS status)
         /* With the verifier's tracking, name the MDL and who locked it. */
         MmDumpMdl(still);
         /* NT's 0xCB: P1 the lock-tracking record, P3 the MDL, P4 its locked pages. */
-        KeBugCheckRule(0xCB /* DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS */, (ULONG_PTR)MiTrackMdl(still, FALSE), 0,
+        KeBugCheckRule(DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, (ULONG_PTR)MiTrackMdl(still, FALSE), 0,
                        (ULONG_PTR)still, ADDRESS_AND_SIZE_TO_SPAN_PAGES(still->ByteOffset, still->ByteCount),
                        "process %s (pid %llu) ended while MDL %p (locked by %p) still locks %d of its pages; "
                        "every MmProbeAndLockPages needs its MmUnlockPages before the process can go", p->ImageName,
                        (unsigned long long)p->UniqueProcessId, still, (void *)site, (int)p->LockedPages);
     }
     if (p->LockedPages)
-        KeBugCheckRule(PROCESS_HAS_LOCKED_PAGES_CODE, 0, (ULONG_PTR)p, (ULONG_PTR)p->LockedPages, 0,
+        KeBugCheckRule(PROCESS_HAS_LOCKED_PAGES, 0, (ULONG_PTR)p, (ULONG_PTR)p->LockedPages, 0,
                        "process %s (pid %llu) ended with %d pages still locked by an MDL; every "
                        "MmProbeAndLockPages needs its MmUnlockPages first", p->ImageName,
                        (unsigned long long)p->UniqueProcessId, (int)p->LockedPages);
