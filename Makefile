@@ -47,10 +47,7 @@ LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --no-warn-rw
 # Every .c and .asm under these trees is part of the kernel, at any depth
 # (kernel/ke/, kernel/ke/tests/, ...): a new folder needs no Makefile edit.
 SUBSYS  := kernel mm io drivers
-# The test framework's files link first, so its self-tests (selftest.*) come
-# before every other test in .ktests, as the runner's own checks expect.
-C_SRCS  := $(sort $(shell find kernel/ktest -name '*.c')) \
-           $(sort $(filter-out kernel/ktest/%,$(shell find $(SUBSYS) -name '*.c')))
+C_SRCS  := $(sort $(shell find $(SUBSYS) -name '*.c'))
 ASM_SRCS := $(sort $(wildcard boot/*.asm) $(shell find $(SUBSYS) -name '*.asm'))
 OBJS    := $(patsubst %.c,$(B)/%.o,$(C_SRCS)) $(patsubst %.asm,$(B)/%.o,$(ASM_SRCS))
 EXTRA_OBJS := $(foreach f,$(EXTRA_TESTS),$(B)/extra/$(notdir $(basename $(f))).o)

@@ -5,6 +5,7 @@
  * dispatches to the service routine.
  */
 #include "io/iop.h"
+#include "kernel/hal/hal.h"
 
 #define TAG_INTR POOL_TAG('I', 'n', 't', 'r')
 

@@ -34,7 +34,7 @@
  * remove, a freed page table its page, process exit the rest, and a process
  * whose charge is not 0 at its end is a memory-manager bug (0x1A).
  */
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 volatile ULONG64 MmTotalCommittedPages, MmPeakCommitment;
 volatile ULONG64 MiUserPageTables;

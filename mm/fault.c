@@ -12,7 +12,8 @@
  *   4. anything else is a reference to nothing: PAGE_FAULT_IN_NONPAGED_AREA (0x50).
  */
 #include "mm/mi.h"
-#include "kernel/ps/ps.h"
+#include "kernel/ex/ex.h"
+#include "kernel/ps/psp.h"
 #include "kernel/hal/x86.h"
 
 #define PF_P (1u << 0)

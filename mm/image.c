@@ -22,7 +22,7 @@
  * shared; writable data is mapped copy-on-write, so a process gets its
  * private copy only of the pages it writes.
  */
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 #define TAG_IMAGE POOL_TAG('I', 'm', 'a', 'g')
 

@@ -13,6 +13,8 @@
  * reference per frame of its own, dropped when the view goes.
  */
 #include "mm/mdl.h"
+#include "kernel/kd/kd.h"
+#include "kernel/ex/ex.h"
 #include "mm/pool.h"
 #include "kernel/hal/x86.h"
 

@@ -7,6 +7,7 @@
  * table beside the MDLs, since an MDL has no room for them.
  */
 #include "mm/mdl.h"
+#include "kernel/kd/kd.h"
 
 BOOLEAN MiVerifierEnabled;
 

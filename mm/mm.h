@@ -5,6 +5,7 @@
  */
 #pragma once
 #include "kernel/ke/ke.h"
+#include "kernel/ntsyscall.h"   /* HANDLE_T */
 
 typedef ULONG64 PFN_NUMBER, *PPFN_NUMBER;
 typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS;
@@ -101,3 +102,11 @@ void ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
 /* A tag is four characters stored little-endian, so 'Mdl ' reads "Mdl " in
  * memory; write it as a multi-character constant like NT drivers do. */
 #define POOL_TAG(a, b, c, d) ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
+
+/* The virtual-memory system services (mm/virtual.c), callable in the kernel. */
+NTSTATUS NtAllocateVirtualMemory(HANDLE_T process, PVOID *base, ULONG_PTR zero_bits, PSIZE_T size, ULONG type,
+                                 ULONG protect);
+NTSTATUS NtFreeVirtualMemory(HANDLE_T process, PVOID *base, PSIZE_T size, ULONG type);
+NTSTATUS NtProtectVirtualMemory(HANDLE_T process, PVOID *base, PSIZE_T size, ULONG protect, PULONG old);
+NTSTATUS NtQueryVirtualMemory(HANDLE_T process, PVOID base, ULONG cls, PVOID buffer, SIZE_T length,
+                              PSIZE_T return_length);

@@ -7,7 +7,7 @@
 #include "mm/mi.h"
 #include "mm/pool.h"
 #include "mm/mdl.h"
-#include "kernel/hal/console.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 #include "kernel/ktest/ktest.h"
 

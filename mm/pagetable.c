@@ -9,8 +9,8 @@
  * other frame through hyperspace or a system-PTE mapping.
  */
 #include "mm/mi.h"
-#include "kernel/ps/ps.h"
-#include "kernel/hal/console.h"
+#include "kernel/ps/psp.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 
 /* ---- before the switch: build tables through the boot mapping ---- */

@@ -6,6 +6,7 @@
  * landing silently in the next one.
  */
 #include "mm/mi.h"
+#include "kernel/kd/kd.h"
 #include "kernel/hal/x86.h"
 
 #define NPTES MI_SYSTEM_PTE_PAGES

@@ -15,7 +15,7 @@
  *     through its prototype PTE (MiImageFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
  */
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 #include "kernel/hal/x86.h"
 
 #define TAG_WSL POOL_TAG('W', 's', 'l', 'e')

@@ -7,7 +7,8 @@
  * NtAllocate/Free/Protect/QueryVirtualMemory services, with NT's rules and
  * status codes.
  */
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
+#include "kernel/ex/ex.h"
 
 #define TAG_VAD POOL_TAG('V', 'a', 'd', ' ')
 #define ALLOCATION_GRANULARITY (64 * 1024)   /* NT reserves in 64 KiB steps */

@@ -6,6 +6,7 @@
  * above it - the "unwind". No frame: the kernel has a bug, 0x1E.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/ex/ex.h"
 #include "kernel/hal/x86.h"
 
 _Static_assert(sizeof(KI_JMP_BUF_PUBLIC) == sizeof(KI_JMP_BUF), "EX_FRAME's jump buffer must match KI_JMP_BUF");

@@ -6,6 +6,7 @@
  * so on other machines; mdlos does not parse ACPI yet).
  */
 #include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
 

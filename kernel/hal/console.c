@@ -1,5 +1,6 @@
 /* The kernel console: every character goes to COM1 and to the VGA screen. */
-#include "kernel/hal/console.h"
+#include "kernel/hal/halp.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 
 static int lock_depth;

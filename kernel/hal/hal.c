@@ -1,5 +1,6 @@
 /* Hardware odds and ends: leaving QEMU, halting. */
 #include "kernel/ke/ke.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 
 /* QEMU's isa-debug-exit device (-device isa-debug-exit,iobase=0xf4) ends

@@ -3,7 +3,8 @@
  * every byte written to the transmit register appears on the host terminal,
  * which is how `make run` and the test runner see the kernel.
  */
-#include "kernel/hal/console.h"
+#include "kernel/hal/halp.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 
 #define COM1 0x3F8

@@ -3,7 +3,8 @@
  * 0xB8000. The boot page tables map low physical memory at
  * KERNEL_VIRT_OFFSET, so the buffer is reached there.
  */
-#include "kernel/hal/console.h"
+#include "kernel/hal/halp.h"
+#include "kernel/hal/hal.h"
 #include "kernel/ke/ke.h"
 #include "kernel/hal/x86.h"
 

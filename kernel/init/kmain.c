@@ -5,11 +5,11 @@
  */
 #include "kernel/ke/ki.h"
 #include "kernel/kd/kd.h"
-#include "kernel/hal/console.h"
+#include "kernel/hal/hal.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/hal/x86.h"
 #include "mm/mi.h"
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 #include "io/io.h"
 
 uint64_t KiBootTsc;

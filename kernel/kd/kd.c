@@ -5,7 +5,7 @@
  */
 #include "kernel/ke/ki.h"
 #include "kernel/kd/kd.h"
-#include "kernel/hal/console.h"
+#include "kernel/hal/hal.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"

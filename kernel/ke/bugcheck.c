@@ -7,6 +7,8 @@
  * otherwise it halts the CPU.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/kd/kd.h"
+#include "kernel/hal/hal.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/hal/x86.h"
 

@@ -6,6 +6,7 @@
  * double faults, NMIs and machine checks a known-good stack of their own.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/kd/kd.h"
 
 struct tss {
     uint32_t reserved0;

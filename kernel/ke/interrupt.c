@@ -8,9 +8,10 @@
  * below DISPATCH_LEVEL.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 static LIST_ENTRY vectors[256];
 static BOOLEAN vector_used[256];

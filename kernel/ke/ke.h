@@ -1,24 +1,21 @@
 /*
- * ke.h: the kernel core's public interface (Ke = kernel, Kd = debugger
- * output, Rtl = runtime library). Drivers and tests include kernel/mdlos.h,
- * which pulls this in.
+ * ke.h: the kernel core's public interface (kernel/ke/): bugcheck, the
+ * command line, IRQL, spin locks, DPCs, timers, dispatcher objects and
+ * waits, threads, interrupt objects. Every kernel header builds on it; it
+ * includes only the base types (kernel/ntdef.h, ntstatus.h, bugcodes.h)
+ * and the runtime library (kernel/rtl/rtl.h). Drivers and tests include
+ * kernel/mdlos.h, which pulls in every component's public header.
  */
 #pragma once
 #include "kernel/ntdef.h"
 #include "kernel/bugcodes.h"
+#include "kernel/rtl/rtl.h"
 
 /* Kernel virtual = physical + KERNEL_VIRT_OFFSET for the kernel image
  * (linker.ld). Nothing else in the system is direct-mapped. */
 #define KERNEL_VIRT_OFFSET 0xFFFFFFFF80000000ULL
 #define PAGE_SIZE  4096
 #define PAGE_SHIFT 12
-
-/* ---- console and formatted output (kernel/kprintf.c, console.c) ---- */
-int kprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int kvprintf(const char *fmt, va_list ap);
-int ksnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
-#define DbgPrint kprintf
 
 /* ---- bugcheck (kernel/bugcheck.c) ---- */
 __attribute__((noreturn)) void KeBugCheckEx(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4);
@@ -40,45 +37,6 @@ __attribute__((noreturn)) void KiAssertFailed(const char *expr, const char *file
 const char *KeGetOption(const char *name);
 /* "1", "on", "yes", "true" or a bare flag are true. */
 BOOLEAN KeOptionEnabled(const char *name);
-
-/* ---- symbols and backtraces (kernel/ksym.c) ---- */
-/* Name of the function containing ADDR and the offset into it, NULL when
- * ADDR is outside the kernel's text. */
-const char *KdLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset);
-/* Address of function NAME, 0 when unknown. */
-ULONG_PTR KdSymbolAddress(const char *name);
-void KdDumpBacktrace(ULONG_PTR pc, ULONG_PTR rbp, BOOLEAN pc_is_return);
-/* One backtrace line ("  #N addr name+off"): a return address is looked
- * up at addr - 1 (the call), a faulting RIP at addr. */
-int KdFormatBacktraceFrame(char *buf, size_t size, int n, ULONG_PTR addr, BOOLEAN is_return);
-/* Follow the frame-pointer chain from RBP; fills RETURNS with up to MAX
- * return addresses, innermost first, and returns how many. */
-int KdWalkStack(ULONG_PTR rbp, ULONG_PTR *returns, int max);
-/* Frame-pointer walks only follow RBP inside a registered stack. */
-void KdRegisterStack(ULONG_PTR low, ULONG_PTR high);
-void KdUnregisterStack(ULONG_PTR low, ULONG_PTR high);
-/* Is VA inside a known kernel stack (boot, IST, thread stacks)? */
-BOOLEAN KdIsAddressOnStack(ULONG_PTR va);
-
-/* ---- hardware (kernel/hal.c) ---- */
-/* Leave QEMU through the isa-debug-exit device: QEMU's exit status becomes
- * (code << 1) | 1. Returns only when the device is absent. */
-void HalQemuExit(uint8_t code);
-#define QEMU_EXIT_PASS     0x10
-#define QEMU_EXIT_FAIL     0x11
-#define QEMU_EXIT_BUGCHECK 0x12
-__attribute__((noreturn)) void HalHaltSystem(void);
-
-/* ---- runtime library (kernel/rtl.c; the string routines are in
- * kernel/rtlstring.c, which the user-mode libc shares) ---- */
-#include "kernel/rtl/rtlstring.h"   /* the string and memory routines, declared once */
-
-#define RtlZeroMemory(d, n) memset((d), 0, (n))
-#define RtlCopyMemory(d, s, n) memcpy((d), (s), (n))
-#define RtlMoveMemory(d, s, n) memmove((d), (s), (n))
-#define RtlFillMemory(d, n, c) memset((d), (c), (n))
-/* How many leading bytes of A and B are equal (N when all are). */
-SIZE_T RtlCompareMemory(const void *a, const void *b, SIZE_T n);
 
 /* ---- IRQL (kernel/irql.c) ----
  * On x64 NT keeps the IRQL in CR8, the task-priority register: the local
@@ -104,16 +62,6 @@ KIRQL KeGetCurrentIrql(void);
 void KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
 void KeLowerIrql(KIRQL NewIrql);
 KIRQL KeRaiseIrqlToDpcLevel(void);
-
-/* ---- bitmaps (kernel/rtlbitmap.c) ---- */
-void RtlInitializeBitMap(PRTL_BITMAP Bitmap, PULONG64 Buffer, ULONG Bits);
-/* Find NUMBER clear bits in a row, starting the search at HINT and
- * wrapping; set them and return the first index, or 0xFFFFFFFF. */
-ULONG RtlFindClearBitsAndSet(PRTL_BITMAP Bitmap, ULONG Number, ULONG Hint);
-void RtlSetBits(PRTL_BITMAP Bitmap, ULONG Start, ULONG Number);
-void RtlClearBits(PRTL_BITMAP Bitmap, ULONG Start, ULONG Number);
-BOOLEAN RtlCheckBit(PRTL_BITMAP Bitmap, ULONG Index);
-ULONG RtlNumberOfSetBits(PRTL_BITMAP Bitmap);
 
 /* ---- spin locks (kernel/spinlock.c) ----
  * KeAcquireSpinLock raises to DISPATCH_LEVEL first, so the holder cannot be
@@ -254,76 +202,3 @@ void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
  * class, route Interrupt->Gsi to it. FALSE when the class is full. */
 BOOLEAN KeConnectInterrupt(PKINTERRUPT Interrupt, BOOLEAN LevelTriggered);
 void KeDisconnectInterrupt(PKINTERRUPT Interrupt);
-
-/* ---- structured exceptions (kernel/except.c) ----
- * NT's kernel code uses the compiler's __try/__except; mdlos has no
- * compiler SEH, so ExTry blocks are built on a per-thread chain of
- * setjmp-style frames. An exception (ExRaiseStatus, or a fault on a user
- * address, or any CPU exception in kernel code) inside ExTry resumes in
- * the matching ExExcept with the status; outside any ExTry it bugchecks
- * KMODE_EXCEPTION_NOT_HANDLED (0x1E). As with __try: never return, break
- * or goto out of an ExTry block, and make locals you change inside it and
- * read in ExExcept volatile.
- *
- *     ExTry {
- *         ProbeForWrite(UserBuffer, Length, 1);
- *         ...
- *     } ExExcept(status) {
- *         return status;
- *     } ExEndTry;
- */
-typedef struct _KI_JMP_BUF_PUBLIC { uint64_t regs[8]; } KI_JMP_BUF_PUBLIC;
-typedef struct _EX_FRAME {
-    KI_JMP_BUF_PUBLIC Jmp;
-    struct _EX_FRAME *Next;
-    NTSTATUS Status;
-    BOOLEAN InterruptsEnabled;
-} EX_FRAME;
-void ExpPushFrame(EX_FRAME *Frame);
-void ExpPopFrame(EX_FRAME *Frame);
-int ExpSetJmp(EX_FRAME *Frame) __attribute__((returns_twice));
-#define ExTry                                  \
-    do {                                       \
-        EX_FRAME ex_frame_;                    \
-        ExpPushFrame(&ex_frame_);              \
-        if (ExpSetJmp(&ex_frame_) == 0) {
-#define ExExcept(status_var)                   \
-        ExpPopFrame(&ex_frame_);               \
-        } else {                               \
-            NTSTATUS status_var = ex_frame_.Status; \
-            (void)status_var;
-#define ExEndTry                               \
-        }                                      \
-    } while (0)
-
-__attribute__((noreturn)) void ExRaiseStatus(NTSTATUS Status);
-/* The highest user address + 1 that a user range may reach. */
-#define MM_HIGHEST_USER_ADDRESS ((PVOID)0x00007FFFFFFEFFFFULL)
-#define MmUserProbeAddress ((ULONG_PTR)0x00007FFFFFFF0000ULL)
-/* The highest address a VAD may cover: NT keeps the top 64 KiB below
- * MM_HIGHEST_USER_ADDRESS out of every VAD (a no-access guard between user
- * space and the probe boundary), so nothing can be mapped there. */
-#define MM_HIGHEST_VAD_ADDRESS ((PVOID)((ULONG_PTR)MM_HIGHEST_USER_ADDRESS - 64 * 1024))
-/* Raise STATUS_ACCESS_VIOLATION unless [Address, Address+Length) is user
- * space (STATUS_DATATYPE_MISALIGNMENT if misaligned). ProbeForWrite also
- * writes each page, so a read-only page raises too. */
-void ProbeForRead(const volatile void *Address, SIZE_T Length, ULONG Alignment);
-void ProbeForWrite(volatile void *Address, SIZE_T Length, ULONG Alignment);
-/* Copy from/to user memory (SMAP: only these may touch user pages). */
-void ExCopyFromUser(void *Dst, const void *UserSrc, SIZE_T Length);
-void ExCopyToUser(void *UserDst, const void *Src, SIZE_T Length);
-/* The same, probed and inside ExTry: a bad pointer is a returned status
- * (STATUS_ACCESS_VIOLATION, STATUS_GUARD_PAGE_VIOLATION for a guard page,
- * whose guard is then gone, or STATUS_DATATYPE_MISALIGNMENT when the
- * pointer is not a multiple of ALIGNMENT, the alignment of the user's
- * type). ExCaptureUserInOut also checks the source is writable (an in-out
- * parameter), so a call can fail before it changes anything. */
-NTSTATUS ExCaptureUser(void *Dst, const void *UserSrc, SIZE_T Length, ULONG Alignment);
-NTSTATUS ExCaptureUserInOut(void *Dst, const void *UserSrc, SIZE_T Length, ULONG Alignment);
-NTSTATUS ExReturnToUser(void *UserDst, const void *Src, SIZE_T Length, ULONG Alignment);
-/* Check an output buffer before a service does anything: all CHECKED bytes
- * must be user space (no wrap, aligned), and the first TOUCHED bytes (what
- * the service will write) writable. NT's ProbeForWrite writes every page
- * of the length; mdlos touches only what it will write, so a huge length
- * costs no loop ring 3 chooses. */
-NTSTATUS ExProbeUserOutput(void *UserDst, SIZE_T Checked, SIZE_T Touched, ULONG Alignment);

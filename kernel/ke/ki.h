@@ -4,6 +4,7 @@
  */
 #pragma once
 #include "kernel/ke/ke.h"
+#include "kernel/ex/ex.h"
 
 /* ---- what the boot loader told us (kernel/multiboot.c) ---- */
 #define KI_MAX_MEMORY_RANGES 64
@@ -116,11 +117,6 @@ typedef struct { uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip; } KI_JMP_BUF;
 int KiSetJmp(KI_JMP_BUF *b) __attribute__((returns_twice));
 __attribute__((noreturn)) void KiLongJmp(KI_JMP_BUF *b, int value);
 ULONG64 KiCallOnStack(ULONG64 (*fn)(ULONG64), ULONG64 arg, PVOID stack_top);
-
-/* Exceptions (kernel/except.c): is an ExTry active on this thread, and
- * resume it from a trap with STATUS. */
-BOOLEAN ExExceptionHandlerActive(void);
-__attribute__((noreturn)) void ExRaiseFromTrap(PKTRAP_FRAME frame, NTSTATUS status);
 
 /* Timestamp counter at kmain entry (for make bench). */
 extern uint64_t KiBootTsc;
@@ -285,6 +281,9 @@ __attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
  * sanitized, CS/SS/RIP checked (a bad one is a kernel bug: bugcheck). */
 void KiCheckUserFrame(PKTRAP_FRAME Frame);
 void KiInitializeSystemCalls(void);
+/* The service table (kernel/ke/syscall.c). */
+void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
+NTSTATUS (*KiLookupService(ULONG number))(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);
 
 /* The context switch (kernel/swap.asm). */
 void KiSwapContext(PKTHREAD Old, PKTHREAD New);
@@ -294,10 +293,3 @@ void KiThreadStartup(void);
 #define KI_CLOCK_VECTOR    0xD1
 #define KI_SPURIOUS_VECTOR 0xFF
 void KiInterruptDispatch(PKTRAP_FRAME Frame);
-/* The HAL's interrupt hardware (kernel/hal/apic.c): local APIC, IOAPIC, clock. */
-void HalInitializeApic(void);
-void HalSendEoi(void);
-void HalStartClock(ULONG Hz);
-ULONG64 HalTscPerMs(void);
-void HalIoApicRoute(ULONG Gsi, ULONG Vector, BOOLEAN Level, BOOLEAN Masked);
-BOOLEAN HalIoApicPresent(void);

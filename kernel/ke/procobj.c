@@ -5,7 +5,7 @@
  */
 #include "kernel/ke/ki.h"
 #include "kernel/hal/x86.h"
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 void KeStackAttachProcess(PEPROCESS p, PEPROCESS *saved)
 {

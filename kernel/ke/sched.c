@@ -9,7 +9,7 @@
 #include "kernel/ke/ki.h"
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 #define THREAD_QUANTUM 3   /* clock ticks (10 ms each) */
 

@@ -5,7 +5,7 @@
  * argument registers. Every Nt routine treats its pointer arguments as
  * hostile: probed and copied inside ExTry, a bad one is an NTSTATUS.
  */
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 #include "kernel/hal/x86.h"
 
 typedef NTSTATUS (*SERVICE)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);

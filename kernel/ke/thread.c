@@ -4,6 +4,7 @@
  * it (MmCreateKernelStack), so an overflow faults at once.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/ex/ex.h"
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
 
@@ -12,7 +13,7 @@
 
 static volatile ULONG64 next_thread_id = 1;
 
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 PKTHREAD KeCreateSystemThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priority, const char *name)
 {

@@ -6,6 +6,7 @@
  * wakes threads whose waits timed out, and queues the timers' own DPCs.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 
 static LIST_ENTRY timer_list;

@@ -4,9 +4,11 @@
  * we print what the CPU told us, then bugcheck with NT's code for it.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/kd/kd.h"
+#include "kernel/ex/ex.h"
 #include "kernel/hal/x86.h"
 #include "mm/mi.h"
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 
 static const char *const exception_names[32] = {
     "#DE Divide Error", "#DB Debug", "NMI Non-Maskable Interrupt", "#BP Breakpoint",

@@ -8,6 +8,7 @@
  * All of it under the dispatcher lock, at DISPATCH_LEVEL.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/ex/ex.h"
 
 static void init_header(DISPATCHER_HEADER *h, UCHAR type, LONG state)
 {

@@ -11,6 +11,7 @@
  *   [ktest] N passed, M failed
  */
 #include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
 #include "kernel/ktest/ktest.h"
 #include "kernel/hal/x86.h"
 

@@ -6,8 +6,9 @@
  * thread's own process (PsGetCurrentThreadProcess: its handles, its
  * command line), even if the service attached to another one.
  */
-#include "kernel/ps/ps.h"
-#include "kernel/hal/console.h"
+#include "kernel/ps/psp.h"
+#include "kernel/ex/ex.h"
+#include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 
 #define TAG_SNAPSHOT POOL_TAG('P', 's', 'S', 'n')

@@ -5,7 +5,7 @@
  * ends by NtTerminateProcess or by a fault nobody handles - which ends
  * only that process: the kernel and the others carry on.
  */
-#include "kernel/ps/ps.h"
+#include "kernel/ps/psp.h"
 #include "kernel/hal/x86.h"
 #include "mm/mdl.h"
 

@@ -5,7 +5,7 @@
  * hex digits so kernel addresses line up in reports.
  */
 #include "kernel/ke/ke.h"
-#include "kernel/hal/console.h"
+#include "kernel/hal/hal.h"
 
 struct sink {
     void (*put)(struct sink *, char);

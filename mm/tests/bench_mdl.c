@@ -1,8 +1,7 @@
 /* MDL costs for make bench: probe-and-lock and unlock per page of
  * resident user memory, kernel map and unmap, MDL allocation. */
 #include "kernel/mdlos.h"
-#include "mm/mdl.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_BENCH POOL_TAG('B', 'n', 'c', 'h')
 #define REGION 0x60000000ULL

@@ -7,8 +7,7 @@
  * page tables are the commit tests'.)
  */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "mm/pool.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_EXHAUST POOL_TAG('E', 'x', 'h', 's')
 

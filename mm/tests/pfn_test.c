@@ -1,8 +1,6 @@
 /* The PFN database: invariants, exhaustion, zeroing, reference counting. */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "mm/pool.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 KTEST(pfn, database_consistent_at_boot)
 {

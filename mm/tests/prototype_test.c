@@ -9,8 +9,7 @@
  * page 0x400000 is read-only and shared; 0x403000 is its write-copy data.
  */
 #include "kernel/mdlos.h"
-#include "kernel/ps/ps.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_PT POOL_TAG('P', 'r', 'T', 's')
 #define IMAGE "hello"

@@ -1,7 +1,6 @@
 /* ExTry / ExExcept: raising, nesting, unwinding, faults on user addresses. */
 #include "kernel/mdlos.h"
-#include "kernel/ke/ki.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define STATUS_TEST_A ((NTSTATUS)0xE0000001L)
 #define STATUS_TEST_B ((NTSTATUS)0xE0000002L)

@@ -1,8 +1,7 @@
 /* A real device interrupt through the IOAPIC: the PIT's one-shot on ISA
  * IRQ 0, which QEMU's PC wires to IOAPIC input 2. ISR -> DPC -> event. */
 #include "kernel/mdlos.h"
-#include "kernel/ke/ki.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 static KDPC pit_dpc;
 static KEVENT pit_done;

@@ -1,7 +1,6 @@
 /* What the boot path set up: memory map, CPU modes, guard pages, cookie. */
 #include "kernel/mdlos.h"
-#include "kernel/ke/ki.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 extern uintptr_t __stack_chk_guard;
 

@@ -1,6 +1,6 @@
 /* Symbolization from the kernel's own linked-in symbol table. */
 #include "kernel/mdlos.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 void kmain(uint32_t magic, uint32_t info_phys);
 

@@ -1,6 +1,6 @@
 /* Command-line parsing: words, values, quotes, errors, the live options. */
 #include "kernel/mdlos.h"
-#include "kernel/ke/ki.h"
+#include "kernel/ktest/kt_internal.h"
 
 KTEST(cmdline, words_and_values)
 {

@@ -1,6 +1,6 @@
 /* IRQL through CR8: raising, lowering, and the rules. */
 #include "kernel/mdlos.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 KTEST(irql, raise_and_lower)
 {

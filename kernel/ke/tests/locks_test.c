@@ -3,8 +3,7 @@
  * the paths that used to take a spin lock twice.
  */
 #include "kernel/mdlos.h"
-#include "kernel/ps/ps.h"
-#include "mm/mi.h"
+#include "kernel/ktest/kt_internal.h"
 
 extern KEVENT MiWorkingSetManagerEvent;
 

@@ -1,7 +1,6 @@
 /* Threads, the scheduler, DPCs, timers and dispatcher objects. */
 #include "kernel/mdlos.h"
-#include "kernel/ke/ki.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 static LARGE_INTEGER ms(LONG n) { LARGE_INTEGER t = { -KI_MS(n) }; return t; }
 

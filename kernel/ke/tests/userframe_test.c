@@ -2,8 +2,7 @@
  * kernel/trapentry.asm): what IRETQ gets is made safe, and a fault of the
  * IRETQ itself is reported, not turned into a double fault. */
 #include "kernel/mdlos.h"
-#include "kernel/ke/ki.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 KTEST(userframe, user_frame_rflags_are_sanitized)
 {

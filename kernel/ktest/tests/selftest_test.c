@@ -4,7 +4,7 @@
  * They are manual: only a pattern naming them exactly runs them.
  */
 #include "kernel/mdlos.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 KTEST_MANUAL(selftest, fails_on_purpose)
 {

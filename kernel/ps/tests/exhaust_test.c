@@ -6,9 +6,7 @@
  * run. (Pool exhaustion: mm/tests/exhaust_pool_test.c.)
  */
 #include "kernel/mdlos.h"
-#include "kernel/ps/ps.h"
-#include "kernel/ke/ki.h"
-#include "mm/mi.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_EXHAUST POOL_TAG('E', 'x', 'h', 'p')
 #define MAX_PROCESSES 20000

@@ -9,8 +9,7 @@
  * a failure can be replayed.
  */
 #include "kernel/mdlos.h"
-#include "kernel/ps/ps.h"
-#include "kernel/ke/ki.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define FUZZ_DEFAULT_SEED "0x8d105eed"
 #define FUZZ_DEFAULT_CALLS "3000"

@@ -4,8 +4,7 @@
  * side of these behaviours is tested from ring 3 by user/tests.)
  */
 #include "kernel/mdlos.h"
-#include "kernel/ps/ps.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 static NTSTATUS run(const char *image, const char *cmdline, PEPROCESS *keep)
 {

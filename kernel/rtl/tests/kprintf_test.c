@@ -1,6 +1,6 @@
 /* kprintf's formatter, through ksnprintf: every conversion, flag and size. */
 #include "kernel/mdlos.h"
-#include "kernel/hal/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define CHECK_FMT(want, ...)                         \
     do {                                             \
