@@ -74,7 +74,7 @@ static inline PLIST_ENTRY RemoveHeadList(PLIST_ENTRY h)
     return e;
 }
 
-/* Bitmaps, NT's RTL_BITMAP (kernel/rtlbitmap.c). */
+/* Bitmaps, NT's RTL_BITMAP (kernel/rtl/rtlbitmap.c). */
 typedef struct _RTL_BITMAP {
     ULONG SizeOfBitMap;   /* bits */
     PULONG64 Buffer;

@@ -1,6 +1,6 @@
 /*
- * ntstatus.h: every NTSTATUS the kernel returns, with NT's names and
- * values (ntstatus.h in the WDK), in value order: success, informational,
+ * ntstatus.h: every NTSTATUS the kernel and user/ use, with NT's names
+ * and values (ntstatus.h in the WDK), in value order: success, informational,
  * warning (0x8...), error (0xC...). NT_SUCCESS is in kernel/ntdef.h.
  */
 #pragma once
@@ -13,6 +13,7 @@
 #define STATUS_DATATYPE_MISALIGNMENT         ((NTSTATUS)0x80000002L)
 #define STATUS_BREAKPOINT                    ((NTSTATUS)0x80000003L)
 #define STATUS_SINGLE_STEP                   ((NTSTATUS)0x80000004L)
+#define STATUS_BUFFER_OVERFLOW               ((NTSTATUS)0x80000005L)
 #define STATUS_UNSUCCESSFUL                  ((NTSTATUS)0xC0000001L)
 #define STATUS_NOT_IMPLEMENTED               ((NTSTATUS)0xC0000002L)
 #define STATUS_INVALID_INFO_CLASS            ((NTSTATUS)0xC0000003L)
@@ -28,6 +29,8 @@
 #define STATUS_ILLEGAL_INSTRUCTION           ((NTSTATUS)0xC000001DL)
 #define STATUS_ALREADY_COMMITTED             ((NTSTATUS)0xC0000021L)
 #define STATUS_BUFFER_TOO_SMALL              ((NTSTATUS)0xC0000023L)
+#define STATUS_NOT_COMMITTED                 ((NTSTATUS)0xC000002DL)
+#define STATUS_OBJECT_NAME_INVALID           ((NTSTATUS)0xC0000033L)
 #define STATUS_OBJECT_NAME_NOT_FOUND         ((NTSTATUS)0xC0000034L)
 #define STATUS_INVALID_PAGE_PROTECTION       ((NTSTATUS)0xC0000045L)
 #define STATUS_SEMAPHORE_LIMIT_EXCEEDED      ((NTSTATUS)0xC0000047L)

@@ -59,7 +59,7 @@ PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes);   /* tag 'None' 
 void ExFreePoolWithTag(PVOID P, ULONG Tag);
 void ExFreePool(PVOID P);
 
-/* ---- lookaside lists (mm/lookaside.c) ---- */
+/* ---- lookaside lists (kernel/ex/lookaside.c) ---- */
 typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 typedef void (*PFREE_FUNCTION)(PVOID Buffer);
 
@@ -75,7 +75,7 @@ typedef struct _GENERAL_LOOKASIDE {
     ULONG Size;
     PALLOCATE_FUNCTION Allocate;
     PFREE_FUNCTION Free;
-    /* One of these guards ListHead and the counts (mm/lookaside.c): a
+    /* One of these guards ListHead and the counts (kernel/ex/lookaside.c): a
      * nonpaged list is used up to DISPATCH_LEVEL, so a spin lock; a paged
      * list's blocks are pageable, so popping one (which reads its link)
      * may fault: a mutex at APC_LEVEL, where a fault can still be served.

@@ -95,7 +95,7 @@ static const struct {
     const char *name;
     enum option_kind kind;
 } known_options[] = {
-    { "ktest", OPT_TEXT },          /* run the kernel tests matching these globs (kernel/ktest.c) */
+    { "ktest", OPT_TEXT },          /* run the kernel tests matching these globs (kernel/ktest/ktest.c) */
     { "ktest.expect", OPT_FLAG },   /* a bugcheck test's own boot: print EXPECT lines */
     { "ktest.after", OPT_TEXT },    /* resume a run after this (crashed) test */
     { "bench", OPT_TEXT },          /* run the kernel benchmarks matching these globs */

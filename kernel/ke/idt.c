@@ -1,5 +1,5 @@
 /*
- * The IDT: 256 interrupt gates, one assembly stub each (kernel/trapentry.asm).
+ * The IDT: 256 interrupt gates, one assembly stub each (kernel/ke/trapentry.asm).
  * Interrupt gates (type 0xE) clear IF on entry, so a handler starts with
  * interrupts off. Double fault, NMI and machine check switch to their own
  * IST stacks: they can arrive when the current stack is the problem.

@@ -17,7 +17,7 @@
 #define PAGE_SIZE  4096
 #define PAGE_SHIFT 12
 
-/* ---- bugcheck (kernel/bugcheck.c) ---- */
+/* ---- bugcheck (kernel/ke/bugcheck.c) ---- */
 __attribute__((noreturn)) void KeBugCheckEx(ULONG Code, ULONG_PTR P1, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4);
 __attribute__((noreturn)) void KeBugCheck(ULONG Code);
 /* Like KeBugCheckEx, with the broken rule stated in one sentence (the
@@ -31,14 +31,14 @@ const char *KeBugCheckName(ULONG Code);
 #define ASSERT(e) ((e) ? (void)0 : KiAssertFailed(#e, __FILE__, __LINE__))
 __attribute__((noreturn)) void KiAssertFailed(const char *expr, const char *file, int line);
 
-/* ---- boot command line (kernel/cmdline.c) ---- */
+/* ---- boot command line (kernel/ke/cmdline.c) ---- */
 /* Value of option NAME ("ktest=mm.*" -> "mm.*"), "" for a bare flag, NULL
  * when absent. */
 const char *KeGetOption(const char *name);
 /* "1", "on", "yes", "true" or a bare flag are true. */
 BOOLEAN KeOptionEnabled(const char *name);
 
-/* ---- IRQL (kernel/irql.c) ----
+/* ---- IRQL (kernel/ke/irql.c) ----
  * On x64 NT keeps the IRQL in CR8, the task-priority register: the local
  * APIC delivers only interrupts whose vector class (vector >> 4) is above
  * it. Raising to DISPATCH_LEVEL stops the scheduler and DPCs on this CPU;
@@ -63,7 +63,7 @@ void KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
 void KeLowerIrql(KIRQL NewIrql);
 KIRQL KeRaiseIrqlToDpcLevel(void);
 
-/* ---- spin locks (kernel/spinlock.c) ----
+/* ---- spin locks (kernel/ke/spinlock.c) ----
  * KeAcquireSpinLock raises to DISPATCH_LEVEL first, so the holder cannot be
  * preempted or interrupted by DPCs on its own CPU; the lock word keeps
  * other CPUs out. */
@@ -80,7 +80,7 @@ typedef union { LONGLONG QuadPart; } LARGE_INTEGER, *PLARGE_INTEGER;
 ULONG64 KeQueryInterruptTime(void);    /* 100 ns units since boot */
 #define KI_MS(ms) ((LONGLONG)(ms) * 10000)
 
-/* ---- DPCs (kernel/dpc.c) ---- */
+/* ---- DPCs (kernel/ke/dpc.c) ---- */
 struct _KDPC;
 typedef void (*PKDEFERRED_ROUTINE)(struct _KDPC *Dpc, PVOID DeferredContext, PVOID SystemArgument1,
                                    PVOID SystemArgument2);
@@ -96,7 +96,7 @@ void KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID Defer
 BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
 BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
 
-/* ---- dispatcher objects and waits (kernel/wait.c) ---- */
+/* ---- dispatcher objects and waits (kernel/ke/wait.c) ---- */
 typedef enum { NotificationEvent, SynchronizationEvent } EVENT_TYPE;
 typedef enum { KeEventObject = 1, KeSemaphoreObject, KeMutexObject, KeTimerObject, KeThreadObject,
                KeProcessObject } KOBJECTS;
@@ -159,7 +159,7 @@ NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR
                                PLARGE_INTEGER Timeout);
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Interval);
 
-/* ---- threads (kernel/thread.c, kernel/sched.c) ---- */
+/* ---- threads (kernel/ke/thread.c, kernel/ke/sched.c) ---- */
 typedef void (*PKSTART_ROUTINE)(PVOID StartContext);
 typedef struct _KTHREAD KTHREAD, *PKTHREAD, *PRKTHREAD;
 /* A kernel thread on its own guarded stack; the thread object is signaled
@@ -180,7 +180,7 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
 void KeYieldExecution(void);
 ULONG KeGetCurrentProcessorNumber(void);
 
-/* ---- interrupts (kernel/interrupt.c) ---- */
+/* ---- interrupts (kernel/ke/interrupt.c) ---- */
 struct _KINTERRUPT;
 typedef BOOLEAN (*PKSERVICE_ROUTINE)(struct _KINTERRUPT *Interrupt, PVOID ServiceContext);
 typedef struct _KINTERRUPT {

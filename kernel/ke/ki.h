@@ -1,12 +1,15 @@
 /*
- * ki.h: kernel-core internals shared between kernel/ files (and read by
- * mm/ during bring-up). Not for drivers.
+ * ki.h: the kernel core's internals (kernel/ke/): the boot information,
+ * processor structures, KTRAP_FRAME, KTHREAD, KPRCB, the lock-discipline
+ * checks, the dispatcher lock, the service table. Shared with the kernel
+ * components docs/architecture.md lets in (ps, mm, io, ex, kd, hal, ktest,
+ * init); never with drivers.
  */
 #pragma once
 #include "kernel/ke/ke.h"
 #include "kernel/ex/ex.h"
 
-/* ---- what the boot loader told us (kernel/multiboot.c) ---- */
+/* ---- what the boot loader told us (kernel/ke/multiboot.c) ---- */
 #define KI_MAX_MEMORY_RANGES 64
 #define KI_MAX_MODULES 48
 #define KI_CMDLINE_MAX 1024
@@ -47,7 +50,7 @@ extern KI_BOOT_INFO KiBootInfo;
 BOOLEAN KiParseMultiboot(uint32_t magic, uint64_t info_phys);
 uint64_t KiTotalAvailableMemory(void);
 
-/* ---- command line (kernel/cmdline.c) ---- */
+/* ---- command line (kernel/ke/cmdline.c) ---- */
 #define KI_MAX_OPTIONS 32
 typedef struct {
     char name[32];
@@ -70,7 +73,7 @@ void KiCheckOptions(KI_OPTIONS *opts);
 const char *KiFindOption(const KI_OPTIONS *opts, const char *name);
 void KiInitCommandLine(const char *line);
 
-/* ---- processor structures (kernel/gdt.c, idt.c) ---- */
+/* ---- processor structures (kernel/ke/gdt.c, idt.c) ---- */
 #define KGDT64_R0_CODE 0x08
 #define KGDT64_R0_DATA 0x10
 #define KGDT64_R3_CMCODE 0x18   /* 32-bit user code: unused, keeps the sysret layout */
@@ -80,7 +83,7 @@ void KiInitCommandLine(const char *line);
 void KiInitGdt(void);
 void KiInitIdt(void);
 
-/* The register state the trap stubs (kernel/trapentry.asm) save. */
+/* The register state the trap stubs (kernel/ke/trapentry.asm) save. */
 typedef struct _KTRAP_FRAME {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
     uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
@@ -112,7 +115,7 @@ extern char __bss_start[], __bss_end[];
 void KiBootUnmapPage(void *va);
 void KiDropIdentityMap(void);
 
-/* ---- non-local exit (kernel/jmp.asm) ---- */
+/* ---- non-local exit (kernel/ke/jmp.asm) ---- */
 typedef struct { uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip; } KI_JMP_BUF;
 int KiSetJmp(KI_JMP_BUF *b) __attribute__((returns_twice));
 __attribute__((noreturn)) void KiLongJmp(KI_JMP_BUF *b, int value);
@@ -186,7 +189,7 @@ static inline PKPRCB KeGetCurrentPrcb(void)
     return p;
 }
 
-/* ---- lock discipline (kernel/spinlock.c) ----
+/* ---- lock discipline (kernel/ke/spinlock.c) ----
  * Cheap checks, always on: one compare, and on failure a bugcheck that
  * names the rule and the routine. docs/mm.md §6 lists every lock, the IRQL
  * it is taken at and the order in which locks may nest.
@@ -233,7 +236,7 @@ __attribute__((noreturn)) void KiIrqlTooLow(KIRQL irql, KIRQL needed, const char
             KiIrqlTooLow(irql_, (level), __func__, (ULONG_PTR)__builtin_return_address(0));     \
     } while (0)
 
-/* The dispatcher lock (kernel/sched.c): ready queues, wait lists, signal
+/* The dispatcher lock (kernel/ke/sched.c): ready queues, wait lists, signal
  * states, timers, the thread list. The innermost lock but one (the DPC
  * queue's): while it is held nothing is allocated, freed or signalled. */
 extern KSPIN_LOCK KiDispatcherLock;
@@ -277,7 +280,7 @@ PKTHREAD KiCreateThread(PKSTART_ROUTINE Start, PVOID Context, KPRIORITY Priority
                         struct _EPROCESS *Process);
 void KiSetTssRsp0(ULONG64 Rsp0);
 __attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
-/* Make a frame safe to IRETQ to ring 3 (kernel/syscall.c): RFLAGS
+/* Make a frame safe to IRETQ to ring 3 (kernel/ke/syscall.c): RFLAGS
  * sanitized, CS/SS/RIP checked (a bad one is a kernel bug: bugcheck). */
 void KiCheckUserFrame(PKTRAP_FRAME Frame);
 void KiInitializeSystemCalls(void);
@@ -285,7 +288,7 @@ void KiInitializeSystemCalls(void);
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
 NTSTATUS (*KiLookupService(ULONG number))(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);
 
-/* The context switch (kernel/swap.asm). */
+/* The context switch (kernel/ke/swap.asm). */
 void KiSwapContext(PKTHREAD Old, PKTHREAD New);
 void KiThreadStartup(void);
 

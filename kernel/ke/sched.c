@@ -19,7 +19,7 @@ KSPIN_LOCK KiDispatcherLock;
 static KPRCB prcb0;
 static KTHREAD boot_thread;
 LIST_ENTRY KiThreadListHead;
-_Static_assert(offsetof(KTHREAD, KernelStack) == 24, "kernel/swap.asm hard-codes this offset");
+_Static_assert(offsetof(KTHREAD, KernelStack) == 24, "kernel/ke/swap.asm hard-codes this offset");
 
 void KiInitializePrcb(void)
 {

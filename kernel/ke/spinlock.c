@@ -54,7 +54,7 @@ void KeReleaseSpinLock(PKSPIN_LOCK l, KIRQL new_irql)
     KeLowerIrql(new_irql);
 }
 
-/* ---- the lock-discipline checks' slow paths (kernel/ki.h) ---- */
+/* ---- the lock-discipline checks' slow paths (kernel/ke/ki.h) ---- */
 
 void KiLockNotHeld(PKSPIN_LOCK lock, const char *lock_name, const char *routine, ULONG_PTR caller)
 {

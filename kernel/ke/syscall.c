@@ -1,5 +1,5 @@
 /*
- * System services: the SYSCALL entry (kernel/trapentry.asm) saves the user
+ * System services: the SYSCALL entry (kernel/ke/trapentry.asm) saves the user
  * registers in a KTRAP_FRAME and calls KiSystemService, which looks the
  * number up in the service table and calls the Nt routine with the
  * argument registers. Every Nt routine treats its pointer arguments as
@@ -83,7 +83,7 @@ static BOOLEAN KiIsCanonical(ULONG64 va)
     return (ULONG64)((LONG64)(va << 16) >> 16) == va;
 }
 
-/* Every return to ring 3 goes through KiExitToUser (kernel/trapentry.asm),
+/* Every return to ring 3 goes through KiExitToUser (kernel/ke/trapentry.asm),
  * which calls this with interrupts off, just before its SWAPGS and IRETQ.
  *
  * An IRETQ that faults does so in ring 0 with the user's GS already loaded.

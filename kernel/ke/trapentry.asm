@@ -1,7 +1,7 @@
 ; Trap entry stubs. The CPU pushes SS, RSP, RFLAGS, CS, RIP (and for some
 ; exceptions an error code); each stub makes the frame uniform by pushing a
 ; zero error code where the CPU does not, then the vector number. The common
-; path saves every general register into a KTRAP_FRAME (kernel/ki.h) and
+; path saves every general register into a KTRAP_FRAME (kernel/ke/ki.h) and
 ; calls KiTrapDispatch(frame).
 
 default rel
@@ -9,7 +9,7 @@ section .text
 
 extern KiTrapDispatch
 
-; The general registers in KTRAP_FRAME order (kernel/ki.h): RAX is
+; The general registers in KTRAP_FRAME order (kernel/ke/ki.h): RAX is
 ; pushed first, so R15 ends up at the lowest address, where the frame starts.
 %macro PUSH_GPRS 0
     push rax

@@ -1,6 +1,6 @@
 /*
  * The ktest runner inside the kernel. Test descriptors are placed in the
- * .ktests linker section by the KTEST macros (kernel/ktest.h), so adding a
+ * .ktests linker section by the KTEST macros (kernel/ktest/ktest.h), so adding a
  * test is adding a file: no list to edit. Output is line-oriented for
  * scripts/ktest.py:
  *   [ktest] RUN  suite.name          a test starts (names the test if it hangs)

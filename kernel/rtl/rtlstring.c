@@ -1,7 +1,7 @@
 /*
  * String routines with no kernel dependencies: the kernel links them, and
  * so does the user-mode libc (user/lib), which is why they use standard
- * types only and live apart from kernel/rtl.c.
+ * types only and live apart from kernel/rtl/rtl.c.
  */
 #include "kernel/rtl/rtlstring.h"
 

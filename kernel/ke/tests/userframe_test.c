@@ -1,5 +1,5 @@
-/* The way back to ring 3 (kernel/syscall.c KiCheckUserFrame, the exits in
- * kernel/trapentry.asm): what IRETQ gets is made safe, and a fault of the
+/* The way back to ring 3 (kernel/ke/syscall.c KiCheckUserFrame, the exits in
+ * kernel/ke/trapentry.asm): what IRETQ gets is made safe, and a fault of the
  * IRETQ itself is reported, not turned into a double fault. */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
