@@ -61,6 +61,14 @@ typedef struct _IRP {
     ULONG Length;
     KEVENT Event;                /* set at completion */
 } IRP, *PIRP;
+/* ---- device interrupts (io/interrupt.c) ---- */
+/* Connect ISR to the device interrupt on IOAPIC input GSI at IRQL (3..12):
+ * the vector is chosen in IRQL's priority class, so the APIC's priority
+ * logic is NT's IRQL. The ISR runs at IRQL and should queue a DPC. */
+NTSTATUS IoConnectInterruptEx(PKINTERRUPT *Interrupt, PKSERVICE_ROUTINE ServiceRoutine, PVOID ServiceContext,
+                              ULONG Gsi, KIRQL Irql, BOOLEAN LevelTriggered);
+void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
+
 /* Start the I/O manager at boot (io/ioinit.c). */
 void IoInitSystem(void);
 

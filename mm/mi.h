@@ -390,7 +390,6 @@ void MiInitializeSystemPtes(void);
 /* ---- pools (mm/pool.c, mm/pagedpool.c) ---- */
 void MiInitializePools(void);
 ULONG64 MiPoolOutstandingAllocations(void);
-ULONG64 ExLookasideCachedBlocks(BOOLEAN paged);
 /* Trim up to COUNT paged-pool pages out of the system working set (all
  * when COUNT is 0): their PTEs go to transition, the frames to the
  * modified list. Returns how many were trimmed. */
@@ -420,6 +419,8 @@ void MiGdbCheckpointDone(void);
 void MiLoadBootImages(void);
 void MiStartWorkingSetManager(void);
 void MiSignalLowMemory(void);
+/* What wakes the working-set manager thread (mm/userfault.c). */
+extern KEVENT MiWorkingSetManagerEvent;
 extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
 
 /* =====================================================================

@@ -98,6 +98,9 @@ void ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_F
 void ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 PVOID ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 void ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+/* Blocks the lookaside lists hold of the (paged or nonpaged) pool, for the
+ * pool leak counters (kernel/ex/lookaside.c). */
+ULONG64 ExLookasideCachedBlocks(BOOLEAN paged);
 
 /* A tag is four characters stored little-endian, so 'Mdl ' reads "Mdl " in
  * memory; write it as a multi-character constant like NT drivers do. */

@@ -192,12 +192,6 @@ typedef struct _KINTERRUPT {
     ULONG Gsi;             /* IOAPIC input, or ~0 for a local vector */
     ULONG64 Count;         /* times the routine claimed the interrupt */
 } KINTERRUPT, *PKINTERRUPT;
-/* Connect ISR to the device interrupt on IOAPIC input GSI at IRQL (3..12):
- * the vector is chosen in IRQL's priority class, so the APIC's priority
- * logic is NT's IRQL. The ISR runs at IRQL and should queue a DPC. */
-NTSTATUS IoConnectInterruptEx(PKINTERRUPT *Interrupt, PKSERVICE_ROUTINE ServiceRoutine, PVOID ServiceContext,
-                              ULONG Gsi, KIRQL Irql, BOOLEAN LevelTriggered);
-void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
 /* The kernel's half (kernel/ke/interrupt.c): pick a vector in Interrupt->Irql's
  * class, route Interrupt->Gsi to it. FALSE when the class is full. */
 BOOLEAN KeConnectInterrupt(PKINTERRUPT Interrupt, BOOLEAN LevelTriggered);

@@ -44,6 +44,8 @@ typedef struct {
 } KI_BOOT_INFO;
 
 extern KI_BOOT_INFO KiBootInfo;
+/* Where C begins (kernel/init/kmain.c), called by boot/boot.asm. */
+void kmain(uint32_t magic, uint32_t info_phys);
 
 /* Copies everything out of the multiboot2 information, which lives in
  * memory the kernel will later reuse. FALSE if it is malformed. */

@@ -21,6 +21,8 @@ int kvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 #define RtlCopyMemory(d, s, n) memcpy((d), (s), (n))
 #define RtlMoveMemory(d, s, n) memmove((d), (s), (n))
 #define RtlFillMemory(d, n, c) memset((d), (c), (n))
+/* The stack protector's cookie (kernel/rtl/ssp.c), randomized by boot.asm. */
+extern uintptr_t __stack_chk_guard;
 /* How many leading bytes of A and B are equal (N when all are). */
 SIZE_T RtlCompareMemory(const void *a, const void *b, SIZE_T n);
 

@@ -2,7 +2,6 @@
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 
-extern uintptr_t __stack_chk_guard;
 
 static uint8_t cmos_read(uint8_t reg)
 {

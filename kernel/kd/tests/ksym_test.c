@@ -2,7 +2,6 @@
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 
-void kmain(uint32_t magic, uint32_t info_phys);
 
 KTEST(ksym, names_known_functions)
 {

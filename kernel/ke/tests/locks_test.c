@@ -5,7 +5,6 @@
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 
-extern KEVENT MiWorkingSetManagerEvent;
 
 /* Take frames until MmAvailablePages is BELOW (chaining them through their
  * own PFN entries); returns the chain for give_back. */
