@@ -90,12 +90,14 @@ _start32:
     jb .no_long_mode
     mov eax, 0x80000001
     cpuid
+.cpuid_done:
     test edx, 1 << 29                     ; LM: long mode
     jz .no_long_mode
     test edx, 1 << 20                     ; NX: execute disable
     jz .no_nx
 
     call build_boot_page_tables
+.tables_built:                            ; labels for GDB (docs/boot.md, make addrs)
 
     mov eax, V2P(boot_pml4)
     mov cr3, eax
@@ -106,6 +108,7 @@ _start32:
     rdmsr
     or eax, EFER_LME | EFER_NXE
     wrmsr
+.paging_on:
     mov eax, cr0
     or eax, CR0_PG | CR0_WP | CR0_PE      ; paging on + LME = long mode (compat)
     mov cr0, eax

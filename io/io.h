@@ -22,17 +22,21 @@ typedef struct _MDL {
     ULONG ByteOffset;            /* < PAGE_SIZE */
 } MDL, *PMDL;
 
-#define MDL_MAPPED_TO_SYSTEM_VA     0x0001
-#define MDL_PAGES_LOCKED            0x0002
-#define MDL_SOURCE_IS_NONPAGED_POOL 0x0004
-#define MDL_ALLOCATED_FIXED_SIZE    0x0008
-#define MDL_PARTIAL                 0x0010
-#define MDL_PARTIAL_HAS_BEEN_MAPPED 0x0020
-#define MDL_IO_PAGE_READ            0x0040
-#define MDL_WRITE_OPERATION         0x0080
-#define MDL_FREE_EXTRA_PTES         0x0200
-#define MDL_IO_SPACE                0x0800
-#define MDL_MAPPING_CAN_FAIL        0x2000
+/* MdlFlags. An enum, not #defines, so that the values reach the DWARF and the
+ * GDB commands (scripts/gdb/mdlos) read them from there. */
+enum {
+    MDL_MAPPED_TO_SYSTEM_VA     = 0x0001,
+    MDL_PAGES_LOCKED            = 0x0002,
+    MDL_SOURCE_IS_NONPAGED_POOL = 0x0004,
+    MDL_ALLOCATED_FIXED_SIZE    = 0x0008,
+    MDL_PARTIAL                 = 0x0010,
+    MDL_PARTIAL_HAS_BEEN_MAPPED = 0x0020,
+    MDL_IO_PAGE_READ            = 0x0040,
+    MDL_WRITE_OPERATION         = 0x0080,
+    MDL_FREE_EXTRA_PTES         = 0x0200,
+    MDL_IO_SPACE                = 0x0800,
+    MDL_MAPPING_CAN_FAIL        = 0x2000,
+};
 
 typedef enum _LOCK_OPERATION { IoReadAccess = 0, IoWriteAccess = 1, IoModifyAccess = 2 } LOCK_OPERATION;
 

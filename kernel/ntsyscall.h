@@ -49,17 +49,20 @@ enum {
 #define MEM_MAPPED   0x00040000
 #define MEM_IMAGE    0x01000000
 
-/* Page protections (NT's values) */
-#define PAGE_NOACCESS          0x01
-#define PAGE_READONLY          0x02
-#define PAGE_READWRITE         0x04
-#define PAGE_WRITECOPY         0x08
-#define PAGE_EXECUTE           0x10
-#define PAGE_EXECUTE_READ      0x20
-#define PAGE_EXECUTE_READWRITE 0x40
-#define PAGE_EXECUTE_WRITECOPY 0x80
-#define PAGE_GUARD             0x100
-#define PAGE_NOCACHE           0x200
+/* Page protections (NT's values). An enum, not #defines, so that the values
+ * reach the kernel's DWARF (scripts/gdb/mdlos reads them there). */
+enum {
+    PAGE_NOACCESS          = 0x01,
+    PAGE_READONLY          = 0x02,
+    PAGE_READWRITE         = 0x04,
+    PAGE_WRITECOPY         = 0x08,
+    PAGE_EXECUTE           = 0x10,
+    PAGE_EXECUTE_READ      = 0x20,
+    PAGE_EXECUTE_READWRITE = 0x40,
+    PAGE_EXECUTE_WRITECOPY = 0x80,
+    PAGE_GUARD             = 0x100,
+    PAGE_NOCACHE           = 0x200,
+};
 
 /* NtQueryVirtualMemory class 0 */
 #define MemoryBasicInformation 0

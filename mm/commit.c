@@ -38,6 +38,13 @@
 
 volatile ULONG64 MmTotalCommittedPages, MmPeakCommitment;
 volatile ULONG64 MiUserPageTables;
+/* Guards the charge, the peak, MiUserPageTables and each process's
+ * CommitCharge and TableReserve, so that checking the headroom and taking
+ * the charge are one step. A leaf (docs/mm.md §6): it may be taken under
+ * the PFN lock, and nothing is taken under it. The headroom reads
+ * MmAvailablePages and MiUsageCount without the PFN lock: a value a frame
+ * off at worst, which the reserve absorbs. A zeroed KSPIN_LOCK is free. */
+static KSPIN_LOCK commit_lock;
 
 /* Frames now backing something that was charged: private and image pages
  * and user page tables. Promised but not yet backed = charge - this. */
@@ -77,24 +84,28 @@ static void add_charge(PEPROCESS p, ULONG64 pages)
 
 BOOLEAN MiChargeCommitment(PEPROCESS p, ULONG64 pages)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();   /* one CPU: the check and the charge are one step */
-    BOOLEAN ok = headroom() >= 0 && pages <= (ULONG64)headroom();
+    KIRQL old;
+    KeAcquireSpinLock(&commit_lock, &old);
+    LONG64 room = headroom();
+    BOOLEAN ok = room >= 0 && pages <= (ULONG64)room;
     if (ok)
         add_charge(p, pages);
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&commit_lock, old);
     return ok;
 }
 
 void MiForceChargeCommitment(PEPROCESS p, ULONG64 pages)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old;
+    KeAcquireSpinLock(&commit_lock, &old);
     add_charge(p, pages);
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&commit_lock, old);
 }
 
 void MiReturnCommitment(PEPROCESS p, ULONG64 pages)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old;
+    KeAcquireSpinLock(&commit_lock, &old);
     if (pages > MmTotalCommittedPages || (p && pages > p->CommitCharge))
         KeBugCheckRule(MEMORY_MANAGEMENT, 0x41701, pages, MmTotalCommittedPages, p ? p->CommitCharge : 0,
                        "%llu pages of commit were given back by %s, more than was charged (%llu)",
@@ -103,25 +114,27 @@ void MiReturnCommitment(PEPROCESS p, ULONG64 pages)
     MmTotalCommittedPages -= pages;
     if (p)
         p->CommitCharge -= pages;
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&commit_lock, old);
 }
 
 void MiUserPageTableCreated(PEPROCESS p)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old;
+    KeAcquireSpinLock(&commit_lock, &old);
     MiUserPageTables++;
     if (p->TableReserve)
         p->TableReserve--;   /* promised at commit or process creation: already charged */
     else
         add_charge(p, 1);    /* outside any promise (an MDL's user view): charged as it comes */
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&commit_lock, old);
 }
 
 void MiUserPageTableFreed(PEPROCESS p)
 {
-    KIRQL old = KeRaiseIrqlToDpcLevel();
+    KIRQL old;
+    KeAcquireSpinLock(&commit_lock, &old);
     MiUserPageTables--;
-    KeLowerIrql(old);
+    KeReleaseSpinLock(&commit_lock, old);
     MiReturnCommitment(p, 1);
 }
 

@@ -139,7 +139,9 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
 
     for (ULONG i = 0; i < pages; i++) {
         PUCHAR page = (PUCHAR)m->StartVa + (ULONG64)i * PAGE_SIZE;
-        volatile UCHAR *probe = i == 0 ? (PUCHAR)va : page;
+        /* The pointer itself volatile too: at -Og (make DEBUG=1) gcc keeps it
+         * in a register across the ExTry setjmp and warns (-Wclobbered). */
+        volatile UCHAR *volatile probe = i == 0 ? (PUCHAR)va : page;
         for (;;) {
             /* Fault the page in (a fault raises an exception: caught
              * here so what is already locked can be released first). */

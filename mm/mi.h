@@ -1,7 +1,7 @@
 /*
  * mi.h: memory-manager internals. The address map, the PTE formats, the
  * PFN database and the routines the pieces of mm/ share. docs/mm.md has the
- * pictures; scripts/gdb/mdlos.py reads these structures by name.
+ * pictures; the scripts/gdb/mdlos package reads these structures by name.
  */
 #pragma once
 #include "mm/mm.h"
@@ -142,18 +142,21 @@ static inline PVOID MiPrototypeFormatAddress(ULONG64 v)
     return (PVOID)((LONG64)v >> 16);   /* arithmetic: bit 63 (address bit 47) sign-extends */
 }
 
-/* NT's protection codes (MM_*), kept in software PTEs. */
-#define MM_NOACCESS          0
-#define MM_READONLY          1
-#define MM_EXECUTE           2
-#define MM_EXECUTE_READ      3
-#define MM_READWRITE         4
-#define MM_WRITECOPY         5
-#define MM_EXECUTE_READWRITE 6
-#define MM_EXECUTE_WRITECOPY 7
-#define MM_NOCACHE           0x08
-#define MM_GUARD_PAGE        0x10
-#define MM_WRITECOMBINE      0x18
+/* NT's protection codes (MM_*), kept in software PTEs. An enum, not #defines,
+ * so that the values reach the DWARF (scripts/gdb/mdlos reads them there). */
+enum {
+    MM_NOACCESS          = 0,
+    MM_READONLY          = 1,
+    MM_EXECUTE           = 2,
+    MM_EXECUTE_READ      = 3,
+    MM_READWRITE         = 4,
+    MM_WRITECOPY         = 5,
+    MM_EXECUTE_READWRITE = 6,
+    MM_EXECUTE_WRITECOPY = 7,
+    MM_NOCACHE           = 0x08,
+    MM_GUARD_PAGE        = 0x10,
+    MM_WRITECOMBINE      = 0x18,
+};
 
 /* Self-map arithmetic: PML4 slot 0x1ED points at the PML4 itself, so the
  * PTE for any VA sits at PTE_BASE + (VA bits 47..12) * 8, and applying the

@@ -16,9 +16,9 @@ typedef struct _POOL_HEADER {
     ULONG RequestedBytes;    /* what the caller asked for */
 } POOL_HEADER;
 
-#define MI_POOL_HDR_NONPAGED 1
-#define MI_POOL_HDR_PAGED    2
-#define MI_POOL_HDR_NX       4
+/* PoolType bits. An enum, not #defines, so that the values reach the DWARF
+ * (scripts/gdb/mdlos reads them there). */
+enum { MI_POOL_HDR_NONPAGED = 1, MI_POOL_HDR_PAGED = 2, MI_POOL_HDR_NX = 4 };
 
 typedef struct _MI_POOL {
     const char *Name;

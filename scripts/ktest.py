@@ -50,19 +50,6 @@ KD_BANNER_RE = r"^Type 'help' for commands\.$"
 
 # Prepended to every GDB driver script: run one command, its output framed
 # by @@@ lines for the runner to judge (an error is framed too).
-GDB_RUN_HELPER = """import gdb
-
-def run(cmd):
-    print("@@@ BEGIN " + cmd)
-    try:
-        print(gdb.execute(cmd, to_string=True), end="")
-    except gdb.error as e:
-        print("@@@ ERROR " + str(e))
-    print("@@@ END " + cmd, flush=True)
-
-"""
-
-
 class Outcome:
     def __init__(self, name, ok, message="", log=None):
         self.name, self.ok, self.message, self.log = name, ok, message, log
@@ -300,6 +287,7 @@ class Runner:
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
             "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
+            "build.hidden_tests_with_one_base_name_both_run": self.t_extra_same_base_name,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -411,6 +399,42 @@ class Runner:
     def t_no_nx(self, name):
         return self.expect_refusal(name, "qemu64,nx=off", "this CPU has no NX")
 
+    def t_extra_same_base_name(self, name):
+        """make EXTRA_TESTS="a/x.c b/x.c" must compile and link both files
+        (objects were once named by base name, so one was dropped): build a
+        second kernel with two such files in build/extra-check/ and boot it;
+        a test from each file must pass. The scratch build starts as a copy
+        of this one (same times), so only the two files compile."""
+        import shutil
+        build = os.path.dirname(os.path.abspath(self.args.kernel))
+        scratch = os.path.join(build, "extra-check")
+        shutil.rmtree(scratch, ignore_errors=True)
+        skip = {"iso-cache", "test-logs", "extra-check", "extra", "user"}
+        shutil.copytree(build, scratch, ignore=lambda d, names: [n for n in names if d == build and n in skip])
+        files = []
+        for side in ("a", "b"):
+            os.makedirs(os.path.join(scratch, "src", side))
+            files.append(os.path.join(scratch, "src", side, "x.c"))
+            with open(files[-1], "w") as f:
+                f.write('#include "kernel/mdlos.h"\n'
+                        f'KTEST(extra_same_name, from_{side}) {{ KT_EQ(1 + 1, 2); }}\n')
+        kernel = os.path.join(scratch, "kernel.elf")
+        # make test's own variables (CC=, DEBUG=, ...) reach this make through MAKEFLAGS.
+        out = subprocess.run(["make", "-C", ROOT, "-s", f"B={scratch}", f"EXTRA_TESTS={' '.join(files)}", kernel],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+        with open(log_path(name) + ".make", "w") as f:
+            f.write(out.stdout + out.stderr)
+        if out.returncode != 0:
+            return False, f"make EXTRA_TESTS=a/x.c b/x.c failed (log: {log_path(name)}.make)"
+        b = mq.boot(kernel, "ktest=extra_same_name.*", timeout=60, mem=self.args.mem, log_path=log_path(name),
+                    user_dir=os.path.join(scratch, "user"))
+        passed = {o.name for o in judge_ktest_boot(b, name) if o.ok}
+        want = {"extra_same_name.from_a", "extra_same_name.from_b"}
+        if want <= passed:
+            shutil.rmtree(scratch, ignore_errors=True)
+            return True, ""
+        return False, "passed: " + (", ".join(sorted(passed)) or "nothing") + "; want both from_a and from_b"
+
     def gdb_session(self, name, commands, cmdline="", serial=None):
         """Start QEMU halted with a gdbstub, booting CMDLINE with the serial
         console in the file SERIAL (or nowhere), run gdb in batch mode with
@@ -455,60 +479,34 @@ class Runner:
         return False, f"expected to stop at the physical entry point, got pc={pc and pc.group(1)} " \
                       f"entry={entry and entry.group(1)}"
 
-    # ---- the memory-manager GDB commands (scripts/gdb/mdlos.py) ----
+    # ---- the memory-manager GDB commands (the scripts/gdb/mdlos package) ----
     # The kernel booted with `gdbcheck=1` prints its own view of a few
     # addresses (mm/mminit.c, MiGdbCheckpoint), one line each:
     #   mm: translate VA -> PA pte=PTE pfn=PFN state=LIST refs=N shares=N
-    # and then calls MiGdbCheckpointDone, where GDB stops. A driver run
-    # inside GDB reads those lines from the serial log and runs `pt VA` and
-    # `pfn PFN` for each (plus any fixed COMMANDS), framing each command's
-    # output with @@@ lines for the runner to judge.
-    GDB_DRIVER = """
-import re
-import gdb
-SERIAL, TRANSLATE, COMMANDS = {serial!r}, {translate!r}, {commands!r}
-
-
-def main():
-    try:
-        gdb.execute("help pfnstats", to_string=True)
-    except gdb.error:
-        return print("@@@ NOTRUN the gdbinit did not load the mdlos.py commands")
-    if gdb.lookup_global_symbol("MiGdbCheckpointDone") is None:
-        return print("@@@ NOTRUN the kernel has no MiGdbCheckpointDone")
-    gdb.execute("break MiGdbCheckpointDone")
-    for other in ("HalHaltSystem", "KdShell"):   # a bugcheck, or a boot that never checkpoints
-        if gdb.lookup_global_symbol(other) is not None:
-            gdb.execute("break " + other)
-    gdb.execute("continue")
-    where = gdb.selected_frame().name()
-    print("@@@ STOPPED " + str(where), flush=True)
-    if where != "MiGdbCheckpointDone":
-        return
-    if TRANSLATE:
-        for line in open(SERIAL, errors="replace").read().splitlines():
-            m = re.match(r"mm: translate (\\S+) -> \\S+ pte=\\S+ pfn=(\\S+) ", line)
-            if m:
-                run("pt " + m.group(1))
-                run("pfn " + m.group(2))
-    for c in COMMANDS:
-        run(c)
-
-main()
-"""
+    # and then calls MiGdbCheckpointDone, where GDB stops. The driver
+    # scripts/gdb/tests/checkpoint.py reads those lines from the serial log
+    # and runs `pt VA` and `pfn PFN` for each (plus any fixed COMMANDS),
+    # framing each command's output with @@@ lines for the runner to judge
+    # (scripts/gdb/tests/harness.py says how).
     TRANSLATE_RE = re.compile(r"^mm: translate (0x[0-9a-f]+) -> (0x[0-9a-f]+|0) pte=(0x[0-9a-f]+|0) "
                               r"pfn=(0x[0-9a-f]+|0) state=(\S+) refs=(\d+) shares=(\d+)")
+
+    def gdb_driver(self, name, driver, args=None, cmdline="", serial=None):
+        """Run the GDB test driver scripts/gdb/tests/DRIVER (after its
+        harness.py) with mdlos_test_args = ARGS; return gdb's output."""
+        tests = os.path.join(ROOT, "scripts", "gdb", "tests")
+        return self.gdb_session(name, [f"python mdlos_test_args = {dict(args or {})!r}",
+                                       f"source {os.path.join(tests, 'harness.py')}",
+                                       f"source {os.path.join(tests, driver)}"], cmdline=cmdline, serial=serial)
 
     def gdb_checkpoint(self, name, translate, commands=()):
         """Boot with gdbcheck=1 under GDB, stop at MiGdbCheckpointDone and run
         the driver. Returns (serial lines, {command: output}, error or None)."""
         serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        driver = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".driver.py")
         if os.path.exists(serial):
             os.remove(serial)
-        with open(driver, "w") as f:
-            f.write(GDB_RUN_HELPER + self.GDB_DRIVER.format(serial=serial, translate=translate, commands=list(commands)))
-        out = self.gdb_session(name, [f"source {driver}"], cmdline="gdbcheck=1", serial=serial)
+        out = self.gdb_driver(name, "checkpoint.py", dict(serial=serial, translate=translate, commands=list(commands)),
+                              cmdline="gdbcheck=1", serial=serial)
         lines = open(serial, errors="replace").read().splitlines() if os.path.exists(serial) else []
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
@@ -603,53 +601,15 @@ main()
     # An ordinary boot (no ktest=) starts init, which starts sh; GDB stops
     # when a user process is inside the kernel with its address space
     # current: sh waiting for a line (NtReadConsole) or any process ending
-    # (PsExitCurrentProcess, still on the process list). The driver prints
-    # the stopped process's image name, then each command framed by @@@.
-    GDB_PS_DRIVER = """
-import gdb
-
-
-def main():
-    try:
-        gdb.execute("help vad", to_string=True)
-    except gdb.error:
-        return print("@@@ NOTRUN the gdbinit did not load the process commands of mdlos.py")
-    stops = [f for f in ("PsExitCurrentProcess", "NtReadConsole", "KdShell", "HalHaltSystem")
-             if gdb.lookup_global_symbol(f) is not None or gdb.lookup_static_symbol(f) is not None]
-    if "PsExitCurrentProcess" not in stops:
-        return print("@@@ NOTRUN the kernel has no PsExitCurrentProcess")
-    for f in stops:
-        gdb.execute("break " + f)
-    gdb.execute("continue")
-    print("@@@ STOPPED " + str(gdb.selected_frame().name()), flush=True)
-    try:
-        p = gdb.parse_and_eval("prcb0.CurrentThread->Process")
-        print("@@@ IMAGE " + p["ImageName"].string(), flush=True)
-    except gdb.error as e:
-        print("@@@ IMAGE ? " + str(e), flush=True)
-    for c in ("ps", "vad", "ws -a", "vad init", "pt 0x400000 init"):
-        run(c)
-    # The frame of the stopped process's first image page, through its
-    # prototype PTE (mm/image.c): `pfn` must show it is owned by that prototype.
-    try:
-        v = int(gdb.parse_and_eval("prcb0.CurrentThread->Process->Image->PrototypePte[0].u.Long")) & (2 ** 64 - 1)
-        print("@@@ PROTO %#x" % v, flush=True)
-        if v & 1:
-            run("pfn %#x" % ((v & 0x000FFFFFFFFFF000) >> 12))
-    except gdb.error as e:
-        print("@@@ PROTO ? " + str(e), flush=True)
-
-main()
-"""
+    # (PsExitCurrentProcess, still on the process list). The driver
+    # (scripts/gdb/tests/processes.py) prints the stopped process's image
+    # name, then each command framed by @@@.
 
     def t_gdb_ps_vad(self, name):
         serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        driver = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".driver.py")
         if os.path.exists(serial):
             os.remove(serial)
-        with open(driver, "w") as f:
-            f.write(GDB_RUN_HELPER + self.GDB_PS_DRIVER)
-        out = self.gdb_session(name, [f"source {driver}"], cmdline="", serial=serial)
+        out = self.gdb_driver(name, "processes.py", cmdline="", serial=serial)
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
             return False, notrun.group(1)
@@ -723,72 +683,21 @@ main()
         return True, ""
 
     # ---- the MDL commands (mdl, locked) ----
-    # The kernel runs the MDL ktests below that exist (each locks a paged-pool
-    # buffer, maps it with MmGetSystemAddressForMdlSafe and unlocks it); GDB
+    # scripts/gdb/tests/mdl.py: the kernel runs the MDL ktests below that
+    # exist (each locks a paged-pool buffer, maps it with MmGetSystemAddressForMdlSafe and unlocks it); GDB
     # stops at the entry of the first MmUnlockPages whose MDL (the first
     # argument, $rdi) is locked and mapped, prints the MDL's fields and
     # frames read with plain GDB expressions (@@@ FIELDS / @@@ FRAME), then
     # runs the commands.
     GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
-    GDB_MDL_DRIVER = """
-import gdb
-TESTS = {tests!r}
-
-
-def val(expr):
-    return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
-
-def main():
-    try:
-        gdb.execute("help locked", to_string=True)
-    except gdb.error:
-        return print("@@@ NOTRUN the gdbinit did not load the mdl and locked commands of mdlos.py")
-    if gdb.lookup_global_symbol("MmUnlockPages") is None:
-        return print("@@@ NOTRUN the kernel has no MmUnlockPages")
-    def exists(test):
-        sym = "ktest_desc_" + test.replace(".", "_")
-        return gdb.lookup_static_symbol(sym) is not None or gdb.lookup_global_symbol(sym) is not None
-    if not any(exists(t) for t in TESTS):
-        return print("@@@ NOTRUN the kernel has none of the ktests " + ", ".join(TESTS))
-    gdb.execute("break *MmUnlockPages if (((struct _MDL *)$rdi)->MdlFlags & 3) == 3")
-    for other in ("KeBugCheckEx", "HalHaltSystem", "KdShell"):
-        if gdb.lookup_global_symbol(other) is not None:
-            gdb.execute("break " + other)
-    try:
-        gdb.execute("continue")
-        where = gdb.selected_frame().name()
-    except gdb.error as e:
-        where = "nowhere (" + str(e) + ")"
-    print("@@@ STOPPED " + str(where), flush=True)
-    if where != "MmUnlockPages":
-        return
-    m = "((struct _MDL *)$rdi)"
-    mdl = val("$rdi")
-    span = ((val(m + "->ByteOffset") & 0xFFF) + val(m + "->ByteCount") + 0xFFF) >> 12
-    print("@@@ FIELDS mdl=%#x flags=%#x count=%d offset=%d start=%#x sys=%#x process=%#x size=%d span=%d" % (
-        mdl, val(m + "->MdlFlags") & 0xFFFF, val(m + "->ByteCount"), val(m + "->ByteOffset"),
-        val(m + "->StartVa"), val(m + "->MappedSystemVa"), val(m + "->Process"), val(m + "->Size"), span))
-    for i in range(span):
-        pfn = val("((unsigned long long *)(%s + 1))[%d]" % (m, i))
-        e = "MmPfnDatabase[%d]" % pfn
-        print("@@@ FRAME %d pfn=%#x loc=%d refs=%d shares=%d" % (
-            i, pfn, val(e + ".PageLocation"), val(e + ".ReferenceCount"), val(e + ".ShareCount")), flush=True)
-    for c in ("mdl $rdi", "locked", "locked 0", "pt %#x" % val(m + "->MappedSystemVa")):
-        run(c)
-
-main()
-"""
 
     def t_gdb_mdl(self, name):
         serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        driver = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".driver.py")
         if os.path.exists(serial):
             os.remove(serial)
-        with open(driver, "w") as f:
-            f.write(GDB_RUN_HELPER + self.GDB_MDL_DRIVER.format(tests=self.GDB_MDL_TESTS))
-        out = self.gdb_session(name, [f"source {driver}"],
-                               cmdline=f"ktest={','.join(self.GDB_MDL_TESTS)} verifier=1", serial=serial)
+        out = self.gdb_driver(name, "mdl.py", dict(tests=list(self.GDB_MDL_TESTS)),
+                              cmdline=f"ktest={','.join(self.GDB_MDL_TESTS)} verifier=1", serial=serial)
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
             return False, notrun.group(1)

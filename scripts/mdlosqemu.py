@@ -67,21 +67,33 @@ def user_programs(user_dir):
         return []
 
 
+def file_digest(path):
+    """SHA-1 of PATH's bytes."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def make_iso(kernel, cmdline, cache_dir, user_dir=None):
     """An ISO booting KERNEL with CMDLINE and the user programs of USER_DIR
     (default build/user) as modules; reused while none of them changed."""
     user_dir = user_dir or user_dir_of(kernel)
-    st = os.stat(kernel)
-    ident = f"{os.path.abspath(kernel)}|{st.st_mtime_ns}|{st.st_size}|{cmdline}"
+    # Keyed on the files' contents, not their times: a gcc, clang or DEBUG=1
+    # kernel (or one copied in with its old mtime) can never boot from an ISO
+    # made for another. Hashing the ~2 MB kernel and the programs costs a few
+    # milliseconds per boot.
+    mkiso = os.path.join(ROOT, "scripts", "mkiso.sh")
+    ident = f"{os.path.abspath(kernel)}|{file_digest(kernel)}|{cmdline}|{file_digest(mkiso)}"
     for prog in user_programs(user_dir):
-        ps = os.stat(prog)
-        ident += f"|{os.path.basename(prog)}:{ps.st_mtime_ns}:{ps.st_size}"
+        ident += f"|{os.path.basename(prog)}:{file_digest(prog)}"
     key = hashlib.sha1(ident.encode()).hexdigest()[:16]
     iso = os.path.join(cache_dir, key + ".iso")
     with _iso_lock:
         if not os.path.exists(iso):
             os.makedirs(cache_dir, exist_ok=True)
-            subprocess.run(["sh", os.path.join(ROOT, "scripts", "mkiso.sh"), iso, kernel, cmdline, user_dir],
+            subprocess.run(["sh", mkiso, iso, kernel, cmdline, user_dir],
                            check=True)
     return iso
 

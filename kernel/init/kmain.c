@@ -103,6 +103,10 @@ void kmain(uint32_t magic, uint32_t info_phys)
     pattern = KeGetOption("bench");
     if (pattern)
         KtRunBenchmarks(pattern[0] ? pattern : "*");
-    RunInit();
+    /* `kd` on the command line skips init, so `make run CMDLINE=kd` lands
+     * in the kernel's own shell; without it, kd> is where the kernel goes
+     * when init cannot start or ends. */
+    if (!KeOptionEnabled("kd"))
+        RunInit();
     KdShell();
 }

@@ -1,7 +1,7 @@
 /*
- * A tiny kernel debugger shell on the serial console: what `make run`
- * lands in until processes and a user shell exist (issue 4). Commands are
- * read byte by byte from COM1 by polling (interrupts are not wired yet).
+ * A tiny kernel debugger shell on the serial console: what `make run
+ * CMDLINE=kd` lands in (kmain skips init), and where the kernel goes when
+ * init cannot start. Commands are read byte by byte from COM1 by polling.
  */
 #include "kernel/ke/ki.h"
 #include "kernel/kd/kd.h"

@@ -101,6 +101,7 @@ static const struct {
     { "bench", OPT_TEXT },          /* run the kernel benchmarks matching these globs */
     { "utest", OPT_TEXT },          /* init runs the user-mode tests matching these globs */
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
+    { "kd", OPT_FLAG },             /* no init: the kd> shell right after the tests (make run CMDLINE=kd) */
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */

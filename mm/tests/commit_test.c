@@ -4,32 +4,11 @@
  * bugcheck naming the rule, not a hang. */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
+#include "mm/tests/frames_test_util.h"
 
 #define TAG_TEST POOL_TAG('C', 'm', 't', 'T')
 
-/* Takes every frame there is, chained through the PFN entries (there is
- * no memory left for a list). Returns the chain. */
-static PFN_NUMBER drain(PFN_NUMBER *count)
-{
-    PFN_NUMBER chain = 0, n = 0;
-    for (PFN_NUMBER pfn; (pfn = MiAllocatePfn(MiUsageTest, FALSE)) != 0; n++) {
-        MI_PFN_ELEMENT(pfn)->OriginalPte.u.Long = chain;
-        chain = pfn;
-    }
-    *count = n;
-    return chain;
-}
-
-static void undrain(PFN_NUMBER chain)
-{
-    while (chain) {
-        PFN_NUMBER next = MI_PFN_ELEMENT(chain)->OriginalPte.u.Long;
-        MiFreePfn(chain);
-        chain = next;
-    }
-}
-
-static volatile PFN_NUMBER chain_head;
+static MT_HELD_FRAMES drained_frames;
 static KEVENT drained;
 
 static void give_one_back_later(PVOID ctx)
@@ -38,9 +17,7 @@ static void give_one_back_later(PVOID ctx)
     KeWaitForSingleObject(&drained, Executive, KernelMode, FALSE, NULL);
     LARGE_INTEGER d = { -KI_MS(200) };
     KeDelayExecutionThread(KernelMode, FALSE, &d);
-    PFN_NUMBER pfn = chain_head;
-    chain_head = MI_PFN_ELEMENT(pfn)->OriginalPte.u.Long;
-    MiFreePfn(pfn);
+    MtReleaseFrame(&drained_frames);   /* one frame back; the test gives back the rest */
 }
 
 /* Item 4: a fault that needs a frame when there is none waits for one
@@ -52,14 +29,14 @@ KTEST(commit, charged_allocation_waits_for_a_frame)
     PKTHREAD t = KeCreateSystemThread(give_one_back_later, NULL, KI_DEFAULT_PRIORITY, "giver");
     KT_ASSERT(t != NULL);
     ULONG64 waits = MiFrameWaits;
-    PFN_NUMBER n;
-    chain_head = drain(&n);
+    drained_frames = (MT_HELD_FRAMES){ 0 };
+    MtHoldFramesWhileAvailable(&drained_frames, 0);
+    PFN_NUMBER n = drained_frames.Count;
     ULONG64 avail_then = MmAvailablePages;   /* nothing left for the allocation below */
     KeSetEvent(&drained, 0, FALSE);
     KT_GT(n, 1000);
     PFN_NUMBER got = MiAllocatePfn(MiUsageUser, TRUE);   /* waits for the giver */
-    PFN_NUMBER rest = chain_head;
-    undrain(rest);
+    MtReleaseFrames(&drained_frames);
     KT_NE(got, 0);
     KT_EQ(avail_then, 0);
     KT_EQ(MiFrameWaits, waits + 1);
@@ -74,9 +51,9 @@ KTEST(commit, charged_allocation_waits_for_a_frame)
  * in NO_PAGES_AVAILABLE (0x4D) with the rule in words: P2 = 0 available. */
 KTEST_BUGCHECK(commit, frame_that_never_comes_is_0x4d, NO_PAGES_AVAILABLE, KT_ANY, 0, KT_ANY, KT_ANY)
 {
-    PFN_NUMBER n;
+    MT_HELD_FRAMES held = { 0 };
     MiFrameWaitLimitMs = 300;   /* the rule, sooner */
-    drain(&n);
+    MtHoldFramesWhileAvailable(&held, 0);
     MiAllocatePfn(MiUsageUser, TRUE);
 }
 

@@ -1,6 +1,7 @@
 /* The PFN database: invariants, exhaustion, zeroing, reference counting. */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
+#include "mm/tests/frames_test_util.h"
 
 KTEST(pfn, database_consistent_at_boot)
 {
@@ -17,16 +18,14 @@ KTEST(pfn, database_consistent_at_boot)
     KT_GE(MiUsageCount[MiUsagePfnDatabase] * PAGE_SIZE, MmNumberOfPhysicalPages * sizeof(MMPFN));
 }
 
-/* Take every frame there is (chaining them through the PFN entries we own,
- * since there is no memory left to keep a list in), check the database
- * while memory is exhausted, then give them all back. */
+/* Take every frame there is, check the database while memory is
+ * exhausted, then give them all back. */
 KTEST(pfn, allocate_all_memory_and_free_it)
 {
-    PFN_NUMBER avail = MmAvailablePages, chain = 0, n = 0;
-    for (PFN_NUMBER pfn; (pfn = MiAllocatePfn(MiUsageTest, FALSE)) != 0; n++) {
-        MI_PFN_ELEMENT(pfn)->OriginalPte.u.Long = chain;
-        chain = pfn;
-    }
+    PFN_NUMBER avail = MmAvailablePages;
+    MT_HELD_FRAMES held = { 0 };
+    MtHoldFramesWhileAvailable(&held, 0);
+    PFN_NUMBER n = held.Count;
     KT_EQ(n, avail);
     KT_EQ(MmAvailablePages, 0);
     KT_EQ(MmFreePageListHead.Total + MmZeroedPageListHead.Total, 0);
@@ -35,11 +34,7 @@ KTEST(pfn, allocate_all_memory_and_free_it)
     /* With no frames, allocations fail cleanly. */
     KT_EQ(MiAllocatePfn(MiUsageTest, TRUE), 0);
     KT_ASSERT(ExAllocatePoolWithTag(NonPagedPoolNx, 3 * PAGE_SIZE, POOL_TAG('T', 'e', 's', 't')) == NULL);
-    while (chain) {
-        PFN_NUMBER next = MI_PFN_ELEMENT(chain)->OriginalPte.u.Long;
-        MiFreePfn(chain);
-        chain = next;
-    }
+    MtReleaseFrames(&held);
     KT_EQ(MmAvailablePages, avail);
     KT_EQ(MiUsageCount[MiUsageTest], 0);
     KT_ASSERT(MiVerifyPfnDatabase(FALSE));

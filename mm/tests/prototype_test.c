@@ -10,6 +10,7 @@
  */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
+#include "mm/tests/frames_test_util.h"
 
 #define TAG_PT POOL_TAG('P', 'r', 'T', 's')
 #define IMAGE "hello"
@@ -262,30 +263,13 @@ KTEST(proto, trimming_both_puts_only_the_prototype_in_transition)
 }
 
 /* Take every free and zeroed frame, and standby frames (repurposing them)
- * until standby frame F is taken; returns the chain of frames held
- * (linked through OriginalPte, as pfn_test does), F among them. */
-static PFN_NUMBER take_until(PFN_NUMBER f, BOOLEAN *got)
+ * until standby frame F is taken; F is among the frames held. */
+static BOOLEAN hold_until(MT_HELD_FRAMES *h, PFN_NUMBER f)
 {
-    PFN_NUMBER chain = 0, pfn;
-    *got = FALSE;
-    while ((pfn = MiAllocatePfn(MiUsageTest, FALSE)) != 0) {
-        MI_PFN_ELEMENT(pfn)->OriginalPte.u.Long = chain;
-        chain = pfn;
-        if (pfn == f) {
-            *got = TRUE;
-            break;
-        }
-    }
-    return chain;
-}
-
-static void give_back(PFN_NUMBER chain)
-{
-    while (chain) {
-        PFN_NUMBER next = MI_PFN_ELEMENT(chain)->OriginalPte.u.Long;
-        MiFreePfn(chain);
-        chain = next;
-    }
+    for (PFN_NUMBER pfn; (pfn = MtHoldFrame(h)) != 0;)
+        if (pfn == f)
+            return TRUE;
+    return FALSE;
 }
 
 KTEST(proto, repurposing_a_standby_frame_rewrites_only_the_prototype)
@@ -302,13 +286,13 @@ KTEST(proto, repurposing_a_standby_frame_rewrites_only_the_prototype)
     ULONG64 va = pte_of(a, CODE, NULL), vb = pte_of(b, CODE, NULL);
 
     /* Memory runs out: the allocator repurposes standby frames, f too. */
-    BOOLEAN got;
-    PFN_NUMBER chain = take_until(f, &got);
+    MT_HELD_FRAMES held = { 0 };
+    BOOLEAN got = hold_until(&held, f);
     /* Check before giving back: nothing else can run in between. */
     ULONG64 now = proto->u.Long;
     ULONG64 now_a = pte_of(a, CODE, NULL), now_b = pte_of(b, CODE, NULL);
     UCHAR usage = MI_PFN_ELEMENT(f)->Usage;
-    give_back(chain);
+    MtReleaseFrames(&held);
     KT_ASSERT(got);
     KT_EQ(usage, MiUsageTest);                     /* f has a new owner */
     /* The prototype says "in the file" again; no process PTE changed. */

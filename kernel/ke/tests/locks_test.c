@@ -4,28 +4,8 @@
  */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
+#include "mm/tests/frames_test_util.h"
 
-
-/* Take frames until MmAvailablePages is BELOW (chaining them through their
- * own PFN entries); returns the chain for give_back. */
-static PFN_NUMBER take_frames_until_below(PFN_NUMBER below)
-{
-    PFN_NUMBER chain = 0, pfn;
-    while (MmAvailablePages >= below && (pfn = MiAllocatePfn(MiUsageTest, FALSE)) != 0) {
-        MI_PFN_ELEMENT(pfn)->OriginalPte.u.Long = chain;
-        chain = pfn;
-    }
-    return chain;
-}
-
-static void give_back(PFN_NUMBER chain)
-{
-    while (chain) {
-        PFN_NUMBER next = MI_PFN_ELEMENT(chain)->OriginalPte.u.Long;
-        MiFreePfn(chain);
-        chain = next;
-    }
-}
 
 /* Issue 8 item 6: NtQuerySystemInformation(SystemProcessList) allocated its
  * snapshot from pool while holding the dispatcher lock. With memory low,
@@ -38,7 +18,8 @@ KTEST(locks, process_list_query_while_memory_is_low)
     NTSTATUS (*svc)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64) =
         KiLookupService(SYS_NtQuerySystemInformation);
     KT_ASSERT(svc != NULL);
-    PFN_NUMBER chain = take_frames_until_below(MI_LOW_MEMORY_PAGES - 64);
+    MT_HELD_FRAMES held = { 0 };
+    MtHoldFramesWhileAvailable(&held, MI_LOW_MEMORY_PAGES - 64);
     KT_LT(MmAvailablePages, MI_LOW_MEMORY_PAGES);
     /* The working-set manager has run and is waiting again: the next
      * allocation really signals its event. */
@@ -46,7 +27,7 @@ KTEST(locks, process_list_query_while_memory_is_low)
     ULONG64 runs = MiWorkingSetManagerRuns;
     NTSTATUS s = svc(SystemProcessList, (ULONG64)none, 0, 0, 0, 0);
     ULONG64 runs_after = MiWorkingSetManagerRuns;
-    give_back(chain);
+    MtReleaseFrames(&held);
     KT_ASSERT(s == STATUS_SUCCESS || s == STATUS_INFO_LENGTH_MISMATCH);   /* no room given: a size, or nothing to list */
     KT_GT(runs_after, runs);                        /* the low-memory signal was sent during the call */
 }

@@ -7,6 +7,7 @@
  */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
+#include "mm/tests/frames_test_util.h"
 
 #define TAG_EXHAUST POOL_TAG('E', 'x', 'h', 'p')
 #define MAX_PROCESSES 20000
@@ -20,16 +21,8 @@ KTEST(exhaust, processes_until_refused_then_all_back)
     PEPROCESS *all = ExAllocatePoolWithTag(NonPagedPoolNx, MAX_PROCESSES * sizeof(PEPROCESS), TAG_EXHAUST);
     KT_ASSERT(all != NULL);
     /* Take the memory above LEAVE_PAGES away first. */
-    ULONG64 max_held = MmAvailablePages;
-    PFN_NUMBER *held = ExAllocatePoolWithTag(NonPagedPoolNx, max_held * sizeof(PFN_NUMBER), TAG_EXHAUST);
-    KT_ASSERT(held != NULL);
-    ULONG64 nheld = 0;
-    while (nheld < max_held && MmAvailablePages > LEAVE_PAGES) {
-        PFN_NUMBER pfn = MiAllocatePfn(MiUsageTest, FALSE);
-        if (!pfn)
-            break;
-        held[nheld++] = pfn;
-    }
+    MT_HELD_FRAMES held = { 0 };
+    MtHoldFramesWhileAvailable(&held, LEAVE_PAGES + 1);
     ULONG n = 0;
     NTSTATUS s = STATUS_SUCCESS;
     while (n < MAX_PROCESSES && NT_SUCCESS(s = PsCreateProcess("child", "child sleep 600000", NULL, &all[n]))) {
@@ -54,9 +47,7 @@ KTEST(exhaust, processes_until_refused_then_all_back)
         PsDereferenceProcess(all[i]);
     }
     ExFreePoolWithTag(all, TAG_EXHAUST);
-    while (nheld)
-        MiFreePfn(held[--nheld]);
-    ExFreePoolWithTag(held, TAG_EXHAUST);
+    MtReleaseFrames(&held);
     KT_ASSERT(refused);
     KT_ASSERT(s == STATUS_INSUFFICIENT_RESOURCES || s == STATUS_NO_MEMORY || s == STATUS_COMMITMENT_LIMIT);
     /* Refused while memory was left for the running processes' next faults

@@ -1,0 +1,66 @@
+"""mdlos memory-manager, process and MDL commands for GDB (loaded by scripts/gdb/gdbinit).
+
+  pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  pfn N             one PFN database entry, decoded
+  pfnstats          the page lists, and what every frame of RAM is used for
+  pool [TAG]        pool statistics and the pool tag table
+  memmap [VA]       the kernel's address map (and which region holds VA)
+  ps                every process and every thread
+  vad [PROC]        a process's VADs (default: the process whose CR3 is current)
+  ws [-a] [PROC]    a process's working set, each page with its PTE and PFN entry
+  mdl [-a] ADDR     an MDL: fields, flags, frames with their PFN entries, the verifier's record
+  locked [PROC]     frames locked by MDLs, and (with verifier=1) the MDLs holding them
+  mdlos             this list
+
+The modules (README.md says which holds what): common (memory reads,
+types, the kernel's constants read from its DWARF, formatting),
+pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
+vad, ws), mdl (mdl, locked). They read the kernel's own structures by
+name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
+Python 3 standard library only.
+"""
+import gdb
+
+from .common import Command
+from .mdl import LockedCommand, MdlCommand
+from .pagetable import MemmapCommand, PtCommand
+from .pfn import PfnCommand, PfnStatsCommand
+from .pool import PoolCommand
+from .process import PsCommand, VadCommand, WsCommand
+
+
+class MdlosCommand(Command):
+    """mdlos memory-manager and process commands (the scripts/gdb/mdlos package).
+
+  pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  pfn N             one PFN database entry (MmPfnDatabase[N]), decoded
+  pfnstats          the page lists, and what every frame of RAM is used for
+  pool [TAG]        pool statistics and the pool tag table
+  memmap [VA]       the kernel's address map (and which region holds VA)
+  ps                every process (EPROCESS) and every thread (KTHREAD)
+  vad [PROC]        a process's VADs, with what their PTEs hold
+  ws [-a] [PROC]    a process's working set: each page's PTE and PFN entry
+  mdl [-a] ADDR     an MDL (struct _MDL): fields, MdlFlags by name, each frame's
+                    PFN entry, and who allocated/locked/mapped it (verifier=1)
+  locked [PROC]     frames whose ReferenceCount their mappings do not explain
+                    (MDL locks), with the tracked MDLs holding them
+
+PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
+process whose address space is in CR3. `help COMMAND` for each. They need
+the kernel's symbols (file build/kernel.elf)."""
+
+    def __init__(self):
+        super().__init__("mdlos", gdb.COMMAND_DATA, gdb.COMPLETE_NONE)
+
+    def run(self, arg):
+        print(self.__doc__)
+
+
+def register():
+    """Create every command (GDB keeps them); called once, at import."""
+    for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
+                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand):
+        command()
+
+
+register()
