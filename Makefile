@@ -90,9 +90,11 @@ USTAMP := $(B)/flags.ucc
 ASTAMP := $(B)/flags.nasm
 LSTAMP := $(B)/flags.ld
 
+# Every .c and .asm under these trees is part of the kernel, at any depth
+# (kernel/ke/, kernel/ke/tests/, ...): a new folder needs no Makefile edit.
 SUBSYS  := kernel mm io drivers
-C_SRCS  := $(sort $(wildcard $(addsuffix /*.c,$(SUBSYS)) $(addsuffix /tests/*.c,$(SUBSYS))))
-ASM_SRCS := $(sort $(wildcard boot/*.asm $(addsuffix /*.asm,$(SUBSYS))))
+C_SRCS  := $(sort $(shell find $(SUBSYS) -name '*.c'))
+ASM_SRCS := $(sort $(wildcard boot/*.asm) $(shell find $(SUBSYS) -name '*.asm'))
 OBJS    := $(patsubst %.c,$(B)/%.o,$(C_SRCS)) $(patsubst %.asm,$(B)/%.o,$(ASM_SRCS))
 # A hidden test's object mirrors its absolute path under build/extra/, so two
 # files with one base name (a/x.c, b/x.c) get two objects, both linked.
@@ -184,8 +186,9 @@ ULDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack --gc-sectio
 
 ULIB_SRCS  := $(sort $(wildcard user/lib/*.c user/lib/*.S))
 ULIB_OBJS  := $(patsubst user/%,$(UB)/obj/%.o,$(basename $(ULIB_SRCS)))
-# The string routines the kernel has too are one source, compiled for both.
-ULIB_OBJS  += $(UB)/obj/lib/rtlstring.o
+# The string routines the kernel has too are one source, compiled for both
+# (an object path of its own: a build/ from before kernel/rtl/ still builds).
+ULIB_OBJS  += $(UB)/obj/rtl/rtlstring.o
 UCRT0      := $(UB)/obj/lib/crt0.o
 UPROG_SRCS := $(sort $(wildcard user/*.c user/tests/*.c))
 UPROG_OBJS := $(patsubst user/%.c,$(UB)/obj/%.o,$(UPROG_SRCS))
@@ -208,7 +211,7 @@ $(UB)/obj/lib/%.o: user/lib/%.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@
-$(UB)/obj/lib/rtlstring.o: kernel/rtlstring.c | deps
+$(UB)/obj/rtl/rtlstring.o: kernel/rtl/rtlstring.c | deps
 	@mkdir -p $(dir $@)
 	$(call msg,UCC,$<)
 	$(Q)$(CC) $(UCFLAGS) -c $< -o $@

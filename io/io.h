@@ -6,7 +6,7 @@
  * here next.
  */
 #pragma once
-#include "kernel/ke.h"
+#include "kernel/ke/ke.h"
 #include "mm/mm.h"
 
 struct _EPROCESS;
@@ -47,8 +47,6 @@ typedef enum _MM_PAGE_PRIORITY { LowPagePriority = 0, NormalPagePriority = 16, H
 #define MM_DONT_ZERO_ALLOCATION    0x00000001
 #define MM_ALLOCATE_FULLY_REQUIRED 0x00000004
 
-#define STATUS_WORKING_SET_QUOTA ((NTSTATUS)0xC00000A1L)
-#define STATUS_NOT_MAPPED_VIEW   ((NTSTATUS)0xC0000019L)
 
 #define MmGetMdlPfnArray(m)       ((PPFN_NUMBER)((PMDL)(m) + 1))
 #define MmGetMdlVirtualAddress(m) ((PVOID)((PUCHAR)(m)->StartVa + (m)->ByteOffset))
@@ -67,6 +65,17 @@ typedef struct _IRP {
     ULONG Length;
     KEVENT Event;                /* set at completion */
 } IRP, *PIRP;
+/* ---- device interrupts (io/interrupt.c) ---- */
+/* Connect ISR to the device interrupt on IOAPIC input GSI at IRQL (3..12):
+ * the vector is chosen in IRQL's priority class, so the APIC's priority
+ * logic is NT's IRQL. The ISR runs at IRQL and should queue a DPC. */
+NTSTATUS IoConnectInterruptEx(PKINTERRUPT *Interrupt, PKSERVICE_ROUTINE ServiceRoutine, PVOID ServiceContext,
+                              ULONG Gsi, KIRQL Irql, BOOLEAN LevelTriggered);
+void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
+
+/* Start the I/O manager at boot (io/ioinit.c). */
+void IoInitSystem(void);
+
 PIRP IoAllocateIrp(void);
 void IoFreeIrp(PIRP Irp);
 /* Unlock and free every MDL on Irp->MdlAddress, record Status, signal. */

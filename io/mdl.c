@@ -5,9 +5,9 @@
  * because drivers allocate and free them on every request.
  */
 #include "mm/mdl.h"
+#include "io/iop.h"
 
 #define TAG_MDL POOL_TAG('M', 'd', 'l', ' ')
-#define TAG_IRP POOL_TAG('I', 'r', 'p', ' ')
 #define FIXED_SIZE_PFNS 23   /* NT's IOP_FIXED_SIZE_MDL_PFNS */
 
 static NPAGED_LOOKASIDE_LIST mdl_lookaside;
@@ -18,19 +18,6 @@ void IopInitializeMdls(void)
     ExInitializeNPagedLookasideList(&mdl_lookaside, NULL, NULL, 0, sizeof(MDL) + FIXED_SIZE_PFNS * sizeof(PFN_NUMBER),
                                     TAG_MDL, 64);
     lookaside_ready = TRUE;
-    MiInitializeMdlVerifier();
-}
-
-void MmInitializeMdl(PMDL m, PVOID base, SIZE_T length)
-{
-    if (MiVerifierEnabled)
-        MiForgetMdl(m);   /* a new MDL in old storage starts with a clean record */
-    m->Next = NULL;
-    m->Size = (CSHORT)MmSizeOfMdl(base, length);
-    m->MdlFlags = 0;
-    m->StartVa = PAGE_ALIGN(base);
-    m->ByteOffset = BYTE_OFFSET(base);
-    m->ByteCount = (ULONG)length;
 }
 
 PMDL IoAllocateMdl(PVOID va, ULONG length, BOOLEAN secondary, BOOLEAN charge_quota, PIRP irp)
@@ -142,38 +129,4 @@ void IoBuildPartialMdl(PMDL src, PMDL target, PVOID va, ULONG length)
     memcpy(MmGetMdlPfnArray(target), MmGetMdlPfnArray(src) + first, pages * sizeof(PFN_NUMBER));
     if (MiVerifierEnabled)
         MiNoteMdlSite(target, MI_SITE_BUILD, (ULONG_PTR)__builtin_return_address(0));
-}
-
-/* ---- the minimal IRP ---- */
-
-PIRP IoAllocateIrp(void)
-{
-    PIRP irp = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(IRP), TAG_IRP);
-    if (!irp)
-        return NULL;
-    memset(irp, 0, sizeof(*irp));
-    KeInitializeEvent(&irp->Event, NotificationEvent, FALSE);
-    return irp;
-}
-
-void IoFreeIrp(PIRP irp)
-{
-    ExFreePoolWithTag(irp, TAG_IRP);
-}
-
-void IoCompleteRequest(PIRP irp, CHAR boost)
-{
-    UNREFERENCED_PARAMETER(boost);
-    /* Completing a request releases the buffers it described: every MDL on
-     * the chain is unlocked (which also unmaps it) and freed. */
-    PMDL m = irp->MdlAddress;
-    while (m) {
-        PMDL next = m->Next;
-        if (m->MdlFlags & MDL_PAGES_LOCKED)
-            MmUnlockPages(m);
-        IoFreeMdl(m);
-        m = next;
-    }
-    irp->MdlAddress = NULL;
-    KeSetEvent(&irp->Event, 0, FALSE);
 }

@@ -34,7 +34,7 @@
  * remove, a freed page table its page, process exit the rest, and a process
  * whose charge is not 0 at its end is a memory-manager bug (0x1A).
  */
-#include "kernel/ps.h"
+#include "kernel/ps/psp.h"
 
 volatile ULONG64 MmTotalCommittedPages, MmPeakCommitment;
 volatile ULONG64 MiUserPageTables;
@@ -107,7 +107,7 @@ void MiReturnCommitment(PEPROCESS p, ULONG64 pages)
     KIRQL old;
     KeAcquireSpinLock(&commit_lock, &old);
     if (pages > MmTotalCommittedPages || (p && pages > p->CommitCharge))
-        KeBugCheckRule(0x1A /* MEMORY_MANAGEMENT */, 0x41701, pages, MmTotalCommittedPages, p ? p->CommitCharge : 0,
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x41701, pages, MmTotalCommittedPages, p ? p->CommitCharge : 0,
                        "%llu pages of commit were given back by %s, more than was charged (%llu)",
                        (unsigned long long)pages, p ? p->ImageName : "the system",
                        (unsigned long long)(p ? p->CommitCharge : MmTotalCommittedPages));

@@ -1,6 +1,6 @@
 /*
  * The page-fault handler. User addresses (from ring 3, or touched by the
- * kernel through KeCopyFromUser/an MDL) go to MiUserFault in
+ * kernel through ExCopyFromUser/an MDL) go to MiUserFault in
  * mm/userfault.c; kernel addresses are handled here. The CPU reports the address in CR2 and why in the error
  * code: P (a present page was misused, vs. not present), W (write), U
  * (from ring 3), I (instruction fetch). Follow a kernel fault here:
@@ -13,8 +13,9 @@
  *   4. anything else is a reference to nothing: PAGE_FAULT_IN_NONPAGED_AREA (0x50).
  */
 #include "mm/mi.h"
-#include "kernel/ps.h"
-#include "kernel/x86.h"
+#include "kernel/ex/ex.h"
+#include "kernel/ps/psp.h"
+#include "kernel/hal/x86.h"
 
 #define PF_P (1u << 0)
 #define PF_W (1u << 1)
@@ -61,11 +62,11 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
                                "the kernel jumped to user address %p (SMEP forbids ring 0 running user code)", address);
         if ((error & PF_P) && !(frame->rflags & (1 << 18)) && (pte.u.Long & MI_PTE_OWNER)) {
             /* SMAP refused a present user page: retrying would fault forever. */
-            if (KiExceptionHandlerActive())
+            if (ExExceptionHandlerActive())
                 return STATUS_ACCESS_VIOLATION;
             KiBugCheckTrapRule(frame, PAGE_FAULT_IN_NONPAGED_AREA, va, error & (PF_W | PF_I), frame->rip, 0,
                                "the kernel touched user address %p directly (SMAP): user memory is reached only "
-                               "through KeCopyFromUser/KeCopyToUser or an MDL, inside ExTry", address);
+                               "through ExCopyFromUser/ExCopyToUser or an MDL, inside ExTry", address);
         }
         if (frame->rflags & (1 << 9))
             sti();
@@ -79,7 +80,7 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
          * guard page, which (as on NT) the service reports as
          * STATUS_GUARD_PAGE_VIOLATION; MiUserFault has cleared the guard,
          * so the next call with the same buffer goes through. */
-        if (KiExceptionHandlerActive())
+        if (ExExceptionHandlerActive())
             return s == STATUS_GUARD_PAGE_VIOLATION ? s : STATUS_ACCESS_VIOLATION;
     }
 

@@ -6,7 +6,7 @@
  * these are not) or be preempted while holding it.
  */
 #include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 static ULONG64 slot_busy[MI_HYPERSPACE_PAGES / 64];   /* one bit per slot */
 
@@ -29,7 +29,7 @@ PVOID MiMapPageInHyperspace(PFN_NUMBER pfn, PKIRQL old_irql)
         MiWritePteAndFlush(MiGetPteAddress(va), (pfn << PAGE_SHIFT) | MI_PTE_VALID | MI_PROT_KERNEL_RW);
         return va;
     }
-    KeBugCheckRule(0x1A, 0x3451, pfn, 0, 0, "all %d hyperspace slots of this CPU are in use (a missing unmap?)",
+    KeBugCheckRule(MEMORY_MANAGEMENT, 0x3451, pfn, 0, 0, "all %d hyperspace slots of this CPU are in use (a missing unmap?)",
                    MI_HYPERSPACE_PER_CPU);
 }
 

@@ -22,7 +22,7 @@
  * shared; writable data is mapped copy-on-write, so a process gets its
  * private copy only of the pages it writes.
  */
-#include "kernel/ps.h"
+#include "kernel/ps/psp.h"
 
 #define TAG_IMAGE POOL_TAG('I', 'm', 'a', 'g')
 
@@ -326,7 +326,7 @@ void MiDecrementShareCount(PFN_NUMBER pfn)
 static void map_shared(PMMPTE pte, PFN_NUMBER pfn, ULONG mm)
 {
     if (pte->u.Long & MI_PTE_VALID)
-        KeBugCheckRule(0x1A, 0x411, (ULONG_PTR)pte, pte->u.Long, (ULONG_PTR)MiGetVirtualAddressMappedByPte(pte),
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x411, (ULONG_PTR)pte, pte->u.Long, (ULONG_PTR)MiGetVirtualAddressMappedByPte(pte),
                        "a mapping was made over a valid PTE (%p)", MiGetVirtualAddressMappedByPte(pte));
     MiWriteUserPte(pte, (pfn << PAGE_SHIFT) | MiUserPteFlags(mm));
 }
@@ -351,7 +351,7 @@ NTSTATUS MiResolveProtoPteFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error
         /* Trimmed before: the PTE points at the prototype. It can only be
          * this VAD's own, or the kernel wrote a wrong PTE. */
         if (!MiIsPrototypeFormatPte(v) || MiPrototypeFormatAddress(v) != MiImagePrototypePte(im, va))
-            KeBugCheckRule(0x1A, 0x8882 /* mdlos sub-code */, (ULONG_PTR)pte, v, (ULONG_PTR)va,
+            KeBugCheckRule(MEMORY_MANAGEMENT, 0x8882 /* mdlos sub-code */, (ULONG_PTR)pte, v, (ULONG_PTR)va,
                            "the prototype-format PTE of image page %p does not point at its image's prototype "
                            "PTE %p", va, MiImagePrototypePte(im, va));
         mm = (LONG)((MMPTE *)&v)->u.Proto.Protection;

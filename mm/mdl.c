@@ -13,8 +13,10 @@
  * reference per frame of its own, dropped when the view goes.
  */
 #include "mm/mdl.h"
+#include "kernel/kd/kd.h"
+#include "kernel/ex/ex.h"
 #include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 #define TAG_MDL POOL_TAG('M', 'd', 'l', ' ')
 #define MAX_LOCKS 0x7FFF   /* MAXUSHORT / 2 */
@@ -29,7 +31,7 @@ static BOOLEAN in_kernel_stack(ULONG_PTR va)
 {
     /* NT's kernel stacks can be paged out while a thread waits: a stack
      * buffer is not "nonpaged pool" either. */
-    return KeIsAddressOnStack(va);
+    return KdIsAddressOnStack(va);
 }
 
 static BOOLEAN is_pageable_va(ULONG_PTR va)
@@ -56,7 +58,7 @@ void MmBuildMdlForNonPagedPool(PMDL m)
     for (ULONG i = 0; i < pages; i++) {
         PVOID page = (PUCHAR)m->StartVa + (ULONG64)i * PAGE_SIZE;
         if (!MmIsAddressValid(page))
-            KeBugCheckRule(0x1A, 0x1240, (ULONG_PTR)m, (ULONG_PTR)MiGetPteAddress(page), 0,
+            KeBugCheckRule(MEMORY_MANAGEMENT, 0x1240, (ULONG_PTR)m, (ULONG_PTR)MiGetPteAddress(page), 0,
                            "MmBuildMdlForNonPagedPool was given %p, which is not resident", page);
         pfn[i] = MI_PTE_PFN(MiGetPteAddress(page)->u.Long);
         if (!MiIsPfnRam(pfn[i]))
@@ -445,7 +447,7 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
                   "MmUnmapLockedPages was given a user address that is not a UserMode mapping of this MDL in the "
                   "current process; unmap a user view in the process it was mapped in (attach to it first)");
         if (!ours)
-            KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x200, (ULONG_PTR)base, (ULONG_PTR)m, (ULONG_PTR)p,
+            KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x200, (ULONG_PTR)base, (ULONG_PTR)m, (ULONG_PTR)p,
                            "MmUnmapLockedPages(%p) does not match a user mapping of this MDL in this process", base);
         MiDeleteVad(p, v);
         KeReleaseMutex(&p->AddressSpaceLock, FALSE);
@@ -469,7 +471,7 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
     if (!(m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) || (m->MdlFlags & MDL_SOURCE_IS_NONPAGED_POOL) || borrowed ||
         (ULONG64)PAGE_ALIGN(m->MappedSystemVa) != va) {
         MmDumpMdl(m);
-        KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
+        KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)base, (ULONG_PTR)m, m->MdlFlags,
                        "MmUnmapLockedPages(%p) does not match this MDL's system mapping (%s)", base,
                        borrowed ? "the mapping is the source MDL's"
                        : (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
@@ -591,4 +593,18 @@ void MmFreePagesFromMdl(PMDL m)
     m->MdlFlags &= ~MDL_PAGES_LOCKED;
     if (MiVerifierEnabled)
         MiForgetMdl(m);
+}
+
+/* An MDL header for [base, base+length) in caller storage (NT's macro, a
+ * routine here so the verifier can forget the storage's old MDL). */
+void MmInitializeMdl(PMDL m, PVOID base, SIZE_T length)
+{
+    if (MiVerifierEnabled)
+        MiForgetMdl(m);   /* a new MDL in old storage starts with a clean record */
+    m->Next = NULL;
+    m->Size = (CSHORT)MmSizeOfMdl(base, length);
+    m->MdlFlags = 0;
+    m->StartVa = PAGE_ALIGN(base);
+    m->ByteOffset = BYTE_OFFSET(base);
+    m->ByteCount = (ULONG)length;
 }

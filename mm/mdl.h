@@ -1,7 +1,7 @@
 /* MDL internals shared by io/mdl.c, mm/mdl*.c and the verifier. */
 #pragma once
 #include "io/io.h"
-#include "kernel/ps.h"
+#include "kernel/ps/psp.h"
 
 extern BOOLEAN MiVerifierEnabled;
 

@@ -7,6 +7,7 @@
  * table beside the MDLs, since an MDL has no room for them.
  */
 #include "mm/mdl.h"
+#include "kernel/kd/kd.h"
 
 BOOLEAN MiVerifierEnabled;
 
@@ -103,7 +104,7 @@ static void print_site(const char *what, ULONG_PTR site)
     if (!site)
         return;
     ULONG_PTR off;
-    const char *name = KeLookupSymbol(site - 1, &off);
+    const char *name = KdLookupSymbol(site - 1, &off);
     kprintf("    %-10s by %s+%#lx (%p)\n", what, name ? name : "?", (unsigned long)(off + 1), (void *)site);
 }
 

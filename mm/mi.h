@@ -5,7 +5,9 @@
  */
 #pragma once
 #include "mm/mm.h"
-#include "kernel/ki.h"
+#include "kernel/ke/ki.h"
+#include "kernel/ps/ps.h"
+#include "kernel/ntsyscall.h"
 
 /* ---------------------------------------------------------------------
  * The system address map (docs/mm.md). Every region but the kernel image
@@ -408,7 +410,6 @@ void MiInitializeSystemPtes(void);
 /* ---- pools (mm/pool.c, mm/pagedpool.c) ---- */
 void MiInitializePools(void);
 ULONG64 MiPoolOutstandingAllocations(void);
-ULONG64 MiLookasideCachedBlocks(BOOLEAN paged);
 /* Trim up to COUNT paged-pool pages out of the system working set (all
  * when COUNT is 0): their PTEs go to transition, the frames to the
  * modified list. Returns how many were trimmed. */
@@ -475,3 +476,131 @@ extern const ULONG MiAddressMapCount;
 void MiPrintAddressMap(void);
 void MiGdbCheckpoint(void);
 void MiGdbCheckpointDone(void);
+
+/* The boot images (mm/image.c) and the working-set manager thread
+ * (mm/userfault.c), which low memory wakes (mm/pfn.c). */
+void MiLoadBootImages(void);
+void MiStartWorkingSetManager(void);
+void MiSignalLowMemory(void);
+/* What wakes the working-set manager thread (mm/userfault.c). */
+extern KEVENT MiWorkingSetManagerEvent;
+extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
+
+/* =====================================================================
+ * Per-process memory (moved from kernel/ps/ps.h): VADs, images, working
+ * sets, and the routines of mm/ that work on a process's address space.
+ * ===================================================================== */
+/* ---- the address space: VADs ---- */
+typedef enum { VadPrivate = 0, VadImage, VadStack, VadLockedView } MI_VAD_TYPE;
+
+typedef struct _MMVAD {
+    LIST_ENTRY Links;              /* the process's VADs, sorted by address */
+    ULONG64 StartVpn, EndVpn;      /* first and last virtual page, inclusive */
+    ULONG Protection;              /* PAGE_* given at reservation (AllocationProtect) */
+    UCHAR Type;                    /* MI_VAD_TYPE */
+    UCHAR NoFree;                  /* only its creator may remove it (MDL user views) */
+    USHORT Segment;                /* VadImage: which segment of the image */
+    struct _MI_IMAGE *Image;
+    PVOID Owner;                   /* VadLockedView: the MDL */
+    /* VadPrivate reserved and committed in one call (NT's MemCommit): every
+     * page is committed with CommitMm, a zero PTE (or no page table at all)
+     * means "committed, never touched", and the page tables are built at
+     * the first touch from TableReserve, charged at commit. */
+    UCHAR MemCommit, CommitMm;
+    ULONG64 TableReserve;
+} MMVAD, *PMMVAD;
+
+/* ---- images: ELF executables from GRUB modules, shared by every process running them ---- */
+#define MI_IMAGE_MAX_SEGMENTS 8
+typedef struct _MI_IMAGE {
+    LIST_ENTRY Links;
+    char Name[32];
+    PUCHAR File;                   /* the module, mapped in system PTEs */
+    ULONG64 FileSize;
+    ULONG64 Entry;
+    ULONG SegmentCount;
+    struct {
+        ULONG64 Vaddr, Memsz, Offset, Filesz;
+        ULONG Protection;          /* PAGE_* from the ELF flags */
+    } Segment[MI_IMAGE_MAX_SEGMENTS];
+    ULONG64 BaseVpn, Pages;
+    PMMPTE PrototypePte;           /* per image page, in nonpaged pool: its prototype PTE (valid, transition,
+                                      or prototype format naming this image: in the file) - mm/image.c */
+} MI_IMAGE, *PMI_IMAGE;
+
+/* ---- a working set: a process's valid user pages (EPROCESS.Vm), or the
+ * system's valid paged-pool pages (MmSystemCacheWs); mm/wslist.c ---- */
+typedef struct _MMSUPPORT {
+    PVOID *List;                   /* page-aligned VAs */
+    ULONG Count, Capacity, Peak;
+    ULONG NextSlot;                /* the trim's clock hand (MiTrimAtNextSlot), NT's MMWSL.NextSlot */
+    BOOLEAN GrowFailed;            /* the list could not grow: do not retry until an entry leaves */
+    PROCESS_FAULT_COUNTERS_T Counters;
+} MMSUPPORT;
+
+extern volatile ULONG64 MiSystemFaults[5];   /* demand-zero, soft, COW, image, hard */
+
+/* for the process manager (kernel/ps/process.c) */
+NTSTATUS MmCreateAddressSpace(PEPROCESS p);
+void MmDeleteAddressSpace(PEPROCESS p);
+NTSTATUS MmMapImage(PEPROCESS p, const char *name, ULONG64 *entry, ULONG64 *stack_top);
+/* The prototype PTE of image page VA (mm/image.c). */
+PMMPTE MiImagePrototypePte(PMI_IMAGE im, PVOID va);
+NTSTATUS MiResolveProtoPteFault(PEPROCESS p, PMMVAD vad, PVOID va, ULONG64 error);
+PMMVAD MiLocateVad(PEPROCESS p, ULONG64 va);
+NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode);
+ULONG MmTrimProcessWorkingSet(PEPROCESS p);
+
+#define MI_USER_STACK_TOP  0x00007FFFFFF00000ULL
+#define MI_USER_STACK_SIZE (1024 * 1024)
+
+/* mm/virtual.c, mm/userfault.c internals */
+LONG MiMakeProtectionMask(ULONG protect);
+ULONG MiProtectionToPage(ULONG mm);
+ULONG64 MiUserPteFlags(ULONG mm);
+ULONG MiPteProtection(ULONG64 pte);
+ULONG64 MiDemandZeroPte(ULONG mm);
+PMMVAD MiInsertVad(PEPROCESS p, ULONG64 start_vpn, ULONG64 end_vpn, ULONG protect, UCHAR type);
+void MiDeleteVad(PEPROCESS p, PMMVAD v);
+/* mm/mdl.c: remove an MDL's user view (a VadLockedView's PTEs) and drop the
+ * frame references they held. For MiDeleteVad, address space locked. */
+void MiDeleteLockedView(PEPROCESS p, PMMVAD v);
+/* Delete every page in [start, end) of P (the current address space),
+ * give back their commit, and free the page tables left covering nothing;
+ * returns how many charged pages (non-zero private PTEs) went. Costs what
+ * is mapped, not the size of the range. */
+ULONG64 MiDeleteUserRange(PEPROCESS p, ULONG64 start, ULONG64 end);
+/* The page tables above page VPN of V, built now; a MemCommit VAD pays
+ * for them from its TableReserve. */
+BOOLEAN MiEnsureVadPageTables(PEPROCESS p, PMMVAD v, ULONG64 vpn);
+/* Give every untouched page of MemCommit region V its demand-zero PTE and
+ * make it an ordinary region (before part of it is decommitted).
+ * ABORTABLE: stop (still consistent) if the process is being ended. */
+NTSTATUS MiMaterializeMemCommit(PEPROCESS p, PMMVAD v, BOOLEAN abortable);
+void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm);
+/* Write a user PTE, keeping the page table's count of entries in use. */
+void MiWriteUserPte(PMMPTE pte, ULONG64 value);
+void MmFreeAddressSpaceRoot(PEPROCESS p);
+PFN_NUMBER MiCopyPage(PFN_NUMBER from);
+BOOLEAN MiProtectionAllows(ULONG mm, ULONG64 error);
+BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end);
+
+/* ---- commit (mm/commit.c) ---- */
+/* Charge PAGES to P (NULL: the system) if the commit limit allows it. */
+BOOLEAN MiChargeCommitment(PEPROCESS p, ULONG64 pages);
+/* Charge without the check: only for what a checked charge already covered. */
+void MiForceChargeCommitment(PEPROCESS p, ULONG64 pages);
+void MiReturnCommitment(PEPROCESS p, ULONG64 pages);
+/* A user page table was built / freed in P's address space. */
+void MiUserPageTableCreated(PEPROCESS p);
+void MiUserPageTableFreed(PEPROCESS p);
+/* Process creation: the charge for IM's writable pages and the tables
+ * the image and stack will need; STATUS_COMMITMENT_LIMIT when refused. */
+NTSTATUS MiChargeImageAndStack(PEPROCESS p, PMI_IMAGE im, ULONG64 stack_first_vpn, ULONG64 stack_last_vpn);
+/* At the end of P: give back what is still charged (reserve, image). */
+void MiReturnProcessCommitment(PEPROCESS p);
+/* Exactly how many page tables (PDPTs, PDs, PTs) and pages of [FIRST,
+ * LAST] (page numbers) have none yet in the current address space; costs
+ * what is mapped, not the size of the range. */
+void MiCountUncommitted(ULONG64 first, ULONG64 last, ULONG64 *pages, ULONG64 *tables);
+ULONG64 MiFindFreeRange(PEPROCESS p, ULONG64 pages);

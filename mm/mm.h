@@ -4,7 +4,8 @@
  * lookaside lists. Internals are in mm/mi.h. docs/mm.md explains it all.
  */
 #pragma once
-#include "kernel/ke.h"
+#include "kernel/ke/ke.h"
+#include "kernel/ntsyscall.h"   /* HANDLE_T */
 
 typedef ULONG64 PFN_NUMBER, *PPFN_NUMBER;
 typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS;
@@ -58,7 +59,7 @@ PVOID ExAllocatePool(POOL_TYPE PoolType, SIZE_T NumberOfBytes);   /* tag 'None' 
 void ExFreePoolWithTag(PVOID P, ULONG Tag);
 void ExFreePool(PVOID P);
 
-/* ---- lookaside lists (mm/lookaside.c) ---- */
+/* ---- lookaside lists (kernel/ex/lookaside.c) ---- */
 typedef PVOID (*PALLOCATE_FUNCTION)(POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag);
 typedef void (*PFREE_FUNCTION)(PVOID Buffer);
 
@@ -74,7 +75,7 @@ typedef struct _GENERAL_LOOKASIDE {
     ULONG Size;
     PALLOCATE_FUNCTION Allocate;
     PFREE_FUNCTION Free;
-    /* One of these guards ListHead and the counts (mm/lookaside.c): a
+    /* One of these guards ListHead and the counts (kernel/ex/lookaside.c): a
      * nonpaged list is used up to DISPATCH_LEVEL, so a spin lock; a paged
      * list's blocks are pageable, so popping one (which reads its link)
      * may fault: a mutex at APC_LEVEL, where a fault can still be served.
@@ -97,7 +98,18 @@ void ExInitializePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PALLOCATE_F
 void ExDeletePagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 PVOID ExAllocateFromPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside);
 void ExFreeToPagedLookasideList(PPAGED_LOOKASIDE_LIST Lookaside, PVOID Entry);
+/* Blocks the lookaside lists hold of the (paged or nonpaged) pool, for the
+ * pool leak counters (kernel/ex/lookaside.c). */
+ULONG64 ExLookasideCachedBlocks(BOOLEAN paged);
 
 /* A tag is four characters stored little-endian, so 'Mdl ' reads "Mdl " in
  * memory; write it as a multi-character constant like NT drivers do. */
 #define POOL_TAG(a, b, c, d) ((ULONG)(a) | ((ULONG)(b) << 8) | ((ULONG)(c) << 16) | ((ULONG)(d) << 24))
+
+/* The virtual-memory system services (mm/virtual.c), callable in the kernel. */
+NTSTATUS NtAllocateVirtualMemory(HANDLE_T process, PVOID *base, ULONG_PTR zero_bits, PSIZE_T size, ULONG type,
+                                 ULONG protect);
+NTSTATUS NtFreeVirtualMemory(HANDLE_T process, PVOID *base, PSIZE_T size, ULONG type);
+NTSTATUS NtProtectVirtualMemory(HANDLE_T process, PVOID *base, PSIZE_T size, ULONG protect, PULONG old);
+NTSTATUS NtQueryVirtualMemory(HANDLE_T process, PVOID base, ULONG cls, PVOID buffer, SIZE_T length,
+                              PSIZE_T return_length);

@@ -7,9 +7,9 @@
 #include "mm/mi.h"
 #include "mm/pool.h"
 #include "mm/mdl.h"
-#include "kernel/console.h"
-#include "kernel/x86.h"
-#include "kernel/ktest.h"
+#include "kernel/hal/hal.h"
+#include "kernel/hal/x86.h"
+#include "kernel/ktest/ktest.h"
 
 const MI_REGION MiAddressMap[] = {
     { "user space", 0x0000000000010000ULL, 0x00007FFFFFFEFFFFULL },
@@ -58,8 +58,8 @@ static int mm_counters(KT_COUNTER *out, int max)
           MiCommittedPages() - MiUsageCount[MiUsagePageTable] - MiUsageCount[MiUsageImage] -
               MiUsageCount[MiUsageNonPagedPool] - MiUsageCount[MiUsagePagedPool] },
         /* Blocks a lookaside list keeps for reuse are not leaks. */
-        { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - MiLookasideCachedBlocks(FALSE) },
-        { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - MiLookasideCachedBlocks(TRUE) },
+        { "nonpaged pool blocks", MiNonPagedPool.Allocs - MiNonPagedPool.Frees - ExLookasideCachedBlocks(FALSE) },
+        { "paged pool blocks", MiPagedPool.Allocs - MiPagedPool.Frees - ExLookasideCachedBlocks(TRUE) },
         { "system PTEs in use", MiSystemPtesInUse() },
         /* Every page charged is given back (mm/commit.c). */
         { "commit charge (pages)", MmTotalCommittedPages },
@@ -86,10 +86,13 @@ void MmInitSystem(void)
     MiInitializeSystemPtes();
 
     PHYSICAL_ADDRESS vga = { 0xB8000 };
-    KiVgaSetBuffer(MmMapIoSpace(vga, 80 * 25 * 2, MmNonCached));
+    HalVgaSetBuffer(MmMapIoSpace(vga, 80 * 25 * 2, MmNonCached));
 
     MiInitializePools();
     MiVerifyPfnDatabase(TRUE);
+    /* The MDL verifier is the memory manager's (verifier=1 on the command
+     * line): on before any MDL exists. */
+    MiInitializeMdlVerifier();
     KtRegisterCounters(mm_counters);
 
     kprintf("mm: %llu pages of RAM (%llu MiB), %llu available; PFN database %u pages, page tables %u\n",

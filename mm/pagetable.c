@@ -9,9 +9,9 @@
  * other frame through hyperspace or a system-PTE mapping.
  */
 #include "mm/mi.h"
-#include "kernel/ps.h"
-#include "kernel/console.h"
-#include "kernel/x86.h"
+#include "kernel/ps/psp.h"
+#include "kernel/hal/hal.h"
+#include "kernel/hal/x86.h"
 
 /* ---- before the switch: build tables through the boot mapping ---- */
 
@@ -94,7 +94,7 @@ void MiInitializePageTables(void)
     /* The switch. The code, stack and data we are using are mapped at the
      * same addresses in both, so execution simply continues. VGA text
      * memory is not mapped in the new tables until MmMapIoSpace exists. */
-    KiVgaSetBuffer(NULL);
+    HalVgaSetBuffer(NULL);
     write_cr4(read_cr4() | (1ULL << 7));   /* PGE: global kernel entries survive CR3 reloads */
     write_cr3(pml4_pfn << PAGE_SHIFT);
     MiCloseEarlyAllocator();
@@ -149,7 +149,7 @@ static BOOLEAN ensure_level(PMMPTE entry, BOOLEAN user)
     /* Kernel PML4 slots are all created at boot and shared by every
      * address space; a new one now would exist in this PML4 only. */
     if ((ULONG64)entry >= PXE_BASE + 256 * 8 && (ULONG64)entry < PXE_BASE + PAGE_SIZE)
-        KeBugCheckRule(0x1A, 0x3000, (ULONG_PTR)entry, 0, 0, "a kernel PML4 slot was created after boot (%p)",
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x3000, (ULONG_PTR)entry, 0, 0, "a kernel PML4 slot was created after boot (%p)",
                        MiGetVirtualAddressMappedByPte(entry));
     MI_PFN_ELEMENT(MiGetPteFrame(entry))->ShareCount++;
     if (user)
@@ -171,11 +171,11 @@ BOOLEAN MiEnsurePageTables(const void *va)
 void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags)
 {
     if (!MiEnsurePageTables(va))
-        KeBugCheckRule(0x1A /* MEMORY_MANAGEMENT */, 0x41284, (ULONG_PTR)va, 0, 0,
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x41284, (ULONG_PTR)va, 0, 0,
                        "no frame left for a page table while mapping %p", va);
     PMMPTE pte = MiGetPteAddress(va);
     if (pte->u.Long & MI_PTE_VALID)
-        KeBugCheckRule(0x1A, 0x411, (ULONG_PTR)pte, pte->u.Long, (ULONG_PTR)va,
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x411, (ULONG_PTR)pte, pte->u.Long, (ULONG_PTR)va,
                        "a mapping was made over a valid PTE (%p already maps frame %#llx)", va,
                        (unsigned long long)MI_PTE_PFN(pte->u.Long));
     if (pte->u.Long == 0)
@@ -200,7 +200,7 @@ PFN_NUMBER MiUnmapPage(void *va)
 {
     PMMPTE pte = MiGetPteAddress(va);
     if (!MiIsPteAccessible(va) || !(pte->u.Long & MI_PTE_VALID))
-        KeBugCheckRule(0x1A, 0x411, (ULONG_PTR)pte, MiIsPteAccessible(va) ? pte->u.Long : 0, (ULONG_PTR)va,
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x411, (ULONG_PTR)pte, MiIsPteAccessible(va) ? pte->u.Long : 0, (ULONG_PTR)va,
                        "an unmap found no valid mapping at %p", va);
     PFN_NUMBER pfn = MI_PTE_PFN(pte->u.Long);
     MiWritePteAndFlush(pte, 0);

@@ -11,8 +11,7 @@
  * its owner has let it go.
  */
 #include "mm/mi.h"
-#include "kernel/x86.h"
-void MiSignalLowMemory(void);
+#include "kernel/hal/x86.h"
 
 PMMPFN MmPfnDatabase = (PMMPFN)MI_PFN_DATABASE;
 KSPIN_LOCK MmPfnLock;   /* mm/mi.h says what it guards */

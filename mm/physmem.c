@@ -47,7 +47,7 @@ void MiInitializePhysicalMemory(void)
         MiRamRanges[j].end = e;
     }
     if (MiRamRangeCount == 0)
-        KeBugCheckRule(0x31, 0, 0, 0, 0, "the memory map has no RAM above 1 MiB");
+        KeBugCheckRule(PHASE0_INITIALIZATION_FAILED, 0, 0, 0, 0, "the memory map has no RAM above 1 MiB");
     MmLowestPhysicalPage = MiRamRanges[0].start;
     MmHighestPhysicalPage = MiRamRanges[MiRamRangeCount - 1].end - 1;
     early_cursor = kernel_end_pfn();
@@ -92,7 +92,7 @@ PFN_NUMBER MiEarlyAllocatePage(void)
             return pfn;
         }
     }
-    KeBugCheckRule(0x31, 0, 0, 0, 0, "no RAM below 1 GiB left for the boot-time page tables");
+    KeBugCheckRule(PHASE0_INITIALIZATION_FAILED, 0, 0, 0, 0, "no RAM below 1 GiB left for the boot-time page tables");
 }
 
 /* After the switch to the kernel's own page tables the boot mapping is

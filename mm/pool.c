@@ -15,7 +15,7 @@
  */
 #include "mm/mi.h"
 #include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/hal/x86.h"
 
 MI_POOL MiNonPagedPool, MiPagedPool;
 MI_POOL_TAG_STATS MiPoolTags[MI_POOL_TAG_SLOTS];
@@ -119,7 +119,6 @@ static void account(MI_POOL *p, ULONG tag, ULONG64 bytes, BOOLEAN alloc)
  * a preempted holder keeps others out instead of being raced. */
 static KSPIN_LOCK nonpaged_lock;
 static KMUTEX paged_mutex;
-extern BOOLEAN KiSchedulerReady;
 
 static KIRQL pool_lock(MI_POOL *p)
 {

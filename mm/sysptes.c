@@ -6,7 +6,8 @@
  * landing silently in the next one.
  */
 #include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/kd/kd.h"
+#include "kernel/hal/x86.h"
 
 #define NPTES MI_SYSTEM_PTE_PAGES
 static ULONG64 used_bits[NPTES / 64];   /* one bit per PTE, guards included */
@@ -60,13 +61,13 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
     ULONG64 va = (ULONG64)MiGetVirtualAddressMappedByPte(first_pte);
     ULONG first = (ULONG)((va - MI_SYSTEM_PTE_BASE) >> PAGE_SHIFT);
     if (va < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != count || !RtlCheckBit(&used, first))
-        KeBugCheckRule(0xDA /* SYSTEM_PTE_MISUSE */, 0x101, (ULONG_PTR)first_pte, count, first < NPTES ? run_length[first] : 0,
+        KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)first_pte, count, first < NPTES ? run_length[first] : 0,
                        "system PTEs released that were not reserved as one run of %u", count);
     KIRQL old;
     KeAcquireSpinLock(&pte_lock, &old);
     for (ULONG i = 0; i < count; i++)
         if (pte_of(first + i)->u.Long != 0)
-            KeBugCheckRule(0xDA, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
+            KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
                            "system PTEs released while still mapping something (unmap first)");
     RtlClearBits(&used, first, count + 1);
     run_length[first] = 0;
@@ -101,7 +102,7 @@ void MmUnmapIoSpace(PVOID base, SIZE_T bytes)
     /* Check the run before touching any PTE: a wrong address or size must
      * not wipe someone else's mapping on its way to the bugcheck. */
     if ((ULONG64)base < MI_SYSTEM_PTE_BASE || first >= NPTES || run_length[first] != pages)
-        KeBugCheckRule(0xDA, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
+        KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
                        "MmUnmapIoSpace(%p, %llu) does not match a mapping MmMapIoSpace made", base,
                        (unsigned long long)bytes);
     for (ULONG i = 0; i < pages; i++)
@@ -130,14 +131,14 @@ PVOID MmCreateKernelStack(ULONG pages, PVOID *limit)
     PUCHAR top = base + (ULONG64)pages * PAGE_SIZE;
     if (limit)
         *limit = base;
-    KeRegisterStack((ULONG_PTR)base, (ULONG_PTR)top);
+    KdRegisterStack((ULONG_PTR)base, (ULONG_PTR)top);
     return top;
 }
 
 void MmDeleteKernelStack(PVOID top, ULONG pages)
 {
     PUCHAR base = (PUCHAR)top - (ULONG64)pages * PAGE_SIZE;
-    KeUnregisterStack((ULONG_PTR)base, (ULONG_PTR)top);
+    KdUnregisterStack((ULONG_PTR)base, (ULONG_PTR)top);
     for (ULONG i = 0; i < pages; i++)
         MiFreePfn(MiUnmapPage(base + (ULONG64)i * PAGE_SIZE));
     MiReleaseSystemPtes(MiGetPteAddress(base) - 1, pages + 1);

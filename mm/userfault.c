@@ -19,8 +19,8 @@
  *     through its prototype PTE (MiResolveProtoPteFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
  */
-#include "kernel/ps.h"
-#include "kernel/x86.h"
+#include "kernel/ps/psp.h"
+#include "kernel/hal/x86.h"
 
 volatile ULONG64 MiSystemFaults[5];
 
@@ -513,7 +513,7 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
     /* Everything charged to the process has been given back by now: pages
      * by their deletion, tables as they were freed, the rest at exit. */
     if (p->CommitCharge)
-        KeBugCheckRule(0x1A /* MEMORY_MANAGEMENT */, 0x41702, (ULONG_PTR)p, p->CommitCharge, 0,
+        KeBugCheckRule(MEMORY_MANAGEMENT, 0x41702, (ULONG_PTR)p, p->CommitCharge, 0,
                        "process %s (pid %llu) ended with %llu pages of commit still charged; every charge must be "
                        "given back exactly", p->ImageName, (unsigned long long)p->UniqueProcessId,
                        (unsigned long long)p->CommitCharge);

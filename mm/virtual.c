@@ -7,7 +7,8 @@
  * NtAllocate/Free/Protect/QueryVirtualMemory services, with NT's rules and
  * status codes.
  */
-#include "kernel/ps.h"
+#include "kernel/ps/psp.h"
+#include "kernel/ex/ex.h"
 
 #define TAG_VAD POOL_TAG('V', 'a', 'd', ' ')
 #define ALLOCATION_GRANULARITY (64 * 1024)   /* NT reserves in 64 KiB steps */
@@ -184,16 +185,16 @@ static NTSTATUS capture_range(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, PEPROCES
 {
     NTSTATUS s = reference_process(ph, p);
     if (NT_SUCCESS(s))
-        s = KeCaptureUserInOut(base, ubase, 8, 8);
+        s = ExCaptureUserInOut(base, ubase, 8, 8);
     if (NT_SUCCESS(s))
-        s = KeCaptureUserInOut(size, usize, 8, 8);
+        s = ExCaptureUserInOut(size, usize, 8, 8);
     return s;
 }
 
 static NTSTATUS return_range(PVOID *ubase, PSIZE_T usize, ULONG64 base, ULONG64 size)
 {
-    NTSTATUS s = KeReturnToUser(ubase, &base, 8, 8);
-    return NT_SUCCESS(s) ? KeReturnToUser(usize, &size, 8, 8) : s;
+    NTSTATUS s = ExReturnToUser(ubase, &base, 8, 8);
+    return NT_SUCCESS(s) ? ExReturnToUser(usize, &size, 8, 8) : s;
 }
 
 NTSTATUS NtAllocateVirtualMemory(HANDLE_T ph, PVOID *ubase, ULONG_PTR zero_bits, PSIZE_T usize, ULONG type,
@@ -390,7 +391,7 @@ NTSTATUS NtProtectVirtualMemory(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, ULONG 
     if (size == 0 || size > (ULONG64)MM_HIGHEST_USER_ADDRESS + 1 - base)
         return STATUS_INVALID_PARAMETER_3;
     ULONG old = 0;
-    if (!NT_SUCCESS(s = KeCaptureUserInOut(&old, uold, 4, 4)))   /* OldProtect is required, and must be writable */
+    if (!NT_SUCCESS(s = ExCaptureUserInOut(&old, uold, 4, 4)))   /* OldProtect is required, and must be writable */
         return s;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     ULONG64 start = base >> PAGE_SHIFT, end = (base + size - 1) >> PAGE_SHIFT;
@@ -439,7 +440,7 @@ out:
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     if (NT_SUCCESS(s)) {
         NTSTATUS w;
-        if (!NT_SUCCESS(w = return_range(ubase, usize, base, size)) || !NT_SUCCESS(w = KeReturnToUser(uold, &old, 4, 4)))
+        if (!NT_SUCCESS(w = return_range(ubase, usize, base, size)) || !NT_SUCCESS(w = ExReturnToUser(uold, &old, 4, 4)))
             return w;
     }
     return s;
@@ -479,8 +480,8 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
         return STATUS_INFO_LENGTH_MISMATCH;
     /* Both outputs checked before anything is looked at or written (NT
      * probes the whole buffer, aligned for its ULONG_PTR fields). */
-    if (!NT_SUCCESS(s = KeProbeUserOutput(ubuf, length, sizeof(MEMORY_BASIC_INFORMATION_T), 8)) ||
-        (uret && !NT_SUCCESS(s = KeProbeUserOutput(uret, sizeof(SIZE_T), sizeof(SIZE_T), 8))))
+    if (!NT_SUCCESS(s = ExProbeUserOutput(ubuf, length, sizeof(MEMORY_BASIC_INFORMATION_T), 8)) ||
+        (uret && !NT_SUCCESS(s = ExProbeUserOutput(uret, sizeof(SIZE_T), sizeof(SIZE_T), 8))))
         return s;
     ULONG64 va = (ULONG64)address;
     if (va > (ULONG64)MM_HIGHEST_USER_ADDRESS)
@@ -529,11 +530,11 @@ NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf,
         mbi.Type = v->Type == VadImage ? MEM_IMAGE : v->Type == VadLockedView ? MEM_MAPPED : MEM_PRIVATE;
     }
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    if (!NT_SUCCESS(s = KeReturnToUser(ubuf, &mbi, sizeof(mbi), 8)))
+    if (!NT_SUCCESS(s = ExReturnToUser(ubuf, &mbi, sizeof(mbi), 8)))
         return s;
     if (uret) {
         SIZE_T r = sizeof(mbi);
-        if (!NT_SUCCESS(s = KeReturnToUser(uret, &r, sizeof(r), 8)))
+        if (!NT_SUCCESS(s = ExReturnToUser(uret, &r, sizeof(r), 8)))
             return s;
     }
     return STATUS_SUCCESS;

@@ -20,7 +20,7 @@
  * never be allocated inside the PFN lock. The system list never grows: it
  * has room for every paged-pool page from the start.
  */
-#include "kernel/ps.h"
+#include "kernel/ps/psp.h"
 
 #define TAG_WSL POOL_TAG('W', 's', 'l', 'e')
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Turn `nm -S -n` output of the first-pass kernel into an assembly file that
-# defines KiSymbolCount and KiSymbolTable (see kernel/ksym.c) in the .ksyms
+# defines KiSymbolCount and KiSymbolTable (see kernel/kd/ksym.c) in the .ksyms
 # section. Only code symbols (t, T, w, W) are kept; one name per address.
 # usage: gen-ksyms.sh NM-OUTPUT-FILE > ksyms.S   (an empty input gives an empty table)
 set -eu

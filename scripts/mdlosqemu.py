@@ -16,7 +16,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# isa-debug-exit: QEMU's status is (value << 1) | 1 (kernel/ke.h).
+# isa-debug-exit: QEMU's status is (value << 1) | 1 (kernel/ke/ke.h).
 EXIT_PASS, EXIT_FAIL, EXIT_BUGCHECK = (0x10 << 1) | 1, (0x11 << 1) | 1, (0x12 << 1) | 1
 
 STOP_RE = re.compile(r"\*\*\* STOP: (0x[0-9A-Fa-f]+) \((0x[0-9a-f]+),(0x[0-9a-f]+),(0x[0-9a-f]+),(0x[0-9a-f]+)\)")

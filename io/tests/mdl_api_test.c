@@ -8,8 +8,8 @@
  * mm/tests/mdl_lock_test.c, the verifier in mm/tests/mdl_verifier_test.c.
  */
 #include "io/tests/mdl_test_util.h"
-#include "mm/mdl.h"
-#include "kernel/x86.h"
+#include "kernel/mdlos.h"
+#include "kernel/ktest/kt_internal.h"
 
 static USHORT flags(PMDL m) { return (USHORT)m->MdlFlags; }
 static PUCHAR sys_pte_end(void) { return (PUCHAR)(MI_SYSTEM_PTE_BASE + MI_SYSTEM_PTE_PAGES * PAGE_SIZE); }

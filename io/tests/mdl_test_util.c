@@ -34,7 +34,7 @@ NTSTATUS MdlTestReadUser(PVOID Dst, ULONG64 UserVa, SIZE_T Bytes)
 {
     volatile NTSTATUS s = STATUS_SUCCESS;
     ExTry {
-        KeCopyFromUser(Dst, (const void *)UserVa, Bytes);
+        ExCopyFromUser(Dst, (const void *)UserVa, Bytes);
     } ExExcept(status) {
         s = status;
     } ExEndTry;
@@ -45,7 +45,7 @@ NTSTATUS MdlTestWriteUser(ULONG64 UserVa, const void *Src, SIZE_T Bytes)
 {
     volatile NTSTATUS s = STATUS_SUCCESS;
     ExTry {
-        KeCopyToUser((void *)UserVa, Src, Bytes);
+        ExCopyToUser((void *)UserVa, Src, Bytes);
     } ExExcept(status) {
         s = status;
     } ExEndTry;

@@ -7,8 +7,7 @@
  */
 #pragma once
 #include "kernel/mdlos.h"
-#include "kernel/ps.h"
-#include "mm/mi.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define MDLT_TAG POOL_TAG('M', 'd', 'T', 's')
 

@@ -1,8 +1,7 @@
 /* MDL costs for make bench: probe-and-lock and unlock per page of
  * resident user memory, kernel map and unmap, MDL allocation. */
 #include "kernel/mdlos.h"
-#include "mm/mdl.h"
-#include "kernel/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_BENCH POOL_TAG('B', 'n', 'c', 'h')
 #define REGION 0x60000000ULL
@@ -29,7 +28,7 @@ static PEPROCESS make_target(ULONG pages, PEPROCESS *saved)
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     UCHAR one = 1;
     for (ULONG i = 0; i < pages; i++)
-        KeCopyToUser((PVOID)(REGION + (ULONG64)i * PAGE_SIZE), &one, 1);   /* resident now */
+        ExCopyToUser((PVOID)(REGION + (ULONG64)i * PAGE_SIZE), &one, 1);   /* resident now */
     return p;
 }
 

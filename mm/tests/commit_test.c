@@ -3,8 +3,7 @@
  * for a frame instead of failing, and a frame that never comes is a
  * bugcheck naming the rule, not a hang. */
 #include "kernel/mdlos.h"
-#include "kernel/ps.h"
-#include "mm/pool.h"
+#include "kernel/ktest/kt_internal.h"
 #include "mm/tests/frames_test_util.h"
 
 #define TAG_TEST POOL_TAG('C', 'm', 't', 'T')

@@ -3,12 +3,11 @@
  * until ExAllocatePoolWithTag returns NULL (big blocks, then smaller,
  * down to the smallest), free everything, and the pool works again with
  * every counter where it was (the runner's leak check), as far as the
- * first time. (Process exhaustion: kernel/tests/exhaust_test.c; commit and
+ * first time. (Process exhaustion: kernel/ps/tests/exhaust_test.c; commit and
  * page tables are the commit tests'.)
  */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "mm/pool.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_EXHAUST POOL_TAG('E', 'x', 'h', 's')
 

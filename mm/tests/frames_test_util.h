@@ -1,7 +1,7 @@
 /*
  * Frames a test takes away from the system, to make memory short or to
  * exhaust it, and gives back (mm/tests/pfn_test.c, commit_test.c,
- * prototype_test.c, kernel/tests/locks_test.c, exhaust_test.c).
+ * prototype_test.c, kernel/ke/tests/locks_test.c, exhaust_test.c).
  *
  * The held frames are chained through their own PFN entries' OriginalPte:
  * nothing reads that field while a frame belongs to MiUsageTest, and when
@@ -9,7 +9,7 @@
  */
 #pragma once
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
+#include "kernel/ktest/kt_internal.h"
 
 typedef struct {
     PFN_NUMBER Head;    /* the last frame taken; 0: none */

@@ -4,7 +4,7 @@
  * verifier=1), so it is NT's plain bugcheck that must catch the bug.
  */
 #include "kernel/mdlos.h"
-#include "mm/mdl.h"
+#include "kernel/ktest/kt_internal.h"
 #include "io/tests/mdl_test_util.h"
 
 KTEST_BUGCHECK(mdlnt, process_exit_with_locked_pages, PROCESS_HAS_LOCKED_PAGES, 0, KT_ANY, 3, KT_ANY)

@@ -2,7 +2,7 @@
  * MmProbeAndLockPages / MmUnlockPages against the WDK's rules:
  * kernel buffers (nonpaged and paged pool, trimmed pages), and user
  * buffers in a real process (user/mdltarget.c, attached to as in
- * kernel/tests/process_test.c): unaligned ranges, read-only, unmapped,
+ * kernel/ps/tests/process_test.c): unaligned ranges, read-only, unmapped,
  * out-of-range and wrapping ranges, transition pages, demand-zero pages,
  * copy-on-write image pages, the process's LockedPages, and a range freed
  * while it is locked.

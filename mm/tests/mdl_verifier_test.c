@@ -15,7 +15,8 @@
  * verifier on, locked-page tracking is on and the stop is 0xCB.
  */
 #include "io/tests/mdl_test_util.h"
-#include "kernel/x86.h"
+#include "kernel/mdlos.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define C4 DRIVER_VERIFIER_DETECTED_VIOLATION
 

@@ -11,7 +11,8 @@
  * mdlos does without it.
  */
 #include "io/tests/mdl_test_util.h"
-#include "mm/mdl.h"
+#include "kernel/mdlos.h"
+#include "kernel/ktest/kt_internal.h"
 
 static PUCHAR page_buffer(UCHAR fill)
 {

@@ -1,9 +1,7 @@
 /* Paged pool is pageable: trimmed pages soft-fault back at PASSIVE_LEVEL
  * with the same data, and touching them at DISPATCH_LEVEL is a bugcheck. */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_PAGE POOL_TAG('P', 'g', 'T', 's')
 

@@ -1,7 +1,6 @@
 /* Page tables: the self-map against a manual walk, W^X, protections, mapping. */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 /* Read entry INDEX of the table in frame PFN, through hyperspace. */
 static ULONG64 read_entry(PFN_NUMBER pfn, ULONG index)

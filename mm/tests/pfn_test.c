@@ -1,9 +1,7 @@
 /* The PFN database: invariants, exhaustion, zeroing, reference counting. */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
+#include "kernel/ktest/kt_internal.h"
 #include "mm/tests/frames_test_util.h"
-#include "mm/pool.h"
-#include "kernel/x86.h"
 
 KTEST(pfn, database_consistent_at_boot)
 {

@@ -1,9 +1,7 @@
 /* Pools: every size, alignment, tags and statistics, coalescing, lookaside
  * lists, exhaustion, and the bugchecks for misuse. */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "mm/pool.h"
-#include "kernel/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 #define TAG_TEST POOL_TAG('T', 'e', 's', 't')
 #define TAG_OTHR POOL_TAG('O', 't', 'h', 'r')

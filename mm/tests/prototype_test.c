@@ -9,8 +9,7 @@
  * page 0x400000 is read-only and shared; 0x403000 is its write-copy data.
  */
 #include "kernel/mdlos.h"
-#include "kernel/ps.h"
-#include "kernel/x86.h"
+#include "kernel/ktest/kt_internal.h"
 #include "mm/tests/frames_test_util.h"
 
 #define TAG_PT POOL_TAG('P', 'r', 'T', 's')
@@ -54,9 +53,9 @@ static NTSTATUS touch(PEPROCESS p, ULONG64 va, void *buf, ULONG n, BOOLEAN write
     KeStackAttachProcess(p, &saved);
     ExTry {
         if (write)
-            KeCopyToUser((void *)va, buf, n);
+            ExCopyToUser((void *)va, buf, n);
         else
-            KeCopyFromUser(buf, (const void *)va, n);
+            ExCopyFromUser(buf, (const void *)va, n);
     } ExExcept(status) {
         s = status;
     } ExEndTry;
@@ -425,7 +424,7 @@ KTEST_BUGCHECK(proto, prototype_pte_pointing_elsewhere_bugchecks, 0x1A, 0x8882, 
     KT_ASSERT(MiEnsurePageTables((PVOID)CODE));
     MiWriteUserPte(MiGetPteAddress((PVOID)CODE),
                    MiMakePrototypeFormatPte(MiImagePrototypePte(a->Image, (PVOID)DATA), MM_EXECUTE_READ));
-    KeCopyFromUser(&b, (const void *)CODE, 1);
+    ExCopyFromUser(&b, (const void *)CODE, 1);
 }
 
 /* An MDL lock on a shared frame: the last trim puts the prototype in

@@ -1,7 +1,6 @@
 /* System PTEs: runs, guard pages, exhaustion; MmMapIoSpace; kernel stacks. */
 #include "kernel/mdlos.h"
-#include "mm/mi.h"
-#include "kernel/x86.h"
+#include "kernel/ktest/kt_internal.h"
 
 static ULONG index_of(PMMPTE pte)
 {

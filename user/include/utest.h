@@ -1,6 +1,6 @@
 /*
  * utest: user-mode tests, reported in the kernel's ktest line protocol
- * (kernel/ktest.h) so scripts/ktest.py judges them the same way:
+ * (kernel/ktest/ktest.h) so scripts/ktest.py judges them the same way:
  *   [ktest] RUN  user.suite.name
  *   [ktest] PASS user.suite.name
  *   [ktest] FAIL user.suite.name: file:line: message

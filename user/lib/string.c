@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 /* strlen, strnlen, strcmp, strncmp, strchr and strlcpy come from
- * kernel/rtlstring.c, shared with the kernel. */
+ * kernel/rtl/rtlstring.c, shared with the kernel. */
 
 void *memcpy(void *dst, const void *src, size_t n)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utest.h>
-#include "kernel/rtlstring.h"   /* RtlGlobMatch: the kernel's test-name matcher */
+#include "kernel/rtl/rtlstring.h"   /* RtlGlobMatch: the kernel's test-name matcher */
 
 extern const UTEST __utests_start[], __utests_end[];
 

@@ -10,7 +10,7 @@
  * What it checks itself: a call whose arguments include one that can
  * never be right (a required NULL, a kernel or non-canonical address, a
  * wrapping or straddling range, a misaligned pointer, an unknown service
- * number) must fail. The kernel test fuzz.* (kernel/tests/fuzz_test.c)
+ * number) must fail. The kernel test fuzz.* (kernel/ps/tests/fuzz_test.c)
  * that starts it checks the rest: the process ends by itself with 0, the
  * kernel lives, and every frame, pool block and system PTE is given back.
  *

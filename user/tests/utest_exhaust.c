@@ -5,7 +5,7 @@
  * nobody was killed, and once the children are ended and closed
  * everything is given back and programs still run. (The system-wide
  * limits, memory for processes and pool, are kernel tests:
- * kernel/tests/exhaust_test.c.)
+ * kernel/ps/tests/exhaust_test.c.)
  */
 #include <nt.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@ from .pagetable import decode_present, pte_kind, with_page_tables
 
 
 class Process:
-    """What the commands need from one EPROCESS (kernel/ps.h), read once."""
+    """What the commands need from one EPROCESS (kernel/ps/psp.h), read once."""
 
     def __init__(self, value, listed=True):
         self.value = value
@@ -140,7 +140,7 @@ def thread_state(state):
 
 
 def current_thread_address():
-    """The PRCB's CurrentThread (prcb0 is static in kernel/sched.c, but in
+    """The PRCB's CurrentThread (prcb0 is static in kernel/ke/sched.c, but in
     the symbols), or None."""
     try:
         return to_int(gdb.parse_and_eval("prcb0")["CurrentThread"])
@@ -215,7 +215,7 @@ def process_label(address, procs=None):
 
 
 class PsCommand(Command):
-    """List the processes and the threads (kernel/ps.h, kernel/ki.h).
+    """List the processes and the threads (kernel/ps/psp.h, kernel/ke/ki.h).
 
 Usage: ps
 
@@ -297,7 +297,7 @@ CurrentThread."""
 
 
 class VadCommand(Command):
-    """The VADs of a process: what its address space has reserved (kernel/ps.h).
+    """The VADs of a process: what its address space has reserved (kernel/ps/psp.h).
 
 Usage: vad [PROCESS]
   PROCESS  an image name (init), a pid (4) or an EPROCESS address;

@@ -1,0 +1,114 @@
+/*
+ * The local APIC (one per CPU: its timer, end-of-interrupt, priority) and
+ * the IOAPIC (routes device interrupt lines to vectors). The 8259 PICs were
+ * masked at boot. Addresses: the local APIC's from the IA32_APIC_BASE MSR;
+ * the IOAPIC at 0xFEC00000, where QEMU's PC puts it (ACPI's MADT would say
+ * so on other machines; mdlos does not parse ACPI yet).
+ */
+#include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
+#include "kernel/hal/x86.h"
+#include "mm/mm.h"
+
+#define LAPIC_ID        0x020
+#define LAPIC_EOI       0x0B0
+#define LAPIC_SVR       0x0F0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_LVT_LINT0 0x350
+#define LAPIC_LVT_LINT1 0x360
+#define LAPIC_LVT_ERROR 0x370
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CUR 0x390
+#define LAPIC_TIMER_DIV 0x3E0
+#define LVT_MASKED      (1u << 16)
+#define LVT_PERIODIC    (1u << 17)
+
+#define IOAPIC_PHYS 0xFEC00000ULL
+
+static volatile ULONG *lapic;
+static volatile ULONG *ioapic;
+static ULONG ioapic_entries;
+static ULONG lapic_ticks_per_10ms;
+static ULONG64 tsc_per_ms;
+
+static ULONG lapic_read(ULONG reg) { return lapic[reg / 4]; }
+static void lapic_write(ULONG reg, ULONG v) { lapic[reg / 4] = v; }
+
+static ULONG ioapic_read(ULONG reg)
+{
+    ioapic[0] = reg;          /* IOREGSEL, then the value through IOWIN (+0x10) */
+    return ioapic[4];
+}
+static void ioapic_write(ULONG reg, ULONG v)
+{
+    ioapic[0] = reg;
+    ioapic[4] = v;
+}
+
+void HalSendEoi(void)
+{
+    lapic_write(LAPIC_EOI, 0);
+}
+
+/* Count local-APIC timer ticks and TSC cycles across 10 ms of the PIT
+ * (channel 2, gate via port 0x61, whose bit 5 reports the channel's output). */
+static void calibrate(void)
+{
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01);   /* gate on, speaker off */
+    outb(0x43, 0xB0);                          /* channel 2, lo/hi byte, mode 0 */
+    ULONG count = 1193182 / 100;
+    outb(0x42, count & 0xFF);
+    outb(0x42, count >> 8);
+    lapic_write(LAPIC_TIMER_DIV, 0x3);         /* divide by 16 */
+    lapic_write(LAPIC_TIMER_INIT, 0xFFFFFFFF);
+    ULONG64 t0 = rdtsc();
+    while (!(inb(0x61) & 0x20))
+        cpu_pause();
+    ULONG64 t1 = rdtsc();
+    ULONG elapsed = 0xFFFFFFFF - lapic_read(LAPIC_TIMER_CUR);
+    lapic_write(LAPIC_TIMER_INIT, 0);
+    lapic_ticks_per_10ms = elapsed ? elapsed : 100000;
+    tsc_per_ms = (t1 - t0) / 10;
+}
+
+ULONG64 HalTscPerMs(void) { return tsc_per_ms; }
+
+void HalStartClock(ULONG hz)
+{
+    lapic_write(LAPIC_TIMER_DIV, 0x3);
+    lapic_write(LAPIC_LVT_TIMER, KI_CLOCK_VECTOR | LVT_PERIODIC);
+    lapic_write(LAPIC_TIMER_INIT, lapic_ticks_per_10ms * 100 / hz);
+}
+
+BOOLEAN HalIoApicPresent(void) { return ioapic != NULL; }
+
+void HalIoApicRoute(ULONG gsi, ULONG vector, BOOLEAN level, BOOLEAN masked)
+{
+    ASSERT(gsi < ioapic_entries);
+    /* Fixed delivery to APIC 0, physical destination; level-triggered
+     * lines are active low on PCI, edge ones active high (ISA). */
+    ULONG lo = vector | (level ? (1u << 15) | (1u << 13) : 0) | (masked ? LVT_MASKED : 0);
+    ioapic_write(0x10 + 2 * gsi + 1, (lapic_read(LAPIC_ID) >> 24) << 24);
+    ioapic_write(0x10 + 2 * gsi, lo);
+}
+
+void HalInitializeApic(void)
+{
+    ULONG64 base = rdmsr(0x1B);
+    wrmsr(0x1B, base | (1u << 11));            /* globally enabled */
+    PHYSICAL_ADDRESS pa = { (LONGLONG)(base & 0xFFFFFF000ULL) };
+    lapic = MmMapIoSpace(pa, PAGE_SIZE, MmNonCached);
+    ASSERT(lapic);
+    lapic_write(LAPIC_SVR, 0x100 | KI_SPURIOUS_VECTOR);   /* software enable + spurious vector */
+    lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
+    lapic_write(LAPIC_LVT_LINT1, LVT_MASKED);
+    lapic_write(LAPIC_LVT_ERROR, LVT_MASKED);
+    lapic_write(0x80, 0);                       /* TPR 0: CR8 is the IRQL from now on */
+    calibrate();
+
+    PHYSICAL_ADDRESS io = { IOAPIC_PHYS };
+    ioapic = MmMapIoSpace(io, PAGE_SIZE, MmNonCached);
+    ioapic_entries = ((ioapic_read(1) >> 16) & 0xFF) + 1;
+    for (ULONG i = 0; i < ioapic_entries; i++)
+        HalIoApicRoute(i, 0x30, FALSE, TRUE);    /* everything masked until connected */
+}

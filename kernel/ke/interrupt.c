@@ -1,0 +1,103 @@
+/*
+ * Device interrupts, NT style. A vector's priority class (vector >> 4) is
+ * an IRQL: the APIC delivers an interrupt only while CR8 is below its
+ * class, so raising CR8 to an IRQL holds back exactly the interrupts at or
+ * below it. On entry we raise to the interrupt's IRQL, let higher ones in
+ * (STI), run the connected service routines, signal end-of-interrupt, and
+ * on the way out run DPCs and switch threads if the IRQL we return to is
+ * below DISPATCH_LEVEL.
+ */
+#include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
+#include "kernel/hal/x86.h"
+#include "mm/mm.h"
+#include "kernel/ps/psp.h"
+
+static LIST_ENTRY vectors[256];
+static BOOLEAN vector_used[256];
+
+void KiInitializeInterrupts(void)
+{
+    for (int i = 0; i < 256; i++)
+        InitializeListHead(&vectors[i]);
+    HalInitializeApic();
+    vector_used[KI_CLOCK_VECTOR] = vector_used[KI_SPURIOUS_VECTOR] = TRUE;
+    HalStartClock(100);   /* 10 ms ticks */
+    sti();
+}
+
+/* Give INTERRUPT (Irql, Gsi filled in) a free vector in its IRQL's
+ * priority class and route its IOAPIC input there. FALSE when the class
+ * has no free vector. */
+BOOLEAN KeConnectInterrupt(PKINTERRUPT in, BOOLEAN level)
+{
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    ULONG vector = 0;
+    for (ULONG v = (ULONG)in->Irql << 4; v < ((ULONG)in->Irql << 4) + 16; v++) {
+        if (!vector_used[v]) {
+            vector = v;
+            break;
+        }
+    }
+    if (!vector) {
+        KeLowerIrql(old);
+        return FALSE;
+    }
+    in->Vector = vector;
+    vector_used[vector] = TRUE;
+    InsertTailList(&vectors[vector], &in->InterruptListEntry);
+    HalIoApicRoute(in->Gsi, vector, level, FALSE);
+    KeLowerIrql(old);
+    return TRUE;
+}
+
+void KeDisconnectInterrupt(PKINTERRUPT in)
+{
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    HalIoApicRoute(in->Gsi, in->Vector, FALSE, TRUE);
+    RemoveEntryList(&in->InterruptListEntry);
+    vector_used[in->Vector] = FALSE;
+    KeLowerIrql(old);
+}
+
+void KiInterruptDispatch(PKTRAP_FRAME f)
+{
+    ULONG vector = (ULONG)f->vector;
+    if (vector == KI_SPURIOUS_VECTOR)
+        return;   /* the APIC withdrew it: no EOI for a spurious interrupt */
+    PKPRCB prcb = KeGetCurrentPrcb();
+    prcb->InterruptCount++;
+    KIRQL old = (KIRQL)read_cr8();
+    write_cr8(vector >> 4);     /* raise to the interrupt's IRQL */
+    sti();                      /* higher-priority interrupts may now nest */
+    if (vector == KI_CLOCK_VECTOR) {
+        KiClockTick();
+    } else {
+        BOOLEAN claimed = FALSE;
+        for (PLIST_ENTRY e = vectors[vector].Flink; e != &vectors[vector]; e = e->Flink) {
+            PKINTERRUPT in = CONTAINING_RECORD(e, KINTERRUPT, InterruptListEntry);
+            if (in->ServiceRoutine(in, in->ServiceContext)) {
+                in->Count++;
+                claimed = TRUE;
+            }
+        }
+        if (!claimed && IsListEmpty(&vectors[vector]))
+            kprintf("interrupt: vector %#x with nothing connected\n", vector);
+    }
+    cli();
+    HalSendEoi();
+    write_cr8(old);
+    /* Returning below DISPATCH_LEVEL: this is where queued DPCs run and
+     * where a preempted thread gives way - the "dispatch interrupt". */
+    while (old < DISPATCH_LEVEL && KiSoftwareWorkPending()) {
+        write_cr8(DISPATCH_LEVEL);
+        sti();
+        KiDispatchInterrupt();
+        cli();
+        write_cr8(old);
+    }
+    if (f->cs & 3)
+        PsCheckTermination(f);   /* back to ring 3: unless the process was told to end */
+}

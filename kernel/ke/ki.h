@@ -1,0 +1,300 @@
+/*
+ * ki.h: the kernel core's internals (kernel/ke/): the boot information,
+ * processor structures, KTRAP_FRAME, KTHREAD, KPRCB, the lock-discipline
+ * checks, the dispatcher lock, the service table. Shared with the kernel
+ * components docs/architecture.md lets in (ps, mm, io, ex, kd, hal, ktest,
+ * init); never with drivers.
+ */
+#pragma once
+#include "kernel/ke/ke.h"
+#include "kernel/ex/ex.h"
+
+/* ---- what the boot loader told us (kernel/ke/multiboot.c) ---- */
+#define KI_MAX_MEMORY_RANGES 64
+#define KI_MAX_MODULES 48
+#define KI_CMDLINE_MAX 1024
+
+/* Multiboot2 memory-map types */
+#define KI_MEMORY_AVAILABLE 1
+#define KI_MEMORY_RESERVED  2
+#define KI_MEMORY_ACPI      3
+#define KI_MEMORY_NVS       4
+#define KI_MEMORY_BAD       5
+
+typedef struct {
+    uint64_t base, length;
+    uint32_t type;
+} KI_MEMORY_RANGE;
+
+typedef struct {
+    uint64_t start, end;      /* physical, end exclusive */
+    char name[64];
+} KI_MODULE;
+
+typedef struct {
+    uint32_t magic;
+    uint64_t info_phys, info_size;   /* the multiboot2 information itself */
+    char cmdline[KI_CMDLINE_MAX];
+    char loader[64];
+    uint32_t range_count;
+    KI_MEMORY_RANGE ranges[KI_MAX_MEMORY_RANGES];
+    uint32_t module_count;
+    KI_MODULE modules[KI_MAX_MODULES];
+    uint64_t mem_lower_kb, mem_upper_kb;   /* the basic meminfo tag */
+} KI_BOOT_INFO;
+
+extern KI_BOOT_INFO KiBootInfo;
+/* Where C begins (kernel/init/kmain.c), called by boot/boot.asm. */
+void kmain(uint32_t magic, uint32_t info_phys);
+
+/* Copies everything out of the multiboot2 information, which lives in
+ * memory the kernel will later reuse. FALSE if it is malformed. */
+BOOLEAN KiParseMultiboot(uint32_t magic, uint64_t info_phys);
+uint64_t KiTotalAvailableMemory(void);
+
+/* ---- command line (kernel/ke/cmdline.c) ---- */
+#define KI_MAX_OPTIONS 32
+typedef struct {
+    char name[32];
+    char value[256];
+} KI_OPTION;
+typedef struct {
+    int count;
+    int rejected;                 /* words skipped, each with a console line */
+    KI_OPTION opt[KI_MAX_OPTIONS];
+} KI_OPTIONS;
+/* Parses "a=1 b c=\"x y\"" into OUT; returns the count of good words. A
+ * malformed word (unterminated quote, name or value too long, no name,
+ * one more than KI_MAX_OPTIONS) is reported, counted in OUT->rejected and
+ * skipped: the words around it still count. */
+int KiParseCommandLine(const char *line, KI_OPTIONS *out);
+/* Drops (and reports) the options the kernel does not know and the values
+ * an option cannot take (a flag that is not a yes or a no, a number that
+ * is not one). */
+void KiCheckOptions(KI_OPTIONS *opts);
+const char *KiFindOption(const KI_OPTIONS *opts, const char *name);
+void KiInitCommandLine(const char *line);
+
+/* ---- processor structures (kernel/ke/gdt.c, idt.c) ---- */
+#define KGDT64_R0_CODE 0x08
+#define KGDT64_R0_DATA 0x10
+#define KGDT64_R3_CMCODE 0x18   /* 32-bit user code: unused, keeps the sysret layout */
+#define KGDT64_R3_DATA 0x20
+#define KGDT64_R3_CODE 0x28
+#define KGDT64_SYS_TSS 0x30
+void KiInitGdt(void);
+void KiInitIdt(void);
+
+/* The register state the trap stubs (kernel/ke/trapentry.asm) save. */
+typedef struct _KTRAP_FRAME {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error_code;
+    uint64_t rip, cs, rflags, rsp, ss;   /* pushed by the CPU */
+} KTRAP_FRAME, *PKTRAP_FRAME;
+
+void KiTrapDispatch(PKTRAP_FRAME frame);
+const char *KiExceptionName(uint64_t vector);
+
+/* Print what the CPU reported: vector, error code (decoded for #PF), registers. */
+void KiReportException(PKTRAP_FRAME frame);
+/* Bugcheck from a trap, after the exception report, with the rule in words. */
+__attribute__((noreturn)) void KiBugCheckTrapRule(PKTRAP_FRAME frame, ULONG code, ULONG_PTR p1, ULONG_PTR p2,
+                                                  ULONG_PTR p3, ULONG_PTR p4, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Bugcheck from a trap: the backtrace starts at the faulting instruction. */
+__attribute__((noreturn)) void KiBugCheckTrap(PKTRAP_FRAME frame, ULONG code, ULONG_PTR p1, ULONG_PTR p2,
+                                              ULONG_PTR p3, ULONG_PTR p4);
+
+/* ---- boot-time page tables (boot/boot.asm) until mm/ takes over ---- */
+extern uint64_t boot_pml4[512];
+extern uint64_t boot_pt_high[4 * 512];
+extern char boot_stack_guard[], boot_stack[], boot_stack_top[];
+extern char __kernel_start[], __kernel_end[], __text_start[], __text_end[];
+extern char __rodata_start[], __rodata_end[], __data_start[], __data_end[];
+extern char __bss_start[], __bss_end[];
+/* Make one page of the kernel image not present (a guard page). */
+void KiBootUnmapPage(void *va);
+void KiDropIdentityMap(void);
+
+/* ---- non-local exit (kernel/ke/jmp.asm) ---- */
+typedef struct { uint64_t rbx, rbp, r12, r13, r14, r15, rsp, rip; } KI_JMP_BUF;
+int KiSetJmp(KI_JMP_BUF *b) __attribute__((returns_twice));
+__attribute__((noreturn)) void KiLongJmp(KI_JMP_BUF *b, int value);
+ULONG64 KiCallOnStack(ULONG64 (*fn)(ULONG64), ULONG64 arg, PVOID stack_top);
+
+/* Timestamp counter at kmain entry (for make bench). */
+extern uint64_t KiBootTsc;
+
+/* ---- threads, the scheduler, per-CPU data ---- */
+typedef enum { ThreadInitialized, ThreadReady, ThreadRunning, ThreadWaiting, ThreadTerminated } KTHREAD_STATE;
+
+typedef struct _KWAIT_BLOCK {
+    LIST_ENTRY WaitListEntry;     /* on the object's wait list */
+    struct _KTHREAD *Thread;
+    PVOID Object;
+} KWAIT_BLOCK;
+
+typedef struct _EX_FRAME EX_FRAME;
+struct _EPROCESS;
+
+struct _KTHREAD {
+    DISPATCHER_HEADER Header;     /* a thread is signaled when it ends */
+    ULONG64 KernelStack;          /* saved RSP while switched out */
+    PVOID StackBase, StackLimit;  /* top and bottom of the kernel stack */
+    ULONG StackPages;
+    UCHAR State;                  /* KTHREAD_STATE */
+    BOOLEAN BootStack;            /* the boot thread: its stack is not ours to free */
+    KPRIORITY Priority;
+    LONG Quantum;                 /* clock ticks left before round robin moves on */
+    LIST_ENTRY ReadyListEntry;
+    LIST_ENTRY ThreadListEntry;   /* KiThreadListHead: every thread */
+    KWAIT_BLOCK WaitBlock;
+    KTIMER WaitTimer;             /* timeouts and KeDelayExecutionThread */
+    NTSTATUS WaitStatus;
+    PKSTART_ROUTINE StartRoutine;
+    PVOID StartContext;
+    volatile LONG RefCount;
+    NTSTATUS ExitStatus;
+    EX_FRAME *ExceptionList;      /* innermost ExTry frame */
+    struct _EPROCESS *Process;        /* the process it belongs to */
+    struct _EPROCESS *ActiveProcess;  /* whose address space it runs in (KeStackAttachProcess) */
+    PKTRAP_FRAME TrapFrame;           /* user-mode state, for user threads */
+    BOOLEAN UserWait;                 /* waiting on behalf of user mode: a termination may end the wait */
+    volatile BOOLEAN AbortUserWait;   /* its process is being ended: user-mode waits return at once */
+    ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
+    ULONG64 ContextSwitches;
+    ULONG64 Id;
+    char Name[24];
+};
+
+typedef struct _KPRCB {
+    struct _KPRCB *Self;          /* at GS:0, so KeGetCurrentPrcb is one load */
+    ULONG64 UserRsp;              /* GS:8  the system-call entry parks the user RSP here */
+    ULONG64 KernelRsp;            /* GS:16 top of the current thread's kernel stack (= TSS.RSP0) */
+    PKTHREAD CurrentThread;
+    PKTHREAD IdleThread;
+    PKTHREAD DeadThread;          /* to reap once we are off its stack */
+    ULONG Number;
+    LIST_ENTRY DpcListHead;
+    KSPIN_LOCK DpcLock;
+    volatile ULONG DpcQueueDepth;
+    volatile BOOLEAN QuantumEnd;   /* the clock says: round robin */
+    volatile BOOLEAN ReadyPending; /* a thread of higher priority became ready */
+    ULONG64 InterruptCount, DpcCount, ContextSwitches, ClockTicks;
+} KPRCB, *PKPRCB;
+
+static inline PKPRCB KeGetCurrentPrcb(void)
+{
+    PKPRCB p;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+    return p;
+}
+
+/* ---- lock discipline (kernel/ke/spinlock.c) ----
+ * Cheap checks, always on: one compare, and on failure a bugcheck that
+ * names the rule and the routine. docs/mm.md §6 lists every lock, the IRQL
+ * it is taken at and the order in which locks may nest.
+ *   a routine needs a spin lock that is not held  -> SPIN_LOCK_NOT_OWNED 0x10,
+ *       P1 the lock, P2 1 (mdlos: "required by a routine"), P3 the caller
+ *   a routine is called with a lock it may take again (or must not run
+ *       under)                                   -> SPIN_LOCK_ALREADY_OWNED 0xF,
+ *       P1 the lock, P2 1, P3 the caller
+ *   IRQL above a routine's limit                  -> IRQL_NOT_LESS_OR_EQUAL 0xA,
+ *       P1 0, P2 the IRQL, P3 the limit, P4 the caller
+ *   IRQL below what a routine needs               -> IRQL_NOT_GREATER_OR_EQUAL 0x9,
+ *       P1 the IRQL, P2 the level needed, P4 the caller */
+static inline BOOLEAN KiSpinLockHeldByMe(PKSPIN_LOCK l)
+{
+    return *l == (ULONG_PTR)KeGetCurrentPrcb();
+}
+__attribute__((noreturn)) void KiLockNotHeld(PKSPIN_LOCK lock, const char *lock_name, const char *routine,
+                                             ULONG_PTR caller);
+__attribute__((noreturn)) void KiLockHeld(PKSPIN_LOCK lock, const char *lock_name, const char *routine,
+                                          const char *why, ULONG_PTR caller);
+__attribute__((noreturn)) void KiIrqlTooHigh(KIRQL irql, KIRQL limit, const char *routine, ULONG_PTR caller);
+__attribute__((noreturn)) void KiIrqlTooLow(KIRQL irql, KIRQL needed, const char *routine, ULONG_PTR caller);
+
+#define KI_ASSERT_LOCK_HELD(lock, name)                                                          \
+    do {                                                                                         \
+        if (!KiSpinLockHeldByMe(lock))                                                           \
+            KiLockNotHeld((lock), (name), __func__, (ULONG_PTR)__builtin_return_address(0));    \
+    } while (0)
+#define KI_ASSERT_LOCK_NOT_HELD(lock, name, why)                                                 \
+    do {                                                                                         \
+        if (KiSpinLockHeldByMe(lock))                                                            \
+            KiLockHeld((lock), (name), __func__, (why), (ULONG_PTR)__builtin_return_address(0)); \
+    } while (0)
+#define KI_ASSERT_IRQL_LE(level)                                                                 \
+    do {                                                                                         \
+        KIRQL irql_ = KeGetCurrentIrql();                                                        \
+        if (irql_ > (level))                                                                     \
+            KiIrqlTooHigh(irql_, (level), __func__, (ULONG_PTR)__builtin_return_address(0));    \
+    } while (0)
+#define KI_ASSERT_IRQL_GE(level)                                                                 \
+    do {                                                                                         \
+        KIRQL irql_ = KeGetCurrentIrql();                                                        \
+        if (irql_ < (level))                                                                     \
+            KiIrqlTooLow(irql_, (level), __func__, (ULONG_PTR)__builtin_return_address(0));     \
+    } while (0)
+
+/* The dispatcher lock (kernel/ke/sched.c): ready queues, wait lists, signal
+ * states, timers, the thread list. The innermost lock but one (the DPC
+ * queue's): while it is held nothing is allocated, freed or signalled. */
+extern KSPIN_LOCK KiDispatcherLock;
+#define KI_ASSERT_DISPATCHER_LOCK_HELD() KI_ASSERT_LOCK_HELD(&KiDispatcherLock, "the dispatcher lock")
+#define KI_ASSERT_DISPATCHER_LOCK_NOT_HELD(why) \
+    KI_ASSERT_LOCK_NOT_HELD(&KiDispatcherLock, "the dispatcher lock", (why))
+
+void KiInitializePrcb(void);
+void KiInitializeScheduler(void);   /* makes kmain's context the first thread, starts the idle thread */
+void KiInitializeInterrupts(void);  /* APIC, IOAPIC, clock */
+/* Run DPCs and switch threads if asked; called at DISPATCH_LEVEL. */
+void KiDispatchInterrupt(void);
+/* Run this CPU's queued DPCs (kernel/ke/dpc.c); free a dead thread's stack (thread.c). */
+void KiRetireDpcList(PKPRCB Prcb);
+void KiReapThread(PKTHREAD Thread);
+/* The scheduler runs (set in kernel/ke/sched.c, kept in irql.c): before it, nothing may wait. */
+extern BOOLEAN KiSchedulerReady;
+/* System calls served since boot (kernel/ke/syscall.c). */
+extern ULONG64 KiSystemCalls;
+/* One entry stub per vector (kernel/ke/trapentry.asm). */
+extern const uint64_t KiTrapStubs[256];
+BOOLEAN KiSoftwareWorkPending(void);
+/* Ready THREAD (insert in its priority's queue; preempt if it outranks us). */
+void KiReadyThread(PKTHREAD Thread);
+/* Switch away from the current thread (already Waiting/Terminated/Ready),
+ * at DISPATCH_LEVEL with the dispatcher lock held. */
+void KiSwapThread(void);
+void KiUnwaitThread(PKTHREAD Thread, NTSTATUS Status);
+KIRQL KiAcquireDispatcherLock(void);
+void KiReleaseDispatcherLock(KIRQL OldIrql);
+void KiClockTick(void);
+/* Satisfy waits on OBJECT while it stays signaled (dispatcher lock held). */
+void KiWaitTest(DISPATCHER_HEADER *Object);
+void KiTimerInitialize(void);
+void KiSetTimerLocked(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
+void KiCancelTimerLocked(PKTIMER Timer);
+extern LIST_ENTRY KiThreadListHead;
+extern volatile ULONG64 KiInterruptTime;   /* 100 ns units */
+
+PKTHREAD KiCreateThread(PKSTART_ROUTINE Start, PVOID Context, KPRIORITY Priority, const char *Name,
+                        struct _EPROCESS *Process);
+void KiSetTssRsp0(ULONG64 Rsp0);
+__attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
+/* Make a frame safe to IRETQ to ring 3 (kernel/ke/syscall.c): RFLAGS
+ * sanitized, CS/SS/RIP checked (a bad one is a kernel bug: bugcheck). */
+void KiCheckUserFrame(PKTRAP_FRAME Frame);
+void KiInitializeSystemCalls(void);
+/* The service table (kernel/ke/syscall.c). */
+void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
+NTSTATUS (*KiLookupService(ULONG number))(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);
+
+/* The context switch (kernel/ke/swap.asm). */
+void KiSwapContext(PKTHREAD Old, PKTHREAD New);
+void KiThreadStartup(void);
+
+/* Interrupt vectors: the priority class (vector >> 4) is the IRQL. */
+#define KI_CLOCK_VECTOR    0xD1
+#define KI_SPURIOUS_VECTOR 0xFF
+void KiInterruptDispatch(PKTRAP_FRAME Frame);

@@ -1,0 +1,292 @@
+/*
+ * The ktest runner inside the kernel. Test descriptors are placed in the
+ * .ktests linker section by the KTEST macros (kernel/ktest/ktest.h), so adding a
+ * test is adding a file: no list to edit. Output is line-oriented for
+ * scripts/ktest.py:
+ *   [ktest] RUN  suite.name          a test starts (names the test if it hangs)
+ *   [ktest] PASS suite.name
+ *   [ktest] FAIL suite.name: file:line: what differed
+ *   [ktest] DEFER suite.name ...     a bugcheck test, to be booted on its own
+ *   [ktest] EXPECT suite.name code=0x.. p1=.. p2=.. p3=.. p4=..
+ *   [ktest] N passed, M failed
+ */
+#include "kernel/ke/ki.h"
+#include "kernel/hal/hal.h"
+#include "kernel/ktest/ktest.h"
+#include "kernel/hal/x86.h"
+
+
+static const KTEST *current;
+static KI_JMP_BUF fail_jmp;
+static char fail_msg[512];
+static uint64_t expect[4];
+
+const KTEST *KtCurrentTest(void)
+{
+    return current;
+}
+
+static void full_name(const KTEST *t, char *buf, size_t size)
+{
+    ksnprintf(buf, size, "%s.%s", t->suite, t->name);
+}
+
+/* PATTERNS is a comma-separated list of globs. A manual test matches only
+ * a pattern equal to its name, so "*" never runs the runner's self-checks. */
+static bool matches(const char *patterns, const char *name, bool manual)
+{
+    char pat[128];
+    const char *p = patterns;
+    while (*p) {
+        size_t n = 0;
+        while (p[n] && p[n] != ',')
+            n++;
+        if (n < sizeof(pat)) {
+            memcpy(pat, p, n);
+            pat[n] = 0;
+            if (manual ? strcmp(pat, name) == 0 : RtlGlobMatch(pat, name))
+                return true;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+void KtFail(const char *file, int line, const char *fmt, ...)
+{
+    int n = ksnprintf(fail_msg, sizeof(fail_msg), "%s:%d: ", file, line);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n < (int)sizeof(fail_msg))
+        kvsnprintf(fail_msg + n, sizeof(fail_msg) - n, fmt, ap);
+    va_end(ap);
+    if (!current) {
+        /* An assertion outside a test is a kernel bug like any other. */
+        KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ASSERTION_FAILURE, 0, 0, 0,
+                       "a ktest assertion failed outside a test: %s", fail_msg);
+    }
+    KiLongJmp(&fail_jmp, 1);
+}
+
+static void fmt_param(char *buf, size_t size, uint64_t v)
+{
+    if (v == KT_ANY)
+        strlcpy(buf, "*", size);
+    else
+        ksnprintf(buf, size, "%#llx", (unsigned long long)v);
+}
+
+static void print_expectation(const char *name)
+{
+    char p[4][24];
+    for (int i = 0; i < 4; i++)
+        fmt_param(p[i], sizeof(p[i]), expect[i]);
+    kprintf("[ktest] EXPECT %s code=%#x p1=%s p2=%s p3=%s p4=%s\n", name, current->bugcheck_code, p[0], p[1],
+            p[2], p[3]);
+}
+
+void KtExpectParam(int n, uint64_t value)
+{
+    char name[96];
+    ASSERT(current && (current->flags & KTEST_F_BUGCHECK) && n >= 1 && n <= 4);
+    expect[n - 1] = value;
+    full_name(current, name, sizeof(name));
+    print_expectation(name);
+}
+
+void KtOnBugCheck(ULONG code, const ULONG_PTR p[4])
+{
+    char name[96];
+    if (!current)
+        return;
+    full_name(current, name, sizeof(name));
+    if (!(current->flags & KTEST_F_BUGCHECK)) {
+        kprintf("[ktest] unexpected bugcheck in %s\n", name);
+        return;
+    }
+    bool ok = code == current->bugcheck_code;
+    for (int i = 0; i < 4; i++)
+        ok = ok && (expect[i] == KT_ANY || expect[i] == p[i]);
+    kprintf("[ktest] bugcheck in %s %s its expectation\n", name, ok ? "matches" : "does NOT match");
+}
+
+/* Runs T; FALSE when an assertion failed (its message is in fail_msg).
+ * Kept apart so no caller's locals live across the setjmp. */
+static __attribute__((noinline)) bool call_guarded(const KTEST *t)
+{
+    current = t;
+    bool ok = false;
+    if (KiSetJmp(&fail_jmp) == 0) {
+        t->fn();
+        ok = true;
+    }
+    current = NULL;
+    return ok;
+}
+
+#define MAX_COUNTER_FNS 8
+#define MAX_COUNTERS 32
+static KT_COUNTER_FN counter_fns[MAX_COUNTER_FNS];
+static int counter_fn_count;
+
+void KtRegisterCounters(KT_COUNTER_FN fn)
+{
+    if (counter_fn_count < MAX_COUNTER_FNS)
+        counter_fns[counter_fn_count++] = fn;
+}
+
+static int snapshot(KT_COUNTER *out)
+{
+    int n = 0;
+    for (int i = 0; i < counter_fn_count; i++)
+        n += counter_fns[i](out + n, MAX_COUNTERS - n);
+    return n;
+}
+
+static bool run_one(const KTEST *t, const char *name)
+{
+    static KT_COUNTER before[MAX_COUNTERS], after[MAX_COUNTERS];
+    kprintf("[ktest] RUN  %s\n", name);
+    int n = snapshot(before);
+    if (!call_guarded(t)) {
+        kprintf("[ktest] FAIL %s: %s\n", name, fail_msg);
+        return false;
+    }
+    if (KeGetCurrentIrql() != PASSIVE_LEVEL) {
+        kprintf("[ktest] FAIL %s: left the IRQL at %u\n", name, KeGetCurrentIrql());
+        KeLowerIrql(PASSIVE_LEVEL);
+        return false;
+    }
+    /* What the test took, it must have given back. Every counter that
+     * moved is named, on the one FAIL line: a leaked locked-and-mapped MDL
+     * shows as frames, system PTEs and lock references at once. */
+    int m = snapshot(after);
+    char msg[512];
+    int len = 0;
+    for (int i = 0; i < n && i < m; i++) {
+        if (before[i].value != after[i].value && len < (int)sizeof(msg))
+            len += ksnprintf(msg + len, sizeof(msg) - len, "%s%s was %llu before the test and %llu after",
+                             len ? "; " : "", before[i].name, (unsigned long long)before[i].value,
+                             (unsigned long long)after[i].value);
+    }
+    if (len) {
+        kprintf("[ktest] FAIL %s: leaked: %s\n", name, msg);
+        return false;
+    }
+    kprintf("[ktest] PASS %s\n", name);
+    return true;
+}
+
+/* Tests in source order (file, then line), finals last: the linker's
+ * section order is not a promise. */
+#define MAX_TESTS 1024
+static const KTEST *sorted[MAX_TESTS];
+
+static int test_order(const KTEST *a, const KTEST *b)
+{
+    int fa = (a->flags & KTEST_F_FINAL) != 0, fb = (b->flags & KTEST_F_FINAL) != 0;
+    if (fa != fb)
+        return fa - fb;
+    int c = strcmp(a->file, b->file);
+    return c ? c : (int)a->line - (int)b->line;
+}
+
+static int sort_tests(void)
+{
+    int n = 0;
+    for (const KTEST *t = __ktests_start; t < __ktests_end && n < MAX_TESTS; t++) {
+        int i = n++;
+        while (i > 0 && test_order(sorted[i - 1], t) > 0) {
+            sorted[i] = sorted[i - 1];
+            i--;
+        }
+        sorted[i] = t;
+    }
+    return n;
+}
+
+static bool run_bugcheck_test(const KTEST *t, const char *name)
+{
+    memcpy(expect, t->bugcheck_params, sizeof(expect));
+    current = t;
+    print_expectation(name);
+    if (call_guarded(t))
+        kprintf("[ktest] FAIL %s: returned without the expected bugcheck %#x\n", name, t->bugcheck_code);
+    else
+        kprintf("[ktest] FAIL %s: %s\n", name, fail_msg);
+    return false;
+}
+
+void KtRunTests(const char *pattern)
+{
+    bool expect_mode = KeOptionEnabled("ktest.expect");
+    int passed = 0, failed = 0, deferred = 0;
+    char name[96];
+
+    kprintf("[ktest] running \"%s\"%s\n", pattern, expect_mode ? " (bugcheck tests)" : "");
+    int count = sort_tests();
+    /* `ktest.after=NAME`: the runner resumes a run that crashed or hung in
+     * NAME by booting again and starting with the test after it. */
+    const char *after = KeGetOption("ktest.after");
+    int first = 0;
+    if (after && after[0]) {
+        for (int k = 0; k < count; k++) {
+            full_name(sorted[k], name, sizeof(name));
+            if (strcmp(name, after) == 0)
+                first = k + 1;
+        }
+        kprintf("[ktest] resuming after %s\n", after);
+    }
+    for (int k = first; k < count; k++) {
+        const KTEST *t = sorted[k];
+        if (t->flags & KTEST_F_BENCH)
+            continue;
+        full_name(t, name, sizeof(name));
+        if (!matches(pattern, name, t->flags & KTEST_F_MANUAL))
+            continue;
+        if (t->flags & KTEST_F_BUGCHECK) {
+            if (!expect_mode) {
+                kprintf("[ktest] DEFER %s expects bugcheck %#x\n", name, t->bugcheck_code);
+                deferred++;
+            } else if (run_bugcheck_test(t, name)) {
+                passed++;
+            } else {
+                failed++;
+            }
+        } else if (!expect_mode) {
+            if (run_one(t, name))
+                passed++;
+            else
+                failed++;
+        }
+    }
+    if (deferred)
+        kprintf("[ktest] %d bugcheck tests deferred to boots of their own\n", deferred);
+    kprintf("[ktest] %d passed, %d failed\n", passed, failed);
+    HalQemuExit(failed ? QEMU_EXIT_FAIL : QEMU_EXIT_PASS);
+    kprintf("[ktest] done (no isa-debug-exit device, so halting here)\n");
+    HalHaltSystem();
+}
+
+void KtBenchReport(const char *what, uint64_t value, const char *unit)
+{
+    ASSERT(current);
+    kprintf("bench: %s.%s.%s %llu %s\n", current->suite, current->name, what, (unsigned long long)value, unit);
+}
+
+void KtRunBenchmarks(const char *pattern)
+{
+    char name[96];
+    for (const KTEST *t = __ktests_start; t < __ktests_end; t++) {
+        full_name(t, name, sizeof(name));
+        if (!(t->flags & KTEST_F_BENCH) || !matches(pattern, name, false))
+            continue;
+        if (!call_guarded(t))
+            kprintf("[bench] FAIL %s: %s\n", name, fail_msg);
+    }
+    kprintf("[bench] done\n");
+    HalQemuExit(QEMU_EXIT_PASS);
+    HalHaltSystem();
+}

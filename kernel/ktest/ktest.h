@@ -1,0 +1,112 @@
+/*
+ * ktest: in-kernel self-tests and benchmarks.
+ *
+ *   KTEST(suite, name) { KT_EQ(1 + 1, 2); }
+ *       an ordinary test; runs at boot when `ktest=PATTERN` matches
+ *       "suite.name". A failed assertion ends the test and marks it FAIL.
+ *   KTEST_BUGCHECK(suite, name, code, p1, p2, p3, p4) { ...provoke it... }
+ *       a test that must end in bugcheck CODE with those parameters
+ *       (KT_ANY matches anything). The runner boots it on its own.
+ *       KtExpectParam(n, v) sets parameter n (1-4) at run time, for values
+ *       only known then (an address, a RIP).
+ *   KTEST_MANUAL(suite, name)
+ *       runs only when the pattern names it exactly (the runner's own
+ *       self-checks: a test that fails or hangs on purpose).
+ *   KBENCH(suite, name) { ...; KtBenchReport("cycles_per_x", v, "cycles"); }
+ *       runs under `bench=PATTERN` (make bench) and prints
+ *       "bench: suite.name.cycles_per_x VALUE cycles".
+ *
+ * docs/testing.md explains how to write one.
+ */
+#pragma once
+#include "kernel/ke/ke.h"
+
+#define KT_ANY 0xA5A5A5A5DEADBEEFULL   /* "any value" in a bugcheck expectation */
+
+#define KTEST_F_MANUAL   1u
+#define KTEST_F_BUGCHECK 2u
+#define KTEST_F_BENCH    4u
+#define KTEST_F_FINAL    8u
+
+typedef struct _KTEST {
+    const char *suite, *name;
+    void (*fn)(void);
+    const char *file;
+    uint32_t line, flags;
+    uint32_t bugcheck_code, reserved;
+    uint64_t bugcheck_params[4];
+} KTEST;
+
+#define KTEST_DEFINE_(sec, suite, name, flags, code, p1, p2, p3, p4)                          \
+    static void ktest_##suite##_##name(void);                                                  \
+    static const KTEST ktest_desc_##suite##_##name                                             \
+        __attribute__((used, section(sec), aligned(8))) = {                                    \
+            #suite, #name, ktest_##suite##_##name, __FILE__, __LINE__, (flags), (code), 0,     \
+            { (p1), (p2), (p3), (p4) } };                                                      \
+    static void ktest_##suite##_##name(void)
+
+#define KTEST(suite, name) KTEST_DEFINE_(".ktests", suite, name, 0, 0, 0, 0, 0, 0)
+#define KTEST_MANUAL(suite, name) KTEST_DEFINE_(".ktests", suite, name, KTEST_F_MANUAL, 0, 0, 0, 0, 0)
+#define KTEST_BUGCHECK(suite, name, code, p1, p2, p3, p4) \
+    KTEST_DEFINE_(".ktests", suite, name, KTEST_F_BUGCHECK, code, p1, p2, p3, p4)
+#define KBENCH(suite, name) KTEST_DEFINE_(".ktests", suite, name, KTEST_F_BENCH, 0, 0, 0, 0, 0)
+/* Runs after every other test of the run (whole-system checks). */
+#define KTEST_FINAL(suite, name) KTEST_DEFINE_(".ktests", suite, name, KTEST_F_FINAL, 0, 0, 0, 0, 0)
+
+/* ---- assertions: on failure print file:line and both values, end the test ---- */
+__attribute__((noreturn, format(printf, 3, 4))) void KtFail(const char *file, int line, const char *fmt, ...);
+
+#define KT_ASSERT(cond) \
+    do { if (!(cond)) KtFail(__FILE__, __LINE__, "KT_ASSERT(%s)", #cond); } while (0)
+
+#define KT_CMP_(a, op, b)                                                                          \
+    do {                                                                                           \
+        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                           \
+        if (!(a_ op b_))                                                                           \
+            KtFail(__FILE__, __LINE__, "%s %s %s: 0x%llx (%lld) vs 0x%llx (%lld)", #a, #op, #b,   \
+                   (unsigned long long)a_, (long long)a_, (unsigned long long)b_, (long long)b_); \
+    } while (0)
+#define KT_EQ(a, b) KT_CMP_(a, ==, b)
+#define KT_NE(a, b) KT_CMP_(a, !=, b)
+#define KT_LT(a, b) KT_CMP_(a, <, b)   /* unsigned comparisons */
+#define KT_LE(a, b) KT_CMP_(a, <=, b)
+#define KT_GT(a, b) KT_CMP_(a, >, b)
+#define KT_GE(a, b) KT_CMP_(a, >=, b)
+
+#define KT_STREQ(a, b)                                                                    \
+    do {                                                                                  \
+        const char *a_ = (a), *b_ = (b);                                                  \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                            \
+            KtFail(__FILE__, __LINE__, "%s == %s: \"%s\" vs \"%s\"", #a, #b, a_ ? a_ : "(null)", \
+                   b_ ? b_ : "(null)");                                                   \
+    } while (0)
+
+#define KT_MEMEQ(a, b, n)                                                                 \
+    do {                                                                                  \
+        size_t n_ = (n), at_ = RtlCompareMemory((a), (b), n_);                          \
+        if (at_ != n_)                                                                    \
+            KtFail(__FILE__, __LINE__, "%s and %s differ at byte %zu of %zu", #a, #b, at_, n_); \
+    } while (0)
+
+/* The .ktests section, every KTEST descriptor (linker.ld). */
+extern const KTEST __ktests_start[], __ktests_end[];
+
+/* Set bugcheck parameter N (1-4) of the running KTEST_BUGCHECK test. */
+void KtExpectParam(int n, uint64_t value);
+/* Print one benchmark figure: "bench: suite.name.what VALUE UNIT". */
+void KtBenchReport(const char *what, uint64_t value, const char *unit);
+/* The test being run, NULL outside tests. */
+const KTEST *KtCurrentTest(void);
+
+/* Leak checks around every test: a subsystem registers a function that
+ * reports counters (frames in use, pool blocks, system PTEs, IRQL...) that a
+ * test must leave as it found them. */
+typedef struct { const char *name; uint64_t value; } KT_COUNTER;
+typedef int (*KT_COUNTER_FN)(KT_COUNTER *out, int max);
+void KtRegisterCounters(KT_COUNTER_FN fn);
+
+/* Run the tests (or benchmarks) the command line asks for and leave QEMU. */
+void KtRunTests(const char *pattern);
+void KtRunBenchmarks(const char *pattern);
+/* Called by the bugcheck report: names the test and judges expectations. */
+void KtOnBugCheck(ULONG code, const ULONG_PTR p[4]);

@@ -1,0 +1,62 @@
+/*
+ * Tests that go wrong on purpose, to prove the runner reports each kind of
+ * failure as a failure that names the test (scripts/ktest.py, runner.*).
+ * They are manual: only a pattern naming them exactly runs them.
+ */
+#include "kernel/mdlos.h"
+#include "kernel/ktest/kt_internal.h"
+
+KTEST_MANUAL(selftest, fails_on_purpose)
+{
+    KT_EQ(1 + 1, 3);
+}
+
+KTEST_MANUAL(selftest, hangs_on_purpose)
+{
+    for (;;)
+        cpu_pause();
+}
+
+KTEST_MANUAL(selftest, triple_faults_on_purpose)
+{
+    /* An empty IDT: the breakpoint cannot be delivered (#GP), nor can the
+     * #GP (#DF), nor the #DF: the CPU shuts down - a triple fault. */
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = { 0, 0 };
+    __asm__ volatile("lidt %0\n\tint3" : : "m"(idtr));
+}
+
+KTEST_MANUAL(selftest, bugchecks_on_purpose)
+{
+    KeBugCheckEx(MANUALLY_INITIATED_CRASH, 1, 2, 3, 4);
+}
+
+#define KTEST_BUGCHECK_MANUAL(suite, name, code, p1, p2, p3, p4) \
+    KTEST_DEFINE_(".ktests", suite, name, KTEST_F_BUGCHECK | KTEST_F_MANUAL, code, p1, p2, p3, p4)
+
+KTEST_BUGCHECK_MANUAL(selftest, wrong_bugcheck_on_purpose, PAGE_FAULT_IN_NONPAGED_AREA, KT_ANY, KT_ANY, KT_ANY,
+                      KT_ANY)
+{
+    KeBugCheckEx(MANUALLY_INITIATED_CRASH, 0, 0, 0, 0);
+}
+
+KTEST_BUGCHECK_MANUAL(selftest, no_bugcheck_on_purpose, MANUALLY_INITIATED_CRASH, 0, 0, 0, 0)
+{
+}
+
+/* A driver's classic leak: MmProbeAndLockPages, a system mapping, then
+ * IoFreeMdl without MmUnlockPages, and the buffer freed. The MDL block goes
+ * back to its lookaside list and the pool page counts as free pool, so only
+ * the lock references and the system PTEs show it - and the leak check must
+ * name both. (Boots without verifier=1, which would stop the free as
+ * 0xC4/0xB8 first.) */
+KTEST_MANUAL(selftest, leaks_a_locked_page_on_purpose)
+{
+    PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, POOL_TAG('L', 'e', 'a', 'k'));
+    KT_ASSERT(buf != NULL);
+    PMDL m = IoAllocateMdl(buf, PAGE_SIZE, FALSE, FALSE, NULL);
+    KT_ASSERT(m != NULL);
+    MmProbeAndLockPages(m, KernelMode, IoReadAccess);
+    KT_ASSERT(MmGetSystemAddressForMdlSafe(m, NormalPagePriority) != NULL);
+    IoFreeMdl(m);
+    ExFreePoolWithTag(buf, POOL_TAG('L', 'e', 'a', 'k'));
+}
