@@ -87,7 +87,10 @@ KTEST_BUGCHECK(process, kernel_touching_user_memory_directly_is_caught, PAGE_FAU
                KT_ANY, KT_ANY, 0)
 {
     PEPROCESS p, saved;
-    PsCreateProcess("hello", "hello smap", NULL, &p);
+    /* A process that stays (asleep): one that ran to its end meanwhile -
+     * hello did, on a loaded machine - would take its pages with it, and
+     * the read below would fault on a missing page (P4 2), not on SMAP. */
+    PsCreateProcess("child", "child sleep 600000", NULL, &p);
     KeStackAttachProcess(p, &saved);
     UCHAR b;
     ExCopyFromUser(&b, (const void *)p->Image->Entry, 1);   /* the proper way: brings the page in */
