@@ -288,6 +288,7 @@ class Runner:
             "runner.reports_user_tests_not_started": self.t_user_not_started,
             "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
             "build.hidden_tests_with_one_base_name_both_run": self.t_extra_same_base_name,
+            "layout.prefix_names_its_folder": self.t_layout,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -398,6 +399,26 @@ class Runner:
 
     def t_no_nx(self, name):
         return self.expect_refusal(name, "qemu64,nx=off", "this CPU has no NX")
+
+    def t_layout(self, name):
+        """scripts/check_layout.py: no routine defined outside the folder its
+        prefix names. Shown able to fail first: in a scratch copy of mm/ and
+        kernel/ke/ with one Ke routine planted in mm/, it must report it."""
+        import shutil
+        import tempfile
+        import check_layout
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(os.path.join(mq.ROOT, "kernel", "ke"), os.path.join(tmp, "kernel", "ke"))
+            shutil.copytree(os.path.join(mq.ROOT, "mm"), os.path.join(tmp, "mm"))
+            with open(os.path.join(tmp, "mm", "planted.c"), "w") as f:
+                f.write("void KePlantedInTheWrongFolder(void)\n{\n}\n")
+            planted = check_layout.violations(tmp)
+        if len(planted) != 1 or "KePlantedInTheWrongFolder" not in planted[0]:
+            return False, f"the checker missed a Ke routine planted in mm/ (it reported {planted})"
+        bad = check_layout.violations(mq.ROOT)
+        if bad:
+            return False, f"{len(bad)} routine(s) outside their folder: " + "; ".join(bad[:5])
+        return True, ""
 
     def t_extra_same_base_name(self, name):
         """make EXTRA_TESTS="a/x.c b/x.c" must compile and link both files
