@@ -8,6 +8,46 @@
 #define TRUE 1
 #define FALSE 0
 
+/* memset, memcpy, memmove, memcmp: the compiler may emit calls to these on
+ * its own (struct copies, zero-initialised arrays), so a freestanding
+ * program must have them under exactly these names. rep stosb / rep movsb
+ * are fast on every CPU since ERMSB, and written as instructions the
+ * compiler cannot turn back into a call to the function it is compiling. */
+void *memset(void *d, int c, size_t n)
+{
+    void *p = d;
+    __asm__ volatile("rep stosb" : "+D"(p), "+c"(n) : "a"(c) : "memory");
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    void *dp = d;
+    __asm__ volatile("rep movsb" : "+D"(dp), "+S"(s), "+c"(n) : : "memory");
+    return d;
+}
+
+void *memmove(void *d, const void *s, size_t n)
+{
+    if ((uintptr_t)d <= (uintptr_t)s || (uintptr_t)d >= (uintptr_t)s + n)
+        return memcpy(d, s, n);
+    /* Overlap with the destination above: copy backwards (DF=1, then back
+     * to 0, which the C ABI expects). */
+    void *dp = (char *)d + n - 1;
+    const void *sp = (const char *)s + n - 1;
+    __asm__ volatile("std; rep movsb; cld" : "+D"(dp), "+S"(sp), "+c"(n) : : "memory", "cc");
+    return d;
+}
+
+int memcmp(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    return 0;
+}
+
 size_t strlen(const char *s)
 {
     size_t n = 0;

@@ -15,7 +15,6 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 size_t strlcpy(char *d, const char *s, size_t size);
 void *memcpy(void *d, const void *s, size_t n);
-/* kernel/rtl/rtl.c (the user-mode libc has its own) */
 void *memset(void *d, int c, size_t n);
 void *memmove(void *d, const void *s, size_t n);
 int memcmp(const void *a, const void *b, size_t n);

@@ -7,42 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-/* strlen, strnlen, strcmp, strncmp, strchr and strlcpy come from
- * kernel/rtl/rtlstring.c, shared with the kernel. */
-
-void *memcpy(void *dst, const void *src, size_t n)
-{
-    void *d = dst;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
-    return dst;
-}
-
-void *memmove(void *dst, const void *src, size_t n)
-{
-    if ((uintptr_t)dst <= (uintptr_t)src || (uintptr_t)dst >= (uintptr_t)src + n)
-        return memcpy(dst, src, n);
-    /* Overlap with dst above src: copy backwards. */
-    void *d = (char *)dst + n - 1;
-    const void *s = (const char *)src + n - 1;
-    __asm__ volatile("std; rep movsb; cld" : "+D"(d), "+S"(s), "+c"(n) : : "memory", "cc");
-    return dst;
-}
-
-void *memset(void *dst, int c, size_t n)
-{
-    void *d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
-    return dst;
-}
-
-int memcmp(const void *a, const void *b, size_t n)
-{
-    const unsigned char *x = a, *y = b;
-    for (size_t i = 0; i < n; i++)
-        if (x[i] != y[i])
-            return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
+/* strlen, strnlen, strcmp, strncmp, strchr, strlcpy, memset, memcpy,
+ * memmove and memcmp come from kernel/rtl/rtlstring.c, shared with the
+ * kernel. */
 
 void *memchr(const void *s, int c, size_t n)
 {
