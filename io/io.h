@@ -1,15 +1,18 @@
 /*
- * io.h: the I/O manager's public interface - for now the MDL routines
- * (with their NT names, flags and semantics; Microsoft's WDK pages for
- * each routine are the contract) and a minimal IRP that carries MDLs and completes them. The
- * full I/O manager (driver objects, stack locations, IoCallDriver) grows
- * here next.
+ * io.h: the I/O manager's public interface: MDLs, and (io/iomgr.h, included
+ * at the end) driver and device objects, IRPs and their stack locations,
+ * file objects, the transfer methods. NT's names, flags and semantics;
+ * Microsoft's WDK pages for each routine are the contract, and where mdlos
+ * differs the comment says so.
  */
 #pragma once
 #include "kernel/ke/ke.h"
+#include "kernel/ob/ob.h"
 #include "mm/mm.h"
 
 struct _EPROCESS;
+struct _IRP;
+typedef struct _IRP IRP, *PIRP;
 
 typedef struct _MDL {
     struct _MDL *Next;
@@ -55,16 +58,6 @@ typedef enum _MM_PAGE_PRIORITY { LowPagePriority = 0, NormalPagePriority = 16, H
 #define MmGetMdlBaseVa(m)         ((m)->StartVa)
 #define MmSizeOfMdl(va, n)        ((SIZE_T)(sizeof(MDL) + ADDRESS_AND_SIZE_TO_SPAN_PAGES((va), (n)) * sizeof(PFN_NUMBER)))
 
-/* A minimal IRP until the I/O manager exists: the MDL chain it carries
- * is unlocked and freed when it completes. */
-typedef struct _IO_STATUS_BLOCK { NTSTATUS Status; ULONG_PTR Information; } IO_STATUS_BLOCK;
-typedef struct _IRP {
-    PMDL MdlAddress;
-    IO_STATUS_BLOCK IoStatus;
-    PVOID UserBuffer;
-    ULONG Length;
-    KEVENT Event;                /* set at completion */
-} IRP, *PIRP;
 /* ---- device interrupts (io/interrupt.c) ---- */
 /* Connect ISR to the device interrupt on IOAPIC input GSI at IRQL (3..12):
  * the vector is chosen in IRQL's priority class, so the APIC's priority
@@ -75,11 +68,6 @@ void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
 
 /* Start the I/O manager at boot (io/ioinit.c). */
 void IoInitSystem(void);
-
-PIRP IoAllocateIrp(void);
-void IoFreeIrp(PIRP Irp);
-/* Unlock and free every MDL on Irp->MdlAddress, record Status, signal. */
-void IoCompleteRequest(PIRP Irp, CHAR PriorityBoost);
 
 PMDL IoAllocateMdl(PVOID VirtualAddress, ULONG Length, BOOLEAN SecondaryBuffer, BOOLEAN ChargeQuota, PIRP Irp);
 void IoFreeMdl(PMDL Mdl);
@@ -103,3 +91,5 @@ NTSTATUS MmProtectMdlSystemAddress(PMDL MemoryDescriptorList, ULONG NewProtect);
 /* mdlos: print an MDL's fields, decoded flags and frames (the verifier's
  * reports and the `mdl` GDB command show the same). */
 void MmDumpMdl(PMDL Mdl);
+
+#include "io/iomgr.h"

@@ -1,19 +1,26 @@
 /*
- * The minimal IRP: a request that carries an MDL chain and, when it is
- * completed, unlocks and frees the MDLs and signals its event. The full
- * IRP (stack locations, IoCallDriver) grows here.
+ * IRPs: TEMPORARY - the old minimal request (an MDL chain unlocked and
+ * freed at completion, then UserEvent signalled) in the new IRP layout,
+ * until io/irp.c proper lands with stack locations and IoCallDriver.
  */
 #include "mm/mdl.h"
+#include "io/iop.h"
 
 #define TAG_IRP POOL_TAG('I', 'r', 'p', ' ')
+volatile LONG IopIrpsInUse;
 
-PIRP IoAllocateIrp(void)
+PIRP IoAllocateIrp(CCHAR stack, BOOLEAN charge)
 {
-    PIRP irp = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(IRP), TAG_IRP);
+    UNREFERENCED_PARAMETER(charge);
+    PIRP irp = ExAllocatePoolWithTag(NonPagedPoolNx, IoSizeOfIrp(stack), TAG_IRP);
     if (!irp)
         return NULL;
-    memset(irp, 0, sizeof(*irp));
-    KeInitializeEvent(&irp->Event, NotificationEvent, FALSE);
+    memset(irp, 0, IoSizeOfIrp(stack));
+    irp->Type = IO_TYPE_IRP;
+    irp->Size = IoSizeOfIrp(stack);
+    irp->StackCount = stack;
+    irp->CurrentLocation = (CHAR)(stack + 1);
+    irp->Tail.Overlay.CurrentStackLocation = (PIO_STACK_LOCATION)(irp + 1) + stack;
     return irp;
 }
 
@@ -22,11 +29,9 @@ void IoFreeIrp(PIRP irp)
     ExFreePoolWithTag(irp, TAG_IRP);
 }
 
-void IoCompleteRequest(PIRP irp, CHAR boost)
+void IoCompleteRequest(PIRP irp, CCHAR boost)
 {
     UNREFERENCED_PARAMETER(boost);
-    /* Completing a request releases the buffers it described: every MDL on
-     * the chain is unlocked (which also unmaps it) and freed. */
     PMDL m = irp->MdlAddress;
     while (m) {
         PMDL next = m->Next;
@@ -36,5 +41,6 @@ void IoCompleteRequest(PIRP irp, CHAR boost)
         m = next;
     }
     irp->MdlAddress = NULL;
-    KeSetEvent(&irp->Event, 0, FALSE);
+    if (irp->UserEvent)
+        KeSetEvent(irp->UserEvent, 0, FALSE);
 }

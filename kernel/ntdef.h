@@ -10,7 +10,7 @@
 #include <stdbool.h>
 
 typedef void VOID, *PVOID;
-typedef char CHAR, *PCHAR;
+typedef char CHAR, *PCHAR, CCHAR;
 typedef const char *PCSTR;
 typedef uint8_t UCHAR, *PUCHAR, BOOLEAN, *PBOOLEAN;
 typedef int16_t SHORT, CSHORT;

@@ -140,7 +140,7 @@ KTEST(mdl, allocate_refuses_what_a_16_bit_size_cannot_hold)
 
 KTEST(mdl, allocate_with_an_irp_sets_and_chains)
 {
-    PIRP irp = IoAllocateIrp();
+    PIRP irp = IoAllocateIrp(1, FALSE);
     KT_ASSERT(irp != NULL);
     KT_EQ(irp->MdlAddress, NULL);
     PUCHAR va = (PUCHAR)0xFFFFFA8050000000ULL;
@@ -830,7 +830,7 @@ KTEST(mdl, completion_unlocks_and_frees_every_mdl_of_the_irp)
         r[i] = MdlTestRefs(f[i]);
     ULONG ptes = MiSystemPtesInUse();
 
-    PIRP irp = IoAllocateIrp();
+    PIRP irp = IoAllocateIrp(1, FALSE);
     KT_ASSERT(irp != NULL);
     PMDL a = IoAllocateMdl(paged, 2 * PAGE_SIZE, FALSE, FALSE, irp);
     PMDL b = IoAllocateMdl(nonpaged + 0x10, 0x100, TRUE, FALSE, irp);
@@ -849,9 +849,11 @@ KTEST(mdl, completion_unlocks_and_frees_every_mdl_of_the_irp)
 
     irp->IoStatus.Status = STATUS_SUCCESS;
     irp->IoStatus.Information = 0x1234;
-    KT_EQ(KeReadStateEvent(&irp->Event), 0);
+    KEVENT done;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    irp->UserEvent = &done;
     IoCompleteRequest(irp, 0);
-    KT_NE(KeReadStateEvent(&irp->Event), 0);
+    KT_NE(KeReadStateEvent(&done), 0);
     KT_EQ((ULONG)irp->IoStatus.Status, 0);
     KT_EQ(irp->IoStatus.Information, 0x1234);
     KT_EQ(irp->MdlAddress, NULL);      /* as NT's completion leaves it: the chain is gone */

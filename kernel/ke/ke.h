@@ -180,6 +180,51 @@ KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
 void KeYieldExecution(void);
 ULONG KeGetCurrentProcessorNumber(void);
 
+/* ---- asynchronous procedure calls (kernel/ke/apc.c) ----
+ * An APC runs a routine in the context of a chosen thread: in its process,
+ * at a point where it holds no kernel locks. The I/O manager uses one to
+ * finish a request in the requester's context (write the IO_STATUS_BLOCK
+ * to its user memory, copy a buffered read back, signal its event).
+ * mdlos has NT's special kernel APCs only (NormalRoutine NULL, KernelMode;
+ * no user-mode APCs). One is delivered at PASSIVE_LEVEL, when the thread is
+ * not attached to another process and owns no mutex (NT keeps them out
+ * while the working-set lock is held, for the same reason): on its way
+ * back to ring 3, and in any wait, which it interrupts - the wait resumes
+ * afterwards with what is left of its timeout. */
+struct _KAPC;
+typedef void (*PKNORMAL_ROUTINE)(PVOID NormalContext, PVOID SystemArgument1, PVOID SystemArgument2);
+typedef void (*PKKERNEL_ROUTINE)(struct _KAPC *Apc, PKNORMAL_ROUTINE *NormalRoutine, PVOID *NormalContext,
+                                 PVOID *SystemArgument1, PVOID *SystemArgument2);
+/* The thread ended with the APC still queued: free what it carries. */
+typedef void (*PKRUNDOWN_ROUTINE)(struct _KAPC *Apc);
+typedef enum _KAPC_ENVIRONMENT { OriginalApcEnvironment, AttachedApcEnvironment, CurrentApcEnvironment } KAPC_ENVIRONMENT;
+typedef struct _KAPC {
+    UCHAR Type;                   /* 0x12, NT's ApcObject */
+    UCHAR Size;
+    struct _KTHREAD *Thread;
+    LIST_ENTRY ApcListEntry;
+    PKKERNEL_ROUTINE KernelRoutine;
+    PKRUNDOWN_ROUTINE RundownRoutine;
+    PKNORMAL_ROUTINE NormalRoutine;
+    PVOID NormalContext, SystemArgument1, SystemArgument2;
+    CCHAR ApcStateIndex;
+    KPROCESSOR_MODE ApcMode;
+    volatile BOOLEAN Inserted;
+} KAPC, *PKAPC, *PRKAPC;
+void KeInitializeApc(PRKAPC Apc, struct _KTHREAD *Thread, KAPC_ENVIRONMENT Environment, PKKERNEL_ROUTINE KernelRoutine,
+                     PKRUNDOWN_ROUTINE RundownRoutine, PKNORMAL_ROUTINE NormalRoutine, KPROCESSOR_MODE ApcMode,
+                     PVOID NormalContext);
+/* Queue APC to its thread (any IRQL <= DISPATCH_LEVEL); a waiting thread
+ * that can take it is woken to run it. FALSE when it is already queued or
+ * the thread has ended. */
+BOOLEAN KeInsertQueueApc(PRKAPC Apc, PVOID SystemArgument1, PVOID SystemArgument2, KPRIORITY Increment);
+/* Take a queued APC back off its thread's queue: FALSE if it was not queued. */
+BOOLEAN KeRemoveQueueApc(PRKAPC Apc);
+/* Hold APC delivery off in a region (nesting), as NT's guarded regions. */
+void KeEnterGuardedRegion(void);
+void KeLeaveGuardedRegion(void);
+BOOLEAN KeAreAllApcsDisabled(void);
+
 /* ---- interrupts (kernel/ke/interrupt.c) ---- */
 struct _KINTERRUPT;
 typedef BOOLEAN (*PKSERVICE_ROUTINE)(struct _KINTERRUPT *Interrupt, PVOID ServiceContext);

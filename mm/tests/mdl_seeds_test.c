@@ -71,10 +71,12 @@ KTEST(mdlseed, seed000_pended_user_buffer_completed_from_another_thread_and_proc
     KT_NE(a->DirectoryTableBase, b->DirectoryTableBase);
     ULONG64 va = MT_RW_BASE + 2 * PAGE_SIZE + 0x18;
     ULONG len = 3 * PAGE_SIZE - 0x20;        /* spans 3 */
-    PIRP irp = IoAllocateIrp();
+    PIRP irp = IoAllocateIrp(1, FALSE);
     KT_ASSERT(irp != NULL);
+    static KEVENT done;
+    KeInitializeEvent(&done, NotificationEvent, FALSE);
+    irp->UserEvent = &done;
     irp->UserBuffer = (PVOID)va;
-    irp->Length = len;
 
     /* In the caller's context: lock before pending. */
     MdlTestAttach(a);
@@ -102,7 +104,7 @@ KTEST(mdlseed, seed000_pended_user_buffer_completed_from_another_thread_and_proc
     PKTHREAD t = KeCreateSystemThread(seed000_complete, &q, KI_DEFAULT_PRIORITY, "seed000");
     KT_ASSERT(t != NULL);
     LARGE_INTEGER ten_s = { -KI_MS(10000) };
-    KT_EQ(KeWaitForSingleObject(&irp->Event, Executive, KernelMode, FALSE, &ten_s), STATUS_WAIT_0);
+    KT_EQ(KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &ten_s), STATUS_WAIT_0);
     KT_EQ(KeWaitForSingleObject(t, Executive, KernelMode, FALSE, &ten_s), STATUS_WAIT_0);
     KeDereferenceThread(t);
     KT_EQ(q.SeenActive, b);
