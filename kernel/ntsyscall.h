@@ -12,6 +12,14 @@
  * STATUS_DATATYPE_MISALIGNMENT when not aligned for its type), never a
  * crash. user/tests/svctable.h describes each service's arguments for the
  * bad-input matrix and the fuzzer: a new service goes there too.
+ *
+ * Arguments 7 and on (NtReadFile has 9, NtCreateFile 11) are on the user
+ * stack, as NT x64 passes its fifth and later ones: at RSP+8, RSP+16, ...
+ * at the SYSCALL instruction - the layout a SysV call to a stub that does
+ * `mov %rcx,%r10; mov $N,%eax; syscall; ret` leaves, the slot at RSP
+ * being the stub's return address. The kernel's dispatcher captures them
+ * (probed: a bad user stack is STATUS_ACCESS_VIOLATION) before the
+ * service runs, so a service sees all its arguments as values.
  */
 #pragma once
 #include <stdint.h>
@@ -36,6 +44,19 @@ enum {
     SYS_NtYieldExecution,              /* () */
     SYS_NtGetCommandLine,              /* (char *buffer, size_t length, size_t *needed) */
     SYS_NtSetInformationProcess,       /* (HANDLE, uint32_t class, void *buffer, size_t length) */
+    /* objects and events (kernel/ob, kernel/ex) */
+    SYS_NtCreateEvent,                 /* (HANDLE *event, uint32_t access, OBJECT_ATTRIBUTES_T *attributes (NULL: unnamed), uint32_t type (0 notification, 1 synchronization), uint8_t initial_state) */
+    SYS_NtOpenEvent,                   /* (HANDLE *event, uint32_t access, OBJECT_ATTRIBUTES_T *attributes) */
+    SYS_NtSetEvent,                    /* (HANDLE event, int32_t *previous_state (optional)) */
+    SYS_NtResetEvent,                  /* (HANDLE event, int32_t *previous_state (optional)) */
+    /* files and devices (io/) */
+    SYS_NtCreateFile,                  /* (HANDLE *file, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, IO_STATUS_BLOCK_T *iosb, int64_t *allocation_size, uint32_t file_attributes, | uint32_t share_access, uint32_t disposition, uint32_t options, void *ea_buffer, uint32_t ea_length) */
+    SYS_NtOpenFile,                    /* (HANDLE *file, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, IO_STATUS_BLOCK_T *iosb, uint32_t share_access, uint32_t options) */
+    SYS_NtReadFile,                    /* (HANDLE file, HANDLE event, void *apc_routine (NULL), void *apc_context, IO_STATUS_BLOCK_T *iosb, void *buffer, | uint32_t length, int64_t *byte_offset, uint32_t *key) */
+    SYS_NtWriteFile,                   /* (HANDLE file, HANDLE event, void *apc_routine (NULL), void *apc_context, IO_STATUS_BLOCK_T *iosb, const void *buffer, | uint32_t length, int64_t *byte_offset, uint32_t *key) */
+    SYS_NtDeviceIoControlFile,         /* (HANDLE file, HANDLE event, void *apc_routine (NULL), void *apc_context, IO_STATUS_BLOCK_T *iosb, uint32_t code, | void *input, uint32_t input_length, void *output, uint32_t output_length) */
+    SYS_NtFlushBuffersFile,            /* (HANDLE file, IO_STATUS_BLOCK_T *iosb) */
+    SYS_NtCancelIoFile,                /* (HANDLE file, IO_STATUS_BLOCK_T *iosb): cancel the calling thread's requests on it */
     SYS_COUNT
 };
 
@@ -115,5 +136,55 @@ typedef struct {
     /* Commit (docs/mm.md): pages promised now, the most that may be, the peak. */
     uint64_t CommittedPages, CommitLimitPages, PeakCommitmentPages;
 } SYSTEM_MEMORY_T;
+
+/* Handles, devices and drivers, for the shell's `handles` and `devices`. */
+#define SystemHandleList 202         /* array of SYSTEM_HANDLE_T, every process's handles */
+typedef struct {
+    uint64_t ProcessId;
+    uint64_t Handle;
+    uint64_t Object;             /* the body's kernel address (for GDB's obj) */
+    uint32_t GrantedAccess;
+    uint32_t HandleCount;        /* the object's, all processes */
+    uint32_t PointerCount;
+    uint32_t Reserved;
+    char TypeName[16];           /* "Event", "File", "Process", ... */
+    char Name[64];               /* the object's name; a file: its device's name */
+} SYSTEM_HANDLE_T;
+#define SystemDeviceList 203         /* array of SYSTEM_DEVICE_T, every device object */
+typedef struct {
+    uint64_t Device;             /* kernel address */
+    uint64_t AttachedDevice;     /* the device above it, 0 at the top */
+    uint64_t AttachedTo;         /* the device below it, 0 at the bottom */
+    uint32_t Flags;              /* DO_* */
+    uint32_t DeviceType;
+    uint32_t StackSize;
+    uint32_t AlignmentRequirement;
+    uint32_t ReferenceCount;     /* open file objects */
+    uint32_t SectorSize;
+    char Name[64];               /* "\Device\RamDisk0", "" for an unnamed filter */
+    char DriverName[32];         /* "\Driver\RamDisk" */
+} SYSTEM_DEVICE_T;
+
+/* Object names and attributes (NT's OBJECT_ATTRIBUTES; the name is an
+ * 8-bit counted string, NT's ANSI_STRING - NT itself uses UTF-16). */
+typedef struct {
+    uint16_t Length, MaximumLength;
+    char *Buffer;
+} STRING_T;
+typedef struct {
+    uint32_t Length;             /* sizeof(OBJECT_ATTRIBUTES_T) */
+    uint64_t RootDirectory;      /* 0: names are absolute */
+    STRING_T *ObjectName;
+    uint32_t Attributes;         /* OBJ_* (kernel/ob/ob.h) */
+    void *SecurityDescriptor;    /* NULL */
+    void *SecurityQualityOfService;
+} OBJECT_ATTRIBUTES_T;
+typedef struct {
+    union {
+        int32_t Status;
+        void *Pointer;
+    };
+    uint64_t Information;        /* bytes transferred */
+} IO_STATUS_BLOCK_T;
 
 #define STATUS_PENDING_T 0x00000103

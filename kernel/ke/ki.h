@@ -289,6 +289,13 @@ void KiInitializeSystemCalls(void);
 /* The service table (kernel/ke/syscall.c). */
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));
 NTSTATUS (*KiLookupService(ULONG number))(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);
+/* A service of more than six arguments gets them all as one array: the
+ * dispatcher captures 7.. from the user stack first (kernel/ntsyscall.h). */
+#define KI_MAX_SERVICE_ARGS 12
+typedef NTSTATUS (*KI_SERVICE_N)(const ULONG64 *Args);
+void KiRegisterServiceN(ULONG number, KI_SERVICE_N fn, ULONG argc);
+/* Call service NUMBER's array routine with ARGS (kernel tests). */
+NTSTATUS KiCallServiceN(ULONG number, const ULONG64 *args);
 
 /* The context switch (kernel/ke/swap.asm). */
 void KiSwapContext(PKTHREAD Old, PKTHREAD New);

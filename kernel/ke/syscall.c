@@ -10,12 +10,39 @@
 
 typedef NTSTATUS (*SERVICE)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64);
 static SERVICE service_table[SYS_COUNT];
+/* Services with more than six arguments: all of them as one array. */
+static KI_SERVICE_N service_table_n[SYS_COUNT];
+static UCHAR service_argc[SYS_COUNT];
 ULONG64 KiSystemCalls;
 
 void KiRegisterService(ULONG number, SERVICE fn)
 {
     ASSERT(number < SYS_COUNT);
     service_table[number] = fn;
+}
+
+void KiRegisterServiceN(ULONG number, KI_SERVICE_N fn, ULONG argc)
+{
+    ASSERT(number < SYS_COUNT && argc > 6 && argc <= KI_MAX_SERVICE_ARGS);
+    service_table_n[number] = fn;
+    service_argc[number] = (UCHAR)argc;
+}
+
+/* Arguments 7 and on, from the user stack (kernel/ntsyscall.h): RSP
+ * points at the stub's return address, argument 7 is the next slot up.
+ * NT's dispatcher copies them the same way, under a probe, before the
+ * service runs: a stack that is not the caller's to read is
+ * STATUS_ACCESS_VIOLATION, and the service never sees a half-copied set. */
+static NTSTATUS capture_stack_arguments(PKTRAP_FRAME f, ULONG64 *args, ULONG argc)
+{
+    args[0] = f->rdi, args[1] = f->rsi, args[2] = f->rdx, args[3] = f->r10, args[4] = f->r8, args[5] = f->r9;
+    return ExCaptureUser(&args[6], (const void *)(f->rsp + 8), (argc - 6) * sizeof(ULONG64), 8);
+}
+
+NTSTATUS KiCallServiceN(ULONG number, const ULONG64 *args)
+{
+    return number < SYS_COUNT && service_table_n[number] ? service_table_n[number](args)
+                                                          : STATUS_INVALID_SYSTEM_SERVICE;
 }
 
 /* The routine registered for service NUMBER (NULL if none): lets a kernel
@@ -31,8 +58,14 @@ void KiSystemService(PKTRAP_FRAME f)
     KiSystemCalls++;
     KeGetCurrentThread()->TrapFrame = f;
     NTSTATUS status = STATUS_INVALID_SYSTEM_SERVICE;
-    if (n < SYS_COUNT && service_table[n])
+    if (n < SYS_COUNT && service_table[n]) {
         status = service_table[n](f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+    } else if (n < SYS_COUNT && service_table_n[n]) {
+        ULONG64 args[KI_MAX_SERVICE_ARGS];
+        status = capture_stack_arguments(f, args, service_argc[n]);
+        if (NT_SUCCESS(status))
+            status = service_table_n[n](args);
+    }
     f->rax = (ULONG64)(LONG64)status;
     if (KeGetCurrentIrql() != PASSIVE_LEVEL)
         KeBugCheckRule(IRQL_GT_ZERO_AT_SYSTEM_SERVICE, n, KeGetCurrentIrql(), 0, 0,

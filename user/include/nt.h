@@ -53,10 +53,31 @@ NTSTATUS NtQuerySystemInformation(uint32_t info_class, void *buffer, size_t leng
 NTSTATUS NtYieldExecution(void);
 NTSTATUS NtGetCommandLine(char *buffer, size_t length, size_t *needed);
 NTSTATUS NtSetInformationProcess(HANDLE process, uint32_t info_class, void *buffer, size_t length);
+NTSTATUS NtCreateEvent(HANDLE *event, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, uint32_t type,
+                       uint8_t initial_state);
+NTSTATUS NtOpenEvent(HANDLE *event, uint32_t access, OBJECT_ATTRIBUTES_T *attributes);
+NTSTATUS NtSetEvent(HANDLE event, int32_t *previous_state);
+NTSTATUS NtResetEvent(HANDLE event, int32_t *previous_state);
+NTSTATUS NtCreateFile(HANDLE *file, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, IO_STATUS_BLOCK_T *iosb,
+                      int64_t *allocation_size, uint32_t file_attributes, uint32_t share_access, uint32_t disposition,
+                      uint32_t options, void *ea_buffer, uint32_t ea_length);
+NTSTATUS NtOpenFile(HANDLE *file, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, IO_STATUS_BLOCK_T *iosb,
+                    uint32_t share_access, uint32_t options);
+NTSTATUS NtReadFile(HANDLE file, HANDLE event, void *apc_routine, void *apc_context, IO_STATUS_BLOCK_T *iosb,
+                    void *buffer, uint32_t length, int64_t *byte_offset, uint32_t *key);
+NTSTATUS NtWriteFile(HANDLE file, HANDLE event, void *apc_routine, void *apc_context, IO_STATUS_BLOCK_T *iosb,
+                     const void *buffer, uint32_t length, int64_t *byte_offset, uint32_t *key);
+NTSTATUS NtDeviceIoControlFile(HANDLE file, HANDLE event, void *apc_routine, void *apc_context,
+                               IO_STATUS_BLOCK_T *iosb, uint32_t code, void *input, uint32_t input_length,
+                               void *output, uint32_t output_length);
+NTSTATUS NtFlushBuffersFile(HANDLE file, IO_STATUS_BLOCK_T *iosb);
+NTSTATUS NtCancelIoFile(HANDLE file, IO_STATUS_BLOCK_T *iosb);
 
 /* The raw gate, for tests that pass what no prototype allows. */
 uint64_t NtSystemCall6(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                        uint64_t a6);
+/* Up to 12 arguments from ARGS (always 12 entries): 7.. go on the stack. */
+uint64_t NtSystemCallN(uint64_t number, const uint64_t *args);
 
 /* ---- small helpers on top (user/lib/process.c) ---- */
 /* Sleep for MS milliseconds (NtDelayExecution, relative). */

@@ -6,7 +6,7 @@
  */
 #include <nt.h>
 
-_Static_assert(SYS_COUNT == 16, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
+_Static_assert(SYS_COUNT == 27, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
 
 static inline uint64_t sys6(uint64_t n, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                             uint64_t a6)
@@ -120,3 +120,112 @@ NTSTATUS NtSetInformationProcess(HANDLE process, uint32_t info_class, void *buff
 {
     return S(sys6(SYS_NtSetInformationProcess, process, info_class, U(buffer), length, 0, 0));
 }
+
+NTSTATUS NtCreateEvent(HANDLE *event, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, uint32_t type,
+                       uint8_t initial_state)
+{
+    return S(sys6(SYS_NtCreateEvent, U(event), access, U(attributes), type, initial_state, 0));
+}
+
+NTSTATUS NtOpenEvent(HANDLE *event, uint32_t access, OBJECT_ATTRIBUTES_T *attributes)
+{
+    return S(sys6(SYS_NtOpenEvent, U(event), access, U(attributes), 0, 0, 0));
+}
+
+NTSTATUS NtSetEvent(HANDLE event, int32_t *previous_state)
+{
+    return S(sys6(SYS_NtSetEvent, event, U(previous_state), 0, 0, 0, 0));
+}
+
+NTSTATUS NtResetEvent(HANDLE event, int32_t *previous_state)
+{
+    return S(sys6(SYS_NtResetEvent, event, U(previous_state), 0, 0, 0, 0));
+}
+
+NTSTATUS NtOpenFile(HANDLE *file, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, IO_STATUS_BLOCK_T *iosb,
+                    uint32_t share_access, uint32_t options)
+{
+    return S(sys6(SYS_NtOpenFile, U(file), access, U(attributes), U(iosb), share_access, options));
+}
+
+NTSTATUS NtFlushBuffersFile(HANDLE file, IO_STATUS_BLOCK_T *iosb)
+{
+    return S(sys6(SYS_NtFlushBuffersFile, file, U(iosb), 0, 0, 0, 0));
+}
+
+NTSTATUS NtCancelIoFile(HANDLE file, IO_STATUS_BLOCK_T *iosb)
+{
+    return S(sys6(SYS_NtCancelIoFile, file, U(iosb), 0, 0, 0, 0));
+}
+
+/* The services of more than six arguments. A C body cannot promise where
+ * the compiler leaves the stack, so these are naked: the caller's CALL
+ * put arguments 7 and on at RSP+8.. and the return address at RSP, which
+ * is exactly where the kernel reads them (kernel/ntsyscall.h). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"   /* a naked body uses its arguments in registers */
+#define STACK_ARGS_STUB(number)                                                 \
+    __asm__ volatile("mov %%rcx, %%r10\n\tmov %0, %%eax\n\tsyscall\n\tret" \
+                     : : "i"(number))
+
+__attribute__((naked)) NTSTATUS NtCreateFile(HANDLE *file, uint32_t access, OBJECT_ATTRIBUTES_T *attributes,
+                                             IO_STATUS_BLOCK_T *iosb, int64_t *allocation_size,
+                                             uint32_t file_attributes, uint32_t share_access, uint32_t disposition,
+                                             uint32_t options, void *ea_buffer, uint32_t ea_length)
+{
+    STACK_ARGS_STUB(SYS_NtCreateFile);
+}
+
+__attribute__((naked)) NTSTATUS NtReadFile(HANDLE file, HANDLE event, void *apc_routine, void *apc_context,
+                                           IO_STATUS_BLOCK_T *iosb, void *buffer, uint32_t length,
+                                           int64_t *byte_offset, uint32_t *key)
+{
+    STACK_ARGS_STUB(SYS_NtReadFile);
+}
+
+__attribute__((naked)) NTSTATUS NtWriteFile(HANDLE file, HANDLE event, void *apc_routine, void *apc_context,
+                                            IO_STATUS_BLOCK_T *iosb, const void *buffer, uint32_t length,
+                                            int64_t *byte_offset, uint32_t *key)
+{
+    STACK_ARGS_STUB(SYS_NtWriteFile);
+}
+
+__attribute__((naked)) NTSTATUS NtDeviceIoControlFile(HANDLE file, HANDLE event, void *apc_routine,
+                                                      void *apc_context, IO_STATUS_BLOCK_T *iosb, uint32_t code,
+                                                      void *input, uint32_t input_length, void *output,
+                                                      uint32_t output_length)
+{
+    STACK_ARGS_STUB(SYS_NtDeviceIoControlFile);
+}
+
+#pragma GCC diagnostic pop
+
+/* Any service with up to 12 arguments from an array: ARGS[6..11] go on
+ * the stack where a stub's caller would have put them. For the bad-input
+ * matrix and the fuzzer. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+__attribute__((naked)) uint64_t NtSystemCallN(uint64_t number, const uint64_t *args)
+{
+    __asm__ volatile("push %%rbx\n\t"
+                     "mov %%rsp, %%rbx\n\t"
+                     "sub $56, %%rsp\n\t"          /* a return-address slot and six arguments */
+                     "mov 48(%%rsi), %%rax\n\tmov %%rax, 8(%%rsp)\n\t"
+                     "mov 56(%%rsi), %%rax\n\tmov %%rax, 16(%%rsp)\n\t"
+                     "mov 64(%%rsi), %%rax\n\tmov %%rax, 24(%%rsp)\n\t"
+                     "mov 72(%%rsi), %%rax\n\tmov %%rax, 32(%%rsp)\n\t"
+                     "mov 80(%%rsi), %%rax\n\tmov %%rax, 40(%%rsp)\n\t"
+                     "mov 88(%%rsi), %%rax\n\tmov %%rax, 48(%%rsp)\n\t"
+                     "mov %%rdi, %%rax\n\t"
+                     "mov (%%rsi), %%rdi\n\t"
+                     "mov 16(%%rsi), %%rdx\n\t"
+                     "mov 24(%%rsi), %%r10\n\t"
+                     "mov 32(%%rsi), %%r8\n\t"
+                     "mov 40(%%rsi), %%r9\n\t"
+                     "mov 8(%%rsi), %%rsi\n\t"
+                     "syscall\n\t"
+                     "mov %%rbx, %%rsp\n\t"
+                     "pop %%rbx\n\t"
+                     "ret" : :);
+}
+#pragma GCC diagnostic pop

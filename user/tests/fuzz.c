@@ -518,7 +518,9 @@ int main(int argc, char **argv)
             a[0] = 0x1234;   /* harmless to any service, were the number truncated */
             surely_bad = 1;
         } else {
-            svc = &services[below(SERVICE_COUNT)];
+            do
+                svc = &services[below(SERVICE_COUNT)];
+            while (svc->flags & SVC_MATRIX_TODO);
             number = svc->number;
             make_args(svc, a, &hostile);
         }
