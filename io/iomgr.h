@@ -274,17 +274,6 @@ _Static_assert(sizeof(IO_STACK_LOCATION) == 0x48, "IO_STACK_LOCATION is 0x48 byt
 #define IO_NO_INCREMENT 0
 #define IO_DISK_INCREMENT 1
 
-/* IOCTL codes: CTL_CODE(DeviceType, Function, Method, Access). */
-#define CTL_CODE(dev, fn, method, access) (((ULONG)(dev) << 16) | ((ULONG)(access) << 14) | ((ULONG)(fn) << 2) | (method))
-#define METHOD_BUFFERED   0
-#define METHOD_IN_DIRECT  1
-#define METHOD_OUT_DIRECT 2
-#define METHOD_NEITHER    3
-#define METHOD_FROM_CTL_CODE(c) ((ULONG)(c) & 3)
-#define FILE_ANY_ACCESS   0
-#define FILE_READ_ACCESS  1
-#define FILE_WRITE_ACCESS 2
-
 static inline PIO_STACK_LOCATION IoGetCurrentIrpStackLocation(PIRP Irp)
 {
     return Irp->Tail.Overlay.CurrentStackLocation;
@@ -428,29 +417,6 @@ NTSTATUS IoSynchronousPageWrite(PFILE_OBJECT FileObject, PMDL Mdl, PLARGE_INTEGE
                                 PIO_STATUS_BLOCK IoStatusBlock);
 
 /* ---- file services used from kernel mode ---- */
-/* CreateDisposition (NtCreateFile) */
-#define FILE_SUPERSEDE    0
-#define FILE_OPEN         1
-#define FILE_CREATE       2
-#define FILE_OPEN_IF      3
-#define FILE_OVERWRITE    4
-#define FILE_OVERWRITE_IF 5
-/* CreateOptions */
-#define FILE_DIRECTORY_FILE          0x00000001
-#define FILE_WRITE_THROUGH           0x00000002
-#define FILE_SEQUENTIAL_ONLY         0x00000004
-#define FILE_NO_INTERMEDIATE_BUFFERING 0x00000008
-#define FILE_SYNCHRONOUS_IO_ALERT    0x00000010
-#define FILE_SYNCHRONOUS_IO_NONALERT 0x00000020
-#define FILE_NON_DIRECTORY_FILE      0x00000040
-#define FILE_VALID_OPTION_FLAGS      0x00FFFFFF
-/* ShareAccess */
-#define FILE_SHARE_READ   0x00000001
-#define FILE_SHARE_WRITE  0x00000002
-#define FILE_SHARE_DELETE 0x00000004
-/* IO_STATUS_BLOCK.Information after a create */
-#define FILE_OPENED 1
-
 /* Cancel every IRP the current thread has outstanding and wait for them
  * to complete (a bounded wait; a driver that never completes a cancelled
  * IRP is reported and the IRP disassociated). Process exit calls it. */

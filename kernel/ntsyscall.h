@@ -23,6 +23,7 @@
  */
 #pragma once
 #include <stdint.h>
+#include "kernel/ntioapi.h"
 
 #define NtCurrentProcess() ((HANDLE_T)-1)
 typedef uint64_t HANDLE_T;

@@ -15,59 +15,12 @@
  */
 #pragma once
 #include "kernel/ke/ke.h"
+#include "kernel/ntioapi.h"
 
 struct _EPROCESS;
 
 typedef ULONG ACCESS_MASK, *PACCESS_MASK;
 typedef ULONG64 HANDLE, *PHANDLE;
-
-/* Access rights (winnt.h). The standard rights are the top half: */
-#define DELETE                   0x00010000
-#define READ_CONTROL             0x00020000
-#define WRITE_DAC                0x00040000
-#define WRITE_OWNER              0x00080000
-#define SYNCHRONIZE              0x00100000
-#define STANDARD_RIGHTS_REQUIRED 0x000F0000
-#define STANDARD_RIGHTS_READ     READ_CONTROL
-#define STANDARD_RIGHTS_WRITE    READ_CONTROL
-#define STANDARD_RIGHTS_EXECUTE  READ_CONTROL
-#define MAXIMUM_ALLOWED          0x02000000
-#define GENERIC_READ             0x80000000
-#define GENERIC_WRITE            0x40000000
-#define GENERIC_EXECUTE          0x20000000
-#define GENERIC_ALL              0x10000000
-/* events */
-#define EVENT_QUERY_STATE  0x0001
-#define EVENT_MODIFY_STATE 0x0002
-#define EVENT_ALL_ACCESS   (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x3)
-/* files and devices */
-#define FILE_READ_DATA        0x0001
-#define FILE_WRITE_DATA       0x0002
-#define FILE_APPEND_DATA      0x0004
-#define FILE_READ_EA          0x0008
-#define FILE_WRITE_EA         0x0010
-#define FILE_EXECUTE          0x0020
-#define FILE_READ_ATTRIBUTES  0x0080
-#define FILE_WRITE_ATTRIBUTES 0x0100
-#define FILE_ALL_ACCESS       (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF)
-#define FILE_GENERIC_READ     (STANDARD_RIGHTS_READ | FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA | SYNCHRONIZE)
-#define FILE_GENERIC_WRITE    (STANDARD_RIGHTS_WRITE | FILE_WRITE_DATA | FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | \
-                               FILE_APPEND_DATA | SYNCHRONIZE)
-#define FILE_GENERIC_EXECUTE  (STANDARD_RIGHTS_EXECUTE | FILE_READ_ATTRIBUTES | FILE_EXECUTE | SYNCHRONIZE)
-/* processes */
-#define PROCESS_TERMINATE         0x0001
-#define PROCESS_VM_OPERATION      0x0008
-#define PROCESS_VM_READ           0x0010
-#define PROCESS_VM_WRITE          0x0020
-#define PROCESS_SET_INFORMATION   0x0200
-#define PROCESS_QUERY_INFORMATION 0x0400
-#define PROCESS_ALL_ACCESS        (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0xFFFF)
-/* directories and symbolic links */
-#define DIRECTORY_QUERY           0x0001
-#define DIRECTORY_TRAVERSE        0x0002
-#define DIRECTORY_ALL_ACCESS      (STANDARD_RIGHTS_REQUIRED | 0xF)
-#define SYMBOLIC_LINK_QUERY       0x0001
-#define SYMBOLIC_LINK_ALL_ACCESS  (STANDARD_RIGHTS_REQUIRED | 0x1)
 
 typedef struct _GENERIC_MAPPING {
     ACCESS_MASK GenericRead, GenericWrite, GenericExecute, GenericAll;
@@ -83,13 +36,6 @@ typedef const STRING *PCSTRING;
 void RtlInitAnsiString(PANSI_STRING Destination, PCSTR Source);
 
 /* OBJECT_ATTRIBUTES (NT's layout; ObjectName is an ANSI_STRING here). */
-#define OBJ_INHERIT          0x00000002
-#define OBJ_PERMANENT        0x00000010
-#define OBJ_EXCLUSIVE        0x00000020
-#define OBJ_CASE_INSENSITIVE 0x00000040
-#define OBJ_OPENIF           0x00000080
-#define OBJ_KERNEL_HANDLE    0x00000200
-#define OBJ_VALID_ATTRIBUTES 0x000003F2
 typedef struct _OBJECT_ATTRIBUTES {
     ULONG Length;                 /* sizeof(OBJECT_ATTRIBUTES) */
     HANDLE RootDirectory;         /* must be 0 in mdlos: names are absolute */

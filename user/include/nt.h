@@ -79,6 +79,10 @@ uint64_t NtSystemCall6(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3, u
 /* Up to 12 arguments from ARGS (always 12 entries): 7.. go on the stack. */
 uint64_t NtSystemCallN(uint64_t number, const uint64_t *args);
 
+/* ---- object names (user/lib/object.c) ---- */
+void RtlInitString(STRING_T *s, const char *text);
+void InitializeObjectAttributes(OBJECT_ATTRIBUTES_T *oa, STRING_T *name, uint32_t attributes);
+
 /* ---- small helpers on top (user/lib/process.c) ---- */
 /* Sleep for MS milliseconds (NtDelayExecution, relative). */
 NTSTATUS SleepMs(uint64_t ms);
