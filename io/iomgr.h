@@ -135,6 +135,7 @@ struct _DEVICE_OBJECT {
 #define FO_ALERTABLE_IO           0x00000004
 #define FO_NO_INTERMEDIATE_BUFFERING 0x00000008
 #define FO_HANDLE_CREATED         0x00040000
+#define FO_FILE_OPEN              0x00100000   /* IRP_MJ_CREATE succeeded: CLOSE is owed */
 #define FO_CLEANUP_COMPLETE       0x00004000
 
 struct _FILE_OBJECT {

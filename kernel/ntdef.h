@@ -31,6 +31,7 @@ typedef LONG NTSTATUS;
 #endif
 
 #define NT_SUCCESS(s) ((NTSTATUS)(s) >= 0)
+#define NT_ERROR(s) ((ULONG)(s) >> 30 == 3)
 #include "kernel/ntstatus.h"
 
 

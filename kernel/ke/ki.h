@@ -164,6 +164,7 @@ struct _KTHREAD {
     volatile BOOLEAN AbortUserWait;   /* its process is being ended: user-mode waits return at once */
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
     ULONG64 ContextSwitches;
+    LIST_ENTRY IrpList;               /* IRPs it sent and that have not finished (io/cancel.c) */
     ULONG64 Id;
     char Name[24];
 };

@@ -203,6 +203,7 @@ void KiInitializeScheduler(void)
     memset(t, 0, sizeof(*t));
     t->Header.Type = KeThreadObject;
     InitializeListHead(&t->Header.WaitListHead);
+    InitializeListHead(&t->IrpList);
     t->StackBase = boot_stack_top;
     t->StackLimit = boot_stack;
     t->BootStack = TRUE;

@@ -34,6 +34,7 @@ PKTHREAD KiCreateThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priority, co
     }
     t->Header.Type = KeThreadObject;
     InitializeListHead(&t->Header.WaitListHead);
+    InitializeListHead(&t->IrpList);
     t->StackBase = top;
     t->StackLimit = limit;
     t->StackPages = KI_STACK_PAGES;

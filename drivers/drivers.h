@@ -1,0 +1,13 @@
+/*
+ * drivers.h: the entry points of the drivers built into the kernel. Each
+ * is a DriverEntry: io/bootdrv.c starts it with IoCreateDriver at boot,
+ * as NT's I/O manager starts a boot driver.
+ */
+#pragma once
+#include "kernel/mdlos.h"
+
+NTSTATUS NullDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);     /* \Device\Null */
+NTSTATUS RamDiskDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);  /* \Device\RamDisk0 */
+NTSTATUS IoTestDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);   /* \Device\IoTest* */
+/* Attaches above \Device\RamDisk0: started after the RAM disk. */
+NTSTATUS FilterDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);

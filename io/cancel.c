@@ -1,0 +1,178 @@
+/*
+ * Cancel, and the requesting thread's list of outstanding IRPs.
+ *
+ * A driver that holds an IRP for a while (queued, waiting for hardware)
+ * sets a cancel routine; IoCancelIrp calls it. The race every driver
+ * writer must get right: the driver dequeues the IRP to complete it at
+ * the moment someone cancels it. Both sides settle it with one atomic
+ * exchange on Irp->CancelRoutine (IoSetCancelRoutine): whoever gets the
+ * non-NULL routine back owns the IRP. The cancel spin lock, held while a
+ * cancel routine is called, lets a driver that keeps its own queue
+ * under that lock see a consistent Cancel flag.
+ *
+ * Every IRP a system service sends is on its thread's IrpList until
+ * stage 2 of completion takes it off. NtCancelIoFile and process exit
+ * walk that list. Only the thread itself changes its list (its services
+ * and its completion APCs run in it), so the lock below guards against
+ * the one other party: completion in a DPC reading Tail.Overlay.Thread
+ * while the exiting thread disassociates a request that never finished.
+ */
+#include "io/iop.h"
+
+static KSPIN_LOCK cancel_lock;
+static KSPIN_LOCK thread_irp_lock;
+
+void IoAcquireCancelSpinLock(PKIRQL irql)
+{
+    KeAcquireSpinLock(&cancel_lock, irql);
+}
+
+void IoReleaseCancelSpinLock(KIRQL irql)
+{
+    KeReleaseSpinLock(&cancel_lock, irql);
+}
+
+PDRIVER_CANCEL IoSetCancelRoutine(PIRP irp, PDRIVER_CANCEL routine)
+{
+    return __atomic_exchange_n(&irp->CancelRoutine, routine, __ATOMIC_ACQ_REL);
+}
+
+BOOLEAN IoCancelIrp(PIRP irp)
+{
+    KIRQL irql;
+    IoAcquireCancelSpinLock(&irql);
+    irp->Cancel = TRUE;
+    PDRIVER_CANCEL routine = IoSetCancelRoutine(irp, NULL);
+    if (!routine) {
+        /* Not cancelable now: not yet queued (the driver checks
+         * Irp->Cancel when it queues it) or already being completed. */
+        IoReleaseCancelSpinLock(irql);
+        return FALSE;
+    }
+    if (irp->CurrentLocation > irp->StackCount)
+        KeBugCheckRule(CANCEL_STATE_IN_COMPLETED_IRP, (ULONG_PTR)irp, (ULONG_PTR)routine, 0, 0,
+                       "IRP %p has a cancel routine (%p) but no driver holds it: a completed IRP must not "
+                       "keep a cancel routine", irp, routine);
+    irp->CancelIrql = irql;
+    /* The routine releases the cancel spin lock (with Irp->CancelIrql). */
+    routine(irp->Tail.Overlay.CurrentStackLocation->DeviceObject, irp);
+    return TRUE;
+}
+
+void IopQueueThreadIrp(PIRP irp)
+{
+    PKTHREAD t = KeGetCurrentThread();
+    irp->Tail.Overlay.Thread = t;
+    KIRQL old;
+    KeAcquireSpinLock(&thread_irp_lock, &old);
+    InsertTailList(&t->IrpList, &irp->ThreadListEntry);
+    KeReleaseSpinLock(&thread_irp_lock, old);
+}
+
+void IopDequeueThreadIrp(PIRP irp)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&thread_irp_lock, &old);
+    if (!IsListEmpty(&irp->ThreadListEntry)) {
+        RemoveEntryList(&irp->ThreadListEntry);
+        InitializeListHead(&irp->ThreadListEntry);
+    }
+    KeReleaseSpinLock(&thread_irp_lock, old);
+}
+
+PKTHREAD IopIrpThread(PIRP irp)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&thread_irp_lock, &old);
+    PKTHREAD t = irp->Tail.Overlay.Thread;
+    KeReleaseSpinLock(&thread_irp_lock, old);
+    return t;
+}
+
+/* Cancel this thread's IRPs that match FILE (NULL: all of them). */
+static ULONG cancel_matching(PKTHREAD t, PFILE_OBJECT file)
+{
+    ULONG n = 0;
+    /* IoCancelIrp calls driver code, which may complete the IRP - and
+     * stage 2 takes it off this list - so restart the walk after each. A
+     * cancelled IRP stays on the list until it finishes; Cancel marks it
+     * so it is not cancelled twice. The walk is bounded by the list. */
+    for (;;) {
+        PIRP victim = NULL;
+        KIRQL old;
+        KeAcquireSpinLock(&thread_irp_lock, &old);
+        for (PLIST_ENTRY e = t->IrpList.Flink; e != &t->IrpList; e = e->Flink) {
+            PIRP irp = CONTAINING_RECORD(e, IRP, ThreadListEntry);
+            if (!irp->Cancel && (!file || irp->Tail.Overlay.OriginalFileObject == file)) {
+                victim = irp;
+                break;
+            }
+        }
+        KeReleaseSpinLock(&thread_irp_lock, old);
+        if (!victim)
+            return n;
+        IoCancelIrp(victim);
+        n++;
+    }
+}
+
+static BOOLEAN any_left(PKTHREAD t, PFILE_OBJECT file)
+{
+    BOOLEAN left = FALSE;
+    KIRQL old;
+    KeAcquireSpinLock(&thread_irp_lock, &old);
+    for (PLIST_ENTRY e = t->IrpList.Flink; e != &t->IrpList && !left; e = e->Flink)
+        left = !file || CONTAINING_RECORD(e, IRP, ThreadListEntry)->Tail.Overlay.OriginalFileObject == file;
+    KeReleaseSpinLock(&thread_irp_lock, old);
+    return left;
+}
+
+/* How long the I/O manager waits for cancelled requests to finish. NT
+ * waits five minutes at process exit, then gives up on the driver; a
+ * teaching kernel's tests cannot, so five seconds. */
+#define IOP_CANCEL_WAIT_MS 5000
+
+/* Cancel and wait, delivering the completion APCs (each 10 ms wait lets
+ * them run: APCs interrupt waits). TRUE when all finished. */
+static BOOLEAN cancel_and_wait(PKTHREAD t, PFILE_OBJECT file)
+{
+    cancel_matching(t, file);
+    for (int ms = 0; ms < IOP_CANCEL_WAIT_MS; ms += 10) {
+        if (!any_left(t, file))
+            return TRUE;
+        LARGE_INTEGER d = { -KI_MS(10) };
+        KeDelayExecutionThread(KernelMode, FALSE, &d);
+    }
+    return !any_left(t, file);
+}
+
+NTSTATUS IopCancelFileIo(PFILE_OBJECT file)
+{
+    return cancel_and_wait(KeGetCurrentThread(), file) ? STATUS_SUCCESS : STATUS_IO_TIMEOUT;
+}
+
+void IoCancelThreadIo(PKTHREAD t)
+{
+    ASSERT(t == KeGetCurrentThread());
+    if (cancel_and_wait(t, NULL))
+        return;
+    /* A driver that does not complete a cancelled IRP: NT logs it and
+     * disassociates the IRP from the thread, so the thread can go. The
+     * IRP then completes (if ever) without touching the dead requester's
+     * memory. If it still holds the process's pages locked, the process
+     * teardown stops the system: PROCESS_HAS_LOCKED_PAGES, as on NT. */
+    KIRQL old;
+    KeAcquireSpinLock(&thread_irp_lock, &old);
+    while (!IsListEmpty(&t->IrpList)) {
+        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&t->IrpList), IRP, ThreadListEntry);
+        InitializeListHead(&irp->ThreadListEntry);
+        irp->Tail.Overlay.Thread = NULL;
+        PIO_STACK_LOCATION sl = irp->Tail.Overlay.CurrentStackLocation;
+        kprintf("[io] IRP %p was cancelled %d s ago and its driver (%s) has not completed it: disassociated "
+                "from thread %llu\n", irp, IOP_CANCEL_WAIT_MS / 1000,
+                irp->CurrentLocation <= irp->StackCount && sl->DeviceObject ?
+                    sl->DeviceObject->DriverObject->DriverName.Buffer : "?",
+                (unsigned long long)t->Id);
+    }
+    KeReleaseSpinLock(&thread_irp_lock, old);
+}
