@@ -188,4 +188,21 @@ typedef struct {
     uint64_t Information;        /* bytes transferred */
 } IO_STATUS_BLOCK_T;
 
+/* IOCTL_DISK_GET_LENGTH_INFO and IOCTL_DISK_GET_DRIVE_GEOMETRY_EX (ntdddisk.h layouts). */
+typedef struct {
+    int64_t Length;              /* bytes */
+} GET_LENGTH_INFORMATION_T;
+typedef struct {
+    int64_t Cylinders;
+    uint32_t MediaType;          /* 12 = FixedMedia */
+    uint32_t TracksPerCylinder;
+    uint32_t SectorsPerTrack;
+    uint32_t BytesPerSector;
+} DISK_GEOMETRY_T;
+typedef struct {
+    DISK_GEOMETRY_T Geometry;
+    int64_t DiskSize;            /* bytes */
+    uint8_t Data[8];             /* NT: partition and detection information follow; mdlos: none */
+} DISK_GEOMETRY_EX_T;
+
 #define STATUS_PENDING_T 0x00000103
