@@ -87,12 +87,12 @@
 #define FILE_OPENED 1
 
 /* IOCTL codes: CTL_CODE(DeviceType, Function, Method, Access). */
-#define CTL_CODE(dev, fn, method, access) (((ULONG)(dev) << 16) | ((ULONG)(access) << 14) | ((ULONG)(fn) << 2) | (method))
+#define CTL_CODE(dev, fn, method, access) (((unsigned)(dev) << 16) | ((unsigned)(access) << 14) | ((unsigned)(fn) << 2) | (unsigned)(method))
 #define METHOD_BUFFERED   0
 #define METHOD_IN_DIRECT  1
 #define METHOD_OUT_DIRECT 2
 #define METHOD_NEITHER    3
-#define METHOD_FROM_CTL_CODE(c) ((ULONG)(c) & 3)
+#define METHOD_FROM_CTL_CODE(c) ((unsigned)(c) & 3)
 #define FILE_ANY_ACCESS   0
 #define FILE_READ_ACCESS  1
 #define FILE_WRITE_ACCESS 2
