@@ -545,15 +545,14 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         if (spoil != 4)
             a[4] = (uint64_t)&V.iosb;
         /* Random codes only to \Device\Null (it refuses every IOCTL):
-         * none may reach an IoTest device and switch it to holding. */
-        if (a[0] == fx_buffered || (a[0] != fx_null && spoil != 0))
-            a[5] = IOCTL_IOTEST_BUFFERED;
-        else
-            a[5] = chance(50) ? (uint32_t)rnd() : IOCTL_IOTEST_BUFFERED;
-        if (a[0] != fx_null && a[0] != fx_buffered && spoil != 0) {
-            a[0] = fx_null;   /* a file the fuzzer opened: which device is unknown, so Null */
-            a[5] = (uint32_t)rnd();
-        }
+         * none may reach an IoTest device and switch it to holding. A file
+         * the fuzzer opened itself may be either device: Null instead. */
+        for (int k = 0; k < MAX_OBJECTS; k++)
+            if (objects[k] && objects[k] == a[0])
+                a[0] = fx_null;
+        a[5] = a[0] == fx_buffered || chance(30) ? IOCTL_IOTEST_BUFFERED : (uint32_t)rnd();
+        if (a[0] == fx_buffered && spoil == 5)
+            a[0] = fx_null;   /* the random code goes to Null */
         a[7] = spoil == 7 ? (uint32_t)rnd() >> below(32) : below(512);
         a[9] = spoil == 9 ? (uint32_t)rnd() >> below(32) : below(512);
         if (spoil != 6 && chance(80))
