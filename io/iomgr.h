@@ -271,6 +271,9 @@ struct _IO_STACK_LOCATION {
 };
 _Static_assert(sizeof(IO_STACK_LOCATION) == 0x48, "IO_STACK_LOCATION is 0x48 bytes on x64, as in wdm.h");
 
+/* What a completion routine returns to let completion go on (wdm.h). */
+#define STATUS_CONTINUE_COMPLETION STATUS_SUCCESS
+
 #define IoSizeOfIrp(n) ((USHORT)(sizeof(IRP) + (n) * sizeof(IO_STACK_LOCATION)))
 #define IO_NO_INCREMENT 0
 #define IO_DISK_INCREMENT 1

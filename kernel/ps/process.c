@@ -6,6 +6,7 @@
  * only that process: the kernel and the others carry on.
  */
 #include "kernel/ps/psp.h"
+#include "io/io.h"
 #include "kernel/hal/x86.h"
 #include "mm/mdl.h"
 
@@ -240,6 +241,10 @@ void PsExitCurrentProcess(NTSTATUS status)
     ASSERT(p != &PsInitialSystemProcess);
     p->Exiting = TRUE;
     p->ExitStatus = status;
+    /* Its I/O first, as NT's thread rundown does: every request still
+     * outstanding is cancelled and waited for (bounded), so the drivers
+     * give back the pages they hold locked before they are checked. */
+    IoCancelThreadIo(t);
     /* A driver still holding this process's pages locked is a bug the
      * driver would otherwise turn into memory corruption later. */
     ULONG_PTR site;
