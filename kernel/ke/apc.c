@@ -28,8 +28,10 @@
  * memory-manager work that a routine touching user memory must not
  * interrupt) and it is not in a guarded region. NT delivers them also
  * asynchronously, through the APC software interrupt, whenever the IRQL
- * drops below APC_LEVEL; mdlos only at the points above, so kernel code
- * between them is never interrupted by an APC.
+ * drops below APC_LEVEL; mdlos only inside the calls above, so kernel
+ * code is never interrupted by one at an arbitrary instruction. (A page
+ * fault on pageable or user memory takes and releases the address-space
+ * mutex: it is such a call.)
  *
  * The queue is the dispatcher lock's: inserting must look at whether the
  * thread waits and wake it in the same step, and a wait must check the
@@ -37,6 +39,7 @@
  * Nothing is allocated or signalled under it; routines are called without it.
  */
 #include "kernel/ke/ki.h"
+#include "kernel/hal/x86.h"
 
 #define KI_APC_OBJECT 0x12   /* NT's ApcObject type */
 
@@ -188,7 +191,14 @@ void KiDeliverApc(void)
         KiReleaseDispatcherLock(apc_level);
 
         LONG disable = t->SpecialApcDisable, mutexes = t->MutexCount;
+        /* The routine starts with no ExTry frame of its own: an exception
+         * it does not catch must not unwind into the code it interrupted
+         * (a wait inside someone's ExTry), which knows nothing of it. It
+         * is a bugcheck, as an unhandled kernel exception is. */
+        EX_FRAME *frames = t->ExceptionList;
+        t->ExceptionList = NULL;
         routine(apc, &normal, &ctx, &a1, &a2);
+        t->ExceptionList = frames;
         KIRQL now = KeGetCurrentIrql();
         if (now != APC_LEVEL)
             KeBugCheckRule(IRQL_UNEXPECTED_VALUE, ((ULONG_PTR)now << 16) | ((ULONG_PTR)APC_LEVEL << 8),
@@ -209,11 +219,14 @@ void KiDeliverApc(void)
     KeLowerIrql(PASSIVE_LEVEL);
 }
 
-/* Deliver now if the current thread has APCs and may take them here. */
+/* Deliver now if the current thread has APCs and may take them here.
+ * Not with interrupts off (a page fault taken with IF clear releases the
+ * address-space mutex too): a routine may wait, and the caller chose to
+ * keep interrupts out. */
 void KiCheckForApcDelivery(void)
 {
     PKTHREAD t = KeGetCurrentThread();
-    if (t && t->KernelApcPending && KiApcDeliverable(t, KeGetCurrentIrql()))
+    if (t && t->KernelApcPending && KiApcDeliverable(t, KeGetCurrentIrql()) && (read_rflags() & (1 << 9)))
         KiDeliverApc();
 }
 
