@@ -125,17 +125,17 @@ KTEST(apc, interrupted_timeout_keeps_its_total)
 {
     static APC_REC r;
     for (int delay = 0; delay < 2; delay++) {
-        PKTHREAD t = start_waiter(200, (BOOLEAN)delay);
+        PKTHREAD t = start_waiter(400, (BOOLEAN)delay);
         KT_ASSERT(t != NULL);
-        sleep_ms(60);
+        sleep_ms(200);                       /* start_waiter slept 20 of them */
         rec_init(&r, t, FALSE);
         KT_ASSERT(KeInsertQueueApc(&r.Apc, NULL, NULL, 0));
         KT_EQ((ULONG)wait_done(&r, 1000), STATUS_WAIT_0);
         KT_EQ(r.RanIn, t);
         KT_EQ((ULONG)join(t, 1000), STATUS_WAIT_0);
         KT_EQ((ULONG)waiter_status, delay ? STATUS_SUCCESS : STATUS_TIMEOUT);
-        KT_GE(waiter_elapsed, (ULONG64)KI_MS(200));       /* the timeout, all of it */
-        KT_LT(waiter_elapsed, (ULONG64)KI_MS(200 + 60));  /* and not restarted at the APC (that would be 280) */
+        KT_GE(waiter_elapsed, (ULONG64)KI_MS(400));       /* the timeout, all of it */
+        KT_LT(waiter_elapsed, (ULONG64)KI_MS(400 + 150)); /* not restarted at the APC (that would be 620) */
         KeDereferenceThread(t);
     }
 }
