@@ -101,7 +101,7 @@ static NTSTATUS wait_once(DISPATCHER_HEADER *h, KPROCESSOR_MODE mode, PLARGE_INT
 {
     PKTHREAD t = KeGetCurrentThread();
     KIRQL old = KiAcquireDispatcherLock();
-    if (t->KernelApcPending && KiApcDeliverable(t, old)) {
+    if (t && t->KernelApcPending && KiApcDeliverable(t, old)) {   /* (no thread yet: a mutex taken during boot) */
         KiReleaseDispatcherLock(old);
         KiDeliverApc();
         return STATUS_KERNEL_APC;
