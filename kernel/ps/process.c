@@ -264,6 +264,7 @@ void PsExitCurrentProcess(NTSTATUS status)
                        "process %s (pid %llu) ended with %d pages still locked by an MDL; every "
                        "MmProbeAndLockPages needs its MmUnlockPages first", p->ImageName,
                        (unsigned long long)p->UniqueProcessId, (int)p->LockedPages);
+    KeEnterGuardedRegion();   /* no APC once the address space goes: KeTerminateThread runs the queue down */
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     MmDeleteAddressSpace(p);
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
