@@ -737,11 +737,11 @@ class Runner:
         count, cur = int(head.group(2)), int(head.group(3))
         want = [(irp, rf"^IRP {head.group(1)} ", "irp: the header line"),
                 (irp, rf"StackCount {count}  CurrentLocation {cur}: location {cur}", "irp: StackCount/CurrentLocation"),
-                (irp, rf"CancelRoutine {head.group(5)}", "irp: the cancel routine, symbolized"),
+                (irp, rf"CancelRoutine 0x[0-9a-f]+ <{head.group(5)}[ +>]", "irp: the cancel routine, symbolized"),
                 (irp, rf"^  >\[{cur}\] IRP_MJ_READ ", "irp: the current location marked, with its major function")]
         for k, major, d, routine in locs:
             if routine != "none":
-                want.append((irp, rf"^ +completion {routine}\b", f"irp: location {k}'s completion routine {routine}"))
+                want.append((irp, rf"^ +completion 0x[0-9a-f]+ <{routine}[ +>]", f"irp: location {k}'s completion routine {routine}"))
             if d != "0x0":
                 want.append((irp, rf"device {d} ", f"irp: location {k}'s device {d}"))
         want += [(irp, r"^  MDL chain:|^  stack locations", "irp: the stack locations section"),
@@ -750,8 +750,8 @@ class Runner:
                  (devo, rf"^  > 0  {bottom} ", "devobj: the device marked at the bottom of its stack"),
                  (devo, r"^    2  0x", "devobj: a three-device stack"),
                  (drvo, rf"^DRIVER_OBJECT {driver} \\Driver\\IrpTest", "drvobj: the driver's name"),
-                 (drvo, r"^  IRP_MJ_READ +dispatch", "drvobj: IRP_MJ_READ -> the test driver's dispatch"),
-                 (drvo, r"^  DriverUnload unload", "drvobj: DriverUnload")]
+                 (drvo, r"^  IRP_MJ_READ +0x[0-9a-f]+ <dispatch[ +>]", "drvobj: IRP_MJ_READ -> the test driver's dispatch"),
+                 (drvo, r"^  DriverUnload 0x[0-9a-f]+ <unload[ +>]", "drvobj: DriverUnload")]
         missing = [what for text, rx, what in want if not re.search(rx, text, re.M)]
         if missing:
             return False, "; ".join(missing)
