@@ -58,7 +58,13 @@ def main():
     def show(line):
         m = re.match(r"(bench: \S+ (\d+) cycles)\s*$", line)
         if m and per_ms and not line.startswith("bench: tsc."):
-            line = f"{m.group(1)} ({int(m.group(2)) * 1e6 / per_ms:.0f} ns)"
+            ns = int(m.group(2)) * 1e6 / per_ms
+            line = f"{m.group(1)} ({ns:.0f} ns)"
+            # A cost per KiB moved is also a throughput.
+            name = m.group(1).split()[1]
+            if name.endswith("_per_kib") and ns:
+                print(line, flush=True)
+                line = f"bench: {name[:-len('_per_kib')]}_throughput {1e9 / (ns * 1024):.0f} MiB/s"
         print(line, flush=True)
 
     for _, line in b.lines:
