@@ -135,8 +135,15 @@ void ObpFreeReservedHandle(PEPROCESS Process, HANDLE h)
     PHANDLE_TABLE_ENTRY e = &t->Entries[h / 4 - 1];
     ASSERT(e->Object == OB_HANDLE_RESERVED);
     e->Object = NULL;
-    t->InUse--;
+    PHANDLE_TABLE_ENTRY empty = NULL;
+    if (--t->InUse == 0) {
+        empty = t->Entries;
+        t->Entries = NULL;
+        t->Capacity = 0;
+    }
     KeReleaseSpinLock(&t->Lock, old);
+    if (empty)
+        ExFreePoolWithTag(empty, TAG_HANDLES);
 }
 
 /* A handle is about to exist: its count goes up before the entry is
@@ -293,7 +300,7 @@ NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POB
         }
         o = e->Object;
         granted = e->GrantedAccess;
-        if (ObjectType && OBJECT_TO_OBJECT_HEADER(o)->Type != ObjectType) {
+        if (ObjectType && ObpGetHeader(o, "ObReferenceObjectByHandle")->Type != ObjectType) {
             KeReleaseSpinLock(&t->Lock, old);
             return STATUS_OBJECT_TYPE_MISMATCH;
         }
@@ -302,7 +309,7 @@ NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POB
     }
     if (AccessMode == UserMode) {
         ACCESS_MASK want;
-        NTSTATUS s = ObpMapAccess(OBJECT_TO_OBJECT_HEADER(o)->Type, DesiredAccess, &want);
+        NTSTATUS s = ObpMapAccess(ObpGetHeader(o, "ObReferenceObjectByHandle")->Type, DesiredAccess, &want);
         if (!NT_SUCCESS(s) || (want & ~granted)) {
             ObDereferenceObject(o);
             return STATUS_ACCESS_DENIED;
@@ -326,14 +333,24 @@ NTSTATUS ObCloseHandle(HANDLE Handle, KPROCESSOR_MODE PreviousMode)
     KeAcquireSpinLock(&t->Lock, &old);
     PHANDLE_TABLE_ENTRY e = entry_of(t, Handle);
     PVOID o = e ? e->Object : NULL;
+    PHANDLE_TABLE_ENTRY empty = NULL;
     if (e) {
         e->Object = NULL;
         e->GrantedAccess = 0;
-        t->InUse--;
+        /* The last handle: the array goes too (a table that has grown to
+         * 4096 entries does not keep 64 KiB of pool for nothing, and
+         * every test gives back what it took). */
+        if (--t->InUse == 0) {
+            empty = t->Entries;
+            t->Entries = NULL;
+            t->Capacity = 0;
+        }
     }
     KeReleaseSpinLock(&t->Lock, old);
     if (!o)
         return STATUS_INVALID_HANDLE;
+    if (empty)
+        ExFreePoolWithTag(empty, TAG_HANDLES);
     close_object(me, o);
     return STATUS_SUCCESS;
 }
