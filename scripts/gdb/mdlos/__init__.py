@@ -10,12 +10,14 @@
   ws [-a] [PROC]    a process's working set, each page with its PTE and PFN entry
   mdl [-a] ADDR     an MDL: fields, flags, frames with their PFN entries, the verifier's record
   locked [PROC]     frames locked by MDLs, and (with verifier=1) the MDLs holding them
+  obj ADDR          an object: its header (type, references, handles, name) and its type's state
+  handles [PROC]    a process's handle table
   mdlos             this list
 
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
-vad, ws), mdl (mdl, locked). They read the kernel's own structures by
+vad, ws), mdl (mdl, locked), ob (obj, handles). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
@@ -23,6 +25,7 @@ import gdb
 
 from .common import Command
 from .mdl import LockedCommand, MdlCommand
+from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
 from .pfn import PfnCommand, PfnStatsCommand
 from .pool import PoolCommand
@@ -44,6 +47,9 @@ class MdlosCommand(Command):
                     PFN entry, and who allocated/locked/mapped it (verifier=1)
   locked [PROC]     frames whose ReferenceCount their mappings do not explain
                     (MDL locks), with the tracked MDLs holding them
+  obj ADDR          an object (OBJECT_HEADER before the body): type, counts, flags,
+                    name, and its type's state (event, process, link, device, file)
+  handles [PROC]    a process's handle table: value, object, access, type, name
 
 PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
 process whose address space is in CR3. `help COMMAND` for each. They need
@@ -59,7 +65,7 @@ the kernel's symbols (file build/kernel.elf)."""
 def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
-                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand):
+                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand):
         command()
 
 
