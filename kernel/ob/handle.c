@@ -212,10 +212,11 @@ NTSTATUS ObpInsertObjectEx(PVOID Object, ACCESS_MASK DesiredAccess, PHANDLE Hand
                 uncount_handle(h);
                 ObpFreeReservedHandle(me, slot);
             }
-            ObDereferenceObject(Object);   /* the new object goes */
+            POBJECT_TYPE type = h->Type;
+            ObDereferenceObject(Object);   /* the new object goes: H is freed, not to be read again */
             if (existing) {
                 POBJECT_HEADER eh = OBJECT_TO_OBJECT_HEADER(existing);
-                if (eh->Type != h->Type) {
+                if (eh->Type != type) {
                     ObDereferenceObject(existing);
                     return STATUS_OBJECT_TYPE_MISMATCH;
                 }

@@ -85,10 +85,16 @@ static POBJECT_HEADER find_entry(POBJECT_HEADER dir, PCSTR comp, ULONG len)
  * component. Links in the middle are always followed, the last one only
  * with FOLLOW_LAST. BUF (OB_PATH_BUFFER bytes) holds the rewritten path.
  * STATUS_OBJECT_NAME_NOT_FOUND leaves *DIR and *LAST valid (insertion).
+ * With REST not NULL, an object that is neither a directory nor a link in
+ * the middle of the path ends the walk instead of failing it (a device:
+ * what follows is the file name its driver sees): *FOUND is that object,
+ * *LAST and *REST what followed it (from its "\").
  */
-static NTSTATUS lookup(PCSTR name, ULONG len, BOOLEAN follow_last, PCHAR buf, POBJECT_HEADER *dir_out, PCSTR *last,
-                       ULONG *last_len, POBJECT_HEADER *found)
+static NTSTATUS lookup_ex(PCSTR name, ULONG len, BOOLEAN follow_last, PCHAR buf, POBJECT_HEADER *dir_out, PCSTR *last,
+                          ULONG *last_len, POBJECT_HEADER *found, ULONG *rest)
 {
+    if (rest)
+        *rest = 0;
     POBJECT_HEADER root = OBJECT_TO_OBJECT_HEADER(ObpRootDirectory);
     *found = NULL;
     *dir_out = NULL;
@@ -138,12 +144,26 @@ static NTSTATUS lookup(PCSTR name, ULONG len, BOOLEAN follow_last, PCHAR buf, PO
                 restarted = TRUE;
                 continue;
             }
-            if (e->Type != ObDirectoryObjectType)
-                return STATUS_OBJECT_PATH_NOT_FOUND;   /* a non-directory in the middle of the path */
+            if (e->Type != ObDirectoryObjectType) {
+                if (!rest)
+                    return STATUS_OBJECT_PATH_NOT_FOUND;   /* a non-directory in the middle of the path */
+                *dir_out = dir;
+                *found = e;
+                *last = name + end;
+                *last_len = len - end;
+                *rest = len - end;
+                return STATUS_SUCCESS;
+            }
             dir = e;
             pos = end + 1;
         }
     }
+}
+
+static NTSTATUS lookup(PCSTR name, ULONG len, BOOLEAN follow_last, PCHAR buf, POBJECT_HEADER *dir_out, PCSTR *last,
+                       ULONG *last_len, POBJECT_HEADER *found)
+{
+    return lookup_ex(name, len, follow_last, buf, dir_out, last, last_len, found, NULL);
 }
 
 NTSTATUS ObpInsertName(POBJECT_HEADER h, PVOID *Existing)
@@ -254,6 +274,38 @@ NTSTATUS ObReferenceObjectByName(PCSTRING Name, POBJECT_TYPE ObjectType, PVOID *
         return s;
     if (ObjectType && found->Type != ObjectType) {
         ObDereferenceObject(OBJECT_HEADER_TO_OBJECT(found));
+        return STATUS_OBJECT_TYPE_MISMATCH;
+    }
+    *Object = OBJECT_HEADER_TO_OBJECT(found);
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS ObpReferenceObjectByNameEx(PCSTRING Name, POBJECT_TYPE ObjectType, PVOID *Object,
+                                    CHAR Remaining[OB_MAX_NAME])
+{
+    CHAR buf[OB_PATH_BUFFER];
+    POBJECT_HEADER dir, found;
+    PCSTR last;
+    ULONG last_len, rest;
+    *Object = NULL;
+    Remaining[0] = 0;
+    if (!Name || !Name->Buffer)
+        return STATUS_OBJECT_NAME_INVALID;
+    ObpAcquireNamespaceLock();
+    NTSTATUS s = lookup_ex(Name->Buffer, Name->Length, TRUE, buf, &dir, &last, &last_len, &found, &rest);
+    if (NT_SUCCESS(s) && rest >= OB_MAX_NAME)
+        s = STATUS_OBJECT_NAME_INVALID;
+    if (NT_SUCCESS(s)) {
+        memcpy(Remaining, last, rest);   /* copied under the lock: LAST may point into a link's target */
+        Remaining[rest] = 0;
+        ObReferenceObject(OBJECT_HEADER_TO_OBJECT(found));
+    }
+    ObpReleaseNamespaceLock();
+    if (!NT_SUCCESS(s))
+        return s;
+    if (ObjectType && found->Type != ObjectType) {
+        ObDereferenceObject(OBJECT_HEADER_TO_OBJECT(found));
+        Remaining[0] = 0;
         return STATUS_OBJECT_TYPE_MISMATCH;
     }
     *Object = OBJECT_HEADER_TO_OBJECT(found);

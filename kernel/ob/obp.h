@@ -150,6 +150,13 @@ void ObpDeleteNameCheck(POBJECT_HEADER Header);
 void ObpInitializeNamespace(void);
 extern PVOID ObpRootDirectory;
 
+/* NtCreateFile's lookup (for io/): like ObReferenceObjectByName, but the
+ * walk stops at the first object that is neither a directory nor a link
+ * (a device), returned referenced, with what followed its name copied to
+ * REMAINING ("\\dir\\file", "" when NAME named the object itself). */
+NTSTATUS ObpReferenceObjectByNameEx(PCSTRING Name, POBJECT_TYPE ObjectType, PVOID *Object,
+                                    CHAR Remaining[OB_MAX_NAME]);
+
 /* Case-insensitive compare of counted names (NT's OBJ_CASE_INSENSITIVE,
  * which every caller passes). */
 int ObpCompareNames(PCSTR a, ULONG alen, PCSTR b, ULONG blen);

@@ -432,3 +432,88 @@ KTEST_BUGCHECK(ob, a_pointer_that_is_not_an_object, BAD_OBJECT_HEADER, KT_ANY, 0
     KtExpectParam(4, (ULONG64)fake);
     ObReferenceObject(fake);
 }
+
+KTEST(ob, file_name_lookup_stops_at_a_device_and_returns_the_rest)
+{
+    PVOID dev = make("\\Device\\ObDisk");
+    KT_EQ((ULONG)ObInsertObject(dev, 0, NULL), 0);
+    ANSI_STRING link, target, n;
+    RtlInitAnsiString(&link, "\\DosDevices\\OBD");
+    RtlInitAnsiString(&target, "\\Device\\ObDisk");
+    KT_EQ((ULONG)ObCreateSymbolicLink(&link, &target), 0);
+    CHAR rest[OB_MAX_NAME];
+    PVOID f;
+    RtlInitAnsiString(&n, "\\Device\\ObDisk\\dir\\file");
+    KT_EQ((ULONG)ObpReferenceObjectByNameEx(&n, type(), &f, rest), 0);
+    KT_EQ((ULONG64)f, (ULONG64)dev);
+    KT_STREQ(rest, "\\dir\\file");
+    ObDereferenceObject(f);
+    RtlInitAnsiString(&n, "\\DosDevices\\obd\\x");   /* through a link */
+    KT_EQ((ULONG)ObpReferenceObjectByNameEx(&n, NULL, &f, rest), 0);
+    KT_EQ((ULONG64)f, (ULONG64)dev);
+    KT_STREQ(rest, "\\x");
+    ObDereferenceObject(f);
+    RtlInitAnsiString(&n, "\\DosDevices\\OBD");        /* the device itself */
+    KT_EQ((ULONG)ObpReferenceObjectByNameEx(&n, type(), &f, rest), 0);
+    KT_STREQ(rest, "");
+    ObDereferenceObject(f);
+    RtlInitAnsiString(&n, "\\Device\\ObDisk\\x");
+    KT_EQ((ULONG)ObpReferenceObjectByNameEx(&n, ExEventObjectType, &f, rest), (ULONG)STATUS_OBJECT_TYPE_MISMATCH);
+    KT_EQ((ULONG)ObReferenceObjectByName(&n, NULL, &f), (ULONG)STATUS_OBJECT_PATH_NOT_FOUND);   /* the plain one does not */
+    KT_EQ((ULONG)ObDeleteSymbolicLink(&link), 0);
+    ObMakeTemporaryObject(dev);
+}
+
+/* Lookups racing closes: another thread opens and closes handles to a
+ * named object while this one looks it up by handle and by name; nothing
+ * is freed under anyone (the leak check and the header checks see it). */
+static volatile BOOLEAN race_stop;
+static volatile HANDLE race_handle;
+static void race_closer(PVOID ctx)
+{
+    PVOID o = ctx;
+    while (!race_stop) {
+        HANDLE h;
+        if (NT_SUCCESS(ObOpenObjectByPointer(o, 0, TEST_READ, NULL, KernelMode, &h))) {
+            race_handle = h;
+            KeYieldExecution();
+            race_handle = 0;
+            ObCloseHandle(h, KernelMode);
+        }
+    }
+}
+
+KTEST(ob, lookups_race_closes)
+{
+    PVOID o = make("\\BaseNamedObjects\\Race");
+    HANDLE mine;
+    KT_EQ((ULONG)ObInsertObject(o, TEST_READ, &mine), 0);
+    race_stop = FALSE;
+    PKTHREAD t = KeCreateSystemThread(race_closer, o, KI_DEFAULT_PRIORITY, "obrace");
+    KT_ASSERT(t != NULL);
+    ANSI_STRING n;
+    RtlInitAnsiString(&n, "\\BaseNamedObjects\\Race");
+    ULONG hits = 0;
+    for (int i = 0; i < 2000; i++) {
+        PVOID f;
+        HANDLE h = race_handle;
+        NTSTATUS s = ObReferenceObjectByHandle(h, TEST_READ, type(), UserMode, &f, NULL);
+        if (NT_SUCCESS(s)) {
+            KT_EQ((ULONG64)f, (ULONG64)o);
+            ObDereferenceObject(f);
+            hits++;
+        } else {
+            KT_EQ((ULONG)s, (ULONG)STATUS_INVALID_HANDLE);
+        }
+        KT_EQ((ULONG)ObReferenceObjectByName(&n, type(), &f), 0);
+        ObDereferenceObject(f);
+        if (i % 16 == 0)
+            KeYieldExecution();
+    }
+    race_stop = TRUE;
+    KeWaitForSingleObject(t, Executive, KernelMode, FALSE, NULL);
+    KeDereferenceThread(t);
+    KT_EQ(ObGetObjectHandleCount(o), 1);
+    KT_EQ((ULONG)ObCloseHandle(mine, KernelMode), 0);
+    UNREFERENCED_PARAMETER(hits);
+}
