@@ -298,6 +298,7 @@ class Runner:
             "gdb.ps_and_vad_show_a_user_process": self.t_gdb_ps_vad,
             "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
+            "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
         }
 
     def run_host_test(self, name, fn):
@@ -764,6 +765,41 @@ class Runner:
     # argument, $rdi) is locked and mapped, prints the MDL's fields and
     # frames read with plain GDB expressions (@@@ FIELDS / @@@ FRAME), then
     # runs the commands.
+    def t_gdb_objects(self, name):
+        """`handles init` lists init's process handle to sh; `obj` on it
+        says it is a process, on the root directory that it is \\, on the
+        System process that it is the static one (scripts/gdb/tests/objects.py)."""
+        out = self.gdb_driver(name, "objects.py", cmdline="")
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped or stopped.group(1) != "NtReadConsole":
+            return False, "GDB never stopped in NtReadConsole (did init start sh?)"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        bad = []
+        h = results.get("handles init", "")
+        if not re.search(r"^process init pid \d+, EPROCESS 0x[0-9a-f]+: \d+ handle", h, re.M):
+            bad.append("handles init does not describe init's table: " + (h.splitlines() or ["(nothing)"])[0])
+        if not re.search(r"^\s+0x[0-9a-f]+ +0xffff[0-9a-f]+ +0x1fffff +Process .* sh \(pid \d+\)$", h, re.M):
+            bad.append("handles init does not list a Process handle to sh with PROCESS_ALL_ACCESS")
+        first = re.search(r"^@@@ FIRST (0x[0-9a-f]+)$", out, re.M)
+        o = results.get("obj " + first.group(1), "") if first else ""
+        if not re.search(r"type Process .*\n.*PointerCount \d+ +HandleCount 1 .*\n +process: pid \d+, sh, running", o):
+            bad.append("obj on init's handle does not show sh's process object: " + o.replace("\n", " | ")[:200])
+        r = results.get("obj ObpRootDirectory", "")
+        if not re.search(r"type Directory .*\n.*name \\\n +directory: [1-9]\d* entries", r):
+            bad.append("obj ObpRootDirectory does not show the root directory \\ with its entries: " +
+                       r.replace("\n", " | ")[:200])
+        sysp = results.get("obj &PsInitialSystemProcess", "")
+        if not re.search(r"type Process .*\n.*flags [a-z,]*static.*\n +process: pid 0, System", sysp):
+            bad.append("obj &PsInitialSystemProcess does not show the static System process: " +
+                       sysp.replace("\n", " | ")[:200])
+        if "@@@ ERROR" in results.get("handles", "@@@ ERROR not run"):
+            bad.append("handles (no argument) failed: " + results.get("handles", "")[:200])
+        return (not bad), "; ".join(bad) or "handles and obj show init's handle to sh, \\ and the System process"
+
     GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
 

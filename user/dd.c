@@ -11,8 +11,9 @@
  *         with `pattern` at the same input offset: the read-back half of a
  *         test; exits with STATUS_DEVICE_DATA_ERROR at the first difference)
  *   bs    the block size, with K or M (1024-based): 512, 4K, 1M (default 512)
- *   count blocks to copy (default: until the source ends; needed for zero
- *         and pattern)
+ *   count blocks to copy (default: until the source ends - a disk's end is
+ *         its length, IOCTL_DISK_GET_LENGTH_INFO, since a raw disk refuses a
+ *         transfer past it; needed for zero and pattern)
  *   skip  blocks to skip at the start of the input; seek: of the output
  *   iflag, oflag  comma-separated: `async` opens the device without
  *         FILE_SYNCHRONOUS_IO_NONALERT and keeps up to `depth` requests in
@@ -42,6 +43,7 @@ typedef struct {
     int kind;
     int async, direct;
     HANDLE file;
+    uint64_t length;    /* a disk's size in bytes, ~0 when the device is no disk */
 } END;
 
 enum { SLOT_FREE, SLOT_READING, SLOT_READ, SLOT_WRITING };
@@ -62,7 +64,7 @@ typedef struct {
 static uint32_t bs = 512;
 static uint64_t count = ~0ULL, skip, seek;
 static int depth = 4, show_progress = 1, show_result = 1;
-static END in = { NULL, END_DEVICE, 0, 0, 0 }, out = { NULL, END_DEVICE, 0, 0, 0 };
+static END in = { NULL, END_DEVICE, 0, 0, 0, ~0ULL }, out = { NULL, END_DEVICE, 0, 0, 0, ~0ULL };
 static SLOT slots[MAX_DEPTH];
 static uint64_t full_in, part_in, full_out, part_out, bytes_out;
 static int input_ended;
@@ -143,16 +145,22 @@ static NTSTATUS open_end(END *e, int write)
     uint32_t options = e->async ? 0 : FILE_SYNCHRONOUS_IO_NONALERT;
     if (e->direct)
         options |= FILE_NO_INTERMEDIATE_BUFFERING;
-    NTSTATUS st = OpenDevice(e->name, write ? FILE_WRITE_DATA : FILE_READ_DATA, options, &e->file);
+    /* Read access too for the output: a disk's length query needs it. */
+    NTSTATUS st = OpenDevice(e->name, write ? FILE_READ_DATA | FILE_WRITE_DATA : FILE_READ_DATA, options, &e->file);
     if (!NT_SUCCESS(st)) {
         char what[96];
         snprintf(what, sizeof(what), "cannot open %s", e->name);
         print_status(what, st);
+        return st;
     }
-    return st;
+    if (!NT_SUCCESS(DiskLength(e->file, &e->length)))
+        e->length = ~0ULL;
+    return STATUS_SUCCESS;
 }
 
 /* ---- the blocks ---- */
+
+static __attribute__((noreturn)) void die(NTSTATUS st);
 
 static void read_done(SLOT *s, NTSTATUS st)
 {
@@ -160,7 +168,9 @@ static void read_done(SLOT *s, NTSTATUS st)
         s->len = 0;   /* past the end of the device */
     } else if (!NT_SUCCESS(st)) {
         print_status("read", st);
-        NtTerminateCurrentProcess(st);
+        if (st == STATUS_INVALID_PARAMETER && in.length != ~0ULL)
+            printf("dd: a disk reads whole 512-byte sectors at sector offsets: bs, skip*bs\n");
+        die(st);
     } else {
         s->len = (uint32_t)s->iosb.Information;
     }
@@ -177,7 +187,10 @@ static void write_done(SLOT *s, NTSTATUS st)
 {
     if (!NT_SUCCESS(st)) {
         print_status("write", st);
-        NtTerminateCurrentProcess(st);
+        if (st == STATUS_INVALID_PARAMETER && out.length != ~0ULL)
+            printf("dd: a disk writes whole 512-byte sectors at sector offsets, before its end (%llu bytes)\n",
+                   (unsigned long long)out.length);
+        die(st);
     }
     uint64_t n = s->iosb.Information;
     if (n == bs)
@@ -198,7 +211,7 @@ static void start_write(SLOT *s)
         uint64_t bad = check_pattern(s->buf, s->in_pos, s->len);
         if (bad) {
             printf("dd: check: input byte %llu differs from the pattern\n", (unsigned long long)(bad - 1));
-            NtTerminateCurrentProcess(STATUS_DEVICE_DATA_ERROR);
+            die(STATUS_DEVICE_DATA_ERROR);
         }
     }
     if (out.kind != END_DEVICE) {
@@ -220,6 +233,18 @@ static void start_read(SLOT *s, uint64_t block)
 {
     s->in_pos = (skip + block) * bs;
     s->out_pos = (seek + block) * bs;
+    uint32_t want = bs;
+    if (in.length != ~0ULL) {   /* a disk: not past its end */
+        uint64_t left = in.length > s->in_pos ? in.length - s->in_pos : 0;
+        if (left < want)
+            want = (uint32_t)left;
+        if (!want) {
+            s->iosb.Information = 0;
+            read_done(s, STATUS_SUCCESS);
+            start_write(s);
+            return;
+        }
+    }
     if (in.kind != END_DEVICE) {
         if (in.kind == END_ZERO)
             memset(s->buf, 0, bs);
@@ -236,7 +261,7 @@ static void start_read(SLOT *s, uint64_t block)
      * STATUS_PENDING at once: the request goes on without us, and the
      * event is signalled and the status block written when it completes.
      * On a synchronous file the call itself waits. */
-    NTSTATUS st = NtReadFile(in.file, in.async ? s->event : 0, NULL, NULL, &s->iosb, s->buf, bs, &s->offset, NULL);
+    NTSTATUS st = NtReadFile(in.file, in.async ? s->event : 0, NULL, NULL, &s->iosb, s->buf, want, &s->offset, NULL);
     if (st == STATUS_PENDING) {
         s->state = SLOT_READING;
         return;
@@ -277,6 +302,20 @@ static void report(const char *what, uint64_t t100ns)
     printf("%s%llu bytes (%llu KiB) copied, %llu.%03llu s, %s\n", what, (unsigned long long)bytes_out,
            (unsigned long long)(bytes_out >> 10), (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000),
            rate);
+}
+
+static uint64_t t_start;
+
+/* A failed transfer: what was copied until then, then the status (the
+ * shell prints it), as dd does. */
+static __attribute__((noreturn)) void die(NTSTATUS st)
+{
+    if (show_result) {
+        printf("%llu+%llu records in\n%llu+%llu records out\n", (unsigned long long)full_in,
+               (unsigned long long)part_in, (unsigned long long)full_out, (unsigned long long)part_out);
+        report("", InterruptTime100ns() - t_start);
+    }
+    NtTerminateCurrentProcess(st);
 }
 
 int main(int argc, char **argv)
@@ -354,6 +393,7 @@ int main(int argc, char **argv)
     }
 
     uint64_t t0 = InterruptTime100ns(), last = t0, next_block = 0, seq = 0;
+    t_start = t0;
     for (;;) {
         /* Start as many blocks as there are free slots. */
         for (int i = 0; i < depth && !input_ended && next_block < count; i++) {

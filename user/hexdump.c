@@ -8,7 +8,8 @@
  *
  * A raw disk reads whole sectors at sector-aligned offsets (anything else
  * is STATUS_INVALID_PARAMETER, as on NT), so hexdump reads the aligned
- * 512-byte-multiple span around the range and prints only the range. Lines
+ * 512-byte-multiple span around the range, no further than the disk's
+ * length (IOCTL_DISK_GET_LENGTH_INFO), and prints only the range. Lines
  * equal to the one before are folded into one `*`, as hexdump does.
  */
 #include <nt.h>
@@ -71,6 +72,10 @@ int main(int argc, char **argv)
         print_status(what, st);
         return st;
     }
+    /* A disk refuses a read past its end: stop at its length. */
+    uint64_t disk = ~0ULL;
+    if (!NT_SUCCESS(DiskLength(f, &disk)))
+        disk = ~0ULL;
     uint8_t *buf = malloc(CHUNK);
     if (!buf) {
         printf("hexdump: out of memory\n");
@@ -86,6 +91,10 @@ int main(int argc, char **argv)
         if (want > CHUNK)
             want = CHUNK;
         want = (want + SECTOR - 1) & ~(uint64_t)(SECTOR - 1);
+        if (disk != ~0ULL && start + want > disk)
+            want = disk > start ? disk - start : 0;
+        if (!want)
+            break;
         IO_STATUS_BLOCK_T iosb;
         st = ReadAt(f, buf, (uint32_t)want, start, &iosb);
         if (st == STATUS_END_OF_FILE || (NT_SUCCESS(st) && iosb.Information <= pos - start))

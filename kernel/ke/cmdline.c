@@ -105,6 +105,11 @@ static const struct {
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
+    { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
+    { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
+    { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */
+    { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */
+    { "fuzz.huge", OPT_FLAG },      /* `make fuzz HUGE=0` */
 };
 
 /* A flag's values: nothing ("quiet", "verifier="), or a yes or a no. */

@@ -15,10 +15,11 @@ NTSTATUS OpenDevice(const char *name, uint32_t access, uint32_t options, HANDLE 
     IO_STATUS_BLOCK_T iosb;
     RtlInitString(&s, name);
     InitializeObjectAttributes(&oa, &s, OBJ_CASE_INSENSITIVE);
-    /* A synchronous file needs SYNCHRONIZE: the I/O manager waits on the
-     * file object for the caller (NT refuses the open without it). */
-    if (options & (FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT))
-        access |= SYNCHRONIZE;
+    /* SYNCHRONIZE, as kernel32's CreateFile always adds: a synchronous file
+     * needs it (the I/O manager waits on the file object for the caller,
+     * and NT refuses the open without it), and waiting on an asynchronous
+     * file's handle for its requests needs it too. */
+    access |= SYNCHRONIZE;
     *file = 0;
     return NtOpenFile(file, access, &oa, &iosb, FILE_SHARE_READ | FILE_SHARE_WRITE, options);
 }
@@ -69,4 +70,18 @@ uint64_t InterruptTime100ns(void)
     if (!NT_SUCCESS(NtQuerySystemInformation(SystemInterruptTime, &t, sizeof(t), NULL)))
         return 0;
     return t.InterruptTime;
+}
+
+NTSTATUS DiskLength(HANDLE file, uint64_t *length)
+{
+    GET_LENGTH_INFORMATION_T info = { 0 };
+    IO_STATUS_BLOCK_T iosb;
+    memset(&iosb, 0, sizeof(iosb));
+    /* A raw disk answers IOCTL_DISK_GET_LENGTH_INFO (METHOD_BUFFERED: the
+     * I/O manager copies the 8 bytes back); other devices refuse it. */
+    NTSTATUS st = finish(file, NtDeviceIoControlFile(file, 0, NULL, NULL, &iosb, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0,
+                                                     &info, sizeof(info)), &iosb);
+    if (NT_SUCCESS(st))
+        *length = (uint64_t)info.Length;
+    return st;
 }

@@ -46,7 +46,7 @@
 #if __has_include("drivers/iotest/iotest_ioctl.h")   /* TEMPORARY until the drivers land */
 #include "drivers/iotest/iotest_ioctl.h"
 #else
-#define IOCTL_IOTEST_BUFFERED CTL_CODE(0x8000, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_IOTEST_ECHO CTL_CODE(0x8000u, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #endif
 
 #define P PAGE_SIZE
@@ -106,35 +106,35 @@ static uint64_t alloc(uint64_t base, size_t size, uint32_t type, uint32_t protec
 
 /* ---- bad values ---- */
 
-static int surely_bad;   /* this call has an argument no service may accept */
+static int surely_bad;   /* this call has an argument no service may accept: the fuzz.c line that chose it */
 __attribute__((noinline)) static void fuzz_code(void) { __asm__ volatile(""); }
 
 static uint64_t bad_pointer(const ARGDESC *d)
 {
     switch (below(12)) {
-    case 0: if (!d->optional) surely_bad = 1; return 0;
-    case 1: surely_bad = 1; return 0xFFFFF80000000000ULL + below(1 << 20) * 8;
-    case 2: surely_bad = 1; return 0x0000800000000000ULL + below(1 << 20) * 8;
-    case 3: surely_bad = 1; return 0x8000000000000000ULL | (rnd() & ~7ULL);
+    case 0: if (!d->optional) surely_bad = __LINE__; return 0;
+    case 1: surely_bad = __LINE__; return 0xFFFFF80000000000ULL + below(1 << 20) * 8;
+    case 2: surely_bad = __LINE__; return 0x0000800000000000ULL + below(1 << 20) * 8;
+    case 3: surely_bad = __LINE__; return 0x8000000000000000ULL | (rnd() & ~7ULL);
     case 4: return 0x100000000ULL + below(1 << 20) * 8;   /* unmapped (nothing is reserved there) */
     case 5: return fx_reserved + below(4) * P;
     case 6: return fx_noaccess;
     case 7: return arg_is_written(d) ? (uint64_t)ro_page : fx_noaccess;
     case 8: return fx_guard;   /* a guard page (once; re-armed now and then) */
-    case 9: surely_bad = 1; return MM_USER_PROBE_ADDRESS - (d->len_arg >= 0 ? 8 : 0);   /* straddles or is past */
+    case 9: surely_bad = __LINE__; return MM_USER_PROBE_ADDRESS - (d->len_arg >= 0 ? 8 : 0);   /* straddles or is past */
     case 10:
         if (d->align > 1) {
-            surely_bad = 1;
+            surely_bad = __LINE__;
             return (uint64_t)quiet + 8 * below(64) + 1 + below(d->align - 1);
         }
         return (uint64_t)&fuzz_code;   /* code: read-only */
-    default: surely_bad = 1; return 0 - 8 * (1 + below(4));   /* wraps at 2^64 */
+    default: surely_bad = __LINE__; return 0 - 8 * (1 + below(4));   /* wraps at 2^64 */
     }
 }
 
 static uint64_t bad_handle(void)
 {
-    surely_bad = 1;   /* none of these is ever a handle of ours */
+    surely_bad = __LINE__;   /* none of these is ever a handle of ours */
     static const uint64_t h[] = { 0, 0x1234, 0x5, 0x7FFFFFFFFFFFFFFCULL, 0xFFFFFFFF00000004ULL,
                                   0xFFFFF80000000000ULL, 4 * MAX_CHILDREN + 64 };
     if (chance(20))
@@ -197,7 +197,7 @@ static HANDLE any_object(ARGKIND kind)
 {
     int want_file = kind == A_FILE;
     if (chance(4)) {
-        surely_bad = 1;
+        surely_bad = __LINE__;
         return want_file ? fx_event : chance(50) ? fx_null : SELF;
     }
     for (int tries = 0; tries < 3 && chance(40); tries++) {
@@ -254,14 +254,14 @@ static uint64_t fuzz_attributes(const char *name, int spoil, int name_optional)
     ARGDESC opt_desc = name_desc;
     opt_desc.optional = (uint8_t)name_optional;
     switch (below(8)) {
-    case 0: V.oa.Length = (uint32_t)rnd(); if (V.oa.Length != sizeof(V.oa)) surely_bad = 1; break;
-    case 1: V.oa.RootDirectory = rnd() | 4; surely_bad = 1; break;
+    case 0: V.oa.Length = (uint32_t)rnd(); if (V.oa.Length != sizeof(V.oa)) surely_bad = __LINE__; break;
+    case 1: V.oa.RootDirectory = rnd() | 4; surely_bad = __LINE__; break;
     case 2: V.oa.Attributes = (uint32_t)rnd(); break;
     case 3: V.oa.ObjectName = (STRING_T *)bad_pointer(&opt_desc); break;
     case 4: V.name.Buffer = (char *)bad_pointer(&buf_desc); break;
     case 5: V.name.Length = (uint16_t)rnd(); break;
     case 6: V.name.MaximumLength = (uint16_t)below(V.name.Length + 1); break;
-    default: V.oa.SecurityDescriptor = (void *)rnd(); if (V.oa.SecurityDescriptor) surely_bad = 1; break;
+    default: V.oa.SecurityDescriptor = (void *)rnd(); if (V.oa.SecurityDescriptor) surely_bad = __LINE__; break;
     }
     return (uint64_t)&V.oa;
 }
@@ -288,16 +288,22 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             else if (svc->number == SYS_NtTerminateProcess || svc->number == SYS_NtWaitForSingleObject)
                 a[i] = any_child();   /* never ourselves, and only what ends by itself */
             else if (svc->number == SYS_NtClose)
-                a[i] = chance(50) ? any_child() : objects[below(MAX_OBJECTS)] ? objects[below(MAX_OBJECTS)] : any_child();
+            {
+                HANDLE o = objects[below(MAX_OBJECTS)];
+                a[i] = chance(50) || !o ? any_child() : o;
+            }
             else if (chance(3))
-                a[i] = chance(50) ? fx_event : fx_null, surely_bad = 1;   /* not a process */
+                a[i] = chance(50) ? fx_event : fx_null, surely_bad = __LINE__;   /* not a process */
             else
                 a[i] = svc->number == SYS_NtQueryInformationProcess && chance(30) ? any_child() : SELF;
             break;
         case A_EVENT:
-            if (bad)
+            if (bad) {
+                int was = surely_bad;
                 a[i] = bad_handle();
-            else if (d->optional && chance(50))
+                if (!a[i] && d->optional)
+                    surely_bad = was;   /* 0 is "no event": fine */
+            } else if (d->optional && chance(50))
                 a[i] = 0;
             else
                 a[i] = any_object(A_EVENT);
@@ -316,8 +322,15 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             break;
         case A_IN: case A_OUT: case A_INOUT: case A_STRING:
             if (bad) {
+                int was = surely_bad;
                 a[i] = bad_pointer(d);
                 *hostile_ptr = i;
+                /* A NULL buffer with a length passes NT's ProbeForRead (it
+                 * checks the range only, and [0, length) is user space);
+                 * only the transfer faults. A neither-I/O device that does
+                 * not touch it (\Device\Null) succeeds, as on NT. */
+                if (!a[i] && (svc->number == SYS_NtReadFile || svc->number == SYS_NtWriteFile) && i == 5)
+                    surely_bad = was;
             }
             break;
         default: break;
@@ -329,7 +342,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
     int timing = svc->number == SYS_NtDelayExecution ? 1 : svc->number == SYS_NtWaitForSingleObject ? 2 : -1;
     if (timing >= 0 && spoil == timing && !surely_bad && !(a[timing] == fx_guard && guard_armed)) {
         a[timing] = 0xFFFFF80000000000ULL;
-        surely_bad = 1;
+        surely_bad = __LINE__;
     }
     for (int i = 0; i < MAX_ARGS; i++)
         if (arg_is_pointer(&svc->arg[i]) && a[i] == fx_guard)
@@ -365,7 +378,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         a[4] = spoil == 4 ? (uint32_t)rnd() : (uint32_t[]){ MEM_RESERVE | MEM_COMMIT, MEM_RESERVE, MEM_COMMIT }[below(3)];
         a[5] = spoil == 5 ? any_protection() : chance(70) ? PAGE_READWRITE : any_protection();
         if (!free_region_slot() && !surely_bad)
-            a[3] = 0, surely_bad = 1;   /* no room to track a new region: make sure it fails (required NULL) */
+            a[3] = 0, surely_bad = __LINE__;   /* no room to track a new region: make sure it fails (required NULL) */
         break;
     case SYS_NtFreeVirtualMemory:
         if (spoil != 1) {
@@ -449,7 +462,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             a[0] = (uint64_t)scratch;
         a[1] = spoil == 1 ? (chance(50) ? 0 : rnd()) : 64;
         a[2] = chance(50) ? 0 : 0xFFFFF80000000000ULL;
-        surely_bad = 1;
+        surely_bad = __LINE__;
         break;
     case SYS_NtQuerySystemInformation:
         a[0] = spoil == 0 ? rnd() % 512 : chance(50) ? SystemMemoryInformation : SystemProcessList;
@@ -481,7 +494,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         if (spoil != 0)
             a[0] = (uint64_t)&V.handle;
         if (object_slot() < 0 && !surely_bad)
-            a[0] = 0, surely_bad = 1;   /* no slot to track a new handle: make sure it fails (required NULL) */
+            a[0] = 0, surely_bad = __LINE__;   /* no slot to track a new handle: make sure it fails (required NULL) */
         a[1] = spoil == 1 ? (uint32_t)rnd()
              : file ? (uint32_t[]){ GENERIC_READ, GENERIC_READ | GENERIC_WRITE, FILE_READ_DATA | SYNCHRONIZE,
                                     FILE_WRITE_DATA, MAXIMUM_ALLOWED }[below(5)]
@@ -505,7 +518,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             a[9] = spoil == 9 ? rnd() : 0;
             a[10] = spoil == 10 ? rnd() % 64 : 0;
             if (a[9] || a[10])
-                surely_bad = 1;
+                surely_bad = __LINE__;
         } else if (svc->number == SYS_NtOpenFile) {
             if (spoil != 3)
                 a[3] = (uint64_t)&V.iosb;
@@ -523,11 +536,16 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
     case SYS_NtWriteFile: {
         a[2] = spoil == 2 ? rnd() | 1 : 0;   /* an APC routine: STATUS_NOT_SUPPORTED */
         if (a[2])
-            surely_bad = 1;
+            surely_bad = __LINE__;
         a[3] = rnd();
         if (spoil != 4)
             a[4] = (uint64_t)&V.iosb;
         a[6] = spoil == 6 ? (uint32_t)rnd() >> below(32) : below(4096);
+        /* A read of a length the buffer cannot hold would overwrite the
+         * fuzzer itself: a hostile read length is past the buffered limit
+         * (16 MiB: STATUS_INSUFFICIENT_RESOURCES), or Null's 0 bytes. */
+        if (spoil == 6 && svc->number == SYS_NtReadFile && a[6] >= 4096)
+            a[6] |= 0x01000001;
         if (spoil != 5)
             a[5] = good_pointer(&svc->arg[5], a[6] < 4096 ? a[6] : 4096);
         if (spoil != 7 && chance(80)) {
@@ -541,7 +559,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
     case SYS_NtDeviceIoControlFile: {
         a[2] = spoil == 2 ? rnd() | 1 : 0;
         if (a[2])
-            surely_bad = 1;
+            surely_bad = __LINE__;
         if (spoil != 4)
             a[4] = (uint64_t)&V.iosb;
         /* Random codes only to \Device\Null (it refuses every IOCTL):
@@ -550,7 +568,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         for (int k = 0; k < MAX_OBJECTS; k++)
             if (objects[k] && objects[k] == a[0])
                 a[0] = fx_null;
-        a[5] = a[0] == fx_buffered || chance(30) ? IOCTL_IOTEST_BUFFERED : (uint32_t)rnd();
+        a[5] = a[0] == fx_buffered || chance(30) ? IOCTL_IOTEST_ECHO : (uint32_t)rnd();
         if (a[0] == fx_buffered && spoil == 5)
             a[0] = fx_null;   /* the random code goes to Null */
         a[7] = spoil == 7 ? (uint32_t)rnd() >> below(32) : below(512);
@@ -719,6 +737,9 @@ int main(int argc, char **argv)
         printf("[fuzz] FAIL set-up: could not create the event or open \\Device\\Null and \\Device\\IoTestBuffered\n");
         return 1;
     }
+    if (trace_from == 0)
+        printf("[fuzz] event %#llx, \\Device\\Null %#llx, \\Device\\IoTestBuffered %#llx\n",
+               (unsigned long long)fx_event, (unsigned long long)fx_null, (unsigned long long)fx_buffered);
     uint64_t failed = 0, ok = 0, made = 0;
     for (uint64_t i = 0; i < n && failed == 0; i++, made++) {
         if (chance(10)) {
@@ -737,7 +758,7 @@ int main(int argc, char **argv)
             svc = NULL;
             memset(a, 0, sizeof(a));
             a[0] = 0x1234;   /* harmless to any service, were the number truncated */
-            surely_bad = 1;
+            surely_bad = __LINE__;
         } else {
             svc = &services[below(SERVICE_COUNT)];
             number = svc->number;
@@ -757,13 +778,14 @@ int main(int argc, char **argv)
             ok++;
         if (surely_bad && NT_SUCCESS(st)) {
             printf("[fuzz] FAIL call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx | %#llx, %#llx, %#llx, %#llx, "
-                   "%#llx) returned %#x although an argument can never be valid (replay: make fuzz SEED=%#llx "
-                   "N=%llu)\n",
+                   "%#llx) returned %#x although an argument can never be valid (chosen at fuzz.c:%d; replay: make fuzz "
+                   "SEED=%#llx N=%llu)\n",
                    (unsigned long long)i, svc ? svc->name : "(no such service)", (unsigned long long)a[0],
                    (unsigned long long)a[1], (unsigned long long)a[2], (unsigned long long)a[3],
                    (unsigned long long)a[4], (unsigned long long)a[5], (unsigned long long)a[6],
                    (unsigned long long)a[7], (unsigned long long)a[8], (unsigned long long)a[9],
-                   (unsigned long long)a[10], (unsigned)st, (unsigned long long)seed, (unsigned long long)i + 1);
+                   (unsigned long long)a[10], (unsigned)st, surely_bad, (unsigned long long)seed,
+                   (unsigned long long)i + 1);
             failed++;
         }
         if (!svc && st != STATUS_INVALID_SYSTEM_SERVICE) {

@@ -39,7 +39,7 @@
 #if __has_include("drivers/iotest/iotest_ioctl.h")   /* TEMPORARY until the drivers land */
 #include "drivers/iotest/iotest_ioctl.h"
 #else
-#define IOCTL_IOTEST_BUFFERED CTL_CODE(0x8000, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define IOCTL_IOTEST_ECHO CTL_CODE(0x8000u, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #endif
 
 #define P PAGE_SIZE
@@ -73,7 +73,7 @@ static HANDLE fbuf;          /* BUFFERED_DEVICE, synchronous, read and write */
  * manager itself probes and copies every byte of the buffer, so each bad
  * pointer is the kernel's status, not a driver's choice. */
 #define BUFFERED_DEVICE "\\Device\\IoTestBuffered"
-#define BUFFERED_IOCTL IOCTL_IOTEST_BUFFERED
+#define BUFFERED_IOCTL IOCTL_IOTEST_ECHO   /* output[i] = input[i] + 1 */
 
 static uint64_t alloc_at(uint64_t base, size_t size, uint32_t type, uint32_t protect)
 {
@@ -126,9 +126,8 @@ static void setup(void)
     UT_EQ(m.State, MEM_FREE);
     UT_SUCCESS(NtCreateProcess("child", "child exit 0", &exited));
     UT_SUCCESS(NtWaitForSingleObject(exited, 0, NULL));
-    UT_SUCCESS(NtCreateProcess("child", "child exit 0", &closed));
-    UT_SUCCESS(NtWaitForSingleObject(closed, 0, NULL));
-    UT_SUCCESS(NtClose(closed));
+    /* The handles the templates use, before CLOSED: a handle value is
+     * reused, so nothing may be opened after it is closed. */
     UT_SUCCESS(NtCreateEvent(&ev, EVENT_ALL_ACCESS, NULL, 0, 0));
     STRING_T n;
     OBJECT_ATTRIBUTES_T oa;
@@ -137,6 +136,9 @@ static void setup(void)
     UT_SUCCESS(NtCreateEvent(&named_ev, EVENT_ALL_ACCESS, &oa, 0, 0));
     UT_SUCCESS(OpenDevice("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fnull));
     UT_SUCCESS(OpenDevice(BUFFERED_DEVICE, FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fbuf));
+    UT_SUCCESS(NtCreateProcess("child", "child exit 0", &closed));
+    UT_SUCCESS(NtWaitForSingleObject(closed, 0, NULL));
+    UT_SUCCESS(NtClose(closed));
 }
 
 /* ---- a valid call of each service: the template one argument is spoiled in ---- */
@@ -231,7 +233,7 @@ static void template(uint32_t n, uint64_t a[MAX_ARGS + 1])
         a[0] = fbuf; a[1] = ev; a[4] = (uint64_t)&V.iosb; a[5] = BUFFERED_IOCTL;
         a[6] = (uint64_t)V.buf; a[7] = 16; a[8] = (uint64_t)V.buf + 512; a[9] = 16;
         break;
-    case SYS_NtFlushBuffersFile:
+    case SYS_NtFlushBuffersFile: a[0] = fnull; a[1] = (uint64_t)&V.iosb; break;   /* Null flushes; IoTest does not */
     case SYS_NtCancelIoFile: a[0] = fbuf; a[1] = (uint64_t)&V.iosb; break;
     default: UT_FAIL("service %u has no valid template in utest_badinput.c", n);
     }

@@ -13,10 +13,12 @@ def val(expr):
 
 
 def sym(addr):
+    """The function at ADDR, as GDB's own `info symbol` names it (a block
+    lookup would name a function inlined at its first instruction)."""
     if not addr:
         return "none"
-    b = gdb.block_for_pc(addr)
-    return b.function.name if b and b.function else "?"
+    text = gdb.execute("info symbol %#x" % addr, to_string=True).strip()
+    return text.split(" in section")[0].split(" + ")[0] if not text.startswith("No symbol") else "?"
 
 
 def main():
@@ -43,16 +45,16 @@ def main():
     count, cur = val(i + "->StackCount") & 0xFF, val(i + "->CurrentLocation") & 0xFF
     print("@@@ IRP irp=%#x count=%d current=%d flags=%#x cancel=%s" % (
         irp, count, cur, val(i + "->Flags"), sym(val("(unsigned long long)" + i + "->CancelRoutine"))))
-    first = "((IO_STACK_LOCATION *)(%s + 1))" % i
+    first = "((struct _IO_STACK_LOCATION *)(%s + 1))" % i
     for k in range(count):
         loc = "%s[%d]" % (first, k)
         print("@@@ LOC %d major=%d dev=%#x routine=%s" % (
             k + 1, val(loc + ".MajorFunction") & 0xFF, val("(unsigned long long)" + loc + ".DeviceObject"),
             sym(val("(unsigned long long)" + loc + ".CompletionRoutine"))), flush=True)
     bottom = val("(unsigned long long)%s[0].DeviceObject" % first)
-    driver = val("(unsigned long long)((DEVICE_OBJECT *)%#x)->DriverObject" % bottom)
+    driver = val("(unsigned long long)((struct _DEVICE_OBJECT *)%#x)->DriverObject" % bottom)
     print("@@@ DEV bottom=%#x driver=%#x stack=%d" % (bottom, driver,
-                                                        val("((DEVICE_OBJECT *)%#x)->StackSize" % bottom) & 0xFF))
+                                                        val("((struct _DEVICE_OBJECT *)%#x)->StackSize" % bottom) & 0xFF))
     for c in ("irp $rdi", "devobj %#x" % bottom, "drvobj %#x" % driver):
         run(c)
 
