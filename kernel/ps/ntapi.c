@@ -255,6 +255,8 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     (void)a5, (void)a6;
     SIZE_T need;
     NTSTATUS s;
+    if (cls == SystemHandleList)
+        return ObpQuerySystemHandles((PVOID)ubuf, len, (PSIZE_T)uret);   /* every process's handles (kernel/ob) */
     if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList &&
         cls != SystemInterruptTime)
         return STATUS_INVALID_INFO_CLASS;
