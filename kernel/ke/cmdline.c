@@ -98,6 +98,10 @@ static const struct {
     { "ktest", OPT_TEXT },          /* run the kernel tests matching these globs (kernel/ktest/ktest.c) */
     { "ktest.expect", OPT_FLAG },   /* a bugcheck test's own boot: print EXPECT lines */
     { "ktest.after", OPT_TEXT },    /* resume a run after this (crashed) test */
+    { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
+    { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */
+    { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */
+    { "fuzz.huge", OPT_FLAG },      /* `make fuzz HUGE=0` */
     { "bench", OPT_TEXT },          /* run the kernel benchmarks matching these globs */
     { "utest", OPT_TEXT },          /* init runs the user-mode tests matching these globs */
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
@@ -105,11 +109,6 @@ static const struct {
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
-    { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
-    { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
-    { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */
-    { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */
-    { "fuzz.huge", OPT_FLAG },      /* `make fuzz HUGE=0` */
 };
 
 /* A flag's values: nothing ("quiet", "verifier="), or a yes or a no. */

@@ -36,11 +36,7 @@
 #include <string.h>
 #include <utest.h>
 #include "user/tests/svctable.h"
-#if __has_include("drivers/iotest/iotest_ioctl.h")   /* TEMPORARY until the drivers land */
 #include "drivers/iotest/iotest_ioctl.h"
-#else
-#define IOCTL_IOTEST_ECHO CTL_CODE(0x8000u, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
-#endif
 
 #define P PAGE_SIZE
 #define SELF NtCurrentProcess()
