@@ -285,7 +285,10 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
                 a[i] = any_child();   /* never ourselves, and only what ends by itself */
             else if (svc->number == SYS_NtClose)
             {
-                HANDLE o = objects[below(MAX_OBJECTS)];
+                /* a child, or (as often) an event or file a call opened */
+                HANDLE o = 0;
+                for (int k = 0, j = (int)below(MAX_OBJECTS); k < MAX_OBJECTS && !o; k++)
+                    o = objects[(j + k) % MAX_OBJECTS];
                 a[i] = chance(50) || !o ? any_child() : o;
             }
             else if (chance(3))
@@ -568,7 +571,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         if (a[0] == fx_buffered && spoil == 5)
             a[0] = fx_null;   /* the random code goes to Null */
         a[7] = spoil == 7 ? (uint32_t)rnd() >> below(32) : below(512);
-        a[9] = spoil == 9 ? (uint32_t)rnd() >> below(32) : below(512);
+        a[9] = spoil == 9 ? (uint32_t)rnd() >> below(32) : chance(80) ? a[7] + below(512 - a[7]) : below(512);
         if (spoil != 6 && chance(80))
             a[6] = good_pointer(&svc->arg[6], 512);
         if (spoil != 8 && chance(80))
