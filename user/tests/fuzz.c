@@ -267,6 +267,8 @@ static const char *const images[] = { "child", "hello", "", "no_such_program",
 static const char *const cmdlines[] = { "child exit 3", "child sleep 20", "child", "hello fuzz", "" };
 
 /* Fill A for service N: each argument valid, or (now and then) hostile. */
+static int hostile_was, hostile_line;   /* surely_bad before the hostile pointer, and the line it set */
+
 static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile_ptr)
 {
     memset(a, 0, (MAX_ARGS + 1) * sizeof(a[0]));
@@ -324,6 +326,8 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
                 int was = surely_bad;
                 a[i] = bad_pointer(d);
                 *hostile_ptr = i;
+                hostile_was = was;
+                hostile_line = surely_bad != was ? surely_bad : 0;
                 /* A NULL buffer with a length passes NT's ProbeForRead (it
                  * checks the range only, and [0, length) is user space);
                  * only the transfer faults. A neither-I/O device that does
@@ -584,6 +588,11 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             a[1] = (uint64_t)&V.iosb;
         break;
     }
+    /* A buffer of length 0 is never touched nor probed: no pointer is
+     * surely bad then (a straddling one included). */
+    if (*hostile_ptr >= 0 && svc->arg[*hostile_ptr].len_arg >= 0 && !a[svc->arg[*hostile_ptr].len_arg] &&
+        hostile_line && surely_bad == hostile_line)
+        surely_bad = hostile_was;
 }
 
 /* Keep what the fuzzer owns in step with what the call did. */
