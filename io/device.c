@@ -167,3 +167,39 @@ NTSTATUS IoGetDeviceObjectPointer(PCSTRING name, ACCESS_MASK access, PFILE_OBJEC
         *dev = IoGetRelatedDeviceObject(*fo);
     return s;
 }
+
+/* For SystemDeviceList: every device of every driver, copied under the
+ * stack lock (a device leaves its driver's list under it before its name
+ * goes). Returns how many exist; fills at most MAX. */
+static BOOLEAN snapshot_driver(PDRIVER_OBJECT drv, PVOID ctx)
+{
+    struct { SYSTEM_DEVICE_T *out; ULONG max, n; } *c = ctx;
+    KIRQL old;
+    KeAcquireSpinLock(&stack_lock, &old);
+    for (PDEVICE_OBJECT d = drv->DeviceObject; d; d = d->NextDevice, c->n++) {
+        if (c->n >= c->max)
+            continue;
+        SYSTEM_DEVICE_T *e = &c->out[c->n];
+        memset(e, 0, sizeof(*e));
+        e->Device = (uint64_t)d;
+        e->AttachedDevice = (uint64_t)d->AttachedDevice;
+        e->AttachedTo = (uint64_t)d->DeviceObjectExtension->AttachedTo;
+        e->Flags = d->Flags;
+        e->DeviceType = d->DeviceType;
+        e->StackSize = (uint32_t)d->StackSize;
+        e->AlignmentRequirement = d->AlignmentRequirement;
+        e->ReferenceCount = (uint32_t)d->ReferenceCount;
+        e->SectorSize = d->SectorSize;
+        strlcpy(e->Name, ObGetObjectName(d), sizeof(e->Name));
+        strlcpy(e->DriverName, drv->DriverName.Buffer ? drv->DriverName.Buffer : "", sizeof(e->DriverName));
+    }
+    KeReleaseSpinLock(&stack_lock, old);
+    return TRUE;
+}
+
+ULONG IopSnapshotDevices(void *buf, ULONG max)
+{
+    struct { SYSTEM_DEVICE_T *out; ULONG max, n; } c = { buf, max, 0 };
+    IoEnumerateDrivers(snapshot_driver, &c);
+    return c.n;
+}

@@ -66,6 +66,10 @@ NTSTATUS IoConnectInterruptEx(PKINTERRUPT *Interrupt, PKSERVICE_ROUTINE ServiceR
                               ULONG Gsi, KIRQL Irql, BOOLEAN LevelTriggered);
 void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
 
+/* SystemDeviceList (kernel/ps/ntapi.c): every device, at most MAX copied;
+ * returns how many there are. */
+ULONG IopSnapshotDevices(void *Out /* SYSTEM_DEVICE_T[] */, ULONG Max);
+
 /* Start the I/O manager at boot (io/ioinit.c). */
 void IoInitSystem(void);
 

@@ -37,20 +37,21 @@ typedef struct _IO_STATUS_BLOCK {
 #define IO_TYPE_FILE   5
 #define IO_TYPE_IRP    6
 
-/* ---- major functions ---- */
-#define IRP_MJ_CREATE                   0x00
-#define IRP_MJ_CLOSE                    0x02
-#define IRP_MJ_READ                     0x03
-#define IRP_MJ_WRITE                    0x04
-#define IRP_MJ_QUERY_INFORMATION        0x05
-#define IRP_MJ_SET_INFORMATION          0x06
-#define IRP_MJ_FLUSH_BUFFERS            0x09
-#define IRP_MJ_DEVICE_CONTROL           0x0E
-#define IRP_MJ_INTERNAL_DEVICE_CONTROL  0x0F
-#define IRP_MJ_SHUTDOWN                 0x10
-#define IRP_MJ_CLEANUP                  0x12
-#define IRP_MJ_PNP                      0x1B
-#define IRP_MJ_MAXIMUM_FUNCTION         0x1B
+enum {   /* major functions; enums so GDB reads them from the DWARF */
+    IRP_MJ_CREATE = 0x00,
+    IRP_MJ_CLOSE = 0x02,
+    IRP_MJ_READ = 0x03,
+    IRP_MJ_WRITE = 0x04,
+    IRP_MJ_QUERY_INFORMATION = 0x05,
+    IRP_MJ_SET_INFORMATION = 0x06,
+    IRP_MJ_FLUSH_BUFFERS = 0x09,
+    IRP_MJ_DEVICE_CONTROL = 0x0E,
+    IRP_MJ_INTERNAL_DEVICE_CONTROL = 0x0F,
+    IRP_MJ_SHUTDOWN = 0x10,
+    IRP_MJ_CLEANUP = 0x12,
+    IRP_MJ_PNP = 0x1B,
+    IRP_MJ_MAXIMUM_FUNCTION = 0x1B,
+};
 
 typedef NTSTATUS (*PDRIVER_DISPATCH)(PDEVICE_OBJECT DeviceObject, PIRP Irp);
 typedef void (*PDRIVER_UNLOAD)(PDRIVER_OBJECT DriverObject);
@@ -77,14 +78,14 @@ struct _DRIVER_OBJECT {
     PVOID DriverExtension;           /* mdlos: a pointer the driver may use freely */
 };
 
-/* DEVICE_OBJECT.Flags */
-#define DO_VERIFY_VOLUME      0x00000002
-#define DO_BUFFERED_IO        0x00000004
-#define DO_EXCLUSIVE          0x00000008
-#define DO_DIRECT_IO          0x00000010
-#define DO_MAP_IO_BUFFER      0x00000020
-#define DO_DEVICE_INITIALIZING 0x00000080
-#define DO_POWER_PAGABLE      0x00002000
+enum {       DO_VERIFY_VOLUME = 0x00000002,
+    DO_BUFFERED_IO = 0x00000004,
+    DO_EXCLUSIVE = 0x00000008,
+    DO_DIRECT_IO = 0x00000010,
+    DO_MAP_IO_BUFFER = 0x00000020,
+    DO_DEVICE_INITIALIZING = 0x00000080,
+    DO_POWER_PAGABLE = 0x00002000,
+};
 /* DeviceType (a few of NT's FILE_DEVICE_*) */
 #define FILE_DEVICE_DISK      0x00000007
 #define FILE_DEVICE_NULL      0x00000015
@@ -100,9 +101,9 @@ struct _DRIVER_OBJECT {
 #define FILE_OCTA_ALIGNMENT   0x0000000F
 #define FILE_512_BYTE_ALIGNMENT 0x000001FF
 
-/* DEVOBJ_EXTENSION.ExtensionFlags */
-#define DOE_UNLOAD_PENDING 0x00000001
-#define DOE_DELETE_PENDING 0x00000002
+enum {       DOE_UNLOAD_PENDING = 0x00000001,
+    DOE_DELETE_PENDING = 0x00000002,
+};
 
 typedef struct _DEVOBJ_EXTENSION {
     CSHORT Type, Size;
@@ -130,13 +131,13 @@ struct _DEVICE_OBJECT {
     PDEVOBJ_EXTENSION DeviceObjectExtension;
 };
 
-/* FILE_OBJECT.Flags */
-#define FO_SYNCHRONOUS_IO         0x00000002
-#define FO_ALERTABLE_IO           0x00000004
-#define FO_NO_INTERMEDIATE_BUFFERING 0x00000008
-#define FO_HANDLE_CREATED         0x00040000
-#define FO_FILE_OPEN              0x00100000   /* IRP_MJ_CREATE succeeded: CLOSE is owed */
-#define FO_CLEANUP_COMPLETE       0x00004000
+enum {       FO_SYNCHRONOUS_IO = 0x00000002,
+    FO_ALERTABLE_IO = 0x00000004,
+    FO_NO_INTERMEDIATE_BUFFERING = 0x00000008,
+    FO_HANDLE_CREATED = 0x00040000,
+    FO_FILE_OPEN = 0x00100000, /* IRP_MJ_CREATE succeeded: CLOSE is owed */
+    FO_CLEANUP_COMPLETE = 0x00004000,
+};
 
 struct _FILE_OBJECT {
     CSHORT Type;                     /* IO_TYPE_FILE */
@@ -156,20 +157,21 @@ struct _FILE_OBJECT {
 };
 
 /* ---- the IRP ---- */
-/* Irp->Flags */
-#define IRP_NOCACHE                 0x00000001
-#define IRP_PAGING_IO               0x00000002
-#define IRP_SYNCHRONOUS_API         0x00000004
-#define IRP_ASSOCIATED_IRP          0x00000008
-#define IRP_BUFFERED_IO             0x00000010
-#define IRP_DEALLOCATE_BUFFER       0x00000020
-#define IRP_INPUT_OPERATION         0x00000040
-#define IRP_SYNCHRONOUS_PAGING_IO   0x00000040   /* the same bit: its meaning depends on IRP_PAGING_IO */
-#define IRP_CREATE_OPERATION        0x00000080
-#define IRP_READ_OPERATION          0x00000100
-#define IRP_WRITE_OPERATION         0x00000200
-#define IRP_CLOSE_OPERATION         0x00000400
-#define IRP_DEFER_IO_COMPLETION     0x00000800
+enum {   /* Irp->Flags */
+    IRP_NOCACHE = 0x00000001,
+    IRP_PAGING_IO = 0x00000002,
+    IRP_SYNCHRONOUS_API = 0x00000004,
+    IRP_ASSOCIATED_IRP = 0x00000008,
+    IRP_BUFFERED_IO = 0x00000010,
+    IRP_DEALLOCATE_BUFFER = 0x00000020,
+    IRP_INPUT_OPERATION = 0x00000040,
+    IRP_SYNCHRONOUS_PAGING_IO = 0x00000040, /* the same bit: its meaning depends on IRP_PAGING_IO */
+    IRP_CREATE_OPERATION = 0x00000080,
+    IRP_READ_OPERATION = 0x00000100,
+    IRP_WRITE_OPERATION = 0x00000200,
+    IRP_CLOSE_OPERATION = 0x00000400,
+    IRP_DEFER_IO_COMPLETION = 0x00000800,
+};
 /* Irp->AllocationFlags */
 #define IRP_QUOTA_CHARGED      0x01
 #define IRP_ALLOCATED_MUST_SUCCEED 0x02
@@ -222,12 +224,12 @@ struct _IRP {
     } Tail;
 };
 
-/* IO_STACK_LOCATION.Control */
-#define SL_PENDING_RETURNED 0x01
-#define SL_ERROR_RETURNED   0x02
-#define SL_INVOKE_ON_CANCEL 0x20
-#define SL_INVOKE_ON_SUCCESS 0x40
-#define SL_INVOKE_ON_ERROR  0x80
+enum {       SL_PENDING_RETURNED = 0x01,
+    SL_ERROR_RETURNED = 0x02,
+    SL_INVOKE_ON_CANCEL = 0x20,
+    SL_INVOKE_ON_SUCCESS = 0x40,
+    SL_INVOKE_ON_ERROR = 0x80,
+};
 /* IO_STACK_LOCATION.Flags for IRP_MJ_READ/WRITE */
 #define SL_WRITE_THROUGH    0x04
 #define SL_OVERRIDE_VERIFY_VOLUME 0x02
@@ -270,6 +272,9 @@ struct _IO_STACK_LOCATION {
     PVOID Context;
 };
 _Static_assert(sizeof(IO_STACK_LOCATION) == 0x48, "IO_STACK_LOCATION is 0x48 bytes on x64, as in wdm.h");
+
+/* What a completion routine returns to let completion go on (wdm.h). */
+#define STATUS_CONTINUE_COMPLETION STATUS_SUCCESS
 
 #define IoSizeOfIrp(n) ((USHORT)(sizeof(IRP) + (n) * sizeof(IO_STACK_LOCATION)))
 #define IO_NO_INCREMENT 0

@@ -86,8 +86,6 @@ void IopRegisterServices(void);
 /* drivers/: the drivers built into the kernel (drivers/drivers.c). */
 void IopStartBootDrivers(void);
 
-/* io/iostat.c: SystemDeviceList for NtQuerySystemInformation. */
-NTSTATUS IopQueryDevices(PVOID Buffer, ULONG Count, ULONG *Needed);
 
 /* The I/O verifier's stop. */
 __attribute__((noreturn)) void IopVerifierStop(ULONG Code, ULONG_PTR P2, ULONG_PTR P3, ULONG_PTR P4,

@@ -8,6 +8,7 @@
  * mm/tests/mdl_lock_test.c, the verifier in mm/tests/mdl_verifier_test.c.
  */
 #include "io/tests/mdl_test_util.h"
+#include "io/tests/io_test_util.h"
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 
@@ -830,7 +831,11 @@ KTEST(mdl, completion_unlocks_and_frees_every_mdl_of_the_irp)
         r[i] = MdlTestRefs(f[i]);
     ULONG ptes = MiSystemPtesInUse();
 
-    PIRP irp = IoAllocateIrp(1, FALSE);
+    /* A real request: one device that completes what it gets, and the
+     * I/O manager finishing the IRP (stage 2, in this thread). */
+    PDEVICE_OBJECT dev = IotCreateDevice(IotCompleteAtOnce, 0);
+    KT_ASSERT(dev != NULL);
+    PIRP irp = IoAllocateIrp(dev->StackSize, FALSE);
     KT_ASSERT(irp != NULL);
     PMDL a = IoAllocateMdl(paged, 2 * PAGE_SIZE, FALSE, FALSE, irp);
     PMDL b = IoAllocateMdl(nonpaged + 0x10, 0x100, TRUE, FALSE, irp);
@@ -847,21 +852,28 @@ KTEST(mdl, completion_unlocks_and_frees_every_mdl_of_the_irp)
     KT_ASSERT(sys != NULL);
     sys[3] = 9;
 
-    irp->IoStatus.Status = STATUS_SUCCESS;
-    irp->IoStatus.Information = 0x1234;
     KEVENT done;
+    IO_STATUS_BLOCK iosb = { { STATUS_PENDING }, 0 };
     KeInitializeEvent(&done, NotificationEvent, FALSE);
     irp->UserEvent = &done;
-    IoCompleteRequest(irp, 0);
-    KT_NE(KeReadStateEvent(&done), 0);
-    KT_EQ((ULONG)irp->IoStatus.Status, 0);
-    KT_EQ(irp->IoStatus.Information, 0x1234);
-    KT_EQ(irp->MdlAddress, NULL);      /* as NT's completion leaves it: the chain is gone */
+    irp->UserIosb = &iosb;
+    irp->RequestorMode = KernelMode;
+    irp->Tail.Overlay.Thread = KeGetCurrentThread();
+    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    sl->MajorFunction = IRP_MJ_READ;
+    sl->Parameters.Read.Length = 0x1234;
+    ULONG irps = (ULONG)IopIrpsInUse;
+    KT_EQ(IoCallDriver(dev, irp), STATUS_SUCCESS);
+    /* Stage 2 arrives as an APC to this thread: the wait lets it run. */
+    KT_EQ(KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
+    KT_EQ((ULONG)iosb.Status, 0);
+    KT_EQ(iosb.Information, 0x1234);
+    KT_EQ((ULONG)IopIrpsInUse, irps - 1);   /* the I/O manager freed the IRP, and the chain with it */
     for (int i = 0; i < 3; i++)
         KT_EQ(MdlTestRefs(f[i]), r[i]);
     KT_EQ(MiSystemPtesInUse(), ptes);
     KT_EQ(paged[3], 9);
-    IoFreeIrp(irp);                    /* the MDLs' pool blocks: the leak check */
+    IotDeleteDevice(dev);              /* the MDLs' pool blocks: the leak check */
     release(nonpaged);
     release(paged);
 }

@@ -19,6 +19,11 @@ struct bugcode {
 };
 
 static const struct bugcode bugcodes[] = {
+    { APC_INDEX_MISMATCH, "APC_INDEX_MISMATCH",
+      "a thread's APC state is wrong: an APC of a kind mdlos does not have, or a thread returning to ring 3 "
+      "(or from an APC routine) in a guarded region, owning a mutex or attached (P4 says which, kernel/ke/apc.c)" },
+    { IRQL_UNEXPECTED_VALUE, "IRQL_UNEXPECTED_VALUE",
+      "the IRQL is not what it must be here (P1 = IRQL << 16 | expected << 8; an APC routine changed it)" },
     { 0x09, "IRQL_NOT_GREATER_OR_EQUAL", "KeRaiseIrql was asked to go to a lower IRQL (P1 current, P2 requested)" },
     { 0x0F, "SPIN_LOCK_ALREADY_OWNED", "a CPU tried to acquire a spin lock it already holds" },
     { 0x10, "SPIN_LOCK_NOT_OWNED", "a spin lock was released by a CPU that does not hold it" },

@@ -186,11 +186,14 @@ ULONG KeGetCurrentProcessorNumber(void);
  * finish a request in the requester's context (write the IO_STATUS_BLOCK
  * to its user memory, copy a buffered read back, signal its event).
  * mdlos has NT's special kernel APCs only (NormalRoutine NULL, KernelMode;
- * no user-mode APCs). One is delivered at PASSIVE_LEVEL, when the thread is
- * not attached to another process and owns no mutex (NT keeps them out
- * while the working-set lock is held, for the same reason): on its way
- * back to ring 3, and in any wait, which it interrupts - the wait resumes
- * afterwards with what is left of its timeout. */
+ * no user-mode APCs). One is delivered when the thread is at PASSIVE_LEVEL,
+ * not attached to another process, owns no mutex (NT keeps them out while
+ * the working-set lock is held, for the same reason) and is not in a
+ * guarded region: on its way back to ring 3, and in any wait, which it
+ * interrupts - the wait resumes afterwards with what is left of its
+ * timeout -, and when the last of those obstacles goes. KernelRoutine
+ * runs at APC_LEVEL with no spin lock held, as on NT. Details:
+ * docs/processes.md §10. */
 struct _KAPC;
 typedef void (*PKNORMAL_ROUTINE)(PVOID NormalContext, PVOID SystemArgument1, PVOID SystemArgument2);
 typedef void (*PKKERNEL_ROUTINE)(struct _KAPC *Apc, PKNORMAL_ROUTINE *NormalRoutine, PVOID *NormalContext,

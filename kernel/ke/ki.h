@@ -167,6 +167,15 @@ struct _KTHREAD {
     LIST_ENTRY IrpList;               /* IRPs it sent and that have not finished (io/cancel.c) */
     ULONG64 Id;
     char Name[24];
+    /* APCs (kernel/ke/apc.c). The queue, the pending flag and ApcQueueable
+     * are the dispatcher lock's; the two counts are changed only by the
+     * thread itself and read by KeInsertQueueApc under that lock. */
+    LIST_ENTRY ApcListHead;           /* queued special kernel APCs, oldest first */
+    volatile BOOLEAN KernelApcPending; /* the queue is not empty */
+    BOOLEAN ApcQueueable;             /* FALSE once the thread ran its queue down at exit */
+    KIRQL WaitIrql;                   /* the IRQL it waits at: an APC can interrupt a wait at PASSIVE_LEVEL only */
+    volatile LONG SpecialApcDisable;  /* guarded-region depth (NT counts down from 0; mdlos counts up) */
+    volatile LONG MutexCount;         /* KMUTEX acquisitions it holds (recursive ones too) */
 };
 
 typedef struct _KPRCB {
@@ -286,6 +295,17 @@ __attribute__((noreturn)) void KiStartUserThread(PKTRAP_FRAME Frame);
 /* Make a frame safe to IRETQ to ring 3 (kernel/ke/syscall.c): RFLAGS
  * sanitized, CS/SS/RIP checked (a bad one is a kernel bug: bugcheck). */
 void KiCheckUserFrame(PKTRAP_FRAME Frame);
+/* APCs (kernel/ke/apc.c): set up a new thread's queue; run the current
+ * thread's queued APCs if it may take them at IRQL (its IRQL at the
+ * delivery point, which must be the current one or the one a wait
+ * returns to); deliver them on the way back to ring 3 (called by
+ * KiExitToUser with interrupts off); run the queue down at thread exit. */
+void KiInitializeThreadApcs(PKTHREAD Thread);
+BOOLEAN KiApcDeliverable(PKTHREAD Thread, KIRQL Irql);
+void KiDeliverApc(void);
+void KiCheckForApcDelivery(void);
+void KiApcExitToUser(PKTRAP_FRAME Frame);
+void KiRundownApcs(PKTHREAD Thread);
 void KiInitializeSystemCalls(void);
 /* The service table (kernel/ke/syscall.c). */
 void KiRegisterService(ULONG number, NTSTATUS (*fn)(ULONG64, ULONG64, ULONG64, ULONG64, ULONG64, ULONG64));

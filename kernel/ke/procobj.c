@@ -24,4 +24,5 @@ void KeUnstackDetachProcess(PEPROCESS *saved)
     t->ActiveProcess = *saved;
     write_cr3((*saved)->DirectoryTableBase);
     KeLowerIrql(old);
+    KiCheckForApcDelivery();   /* back in its own process: APCs held off while attached run now */
 }

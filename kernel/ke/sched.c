@@ -216,6 +216,7 @@ void KiInitializeScheduler(void)
     KeGetCurrentPrcb()->KernelRsp = (ULONG64)boot_stack_top;
     KeInitializeTimer(&t->WaitTimer);
     t->WaitTimer.WaitThread = t;
+    KiInitializeThreadApcs(t);
     strlcpy(t->Name, "boot", sizeof(t->Name));
     InsertTailList(&KiThreadListHead, &t->ThreadListEntry);
     KeGetCurrentPrcb()->CurrentThread = t;

@@ -46,6 +46,7 @@ PKTHREAD KiCreateThread(PKSTART_ROUTINE start, PVOID ctx, KPRIORITY priority, co
     t->Id = __atomic_fetch_add(&next_thread_id, 1, __ATOMIC_RELAXED);
     KeInitializeTimer(&t->WaitTimer);
     t->WaitTimer.WaitThread = t;
+    KiInitializeThreadApcs(t);
     strlcpy(t->Name, name ? name : "thread", sizeof(t->Name));
 
     /* The frame KiSwapContext pops the first time it switches to us:
@@ -98,6 +99,9 @@ void KeTerminateThread(NTSTATUS status)
     if (t->ExceptionList)
         KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_UNSUCCESSFUL, 0, 0, 0,
                        "thread '%s' ended inside an ExTry block", t->Name);
+    /* APCs still queued go back to their owners (RundownRoutine) while
+     * the thread can still call them, and none can be queued after. */
+    KiRundownApcs(t);
     KiAcquireDispatcherLock();
     t->ExitStatus = status;
     t->State = ThreadTerminated;

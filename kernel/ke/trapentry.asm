@@ -173,13 +173,20 @@ KiSystemCall64:
 ; RFLAGS and checks CS, SS and RIP. An IRETQ that faults does so in ring
 ; 0 after the SWAPGS, with the user's GS - so it must never fault
 ; (KiCheckUserFrame explains why checking beats a Linux-style fixup).
+; First the thread's queued APCs run (KiApcExitToUser, kernel/ke/apc.c:
+; every return to ring 3 is a delivery point, the clock preempting a user
+; thread included); they enable interrupts while they run and return with
+; them off, so nothing can be queued unseen between the check and IRETQ.
 extern KiCheckUserFrame
+extern KiApcExitToUser
 global KiExitToUser
 global KiIretToUser
 KiExitToUser:
-    mov rdi, rsp
     mov rbp, rsp              ; RBP is reloaded from the frame below
     and rsp, -16              ; a kernel-built frame need not be aligned
+    mov rdi, rbp
+    call KiApcExitToUser
+    mov rdi, rbp
     call KiCheckUserFrame
     mov rsp, rbp
     POP_GPRS

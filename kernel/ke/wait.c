@@ -38,6 +38,8 @@ static void satisfy(DISPATCHER_HEADER *h, PKTHREAD t)
     case KeMutexObject:
         h->SignalState--;
         ((PKMUTEX)h)->OwnerThread = t;
+        if (t)
+            t->MutexCount++;   /* an owner gets no APCs until it releases (kernel/ke/apc.c) */
         break;
     default:
         break;                    /* timers, threads: stay signaled */
@@ -81,36 +83,51 @@ static void check_wait_irql(PVOID object, PLARGE_INTEGER timeout)
                        "DISPATCH_LEVEL or above - only a zero timeout is allowed there", object, irql);
 }
 
-NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MODE mode, BOOLEAN alertable,
-                               PLARGE_INTEGER timeout)
+/* The absolute interrupt time a wait ends at: a wait interrupted by an
+ * APC waits again for what is left, not for the whole timeout again. */
+static LARGE_INTEGER wait_deadline(PLARGE_INTEGER timeout)
 {
-    UNREFERENCED_PARAMETER(reason);
-    UNREFERENCED_PARAMETER(mode);
-    UNREFERENCED_PARAMETER(alertable);
-    check_wait_irql(object, timeout);
-    DISPATCHER_HEADER *h = object;
-    KIRQL old = KiAcquireDispatcherLock();
+    LARGE_INTEGER d = *timeout;
+    if (d.QuadPart < 0)
+        d.QuadPart = (LONGLONG)KeQueryInterruptTime() - d.QuadPart;
+    return d;
+}
+
+/* Every wait is a loop around this: APCs the thread may take run first
+ * (a wait is a delivery point, kernel/ke/apc.c), then the wait proper.
+ * OBJECT NULL is a plain delay. Returns the wait's status, or
+ * STATUS_KERNEL_APC when an APC woke it (the caller loops). */
+static NTSTATUS wait_once(DISPATCHER_HEADER *h, KPROCESSOR_MODE mode, PLARGE_INTEGER deadline, BOOLEAN poll)
+{
     PKTHREAD t = KeGetCurrentThread();
+    KIRQL old = KiAcquireDispatcherLock();
+    if (t && t->KernelApcPending && KiApcDeliverable(t, old)) {   /* (no thread yet: a mutex taken during boot) */
+        KiReleaseDispatcherLock(old);
+        KiDeliverApc();
+        return STATUS_KERNEL_APC;
+    }
     if (mode == UserMode && t->AbortUserWait) {
         KiReleaseDispatcherLock(old);
         return STATUS_PROCESS_IS_TERMINATING;
     }
-    if (is_signaled(h, t)) {
+    if (h && is_signaled(h, t)) {
         satisfy(h, t);
         KiReleaseDispatcherLock(old);
         return STATUS_WAIT_0;
     }
-    if (timeout && timeout->QuadPart == 0) {
+    if (poll || (deadline && (ULONG64)deadline->QuadPart <= KeQueryInterruptTime())) {
         KiReleaseDispatcherLock(old);
         return STATUS_TIMEOUT;
     }
     t->WaitBlock.Thread = t;
     t->WaitBlock.Object = h;
-    InsertTailList(&h->WaitListHead, &t->WaitBlock.WaitListEntry);
-    if (timeout)
-        KiSetTimerLocked(&t->WaitTimer, *timeout, 0, NULL);
+    if (h)
+        InsertTailList(&h->WaitListHead, &t->WaitBlock.WaitListEntry);
+    if (deadline)
+        KiSetTimerLocked(&t->WaitTimer, *deadline, 0, NULL);
     t->State = ThreadWaiting;
     t->UserWait = mode == UserMode;
+    t->WaitIrql = old;   /* KeInsertQueueApc wakes the wait only at PASSIVE_LEVEL */
     KiSwapThread();
     t->UserWait = FALSE;
     NTSTATUS status = t->WaitStatus;
@@ -118,29 +135,43 @@ NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MOD
     return status;
 }
 
+static NTSTATUS wait_loop(DISPATCHER_HEADER *h, KPROCESSOR_MODE mode, PLARGE_INTEGER timeout)
+{
+    BOOLEAN poll = timeout && timeout->QuadPart == 0;
+    LARGE_INTEGER deadline;
+    if (timeout && !poll)
+        deadline = wait_deadline(timeout);
+    NTSTATUS status;
+    while ((status = wait_once(h, mode, timeout && !poll ? &deadline : NULL, poll)) == STATUS_KERNEL_APC)
+        ;
+    /* Woken for good (signaled, timed out, or the process is ending, a
+     * user-mode wait's end): APCs queued meanwhile run before the caller
+     * goes on. An I/O completion for this thread is among them when its
+     * process is being torn down. */
+    KiCheckForApcDelivery();
+    return status;
+}
+
+NTSTATUS KeWaitForSingleObject(PVOID object, KWAIT_REASON reason, KPROCESSOR_MODE mode, BOOLEAN alertable,
+                               PLARGE_INTEGER timeout)
+{
+    UNREFERENCED_PARAMETER(reason);
+    UNREFERENCED_PARAMETER(alertable);
+    check_wait_irql(object, timeout);
+    return wait_loop(object, mode, timeout);
+}
+
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE mode, BOOLEAN alertable, PLARGE_INTEGER interval)
 {
     UNREFERENCED_PARAMETER(alertable);
     check_wait_irql(NULL, interval);
     if (interval->QuadPart == 0) {
+        KiCheckForApcDelivery();
         KeYieldExecution();
         return STATUS_SUCCESS;
     }
-    KIRQL old = KiAcquireDispatcherLock();
-    PKTHREAD t = KeGetCurrentThread();
-    if (mode == UserMode && t->AbortUserWait) {
-        KiReleaseDispatcherLock(old);
-        return STATUS_PROCESS_IS_TERMINATING;
-    }
-    t->WaitBlock.Object = NULL;
-    KiSetTimerLocked(&t->WaitTimer, *interval, 0, NULL);
-    t->State = ThreadWaiting;
-    t->UserWait = mode == UserMode;
-    KiSwapThread();
-    t->UserWait = FALSE;
-    NTSTATUS status = t->WaitStatus == STATUS_TIMEOUT ? STATUS_SUCCESS : t->WaitStatus;
-    KiReleaseDispatcherLock(old);
-    return status;
+    NTSTATUS status = wait_loop(NULL, mode, interval);
+    return status == STATUS_TIMEOUT ? STATUS_SUCCESS : status;
 }
 
 /* ---- events ---- */
@@ -213,10 +244,15 @@ LONG KeReleaseMutex(PRKMUTEX m, BOOLEAN wait)
         KeBugCheckRule(THREAD_NOT_MUTEX_OWNER, (ULONG_PTR)m, (ULONG_PTR)m->OwnerThread, 0, 0,
                        "mutex %p was released by a thread that does not own it", m);
     LONG was = m->Header.SignalState;
+    PKTHREAD t = KeGetCurrentThread();
+    if (t)
+        t->MutexCount--;
     if (++m->Header.SignalState == 1) {
         m->OwnerThread = NULL;   /* the last recursive acquisition released */
         KiWaitTest(&m->Header);
     }
     KiReleaseDispatcherLock(old);
+    if (t && t->MutexCount == 0)
+        KiCheckForApcDelivery();   /* its last mutex: APCs held off meanwhile run now */
     return was;
 }

@@ -10,6 +10,7 @@
 #include "kernel/ex/ex.h"
 #include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
+#include "io/io.h"
 
 #define TAG_SNAPSHOT POOL_TAG('P', 's', 'S', 'n')
 
@@ -259,11 +260,13 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     (void)a5, (void)a6;
     SIZE_T need;
     NTSTATUS s;
-    if (cls != SystemMemoryInformation && cls != SystemProcessList)
+    if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList)
         return STATUS_INVALID_INFO_CLASS;
     /* Both outputs checked before either is written: the whole buffer is
      * user space and aligned, what can be written is writable. */
-    SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T) : 64 * sizeof(SYSTEM_PROCESS_T);
+    SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T)
+                : cls == SystemDeviceList      ? 64 * sizeof(SYSTEM_DEVICE_T)
+                                               : 64 * sizeof(SYSTEM_PROCESS_T);
     if (!NT_SUCCESS(s = ExProbeUserOutput((void *)ubuf, len, most, 8)) ||
         (uret && !NT_SUCCESS(s = ExProbeUserOutput((void *)uret, sizeof(SIZE_T), sizeof(SIZE_T), 8))))
         return s;
@@ -321,6 +324,19 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         for (ULONG i = 0; i < k && NT_SUCCESS(s); i++)
             s = ExReturnToUser((PUCHAR)ubuf + (SIZE_T)i * sizeof(SYSTEM_PROCESS_T), &snap[i], sizeof(SYSTEM_PROCESS_T),
                                8);
+        ExFreePoolWithTag(snap, TAG_SNAPSHOT);
+    } else if (cls == SystemDeviceList) {
+        /* The same shape: a snapshot (copied under the I/O manager's
+         * locks into pool allocated first), then copied out. */
+        ULONG cap = 64, k;
+        SYSTEM_DEVICE_T *snap = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*snap), TAG_SNAPSHOT);
+        if (!snap)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        k = IopSnapshotDevices(snap, cap);
+        if (k > cap)
+            k = cap;   /* more than 64 devices: the first 64 (a bound, not a loop ring 3 sizes) */
+        need = (SIZE_T)k * sizeof(SYSTEM_DEVICE_T);
+        s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, snap, need, 8);
         ExFreePoolWithTag(snap, TAG_SNAPSHOT);
     } else {
         return STATUS_INVALID_INFO_CLASS;

@@ -6,6 +6,7 @@
  * only that process: the kernel and the others carry on.
  */
 #include "kernel/ps/psp.h"
+#include "io/io.h"
 #include "kernel/hal/x86.h"
 #include "mm/mdl.h"
 
@@ -240,6 +241,10 @@ void PsExitCurrentProcess(NTSTATUS status)
     ASSERT(p != &PsInitialSystemProcess);
     p->Exiting = TRUE;
     p->ExitStatus = status;
+    /* Its I/O first, as NT's thread rundown does: every request still
+     * outstanding is cancelled and waited for (bounded), so the drivers
+     * give back the pages they hold locked before they are checked. */
+    IoCancelThreadIo(t);
     /* A driver still holding this process's pages locked is a bug the
      * driver would otherwise turn into memory corruption later. */
     ULONG_PTR site;
@@ -259,6 +264,7 @@ void PsExitCurrentProcess(NTSTATUS status)
                        "process %s (pid %llu) ended with %d pages still locked by an MDL; every "
                        "MmProbeAndLockPages needs its MmUnlockPages first", p->ImageName,
                        (unsigned long long)p->UniqueProcessId, (int)p->LockedPages);
+    KeEnterGuardedRegion();   /* no APC once the address space goes: KeTerminateThread runs the queue down */
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
     MmDeleteAddressSpace(p);
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);

@@ -13,6 +13,7 @@
  *  004  a nonpaged buffer shared with a user process (user/mdlshare.c).
  */
 #include "io/tests/mdl_test_util.h"
+#include "io/tests/io_test_util.h"
 
 static USHORT flags(PMDL m) { return (USHORT)m->MdlFlags; }
 static PVOID alloc(POOL_TYPE type, SIZE_T bytes)
@@ -62,6 +63,21 @@ static void seed000_complete(PVOID ctx)
     KeUnstackDetachProcess(&saved);
 }
 
+static SEED000_REQUEST seed000_q;
+static PKTHREAD seed000_thread;
+
+/* The driver: lock-before-pend is done by the caller below (as a filter
+ * does in the caller's context); dispatch pends and hands the IRP to a
+ * thread of its own. */
+static NTSTATUS seed000_dispatch(PDEVICE_OBJECT dev, PIRP irp)
+{
+    UNREFERENCED_PARAMETER(dev);
+    IoMarkIrpPending(irp);
+    seed000_q.Irp = irp;
+    seed000_thread = KeCreateSystemThread(seed000_complete, &seed000_q, KI_DEFAULT_PRIORITY, "seed000");
+    return STATUS_PENDING;
+}
+
 KTEST(mdlseed, seed000_pended_user_buffer_completed_from_another_thread_and_process)
 {
     PEPROCESS a, b;
@@ -71,12 +87,20 @@ KTEST(mdlseed, seed000_pended_user_buffer_completed_from_another_thread_and_proc
     KT_NE(a->DirectoryTableBase, b->DirectoryTableBase);
     ULONG64 va = MT_RW_BASE + 2 * PAGE_SIZE + 0x18;
     ULONG len = 3 * PAGE_SIZE - 0x20;        /* spans 3 */
-    PIRP irp = IoAllocateIrp(1, FALSE);
+    PDEVICE_OBJECT dev = IotCreateDevice(seed000_dispatch, DO_DIRECT_IO);
+    KT_ASSERT(dev != NULL);
+    PIRP irp = IoAllocateIrp(dev->StackSize, FALSE);
     KT_ASSERT(irp != NULL);
     static KEVENT done;
+    static IO_STATUS_BLOCK iosb;
     KeInitializeEvent(&done, NotificationEvent, FALSE);
     irp->UserEvent = &done;
+    irp->UserIosb = &iosb;
+    irp->RequestorMode = KernelMode;
+    irp->Tail.Overlay.Thread = KeGetCurrentThread();   /* stage 2 of the completion comes back here */
     irp->UserBuffer = (PVOID)va;
+    IoGetNextIrpStackLocation(irp)->MajorFunction = IRP_MJ_READ;
+    IoGetNextIrpStackLocation(irp)->Parameters.Read.Length = len;
 
     /* In the caller's context: lock before pending. */
     MdlTestAttach(a);
@@ -95,22 +119,23 @@ KTEST(mdlseed, seed000_pended_user_buffer_completed_from_another_thread_and_proc
     }
     MdlTestDetach();
 
-    /* Queue it; the completion runs later, elsewhere. */
-    static SEED000_REQUEST q;
-    memset(&q, 0, sizeof(q));
-    q.Irp = irp;
-    q.Other = b;
-    q.Pattern = 0x5EED000000000000ULL;
-    PKTHREAD t = KeCreateSystemThread(seed000_complete, &q, KI_DEFAULT_PRIORITY, "seed000");
-    KT_ASSERT(t != NULL);
+    /* Send it; the driver pends it and completes it later, elsewhere. */
+    SEED000_REQUEST *q = &seed000_q;
+    memset(q, 0, sizeof(*q));
+    q->Other = b;
+    q->Pattern = 0x5EED000000000000ULL;
+    KT_EQ(IoCallDriver(dev, irp), STATUS_PENDING);
+    KT_ASSERT(seed000_thread != NULL);
     LARGE_INTEGER ten_s = { -KI_MS(10000) };
+    /* The I/O manager finishes the IRP in this thread (an APC during
+     * this wait): the MDL unlocked and freed, the status written. */
     KT_EQ(KeWaitForSingleObject(&done, Executive, KernelMode, FALSE, &ten_s), STATUS_WAIT_0);
-    KT_EQ(KeWaitForSingleObject(t, Executive, KernelMode, FALSE, &ten_s), STATUS_WAIT_0);
-    KeDereferenceThread(t);
-    KT_EQ(q.SeenActive, b);
-    KT_ASSERT(q.Mapped);
-    KT_EQ((ULONG)irp->IoStatus.Status, 0);
-    KT_EQ(irp->IoStatus.Information, len);
+    KT_EQ(KeWaitForSingleObject(seed000_thread, Executive, KernelMode, FALSE, &ten_s), STATUS_WAIT_0);
+    KeDereferenceThread(seed000_thread);
+    KT_EQ(q->SeenActive, b);
+    KT_ASSERT(q->Mapped);
+    KT_EQ((ULONG)iosb.Status, 0);
+    KT_EQ(iosb.Information, len);
     KT_EQ(a->LockedPages, 0);                 /* unlocked against the right process... */
     KT_EQ(b->LockedPages, 0);                 /* ...not the one it ran in */
     for (int i = 0; i < 3; i++)
@@ -121,13 +146,13 @@ KTEST(mdlseed, seed000_pended_user_buffer_completed_from_another_thread_and_proc
     ULONG64 w[4];
     MT_EQ(MdlTestReadUser(w, va, sizeof(w)), 0);
     for (int i = 0; i < 4; i++)
-        MT_EQ(w[i], q.Pattern ^ i);
+        MT_EQ(w[i], q->Pattern ^ i);
     MT_EQ(MdlTestReadUser(w, va + len - 8, 8), 0);
-    MT_EQ(w[0], q.Pattern ^ (len / 8 - 1));
+    MT_EQ(w[0], q->Pattern ^ (len / 8 - 1));
     MT_EQ(MdlTestReadUser(w, va + len, 8), 0);
     MT_EQ(w[0], MT_RW_WORD(va + len - MT_RW_BASE));   /* not one byte further */
     MdlTestDetach();
-    IoFreeIrp(irp);
+    IotDeleteDevice(dev);
     KT_EQ((ULONG)MdlTestStopTarget(b), 0);
     KT_EQ((ULONG)MdlTestStopTarget(a), 0);
 }

@@ -3,6 +3,8 @@
  *   child                      exit 0
  *   child exit N               exit with status N (0x... accepted)
  *   child sleep MS [N]         sleep MS milliseconds, then exit N (0)
+ *   child spin                 loop in ring 3 for ever, with no system call (until terminated):
+ *                              the kernel can reach it only through interrupts (kernel/ke/tests/apc_test.c)
  *   child argc ARGS...         exit with argc (argv[0] included)
  *   child cmdline_hash         exit with child_hash() of the raw command line (child.h)
  *   child cow VALUE MS         copy-on-write check (see cow())
@@ -75,6 +77,9 @@ int main(int argc, char **argv)
         SleepMs(argc > 2 ? strtoul(argv[2], NULL, 0) : 100);
         return argc > 3 ? (int)strtoul(argv[3], NULL, 0) : 0;
     }
+    if (strcmp(c, "spin") == 0)
+        for (;;)
+            __asm__ volatile("pause");
     if (strcmp(c, "argc") == 0)
         return argc;
     if (strcmp(c, "cmdline_hash") == 0)

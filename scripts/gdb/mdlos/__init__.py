@@ -10,18 +10,22 @@
   ws [-a] [PROC]    a process's working set, each page with its PTE and PFN entry
   mdl [-a] ADDR     an MDL: fields, flags, frames with their PFN entries, the verifier's record
   locked [PROC]     frames locked by MDLs, and (with verifier=1) the MDLs holding them
+  irp ADDR          an IRP: every stack location (current marked), completion routines, MDL chain
+  devobj ADDR       a device object and its device stack
+  drvobj ADDR       a driver object: dispatch table and devices
   mdlos             this list
 
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
-vad, ws), mdl (mdl, locked). They read the kernel's own structures by
+vad, ws), mdl (mdl, locked), io (irp, devobj, drvobj). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
 import gdb
 
 from .common import Command
+from .io import DevobjCommand, DrvobjCommand, IrpCommand
 from .mdl import LockedCommand, MdlCommand
 from .pagetable import MemmapCommand, PtCommand
 from .pfn import PfnCommand, PfnStatsCommand
@@ -44,6 +48,10 @@ class MdlosCommand(Command):
                     PFN entry, and who allocated/locked/mapped it (verifier=1)
   locked [PROC]     frames whose ReferenceCount their mappings do not explain
                     (MDL locks), with the tracked MDLs holding them
+  irp ADDR          an IRP (struct _IRP): flags, every stack location with its
+                    device and completion routine (current one marked), MDL chain
+  devobj ADDR       a device object and the device stack it is in
+  drvobj ADDR       a driver object: its MajorFunction table and devices
 
 PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
 process whose address space is in CR3. `help COMMAND` for each. They need
@@ -59,7 +67,8 @@ the kernel's symbols (file build/kernel.elf)."""
 def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
-                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand):
+                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, IrpCommand, DevobjCommand,
+                    DrvobjCommand):
         command()
 
 

@@ -1,0 +1,184 @@
+/*
+ * Requests a driver builds for another driver (NT's IoBuild*Request):
+ * the same transfer-method rules the system services follow, for a
+ * kernel caller's buffer. The buffer is probed with KernelMode: a driver
+ * passing a bad one is a driver bug, and NT's verifier stops on it
+ * (0xC9/0x8, 0xC9/0x9); without the verifier NT returns NULL. mdlos
+ * returns NULL too, and says so on the console.
+ */
+#include "io/iop.h"
+
+/* Set up the caller's buffer for DEV's transfer method. WRITE: the
+ * device reads the buffer. FALSE when out of memory or it cannot be locked. */
+static BOOLEAN setup_buffer(PIRP irp, PDEVICE_OBJECT dev, PVOID buf, ULONG len, BOOLEAN device_reads,
+                            BOOLEAN copy_back)
+{
+    if (!len)
+        return TRUE;
+    if (dev->Flags & DO_BUFFERED_IO) {
+        PVOID sys = ExAllocatePoolWithTag(NonPagedPoolNx, len, TAG_IOBUF);
+        if (!sys)
+            return FALSE;
+        if (device_reads)
+            memcpy(sys, buf, len);
+        else
+            memset(sys, 0, len);
+        irp->AssociatedIrp.SystemBuffer = sys;
+        irp->UserBuffer = buf;
+        irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER | (copy_back ? IRP_INPUT_OPERATION : 0);
+        return TRUE;
+    }
+    if (dev->Flags & DO_DIRECT_IO) {
+        PMDL m = IoAllocateMdl(buf, len, FALSE, FALSE, irp);
+        if (!m)
+            return FALSE;
+        volatile NTSTATUS s = STATUS_SUCCESS;
+        ExTry {
+            MmProbeAndLockPages(m, KernelMode, device_reads ? IoReadAccess : IoWriteAccess);
+        } ExExcept(code) {
+            s = code;
+        } ExEndTry;
+        if (!NT_SUCCESS(s)) {
+            kprintf("io: IoBuild*Request: buffer %p (+%u) cannot be locked: status %#x\n", buf, len, (unsigned)s);
+            irp->MdlAddress = NULL;
+            IoFreeMdl(m);
+            return FALSE;
+        }
+        return TRUE;
+    }
+    irp->UserBuffer = buf;
+    return TRUE;
+}
+
+static void free_unsent(PIRP irp)
+{
+    if (irp->Flags & IRP_DEALLOCATE_BUFFER)
+        ExFreePoolWithTag(irp->AssociatedIrp.SystemBuffer, TAG_IOBUF);
+    if (irp->MdlAddress) {
+        if (irp->MdlAddress->MdlFlags & MDL_PAGES_LOCKED)
+            MmUnlockPages(irp->MdlAddress);
+        IoFreeMdl(irp->MdlAddress);
+    }
+    IoFreeIrp(irp);
+}
+
+PIRP IoBuildAsynchronousFsdRequest(ULONG major, PDEVICE_OBJECT dev, PVOID buf, ULONG len, PLARGE_INTEGER offset,
+                                   PIO_STATUS_BLOCK iosb)
+{
+    PIRP irp = IoAllocateIrp(dev->StackSize, FALSE);
+    if (!irp)
+        return NULL;
+    irp->RequestorMode = KernelMode;
+    irp->UserIosb = iosb;
+    /* Completion runs stage 2 as an APC to this thread unless the
+     * caller's completion routine takes the IRP back first (NT's rule
+     * for asynchronous FSD requests: free it there, return
+     * STATUS_MORE_PROCESSING_REQUIRED). */
+    irp->Tail.Overlay.Thread = KeGetCurrentThread();
+    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    sl->MajorFunction = (UCHAR)major;
+    if (major == IRP_MJ_READ || major == IRP_MJ_WRITE) {
+        if (!setup_buffer(irp, dev, buf, len, major == IRP_MJ_WRITE, major == IRP_MJ_READ)) {
+            free_unsent(irp);
+            return NULL;
+        }
+        sl->Parameters.Read.Length = len;
+        sl->Parameters.Read.ByteOffset.QuadPart = offset ? offset->QuadPart : 0;
+        irp->Flags |= major == IRP_MJ_READ ? IRP_READ_OPERATION : IRP_WRITE_OPERATION;
+    } else if (major != IRP_MJ_FLUSH_BUFFERS && major != IRP_MJ_SHUTDOWN && major != IRP_MJ_PNP) {
+        KeBugCheckRule(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x8, (ULONG_PTR)dev, major, 0,
+                       "IoBuildAsynchronousFsdRequest takes IRP_MJ_READ, WRITE, FLUSH_BUFFERS, SHUTDOWN or PNP "
+                       "only (major function %#x)", major);
+    }
+    return irp;
+}
+
+PIRP IoBuildSynchronousFsdRequest(ULONG major, PDEVICE_OBJECT dev, PVOID buf, ULONG len, PLARGE_INTEGER offset,
+                                  PKEVENT event, PIO_STATUS_BLOCK iosb)
+{
+    PIRP irp = IoBuildAsynchronousFsdRequest(major, dev, buf, len, offset, iosb);
+    if (!irp)
+        return NULL;
+    /* The I/O manager finishes and frees it; the caller waits on EVENT
+     * when IoCallDriver returns STATUS_PENDING. */
+    irp->UserEvent = event;
+    IopQueueThreadIrp(irp);
+    return irp;
+}
+
+PIRP IoBuildDeviceIoControlRequest(ULONG code, PDEVICE_OBJECT dev, PVOID in, ULONG inlen, PVOID out, ULONG outlen,
+                                   BOOLEAN internal, PKEVENT event, PIO_STATUS_BLOCK iosb)
+{
+    PIRP irp = IoAllocateIrp(dev->StackSize, FALSE);
+    if (!irp)
+        return NULL;
+    irp->RequestorMode = KernelMode;
+    irp->UserIosb = iosb;
+    irp->UserEvent = event;
+    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    sl->MajorFunction = internal ? IRP_MJ_INTERNAL_DEVICE_CONTROL : IRP_MJ_DEVICE_CONTROL;
+    sl->Parameters.DeviceIoControl.IoControlCode = code;
+    sl->Parameters.DeviceIoControl.InputBufferLength = inlen;
+    sl->Parameters.DeviceIoControl.OutputBufferLength = outlen;
+    BOOLEAN ok = TRUE;
+    switch (METHOD_FROM_CTL_CODE(code)) {
+    case METHOD_BUFFERED: {
+        ULONG n = inlen > outlen ? inlen : outlen;
+        if (n) {
+            PVOID sys = ExAllocatePoolWithTag(NonPagedPoolNx, n, TAG_IOBUF);
+            ok = sys != NULL;
+            if (sys) {
+                memset(sys, 0, n);
+                if (inlen)
+                    memcpy(sys, in, inlen);
+                irp->AssociatedIrp.SystemBuffer = sys;
+                irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER | (outlen ? IRP_INPUT_OPERATION : 0);
+            }
+        }
+        irp->UserBuffer = out;
+        break;
+    }
+    case METHOD_IN_DIRECT:
+    case METHOD_OUT_DIRECT:
+        if (inlen) {
+            PVOID sys = ExAllocatePoolWithTag(NonPagedPoolNx, inlen, TAG_IOBUF);
+            ok = sys != NULL;
+            if (sys) {
+                memcpy(sys, in, inlen);
+                irp->AssociatedIrp.SystemBuffer = sys;
+                irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER;
+            }
+        }
+        if (ok && outlen) {
+            /* The output buffer is locked: read by the device for
+             * IN_DIRECT, written for OUT_DIRECT. */
+            PMDL m = IoAllocateMdl(out, outlen, FALSE, FALSE, irp);
+            ok = m != NULL;
+            if (m) {
+                volatile NTSTATUS s = STATUS_SUCCESS;
+                ExTry {
+                    MmProbeAndLockPages(m, KernelMode, METHOD_FROM_CTL_CODE(code) == METHOD_IN_DIRECT ? IoReadAccess
+                                                                                              : IoWriteAccess);
+                } ExExcept(c) {
+                    s = c;
+                } ExEndTry;
+                if (!NT_SUCCESS(s)) {
+                    irp->MdlAddress = NULL;
+                    IoFreeMdl(m);
+                    ok = FALSE;
+                }
+            }
+        }
+        break;
+    default:
+        sl->Parameters.DeviceIoControl.Type3InputBuffer = in;
+        irp->UserBuffer = out;
+        break;
+    }
+    if (!ok) {
+        free_unsent(irp);
+        return NULL;
+    }
+    IopQueueThreadIrp(irp);
+    return irp;
+}
