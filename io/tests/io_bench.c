@@ -8,13 +8,6 @@
 #include "io/tests/io_test_util.h"
 #include "kernel/ktest/kt_internal.h"
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-    return ((uint64_t)hi << 32) | lo;
-}
-
 KBENCH(io, irp_allocate_free)
 {
     static const CCHAR sizes[] = { 1, 4 };
