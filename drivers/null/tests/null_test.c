@@ -1,0 +1,63 @@
+/*
+ * \Device\Null through the real I/O path from kernel mode: what NT's
+ * null device answers, and that it asks for no transfer method (neither
+ * I/O: no system buffer, no MDL - the I/O manager's fixed cost only).
+ */
+#include "drivers/tests/drv_test_util.h"
+
+KTEST(null, read_is_end_of_file_and_write_takes_everything)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT dev;
+    DrvtOpen("\\Device\\Null", &fo, &dev);
+    KT_EQ(dev->Flags & (DO_BUFFERED_IO | DO_DIRECT_IO), 0);
+    KT_EQ(dev->DeviceType, FILE_DEVICE_NULL);
+    UCHAR buf[100];
+    memset(buf, 0x5A, sizeof(buf));
+    ULONG_PTR info = 77;
+    KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_READ, buf, sizeof(buf), 0, &info), STATUS_END_OF_FILE);
+    KT_EQ(info, 0);
+    KT_EQ(buf[0], 0x5A);   /* untouched */
+    KT_EQ(buf[99], 0x5A);
+    KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_WRITE, buf, sizeof(buf), 12345, &info), STATUS_SUCCESS);
+    KT_EQ(info, sizeof(buf));
+    KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_WRITE, buf, 0, 0, &info), STATUS_SUCCESS);
+    KT_EQ(info, 0);
+    KT_EQ((ULONG)DrvtFlush(dev, fo), STATUS_SUCCESS);
+    /* An IOCTL it does not know: the I/O manager's default dispatch. */
+    KT_EQ((ULONG)DrvtIoctl(dev, fo, CTL_CODE(FILE_DEVICE_NULL, 1, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0, NULL,
+                           0, &info),
+          STATUS_INVALID_DEVICE_REQUEST);
+    ObDereferenceObject(fo);
+}
+
+KTEST(null, dos_devices_nul_names_the_same_device)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT dev;
+    DrvtOpen("\\DosDevices\\NUL", &fo, &dev);
+    KT_EQ(fo->DeviceObject, DrvtNamedDevice("\\Device\\Null"));
+    ObDereferenceObject(fo);
+}
+
+KTEST(null, a_read_reaches_it_with_neither_buffer_nor_mdl)
+{
+    /* The IRP a kernel caller builds for it carries the raw pointer only. */
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT dev;
+    DrvtOpen("\\Device\\Null", &fo, &dev);
+    UCHAR buf[16];
+    KEVENT ev;
+    IO_STATUS_BLOCK iosb;
+    KeInitializeEvent(&ev, NotificationEvent, FALSE);
+    LARGE_INTEGER off = { 0 };
+    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, dev, buf, sizeof(buf), &off, &ev, &iosb);
+    KT_ASSERT(irp != NULL);
+    KT_EQ(irp->MdlAddress, NULL);
+    KT_EQ(irp->Flags & IRP_BUFFERED_IO, 0);
+    KT_EQ(irp->UserBuffer, buf);
+    KT_EQ((ULONG)IoCallDriver(dev, irp), STATUS_END_OF_FILE);
+    KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
+    KT_EQ((ULONG)iosb.Status, STATUS_END_OF_FILE);
+    ObDereferenceObject(fo);
+}
