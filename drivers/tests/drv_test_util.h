@@ -10,6 +10,10 @@
 
 #define DRVT_TAG POOL_TAG('D', 'r', 'v', 'T')
 
+/* Two NTSTATUS values equal (as 32-bit codes: STATUS_* constants are
+ * negative LONGs, which KT_EQ would widen with their sign). */
+#define KT_ST(a, b) KT_EQ((ULONG)(a), (ULONG)(b))
+
 /* IoGetDeviceObjectPointer(NAME): a referenced file object and the top of
  * the device's stack. Fails the test when the device cannot be opened. */
 void DrvtOpen(PCSTR Name, PFILE_OBJECT *File, PDEVICE_OBJECT *Top);

@@ -13,7 +13,7 @@ static IOT_LAST_REQUEST last_request(PDEVICE_OBJECT dev)
 {
     IOT_LAST_REQUEST r;
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtIoctl(dev, NULL, IOCTL_IOTEST_LAST_REQUEST, NULL, 0, &r, sizeof(r), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, NULL, IOCTL_IOTEST_LAST_REQUEST, NULL, 0, &r, sizeof(r), &info), STATUS_SUCCESS);
     KT_EQ(info, sizeof(r));
     return r;
 }
@@ -22,14 +22,14 @@ static IOT_PEND_STATS pend_stats(PDEVICE_OBJECT dev)
 {
     IOT_PEND_STATS st;
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtIoctl(dev, NULL, IOCTL_IOTEST_PEND_STATS, NULL, 0, &st, sizeof(st), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, NULL, IOCTL_IOTEST_PEND_STATS, NULL, 0, &st, sizeof(st), &info), STATUS_SUCCESS);
     return st;
 }
 
 static void set_pend(PDEVICE_OBJECT dev, PFILE_OBJECT fo, ULONG mode, ULONG ms)
 {
     IOT_PEND p = { mode, ms };
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_SET_PEND, &p, sizeof(p), NULL, 0, NULL), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_SET_PEND, &p, sizeof(p), NULL, 0, NULL), STATUS_SUCCESS);
 }
 
 KTEST(iotest, reads_and_writes_at_any_offset_by_each_method)
@@ -45,9 +45,9 @@ KTEST(iotest, reads_and_writes_at_any_offset_by_each_method)
         PUCHAR src = out + 333, dst = in + 4000;   /* across page boundaries */
         DrvtFill(src, 5000, k);
         memset(dst, 0, 5000);
-        KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_WRITE, src, 5000, 777, &info), STATUS_SUCCESS);
+        KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, src, 5000, 777, &info), STATUS_SUCCESS);
         KT_EQ(info, 5000);
-        KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 5000, 777, &info), STATUS_SUCCESS);
+        KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 5000, 777, &info), STATUS_SUCCESS);
         KT_EQ(info, 5000);
         KT_ASSERT(DrvtCheck(dst, 5000, k));
         IOT_LAST_REQUEST r = last_request(dev);
@@ -68,7 +68,7 @@ KTEST(iotest, reads_and_writes_at_any_offset_by_each_method)
             KT_EQ(r.MdlByteCount, 5000);
             KT_EQ(r.MdlByteOffset, BYTE_OFFSET(dst));
             KT_EQ(r.MdlVirtualAddress, (uint64_t)dst);
-            KT_EQ(r.PfnCount, 2);
+            KT_EQ(r.PfnCount, ADDRESS_AND_SIZE_TO_SPAN_PAGES(dst, 5000));
             for (ULONG i = 0; i < r.PfnCount; i++) {
                 KT_EQ(r.Pfn[i], MmGetPhysicalAddress(dst + i * PAGE_SIZE).QuadPart >> PAGE_SHIFT);
                 KT_EQ(r.RefsAtDispatch[i], r.RefsNow[i] + 1);
@@ -78,11 +78,11 @@ KTEST(iotest, reads_and_writes_at_any_offset_by_each_method)
             KT_EQ(r.SystemBuffer, 0);
         }
         /* Cut at the end of the store; past it, end of file (disk full). */
-        KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 1000, IOT_STORE_SIZE - 300, &info), STATUS_SUCCESS);
+        KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 1000, IOT_STORE_SIZE - 300, &info), STATUS_SUCCESS);
         KT_EQ(info, 300);
-        KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 1000, IOT_STORE_SIZE, &info), STATUS_END_OF_FILE);
-        KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_WRITE, src, 10, IOT_STORE_SIZE, &info), STATUS_DISK_FULL);
-        KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 0, 5, &info), STATUS_SUCCESS);
+        KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 1000, IOT_STORE_SIZE, &info), STATUS_END_OF_FILE);
+        KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, src, 10, IOT_STORE_SIZE, &info), STATUS_DISK_FULL);
+        KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_READ, dst, 0, 5, &info), STATUS_SUCCESS);
         ObDereferenceObject(fo);
     }
     ExFreePoolWithTag(out, DRVT_TAG);
@@ -99,12 +99,12 @@ KTEST(iotest, one_ioctl_per_method)
     DrvtFill(a, sizeof(a), 3);
     /* METHOD_BUFFERED: echo + 1 through the system buffer. */
     memset(b, 0, sizeof(b));
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_ECHO, a, 100, b, 200, &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_ECHO, a, 100, b, 200, &info), STATUS_SUCCESS);
     KT_EQ(info, 100);
     for (int i = 0; i < 100; i++)
         KT_EQ(b[i], (UCHAR)(a[i] + 1));
     KT_EQ(b[100], 0);   /* only Information bytes come back */
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_ECHO, a, 100, b, 99, &info), STATUS_BUFFER_TOO_SMALL);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_ECHO, a, 100, b, 99, &info), STATUS_BUFFER_TOO_SMALL);
     IOT_LAST_REQUEST r = last_request(dev);
     KT_EQ(r.IoControlCode, IOCTL_IOTEST_ECHO);
     KT_NE(r.SystemBuffer, 0);
@@ -113,7 +113,7 @@ KTEST(iotest, one_ioctl_per_method)
     ULONG h = IOT_FNV_OFFSET;
     for (ULONG i = 0; i < sizeof(a); i++)
         h = (h ^ a[i]) * IOT_FNV_PRIME;
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_CHECKSUM, NULL, 0, a, sizeof(a), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_CHECKSUM, NULL, 0, a, sizeof(a), &info), STATUS_SUCCESS);
     KT_EQ(info, h);
     r = last_request(dev);
     KT_EQ(r.HadMdl, 1);
@@ -121,16 +121,16 @@ KTEST(iotest, one_ioctl_per_method)
     KT_EQ(r.MdlFlags & MDL_WRITE_OPERATION, 0);   /* locked for reading */
     /* METHOD_OUT_DIRECT: the device writes the locked output buffer. */
     uint32_t seed = 0x1234;
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_FILL, &seed, sizeof(seed), b, sizeof(b), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_FILL, &seed, sizeof(seed), b, sizeof(b), &info), STATUS_SUCCESS);
     KT_EQ(info, sizeof(b));
     for (ULONG i = 0; i < sizeof(b); i++)
         KT_EQ(b[i], IOT_PATTERN(seed, i));
     r = last_request(dev);
     KT_ASSERT(r.MdlFlags & MDL_WRITE_OPERATION);
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_FILL, &seed, 2, b, sizeof(b), &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_FILL, &seed, 2, b, sizeof(b), &info), STATUS_INVALID_PARAMETER);
     /* METHOD_NEITHER: raw pointers (a kernel caller's, trusted). */
     memset(b, 0, sizeof(b));
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_NEITHER, a, 300, b, 300, &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_NEITHER, a, 300, b, 300, &info), STATUS_SUCCESS);
     KT_EQ(info, 300);
     for (int i = 0; i < 300; i++)
         KT_EQ(b[i], (UCHAR)(a[i] + 1));
@@ -138,8 +138,8 @@ KTEST(iotest, one_ioctl_per_method)
     KT_EQ(r.Type3InputBuffer, (uint64_t)a);
     KT_EQ(r.UserBuffer, (uint64_t)b);
     KT_EQ(r.HadMdl, 0);
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, IOCTL_IOTEST_NEITHER, a, 300, b, 299, &info), STATUS_BUFFER_TOO_SMALL);
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, CTL_CODE(IOT_DEVICE_TYPE, 0x7FF, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0,
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_NEITHER, a, 300, b, 299, &info), STATUS_BUFFER_TOO_SMALL);
+    KT_ST(DrvtIoctl(dev, fo, CTL_CODE(IOT_DEVICE_TYPE, 0x7FF, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0,
                            NULL, 0, &info),
           STATUS_INVALID_DEVICE_REQUEST);
     ObDereferenceObject(fo);
@@ -184,11 +184,11 @@ KTEST(iotest, a_pended_irp_is_completed_from_a_timer_dpc)
     SEEN seen = { 0, NULL, 0 };
     IoSetCompletionRoutine(irp, record_completion, &seen, TRUE, TRUE, TRUE);
     ULONG64 t0 = KeQueryInterruptTime();
-    KT_EQ((ULONG)IoCallDriver(dev, irp), STATUS_PENDING);
+    KT_ST(IoCallDriver(dev, irp), STATUS_PENDING);
     KT_EQ(pend_stats(dev).TimersOutstanding, 1);
     KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
     KT_GE(KeQueryInterruptTime() - t0, KI_MS(20));
-    KT_EQ((ULONG)iosb.Status, STATUS_SUCCESS);
+    KT_ST(iosb.Status, STATUS_SUCCESS);
     KT_EQ(iosb.Information, sizeof(buf));
     KT_EQ(seen.Calls, 1);
     KT_EQ(seen.Irql, DISPATCH_LEVEL);         /* from the DPC */
@@ -246,7 +246,7 @@ static ULONG release(PDEVICE_OBJECT dev)
 {
     uint32_t n = 0;
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtIoctl(dev, NULL, IOCTL_IOTEST_RELEASE, NULL, 0, &n, sizeof(n), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(dev, NULL, IOCTL_IOTEST_RELEASE, NULL, 0, &n, sizeof(n), &info), STATUS_SUCCESS);
     return n;
 }
 
@@ -258,14 +258,14 @@ KTEST(iotest, held_irps_complete_when_released)
     static OWNED o[3];
     for (int i = 0; i < 3; i++) {
         owned_init(&o[i], dev);
-        KT_EQ((ULONG)IoCallDriver(dev, o[i].Irp), STATUS_PENDING);
+        KT_ST(IoCallDriver(dev, o[i].Irp), STATUS_PENDING);
         KT_ASSERT(o[i].Irp->CancelRoutine != NULL);   /* held IRPs are cancelable */
     }
     KT_EQ(pend_stats(dev).Held, 3);
     KT_EQ(o[0].Completions, 0);
     KT_EQ(release(dev), 3);
     for (int i = 0; i < 3; i++) {
-        KT_EQ((ULONG)owned_wait(&o[i]), STATUS_SUCCESS);
+        KT_ST(owned_wait(&o[i]), STATUS_SUCCESS);
         KT_EQ(o[i].Irp->IoStatus.Information, sizeof(o[i].Buf));
         KT_EQ(o[i].Completions, 1);
         KT_EQ(o[i].Irp->CancelRoutine, NULL);
@@ -282,9 +282,9 @@ KTEST(iotest, cancel_while_held_runs_the_cancel_routine)
     IOT_PEND_STATS s0 = pend_stats(dev);
     static OWNED o;
     owned_init(&o, dev);
-    KT_EQ((ULONG)IoCallDriver(dev, o.Irp), STATUS_PENDING);
+    KT_ST(IoCallDriver(dev, o.Irp), STATUS_PENDING);
     KT_EQ(IoCancelIrp(o.Irp), TRUE);
-    KT_EQ((ULONG)owned_wait(&o), STATUS_CANCELLED);
+    KT_ST(owned_wait(&o), STATUS_CANCELLED);
     KT_EQ(o.Irp->IoStatus.Information, 0);
     KT_EQ(o.Completions, 1);
     IOT_PEND_STATS s1 = pend_stats(dev);
@@ -306,9 +306,9 @@ KTEST(iotest, cancel_before_dispatch_is_seen_when_the_driver_queues_it)
     KT_EQ(IoCancelIrp(o.Irp), FALSE);
     KT_EQ(o.Irp->Cancel, TRUE);
     /* The driver checks Irp->Cancel after setting its routine. */
-    KT_EQ((ULONG)IoCallDriver(dev, o.Irp), STATUS_PENDING);
+    KT_ST(IoCallDriver(dev, o.Irp), STATUS_PENDING);
     KT_EQ(o.Completions, 1);
-    KT_EQ((ULONG)o.Irp->IoStatus.Status, STATUS_CANCELLED);
+    KT_ST(o.Irp->IoStatus.Status, STATUS_CANCELLED);
     IOT_PEND_STATS s1 = pend_stats(dev);
     KT_EQ(s1.Cancelled - s0.Cancelled, 1);
     KT_EQ(s1.Held, 0);
@@ -362,7 +362,7 @@ KTEST(iotest, cancel_racing_release_completes_each_irp_once)
     for (int i = 0; i < 300; i++) {
         owned_init(&o, dev);
         racer.Victim = &o;
-        KT_EQ((ULONG)IoCallDriver(dev, o.Irp), STATUS_PENDING);
+        KT_ST(IoCallDriver(dev, o.Irp), STATUS_PENDING);
         switch (i % 3) {
         case 0:   /* the canceller first, then the release */
             KeSetEvent(&racer.Go, 0, FALSE);
@@ -422,7 +422,7 @@ KTEST(iotest, cleanup_cancels_the_files_held_irps)
     DrvtOpen("\\Device\\IoTestDirect", &fo, &dev);
     /* A handle, so that closing it sends IRP_MJ_CLEANUP. */
     HANDLE h;
-    KT_EQ((ULONG)ObOpenObjectByPointer(fo, 0, FILE_READ_DATA | FILE_WRITE_DATA, IoFileObjectType, KernelMode, &h),
+    KT_ST(ObOpenObjectByPointer(fo, 0, FILE_READ_DATA | FILE_WRITE_DATA, IoFileObjectType, KernelMode, &h),
           STATUS_SUCCESS);
     set_pend(dev, fo, IOT_PEND_HOLD, 0);   /* this file only */
     IOT_PEND_STATS s0 = pend_stats(dev);
@@ -431,16 +431,16 @@ KTEST(iotest, cleanup_cancels_the_files_held_irps)
     static DRVT_ASYNC a[2];
     DrvtSendRead(&a[0], dev, fo, buf[0], sizeof(buf[0]), 0);
     DrvtSendRead(&a[1], dev, fo, buf[1], sizeof(buf[1]), 0);
-    KT_EQ((ULONG)a[0].Returned, STATUS_PENDING);
-    KT_EQ((ULONG)a[1].Returned, STATUS_PENDING);
+    KT_ST(a[0].Returned, STATUS_PENDING);
+    KT_ST(a[1].Returned, STATUS_PENDING);
     KT_GT(MiMdlLockedFrames, locked0);
     /* Another request without the file is not held. */
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtReadWrite(dev, NULL, IRP_MJ_READ, buf[0], 10, 0, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(dev, NULL, IRP_MJ_READ, buf[0], 10, 0, &info), STATUS_SUCCESS);
     KT_EQ(pend_stats(dev).Held, 2);
-    KT_EQ((ULONG)ObCloseHandle(h, KernelMode), STATUS_SUCCESS);
-    KT_EQ((ULONG)DrvtWait(&a[0]), STATUS_CANCELLED);
-    KT_EQ((ULONG)DrvtWait(&a[1]), STATUS_CANCELLED);
+    KT_ST(ObCloseHandle(h, KernelMode), STATUS_SUCCESS);
+    KT_ST(DrvtWait(&a[0]), STATUS_CANCELLED);
+    KT_ST(DrvtWait(&a[1]), STATUS_CANCELLED);
     IOT_PEND_STATS s1 = pend_stats(dev);
     KT_EQ(s1.CleanedUp - s0.CleanedUp, 2);
     KT_EQ(s1.Held, 0);

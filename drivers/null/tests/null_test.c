@@ -15,17 +15,17 @@ KTEST(null, read_is_end_of_file_and_write_takes_everything)
     UCHAR buf[100];
     memset(buf, 0x5A, sizeof(buf));
     ULONG_PTR info = 77;
-    KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_READ, buf, sizeof(buf), 0, &info), STATUS_END_OF_FILE);
+    KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_READ, buf, sizeof(buf), 0, &info), STATUS_END_OF_FILE);
     KT_EQ(info, 0);
     KT_EQ(buf[0], 0x5A);   /* untouched */
     KT_EQ(buf[99], 0x5A);
-    KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_WRITE, buf, sizeof(buf), 12345, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, buf, sizeof(buf), 12345, &info), STATUS_SUCCESS);
     KT_EQ(info, sizeof(buf));
-    KT_EQ((ULONG)DrvtReadWrite(dev, fo, IRP_MJ_WRITE, buf, 0, 0, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, buf, 0, 0, &info), STATUS_SUCCESS);
     KT_EQ(info, 0);
-    KT_EQ((ULONG)DrvtFlush(dev, fo), STATUS_SUCCESS);
+    KT_ST(DrvtFlush(dev, fo), STATUS_SUCCESS);
     /* An IOCTL it does not know: the I/O manager's default dispatch. */
-    KT_EQ((ULONG)DrvtIoctl(dev, fo, CTL_CODE(FILE_DEVICE_NULL, 1, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0, NULL,
+    KT_ST(DrvtIoctl(dev, fo, CTL_CODE(FILE_DEVICE_NULL, 1, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0, NULL,
                            0, &info),
           STATUS_INVALID_DEVICE_REQUEST);
     ObDereferenceObject(fo);
@@ -56,8 +56,8 @@ KTEST(null, a_read_reaches_it_with_neither_buffer_nor_mdl)
     KT_EQ(irp->MdlAddress, NULL);
     KT_EQ(irp->Flags & IRP_BUFFERED_IO, 0);
     KT_EQ(irp->UserBuffer, buf);
-    KT_EQ((ULONG)IoCallDriver(dev, irp), STATUS_END_OF_FILE);
+    KT_ST(IoCallDriver(dev, irp), STATUS_END_OF_FILE);
     KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
-    KT_EQ((ULONG)iosb.Status, STATUS_END_OF_FILE);
+    KT_ST(iosb.Status, STATUS_END_OF_FILE);
     ObDereferenceObject(fo);
 }

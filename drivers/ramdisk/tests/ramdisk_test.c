@@ -12,7 +12,7 @@ static RAMDISK_STATS_T disk_stats(PDEVICE_OBJECT top)
 {
     RAMDISK_STATS_T st;
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtIoctl(top, NULL, IOCTL_RAMDISK_GET_STATS, NULL, 0, &st, sizeof(st), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(top, NULL, IOCTL_RAMDISK_GET_STATS, NULL, 0, &st, sizeof(st), &info), STATUS_SUCCESS);
     KT_EQ(info, sizeof(st));
     return st;
 }
@@ -21,7 +21,7 @@ static FILTER_STATS_T filter_stats(PDEVICE_OBJECT top)
 {
     FILTER_STATS_T st;
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtIoctl(top, NULL, IOCTL_FILTER_GET_STATS, NULL, 0, &st, sizeof(st), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(top, NULL, IOCTL_FILTER_GET_STATS, NULL, 0, &st, sizeof(st), &info), STATUS_SUCCESS);
     KT_EQ(info, sizeof(st));
     return st;
 }
@@ -61,9 +61,9 @@ KTEST(ramdisk, write_then_read_back_through_the_filter_from_its_worker)
     RAMDISK_STATS_T d0 = disk_stats(top);
     FILTER_STATS_T f0 = filter_stats(top);
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, len, 64 * 512, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, len, 64 * 512, &info), STATUS_SUCCESS);
     KT_EQ(info, len);
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_READ, in, len, 64 * 512, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, in, len, 64 * 512, &info), STATUS_SUCCESS);
     KT_EQ(info, len);
     KT_ASSERT(DrvtCheck(in, len, 7));
     RAMDISK_STATS_T d1 = disk_stats(top);
@@ -103,20 +103,20 @@ KTEST(ramdisk, misaligned_or_past_the_end_is_invalid_parameter)
         { 100, 512 }, { 512, 100 }, { 511, 1024 }, { 0, 513 }, { 1, 0 },
     };
     for (ULONG i = 0; i < ARRAYSIZE(bad); i++) {
-        KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, bad[i].len, bad[i].off, &info),
+        KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, bad[i].len, bad[i].off, &info),
               STATUS_INVALID_PARAMETER);
-        KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_READ, buf, bad[i].len, bad[i].off, &info),
+        KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, bad[i].len, bad[i].off, &info),
               STATUS_INVALID_PARAMETER);
         KT_EQ(info, 0);
     }
     /* Past the end: a transfer that does not fit, one that starts at the end. */
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 1024, size - 512, &info), STATUS_INVALID_PARAMETER);
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 512, size, &info), STATUS_INVALID_PARAMETER);
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, size + (1LL << 40), &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 1024, size - 512, &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 512, size, &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, size + (1LL << 40), &info), STATUS_INVALID_PARAMETER);
     /* The last sector is fine; so is a length of 0. */
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, size - 512, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, size - 512, &info), STATUS_SUCCESS);
     KT_EQ(info, 512);
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 0, 0, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 0, 0, &info), STATUS_SUCCESS);
     KT_EQ(info, 0);
     RAMDISK_STATS_T d1 = disk_stats(top);
     KT_EQ(d1.Refused - d0.Refused, 2 * ARRAYSIZE(bad) + 3);
@@ -134,15 +134,15 @@ KTEST(ramdisk, length_and_geometry_ioctls)
         KT_EQ(size, 4u << 20);   /* the default */
     GET_LENGTH_INFORMATION_T len;
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &len, sizeof(len), &info), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &len, sizeof(len), &info), STATUS_SUCCESS);
     KT_EQ(info, sizeof(len));
     KT_EQ(len.Length, size);
-    KT_EQ((ULONG)DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &len, sizeof(len) - 1, &info),
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &len, sizeof(len) - 1, &info),
           STATUS_BUFFER_TOO_SMALL);
     KT_EQ(info, 0);
     DISK_GEOMETRY_EX_T g;
     memset(&g, 0xEE, sizeof(g));
-    KT_EQ((ULONG)DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g, sizeof(g), &info),
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g, sizeof(g), &info),
           STATUS_SUCCESS);
     KT_EQ(info, sizeof(g));
     KT_EQ(g.Geometry.BytesPerSector, 512);
@@ -150,14 +150,14 @@ KTEST(ramdisk, length_and_geometry_ioctls)
     KT_EQ(g.Geometry.MediaType, 12);
     KT_EQ((ULONG64)g.Geometry.Cylinders * g.Geometry.TracksPerCylinder * g.Geometry.SectorsPerTrack * 512, size);
     /* Room for the geometry and the size only: accepted, the rest optional. */
-    KT_EQ((ULONG)DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g,
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g,
                            offsetof(DISK_GEOMETRY_EX_T, Data), &info),
           STATUS_SUCCESS);
     KT_EQ(info, offsetof(DISK_GEOMETRY_EX_T, Data));
-    KT_EQ((ULONG)DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g, sizeof(DISK_GEOMETRY_T), &info),
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g, sizeof(DISK_GEOMETRY_T), &info),
           STATUS_BUFFER_TOO_SMALL);
-    KT_EQ((ULONG)DrvtFlush(top, fo), STATUS_SUCCESS);
-    KT_EQ((ULONG)DrvtIoctl(top, fo, CTL_CODE(FILE_DEVICE_DISK_T, 0x7FF, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0,
+    KT_ST(DrvtFlush(top, fo), STATUS_SUCCESS);
+    KT_ST(DrvtIoctl(top, fo, CTL_CODE(FILE_DEVICE_DISK_T, 0x7FF, METHOD_BUFFERED, FILE_ANY_ACCESS), NULL, 0,
                            NULL, 0, &info),
           STATUS_INVALID_DEVICE_REQUEST);
     ObDereferenceObject(fo);
@@ -193,7 +193,7 @@ KTEST(ramdisk, a_pool_buffer_sent_with_only_user_buffer_is_locked_by_the_filter)
     PUCHAR buf = raw + 512;   /* spans three pages */
     DrvtFill(buf, len, 99);
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, len, 8 * 512, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, len, 8 * 512, &info), STATUS_SUCCESS);
     memset(buf, 0, len);
     FILTER_STATS_T f0 = filter_stats(top);
     ULONG64 locked0 = MiMdlLockedFrames;
@@ -214,10 +214,10 @@ KTEST(ramdisk, a_pool_buffer_sent_with_only_user_buffer_is_locked_by_the_filter)
     o.MdlAtCompletion = (PMDL)1;
     o.Calls = 0;
     IoSetCompletionRoutine(irp, own_irp_done, &o, TRUE, TRUE, TRUE);
-    KT_EQ((ULONG)IoCallDriver(top, irp), STATUS_PENDING);
+    KT_ST(IoCallDriver(top, irp), STATUS_PENDING);
     KT_EQ(KeWaitForSingleObject(&o.Done, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
     KT_EQ(o.Calls, 1);
-    KT_EQ((ULONG)irp->IoStatus.Status, STATUS_SUCCESS);
+    KT_ST(irp->IoStatus.Status, STATUS_SUCCESS);
     KT_EQ(irp->IoStatus.Information, len);
     KT_EQ(o.MdlAtCompletion, NULL);          /* the filter's MDL was gone before it reached us */
     KT_ASSERT(DrvtCheck(buf, len, 99));     /* the disk wrote through it */
@@ -259,7 +259,7 @@ KTEST(ramdisk, keeps_working_after_the_filter_is_unloaded_with_reads_queued)
     KT_ASSERT(buf != NULL);
     DrvtFill(buf, len, 5);
     ULONG_PTR info;
-    KT_EQ((ULONG)DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, len, 0, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, len, 0, &info), STATUS_SUCCESS);
     memset(buf, 0, N * len);
     ULONG64 locked0 = MiMdlLockedFrames;
 
@@ -270,7 +270,7 @@ KTEST(ramdisk, keeps_working_after_the_filter_is_unloaded_with_reads_queued)
     static DRVT_ASYNC a[N];
     for (int i = 0; i < N; i++) {
         DrvtSendRead(&a[i], top, fo, buf + i * len, len, 0);
-        KT_EQ((ULONG)a[i].Returned, STATUS_PENDING);
+        KT_ST(a[i].Returned, STATUS_PENDING);
     }
     KT_GT(MiMdlLockedFrames, locked0);   /* each read's buffer is locked while queued */
     /* Keep the filter's device (and so its extension, with the counters)
@@ -289,7 +289,7 @@ KTEST(ramdisk, keeps_working_after_the_filter_is_unloaded_with_reads_queued)
     KT_ASSERT(top->DeviceObjectExtension->ExtensionFlags & DOE_DELETE_PENDING);
     ObDereferenceObject(top);
     for (int i = 0; i < N; i++) {
-        KT_EQ((ULONG)DrvtWait(&a[i]), STATUS_CANCELLED);
+        KT_ST(DrvtWait(&a[i]), STATUS_CANCELLED);
         KT_EQ(a[i].Iosb.Information, 0);
     }
     KT_EQ(MiMdlLockedFrames, locked0);   /* every lock undone */
@@ -298,16 +298,16 @@ KTEST(ramdisk, keeps_working_after_the_filter_is_unloaded_with_reads_queued)
     KT_EQ(disk->AttachedDevice, NULL);
     PDEVICE_OBJECT now = IoGetRelatedDeviceObject(fo);
     KT_EQ(now, disk);
-    KT_EQ((ULONG)DrvtReadWrite(now, fo, IRP_MJ_READ, buf, len, 0, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(now, fo, IRP_MJ_READ, buf, len, 0, &info), STATUS_SUCCESS);
     KT_EQ(info, len);
     KT_ASSERT(DrvtCheck(buf, len, 5));
 
     /* Put the filter back for the tests after this one. */
     ANSI_STRING n;
     RtlInitAnsiString(&n, "\\Driver\\Filter");
-    KT_EQ((ULONG)IoCreateDriver(&n, FilterDriverEntry, NULL), STATUS_SUCCESS);
+    KT_ST(IoCreateDriver(&n, FilterDriverEntry, NULL), STATUS_SUCCESS);
     KT_NE(IoGetRelatedDeviceObject(fo), disk);
-    KT_EQ((ULONG)DrvtReadWrite(IoGetRelatedDeviceObject(fo), fo, IRP_MJ_READ, buf, len, 0, &info), STATUS_SUCCESS);
+    KT_ST(DrvtReadWrite(IoGetRelatedDeviceObject(fo), fo, IRP_MJ_READ, buf, len, 0, &info), STATUS_SUCCESS);
     KT_ASSERT(DrvtCheck(buf, len, 5));
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
