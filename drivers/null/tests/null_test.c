@@ -61,3 +61,31 @@ KTEST(null, a_read_reaches_it_with_neither_buffer_nor_mdl)
     KT_ST(iosb.Status, STATUS_END_OF_FILE);
     ObDereferenceObject(fo);
 }
+
+static BOOLEAN second_entry_ran;
+static NTSTATUS second_entry(PDRIVER_OBJECT drv, PANSI_STRING reg)
+{
+    UNREFERENCED_PARAMETER(drv), UNREFERENCED_PARAMETER(reg);
+    second_entry_ran = TRUE;
+    return STATUS_SUCCESS;
+}
+
+/* io/driver.c once crashed here: the driver object that lost the name
+ * race was deleted before it was on the driver list, and its delete
+ * routine unlinked a zeroed list entry (IRQL_NOT_LESS_OR_EQUAL). */
+KTEST(null, a_second_driver_of_the_same_name_is_refused)
+{
+    ANSI_STRING name;
+    RtlInitAnsiString(&name, "\\Driver\\Null");
+    PDRIVER_OBJECT d = (PDRIVER_OBJECT)1;
+    second_entry_ran = FALSE;
+    KT_ST(IoCreateDriver(&name, second_entry, &d), STATUS_OBJECT_NAME_COLLISION);
+    KT_ASSERT(!second_entry_ran);
+    /* The one that holds the name is untouched. */
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT dev;
+    DrvtOpen("\\Device\\Null", &fo, &dev);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, &info, 8, 0, &info), STATUS_SUCCESS);
+    ObDereferenceObject(fo);
+}
