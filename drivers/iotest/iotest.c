@@ -36,8 +36,11 @@ static NTSTATUS iot_create(PDEVICE_OBJECT dev, PIRP irp)
 
 static NTSTATUS iot_close(PDEVICE_OBJECT dev, PIRP irp)
 {
-    UNREFERENCED_PARAMETER(dev);
     PFILE_OBJECT fo = IoGetCurrentIrpStackLocation(irp)->FileObject;
+    /* A file opened from the kernel without a handle never sees
+     * IRP_MJ_CLEANUP: whatever it still has held goes now, before the
+     * file object (which those IRPs name) does. */
+    (void)IotReleaseHeld(dev, fo, FALSE, TRUE);
     if (fo->FsContext)
         ExFreePoolWithTag(fo->FsContext, IOT_TAG_FILE);
     fo->FsContext = NULL;

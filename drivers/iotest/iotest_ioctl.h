@@ -75,7 +75,9 @@ typedef struct {
 #define IOT_PEND_NONE  0u        /* complete in dispatch */
 #define IOT_PEND_TIMER 1u        /* from a timer DPC after DelayMs (DISPATCH_LEVEL, any thread) */
 #define IOT_PEND_HOLD  2u        /* held, cancelable, until IOCTL_IOTEST_RELEASE, a cancel or cleanup */
-#define IOT_PEND_MAX_DELAY_MS 10000u
+/* Below the I/O manager's 5 s wait for cancelled requests at process exit:
+ * timer-pended IRPs are not cancelable, they must finish within it. */
+#define IOT_PEND_MAX_DELAY_MS 2000u
 typedef struct {
     uint32_t Mode;
     uint32_t DelayMs;            /* IOT_PEND_TIMER: 0..IOT_PEND_MAX_DELAY_MS */

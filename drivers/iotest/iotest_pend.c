@@ -186,7 +186,7 @@ void IotDrainTimers(IOT_EXTENSION *x)
 {
     /* Bounded: a timer is at most IOT_PEND_MAX_DELAY_MS away. */
     for (ULONG ms = 0; __atomic_load_n(&x->Stats.TimersOutstanding, __ATOMIC_ACQUIRE) &&
-                       ms < 2 * IOT_PEND_MAX_DELAY_MS; ms += 10) {
+                       ms < 2 * IOT_PEND_MAX_DELAY_MS + 1000; ms += 10) {
         LARGE_INTEGER d = { -KI_MS(10) };
         KeDelayExecutionThread(KernelMode, FALSE, &d);
     }

@@ -447,3 +447,28 @@ KTEST(iotest, cleanup_cancels_the_files_held_irps)
     KT_EQ(MiMdlLockedFrames, locked0);
     ObDereferenceObject(fo);
 }
+
+KTEST(iotest, closing_a_file_without_handles_cancels_its_held_irps)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT dev;
+    DrvtOpen("\\Device\\IoTestBuffered", &fo, &dev);
+    IOT_PEND bad = { IOT_PEND_TIMER, IOT_PEND_MAX_DELAY_MS + 1 };
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_SET_PEND, &bad, sizeof(bad), NULL, 0, NULL), STATUS_INVALID_PARAMETER);
+    bad.Mode = 7;
+    bad.DelayMs = 0;
+    KT_ST(DrvtIoctl(dev, fo, IOCTL_IOTEST_SET_PEND, &bad, sizeof(bad), NULL, 0, NULL), STATUS_INVALID_PARAMETER);
+    set_pend(dev, fo, IOT_PEND_HOLD, 0);
+    IOT_PEND_STATS s0 = pend_stats(dev);
+    UCHAR buf[40];
+    static DRVT_ASYNC a;
+    DrvtSendRead(&a, dev, fo, buf, sizeof(buf), 0);
+    KT_ST(a.Returned, STATUS_PENDING);
+    /* No handle: no IRP_MJ_CLEANUP. The last reference sends IRP_MJ_CLOSE,
+     * which must not leave an IRP naming a freed file object. */
+    ObDereferenceObject(fo);
+    KT_ST(DrvtWait(&a), STATUS_CANCELLED);
+    IOT_PEND_STATS s1 = pend_stats(dev);
+    KT_EQ(s1.CleanedUp - s0.CleanedUp, 1);
+    KT_EQ(s1.Held, 0);
+}
