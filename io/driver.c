@@ -35,7 +35,8 @@ static void delete_driver(PVOID object)
         return;
     KIRQL old;
     KeAcquireSpinLock(&driver_list_lock, &old);
-    RemoveEntryList(&b->Link);
+    if (!IsListEmpty(&b->Link))   /* not linked when its insertion failed */
+        RemoveEntryList(&b->Link);
     KeReleaseSpinLock(&driver_list_lock, old);
 }
 
@@ -65,6 +66,7 @@ NTSTATUS IoCreateDriver(PCSTRING name, PDRIVER_INITIALIZE init, PDRIVER_OBJECT *
     d->Type = IO_TYPE_DRIVER;
     d->Size = sizeof(*d);
     d->DriverInit = init;
+    InitializeListHead(&b->Link);
     for (int i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         d->MajorFunction[i] = IopInvalidDeviceRequest;
     /* Permanent (no handle): the namespace holds the reference until

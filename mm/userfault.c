@@ -572,7 +572,7 @@ static void working_set_manager(PVOID ctx)
                     victim = p;
             }
             if (victim)
-                __atomic_add_fetch(&victim->RefCount, 1, __ATOMIC_RELAXED);
+                ObReferenceObject(victim);   /* an atomic add: fine under the spin lock */
             PsReleaseProcessListLock(old);
             if (!victim)
                 break;

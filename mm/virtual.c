@@ -169,10 +169,20 @@ void MiDeleteVad(PEPROCESS p, PMMVAD v)
 
 /* ---- the services ---- */
 
-static NTSTATUS reference_process(HANDLE_T h, PEPROCESS *out)
+/* The process handle, checked for ACCESS as NT does (PROCESS_VM_OPERATION
+ * to change an address space, PROCESS_QUERY_INFORMATION to query one).
+ * Only the caller's own address space for now: a handle to another
+ * process is STATUS_INVALID_HANDLE here. The reference is dropped at once:
+ * the caller's own process cannot go while its thread is in a service. */
+static NTSTATUS reference_process(HANDLE_T h, ACCESS_MASK access, PEPROCESS *out)
 {
-    /* Only the current process for now: NtCurrentProcess() (-1). */
-    if (h != (HANDLE_T)-1)
+    PEPROCESS p;
+    NTSTATUS s = ObReferenceObjectByHandle(h, access, PsProcessType, UserMode, (PVOID *)&p, NULL);
+    if (!NT_SUCCESS(s))
+        return s;
+    BOOLEAN mine = p == PsGetCurrentThreadProcess();
+    ObDereferenceObject(p);
+    if (!mine)
         return STATUS_INVALID_HANDLE;
     *out = PsGetCurrentProcess();
     return STATUS_SUCCESS;
@@ -183,7 +193,7 @@ static NTSTATUS reference_process(HANDLE_T h, PEPROCESS *out)
  * the rounded base and size handed back. */
 static NTSTATUS capture_range(HANDLE_T ph, PVOID *ubase, PSIZE_T usize, PEPROCESS *p, ULONG64 *base, ULONG64 *size)
 {
-    NTSTATUS s = reference_process(ph, p);
+    NTSTATUS s = reference_process(ph, PROCESS_VM_OPERATION, p);
     if (NT_SUCCESS(s))
         s = ExCaptureUserInOut(base, ubase, 8, 8);
     if (NT_SUCCESS(s))
@@ -471,7 +481,7 @@ static void page_info(PEPROCESS p, PMMVAD v, ULONG64 vpn, ULONG *state, ULONG *p
 NTSTATUS NtQueryVirtualMemory(HANDLE_T ph, PVOID address, ULONG cls, PVOID ubuf, SIZE_T length, PSIZE_T uret)
 {
     PEPROCESS p;
-    NTSTATUS s = reference_process(ph, &p);
+    NTSTATUS s = reference_process(ph, PROCESS_QUERY_INFORMATION, &p);
     if (!NT_SUCCESS(s))
         return s;
     if (cls != MemoryBasicInformation)

@@ -9,6 +9,7 @@ speed is reported, never tested. Python 3 standard library only.
 """
 import argparse
 import os
+import re
 import statistics
 import sys
 
@@ -45,9 +46,30 @@ def main():
     b = mq.boot(args.kernel, f"bench={args.pattern}", timeout=600, mem=args.mem,
                 log_path=os.path.join(LOGS, "bench-kernel.log"))
     failed = False
+    # Cycles are the guest's RDTSC, which under TCG reads the host's TSC;
+    # the kernel says what rate it calibrated (against the PIT), and every
+    # figure in cycles gets its nanoseconds from that.
+    per_ms = None
+    for _, line in b.lines:
+        m = re.match(r"bench: tsc\.cycles_per_ms (\d+) cycles", line)
+        if m:
+            per_ms = int(m.group(1)) or None
+
+    def show(line):
+        m = re.match(r"(bench: \S+ (\d+) cycles)\s*$", line)
+        if m and per_ms and not line.startswith("bench: tsc."):
+            ns = int(m.group(2)) * 1e6 / per_ms
+            line = f"{m.group(1)} ({ns:.0f} ns)"
+            # A cost per KiB moved is also a throughput.
+            name = m.group(1).split()[1]
+            if name.endswith("_per_kib") and ns:
+                print(line, flush=True)
+                line = f"bench: {name[:-len('_per_kib')]}_throughput {1e9 / (ns * 1024):.0f} MiB/s"
+        print(line, flush=True)
+
     for _, line in b.lines:
         if line.startswith("bench: "):
-            print(line, flush=True)
+            show(line)
         elif line.startswith("[bench] FAIL") or "*** STOP" in line:
             print(line, file=sys.stderr)
             failed = True
@@ -59,7 +81,7 @@ def main():
     b = mq.boot(args.kernel, "ubench", timeout=300, mem=args.mem, log_path=os.path.join(LOGS, "bench-user.log"))
     for _, line in b.lines:
         if line.startswith("bench: "):
-            print(line, flush=True)
+            show(line)
     if b.exit_code != mq.EXIT_PASS:
         print(f"bench: the user benchmark boot ended badly (exit {b.exit_code}); see {b.log_path}", file=sys.stderr)
         failed = True

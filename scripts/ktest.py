@@ -297,6 +297,8 @@ class Runner:
             "gdb.memmap_and_pool_commands_run": self.t_gdb_mm_commands,
             "gdb.ps_and_vad_show_a_user_process": self.t_gdb_ps_vad,
             "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
+            "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
+            "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
         }
 
     def run_host_test(self, name, fn):
@@ -703,6 +705,59 @@ class Runner:
             return False, "; ".join(bad)
         return True, ""
 
+    # ---- the I/O commands (irp, devobj, drvobj) ----
+    # scripts/gdb/tests/io.py: GDB stops at IoCancelIrp in the ktest below,
+    # where an IRP is held by the bottom of a three-device stack, reads
+    # the IRP with plain GDB expressions (@@@ IRP / LOC / DEV) and runs the
+    # commands; each must agree with what the expressions read.
+    GDB_IO_TEST = "irp.cancel_while_pended_runs_the_cancel_routine"
+
+    def t_gdb_io(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        out = self.gdb_driver(name, "io.py", cmdline=f"ktest={self.GDB_IO_TEST}", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped or stopped.group(1) != "IoCancelIrp":
+            return False, f"GDB did not stop at IoCancelIrp ({stopped.group(1) if stopped else 'no report'})"
+        head = re.search(r"^@@@ IRP irp=(\S+) count=(\d+) current=(\d+) flags=(\S+) cancel=(\S+)$", out, re.M)
+        dev = re.search(r"^@@@ DEV bottom=(\S+) driver=(\S+) stack=(\d+)$", out, re.M)
+        locs = re.findall(r"^@@@ LOC (\d+) major=(\d+) dev=(\S+) routine=(\S+)$", out, re.M)
+        if not head or not dev or len(locs) != int(head.group(2)):
+            return False, "the driver could not read the IRP with GDB expressions"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        bottom, driver = dev.group(1), dev.group(2)
+        cmds = ["irp $rdi", f"devobj {bottom}", f"drvobj {driver}"]
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
+               for c in cmds if c not in results or results[c].startswith("@@@ ERROR")]
+        if bad:
+            return False, "; ".join(bad)
+        irp, devo, drvo = results[cmds[0]], results[cmds[1]], results[cmds[2]]
+        count, cur = int(head.group(2)), int(head.group(3))
+        want = [(irp, rf"^IRP {head.group(1)} ", "irp: the header line"),
+                (irp, rf"StackCount {count}  CurrentLocation {cur}: location {cur}", "irp: StackCount/CurrentLocation"),
+                (irp, rf"CancelRoutine 0x[0-9a-f]+ <{head.group(5)}[ +>]", "irp: the cancel routine, symbolized"),
+                (irp, rf"^  >\[{cur}\] IRP_MJ_READ ", "irp: the current location marked, with its major function")]
+        for k, major, d, routine in locs:
+            if routine != "none":
+                want.append((irp, rf"^ +completion 0x[0-9a-f]+ <{routine}[ +>]", f"irp: location {k}'s completion routine {routine}"))
+            if d != "0x0":
+                want.append((irp, rf"device {d} ", f"irp: location {k}'s device {d}"))
+        want += [(irp, r"^  MDL chain:|^  stack locations", "irp: the stack locations section"),
+                 (devo, rf"^DEVICE_OBJECT {bottom} ", "devobj: the header line"),
+                 (devo, rf"StackSize {dev.group(3)} ", "devobj: StackSize"),
+                 (devo, rf"^  > 0  {bottom} ", "devobj: the device marked at the bottom of its stack"),
+                 (devo, r"^    2  0x", "devobj: a three-device stack"),
+                 (drvo, rf"^DRIVER_OBJECT {driver} \\Driver\\IrpTest", "drvobj: the driver's name"),
+                 (drvo, r"^  IRP_MJ_READ +0x[0-9a-f]+ <dispatch[ +>]", "drvobj: IRP_MJ_READ -> the test driver's dispatch"),
+                 (drvo, r"^  DriverUnload 0x[0-9a-f]+ <unload[ +>]", "drvobj: DriverUnload")]
+        missing = [what for text, rx, what in want if not re.search(rx, text, re.M)]
+        if missing:
+            return False, "; ".join(missing)
+        return True, ""
+
     # ---- the MDL commands (mdl, locked) ----
     # scripts/gdb/tests/mdl.py: the kernel runs the MDL ktests below that
     # exist (each locks a paged-pool buffer, maps it with MmGetSystemAddressForMdlSafe and unlocks it); GDB
@@ -710,6 +765,41 @@ class Runner:
     # argument, $rdi) is locked and mapped, prints the MDL's fields and
     # frames read with plain GDB expressions (@@@ FIELDS / @@@ FRAME), then
     # runs the commands.
+    def t_gdb_objects(self, name):
+        """`handles init` lists init's process handle to sh; `obj` on it
+        says it is a process, on the root directory that it is \\, on the
+        System process that it is the static one (scripts/gdb/tests/objects.py)."""
+        out = self.gdb_driver(name, "objects.py", cmdline="")
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped or stopped.group(1) != "NtReadConsole":
+            return False, "GDB never stopped in NtReadConsole (did init start sh?)"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        bad = []
+        h = results.get("handles init", "")
+        if not re.search(r"^process init pid \d+, EPROCESS 0x[0-9a-f]+: \d+ handle", h, re.M):
+            bad.append("handles init does not describe init's table: " + (h.splitlines() or ["(nothing)"])[0])
+        if not re.search(r"^\s+0x[0-9a-f]+ +0xffff[0-9a-f]+ +0x1fffff +Process .* sh \(pid \d+\)$", h, re.M):
+            bad.append("handles init does not list a Process handle to sh with PROCESS_ALL_ACCESS")
+        first = re.search(r"^@@@ FIRST (0x[0-9a-f]+)$", out, re.M)
+        o = results.get("obj " + first.group(1), "") if first else ""
+        if not re.search(r"type Process .*\n.*PointerCount \d+ +HandleCount 1 .*\n +process: pid \d+, sh, running", o):
+            bad.append("obj on init's handle does not show sh's process object: " + o.replace("\n", " | ")[:200])
+        r = results.get("obj ObpRootDirectory", "")
+        if not re.search(r"type Directory .*\n.*name \\\n +directory: [1-9]\d* entries", r):
+            bad.append("obj ObpRootDirectory does not show the root directory \\ with its entries: " +
+                       r.replace("\n", " | ")[:200])
+        sysp = results.get("obj &PsInitialSystemProcess", "")
+        if not re.search(r"type Process .*\n.*flags [a-z,]*static.*\n +process: pid 0, System", sysp):
+            bad.append("obj &PsInitialSystemProcess does not show the static System process: " +
+                       sysp.replace("\n", " | ")[:200])
+        if "@@@ ERROR" in results.get("handles", "@@@ ERROR not run"):
+            bad.append("handles (no argument) failed: " + results.get("handles", "")[:200])
+        return (not bad), "; ".join(bad) or "handles and obj show init's handle to sh, \\ and the System process"
+
     GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
 

@@ -27,6 +27,7 @@ static void cmd_help(void)
            "  help          this list\n"
            "  ps            the processes (NtQuerySystemInformation SystemProcessList)\n"
            "  mem           physical memory and fault counts (SystemMemoryInformation)\n"
+           "  handles [PID] every process's open handles, or one process's (SystemHandleList)\n"
            "  exit [N]      leave the shell (init starts a new one)\n"
            "any other word runs the program of that name, with the line as its command\n"
            "line, e.g. `hello a \"b c\"`, `utest_vm user.vm.*`, `crasher null_read`.\n"
@@ -73,6 +74,53 @@ static void cmd_ps(void)
         return;
     }
     printf("ps: the process list keeps growing\n");
+}
+
+/* Every handle of every process (or of PID): value, type, granted access,
+ * the object's pointer and handle counts, its name, its kernel address
+ * (for GDB's `obj`). */
+static void cmd_handles(const char *arg)
+{
+    uint64_t pid = 0;
+    int one = *arg != 0;
+    if (one)
+        pid = strtoull(arg, NULL, 0);
+    size_t size = 32 * sizeof(SYSTEM_HANDLE_T);
+    for (int tries = 0; tries < 8; tries++) {
+        SYSTEM_HANDLE_T *list = malloc(size);
+        if (!list) {
+            printf("handles: out of memory\n");
+            return;
+        }
+        size_t got = 0;
+        NTSTATUS st = NtQuerySystemInformation(SystemHandleList, list, size, &got);
+        if (st == STATUS_INFO_LENGTH_MISMATCH) {
+            free(list);
+            size = got + 16 * sizeof(SYSTEM_HANDLE_T);
+            continue;
+        }
+        if (!NT_SUCCESS(st)) {
+            print_status("handles: NtQuerySystemInformation(SystemHandleList)", st);
+            free(list);
+            return;
+        }
+        printf("%6s %8s %-12s %10s %4s %4s %-18s %s\n", "PID", "HANDLE", "TYPE", "ACCESS", "PTR", "HND", "OBJECT",
+               "NAME");
+        size_t shown = 0;
+        for (size_t i = 0; i < got / sizeof(SYSTEM_HANDLE_T); i++) {
+            SYSTEM_HANDLE_T *h = &list[i];
+            if (one && h->ProcessId != pid)
+                continue;
+            shown++;
+            printf("%6llu %#8llx %-12.16s %#10x %4u %4u %#18llx %.64s\n", (unsigned long long)h->ProcessId,
+                   (unsigned long long)h->Handle, h->TypeName, h->GrantedAccess, h->PointerCount, h->HandleCount,
+                   (unsigned long long)h->Object, h->Name);
+        }
+        printf("%zu handle(s)\n", shown);
+        free(list);
+        return;
+    }
+    printf("handles: the handle list keeps growing\n");
 }
 
 static void cmd_mem(void)
@@ -168,6 +216,8 @@ int main(int argc, char **argv)
             cmd_ps();
         else if (strcmp(cmd, "mem") == 0)
             cmd_mem();
+        else if (strcmp(cmd, "handles") == 0)
+            cmd_handles(rest);
         else if (strcmp(cmd, "exit") == 0)
             return *rest ? (int)strtol(rest, NULL, 0) : 0;
         else

@@ -208,8 +208,12 @@ static void start(BOTTOM_MODE m)
     mode = m;
     held = NULL;
     completer = NULL;
+    /* A name of its own each time: a failed test leaves its driver. */
+    static int serial;
+    char buf[32];
+    ksnprintf(buf, sizeof(buf), "\\Driver\\IrpTest%d", serial++);
     ANSI_STRING name;
-    RtlInitAnsiString(&name, "\\Driver\\IrpTest");
+    RtlInitAnsiString(&name, buf);
     KT_EQ(IoCreateDriver(&name, entry, &drv), STATUS_SUCCESS);
     KT_EQ(dev_top->StackSize, 3);
     KT_EQ(((EXT *)dev_top->DeviceExtension)->Lower, dev_mid);
@@ -260,17 +264,21 @@ KTEST(irp, completion_routines_run_bottom_up_with_the_callers_location_current)
     KT_EQ(irp->CurrentLocation, 4);
     KT_EQ(IoCallDriver(dev_top, irp), STATUS_SUCCESS);
     KT_EQ(rec.n, 3);
-    /* mid's routine was set by top for mid's location: it runs with top's
-     * location current and top's device; top's, set by the creator, with
-     * no device (the creator has no location). */
-    KT_EQ(rec.seen[0].level, 2);
-    KT_EQ(rec.seen[0].dev, dev_top);
-    KT_EQ(rec.seen[0].location, 3);
-    KT_EQ(rec.seen[1].level, 3);
-    KT_EQ(rec.seen[1].dev, NULL);
-    KT_EQ(rec.seen[1].location, 4);
-    KT_EQ((ULONG)rec.seen[1].status, STATUS_SUCCESS);
-    KT_ASSERT(!rec.seen[1].pending);
+    /* Bottom's location holds the routine mid set: it runs first, with
+     * mid's location current and mid's device; then the one top set in
+     * mid's location (top's device); last the creator's, set in top's
+     * location, with no device (the creator has no location). */
+    KT_EQ(rec.seen[0].level, 1);
+    KT_EQ(rec.seen[0].dev, dev_mid);
+    KT_EQ(rec.seen[0].location, 2);
+    KT_EQ(rec.seen[1].level, 2);
+    KT_EQ(rec.seen[1].dev, dev_top);
+    KT_EQ(rec.seen[1].location, 3);
+    KT_EQ(rec.seen[2].level, 3);
+    KT_EQ(rec.seen[2].dev, NULL);
+    KT_EQ(rec.seen[2].location, 4);
+    KT_EQ(rec.seen[2].status, STATUS_SUCCESS);
+    KT_ASSERT(!rec.seen[2].pending);
     KT_EQ(irp->IoStatus.Information, 7);
     IoFreeIrp(irp);
     stop();
@@ -293,9 +301,10 @@ KTEST(irp, routines_not_asked_for_errors_do_not_run_on_an_error)
     irp->Tail.Overlay.Thread = KeGetCurrentThread();
     KT_EQ(IoCallDriver(dev_top, irp), STATUS_DEVICE_DATA_ERROR);
     KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
-    KT_EQ((ULONG)iosb.Status, STATUS_DEVICE_DATA_ERROR);
-    KT_EQ(rec.n, 1);   /* top's (on error too); not the creator's */
-    KT_EQ(rec.seen[0].level, 2);
+    KT_EQ(iosb.Status, STATUS_DEVICE_DATA_ERROR);
+    KT_EQ(rec.n, 2);   /* mid's and top's (on error too); not the creator's (success only) */
+    KT_EQ(rec.seen[0].level, 1);
+    KT_EQ(rec.seen[1].level, 2);
     stop();
 }
 
@@ -358,7 +367,7 @@ KTEST(irp, cancel_while_pended_runs_the_cancel_routine)
     KT_ASSERT(held == irp);
     KT_ASSERT(IoCancelIrp(irp));
     wait_creator();
-    KT_EQ((ULONG)irp->IoStatus.Status, STATUS_CANCELLED);
+    KT_EQ(irp->IoStatus.Status, STATUS_CANCELLED);
     KT_ASSERT(irp->Cancel);
     KT_EQ(held, NULL);
     KT_ASSERT(!IoCancelIrp(irp));   /* completed: no routine left to call */
@@ -374,7 +383,7 @@ KTEST(irp, cancel_before_dispatch_is_seen_by_the_driver)
     KT_ASSERT(irp->Cancel);
     KT_EQ(IoCallDriver(dev_top, irp), STATUS_PENDING);
     wait_creator();
-    KT_EQ((ULONG)irp->IoStatus.Status, STATUS_CANCELLED);
+    KT_EQ(irp->IoStatus.Status, STATUS_CANCELLED);
     KT_EQ(held, NULL);
     IoFreeIrp(irp);
     stop();
@@ -417,7 +426,7 @@ KTEST(irp, cancel_racing_completion_completes_each_irp_once)
         if (irp->IoStatus.Status == STATUS_CANCELLED)
             cancelled++;
         else {
-            KT_EQ((ULONG)irp->IoStatus.Status, STATUS_SUCCESS);
+            KT_EQ(irp->IoStatus.Status, STATUS_SUCCESS);
             completed++;
         }
         IoFreeIrp(irp);
@@ -436,7 +445,7 @@ KTEST(irp, reuse_sends_the_same_irp_again)
     KT_EQ(rec.n, 3);
     IoReuseIrp(irp, STATUS_NOT_SUPPORTED);
     KT_EQ(irp->CurrentLocation, 4);
-    KT_EQ((ULONG)irp->IoStatus.Status, STATUS_NOT_SUPPORTED);
+    KT_EQ(irp->IoStatus.Status, STATUS_NOT_SUPPORTED);
     PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
     sl->MajorFunction = IRP_MJ_WRITE;
     IoSetCompletionRoutine(irp, creator_routine, NULL, TRUE, TRUE, TRUE);
@@ -471,7 +480,7 @@ KTEST(irp, associated_irps_complete_their_master_when_the_last_one_does)
         KT_EQ(KeReadStateEvent(&creator_done), i == 2);   /* the master completes with the last */
     }
     KT_EQ((ULONG)IopIrpsInUse, irps - 3);   /* associated IRPs free themselves */
-    KT_EQ((ULONG)master->IoStatus.Status, STATUS_DEVICE_DATA_ERROR);
+    KT_EQ(master->IoStatus.Status, STATUS_DEVICE_DATA_ERROR);
     IoFreeIrp(master);
     stop();
 }
@@ -506,7 +515,7 @@ KTEST(irp, synchronous_fsd_request_is_finished_by_the_completion_apc)
     KT_EQ(IoCallDriver(dev_top, irp), STATUS_PENDING);
     /* Stage 2 runs as an APC to this thread, during this wait. */
     KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
-    KT_EQ((ULONG)iosb.Status, STATUS_SUCCESS);
+    KT_EQ(iosb.Status, STATUS_SUCCESS);
     KT_EQ(iosb.Information, 43);
     KT_EQ((ULONG)IopIrpsInUse, irps);   /* freed by the I/O manager */
     KT_ASSERT(IsListEmpty(&KeGetCurrentThread()->IrpList));

@@ -49,6 +49,10 @@ int ExpSetJmp(EX_FRAME *Frame) __attribute__((returns_twice));
     } while (0)
 
 __attribute__((noreturn)) void ExRaiseStatus(NTSTATUS Status);
+
+/* Event objects (kernel/ex/event.c): ExEventObjectType and the Nt*Event
+ * services; at boot, after ObInitSystem. */
+void ExInitializeEventObjects(void);
 /* The highest user address + 1 that a user range may reach. */
 #define MM_HIGHEST_USER_ADDRESS ((PVOID)0x00007FFFFFFEFFFFULL)
 #define MmUserProbeAddress ((ULONG_PTR)0x00007FFFFFFF0000ULL)

@@ -11,6 +11,7 @@
 #include "mm/mi.h"
 #include "kernel/ps/psp.h"
 #include "io/io.h"
+#include "kernel/ex/ex.h"
 
 uint64_t KiBootTsc;
 
@@ -88,7 +89,9 @@ void kmain(uint32_t magic, uint32_t info_phys)
     KiInitializeScheduler();
     KiInitializeInterrupts();
     KiSchedulerReady = TRUE;
+    ObInitSystem();   /* the namespace, before any object: processes, events, devices */
     PsInitialize();
+    ExInitializeEventObjects();
     IoInitSystem();
     KiInitializeSystemCalls();
     PsRegisterNtServices();

@@ -9,6 +9,7 @@
 #include "kernel/ktest/ktest.h"
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
+#include "kernel/ob/obp.h"
 
 
 static int read_line(char *buf, int size)
@@ -61,6 +62,32 @@ static void cmd_tests(void)
                 (t->flags & KTEST_F_MANUAL) ? "  (manual)" : "");
 }
 
+/* Every process's handles (or PID's), from the object manager's snapshot
+ * (the buffer is allocated before its locks are taken, as SystemHandleList's). */
+static void cmd_handles(const char *arg)
+{
+    ULONG64 pid = 0;
+    BOOLEAN one = arg[0] && RtlParseUlong64(arg, &pid);
+    ULONG cap = (ULONG)ObpTotalHandles + 16;
+    SYSTEM_HANDLE_T *snap = ExAllocatePoolWithTag(NonPagedPoolNx, cap * sizeof(*snap), POOL_TAG('K', 'd', 'H', 's'));
+    if (!snap) {
+        kprintf("handles: out of pool\n");
+        return;
+    }
+    ULONG n = ObpSnapshotHandles(snap, cap);
+    kprintf("%6s %8s %-12s %10s %4s %4s %-18s %s\n", "PID", "HANDLE", "TYPE", "ACCESS", "PTR", "HND", "OBJECT", "NAME");
+    for (ULONG i = 0; i < n && i < cap; i++) {
+        SYSTEM_HANDLE_T *h = &snap[i];
+        if (one && h->ProcessId != pid)
+            continue;
+        kprintf("%6llu %#8llx %-12s %#10x %4u %4u %p %s\n", (unsigned long long)h->ProcessId,
+                (unsigned long long)h->Handle, h->TypeName, h->GrantedAccess, h->PointerCount, h->HandleCount,
+                (void *)h->Object, h->Name);
+    }
+    kprintf("%u handle(s) in all processes\n", n);
+    ExFreePoolWithTag(snap, POOL_TAG('K', 'd', 'H', 's'));
+}
+
 void KdShell(void)
 {
     char line[128];
@@ -80,6 +107,7 @@ void KdShell(void)
                     "sym NAME|ADDR   look up a kernel function or address\n"
                     "bt              backtrace of this shell\n"
                     "tests           the self-tests built into this kernel\n"
+                    "handles [PID]   every process's handles, or one process's\n"
                     "crash           bugcheck 0xE2 MANUALLY_INITIATED_CRASH, to see a stop report\n"
                     "quit            leave QEMU\n");
         } else if (strcmp(line, "mem") == 0) {
@@ -96,6 +124,8 @@ void KdShell(void)
             KdDumpBacktrace((ULONG_PTR)KdShell, read_rbp(), FALSE);
         } else if (strcmp(line, "tests") == 0) {
             cmd_tests();
+        } else if (strcmp(line, "handles") == 0) {
+            cmd_handles(arg);
         } else if (strcmp(line, "crash") == 0) {
             KeBugCheckEx(MANUALLY_INITIATED_CRASH, 0, 0, 0, 0);
         } else if (strcmp(line, "quit") == 0 || strcmp(line, "exit") == 0) {

@@ -279,6 +279,9 @@ void KtBenchReport(const char *what, uint64_t value, const char *unit)
 void KtRunBenchmarks(const char *pattern)
 {
     char name[96];
+    /* The TSC rate the clock was calibrated with (against the PIT): make
+     * bench turns every cycle count into nanoseconds with it. */
+    kprintf("bench: tsc.cycles_per_ms %llu cycles\n", (unsigned long long)HalTscPerMs());
     for (const KTEST *t = __ktests_start; t < __ktests_end; t++) {
         full_name(t, name, sizeof(name));
         if (!(t->flags & KTEST_F_BENCH) || !matches(pattern, name, false))

@@ -5,6 +5,12 @@
  * returned to the caller, never a kernel fault. "The caller" is the
  * thread's own process (PsGetCurrentThreadProcess: its handles, its
  * command line), even if the service attached to another one.
+ *
+ * A process handle is checked for the right NT asks of each service:
+ * PROCESS_TERMINATE to end it, PROCESS_QUERY_INFORMATION to query it,
+ * PROCESS_SET_INFORMATION to change it (mm/virtual.c checks
+ * PROCESS_VM_OPERATION and, for a query, PROCESS_QUERY_INFORMATION).
+ * NtClose and NtWaitForSingleObject are the object manager's (kernel/ob).
  */
 #include "kernel/ps/psp.h"
 #include "kernel/ex/ex.h"
@@ -32,13 +38,17 @@ static NTSTATUS copy_string(char *dst, const char *user, SIZE_T max)
 static NTSTATUS NtTerminateProcess(ULONG64 h, ULONG64 status, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
 {
     (void)a3, (void)a4, (void)a5, (void)a6;
-    PEPROCESS me = PsGetCurrentThreadProcess();
-    PEPROCESS p = PsLookupHandle(me, h);
-    if (!p)
-        return STATUS_INVALID_HANDLE;
-    if (p == me)
+    PEPROCESS me = PsGetCurrentThreadProcess(), p;
+    NTSTATUS s = ObReferenceObjectByHandle(h, PROCESS_TERMINATE, PsProcessType, UserMode, (PVOID *)&p, NULL);
+    if (!NT_SUCCESS(s))
+        return s;
+    if (p == me) {
+        ObDereferenceObject(p);   /* the process's own references keep it until its exit is done */
         PsExitCurrentProcess((NTSTATUS)status);
-    return PsTerminateProcess(p, (NTSTATUS)status);
+    }
+    s = PsTerminateProcess(p, (NTSTATUS)status);
+    ObDereferenceObject(p);
+    return s;
 }
 
 static NTSTATUS NtDisplayString(ULONG64 text, ULONG64 len, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
@@ -109,51 +119,29 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
     /* Take the handle slot first: a process refused for want of a handle
      * must never have started (it would run on with nobody to wait for it). */
     PEPROCESS me = PsGetCurrentThreadProcess(), child;
-    HANDLE_T h = PsInsertHandle(me, PS_HANDLE_RESERVED);
-    if (!h)
-        return STATUS_INSUFFICIENT_RESOURCES;
+    HANDLE h;
+    if (!NT_SUCCESS(s = ObpReserveHandle(me, &h)))
+        return s;
     if (!NT_SUCCESS(s = PsCreateProcess(image, cmd, me, &child))) {
-        PsFreeReservedHandle(me, h);
+        ObpFreeReservedHandle(me, h);
         return s;
     }
-    PsSetHandle(me, h, child);   /* the creation reference becomes the handle */
+    ObpFillReservedHandle(me, h, child, PROCESS_ALL_ACCESS);   /* the creation reference becomes the handle */
     if (!NT_SUCCESS(s = ExReturnToUser((void *)uhandle, &h, sizeof(h), 8))) {
-        PsCloseHandle(me, h);
+        ObCloseHandle(h, KernelMode);
         return s;
     }
     return STATUS_SUCCESS;
-}
-
-static NTSTATUS NtWaitForSingleObject(ULONG64 h, ULONG64 alertable, ULONG64 utimeout, ULONG64 a4, ULONG64 a5,
-                                      ULONG64 a6)
-{
-    (void)a4, (void)a5, (void)a6;
-    PEPROCESS me = PsGetCurrentThreadProcess();
-    PVOID obj = PsLookupHandle(me, h);
-    if (!obj || obj == me)
-        return STATUS_INVALID_HANDLE;
-    LARGE_INTEGER t;
-    if (utimeout) {
-        NTSTATUS s = ExCaptureUser(&t, (const void *)utimeout, sizeof(t), 8);
-        if (!NT_SUCCESS(s))
-            return s;
-    }
-    return KeWaitForSingleObject(obj, UserRequest, UserMode, (BOOLEAN)alertable, utimeout ? &t : NULL);
-}
-
-static NTSTATUS NtClose(ULONG64 h, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
-{
-    (void)a2, (void)a3, (void)a4, (void)a5, (void)a6;
-    return PsCloseHandle(PsGetCurrentThreadProcess(), h);
 }
 
 static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 uret,
                                           ULONG64 a6)
 {
     (void)a6;
-    PEPROCESS p = PsLookupHandle(PsGetCurrentThreadProcess(), h);
-    if (!p)
-        return STATUS_INVALID_HANDLE;
+    PEPROCESS p;
+    NTSTATUS s = ObReferenceObjectByHandle(h, PROCESS_QUERY_INFORMATION, PsProcessType, UserMode, (PVOID *)&p, NULL);
+    if (!NT_SUCCESS(s))
+        return s;
     union {
         PROCESS_BASIC_INFORMATION_T basic;
         PROCESS_FAULT_COUNTERS_T faults;
@@ -170,12 +158,14 @@ static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, 
         u.faults.LockedPages = (ULONG64)p->LockedPages;
         n = sizeof(u.faults);
     } else {
+        ObDereferenceObject(p);
         return STATUS_INVALID_INFO_CLASS;
     }
+    ObDereferenceObject(p);   /* what was read is in U */
     if (len < n)
         return STATUS_INFO_LENGTH_MISMATCH;
     /* Both outputs checked before either is written. */
-    NTSTATUS s = ExProbeUserOutput((void *)ubuf, len, n, 8);
+    s = ExProbeUserOutput((void *)ubuf, len, n, 8);
     if (NT_SUCCESS(s) && uret)
         s = ExProbeUserOutput((void *)uret, sizeof(SIZE_T), sizeof(SIZE_T), 8);
     if (NT_SUCCESS(s))
@@ -188,12 +178,17 @@ static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, 
 static NTSTATUS NtSetInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 a5, ULONG64 a6)
 {
     (void)ubuf, (void)len, (void)a5, (void)a6;
-    PEPROCESS p = PsLookupHandle(PsGetCurrentThreadProcess(), h);
-    if (!p || p != PsGetCurrentThreadProcess())
+    PEPROCESS p;
+    NTSTATUS s = ObReferenceObjectByHandle(h, PROCESS_SET_INFORMATION, PsProcessType, UserMode, (PVOID *)&p, NULL);
+    if (!NT_SUCCESS(s))
+        return s;
+    BOOLEAN mine = p == PsGetCurrentThreadProcess();
+    ObDereferenceObject(p);
+    if (!mine)
         return STATUS_INVALID_HANDLE;   /* only the caller's own working set */
     if (cls != ProcessTrimWorkingSet)
         return STATUS_INVALID_INFO_CLASS;
-    MmTrimProcessWorkingSet(p);
+    MmTrimProcessWorkingSet(PsGetCurrentThreadProcess());
     return STATUS_SUCCESS;
 }
 
@@ -260,6 +255,8 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     (void)a5, (void)a6;
     SIZE_T need;
     NTSTATUS s;
+    if (cls == SystemHandleList)
+        return ObpQuerySystemHandles((PVOID)ubuf, len, (PSIZE_T)uret);   /* every process's handles (kernel/ob) */
     if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList)
         return STATUS_INVALID_INFO_CLASS;
     /* Both outputs checked before either is written: the whole buffer is
@@ -383,8 +380,6 @@ void PsRegisterNtServices(void)
     KiRegisterService(SYS_NtProtectVirtualMemory, NtProtectVirtualMemory_);
     KiRegisterService(SYS_NtQueryVirtualMemory, NtQueryVirtualMemory_);
     KiRegisterService(SYS_NtCreateProcess, NtCreateProcess);
-    KiRegisterService(SYS_NtWaitForSingleObject, NtWaitForSingleObject);
-    KiRegisterService(SYS_NtClose, NtClose);
     KiRegisterService(SYS_NtQueryInformationProcess, NtQueryInformationProcess);
     KiRegisterService(SYS_NtDelayExecution, NtDelayExecution);
     KiRegisterService(SYS_NtReadConsole, NtReadConsole);

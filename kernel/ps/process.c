@@ -1,5 +1,9 @@
 /*
  * Processes: an address space (mm/), one thread, a handle table, an image.
+ * An EPROCESS is an object of type PsProcessType (kernel/ob): its
+ * references are the object's, and it is deleted (the address space's
+ * root last) when the last one goes - its "alive" reference, its
+ * creator's, and one per handle.
  * A process is created from a GRUB module; its thread starts in the kernel
  * (KiUserThreadStart) and drops to ring 3 at the image's entry point. It
  * ends by NtTerminateProcess or by a fault nobody handles - which ends
@@ -10,9 +14,8 @@
 #include "kernel/hal/x86.h"
 #include "mm/mdl.h"
 
-#define TAG_PROCESS POOL_TAG('P', 'r', 'o', 'c')
-
 EPROCESS PsInitialSystemProcess;
+POBJECT_TYPE PsProcessType;
 /* Every live process but the system one. Guarded by one lock, always
  * this one, for readers and writers alike: a spin lock, so it may be
  * taken at DISPATCH_LEVEL (PsCreateProcess inserts there). Nothing else
@@ -79,8 +82,35 @@ PEPROCESS PsGetCurrentThreadProcess(void)
     return KeGetCurrentThread()->Process;
 }
 
+/* The last reference is gone (PASSIVE_LEVEL: the object manager defers a
+ * delete from DISPATCH_LEVEL). The PML4 goes last: a thread that attached
+ * while holding a reference still has a valid CR3 (its kernel half) to
+ * run on. */
+static void delete_process(PVOID Object)
+{
+    PEPROCESS p = Object;
+    ObpDeleteHandleTable(p);
+    if (p->Pml4Pfn)
+        MmFreeAddressSpaceRoot(p);
+}
+
 void PsInitialize(void)
 {
+    /* NT's process rights: GENERIC_READ queries and reads memory,
+     * GENERIC_WRITE changes it and the process, GENERIC_EXECUTE waits. */
+    OBJECT_TYPE_INITIALIZER init = {
+        .GenericMapping = { STANDARD_RIGHTS_READ | PROCESS_VM_READ | PROCESS_QUERY_INFORMATION,
+                            STANDARD_RIGHTS_WRITE | PROCESS_TERMINATE | PROCESS_VM_OPERATION | PROCESS_VM_WRITE |
+                                PROCESS_SET_INFORMATION,
+                            STANDARD_RIGHTS_EXECUTE | SYNCHRONIZE, PROCESS_ALL_ACCESS },
+        .ValidAccessMask = PROCESS_ALL_ACCESS,
+        .DispatcherHeaderOffset = 0,   /* EPROCESS starts with its DISPATCHER_HEADER */
+        .DeleteProcedure = delete_process,
+    };
+    NTSTATUS s = ObCreateObjectType("Process", &init, &PsProcessType);
+    ASSERT(NT_SUCCESS(s));
+    ObpInitializeSystemProcessObject(PsProcessType);
+    ObpInitializeHandleTable(&PsInitialSystemProcess.ObjectTable);
     InitializeListHead(&PsActiveProcessHead);
     KeInitializeSpinLock(&process_list_lock);
     PsInitialSystemProcess.UniqueProcessId = 0;
@@ -92,13 +122,7 @@ void PsInitialize(void)
 
 void PsDereferenceProcess(PEPROCESS p)
 {
-    if (__atomic_sub_fetch(&p->RefCount, 1, __ATOMIC_ACQ_REL) == 0) {
-        /* The PML4 goes last: a thread that attached while holding a
-         * reference still has a valid CR3 (its kernel half) to run on. */
-        if (p->Pml4Pfn)
-            MmFreeAddressSpaceRoot(p);
-        ExFreePoolWithTag(p, TAG_PROCESS);
-    }
+    ObDereferenceObject(p);
 }
 
 /* The kernel-mode start of every user thread: enter ring 3 at the image's
@@ -132,21 +156,23 @@ NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS paren
 {
     if (MmAvailablePages < PS_CREATE_RESERVE_PAGES)
         return STATUS_INSUFFICIENT_RESOURCES;
-    PEPROCESS p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*p), TAG_PROCESS);
-    if (!p)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    memset(p, 0, sizeof(*p));
+    PEPROCESS p;
+    NTSTATUS s = ObCreateObject(PsProcessType, NULL, sizeof(*p), (PVOID *)&p);   /* zeroed; the caller's reference */
+    if (!NT_SUCCESS(s))
+        return s;
+    ObReferenceObject(p);   /* and its own "alive" one, dropped when it has ended */
     p->Header.Type = KeProcessObject;
     InitializeListHead(&p->Header.WaitListHead);
-    p->RefCount = 2;   /* alive, and the caller's reference */
+    ObpInitializeHandleTable(&p->ObjectTable);
     p->ExitStatus = STATUS_PENDING;
     p->UniqueProcessId = __atomic_fetch_add(&next_pid, 4, __ATOMIC_RELAXED);
     p->ParentId = parent ? parent->UniqueProcessId : 0;
     strlcpy(p->ImageName, image, sizeof(p->ImageName));
     strlcpy(p->CommandLine, cmdline ? cmdline : "", sizeof(p->CommandLine));
-    NTSTATUS s = MmCreateAddressSpace(p);
+    s = MmCreateAddressSpace(p);
     if (!NT_SUCCESS(s)) {
-        ExFreePoolWithTag(p, TAG_PROCESS);
+        ObDereferenceObject(p);
+        ObDereferenceObject(p);
         return s;
     }
     /* Build the address space from inside it. */
@@ -158,8 +184,8 @@ NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS paren
         MmDeleteAddressSpace(p);
     KeUnstackDetachProcess(&saved);
     if (!NT_SUCCESS(s)) {
-        MmFreeAddressSpaceRoot(p);
-        ExFreePoolWithTag(p, TAG_PROCESS);
+        ObDereferenceObject(p);   /* both references: the delete frees the root */
+        ObDereferenceObject(p);
         return s;
     }
     /* At DISPATCH_LEVEL the new (ready) thread cannot run before its entry
@@ -171,8 +197,8 @@ NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS paren
         KeStackAttachProcess(p, &saved);
         MmDeleteAddressSpace(p);
         KeUnstackDetachProcess(&saved);
-        MmFreeAddressSpaceRoot(p);
-        ExFreePoolWithTag(p, TAG_PROCESS);
+        ObDereferenceObject(p);
+        ObDereferenceObject(p);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     t->UserEntry = entry;
@@ -183,52 +209,6 @@ NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS paren
     KeReleaseSpinLockFromDpcLevel(&process_list_lock);
     *out = p;
     KeLowerIrql(dispatch);
-    return STATUS_SUCCESS;
-}
-
-/* ---- handles: a small table per process; a handle is (index + 1) * 4 ---- */
-
-HANDLE_T PsInsertHandle(PEPROCESS owner, PVOID object)
-{
-    for (int i = 0; i < PS_MAX_HANDLES; i++) {
-        if (!owner->Handles[i]) {
-            owner->Handles[i] = object;
-            return (HANDLE_T)(i + 1) * 4;
-        }
-    }
-    return 0;
-}
-
-PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h)
-{
-    if (h == (HANDLE_T)-1)
-        return owner;
-    ULONG64 i = h / 4 - 1;
-    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || owner->Handles[i] == PS_HANDLE_RESERVED)
-        return NULL;
-    return owner->Handles[i];
-}
-
-void PsSetHandle(PEPROCESS owner, HANDLE_T h, PVOID object)
-{
-    ASSERT(owner->Handles[h / 4 - 1] == PS_HANDLE_RESERVED);
-    owner->Handles[h / 4 - 1] = object;
-}
-
-void PsFreeReservedHandle(PEPROCESS owner, HANDLE_T h)
-{
-    ASSERT(owner->Handles[h / 4 - 1] == PS_HANDLE_RESERVED);
-    owner->Handles[h / 4 - 1] = NULL;
-}
-
-NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h)
-{
-    ULONG64 i = h / 4 - 1;
-    if ((h & 3) || h == 0 || i >= PS_MAX_HANDLES || !owner->Handles[i] || owner->Handles[i] == PS_HANDLE_RESERVED)
-        return STATUS_INVALID_HANDLE;
-    PEPROCESS obj = owner->Handles[i];
-    owner->Handles[i] = NULL;
-    PsDereferenceProcess(obj);   /* handles name processes only, for now */
     return STATUS_SUCCESS;
 }
 
@@ -243,8 +223,12 @@ void PsExitCurrentProcess(NTSTATUS status)
     p->ExitStatus = status;
     /* Its I/O first, as NT's thread rundown does: every request still
      * outstanding is cancelled and waited for (bounded), so the drivers
-     * give back the pages they hold locked before they are checked. */
+     * give back the pages they hold locked before they are checked. Then
+     * its handles, while the process and its address space are still
+     * whole (a file's CloseProcedure sends IRP_MJ_CLEANUP in the closing
+     * process). */
     IoCancelThreadIo(t);
+    ObKillProcess(p);
     /* A driver still holding this process's pages locked is a bug the
      * driver would otherwise turn into memory corruption later. */
     ULONG_PTR site;
@@ -272,9 +256,6 @@ void PsExitCurrentProcess(NTSTATUS status)
     t->ActiveProcess = &PsInitialSystemProcess;
     write_cr3(PsInitialSystemProcess.DirectoryTableBase);
     KeLowerIrql(old);
-    for (int i = 0; i < PS_MAX_HANDLES; i++)
-        if (p->Handles[i])
-            PsCloseHandle(p, (HANDLE_T)(i + 1) * 4);
     old = PsAcquireProcessListLock();
     RemoveEntryList(&p->ProcessListEntry);
     PsReleaseProcessListLock(old);

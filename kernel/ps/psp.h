@@ -8,8 +8,7 @@
 #include "kernel/ke/ki.h"
 #include "kernel/ntsyscall.h"
 #include "mm/mi.h"
-
-#define PS_MAX_HANDLES 32
+#include "kernel/ob/obp.h"
 
 struct _EPROCESS {
     DISPATCHER_HEADER Header;      /* signaled when the process has ended */
@@ -25,12 +24,11 @@ struct _EPROCESS {
     volatile LONG LockedPages;     /* pages locked by MDLs (MmProbeAndLockPages) */
     PMI_IMAGE Image;
     PKTHREAD Thread;               /* one thread per process, for now */
-    PVOID Handles[PS_MAX_HANDLES];
+    HANDLE_TABLE ObjectTable;      /* its handles (kernel/ob/handle.c) */
     NTSTATUS ExitStatus;
     BOOLEAN Exiting;
     volatile BOOLEAN TerminateRequested;   /* by another process: honoured on the way back to ring 3 */
     NTSTATUS TerminateStatus;
-    volatile LONG RefCount;
     /* Commit (mm/commit.c): everything charged to this process, in pages;
      * of it, page tables promised but not built yet, and the writable
      * image pages that copy-on-write may make private. 0 again at the end. */
@@ -44,15 +42,6 @@ void PsReleaseProcessListLock(KIRQL old);
 BOOLEAN PsProcessListLockHeld(void);
 ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max);
 
-HANDLE_T PsInsertHandle(PEPROCESS owner, PVOID object);
-PVOID PsLookupHandle(PEPROCESS owner, HANDLE_T h);
-/* A slot taken before its object exists (NtCreateProcess reserves the
- * handle first, so a full table refuses before a process starts):
- * invisible to lookups and NtClose until PsSetHandle fills it. */
-#define PS_HANDLE_RESERVED ((PVOID)1)
-void PsSetHandle(PEPROCESS owner, HANDLE_T h, PVOID object);
-void PsFreeReservedHandle(PEPROCESS owner, HANDLE_T h);
-NTSTATUS PsCloseHandle(PEPROCESS owner, HANDLE_T h);
 __attribute__((noreturn)) void PsRaiseUserException(PKTRAP_FRAME f, NTSTATUS status, ULONG64 address);
 /* On every return to ring 3: end the process if someone asked us to. */
 void PsCheckTermination(PKTRAP_FRAME f);

@@ -156,3 +156,22 @@ uint8_t RtlParseUlong64(const char *s, uint64_t *out)
     *out = v;
     return TRUE;
 }
+
+/* NT's RtlInitAnsiString: a counted string over SOURCE (not copied);
+ * Length excludes the NUL, MaximumLength includes it. The kernel declares
+ * it with ANSI_STRING (kernel/ob/ob.h); this file is compiled for user
+ * mode too, so it spells the same layout out. */
+struct rtl_counted_string {
+    uint16_t Length, MaximumLength;
+    char *Buffer;
+};
+void RtlInitAnsiString(struct rtl_counted_string *d, const char *s);
+void RtlInitAnsiString(struct rtl_counted_string *d, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > 0xFFFE)
+        n = 0xFFFE;
+    d->Buffer = (char *)s;
+    d->Length = (uint16_t)n;
+    d->MaximumLength = (uint16_t)(s ? n + 1 : 0);
+}

@@ -9,6 +9,8 @@
  *   child cmdline_hash         exit with child_hash() of the raw command line (child.h)
  *   child cow VALUE MS         copy-on-write check (see cow())
  *   child cow_count            copy-on-write fault accounting (see cow_count())
+ *   child set_event NAME       open the event \BaseNamedObjects\NAME, set it, exit 0
+ *   child hold_events N MS     create N unnamed events, sleep MS, exit without closing them
  */
 #include <nt.h>
 #include <stdio.h>
@@ -88,6 +90,32 @@ int main(int argc, char **argv)
         return cow(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
     if (strcmp(c, "cow_count") == 0)
         return cow_count();
+    if (strcmp(c, "set_event") == 0 && argc > 2) {
+        char name[128];
+        snprintf(name, sizeof(name), "\\BaseNamedObjects\\%s", argv[2]);
+        STRING_T n;
+        OBJECT_ATTRIBUTES_T oa;
+        RtlInitString(&n, name);
+        InitializeObjectAttributes(&oa, &n, OBJ_CASE_INSENSITIVE);
+        HANDLE h = 0;
+        NTSTATUS st = NtOpenEvent(&h, EVENT_MODIFY_STATE, &oa);
+        if (!NT_SUCCESS(st))
+            return st;
+        st = NtSetEvent(h, NULL);
+        NtClose(h);
+        return NT_SUCCESS(st) ? 0 : st;
+    }
+    if (strcmp(c, "hold_events") == 0 && argc > 3) {
+        unsigned long n = strtoul(argv[2], NULL, 0);
+        for (unsigned long i = 0; i < n; i++) {
+            HANDLE h;
+            NTSTATUS st = NtCreateEvent(&h, EVENT_ALL_ACCESS, NULL, 0, 0);
+            if (!NT_SUCCESS(st))
+                return st;
+        }
+        SleepMs(strtoul(argv[3], NULL, 0));
+        return 0;   /* the handles are the kernel's to close */
+    }
     printf("child: unknown command '%s'\n", c);
     return CHILD_BAD_USAGE;
 }

@@ -1,7 +1,9 @@
 /*
  * user.exhaust.*: running out, from ring 3. A process creates children
  * until the kernel refuses: the refusal is a status (its handle table is
- * full: STATUS_INSUFFICIENT_RESOURCES), the refused call started nothing,
+ * full: STATUS_INSUFFICIENT_RESOURCES - the table is first filled with
+ * events to a few slots short of its bound of 4096, so that the handles
+ * and not memory run out), the refused call started nothing,
  * nobody was killed, and once the children are ended and closed
  * everything is given back and programs still run. (The system-wide
  * limits, memory for processes and pool, are kernel tests:
@@ -34,13 +36,20 @@ UTEST_T(exhaust, create_processes_until_refused, 120)
     static HANDLE h[MAX_TRIES];
     uint32_t before = count_processes();
     uint64_t pool = nonpaged_pool();
+    static HANDLE ev[4096];
+    int events = 0;
+    while (events < 4096 && NT_SUCCESS(NtCreateEvent(&ev[events], EVENT_ALL_ACCESS, NULL, 0, 0)))
+        events++;
+    UT_GT(events, 16);
+    for (int i = 0; i < 8; i++)   /* room for eight children */
+        UT_SUCCESS(NtClose(ev[--events]));
     int n = 0;
     NTSTATUS st = STATUS_SUCCESS;
     while (n < MAX_TRIES && NT_SUCCESS(st = NtCreateProcess("child", "child sleep 30000", &h[n])))
         n++;
     UT_ASSERT_MSG(n < MAX_TRIES, "%d processes created and no refusal", n);
     UT_STATUS(st, STATUS_INSUFFICIENT_RESOURCES);
-    UT_GT(n, 0);
+    UT_EQ(n, 8);
     /* The refused call started nothing: exactly N more processes, all alive. */
     UT_EQ(count_processes(), before + n);
     for (int i = 0; i < n; i++) {
@@ -60,6 +69,8 @@ UTEST_T(exhaust, create_processes_until_refused, 120)
         UT_SUCCESS(NtClose(h[i]));
     }
     UT_EQ(count_processes(), before);
+    for (int i = 0; i < events; i++)
+        UT_SUCCESS(NtClose(ev[i]));
     /* Everything given back: the EPROCESSes go with their last handle, the
      * threads' stacks when the next thread runs (give it a moment). */
     for (int i = 0; i < 100 && nonpaged_pool() != pool; i++)

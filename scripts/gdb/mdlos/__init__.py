@@ -10,6 +10,8 @@
   ws [-a] [PROC]    a process's working set, each page with its PTE and PFN entry
   mdl [-a] ADDR     an MDL: fields, flags, frames with their PFN entries, the verifier's record
   locked [PROC]     frames locked by MDLs, and (with verifier=1) the MDLs holding them
+  obj ADDR          an object: its header (type, references, handles, name) and its type's state
+  handles [PROC]    a process's handle table
   irp ADDR          an IRP: every stack location (current marked), completion routines, MDL chain
   devobj ADDR       a device object and its device stack
   drvobj ADDR       a driver object: dispatch table and devices
@@ -18,7 +20,7 @@
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
-vad, ws), mdl (mdl, locked), io (irp, devobj, drvobj). They read the kernel's own structures by
+vad, ws), mdl (mdl, locked), ob (obj, handles), io (irp, devobj, drvobj). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
@@ -27,6 +29,7 @@ import gdb
 from .common import Command
 from .io import DevobjCommand, DrvobjCommand, IrpCommand
 from .mdl import LockedCommand, MdlCommand
+from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
 from .pfn import PfnCommand, PfnStatsCommand
 from .pool import PoolCommand
@@ -48,6 +51,9 @@ class MdlosCommand(Command):
                     PFN entry, and who allocated/locked/mapped it (verifier=1)
   locked [PROC]     frames whose ReferenceCount their mappings do not explain
                     (MDL locks), with the tracked MDLs holding them
+  obj ADDR          an object (OBJECT_HEADER before the body): type, counts, flags,
+                    name, and its type's state (event, process, link, device, file)
+  handles [PROC]    a process's handle table: value, object, access, type, name
   irp ADDR          an IRP (struct _IRP): flags, every stack location with its
                     device and completion routine (current one marked), MDL chain
   devobj ADDR       a device object and the device stack it is in
@@ -67,8 +73,8 @@ the kernel's symbols (file build/kernel.elf)."""
 def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
-                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, IrpCommand, DevobjCommand,
-                    DrvobjCommand):
+                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
+                    IrpCommand, DevobjCommand, DrvobjCommand):
         command()
 
 

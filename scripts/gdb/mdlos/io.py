@@ -46,7 +46,7 @@ def device_label(address):
     if not address:
         return "none"
     try:
-        d = value_at("DEVICE_OBJECT", address)
+        d = value_at("struct _DEVICE_OBJECT", address)
         drv = to_int(d["DriverObject"])
         name = object_name(address) or "(unnamed)"
         drv_name = driver_name(drv)
@@ -59,7 +59,7 @@ def driver_name(address):
     if not address:
         return "?"
     try:
-        s = value_at("DRIVER_OBJECT", address)["DriverName"]
+        s = value_at("struct _DRIVER_OBJECT", address)["DriverName"]
         n = int(s["Length"])
         buf = to_int(s["Buffer"])
         return read_virtual(buf, n).decode("ascii", "replace") if buf and n else "?"
@@ -102,7 +102,7 @@ frames (`mdl ADDRESS` shows one in full)."""
         if not arg.strip():
             raise gdb.GdbError("usage: irp ADDRESS")
         addr = eval_int(arg)
-        irp = value_at("IRP", addr)
+        irp = value_at("struct _IRP", addr)
         if int(irp["Type"]) != 6:
             raise gdb.GdbError(f"irp: {addr:#x} is not an IRP (Type {int(irp['Type'])}, IO_TYPE_IRP is 6)")
         count, cur = int(irp["StackCount"]), int(irp["CurrentLocation"])
@@ -122,11 +122,11 @@ frames (`mdl ADDRESS` shows one in full)."""
         if cur <= count + 1:
             # Tail.Overlay is overwritten by the completion APC once queued.
             print(f"  Thread {to_int(tail['Thread']):#x}  OriginalFileObject {to_int(tail['OriginalFileObject']):#x}")
-        sl_type = lookup_type("IO_STACK_LOCATION")
-        first = addr + lookup_type("IRP").sizeof
+        sl_type = lookup_type("struct _IO_STACK_LOCATION")
+        first = addr + lookup_type("struct _IRP").sizeof
         print("  stack locations (top first):")
         for i in range(count, 0, -1):
-            sl = value_at("IO_STACK_LOCATION", first + (i - 1) * sl_type.sizeof)
+            sl = value_at("struct _IO_STACK_LOCATION", first + (i - 1) * sl_type.sizeof)
             mark = ">" if i == cur else " "
             major = int(sl["MajorFunction"])
             dev = to_int(sl["DeviceObject"])
@@ -167,15 +167,15 @@ def device_stack(address):
     d = address
     seen = 0
     while seen < 32:
-        ext = to_int(value_at("DEVICE_OBJECT", d)["DeviceObjectExtension"])
-        below = to_int(value_at("DEVOBJ_EXTENSION", ext)["AttachedTo"]) if ext else 0
+        ext = to_int(value_at("struct _DEVICE_OBJECT", d)["DeviceObjectExtension"])
+        below = to_int(value_at("struct _DEVOBJ_EXTENSION", ext)["AttachedTo"]) if ext else 0
         if not below:
             break
         d, seen = below, seen + 1
     out = []
     while d and len(out) < 32:
         out.append(d)
-        d = to_int(value_at("DEVICE_OBJECT", d)["AttachedDevice"])
+        d = to_int(value_at("struct _DEVICE_OBJECT", d)["AttachedDevice"])
     return out
 
 
@@ -200,12 +200,12 @@ stack, bottom to top, `>` marking ADDRESS: requests enter at the top."""
         if not arg.strip():
             raise gdb.GdbError("usage: devobj ADDRESS")
         addr = eval_int(arg)
-        d = value_at("DEVICE_OBJECT", addr)
+        d = value_at("struct _DEVICE_OBJECT", addr)
         if int(d["Type"]) != 3:
             raise gdb.GdbError(f"devobj: {addr:#x} is not a device object (Type {int(d['Type'])}, IO_TYPE_DEVICE is 3)")
         flags = int(d["Flags"])
         ext = to_int(d["DeviceObjectExtension"])
-        ext_flags = int(value_at("DEVOBJ_EXTENSION", ext)["ExtensionFlags"]) if ext else 0
+        ext_flags = int(value_at("struct _DEVOBJ_EXTENSION", ext)["ExtensionFlags"]) if ext else 0
         print(f"DEVICE_OBJECT {device_label(addr)}")
         print(f"  Flags {flags:#x} ({flag_names('DO_BUFFERED_IO', flags, 'DO_')})  DeviceType {int(d['DeviceType']):#x}"
               f"  Characteristics {int(d['Characteristics']):#x}")
@@ -214,7 +214,7 @@ stack, bottom to top, `>` marking ADDRESS: requests enter at the top."""
               f"{to_int(d['DeviceExtension']):#x}{'  DELETE PENDING' if ext_flags & 2 else ''}")
         print("  stack (bottom first; requests enter at the top):")
         for level, dev in enumerate(device_stack(addr)):
-            v = value_at("DEVICE_OBJECT", dev)
+            v = value_at("struct _DEVICE_OBJECT", dev)
             f = int(v["Flags"])
             print(f"  {'>' if dev == addr else ' '} {level}  {device_label(dev)}  StackSize {int(v['StackSize'])}  "
                   f"{flag_names('DO_BUFFERED_IO', f & 0x14, 'DO_') if f & 0x14 else 'neither'}")
@@ -238,7 +238,7 @@ the stack it heads or sits in (`devobj` for one in full)."""
         if not arg.strip():
             raise gdb.GdbError("usage: drvobj ADDRESS")
         addr = eval_int(arg)
-        d = value_at("DRIVER_OBJECT", addr)
+        d = value_at("struct _DRIVER_OBJECT", addr)
         if int(d["Type"]) != 4:
             raise gdb.GdbError(f"drvobj: {addr:#x} is not a driver object (Type {int(d['Type'])}, IO_TYPE_DRIVER is 4)")
         print(f"DRIVER_OBJECT {addr:#x} {driver_name(addr)}")
@@ -256,5 +256,5 @@ the stack it heads or sits in (`devobj` for one in full)."""
             stack = device_stack(dev)
             where = f"level {stack.index(dev)} of {len(stack)}" if dev in stack else ""
             print(f"  device {device_label(dev)}  {where}")
-            dev = to_int(value_at("DEVICE_OBJECT", dev)["NextDevice"])
+            dev = to_int(value_at("struct _DEVICE_OBJECT", dev)["NextDevice"])
             seen += 1
