@@ -29,10 +29,6 @@ NTSTATUS IopInvalidDeviceRequest(PDEVICE_OBJECT dev, PIRP irp)
 static void delete_driver(PVOID object)
 {
     DRIVER_OBJECT_BODY *b = object;
-    /* A driver whose ObInsertObject failed (its name was taken) never
-     * reached the list: its Link is still zero. */
-    if (!b->Link.Flink)
-        return;
     KIRQL old;
     KeAcquireSpinLock(&driver_list_lock, &old);
     if (!IsListEmpty(&b->Link))   /* not linked when its insertion failed */
