@@ -313,3 +313,46 @@ KTEST(ramdisk, keeps_working_after_the_filter_is_unloaded_with_reads_queued)
     ObDereferenceObject(fo);
     DrvtSleep(20);   /* the old worker's stack is reaped before the leak check */
 }
+
+KTEST(ramdisk, a_read_queued_in_the_filter_is_cancelled_by_its_cancel_routine)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\RamDisk0", &fo, &top);
+    FILTER_STATS_T f0 = filter_stats(top);
+    ULONG64 locked0 = MiMdlLockedFrames;
+    UCHAR buf[1024];
+    /* Above the worker: the read stays queued until this thread waits. */
+    PKTHREAD me = KeGetCurrentThread();
+    KPRIORITY was = KeSetPriorityThread(me, LOW_REALTIME_PRIORITY + 4);
+    KEVENT ev;
+    IO_STATUS_BLOCK iosb;
+    KeInitializeEvent(&ev, NotificationEvent, FALSE);
+    LARGE_INTEGER off = { 0 };
+    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, top, buf, sizeof(buf), &off, &ev, &iosb);
+    KT_ASSERT(irp != NULL);
+    KT_ST(IoCallDriver(top, irp), STATUS_PENDING);
+    KT_ASSERT(irp->CancelRoutine != NULL);
+    KT_EQ(IoCancelIrp(irp), TRUE);      /* completed by the filter's cancel routine, here */
+    KeSetPriorityThread(me, was);
+    KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
+    KT_ST(iosb.Status, STATUS_CANCELLED);
+    FILTER_STATS_T f1 = filter_stats(top);
+    KT_EQ(f1.ReadsCancelled - f0.ReadsCancelled, 1);
+    KT_EQ(f1.ReadsForwarded - f0.ReadsForwarded, 0);
+    KT_EQ(f1.Queued, 0);
+    KT_EQ(MiMdlLockedFrames, locked0);
+
+    /* Cancelled before it reached the filter: seen when it is queued. */
+    KeInitializeEvent(&ev, NotificationEvent, FALSE);
+    irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, top, buf, sizeof(buf), &off, &ev, &iosb);
+    KT_ASSERT(irp != NULL);
+    KT_EQ(IoCancelIrp(irp), FALSE);
+    KT_ST(IoCallDriver(top, irp), STATUS_PENDING);
+    KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL), STATUS_WAIT_0);
+    KT_ST(iosb.Status, STATUS_CANCELLED);
+    FILTER_STATS_T f2 = filter_stats(top);
+    KT_EQ(f2.ReadsCancelled - f1.ReadsCancelled, 1);
+    KT_EQ(f2.ReadsForwarded - f1.ReadsForwarded, 0);
+    ObDereferenceObject(fo);
+}
