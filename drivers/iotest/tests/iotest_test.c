@@ -472,3 +472,75 @@ KTEST(iotest, closing_a_file_without_handles_cancels_its_held_irps)
     KT_EQ(s1.CleanedUp - s0.CleanedUp, 1);
     KT_EQ(s1.Held, 0);
 }
+
+KTEST(iotest, last_request_shows_the_buffer_locked_while_held_and_unlocked_after)
+{
+    PDEVICE_OBJECT dev = DrvtNamedDevice("\\Device\\IoTestDirect");
+    KT_ASSERT(dev != NULL);
+    PUCHAR raw = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(raw != NULL);
+    PUCHAR buf = raw + 3000;
+    set_pend(dev, NULL, IOT_PEND_HOLD, 0);
+    static DRVT_ASYNC a;
+    DrvtSendRead(&a, dev, NULL, buf, 6000, 0);
+    KT_ST(a.Returned, STATUS_PENDING);
+    IOT_LAST_REQUEST held = last_request(dev);
+    KT_EQ(held.HadMdl, 1);
+    KT_ASSERT(held.MdlFlags & MDL_PAGES_LOCKED);
+    KT_EQ(held.PfnCount, 3);
+    for (ULONG i = 0; i < held.PfnCount; i++)
+        KT_EQ(held.RefsNow[i], held.RefsAtDispatch[i]);       /* still locked */
+    KT_EQ(release(dev), 1);
+    KT_ST(DrvtWait(&a), STATUS_SUCCESS);
+    IOT_LAST_REQUEST after = last_request(dev);
+    KT_EQ(after.Sequence, held.Sequence);                      /* the same request */
+    for (ULONG i = 0; i < after.PfnCount; i++)
+        KT_EQ(after.RefsNow[i], after.RefsAtDispatch[i] - 1);  /* unlocked at completion */
+    set_pend(dev, NULL, IOT_PEND_NONE, 0);
+    ExFreePoolWithTag(raw, DRVT_TAG);
+}
+
+/* A METHOD_NEITHER IOCTL or a neither-device read from a UserMode
+ * requestor with a pointer that is bad: the driver's probe or copy raises
+ * inside its ExTry, and that status completes the IRP. */
+static NTSTATUS send_user_mode(PDEVICE_OBJECT dev, UCHAR major, PVOID in, ULONG inlen, PVOID out, ULONG outlen)
+{
+    static OWNED o;
+    owned_init(&o, dev);
+    PIRP irp = o.Irp;
+    irp->RequestorMode = UserMode;
+    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    sl->MajorFunction = major;
+    if (major == IRP_MJ_DEVICE_CONTROL) {
+        sl->Parameters.DeviceIoControl.IoControlCode = IOCTL_IOTEST_NEITHER;
+        sl->Parameters.DeviceIoControl.InputBufferLength = inlen;
+        sl->Parameters.DeviceIoControl.OutputBufferLength = outlen;
+        sl->Parameters.DeviceIoControl.Type3InputBuffer = in;
+    } else {
+        sl->Parameters.Read.Length = outlen;
+        sl->Parameters.Read.ByteOffset.QuadPart = 0;
+    }
+    irp->UserBuffer = out;
+    IoCallDriver(dev, irp);
+    NTSTATUS s = owned_wait(&o);
+    KT_EQ(o.Completions, 1);
+    IoFreeIrp(irp);
+    return s;
+}
+
+KTEST(iotest, neither_with_a_bad_user_pointer_fails_with_the_exceptions_status)
+{
+    PDEVICE_OBJECT dev = DrvtNamedDevice("\\Device\\IoTestNeither");
+    static UCHAR kbuf[64];
+    /* A kernel address from a UserMode caller: the probe refuses it. */
+    KT_ST(send_user_mode(dev, IRP_MJ_DEVICE_CONTROL, kbuf, 16, (PVOID)0x10000, 16), STATUS_ACCESS_VIOLATION);
+    KT_ST(send_user_mode(dev, IRP_MJ_DEVICE_CONTROL, (PVOID)0x10000, 16, kbuf, 16), STATUS_ACCESS_VIOLATION);
+    KT_ST(send_user_mode(dev, IRP_MJ_READ, NULL, 0, kbuf, 16), STATUS_ACCESS_VIOLATION);
+    KT_ST(send_user_mode(dev, IRP_MJ_WRITE, NULL, 0, kbuf, 16), STATUS_ACCESS_VIOLATION);
+    /* A user address with nothing there (the system process has no user
+     * space): the probe passes, the copy faults, ExTry catches it. */
+    KT_ST(send_user_mode(dev, IRP_MJ_READ, NULL, 0, (PVOID)0x10000, 16), STATUS_ACCESS_VIOLATION);
+    /* Past the user range's end: refused by the probe. */
+    KT_ST(send_user_mode(dev, IRP_MJ_DEVICE_CONTROL, (PVOID)(MmUserProbeAddress - 8), 16, (PVOID)0x10000, 16),
+          STATUS_ACCESS_VIOLATION);
+}
