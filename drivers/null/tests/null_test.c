@@ -4,6 +4,7 @@
  * I/O: no system buffer, no MDL - the I/O manager's fixed cost only).
  */
 #include "drivers/tests/drv_test_util.h"
+#include "drivers/drivers.h"
 
 KTEST(null, read_is_end_of_file_and_write_takes_everything)
 {
@@ -87,5 +88,28 @@ KTEST(null, a_second_driver_of_the_same_name_is_refused)
     DrvtOpen("\\Device\\Null", &fo, &dev);
     ULONG_PTR info;
     KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, &info, 8, 0, &info), STATUS_SUCCESS);
+    ObDereferenceObject(fo);
+}
+
+KTEST(null, unload_removes_the_device_and_its_link)
+{
+    ANSI_STRING n;
+    RtlInitAnsiString(&n, "\\Driver\\Null");
+    PVOID drv;
+    KT_ST(ObReferenceObjectByName(&n, IoDriverObjectType, &drv), STATUS_SUCCESS);
+    ObDereferenceObject(drv);
+    KT_ST(IoUnloadDriver(drv), STATUS_SUCCESS);
+    KT_EQ(DrvtNamedDevice("\\Device\\Null"), NULL);
+    ANSI_STRING link;
+    RtlInitAnsiString(&link, "\\DosDevices\\NUL");
+    PVOID obj;
+    KT_ASSERT(!NT_SUCCESS(ObReferenceObjectByName(&link, NULL, &obj)));
+    KT_ST(IoCreateDriver(&n, NullDriverEntry, NULL), STATUS_SUCCESS);
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT dev;
+    DrvtOpen("\\DosDevices\\NUL", &fo, &dev);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(dev, fo, IRP_MJ_WRITE, &info, 8, 0, &info), STATUS_SUCCESS);
+    KT_EQ(info, 8);
     ObDereferenceObject(fo);
 }

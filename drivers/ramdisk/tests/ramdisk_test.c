@@ -356,3 +356,52 @@ KTEST(ramdisk, a_read_queued_in_the_filter_is_cancelled_by_its_cancel_routine)
     KT_EQ(f2.ReadsForwarded - f1.ReadsForwarded, 0);
     ObDereferenceObject(fo);
 }
+
+static PDRIVER_OBJECT driver_named(PCSTR name)
+{
+    ANSI_STRING n;
+    RtlInitAnsiString(&n, name);
+    PVOID obj;
+    if (!NT_SUCCESS(ObReferenceObjectByName(&n, IoDriverObjectType, &obj)))
+        return NULL;
+    ObDereferenceObject(obj);
+    return obj;
+}
+
+KTEST(ramdisk, unload_deletes_the_device_and_gives_its_memory_back)
+{
+    /* The filter first: a disk is not taken from under the device on it. */
+    PDRIVER_OBJECT flt = driver_named("\\Driver\\Filter"), rd = driver_named("\\Driver\\RamDisk");
+    KT_ASSERT(flt && rd);
+    PDEVICE_OBJECT disk = DrvtNamedDevice("\\Device\\RamDisk0");
+    KT_ASSERT(disk != NULL);
+    ULONG64 size;
+    {
+        PFILE_OBJECT fo;
+        PDEVICE_OBJECT top;
+        DrvtOpen("\\Device\\RamDisk0", &fo, &top);
+        size = disk_stats(top).DiskSize;
+        ObDereferenceObject(fo);
+    }
+    ULONG64 avail0 = MmAvailablePages;
+    KT_ST(IoUnloadDriver(flt), STATUS_SUCCESS);
+    KT_ST(IoUnloadDriver(rd), STATUS_SUCCESS);
+    KT_EQ(DrvtNamedDevice("\\Device\\RamDisk0"), NULL);   /* the name went with IoDeleteDevice */
+    ANSI_STRING n;
+    RtlInitAnsiString(&n, "\\Device\\RamDisk0");
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    KT_ST(IoGetDeviceObjectPointer(&n, FILE_READ_DATA, &fo, &top), STATUS_OBJECT_NAME_NOT_FOUND);
+    KT_GE(MmAvailablePages, avail0 + size / PAGE_SIZE / 2);   /* the storage's frames are free again */
+
+    /* Back as they were, disk then filter. */
+    RtlInitAnsiString(&n, "\\Driver\\RamDisk");
+    KT_ST(IoCreateDriver(&n, RamDiskDriverEntry, NULL), STATUS_SUCCESS);
+    RtlInitAnsiString(&n, "\\Driver\\Filter");
+    KT_ST(IoCreateDriver(&n, FilterDriverEntry, NULL), STATUS_SUCCESS);
+    DrvtOpen("\\Device\\RamDisk0", &fo, &top);
+    KT_NE(top, fo->DeviceObject);
+    KT_EQ(disk_stats(top).DiskSize, size);
+    ObDereferenceObject(fo);
+    DrvtSleep(20);   /* the old worker's stack is reaped before the leak check */
+}
