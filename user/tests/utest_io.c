@@ -585,7 +585,11 @@ UTEST(io, waiting_on_the_file_handle)
 
 UTEST(io, cancel_a_held_request)
 {
-    for (int dev = 0; dev < 3; dev++) {
+    /* Each device twice: the first round also fills the IRP lookaside
+     * list (a held IRP and the IOCTLs beside it take two at once), which
+     * keeps its blocks; the second must give back every byte. */
+    for (int round = 0; round < 6; round++) {
+        int dev = round / 2;
         HANDLE f = open_dev(iotest[dev], RW, 0), ev;
         UT_SUCCESS(CreateEventHandle(&ev, 0, 0));
         uint64_t pool = pool_bytes();
@@ -608,7 +612,9 @@ UTEST(io, cancel_a_held_request)
         UT_EQ(after.Held, before.Held);
         UT_EQ(after.Cancelled, before.Cancelled + 1);
         set_pend(f, IOT_PEND_NONE, 0);
-        UT_NOTHING_LEFT(pool, "after the cancel");
+        if (round & 1)
+            UT_NOTHING_LEFT(pool, "after the cancel");
+        UT_EQ(locked_pages(), 0);
         UT_SUCCESS(NtClose(ev));
         UT_SUCCESS(NtClose(f));
     }
