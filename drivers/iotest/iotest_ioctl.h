@@ -75,6 +75,12 @@ typedef struct {
 #define IOT_PEND_NONE  0u        /* complete in dispatch */
 #define IOT_PEND_TIMER 1u        /* from a timer DPC after DelayMs (DISPATCH_LEVEL, any thread) */
 #define IOT_PEND_HOLD  2u        /* held, cancelable, until IOCTL_IOTEST_RELEASE, a cancel or cleanup */
+/* Held like IOT_PEND_HOLD but with no cancel routine: a driver bug (NT asks
+ * that an IRP held for an unbounded time be cancelable), here to show what
+ * the I/O manager does about it when the requester exits: waits 5 s, then
+ * disassociates the IRP from the thread; release or cleanup completes it
+ * later, with nothing written to the dead requester. */
+#define IOT_PEND_HOLD_IGNORING_CANCEL 3u
 /* Below the I/O manager's 5 s wait for cancelled requests at process exit:
  * timer-pended IRPs are not cancelable, they must finish within it. */
 #define IOT_PEND_MAX_DELAY_MS 2000u

@@ -53,7 +53,7 @@ NTSTATUS IotSetPend(PDEVICE_OBJECT dev, PIRP irp)
     if (sl->Parameters.DeviceIoControl.InputBufferLength < sizeof(p))
         return IotComplete(irp, STATUS_INVALID_PARAMETER, 0);
     memcpy(&p, irp->AssociatedIrp.SystemBuffer, sizeof(p));
-    if (p.Mode > IOT_PEND_HOLD || p.DelayMs > IOT_PEND_MAX_DELAY_MS)
+    if (p.Mode > IOT_PEND_HOLD_IGNORING_CANCEL || p.DelayMs > IOT_PEND_MAX_DELAY_MS)
         return IotComplete(irp, STATUS_INVALID_PARAMETER, 0);
     IOT_MODE *m = mode_of(dev, sl->FileObject);
     m->Mode = p.Mode;
@@ -92,7 +92,10 @@ static void cancel_held(PDEVICE_OBJECT dev, PIRP irp)
     IotComplete(irp, STATUS_CANCELLED, 0);
 }
 
-static NTSTATUS hold(PDEVICE_OBJECT dev, PIRP irp)
+/* Tail.Overlay.DriverContext[0] of an IRP held without a cancel routine. */
+#define IOT_NOT_CANCELABLE ((PVOID)1)
+
+static NTSTATUS hold(PDEVICE_OBJECT dev, PIRP irp, BOOLEAN cancelable)
 {
     IOT_EXTENSION *x = dev->DeviceExtension;
     KIRQL old;
@@ -100,6 +103,12 @@ static NTSTATUS hold(PDEVICE_OBJECT dev, PIRP irp)
     InsertTailList(&x->Held, &irp->Tail.Overlay.ListEntry);
     x->Stats.Held++;
     x->Stats.Pended++;
+    if (!cancelable) {
+        irp->Tail.Overlay.DriverContext[0] = IOT_NOT_CANCELABLE;   /* the bug on purpose */
+        KeReleaseSpinLock(&x->Lock, old);
+        return STATUS_PENDING;
+    }
+    irp->Tail.Overlay.DriverContext[0] = NULL;
     IoSetCancelRoutine(irp, cancel_held);
     if (irp->Cancel && IoSetCancelRoutine(irp, NULL)) {
         /* Cancelled before it was cancelable: ours to complete. */
@@ -125,8 +134,8 @@ NTSTATUS IotFinish(PDEVICE_OBJECT dev, PIRP irp, NTSTATUS status, ULONG_PTR info
     /* Marked pending before anyone else can complete it: once the DPC or
      * a cancel may run, the IRP is no longer this routine's to touch. */
     IoMarkIrpPending(irp);
-    if (m.Mode == IOT_PEND_HOLD)
-        return hold(dev, irp);
+    if (m.Mode == IOT_PEND_HOLD || m.Mode == IOT_PEND_HOLD_IGNORING_CANCEL)
+        return hold(dev, irp, m.Mode == IOT_PEND_HOLD);
     IOT_TIMER *t = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*t), IOT_TAG_TIMER);
     if (!t) {
         /* Cannot pend it: complete now; pending was promised, so the
@@ -159,7 +168,7 @@ ULONG IotReleaseHeld(PDEVICE_OBJECT dev, PFILE_OBJECT fo, BOOLEAN all, BOOLEAN c
         PIRP irp = CONTAINING_RECORD(e, IRP, Tail.Overlay.ListEntry);
         if (!all && IoGetCurrentIrpStackLocation(irp)->FileObject != fo)
             continue;
-        if (!IoSetCancelRoutine(irp, NULL))
+        if (irp->Tail.Overlay.DriverContext[0] != IOT_NOT_CANCELABLE && !IoSetCancelRoutine(irp, NULL))
             continue;   /* being cancelled: its cancel routine unlinks and completes it */
         RemoveEntryList(e);
         InsertTailList(&mine, e);

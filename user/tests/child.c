@@ -15,6 +15,8 @@
  *                              an asynchronous read into a 3-page unaligned buffer and exit with
  *                              the read still held: exit status = the pages it had locked then
  *                              (ProcessFaultCounters.LockedPages), for utest_io.c
+ *   child hold_io_nocancel DEVICE   the same with IOT_PEND_HOLD_IGNORING_CANCEL (a driver that
+ *                              ignores cancel)
  */
 #include <nt.h>
 #include <stdio.h>
@@ -121,13 +123,13 @@ int main(int argc, char **argv)
         SleepMs(strtoul(argv[3], NULL, 0));
         return 0;   /* the handles are the kernel's to close */
     }
-    if (strcmp(c, "hold_io") == 0 && argc > 2) {
+    if ((strcmp(c, "hold_io") == 0 || strcmp(c, "hold_io_nocancel") == 0) && argc > 2) {
         HANDLE f, ev;
         IO_STATUS_BLOCK_T iosb;
         NTSTATUS st = OpenDevice(argv[2], FILE_READ_DATA | FILE_WRITE_DATA, 0, &f);
         if (!NT_SUCCESS(st))
             return st;
-        IOT_PEND pend = { IOT_PEND_HOLD, 0 };
+        IOT_PEND pend = { strcmp(c, "hold_io") == 0 ? IOT_PEND_HOLD : IOT_PEND_HOLD_IGNORING_CANCEL, 0 };
         st = NtDeviceIoControlFile(f, 0, NULL, NULL, &iosb, IOCTL_IOTEST_SET_PEND, &pend, sizeof(pend), NULL, 0);
         if (!NT_SUCCESS(st) || !NT_SUCCESS(st = CreateEventHandle(&ev, 0, 0)))
             return st;
