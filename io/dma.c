@@ -37,6 +37,13 @@ volatile LONG IopDmaAdapterCount, IopDmaListsOutstanding, IopDmaMapRegistersInUs
 
 static DMA_OPERATIONS dma_operations;
 
+/* GetScatterGatherList allocates a list for every request; small ones
+ * (up to about 40 pages) come from a lookaside list, as IRPs and MDLs do,
+ * because drivers ask for one per request. */
+#define SGL_LOOKASIDE_BYTES 2048
+static NPAGED_LOOKASIDE_LIST sgl_lookaside;
+enum { FROM_CALLER = 0, FROM_POOL = 1, FROM_LOOKASIDE = 2 };
+
 static int dma_counters(KT_COUNTER *out, int max)
 {
     if (max < 4)
@@ -52,6 +59,7 @@ void IopInitializeDma(void)
 {
     InitializeListHead(&IopDmaAdapters);
     KeInitializeSpinLock(&adapters_lock);
+    ExInitializeNPagedLookasideList(&sgl_lookaside, NULL, NULL, 0, SGL_LOOKASIDE_BYTES, TAG_DMA_SGL, 32);
     KtRegisterCounters(dma_counters);
 }
 
@@ -432,7 +440,7 @@ static BOOLEAN take_map_registers(PIOP_DMA_ADAPTER a, PIOP_SG_PRIVATE p)
 /* The common part of Get and Build: BUFFER (BYTES long) becomes the list. */
 static NTSTATUS start_list(PIOP_DMA_ADAPTER a, PDEVICE_OBJECT device, PMDL mdl, PVOID current_va, ULONG length,
                            PDRIVER_LIST_CONTROL routine, PVOID context, BOOLEAN write, PVOID buffer, ULONG span,
-                           BOOLEAN allocated)
+                           UCHAR allocated)
 {
     ULONG elements;
     list_bytes(a, span, &elements);
@@ -490,10 +498,12 @@ static NTSTATUS get_scatter_gather_list(PDMA_ADAPTER dma, PDEVICE_OBJECT device,
     if (span > a->MapRegistersPerTransfer)
         return STATUS_INSUFFICIENT_RESOURCES;   /* longer than the adapter's maximum transfer */
     ULONG bytes = list_bytes(a, span, NULL);
-    PVOID buffer = ExAllocatePoolWithTag(NonPagedPoolNx, bytes, TAG_DMA_SGL);
+    UCHAR from = bytes <= SGL_LOOKASIDE_BYTES ? FROM_LOOKASIDE : FROM_POOL;
+    PVOID buffer = from == FROM_LOOKASIDE ? ExAllocateFromNPagedLookasideList(&sgl_lookaside)
+                                          : ExAllocatePoolWithTag(NonPagedPoolNx, bytes, TAG_DMA_SGL);
     if (!buffer)
         return STATUS_INSUFFICIENT_RESOURCES;
-    return start_list(a, device, mdl, current_va, length, routine, context, write, buffer, span, TRUE);
+    return start_list(a, device, mdl, current_va, length, routine, context, write, buffer, span, from);
 }
 
 static NTSTATUS build_scatter_gather_list(PDMA_ADAPTER dma, PDEVICE_OBJECT device, PMDL mdl, PVOID current_va,
@@ -513,7 +523,7 @@ static NTSTATUS build_scatter_gather_list(PDMA_ADAPTER dma, PDEVICE_OBJECT devic
         return STATUS_INSUFFICIENT_RESOURCES;
     if (buffer_length < list_bytes(a, span, NULL))
         return STATUS_BUFFER_TOO_SMALL;   /* CalculateScatterGatherList says how much */
-    return start_list(a, device, mdl, current_va, length, routine, context, write, buffer, span, FALSE);
+    return start_list(a, device, mdl, current_va, length, routine, context, write, buffer, span, FROM_CALLER);
 }
 
 /* After the device is done: for a read, copy what it wrote into the map
@@ -572,7 +582,9 @@ static void put_scatter_gather_list(PDMA_ADAPTER dma, PSCATTER_GATHER_LIST list,
     a->ListsOutstanding--;
     ATOMIC_ADD(IopDmaListsOutstanding, -1);
     KeReleaseSpinLockFromDpcLevel(&a->Lock);
-    if (p->Allocated)
+    if (p->Allocated == FROM_LOOKASIDE)
+        ExFreeToNPagedLookasideList(&sgl_lookaside, list);
+    else if (p->Allocated == FROM_POOL)
         ExFreePoolWithTag(list, TAG_DMA_SGL);
 
     /* Start the waiting requests the freed registers are enough for, in

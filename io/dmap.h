@@ -37,7 +37,7 @@ struct _IOP_DMA_ADAPTER;
  * request while it waits for map registers. */
 typedef struct _IOP_SG_PRIVATE {
     ULONG Magic;                 /* IOP_SG_MAGIC while the list is out */
-    BOOLEAN Allocated;           /* GetScatterGatherList's pool block: Put frees it */
+    UCHAR Allocated;             /* 0: the caller's (Build); 1 pool, 2 lookaside: GetScatterGatherList's, Put frees it */
     BOOLEAN WriteToDevice;
     BOOLEAN Queued;              /* waiting for map registers */
     struct _IOP_DMA_ADAPTER *Adapter;
