@@ -12,7 +12,7 @@ static const struct {
 } boot_drivers[] = {
     { "\\Driver\\Null", NullDriverEntry },
     { "\\Driver\\RamDisk", RamDiskDriverEntry },
-    { "\\Driver\\IoTest", IoTestDriverEntry },
+    { "\\Driver\\IoTest", IotDriverEntry },
     { "\\Driver\\Filter", FilterDriverEntry },   /* after the RAM disk it sits on */
 };
 
