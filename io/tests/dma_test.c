@@ -651,6 +651,36 @@ KTEST(dma, map_registers_run_out_the_request_waits_for_the_put)
     put_adapter(a);
 }
 
+KTEST(dma, waiting_requests_start_in_order)
+{
+    /* A big request waiting is not overtaken by a small one that would
+     * fit: first come, first served, or the big one could wait for ever. */
+    ULONG regs;
+    PDMA_ADAPTER a = make_adapter(27, 3 * PAGE_SIZE, 0, 0, &regs);
+    KT_EQ(regs, 4);
+    PIOP_DMA_ADAPTER ia = internal(a);
+    PMDL high = frames_above(above_128m, 4);
+    PUCHAR base = MmGetMdlVirtualAddress(high);
+    EXEC_CTX first = { 0 }, big = { 0 }, small = { 0 };
+    KT_EQ(get_list(a, high, base, 3 * PAGE_SIZE, TRUE, &first), STATUS_SUCCESS);       /* 3 registers */
+    KT_EQ(get_list(a, high, base + 0x10, 3 * PAGE_SIZE, TRUE, &big), STATUS_SUCCESS);  /* wants 4: waits */
+    KT_EQ(get_list(a, high, base, 0x10, TRUE, &small), STATUS_SUCCESS);                /* 1 is free, but it queues */
+    KT_EQ(first.Calls, 1);
+    KT_EQ(big.Calls, 0);
+    KT_EQ(small.Calls, 0);
+    KT_EQ(ia->FreeCount, 1);
+    put_list(a, first.List, TRUE);
+    KT_EQ(big.Calls, 1);                          /* the older one first... */
+    KT_EQ(small.Calls, 0);                        /* ...and it took all four */
+    KT_EQ(ia->FreeCount, 0);
+    put_list(a, big.List, TRUE);
+    KT_EQ(small.Calls, 1);
+    put_list(a, small.List, TRUE);
+    KT_EQ(ia->FreeCount, 4);
+    free_frames(high);
+    put_adapter(a);
+}
+
 KTEST(dma, build_scatter_gather_list_uses_the_callers_memory)
 {
     PDMA_ADAPTER a = make_adapter(27, 4 * PAGE_SIZE, 0, 0, NULL);
@@ -793,6 +823,38 @@ KTEST_BUGCHECK(dma, list_put_with_the_other_direction, DRIVER_VERIFIER_DMA_VIOLA
     get_list(a, m, MmGetMdlVirtualAddress(m), 0x200, FALSE, &x);
     KtExpectParam(2, (uint64_t)x.List);
     put_list(a, x.List, TRUE);
+}
+
+KTEST_BUGCHECK(dma, common_buffer_freed_twice, DRIVER_VERIFIER_DMA_VIOLATION, IOP_DMA_FREED_TOO_MANY_COMMON_BUFFERS, 1,
+               KT_ANY, 0)
+{
+    PDMA_ADAPTER a = make_adapter(64, PAGE_SIZE, 0, 0, NULL);
+    PHYSICAL_ADDRESS logical;
+    PVOID va = a->DmaOperations->AllocateCommonBuffer(a, PAGE_SIZE, &logical, TRUE);
+    KT_ASSERT(va != NULL);
+    a->DmaOperations->FreeCommonBuffer(a, PAGE_SIZE, logical, va, TRUE);
+    KtExpectParam(3, (uint64_t)va);
+    a->DmaOperations->FreeCommonBuffer(a, PAGE_SIZE, logical, va, TRUE);
+}
+
+KTEST_BUGCHECK(dma, adapter_put_with_a_common_buffer, DRIVER_VERIFIER_DMA_VIOLATION, IOP_DMA_PUT_ADAPTER_COMMON_BUFFERS,
+               KT_ANY, 1, 0)
+{
+    PDMA_ADAPTER a = make_adapter(64, PAGE_SIZE, 0, 0, NULL);
+    PHYSICAL_ADDRESS logical;
+    KT_ASSERT(a->DmaOperations->AllocateCommonBuffer(a, PAGE_SIZE, &logical, TRUE) != NULL);
+    KtExpectParam(2, (uint64_t)a);
+    put_adapter(a);
+}
+
+KTEST_BUGCHECK(dma, operation_on_something_not_an_adapter, DRIVER_VERIFIER_DMA_VIOLATION, IOP_DMA_NOT_AN_ADAPTER,
+               KT_ANY, 0, 0)
+{
+    PDMA_ADAPTER a = make_adapter(64, PAGE_SIZE, 0, 0, NULL);
+    static struct { DMA_ADAPTER Header; ULONG64 Rest[16]; } fake;   /* room for what the check reads */
+    fake.Header = *a;                             /* the header looks right; it is not one IoGetDmaAdapter made */
+    KtExpectParam(2, (uint64_t)&fake.Header);
+    a->DmaOperations->GetDmaAlignment(&fake.Header);
 }
 
 /* ---- a 32-bit device and RAM above 4 GiB (a boot with 4608 MiB) ---- */
