@@ -23,8 +23,16 @@ void IopVerifierStop(ULONG code, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4, const
     KeBugCheckRule(DRIVER_VERIFIER_IOMANAGER_VIOLATION, code, p2, p3, p4, "%s", rule);
 }
 
+/* IRPs of up to this many stack locations come from a lookaside list,
+ * as NT keeps per-processor lists of small and large IRPs: the I/O
+ * manager allocates one per request, and the pool allocator's cost is a
+ * large part of a small request's. Larger ones come from pool. */
+#define IOP_LOOKASIDE_STACK 4
+static NPAGED_LOOKASIDE_LIST irp_lookaside;
+
 void IopInitializeIrps(void)
 {
+    ExInitializeNPagedLookasideList(&irp_lookaside, NULL, NULL, 0, IoSizeOfIrp(IOP_LOOKASIDE_STACK), TAG_IRP, 32);
 }
 
 void IoInitializeIrp(PIRP irp, USHORT size, CCHAR stack)
@@ -46,10 +54,14 @@ PIRP IoAllocateIrp(CCHAR stack, BOOLEAN charge_quota)
     if (stack < 1 || stack > 32)
         return NULL;
     USHORT size = IoSizeOfIrp(stack);
-    PIRP irp = ExAllocatePoolWithTag(NonPagedPoolNx, size, TAG_IRP);
+    BOOLEAN small = stack <= IOP_LOOKASIDE_STACK;
+    PIRP irp = small ? ExAllocateFromNPagedLookasideList(&irp_lookaside)
+                     : ExAllocatePoolWithTag(NonPagedPoolNx, size, TAG_IRP);
     if (!irp)
         return NULL;
     IoInitializeIrp(irp, size, stack);
+    if (small)
+        irp->AllocationFlags |= IRP_LOOKASIDE_ALLOCATION;
     __atomic_add_fetch(&IopIrpsInUse, 1, __ATOMIC_RELAXED);
     return irp;
 }
@@ -76,7 +88,10 @@ void IoFreeIrp(PIRP irp)
                         "IoFreeIrp of an IRP a driver still holds (it was sent with IoCallDriver and has "
                         "not been completed back to its creator)");
     irp->Type = 0;   /* a second free, or a use after free, is caught above */
-    ExFreePoolWithTag(irp, TAG_IRP);
+    if (irp->AllocationFlags & IRP_LOOKASIDE_ALLOCATION)
+        ExFreeToNPagedLookasideList(&irp_lookaside, irp);
+    else
+        ExFreePoolWithTag(irp, TAG_IRP);
     __atomic_sub_fetch(&IopIrpsInUse, 1, __ATOMIC_RELAXED);
 }
 
@@ -154,17 +169,28 @@ static void free_mdls(PIRP irp)
     irp->MdlAddress = NULL;
 }
 
+/* Tail.Apc overlays Tail.Overlay: initializing and queueing the APC
+ * overwrites Overlay.Thread and Overlay.OriginalFileObject. As NT does,
+ * the file object travels in the APC's SystemArgument2 and is put back
+ * before stage 2 reads it. */
+static PIRP irp_of_apc(PKAPC apc)
+{
+    PIRP irp = CONTAINING_RECORD(apc, IRP, Tail.Apc);
+    irp->Tail.Overlay.OriginalFileObject = apc->SystemArgument2;
+    return irp;
+}
+
 static void complete_apc(PKAPC apc, PKNORMAL_ROUTINE *normal, PVOID *ctx, PVOID *a1, PVOID *a2)
 {
     UNREFERENCED_PARAMETER(normal), UNREFERENCED_PARAMETER(ctx), UNREFERENCED_PARAMETER(a1);
     UNREFERENCED_PARAMETER(a2);
-    (void)IopFinishRequest(CONTAINING_RECORD(apc, IRP, Tail.Apc), TRUE);
+    (void)IopFinishRequest(irp_of_apc(apc), TRUE);
 }
 
 /* The requester ended before the APC ran: finish without its memory. */
 static void complete_rundown(PKAPC apc)
 {
-    (void)IopFinishRequest(CONTAINING_RECORD(apc, IRP, Tail.Apc), FALSE);
+    (void)IopFinishRequest(irp_of_apc(apc), FALSE);
 }
 
 void IoCompleteRequest(PIRP irp, CCHAR boost)
@@ -260,10 +286,13 @@ void IoCompleteRequest(PIRP irp, CCHAR boost)
         (void)IopFinishRequest(irp, FALSE);
         return;
     }
+    PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
     KeInitializeApc(&irp->Tail.Apc, t, CurrentApcEnvironment, complete_apc, complete_rundown, NULL, KernelMode,
                     NULL);
-    if (!KeInsertQueueApc(&irp->Tail.Apc, NULL, NULL, boost))
+    if (!KeInsertQueueApc(&irp->Tail.Apc, NULL, fo, boost)) {
+        irp->Tail.Overlay.OriginalFileObject = fo;
         (void)IopFinishRequest(irp, FALSE);   /* the thread is gone */
+    }
 }
 
 NTSTATUS IopFinishRequest(PIRP irp, BOOLEAN user_context)

@@ -166,6 +166,13 @@ typedef struct {
     char DriverName[32];         /* "\Driver\RamDisk" */
 } SYSTEM_DEVICE_T;
 
+/* Monotonic time for ring 3 (what NT's user mode reads from
+ * KUSER_SHARED_DATA.InterruptTime): 100 ns units since boot. */
+#define SystemInterruptTime 204      /* mdlos */
+typedef struct {
+    uint64_t InterruptTime;
+} SYSTEM_INTERRUPT_TIME_T;
+
 /* Object names and attributes (NT's OBJECT_ATTRIBUTES; the name is an
  * 8-bit counted string, NT's ANSI_STRING - NT itself uses UTF-16). */
 typedef struct {

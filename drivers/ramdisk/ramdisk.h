@@ -9,8 +9,14 @@
 #define RD_DEFAULT_MIB 4
 #define RD_MAX_MIB     32     /* nonpaged pool is 64 MiB of address space in all */
 
+/* The bench disks: \Device\RamDisk1 (direct I/O, no filter on it) and
+ * \Device\RamDisk1Buffered, the same storage through DO_BUFFERED_IO, so
+ * make bench compares the two transfer methods with nothing else different. */
+#define RD_BENCH_MIB   2
+
 typedef struct {
     PUCHAR Storage;           /* nonpaged: the disk's bytes, reachable at any IRQL */
+    BOOLEAN OwnsStorage;      /* FALSE for a second view of another device's storage */
     ULONG64 Size;             /* bytes, a multiple of RD_SECTOR_SIZE */
     RAMDISK_STATS_T Stats;    /* updated with atomics: requests come from any thread */
 } RD_EXTENSION;

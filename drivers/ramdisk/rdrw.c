@@ -39,14 +39,20 @@ NTSTATUS RdReadWrite(PDEVICE_OBJECT dev, PIRP irp)
         RdCount(x->Stats.Refused, 1);
         return RdComplete(irp, STATUS_INVALID_PARAMETER, 0);
     }
-    /* Direct I/O gives an MDL for every transfer with a length; a driver
-     * above that built the IRP by hand without one broke the contract. */
-    if (!irp->MdlAddress || MmGetMdlByteCount(irp->MdlAddress) < length) {
-        RdCount(x->Stats.Refused, 1);
-        return RdComplete(irp, STATUS_INVALID_PARAMETER, 0);
+    PUCHAR buf;
+    if (dev->Flags & DO_BUFFERED_IO) {
+        /* The bench twin: the I/O manager's system buffer, a copy. */
+        buf = irp->AssociatedIrp.SystemBuffer;
+    } else {
+        /* Direct I/O gives an MDL for every transfer with a length; a driver
+         * above that built the IRP by hand without one broke the contract. */
+        if (!irp->MdlAddress || MmGetMdlByteCount(irp->MdlAddress) < length) {
+            RdCount(x->Stats.Refused, 1);
+            return RdComplete(irp, STATUS_INVALID_PARAMETER, 0);
+        }
+        /* No execute: this mapping only carries data. */
+        buf = MmGetSystemAddressForMdlSafe(irp->MdlAddress, NormalPagePriority | MdlMappingNoExecute);
     }
-    /* No execute: this mapping only carries data. */
-    PUCHAR buf = MmGetSystemAddressForMdlSafe(irp->MdlAddress, NormalPagePriority | MdlMappingNoExecute);
     if (!buf) {
         /* Out of system PTEs: a PIO driver can only fail the request (or
          * retry it later); the caller's pages are untouched. */
