@@ -97,3 +97,4 @@ NTSTATUS MmProtectMdlSystemAddress(PMDL MemoryDescriptorList, ULONG NewProtect);
 void MmDumpMdl(PMDL Mdl);
 
 #include "io/iomgr.h"
+#include "io/dma.h"

@@ -5,6 +5,7 @@
  * started through IoCreateDriver as NT starts a boot driver.
  */
 #include "io/iop.h"
+#include "io/dmap.h"
 #include "kernel/ktest/ktest.h"
 
 static int io_counters(KT_COUNTER *out, int max)
@@ -18,6 +19,7 @@ static int io_counters(KT_COUNTER *out, int max)
 void IoInitSystem(void)
 {
     IopInitializeMdls();
+    IopInitializeDma();
     IopInitializeIrps();
     IopInitializeDrivers();
     IopInitializeDevices();

@@ -314,6 +314,10 @@ PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero);
 extern ULONG MiFrameWaitLimitMs;
 extern volatile ULONG64 MiFrameWaits;
 PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low, PFN_NUMBER high);
+/* COUNT consecutive frames in [LOW, HIGH] not crossing a multiple of
+ * BOUNDARY pages (0: none); the first PFN, or 0 (mm/pfn.c). */
+PFN_NUMBER MiAllocateContiguousPfns(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER count, PFN_NUMBER low,
+                                    PFN_NUMBER high, PFN_NUMBER boundary);
 /* Give back a frame nothing maps and nothing references (takes the PFN
  * lock; MiFreePfnLocked for a caller that holds it). */
 void MiFreePfn(PFN_NUMBER pfn);

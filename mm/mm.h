@@ -8,7 +8,7 @@
 #include "kernel/ntsyscall.h"   /* HANDLE_T */
 
 typedef ULONG64 PFN_NUMBER, *PPFN_NUMBER;
-typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS;
+typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
 
 #define PAGE_ALIGN(va) ((PVOID)((ULONG_PTR)(va) & ~(ULONG_PTR)(PAGE_SIZE - 1)))
 #define BYTE_OFFSET(va) ((ULONG)((ULONG_PTR)(va) & (PAGE_SIZE - 1)))
@@ -42,6 +42,14 @@ typedef enum _MEMORY_CACHING_TYPE {
 /* Map device (or any physical) memory into system PTEs. NULL when out of PTEs. */
 PVOID MmMapIoSpace(PHYSICAL_ADDRESS PhysicalAddress, SIZE_T NumberOfBytes, MEMORY_CACHING_TYPE CacheType);
 void MmUnmapIoSpace(PVOID BaseAddress, SIZE_T NumberOfBytes);
+
+/* Physically contiguous memory inside [Lowest, Highest] not crossing a
+ * multiple of BoundaryAddressMultiple (0: any), zeroed, mapped with
+ * CacheType (mm/contig.c). NULL when no such run is free. <= DISPATCH_LEVEL. */
+PVOID MmAllocateContiguousMemorySpecifyCache(SIZE_T NumberOfBytes, PHYSICAL_ADDRESS LowestAcceptableAddress,
+                                             PHYSICAL_ADDRESS HighestAcceptableAddress,
+                                             PHYSICAL_ADDRESS BoundaryAddressMultiple, MEMORY_CACHING_TYPE CacheType);
+void MmFreeContiguousMemorySpecifyCache(PVOID BaseAddress, SIZE_T NumberOfBytes, MEMORY_CACHING_TYPE CacheType);
 
 /* Kernel stacks: resident pages in system PTEs with a guard page below. */
 PVOID MmCreateKernelStack(ULONG Pages, PVOID *StackLimit);   /* returns the stack top (initial RSP) */

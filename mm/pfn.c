@@ -196,6 +196,48 @@ PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low
     return found;
 }
 
+/* COUNT physically consecutive frames inside [LOW, HIGH], none of them
+ * straddling a multiple of BOUNDARY pages (0: no boundary): the first
+ * PFN, or 0. For devices that need one block of bus addresses (a DMA
+ * ring, AllocateCommonBuffer). The scan goes down from HIGH, as NT's
+ * MiFindContiguousPages prefers the top of the window and so leaves the
+ * lowest frames to devices that can reach nothing else. It looks at every
+ * frame of the window under the PFN lock: for setting devices up, not
+ * for every request. */
+PFN_NUMBER MiAllocateContiguousPfns(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER count, PFN_NUMBER low,
+                                    PFN_NUMBER high, PFN_NUMBER boundary)
+{
+    KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
+    if (count == 0)
+        return 0;
+    if (low < MmLowestPhysicalPage)
+        low = MmLowestPhysicalPage;
+    if (high > MmHighestPhysicalPage)
+        high = MmHighestPhysicalPage;
+    KIRQL old = MiAcquirePfnLock();
+    PFN_NUMBER found = 0, run = 0;
+    if (alloc_class(usage) != ALLOC_UNCHARGED || MiUnchargedFrameAllowed()) {
+        for (PFN_NUMBER pfn = high; pfn >= low && pfn != 0; pfn--) {
+            BOOLEAN free = MiIsPfnRam(pfn) && (MI_PFN_ELEMENT(pfn)->PageLocation == FreePageList ||
+                                               MI_PFN_ELEMENT(pfn)->PageLocation == ZeroedPageList);
+            run = free ? run + 1 : 0;
+            if (run >= count && (!boundary || pfn / boundary == (pfn + count - 1) / boundary)) {
+                found = pfn;
+                break;
+            }
+        }
+    }
+    for (PFN_NUMBER i = 0; found && i < count; i++) {
+        BOOLEAN was_zero = MI_PFN_ELEMENT(found + i)->PageLocation == ZeroedPageList;
+        MiUnlinkPfnFromList(found + i);
+        take_frame(found + i, usage, zero, was_zero);
+    }
+    MiReleasePfnLock(old);
+    if (found)
+        MiSignalLowMemory();
+    return found;
+}
+
 static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
 {
     /* The low-memory signal below takes the dispatcher lock. */

@@ -299,6 +299,7 @@ class Runner:
             "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
             "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
+            "dma.bounce_above_4gib": self.t_dma_above_4gib,
         }
 
     def run_host_test(self, name, fn):
@@ -358,6 +359,22 @@ class Runner:
             return True, ""
         return False, f"expected a failure of {test} naming " + " and ".join(f"'{w}'" for w in wants) + \
             ", judged: " + ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
+
+    def t_dma_above_4gib(self, name):
+        """A 32-bit DMA adapter on a machine with RAM above 4 GiB: a boot of
+        its own with 4608 MiB runs the manual test that bounces frames from
+        above 4 GiB through map registers below it (io/tests/dma_test.c)."""
+        test = "dma.bounce_32bit_adapter_above_4gib"
+        b = mq.boot(self.args.kernel, f"ktest={test} verifier=1 test.mem_mib=4608", timeout=120, mem=4608,
+                    log_path=log_path(name))
+        b.timeout = 120
+        outs = judge_ktest_boot(b, "boot")
+        bad = [o for o in outs if not o.ok]
+        if bad:
+            return False, "; ".join(f"{o.name}: {o.message}" for o in bad)
+        if not any(o.ok and o.name == test for o in outs):
+            return False, f"{test} did not pass"
+        return True, ""
 
     def t_unexpected_bugcheck(self, name):
         return self.expect_failure(name, "selftest.bugchecks_on_purpose", 60, "unexpected bugcheck 0x000000E2")

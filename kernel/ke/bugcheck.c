@@ -52,6 +52,7 @@ static const struct bugcode bugcodes[] = {
     { MACHINE_CHECK_EXCEPTION, "MACHINE_CHECK_EXCEPTION", "the CPU reported a machine check (hardware error)" },
     { BAD_POOL_CALLER, "BAD_POOL_CALLER", "a pool routine was called wrongly: double free, wrong tag, bad IRQL or a pointer pool never gave out" },
     { DRIVER_VERIFIER_DETECTED_VIOLATION, "DRIVER_VERIFIER_DETECTED_VIOLATION", "the verifier caught a driver breaking a DDI rule (P1 says which)" },
+    { DRIVER_VERIFIER_DMA_VIOLATION, "DRIVER_VERIFIER_DMA_VIOLATION", "a driver broke a DMA rule: lists, map registers, common buffers or adapters (P1 says which)" },
     { DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS, "DRIVER_LEFT_LOCKED_PAGES_IN_PROCESS", "a process ended with pages still locked by an MDL" },
     { 0xD1, "DRIVER_IRQL_NOT_LESS_OR_EQUAL", "a driver touched pageable or invalid memory at DISPATCH_LEVEL or above" },
     { MANUALLY_INITIATED_CRASH, "MANUALLY_INITIATED_CRASH", "someone asked for a crash on purpose (the kd 'crash' command)" },

@@ -13,3 +13,4 @@
 #include "mm/pool.h"
 #include "mm/mdl.h"
 #include "io/iop.h"
+#include "io/dmap.h"
