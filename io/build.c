@@ -8,6 +8,45 @@
  */
 #include "io/iop.h"
 
+NTSTATUS IopLockBufferIntoIrp(PIRP irp, PVOID va, ULONG length, KPROCESSOR_MODE mode, LOCK_OPERATION op)
+{
+    PMDL m = IoAllocateMdl(va, length, FALSE, mode == UserMode, irp);
+    if (!m)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        MmProbeAndLockPages(m, mode, op);
+    } ExExcept(code) {
+        s = code;
+    } ExEndTry;
+    if (!NT_SUCCESS(s)) {
+        irp->MdlAddress = NULL;
+        IoFreeMdl(m);
+    }
+    return s;
+}
+
+void IopFreeUnsentIrp(PIRP irp)
+{
+    if ((irp->Flags & IRP_DEALLOCATE_BUFFER) && irp->AssociatedIrp.SystemBuffer)
+        ExFreePoolWithTag(irp->AssociatedIrp.SystemBuffer, TAG_IOBUF);
+    while (irp->MdlAddress) {
+        PMDL m = irp->MdlAddress;
+        irp->MdlAddress = m->Next;
+        if (m->MdlFlags & MDL_PAGES_LOCKED)
+            MmUnlockPages(m);
+        IoFreeMdl(m);
+    }
+    /* The references a file service took for it, by stage 2's rule: the
+     * caller's event (not the I/O manager's own) and the file. */
+    PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
+    if (fo && irp->UserEvent && !(irp->Flags & IRP_SYNCHRONOUS_API))
+        ObDereferenceObject(irp->UserEvent);
+    IoFreeIrp(irp);
+    if (fo)
+        ObDereferenceObject(fo);
+}
+
 /* Set up the caller's buffer for DEV's transfer method. WRITE: the
  * device reads the buffer. FALSE when out of memory or it cannot be locked. */
 static BOOLEAN setup_buffer(PIRP irp, PDEVICE_OBJECT dev, PVOID buf, ULONG len, BOOLEAN device_reads,
@@ -29,37 +68,13 @@ static BOOLEAN setup_buffer(PIRP irp, PDEVICE_OBJECT dev, PVOID buf, ULONG len, 
         return TRUE;
     }
     if (dev->Flags & DO_DIRECT_IO) {
-        PMDL m = IoAllocateMdl(buf, len, FALSE, FALSE, irp);
-        if (!m)
-            return FALSE;
-        volatile NTSTATUS s = STATUS_SUCCESS;
-        ExTry {
-            MmProbeAndLockPages(m, KernelMode, device_reads ? IoReadAccess : IoWriteAccess);
-        } ExExcept(code) {
-            s = code;
-        } ExEndTry;
-        if (!NT_SUCCESS(s)) {
+        NTSTATUS s = IopLockBufferIntoIrp(irp, buf, len, KernelMode, device_reads ? IoReadAccess : IoWriteAccess);
+        if (!NT_SUCCESS(s))
             kprintf("io: IoBuild*Request: buffer %p (+%u) cannot be locked: status %#x\n", buf, len, (unsigned)s);
-            irp->MdlAddress = NULL;
-            IoFreeMdl(m);
-            return FALSE;
-        }
-        return TRUE;
+        return NT_SUCCESS(s);
     }
     irp->UserBuffer = buf;
     return TRUE;
-}
-
-static void free_unsent(PIRP irp)
-{
-    if (irp->Flags & IRP_DEALLOCATE_BUFFER)
-        ExFreePoolWithTag(irp->AssociatedIrp.SystemBuffer, TAG_IOBUF);
-    if (irp->MdlAddress) {
-        if (irp->MdlAddress->MdlFlags & MDL_PAGES_LOCKED)
-            MmUnlockPages(irp->MdlAddress);
-        IoFreeMdl(irp->MdlAddress);
-    }
-    IoFreeIrp(irp);
 }
 
 PIRP IoBuildAsynchronousFsdRequest(ULONG major, PDEVICE_OBJECT dev, PVOID buf, ULONG len, PLARGE_INTEGER offset,
@@ -79,7 +94,7 @@ PIRP IoBuildAsynchronousFsdRequest(ULONG major, PDEVICE_OBJECT dev, PVOID buf, U
     sl->MajorFunction = (UCHAR)major;
     if (major == IRP_MJ_READ || major == IRP_MJ_WRITE) {
         if (!setup_buffer(irp, dev, buf, len, major == IRP_MJ_WRITE, major == IRP_MJ_READ)) {
-            free_unsent(irp);
+            IopFreeUnsentIrp(irp);
             return NULL;
         }
         sl->Parameters.Read.Length = len;
@@ -149,26 +164,12 @@ PIRP IoBuildDeviceIoControlRequest(ULONG code, PDEVICE_OBJECT dev, PVOID in, ULO
                 irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER;
             }
         }
-        if (ok && outlen) {
-            /* The output buffer is locked: read by the device for
-             * IN_DIRECT, written for OUT_DIRECT. */
-            PMDL m = IoAllocateMdl(out, outlen, FALSE, FALSE, irp);
-            ok = m != NULL;
-            if (m) {
-                volatile NTSTATUS s = STATUS_SUCCESS;
-                ExTry {
-                    MmProbeAndLockPages(m, KernelMode, METHOD_FROM_CTL_CODE(code) == METHOD_IN_DIRECT ? IoReadAccess
-                                                                                              : IoWriteAccess);
-                } ExExcept(c) {
-                    s = c;
-                } ExEndTry;
-                if (!NT_SUCCESS(s)) {
-                    irp->MdlAddress = NULL;
-                    IoFreeMdl(m);
-                    ok = FALSE;
-                }
-            }
-        }
+        /* The output buffer is locked: read by the device for
+         * IN_DIRECT, written for OUT_DIRECT. */
+        if (ok && outlen)
+            ok = NT_SUCCESS(IopLockBufferIntoIrp(irp, out, outlen, KernelMode,
+                                                 METHOD_FROM_CTL_CODE(code) == METHOD_IN_DIRECT ? IoReadAccess
+                                                                                                : IoWriteAccess));
         break;
     default:
         sl->Parameters.DeviceIoControl.Type3InputBuffer = in;
@@ -176,7 +177,7 @@ PIRP IoBuildDeviceIoControlRequest(ULONG code, PDEVICE_OBJECT dev, PVOID in, ULO
         break;
     }
     if (!ok) {
-        free_unsent(irp);
+        IopFreeUnsentIrp(irp);
         return NULL;
     }
     IopQueueThreadIrp(irp);

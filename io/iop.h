@@ -81,6 +81,15 @@ NTSTATUS IopUserServiceTail(PDEVICE_OBJECT Device, PIRP Irp, PFILE_OBJECT File);
 NTSTATUS IopAcquireFileLock(PFILE_OBJECT File);
 void IopReleaseFileLock(PFILE_OBJECT File);
 
+/* io/build.c: what the file services and IoBuild*Request share. */
+/* An MDL for [VA, VA+LENGTH) on Irp->MdlAddress, probed and locked for OP
+ * with MODE's rules: the exception's status (nothing left allocated or
+ * locked) when the buffer is bad. */
+NTSTATUS IopLockBufferIntoIrp(PIRP Irp, PVOID Va, ULONG Length, KPROCESSOR_MODE Mode, LOCK_OPERATION Op);
+/* Free an IRP that was built but never sent: its system buffer, its MDLs
+ * (unlocked), and the event and file references a file service took. */
+void IopFreeUnsentIrp(PIRP Irp);
+
 /* io/iosvc.c */
 void IopRegisterServices(void);
 /* drivers/: the drivers built into the kernel (drivers/drivers.c). */

@@ -92,25 +92,6 @@ static NTSTATUS NtOpenFile(ULONG64 uhandle, ULONG64 access, ULONG64 uoa, ULONG64
     return create_file(uhandle, (ACCESS_MASK)access, uoa, uiosb, (ULONG)share, FILE_OPEN, (ULONG)options);
 }
 
-/* Free an IRP that was never sent (a later check failed). */
-static void discard_irp(PIRP irp)
-{
-    if ((irp->Flags & IRP_DEALLOCATE_BUFFER) && irp->AssociatedIrp.SystemBuffer)
-        ExFreePoolWithTag(irp->AssociatedIrp.SystemBuffer, TAG_IOBUF);
-    while (irp->MdlAddress) {
-        PMDL m = irp->MdlAddress;
-        irp->MdlAddress = m->Next;
-        if (m->MdlFlags & MDL_PAGES_LOCKED)
-            MmUnlockPages(m);
-        IoFreeMdl(m);
-    }
-    PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
-    if (irp->UserEvent)
-        ObDereferenceObject(irp->UserEvent);
-    IoFreeIrp(irp);
-    ObDereferenceObject(fo);
-}
-
 /* The caller's buffer into a system buffer: LENGTH bytes, copied in when
  * IN is set, and copied back at completion when OUT is set (to UserBuffer). */
 static NTSTATUS buffer_system(PIRP irp, PVOID ubuf, ULONG length, BOOLEAN in, BOOLEAN out)
@@ -130,25 +111,6 @@ static NTSTATUS buffer_system(PIRP irp, PVOID ubuf, ULONG length, BOOLEAN in, BO
     irp->AssociatedIrp.SystemBuffer = sys;
     irp->Flags |= IRP_BUFFERED_IO | IRP_DEALLOCATE_BUFFER | (out ? IRP_INPUT_OPERATION : 0);
     return STATUS_SUCCESS;
-}
-
-/* The caller's pages, locked, into Irp->MdlAddress. */
-static NTSTATUS buffer_direct(PIRP irp, PVOID ubuf, ULONG length, LOCK_OPERATION op)
-{
-    PMDL m = IoAllocateMdl(ubuf, length, FALSE, TRUE, irp);
-    if (!m)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        MmProbeAndLockPages(m, UserMode, op);
-    } ExExcept(code) {
-        s = code;
-    } ExEndTry;
-    if (!NT_SUCCESS(s)) {
-        irp->MdlAddress = NULL;
-        IoFreeMdl(m);
-    }
-    return s;
 }
 
 /* [P, P+LEN) is user space (nothing is touched). Kept apart so that no
@@ -263,7 +225,7 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
                 goto out_irp;
             s = buffer_system(irp, ubuf, length, write, !write);
         } else if (dev->Flags & DO_DIRECT_IO) {
-            s = buffer_direct(irp, ubuf, length, write ? IoReadAccess : IoWriteAccess);
+            s = IopLockBufferIntoIrp(irp, ubuf, length, UserMode, write ? IoReadAccess : IoWriteAccess);
         }
     }
     if (!NT_SUCCESS(s))
@@ -273,7 +235,7 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
     return s;
 
 out_irp:
-    discard_irp(irp);
+    IopFreeUnsentIrp(irp);
 out_lock:
     if (sync)
         IopReleaseFileLock(fo);
@@ -372,7 +334,7 @@ static NTSTATUS NtDeviceIoControlFile_(const ULONG64 *a)
         if (inlen)
             s = buffer_system(irp, in, inlen, TRUE, FALSE);
         if (NT_SUCCESS(s) && outlen)
-            s = buffer_direct(irp, out, outlen, method == METHOD_IN_DIRECT ? IoReadAccess : IoWriteAccess);
+            s = IopLockBufferIntoIrp(irp, out, outlen, UserMode, method == METHOD_IN_DIRECT ? IoReadAccess : IoWriteAccess);
         break;
     default:
         /* Neither: raw pointers, for the driver to probe in our context. */
@@ -381,7 +343,7 @@ static NTSTATUS NtDeviceIoControlFile_(const ULONG64 *a)
         break;
     }
     if (!NT_SUCCESS(s)) {
-        discard_irp(irp);
+        IopFreeUnsentIrp(irp);
         if (sync)
             IopReleaseFileLock(fo);
         ObDereferenceObject(fo);
