@@ -470,7 +470,7 @@ class Runner:
                                  f"tcp:127.0.0.1:{port}", "-serial", f"file:{serial}" if serial else "null",
                                  "-monitor", "none"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, QEMU_MEM=str(self.args.mem)))
+                                env=dict(os.environ, QEMU_MEM=str(self.args.mem), **mq.disk_env()))
         try:
             cmd = ["gdb", "-q", "-batch", "-nx", "-ex", f"set confirm off",
                    "-ex", f"source {os.path.join(ROOT, 'scripts', 'gdb', 'gdbinit')}",
