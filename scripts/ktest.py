@@ -299,6 +299,7 @@ class Runner:
             "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
             "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
+            "gdb.pci_command_lists_the_bus_drivers_table": self.t_gdb_pci,
         }
 
     def run_host_test(self, name, fn):
@@ -799,6 +800,72 @@ class Runner:
         if "@@@ ERROR" in results.get("handles", "@@@ ERROR not run"):
             bad.append("handles (no argument) failed: " + results.get("handles", "")[:200])
         return (not bad), "; ".join(bad) or "handles and obj show init's handle to sh, \\ and the System process"
+
+    # ---- the PCI command (pci) ----
+    # scripts/gdb/tests/pci.py: GDB stops at KtRunTests (the bus driver has
+    # enumerated by then), reads PciDevices[] with plain GDB expressions
+    # (@@@ DEV / BAR / VCAP) and runs `pci`, which must show the same.
+    GDB_PCI_TEST = "pci.host_bridge_and_piix3_on_bus_0"
+
+    def t_gdb_pci(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        out = self.gdb_driver(name, "pci.py", cmdline=f"ktest={self.GDB_PCI_TEST}", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped or stopped.group(1) != "KtRunTests":
+            return False, f"GDB did not stop at KtRunTests ({stopped.group(1) if stopped else 'no report'})"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        text = results.get("pci", "@@@ ERROR not run")
+        if text.startswith("@@@ ERROR"):
+            return False, "pci: " + text[len("@@@ ERROR "):].splitlines()[0]
+        count = re.search(r"^@@@ COUNT (\d+)$", out, re.M)
+        devs = re.findall(r"^@@@ DEV (\d+) (\S+) (\S+) (\S+) (\S+) pin=(\d+) line=(\d+) hdr=(\d+) sec=(\d+) "
+                          r"msix=(\d+) vcaps=(\d+) driver=(\S+)$", out, re.M)
+        if not count or int(count.group(1)) != len(devs) or len(devs) < 8:
+            return False, f"the driver read {len(devs)} functions with GDB expressions (want 8 or more)"
+        bad = []
+        if not re.search(rf"^{len(devs)} PCI function\(s\)$", text, re.M):
+            bad.append(f"pci does not say {len(devs)} functions")
+        blocks = re.split(r"^(?=[0-9a-f]{2}:[0-9a-f]{2}\.\d )", text, flags=re.M)
+        by_addr = {b.split(" ", 1)[0]: b for b in blocks if re.match(r"[0-9a-f]{2}:", b)}
+        for i, addr, ids, cls, rev, pin, line, hdr, sec, msix, vcaps, driver in devs:
+            b = by_addr.get(addr)
+            if b is None:
+                bad.append(f"pci does not list {addr}")
+                continue
+            head = rf"^{re.escape(addr)} {ids} class {cls} rev {rev} hdr {hdr}"
+            if int(pin):
+                head += rf" INT{chr(ord('A') + int(pin) - 1)} line {line}"
+            if int(hdr) == 1:
+                head += rf" bus {sec}-"
+            if not re.search(head, b, re.M):
+                bad.append(f"{addr}: the header line is not '{head[1:]}...': {b.splitlines()[0]}")
+            if (int(driver, 16) != 0) != (" driver -" not in b.splitlines()[0]):
+                bad.append(f"{addr}: the driver (pointer {driver}) is not shown as bound/unbound")
+            if int(msix) and not re.search(rf"^    MSI-X {msix} entries", b, re.M):
+                bad.append(f"{addr}: no 'MSI-X {msix} entries' line")
+            if len(re.findall(r"^    vendor cap ", b, re.M)) != int(vcaps):
+                bad.append(f"{addr}: not {vcaps} vendor capability lines")
+            for k, bi, t, base, size, pf in re.findall(rf"^@@@ BAR ({i}) (\d+) type=(\d+) base=(\S+) size=(\S+) "
+                                                      r"pf=(\d+)$", out, re.M):
+                if int(t) in (0, 4):
+                    if re.search(rf"^    BAR{bi} ", b, re.M):
+                        bad.append(f"{addr}: BAR{bi} is unused but listed")
+                    continue
+                want = rf"^    BAR{bi} +\S+ +{base} size {size}" + (" prefetchable" if int(pf) else "$")
+                if not re.search(want, b, re.M):
+                    bad.append(f"{addr}: BAR{bi} is not 'base {base} size {size}'")
+            for k, off, t, bar, at, ln in re.findall(rf"^@@@ VCAP ({i}) off=(\S+) type=(\d+) bar=(\d+) at=(\S+) "
+                                                    r"len=(\S+)$", out, re.M):
+                if not re.search(rf"^    vendor cap @{off} cfg_type {t} \(\S+\) BAR{bar}\+{at} len {ln}", b, re.M):
+                    bad.append(f"{addr}: the vendor cap at {off} (cfg_type {t}) is not shown as the table has it")
+        virtio = [d for d in devs if d[2] == "1af4:1042"]
+        if len(virtio) != 2:
+            bad.append(f"the table has {len(virtio)} virtio-blk functions, want 2")
+        return (not bad), "; ".join(bad[:6])
 
     GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
