@@ -325,6 +325,7 @@ help:
 	@echo '  make addrs      the boot symbols, linked and physical, of this build (docs/boot.md)'
 	@echo '  make user       only the user programs'
 	@echo '  make deps       install the missing tools (as root) or print the apt-get line'
+	@echo '  make disks      only the disk images build/disk0.img and disk1.img (made once, kept)'
 	@echo '  make clean      remove build/'
 	@echo '  make help       this list'
 	@echo 'variables:'
@@ -339,6 +340,7 @@ help:
 	@echo '  EXTRA_TESTS=... more test files, from anywhere, compiled into the kernel'
 	@echo '  QEMU_MEM=MIB    guest RAM in MiB (default 256)'
 	@echo '  ACCEL=kvm       KVM where it works (default tcg, what the tests use)'
+	@echo '  DISK0= DISK1=   other disk images for run/gdb (path, or none); DISK_CACHE=none|writeback'
 	@echo '  N= SEED= TRACE= HUGE=0   make fuzz: calls, seed, trace from call K, no huge regions'
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

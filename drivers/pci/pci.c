@@ -20,6 +20,7 @@
 
 PCI_DEVICE PciDevices[PCI_MAX_DEVICES];
 ULONG PciDeviceCount;
+static PDRIVER_OBJECT pci_driver;   /* \Driver\Pci: owns the bridges */
 
 /* ---- configuration space ---- */
 
@@ -471,10 +472,28 @@ ULONG PciSnapshotDevices(void *out, ULONG max)
 
 /* ---- DriverEntry ---- */
 
+/* Leak counters: a test that connects an MSI-X entry or claims a function
+ * must give it back (the host and PCI-to-PCI bridges are the bus driver's
+ * own for good, so only other drivers' claims count). */
+static int pci_counters(KT_COUNTER *out, int max)
+{
+    ULONG64 msix = 0, claimed = 0;
+    for (ULONG i = 0; i < PciDeviceCount; i++) {
+        msix += PciDevices[i].MsixConnected;
+        claimed += PciDevices[i].Driver && PciDevices[i].Driver != pci_driver;
+    }
+    if (max < 2)
+        return 0;
+    out[0] = (KT_COUNTER){ "PCI MSI-X entries connected", msix };
+    out[1] = (KT_COUNTER){ "PCI functions claimed by drivers", claimed };
+    return 2;
+}
+
 NTSTATUS PciDriverEntry(PDRIVER_OBJECT driver, PANSI_STRING registry)
 {
     UNREFERENCED_PARAMETER(registry);
     KeInitializeSpinLock(&command_lock);
+    pci_driver = driver;
     PciDeviceCount = 0;
     memset(buses_seen, 0, sizeof(buses_seen));
     scan_bus(0);
@@ -488,5 +507,6 @@ NTSTATUS PciDriverEntry(PDRIVER_OBJECT driver, PANSI_STRING registry)
     for (ULONG i = 0; i < PciDeviceCount; i++)
         if (PciDevices[i].BaseClass == 0x06 && (PciDevices[i].SubClass == 0x00 || PciDevices[i].SubClass == 0x04))
             PciDevices[i].Driver = driver;
+    KtRegisterCounters(pci_counters);
     return STATUS_SUCCESS;
 }
