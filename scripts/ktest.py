@@ -300,6 +300,7 @@ class Runner:
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
             "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
             "gdb.pci_command_lists_the_bus_drivers_table": self.t_gdb_pci,
+            "disks.fresh_images_reach_the_guest": self.t_fresh_disks,
         }
 
     def run_host_test(self, name, fn):
@@ -800,6 +801,42 @@ class Runner:
         if "@@@ ERROR" in results.get("handles", "@@@ ERROR not run"):
             bad.append("handles (no argument) failed: " + results.get("handles", "")[:200])
         return (not bad), "; ".join(bad) or "handles and obj show init's handle to sh, \\ and the System process"
+
+    def t_fresh_disks(self, name):
+        """A test's own disk images (mq.fresh_disks) are the ones the guest
+        sees: images of 8 and 24 MiB, with a pattern written by the host
+        that must still be there, byte for byte, after the boot (opened
+        read-write, nothing wrote them); the guest reads each virtio-blk's
+        capacity (pci.virtio_blk_capacity_is_the_image_size)."""
+        sizes = (8 << 20, 24 << 20)
+        pattern = bytes(range(256)) * 16
+
+        def fill(path, i):
+            with open(path, "r+b") as f:
+                f.seek(4096 * (i + 1))
+                f.write(pattern)
+        paths = mq.fresh_disks(name, fill, sizes)
+        test = "pci.virtio_blk_capacity_is_the_image_size"
+        b = mq.boot(self.args.kernel, f"ktest={test} test.disk_sectors={sizes[0] // 512},{sizes[1] // 512}",
+                    timeout=60, mem=self.args.mem, log_path=log_path(name), disks=paths)
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if not any(o.ok and o.name == test for o in outs):
+            bad.append(f"{test} did not pass")
+        seen = re.findall(r"pci: virtio-blk \S+ capacity (\d+) sectors", b.text())
+        if [int(x) for x in seen] != [s // 512 for s in sizes]:
+            bad.append(f"the guest saw capacities {seen}, the images have {[s // 512 for s in sizes]} sectors")
+        for i, path in enumerate(paths):
+            with open(path, "rb") as f:
+                f.seek(4096 * (i + 1))
+                if f.read(len(pattern)) != pattern:
+                    bad.append(f"{os.path.basename(path)}: the host's pattern is not intact after the boot")
+            if os.path.getsize(path) != sizes[i]:
+                bad.append(f"{os.path.basename(path)}: size changed")
+        if not bad:
+            for p in paths:
+                os.remove(p)
+        return (not bad), "; ".join(bad)
 
     # ---- the PCI command (pci) ----
     # scripts/gdb/tests/pci.py: GDB stops at KtRunTests (the bus driver has

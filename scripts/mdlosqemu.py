@@ -113,17 +113,18 @@ def disk_env(disks=None):
     return {"DISK_SNAPSHOT": "0", "DISK0": disks[0] or "none", "DISK1": disks[1] or "none"}
 
 
-def fresh_disks(name, fill=None):
-    """Two new 64 MiB raw images for the test NAME, in build/test-disks/
-    (sparse: all zeros, nothing written). FILL(path, index) may then write
-    what the host wants the guest to find. Returns the pair of paths."""
+def fresh_disks(name, fill=None, sizes=(DISK_BYTES, DISK_BYTES)):
+    """Two new raw images (SIZES bytes, 64 MiB each by default) for the test
+    NAME, in build/test-disks/ (sparse: all zeros, nothing written).
+    FILL(path, index) may then write what the host wants the guest to find.
+    Returns the pair of paths."""
     d = os.path.join(ROOT, "build", "test-disks")
     os.makedirs(d, exist_ok=True)
     paths = []
     for i in range(2):
         path = os.path.join(d, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + f".disk{i}.img")
         with open(path, "wb") as f:
-            f.truncate(DISK_BYTES)
+            f.truncate(sizes[i])
         if fill:
             fill(path, i)
         paths.append(path)

@@ -105,6 +105,7 @@ static const struct {
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
+    { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
 };
 
 /* A flag's values: nothing ("quiet", "verifier="), or a yes or a no. */
