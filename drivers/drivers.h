@@ -11,6 +11,6 @@
 NTSTATUS PciDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);
 NTSTATUS NullDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);     /* \Device\Null */
 NTSTATUS RamDiskDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);  /* \Device\RamDisk0 */
-NTSTATUS IoTestDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);   /* \Device\IoTest* */
+NTSTATUS IotDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);   /* \Device\IoTest* */
 /* Attaches above \Device\RamDisk0: started after the RAM disk. */
 NTSTATUS FilterDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);

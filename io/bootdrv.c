@@ -13,7 +13,7 @@ static const struct {
     { "\\Driver\\Pci", PciDriverEntry },     /* first: the device drivers look their functions up */
     { "\\Driver\\Null", NullDriverEntry },
     { "\\Driver\\RamDisk", RamDiskDriverEntry },
-    { "\\Driver\\IoTest", IoTestDriverEntry },
+    { "\\Driver\\IoTest", IotDriverEntry },
     { "\\Driver\\Filter", FilterDriverEntry },   /* after the RAM disk it sits on */
 };
 

@@ -23,8 +23,16 @@ void IopVerifierStop(ULONG code, ULONG_PTR p2, ULONG_PTR p3, ULONG_PTR p4, const
     KeBugCheckRule(DRIVER_VERIFIER_IOMANAGER_VIOLATION, code, p2, p3, p4, "%s", rule);
 }
 
+/* IRPs of up to this many stack locations come from a lookaside list,
+ * as NT keeps per-processor lists of small and large IRPs: the I/O
+ * manager allocates one per request, and the pool allocator's cost is a
+ * large part of a small request's. Larger ones come from pool. */
+#define IOP_LOOKASIDE_STACK 4
+static NPAGED_LOOKASIDE_LIST irp_lookaside;
+
 void IopInitializeIrps(void)
 {
+    ExInitializeNPagedLookasideList(&irp_lookaside, NULL, NULL, 0, IoSizeOfIrp(IOP_LOOKASIDE_STACK), TAG_IRP, 32);
 }
 
 void IoInitializeIrp(PIRP irp, USHORT size, CCHAR stack)
@@ -46,10 +54,14 @@ PIRP IoAllocateIrp(CCHAR stack, BOOLEAN charge_quota)
     if (stack < 1 || stack > 32)
         return NULL;
     USHORT size = IoSizeOfIrp(stack);
-    PIRP irp = ExAllocatePoolWithTag(NonPagedPoolNx, size, TAG_IRP);
+    BOOLEAN small = stack <= IOP_LOOKASIDE_STACK;
+    PIRP irp = small ? ExAllocateFromNPagedLookasideList(&irp_lookaside)
+                     : ExAllocatePoolWithTag(NonPagedPoolNx, size, TAG_IRP);
     if (!irp)
         return NULL;
     IoInitializeIrp(irp, size, stack);
+    if (small)
+        irp->AllocationFlags |= IRP_LOOKASIDE_ALLOCATION;
     __atomic_add_fetch(&IopIrpsInUse, 1, __ATOMIC_RELAXED);
     return irp;
 }
@@ -76,7 +88,10 @@ void IoFreeIrp(PIRP irp)
                         "IoFreeIrp of an IRP a driver still holds (it was sent with IoCallDriver and has "
                         "not been completed back to its creator)");
     irp->Type = 0;   /* a second free, or a use after free, is caught above */
-    ExFreePoolWithTag(irp, TAG_IRP);
+    if (irp->AllocationFlags & IRP_LOOKASIDE_ALLOCATION)
+        ExFreeToNPagedLookasideList(&irp_lookaside, irp);
+    else
+        ExFreePoolWithTag(irp, TAG_IRP);
     __atomic_sub_fetch(&IopIrpsInUse, 1, __ATOMIC_RELAXED);
 }
 

@@ -105,6 +105,11 @@ typedef struct { const char *name; uint64_t value; } KT_COUNTER;
 typedef int (*KT_COUNTER_FN)(KT_COUNTER *out, int max);
 void KtRegisterCounters(KT_COUNTER_FN fn);
 
+/* Test drivers' window on the PFN database (kernel/ktest/ktpfn.c): frame
+ * PFN's reference count (one per mapping or I/O, plus one per MDL lock),
+ * 0xFFFFFFFF for a frame that is not RAM. A snapshot, read unlocked. */
+ULONG KtPfnReferenceCount(ULONG64 Pfn);
+
 /* Run the tests (or benchmarks) the command line asks for and leave QEMU. */
 void KtRunTests(const char *pattern);
 void KtRunBenchmarks(const char *pattern);

@@ -1,0 +1,35 @@
+/* The RAM disk's internals, shared by its files (not for other drivers). */
+#pragma once
+#include "drivers/drivers.h"
+#include "kernel/ntsyscall.h"
+#include "drivers/ramdisk/ramdisk_ioctl.h"
+
+#define RD_TAG         POOL_TAG('R', 'a', 'm', 'D')
+#define RD_SECTOR_SIZE 512
+#define RD_DEFAULT_MIB 4
+#define RD_MAX_MIB     32     /* nonpaged pool is 64 MiB of address space in all */
+
+/* The bench disks: \Device\RamDisk1 (direct I/O, no filter on it) and
+ * \Device\RamDisk1Buffered, the same storage through DO_BUFFERED_IO, so
+ * make bench compares the two transfer methods with nothing else different. */
+#define RD_BENCH_MIB   2
+
+typedef struct {
+    PUCHAR Storage;           /* nonpaged: the disk's bytes, reachable at any IRQL */
+    BOOLEAN OwnsStorage;      /* FALSE for a second view of another device's storage */
+    ULONG64 Size;             /* bytes, a multiple of RD_SECTOR_SIZE */
+    RAMDISK_STATS_T Stats;    /* updated with atomics: requests come from any thread */
+} RD_EXTENSION;
+
+#define RdCount(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
+
+NTSTATUS RdReadWrite(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+NTSTATUS RdDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+static inline NTSTATUS RdComplete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
+{
+    Irp->IoStatus.Status = Status;
+    Irp->IoStatus.Information = Information;
+    IoCompleteRequest(Irp, NT_SUCCESS(Status) ? IO_DISK_INCREMENT : IO_NO_INCREMENT);
+    return Status;
+}
