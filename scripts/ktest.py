@@ -287,6 +287,7 @@ class Runner:
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
             "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
+            "runner.reports_a_leaked_msix_entry": self.t_leaked_msix,
             "build.hidden_tests_with_one_base_name_both_run": self.t_extra_same_base_name,
             "layout.prefix_names_its_folder": self.t_layout,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
@@ -354,6 +355,18 @@ class Runner:
         must fail the test and name every counter that moved."""
         test = "selftest.leaks_a_locked_page_on_purpose"
         wants = ["frame references held by MDL locks was 0 before the test and 1 after", "system PTEs in use was"]
+        b = self.boot(name, f"ktest={test}", 60)
+        outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
+        if any(o.name == test and all(w in o.message for w in wants) for o in outs):
+            return True, ""
+        return False, f"expected a failure of {test} naming " + " and ".join(f"'{w}'" for w in wants) + \
+            ", judged: " + ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
+
+    def t_leaked_msix(self, name):
+        """An MSI-X entry left connected: the PCI bus driver's leak counter
+        must fail the test and say so, with the system PTEs of the table."""
+        test = "pci.leaks_an_msix_entry_on_purpose"
+        wants = ["PCI MSI-X entries connected was 0 before the test and 1 after", "system PTEs in use was"]
         b = self.boot(name, f"ktest={test}", 60)
         outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
         if any(o.name == test and all(w in o.message for w in wants) for o in outs):
