@@ -163,15 +163,25 @@ void IoCancelThreadIo(PKTHREAD t)
      * teardown stops the system: PROCESS_HAS_LOCKED_PAGES, as on NT. */
     KIRQL old;
     KeAcquireSpinLock(&thread_irp_lock, &old);
-    while (!IsListEmpty(&t->IrpList)) {
-        PIRP irp = CONTAINING_RECORD(RemoveHeadList(&t->IrpList), IRP, ThreadListEntry);
+    for (PLIST_ENTRY e = t->IrpList.Flink; e != &t->IrpList;) {
+        PIRP irp = CONTAINING_RECORD(e, IRP, ThreadListEntry);
+        e = e->Flink;
+        /* Only an IRP a driver still holds. One whose completion has
+         * walked to the top is about to get (or has) its APC, which
+         * overlays Tail.Overlay.Thread: leave it, the APC comes to this
+         * thread (a later wait delivers it, thread exit runs it down).
+         * Completion reads Thread under this lock after its walk, so a
+         * walk that finishes after this sees NULL and finishes without
+         * the requester. */
+        if (irp->CurrentLocation > irp->StackCount)
+            continue;
+        RemoveEntryList(&irp->ThreadListEntry);
         InitializeListHead(&irp->ThreadListEntry);
         irp->Tail.Overlay.Thread = NULL;
         PIO_STACK_LOCATION sl = irp->Tail.Overlay.CurrentStackLocation;
         kprintf("[io] IRP %p was cancelled %d s ago and its driver (%s) has not completed it: disassociated "
                 "from thread %llu\n", irp, IOP_CANCEL_WAIT_MS / 1000,
-                irp->CurrentLocation <= irp->StackCount && sl->DeviceObject ?
-                    sl->DeviceObject->DriverObject->DriverName.Buffer : "?",
+                sl->DeviceObject ? sl->DeviceObject->DriverObject->DriverName.Buffer : "?",
                 (unsigned long long)t->Id);
     }
     KeReleaseSpinLock(&thread_irp_lock, old);

@@ -205,8 +205,11 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
     ULONG key = 0;
     if (a[8] && !NT_SUCCESS(s = ExCaptureUser(&key, (const void *)a[8], sizeof(key), 4)))
         return s;
-    /* The buffer: all of it user space, and for a read all of it
-     * writable, before anything is sent (NT's ProbeForWrite). */
+    /* The buffer: all of it user space before anything is sent. That a
+     * read's buffer is writable is checked where the method needs it:
+     * every page touched for buffered I/O (ExProbeUserOutput, NT's
+     * ProbeForWrite), the lock with write access for direct I/O; with
+     * neither, the driver probes. */
     if (!NT_SUCCESS(s = probe_user_range(ubuf, length)))
         return s;
     PFILE_OBJECT fo;

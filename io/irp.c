@@ -169,17 +169,28 @@ static void free_mdls(PIRP irp)
     irp->MdlAddress = NULL;
 }
 
+/* Tail.Apc overlays Tail.Overlay: initializing and queueing the APC
+ * overwrites Overlay.Thread and Overlay.OriginalFileObject. As NT does,
+ * the file object travels in the APC's SystemArgument2 and is put back
+ * before stage 2 reads it. */
+static PIRP irp_of_apc(PKAPC apc)
+{
+    PIRP irp = CONTAINING_RECORD(apc, IRP, Tail.Apc);
+    irp->Tail.Overlay.OriginalFileObject = apc->SystemArgument2;
+    return irp;
+}
+
 static void complete_apc(PKAPC apc, PKNORMAL_ROUTINE *normal, PVOID *ctx, PVOID *a1, PVOID *a2)
 {
     UNREFERENCED_PARAMETER(normal), UNREFERENCED_PARAMETER(ctx), UNREFERENCED_PARAMETER(a1);
     UNREFERENCED_PARAMETER(a2);
-    (void)IopFinishRequest(CONTAINING_RECORD(apc, IRP, Tail.Apc), TRUE);
+    (void)IopFinishRequest(irp_of_apc(apc), TRUE);
 }
 
 /* The requester ended before the APC ran: finish without its memory. */
 static void complete_rundown(PKAPC apc)
 {
-    (void)IopFinishRequest(CONTAINING_RECORD(apc, IRP, Tail.Apc), FALSE);
+    (void)IopFinishRequest(irp_of_apc(apc), FALSE);
 }
 
 void IoCompleteRequest(PIRP irp, CCHAR boost)
@@ -275,10 +286,13 @@ void IoCompleteRequest(PIRP irp, CCHAR boost)
         (void)IopFinishRequest(irp, FALSE);
         return;
     }
+    PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
     KeInitializeApc(&irp->Tail.Apc, t, CurrentApcEnvironment, complete_apc, complete_rundown, NULL, KernelMode,
                     NULL);
-    if (!KeInsertQueueApc(&irp->Tail.Apc, NULL, NULL, boost))
+    if (!KeInsertQueueApc(&irp->Tail.Apc, NULL, fo, boost)) {
+        irp->Tail.Overlay.OriginalFileObject = fo;
         (void)IopFinishRequest(irp, FALSE);   /* the thread is gone */
+    }
 }
 
 NTSTATUS IopFinishRequest(PIRP irp, BOOLEAN user_context)

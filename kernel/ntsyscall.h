@@ -165,7 +165,7 @@ typedef struct {
     char Name[64];               /* "\Device\RamDisk0", "" for an unnamed filter */
     char DriverName[32];         /* "\Driver\RamDisk" */
 } SYSTEM_DEVICE_T;
-#define SystemPciList 204            /* array of SYSTEM_PCI_T, every PCI function the bus driver found */
+#define SystemPciList 205            /* array of SYSTEM_PCI_T, every PCI function the bus driver found (204 is SystemInterruptTime) */
 typedef struct {
     uint64_t Base;               /* physical address, or I/O port */
     uint64_t Size;               /* bytes */
@@ -192,6 +192,13 @@ typedef struct {
     SYSTEM_PCI_BAR_T Bars[6];
     char DriverName[32];         /* "\Driver\..." bound to it, "" for none */
 } SYSTEM_PCI_T;
+
+/* Monotonic time for ring 3 (what NT's user mode reads from
+ * KUSER_SHARED_DATA.InterruptTime): 100 ns units since boot. */
+#define SystemInterruptTime 204      /* mdlos */
+typedef struct {
+    uint64_t InterruptTime;
+} SYSTEM_INTERRUPT_TIME_T;
 
 /* Object names and attributes (NT's OBJECT_ATTRIBUTES; the name is an
  * 8-bit counted string, NT's ANSI_STRING - NT itself uses UTF-16). */

@@ -27,11 +27,14 @@ static void cmd_help(void)
            "  help          this list\n"
            "  ps            the processes (NtQuerySystemInformation SystemProcessList)\n"
            "  mem           physical memory and fault counts (SystemMemoryInformation)\n"
+           "  devices       every device object: name, driver, flags, stack (SystemDeviceList)\n"
+           "  drivers       every driver and its devices (from the device list)\n"
            "  handles [PID] every process's open handles, or one process's (SystemHandleList)\n"
            "  pci           the PCI functions: IDs, class, BARs, interrupt, MSI-X, driver (SystemPciList)\n"
            "  exit [N]      leave the shell (init starts a new one)\n"
            "any other word runs the program of that name, with the line as its command\n"
-           "line, e.g. `hello a \"b c\"`, `utest_vm user.vm.*`, `crasher null_read`.\n"
+           "line, e.g. `hello a \"b c\"`, `utest_vm user.vm.*`, `crasher null_read`,\n"
+           "`dd if=pattern of=\\Device\\RamDisk0 bs=64K count=16`, `hexdump \\Device\\RamDisk0 0 64`.\n"
            "programs:");
     for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
         printf(" %s", programs[i]);
@@ -196,6 +199,137 @@ static void cmd_mem(void)
 #undef KB
 }
 
+/* Device object flags and types (NT's wdm.h values; the kernel's are in
+ * io/iomgr.h, which user mode does not include). */
+#define DO_BUFFERED_IO 0x00000004
+#define DO_EXCLUSIVE   0x00000008
+#define DO_DIRECT_IO   0x00000010
+#define DO_DEVICE_INITIALIZING 0x00000080
+
+/* The device list, grown until it fits. Returns the count; *LIST to free. */
+static size_t query_devices(SYSTEM_DEVICE_T **list, const char *who)
+{
+    size_t size = 16 * sizeof(SYSTEM_DEVICE_T);
+    *list = NULL;
+    for (int tries = 0; tries < 8; tries++) {
+        SYSTEM_DEVICE_T *l = malloc(size);
+        if (!l) {
+            printf("%s: out of memory\n", who);
+            return 0;
+        }
+        size_t got = 0;
+        NTSTATUS st = NtQuerySystemInformation(SystemDeviceList, l, size, &got);
+        if (st == STATUS_INFO_LENGTH_MISMATCH || st == STATUS_BUFFER_TOO_SMALL) {
+            free(l);
+            size = got > size ? got : size * 2;
+            continue;
+        }
+        if (!NT_SUCCESS(st)) {
+            char what[80];
+            snprintf(what, sizeof(what), "%s: NtQuerySystemInformation(SystemDeviceList)", who);
+            print_status(what, st);
+            free(l);
+            return 0;
+        }
+        *list = l;
+        return got / sizeof(SYSTEM_DEVICE_T);
+    }
+    printf("%s: the device list keeps growing\n", who);
+    return 0;
+}
+
+/* A device by its name, or "(unnamed) ADDRESS" for a filter's. */
+static const char *device_label(const SYSTEM_DEVICE_T *l, size_t n, uint64_t dev, char *buf, size_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (l[i].Device == dev && l[i].Name[0]) {
+            snprintf(buf, size, "%.63s", l[i].Name);
+            return buf;
+        }
+    snprintf(buf, size, "(unnamed) %llx", (unsigned long long)dev);
+    return buf;
+}
+
+static const char *type_name(uint32_t t)
+{
+    switch (t) {
+    case 0x07: return "disk";
+    case 0x15: return "null";
+    case 0x22: return "unknown";
+    default: return "?";
+    }
+}
+
+static void cmd_devices(void)
+{
+    SYSTEM_DEVICE_T *l;
+    size_t n = query_devices(&l, "devices");
+    if (!l)
+        return;
+    printf("%-16s %-22s %-16s %-7s %-9s %5s %5s %6s %5s\n", "DEVICE", "NAME", "DRIVER", "TYPE", "FLAGS", "STACK",
+           "ALIGN", "SECTOR", "OPENS");
+    for (size_t i = 0; i < n; i++) {
+        SYSTEM_DEVICE_T *d = &l[i];
+        char flags[40] = "";
+        if (d->Flags & DO_BUFFERED_IO)
+            strlcat(flags, "buffered", sizeof(flags));
+        else if (d->Flags & DO_DIRECT_IO)
+            strlcat(flags, "direct", sizeof(flags));
+        else
+            strlcat(flags, "neither", sizeof(flags));
+        if (d->Flags & DO_EXCLUSIVE)
+            strlcat(flags, ",excl", sizeof(flags));
+        if (d->Flags & DO_DEVICE_INITIALIZING)
+            strlcat(flags, ",init", sizeof(flags));
+        printf("%016llx %-22.63s %-16.31s %-7s %-9s %5u %5u %6u %5u\n", (unsigned long long)d->Device,
+               d->Name[0] ? d->Name : "(unnamed)", d->DriverName, type_name(d->DeviceType), flags, d->StackSize,
+               d->AlignmentRequirement + 1, d->SectorSize, d->ReferenceCount);
+        char a[80];
+        if (d->AttachedTo)
+            printf("%16s   attached to %s\n", "", device_label(l, n, d->AttachedTo, a, sizeof(a)));
+        if (d->AttachedDevice)
+            printf("%16s   below %s\n", "", device_label(l, n, d->AttachedDevice, a, sizeof(a)));
+    }
+    printf("%llu devices; FLAGS: the transfer method the I/O manager uses (DO_BUFFERED_IO, DO_DIRECT_IO or\n"
+           "neither); STACK: the IRP stack locations a request to it needs; ALIGN: the buffer alignment\n"
+           "FILE_NO_INTERMEDIATE_BUFFERING requires (AlignmentRequirement + 1)\n", (unsigned long long)n);
+    free(l);
+}
+
+/* The drivers, derived from the device list: each device names its driver. */
+static void cmd_drivers(void)
+{
+    SYSTEM_DEVICE_T *l;
+    size_t n = query_devices(&l, "drivers");
+    if (!l)
+        return;
+    printf("%-20s %7s  %s\n", "DRIVER", "DEVICES", "NAMES");
+    size_t drivers = 0;
+    for (size_t i = 0; i < n; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(l[j].DriverName, l[i].DriverName) == 0;
+        if (seen)
+            continue;
+        drivers++;
+        unsigned k = 0;
+        char names[256] = "";
+        for (size_t j = i; j < n; j++) {
+            if (strcmp(l[j].DriverName, l[i].DriverName) != 0)
+                continue;
+            k++;
+            char a[80];
+            if (names[0])
+                strlcat(names, " ", sizeof(names));
+            strlcat(names, device_label(l, n, l[j].Device, a, sizeof(a)), sizeof(names));
+        }
+        printf("%-20.31s %7u  %s\n", l[i].DriverName[0] ? l[i].DriverName : "?", k, names);
+    }
+    printf("%llu drivers with devices (a driver without a device object is not in the device list)\n",
+           (unsigned long long)drivers);
+    free(l);
+}
+
 static void run(const char *image, const char *command_line)
 {
     HANDLE h = 0;
@@ -263,6 +397,10 @@ int main(int argc, char **argv)
             cmd_ps();
         else if (strcmp(cmd, "mem") == 0)
             cmd_mem();
+        else if (strcmp(cmd, "devices") == 0)
+            cmd_devices();
+        else if (strcmp(cmd, "drivers") == 0)
+            cmd_drivers();
         else if (strcmp(cmd, "handles") == 0)
             cmd_handles(rest);
         else if (strcmp(cmd, "pci") == 0)

@@ -259,11 +259,12 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     if (cls == SystemHandleList)
         return ObpQuerySystemHandles((PVOID)ubuf, len, (PSIZE_T)uret);   /* every process's handles (kernel/ob) */
     if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList &&
-        cls != SystemPciList)
+        cls != SystemInterruptTime && cls != SystemPciList)
         return STATUS_INVALID_INFO_CLASS;
     /* Both outputs checked before either is written: the whole buffer is
      * user space and aligned, what can be written is writable. */
     SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T)
+                : cls == SystemInterruptTime   ? sizeof(SYSTEM_INTERRUPT_TIME_T)
                 : cls == SystemDeviceList      ? 64 * sizeof(SYSTEM_DEVICE_T)
                 : cls == SystemPciList         ? PCI_MAX_DEVICES * sizeof(SYSTEM_PCI_T)
                                                : 64 * sizeof(SYSTEM_PROCESS_T);
@@ -325,6 +326,12 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
             s = ExReturnToUser((PUCHAR)ubuf + (SIZE_T)i * sizeof(SYSTEM_PROCESS_T), &snap[i], sizeof(SYSTEM_PROCESS_T),
                                8);
         ExFreePoolWithTag(snap, TAG_SNAPSHOT);
+    } else if (cls == SystemInterruptTime) {
+        /* NT's user mode reads the interrupt time from KUSER_SHARED_DATA;
+         * mdlos has no shared page, so it is a query (dd's MiB/s). */
+        SYSTEM_INTERRUPT_TIME_T t = { KeQueryInterruptTime() };
+        need = sizeof(t);
+        s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, &t, need, 8);
     } else if (cls == SystemDeviceList) {
         /* The same shape: a snapshot (copied under the I/O manager's
          * locks into pool allocated first), then copied out. */

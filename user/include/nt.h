@@ -83,6 +83,27 @@ uint64_t NtSystemCallN(uint64_t number, const uint64_t *args);
 void RtlInitString(STRING_T *s, const char *text);
 void InitializeObjectAttributes(OBJECT_ATTRIBUTES_T *oa, STRING_T *name, uint32_t attributes);
 
+/* ---- files, devices and events (user/lib/file.c) ---- */
+/* NtOpenFile of the device NAME (\Device\Null) with ACCESS (FILE_READ_DATA,
+ * GENERIC_READ | GENERIC_WRITE, ...; SYNCHRONIZE is added) and OPTIONS
+ * (FILE_SYNCHRONOUS_IO_NONALERT for a file with a position; 0 for an
+ * asynchronous one), sharing read and write. */
+NTSTATUS OpenDevice(const char *name, uint32_t access, uint32_t options, HANDLE *file);
+/* NtReadFile / NtWriteFile of LENGTH bytes at OFFSET, waiting (on the file
+ * handle) if the request pends: the final status, bytes in IOSB->Information. */
+NTSTATUS ReadAt(HANDLE file, void *buffer, uint32_t length, uint64_t offset, IO_STATUS_BLOCK_T *iosb);
+NTSTATUS WriteAt(HANDLE file, const void *buffer, uint32_t length, uint64_t offset, IO_STATUS_BLOCK_T *iosb);
+/* A disk's length in bytes (IOCTL_DISK_GET_LENGTH_INFO); an error status
+ * from a device that is not a disk. */
+NTSTATUS DiskLength(HANDLE file, uint64_t *length);
+/* NtCreateEvent, unnamed: notification (0) or synchronization (1). */
+NTSTATUS CreateEventHandle(HANDLE *event, int synchronization, int signalled);
+/* NtWaitForSingleObject with a time-out in ms (0 = forever): STATUS_WAIT_0,
+ * STATUS_TIMEOUT or an error. */
+NTSTATUS WaitHandle(HANDLE handle, uint64_t timeout_ms);
+/* 100 ns units since boot, monotonic (SystemInterruptTime); 0 if unknown. */
+uint64_t InterruptTime100ns(void);
+
 /* ---- small helpers on top (user/lib/process.c) ---- */
 /* Sleep for MS milliseconds (NtDelayExecution, relative). */
 NTSTATUS SleepMs(uint64_t ms);

@@ -11,12 +11,17 @@
  *   child cow_count            copy-on-write fault accounting (see cow_count())
  *   child set_event NAME       open the event \BaseNamedObjects\NAME, set it, exit 0
  *   child hold_events N MS     create N unnamed events, sleep MS, exit without closing them
+ *   child hold_io DEVICE       open an IoTest DEVICE, make it hold requests (IOT_PEND_HOLD), start
+ *                              an asynchronous read into a 3-page unaligned buffer and exit with
+ *                              the read still held: exit status = the pages it had locked then
+ *                              (ProcessFaultCounters.LockedPages), for utest_io.c
  */
 #include <nt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "user/tests/child.h"
+#include "drivers/iotest/iotest_ioctl.h"
 
 /* One page of initialized data of its own, so no other write (the stack
  * cookie, stdio) has touched it before the test does. */
@@ -115,6 +120,28 @@ int main(int argc, char **argv)
         }
         SleepMs(strtoul(argv[3], NULL, 0));
         return 0;   /* the handles are the kernel's to close */
+    }
+    if (strcmp(c, "hold_io") == 0 && argc > 2) {
+        HANDLE f, ev;
+        IO_STATUS_BLOCK_T iosb;
+        NTSTATUS st = OpenDevice(argv[2], FILE_READ_DATA | FILE_WRITE_DATA, 0, &f);
+        if (!NT_SUCCESS(st))
+            return st;
+        IOT_PEND pend = { IOT_PEND_HOLD, 0 };
+        st = NtDeviceIoControlFile(f, 0, NULL, NULL, &iosb, IOCTL_IOTEST_SET_PEND, &pend, sizeof(pend), NULL, 0);
+        if (!NT_SUCCESS(st) || !NT_SUCCESS(st = CreateEventHandle(&ev, 0, 0)))
+            return st;
+        static uint8_t buf[4 * PAGE_SIZE] __attribute__((aligned(4096)));
+        int64_t offset = 0;
+        st = NtReadFile(f, ev, NULL, NULL, &iosb, buf + 0x123, 2 * PAGE_SIZE + 100, &offset, NULL);
+        if (st != STATUS_PENDING)
+            return NT_SUCCESS(st) ? CHILD_BAD_USAGE : st;
+        PROCESS_FAULT_COUNTERS_T fc;
+        if (!NT_SUCCESS(st = NtQueryInformationProcess(NtCurrentProcess(), ProcessFaultCounters, &fc, sizeof(fc), NULL)))
+            return st;
+        /* Exit with the read held: the kernel must cancel it and wait
+         * for it before the address space goes (NT's thread rundown). */
+        return (int)fc.LockedPages;
     }
     printf("child: unknown command '%s'\n", c);
     return CHILD_BAD_USAGE;

@@ -3,9 +3,24 @@
  * hostile arguments across every service of user/tests/svctable.h: it
  * creates, waits for, terminates and closes child processes, allocates,
  * commits, protects, decommits and frees memory and touches what it owns,
- * and hands every service bad pointers (NULL, kernel, non-canonical,
- * unmapped, reserved, no-access, read-only, guard, wrapping, straddling
- * MmUserProbeAddress, misaligned), bad handles, lengths and values.
+ * creates, opens, sets and closes events, opens and closes devices and
+ * reads, writes, controls, flushes and cancels on them, and hands every
+ * service bad pointers (NULL, kernel, non-canonical, unmapped, reserved,
+ * no-access, read-only, guard, wrapping, straddling MmUserProbeAddress,
+ * misaligned; inside OBJECT_ATTRIBUTES too), bad handles (closed, garbage,
+ * of the wrong type), lengths and values.
+ *
+ * It must never hang, so some calls are kept safe by construction:
+ *  - waits (NtWaitForSingleObject) only ever get child processes, which all
+ *    end by themselves: never an event or a file, which may never be
+ *    signalled;
+ *  - the devices it opens complete every request at once: \Device\Null and
+ *    \Device\IoTestBuffered (never the RAM disk, whose filter holds reads,
+ *    nor the IoTest devices' pend or hold modes); its IOCTLs are any code
+ *    to \Device\Null (which refuses them all) and only the buffered
+ *    IoTest IOCTL to \Device\IoTestBuffered, so no random code can switch
+ *    a device to holding requests;
+ *  - NtReadConsole is never valid (it waits for a line).
  *
  * What it checks itself: a call whose arguments include one that can
  * never be right (a required NULL, a kernel or non-canonical address, a
@@ -28,12 +43,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "user/tests/svctable.h"
+#include "drivers/iotest/iotest_ioctl.h"
 
 #define P PAGE_SIZE
 #define SELF NtCurrentProcess()
 #define FUZZ_AREA 0x0000200000000000ULL   /* where fixed-base allocations go: nothing else is there */
 #define MAX_REGIONS 12
 #define MAX_CHILDREN 4
+#define MAX_OBJECTS 8     /* events and files the fuzzer's own calls opened */
 
 static uint64_t rng;
 static uint64_t rnd(void)
@@ -55,6 +72,11 @@ typedef struct {
 } REGION;
 static REGION regions[MAX_REGIONS];
 static HANDLE children[MAX_CHILDREN];
+/* Handles made by the set-up: never closed by a fuzzed call. */
+static HANDLE fx_event, fx_null, fx_buffered;
+/* Handles that fuzzed calls made (0: a free slot), and of which kind. */
+static HANDLE objects[MAX_OBJECTS];
+static int object_is_file[MAX_OBJECTS];
 static int huge_ok;
 static uint64_t huge_allocations;   /* successful allocations of 1 GiB or more */
 static int guard_armed;   /* fx_guard is a guard page now (no call was handed it since it was armed) */
@@ -80,35 +102,35 @@ static uint64_t alloc(uint64_t base, size_t size, uint32_t type, uint32_t protec
 
 /* ---- bad values ---- */
 
-static int surely_bad;   /* this call has an argument no service may accept */
+static int surely_bad;   /* this call has an argument no service may accept: the fuzz.c line that chose it */
 __attribute__((noinline)) static void fuzz_code(void) { __asm__ volatile(""); }
 
 static uint64_t bad_pointer(const ARGDESC *d)
 {
     switch (below(12)) {
-    case 0: if (!d->optional) surely_bad = 1; return 0;
-    case 1: surely_bad = 1; return 0xFFFFF80000000000ULL + below(1 << 20) * 8;
-    case 2: surely_bad = 1; return 0x0000800000000000ULL + below(1 << 20) * 8;
-    case 3: surely_bad = 1; return 0x8000000000000000ULL | (rnd() & ~7ULL);
+    case 0: if (!d->optional) surely_bad = __LINE__; return 0;
+    case 1: surely_bad = __LINE__; return 0xFFFFF80000000000ULL + below(1 << 20) * 8;
+    case 2: surely_bad = __LINE__; return 0x0000800000000000ULL + below(1 << 20) * 8;
+    case 3: surely_bad = __LINE__; return 0x8000000000000000ULL | (rnd() & ~7ULL);
     case 4: return 0x100000000ULL + below(1 << 20) * 8;   /* unmapped (nothing is reserved there) */
     case 5: return fx_reserved + below(4) * P;
     case 6: return fx_noaccess;
     case 7: return arg_is_written(d) ? (uint64_t)ro_page : fx_noaccess;
     case 8: return fx_guard;   /* a guard page (once; re-armed now and then) */
-    case 9: surely_bad = 1; return MM_USER_PROBE_ADDRESS - (d->len_arg >= 0 ? 8 : 0);   /* straddles or is past */
+    case 9: surely_bad = __LINE__; return MM_USER_PROBE_ADDRESS - (d->len_arg >= 0 ? 8 : 0);   /* straddles or is past */
     case 10:
         if (d->align > 1) {
-            surely_bad = 1;
+            surely_bad = __LINE__;
             return (uint64_t)quiet + 8 * below(64) + 1 + below(d->align - 1);
         }
         return (uint64_t)&fuzz_code;   /* code: read-only */
-    default: surely_bad = 1; return 0 - 8 * (1 + below(4));   /* wraps at 2^64 */
+    default: surely_bad = __LINE__; return 0 - 8 * (1 + below(4));   /* wraps at 2^64 */
     }
 }
 
 static uint64_t bad_handle(void)
 {
-    surely_bad = 1;   /* none of these is ever a handle of ours */
+    surely_bad = __LINE__;   /* none of these is ever a handle of ours */
     static const uint64_t h[] = { 0, 0x1234, 0x5, 0x7FFFFFFFFFFFFFFCULL, 0xFFFFFFFF00000004ULL,
                                   0xFFFFF80000000000ULL, 4 * MAX_CHILDREN + 64 };
     if (chance(20))
@@ -165,6 +187,31 @@ static HANDLE any_child(void)
     return h ? h : bad_handle();
 }
 
+/* An event for an A_EVENT argument, a file for A_FILE; now and then one
+ * of the wrong type (surely bad). */
+static HANDLE any_object(ARGKIND kind)
+{
+    int want_file = kind == A_FILE;
+    if (chance(4)) {
+        surely_bad = __LINE__;
+        return want_file ? fx_event : chance(50) ? fx_null : SELF;
+    }
+    for (int tries = 0; tries < 3 && chance(40); tries++) {
+        int i = (int)below(MAX_OBJECTS);
+        if (objects[i] && object_is_file[i] == want_file)
+            return objects[i];
+    }
+    return want_file ? (chance(50) ? fx_null : fx_buffered) : fx_event;
+}
+
+static int object_slot(void)
+{
+    for (int i = 0; i < MAX_OBJECTS; i++)
+        if (!objects[i])
+            return i;
+    return -1;
+}
+
 static int child_slot(void)
 {
     for (int i = 0; i < MAX_CHILDREN; i++)
@@ -177,39 +224,116 @@ static int child_slot(void)
 
 static struct {
     uint64_t base, size, ret;
-    uint32_t old, pad;
-    int64_t time;
+    uint32_t old, key;
+    int64_t time, offset;
     HANDLE handle;
+    IO_STATUS_BLOCK_T iosb;
+    OBJECT_ATTRIBUTES_T oa;
+    STRING_T name;
 } V;
+
+static const char *const object_names[] = {
+    "\\Device\\Null", "\\Device\\IoTestBuffered", "\\Device\\NoSuchDevice", "\\BaseNamedObjects\\fuzz",
+    "\\BaseNamedObjects\\fuzz2", "\\Device", "Device\\Null", "\\", "\\NoSuchDirectory\\x",
+};
+
+/* An OBJECT_ATTRIBUTES in V for NAME, or (SPOIL) one with a hostile field
+ * or inner pointer. NAME_OPTIONAL: a NULL ObjectName is allowed. */
+static uint64_t fuzz_attributes(const char *name, int spoil, int name_optional)
+{
+    RtlInitString(&V.name, name);
+    InitializeObjectAttributes(&V.oa, &V.name, chance(10) ? OBJ_CASE_INSENSITIVE : 0);
+    if (!spoil)
+        return (uint64_t)&V.oa;
+    static const ARGDESC name_desc = { A_IN, 8, 0, -1, sizeof(STRING_T), "ObjectName" };
+    ARGDESC buf_desc = { A_IN, 1, 0, -1, V.name.Length, "Buffer" };
+    ARGDESC opt_desc = name_desc;
+    opt_desc.optional = (uint8_t)name_optional;
+    switch (below(8)) {
+    case 0: V.oa.Length = (uint32_t)rnd(); if (V.oa.Length != sizeof(V.oa)) surely_bad = __LINE__; break;
+    case 1: V.oa.RootDirectory = rnd() | 4; surely_bad = __LINE__; break;
+    case 2: V.oa.Attributes = (uint32_t)rnd(); break;
+    case 3: V.oa.ObjectName = (STRING_T *)bad_pointer(&opt_desc); break;
+    case 4: V.name.Buffer = (char *)bad_pointer(&buf_desc); break;
+    case 5: V.name.Length = (uint16_t)rnd(); break;
+    case 6: V.name.MaximumLength = (uint16_t)below(V.name.Length + 1); break;
+    default: V.oa.SecurityDescriptor = (void *)rnd(); if (V.oa.SecurityDescriptor) surely_bad = __LINE__; break;
+    }
+    return (uint64_t)&V.oa;
+}
 
 static const char *const images[] = { "child", "hello", "", "no_such_program",
                                       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" };
 static const char *const cmdlines[] = { "child exit 3", "child sleep 20", "child", "hello fuzz", "" };
 
 /* Fill A for service N: each argument valid, or (now and then) hostile. */
-static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
+static int hostile_was, hostile_line;   /* surely_bad before the hostile pointer, and the line it set */
+
+static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile_ptr)
 {
-    memset(a, 0, 6 * sizeof(a[0]));
+    memset(a, 0, (MAX_ARGS + 1) * sizeof(a[0]));
     memset(&V, 0, sizeof(V));
     *hostile_ptr = -1;
-    int spoil = chance(45) ? (int)below(6) : -1;   /* which argument goes bad, if any */
-    for (int i = 0; i < 6; i++) {
+    int spoil = chance(45) ? (int)below((uint64_t)arg_count(svc) + (arg_count(svc) == 0)) : -1;   /* which argument goes bad */
+    for (int i = 0; i < MAX_ARGS; i++) {
         const ARGDESC *d = &svc->arg[i];
         int bad = i == spoil;
         switch (d->kind) {
         case A_HANDLE:
+        case A_ANY_HANDLE:
             if (bad)
                 a[i] = bad_handle();
-            else if (svc->number == SYS_NtTerminateProcess || svc->number == SYS_NtWaitForSingleObject ||
-                     svc->number == SYS_NtClose)
-                a[i] = any_child();   /* never ourselves */
+            else if (svc->number == SYS_NtTerminateProcess || svc->number == SYS_NtWaitForSingleObject)
+                a[i] = any_child();   /* never ourselves, and only what ends by itself */
+            else if (svc->number == SYS_NtClose)
+            {
+                /* a child, or (as often) an event or file a call opened */
+                HANDLE o = 0;
+                for (int k = 0, j = (int)below(MAX_OBJECTS); k < MAX_OBJECTS && !o; k++)
+                    o = objects[(j + k) % MAX_OBJECTS];
+                a[i] = chance(50) || !o ? any_child() : o;
+            }
+            else if (chance(3))
+                a[i] = chance(50) ? fx_event : fx_null, surely_bad = __LINE__;   /* not a process */
             else
                 a[i] = svc->number == SYS_NtQueryInformationProcess && chance(30) ? any_child() : SELF;
             break;
-        case A_IN: case A_OUT: case A_INOUT: case A_STRING:
+        case A_EVENT:
             if (bad) {
+                int was = surely_bad;
+                a[i] = bad_handle();
+                if (!a[i] && d->optional)
+                    surely_bad = was;   /* 0 is "no event": fine */
+            } else if (d->optional && chance(50))
+                a[i] = 0;
+            else
+                a[i] = any_object(A_EVENT);
+            break;
+        case A_FILE:
+            a[i] = bad ? bad_handle() : any_object(A_FILE);
+            break;
+        case A_OBJATTR:
+            if (bad && chance(50)) {
                 a[i] = bad_pointer(d);
                 *hostile_ptr = i;
+            } else {
+                /* a good structure, hostile inside when BAD (below, per service) */
+                a[i] = 1;
+            }
+            break;
+        case A_IN: case A_OUT: case A_INOUT: case A_STRING:
+            if (bad) {
+                int was = surely_bad;
+                a[i] = bad_pointer(d);
+                *hostile_ptr = i;
+                hostile_was = was;
+                hostile_line = surely_bad != was ? surely_bad : 0;
+                /* A NULL buffer with a length passes NT's ProbeForRead (it
+                 * checks the range only, and [0, length) is user space);
+                 * only the transfer faults. A neither-I/O device that does
+                 * not touch it (\Device\Null) succeeds, as on NT. */
+                if (!a[i] && (svc->number == SYS_NtReadFile || svc->number == SYS_NtWriteFile) && i == 5)
+                    surely_bad = was;
             }
             break;
         default: break;
@@ -221,9 +345,9 @@ static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
     int timing = svc->number == SYS_NtDelayExecution ? 1 : svc->number == SYS_NtWaitForSingleObject ? 2 : -1;
     if (timing >= 0 && spoil == timing && !surely_bad && !(a[timing] == fx_guard && guard_armed)) {
         a[timing] = 0xFFFFF80000000000ULL;
-        surely_bad = 1;
+        surely_bad = __LINE__;
     }
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < MAX_ARGS; i++)
         if (arg_is_pointer(&svc->arg[i]) && a[i] == fx_guard)
             guard_armed = 0;   /* consumed, perhaps */
     /* The valid pointers and the values, per service. */
@@ -257,7 +381,7 @@ static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
         a[4] = spoil == 4 ? (uint32_t)rnd() : (uint32_t[]){ MEM_RESERVE | MEM_COMMIT, MEM_RESERVE, MEM_COMMIT }[below(3)];
         a[5] = spoil == 5 ? any_protection() : chance(70) ? PAGE_READWRITE : any_protection();
         if (!free_region_slot() && !surely_bad)
-            a[3] = 0, surely_bad = 1;   /* no room to track a new region: make sure it fails (required NULL) */
+            a[3] = 0, surely_bad = __LINE__;   /* no room to track a new region: make sure it fails (required NULL) */
         break;
     case SYS_NtFreeVirtualMemory:
         if (spoil != 1) {
@@ -341,7 +465,7 @@ static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
             a[0] = (uint64_t)scratch;
         a[1] = spoil == 1 ? (chance(50) ? 0 : rnd()) : 64;
         a[2] = chance(50) ? 0 : 0xFFFFF80000000000ULL;
-        surely_bad = 1;
+        surely_bad = __LINE__;
         break;
     case SYS_NtQuerySystemInformation:
         a[0] = spoil == 0 ? rnd() % 512 : chance(50) ? SystemMemoryInformation : SystemProcessList;
@@ -364,11 +488,115 @@ static void make_args(const SERVICE *svc, uint64_t a[6], int *hostile_ptr)
         a[2] = rnd();
         a[3] = rnd() % 64;
         break;
+    case SYS_NtCreateEvent:
+    case SYS_NtOpenEvent:
+    case SYS_NtCreateFile:
+    case SYS_NtOpenFile: {
+        int file = svc->number == SYS_NtCreateFile || svc->number == SYS_NtOpenFile;
+        int create_event = svc->number == SYS_NtCreateEvent;
+        if (spoil != 0)
+            a[0] = (uint64_t)&V.handle;
+        if (object_slot() < 0 && !surely_bad)
+            a[0] = 0, surely_bad = __LINE__;   /* no slot to track a new handle: make sure it fails (required NULL) */
+        a[1] = spoil == 1 ? (uint32_t)rnd()
+             : file ? (uint32_t[]){ GENERIC_READ, GENERIC_READ | GENERIC_WRITE, FILE_READ_DATA | SYNCHRONIZE,
+                                    FILE_WRITE_DATA, MAXIMUM_ALLOWED }[below(5)]
+                    : (chance(80) ? EVENT_ALL_ACCESS : (uint32_t)below(4));
+        if (a[2] == 1 || spoil != 2) {
+            const char *name = object_names[file ? (chance(70) ? below(2) : below(9)) : 3 + (chance(80) ? below(2) : below(6))];
+            a[2] = create_event && chance(40) && spoil != 2 ? 0 : fuzz_attributes(name, spoil == 2, create_event);
+        }
+        if (create_event) {
+            a[3] = spoil == 3 ? rnd() % 4 : below(2);
+            a[4] = below(2);
+        } else if (svc->number == SYS_NtCreateFile) {
+            if (spoil != 3)
+                a[3] = (uint64_t)&V.iosb;
+            if (spoil == 4 || chance(20))
+                a[4] = spoil == 4 ? a[4] : (uint64_t)&V.time;
+            a[5] = spoil == 5 ? rnd() : 0;
+            a[6] = spoil == 6 ? rnd() : FILE_SHARE_READ | FILE_SHARE_WRITE;
+            a[7] = spoil == 7 ? rnd() % 8 : chance(80) ? FILE_OPEN : below(6);
+            a[8] = spoil == 8 ? (uint32_t)rnd() : chance(50) ? FILE_SYNCHRONOUS_IO_NONALERT : 0;
+            a[9] = spoil == 9 ? rnd() : 0;
+            a[10] = spoil == 10 ? rnd() % 64 : 0;
+            if (a[9] || a[10])
+                surely_bad = __LINE__;
+        } else if (svc->number == SYS_NtOpenFile) {
+            if (spoil != 3)
+                a[3] = (uint64_t)&V.iosb;
+            a[4] = spoil == 4 ? rnd() : FILE_SHARE_READ | FILE_SHARE_WRITE;
+            a[5] = spoil == 5 ? (uint32_t)rnd() : chance(50) ? FILE_SYNCHRONOUS_IO_NONALERT : 0;
+        }
+        break;
     }
+    case SYS_NtSetEvent:
+    case SYS_NtResetEvent:
+        if (spoil != 1 && chance(50))
+            a[1] = (uint64_t)&V.old;
+        break;
+    case SYS_NtReadFile:
+    case SYS_NtWriteFile: {
+        a[2] = spoil == 2 ? rnd() | 1 : 0;   /* an APC routine: STATUS_NOT_SUPPORTED */
+        if (a[2])
+            surely_bad = __LINE__;
+        a[3] = rnd();
+        if (spoil != 4)
+            a[4] = (uint64_t)&V.iosb;
+        a[6] = spoil == 6 ? (uint32_t)rnd() >> below(32) : below(4096);
+        /* A read of a length the buffer cannot hold would overwrite the
+         * fuzzer itself: a hostile read length is past the buffered limit
+         * (16 MiB: STATUS_INSUFFICIENT_RESOURCES), or Null's 0 bytes. */
+        if (spoil == 6 && svc->number == SYS_NtReadFile && a[6] >= 4096)
+            a[6] |= 0x01000001;
+        if (spoil != 5)
+            a[5] = good_pointer(&svc->arg[5], a[6] < 4096 ? a[6] : 4096);
+        if (spoil != 7 && chance(80)) {
+            V.offset = chance(80) ? (int64_t)(below(64) * 512) : (int64_t)rnd();
+            a[7] = (uint64_t)&V.offset;
+        }
+        if (spoil != 8 && chance(30))
+            a[8] = (uint64_t)&V.key;
+        break;
+    }
+    case SYS_NtDeviceIoControlFile: {
+        a[2] = spoil == 2 ? rnd() | 1 : 0;
+        if (a[2])
+            surely_bad = __LINE__;
+        if (spoil != 4)
+            a[4] = (uint64_t)&V.iosb;
+        /* Random codes only to \Device\Null (it refuses every IOCTL):
+         * none may reach an IoTest device and switch it to holding. A file
+         * the fuzzer opened itself may be either device: Null instead. */
+        for (int k = 0; k < MAX_OBJECTS; k++)
+            if (objects[k] && objects[k] == a[0])
+                a[0] = fx_null;
+        a[5] = a[0] == fx_buffered || chance(30) ? IOCTL_IOTEST_ECHO : (uint32_t)rnd();
+        if (a[0] == fx_buffered && spoil == 5)
+            a[0] = fx_null;   /* the random code goes to Null */
+        a[7] = spoil == 7 ? (uint32_t)rnd() >> below(32) : below(512);
+        a[9] = spoil == 9 ? (uint32_t)rnd() >> below(32) : chance(80) ? a[7] + below(512 - a[7]) : below(512);
+        if (spoil != 6 && chance(80))
+            a[6] = good_pointer(&svc->arg[6], 512);
+        if (spoil != 8 && chance(80))
+            a[8] = (uint64_t)scratch + 2048 + 8 * below(64);
+        break;
+    }
+    case SYS_NtFlushBuffersFile:
+    case SYS_NtCancelIoFile:
+        if (spoil != 1)
+            a[1] = (uint64_t)&V.iosb;
+        break;
+    }
+    /* A buffer of length 0 is never touched nor probed: no pointer is
+     * surely bad then (a straddling one included). */
+    if (*hostile_ptr >= 0 && svc->arg[*hostile_ptr].len_arg >= 0 && !a[svc->arg[*hostile_ptr].len_arg] &&
+        hostile_line && surely_bad == hostile_line)
+        surely_bad = hostile_was;
 }
 
 /* Keep what the fuzzer owns in step with what the call did. */
-static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
+static void account(const SERVICE *svc, const uint64_t a[], NTSTATUS st)
 {
     if (!NT_SUCCESS(st))
         return;
@@ -380,6 +608,15 @@ static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
         V.size = *(volatile uint64_t *)a[svc->number == SYS_NtAllocateVirtualMemory ? 3 : 2];
     } else if (svc->number == SYS_NtCreateProcess) {
         V.handle = *(volatile uint64_t *)a[2];
+    } else if (svc->number >= SYS_NtCreateEvent && svc->number <= SYS_NtOpenFile &&
+               svc->number != SYS_NtSetEvent && svc->number != SYS_NtResetEvent) {
+        int slot = object_slot();
+        if (slot < 0) {
+            printf("[fuzz] FAIL a handle was opened with no slot to track it\n");
+            NtTerminateCurrentProcess(1);
+        }
+        objects[slot] = *(volatile uint64_t *)a[0];
+        object_is_file[slot] = svc->number == SYS_NtCreateFile || svc->number == SYS_NtOpenFile;
     }
     switch (svc->number) {
     case SYS_NtAllocateVirtualMemory: {
@@ -436,6 +673,9 @@ static void account(const SERVICE *svc, const uint64_t a[6], NTSTATUS st)
         for (int i = 0; i < MAX_CHILDREN; i++)
             if (children[i] == a[0])
                 children[i] = 0;
+        for (int i = 0; i < MAX_OBJECTS; i++)
+            if (objects[i] == a[0])
+                objects[i] = 0;
         break;
     }
 }
@@ -498,6 +738,16 @@ int main(int argc, char **argv)
     fx_guard = alloc(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE | PAGE_GUARD);
     guard_armed = 1;
     memset(scratch, 0, sizeof(scratch));
+    if (!NT_SUCCESS(NtCreateEvent(&fx_event, EVENT_ALL_ACCESS, NULL, 0, 0)) ||
+        !NT_SUCCESS(OpenDevice("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT,
+                               &fx_null)) ||
+        !NT_SUCCESS(OpenDevice("\\Device\\IoTestBuffered", FILE_READ_DATA | FILE_WRITE_DATA, 0, &fx_buffered))) {
+        printf("[fuzz] FAIL set-up: could not create the event or open \\Device\\Null and \\Device\\IoTestBuffered\n");
+        return 1;
+    }
+    if (trace_from == 0)
+        printf("[fuzz] event %#llx, \\Device\\Null %#llx, \\Device\\IoTestBuffered %#llx\n",
+               (unsigned long long)fx_event, (unsigned long long)fx_null, (unsigned long long)fx_buffered);
     uint64_t failed = 0, ok = 0, made = 0;
     for (uint64_t i = 0; i < n && failed == 0; i++, made++) {
         if (chance(10)) {
@@ -506,7 +756,7 @@ int main(int argc, char **argv)
         }
         if (chance(2))
             rearm_guard();
-        uint64_t a[6];
+        uint64_t a[MAX_ARGS + 1];
         int hostile;
         surely_bad = 0;
         const SERVICE *svc;
@@ -516,30 +766,33 @@ int main(int argc, char **argv)
             svc = NULL;
             memset(a, 0, sizeof(a));
             a[0] = 0x1234;   /* harmless to any service, were the number truncated */
-            surely_bad = 1;
+            surely_bad = __LINE__;
         } else {
-            do
-                svc = &services[below(SERVICE_COUNT)];
-            while (svc->flags & SVC_MATRIX_TODO);
+            svc = &services[below(SERVICE_COUNT)];
             number = svc->number;
             make_args(svc, a, &hostile);
         }
         if (i >= trace_from)
-            printf("[fuzz] call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx)\n", (unsigned long long)i,
-                   svc ? svc->name : "(no such service)", (unsigned long long)a[0], (unsigned long long)a[1],
-                   (unsigned long long)a[2], (unsigned long long)a[3], (unsigned long long)a[4],
-                   (unsigned long long)a[5]);
-        NTSTATUS st = (NTSTATUS)(uint32_t)NtSystemCall6(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+            printf("[fuzz] call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx | %#llx, %#llx, %#llx, %#llx, %#llx)\n",
+                   (unsigned long long)i, svc ? svc->name : "(no such service)", (unsigned long long)a[0],
+                   (unsigned long long)a[1], (unsigned long long)a[2], (unsigned long long)a[3],
+                   (unsigned long long)a[4], (unsigned long long)a[5], (unsigned long long)a[6],
+                   (unsigned long long)a[7], (unsigned long long)a[8], (unsigned long long)a[9],
+                   (unsigned long long)a[10]);
+        NTSTATUS st = (NTSTATUS)(uint32_t)NtSystemCallN(number, a);
         if (i >= trace_from)
             printf("[fuzz]   -> %#x\n", (unsigned)st);
         if (NT_SUCCESS(st))
             ok++;
         if (surely_bad && NT_SUCCESS(st)) {
-            printf("[fuzz] FAIL call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) returned %#x although an "
-                   "argument can never be valid (replay: make fuzz SEED=%#llx N=%llu)\n",
+            printf("[fuzz] FAIL call %llu: %s(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx | %#llx, %#llx, %#llx, %#llx, "
+                   "%#llx) returned %#x although an argument can never be valid (chosen at fuzz.c:%d; replay: make fuzz "
+                   "SEED=%#llx N=%llu)\n",
                    (unsigned long long)i, svc ? svc->name : "(no such service)", (unsigned long long)a[0],
                    (unsigned long long)a[1], (unsigned long long)a[2], (unsigned long long)a[3],
-                   (unsigned long long)a[4], (unsigned long long)a[5], (unsigned)st, (unsigned long long)seed,
+                   (unsigned long long)a[4], (unsigned long long)a[5], (unsigned long long)a[6],
+                   (unsigned long long)a[7], (unsigned long long)a[8], (unsigned long long)a[9],
+                   (unsigned long long)a[10], (unsigned)st, surely_bad, (unsigned long long)seed,
                    (unsigned long long)i + 1);
             failed++;
         }

@@ -9,7 +9,11 @@
  * the service reads or writes (fixed, or the value of another argument),
  * the alignment of the user's type (8 for SIZE_T, PVOID, HANDLE and
  * structures with such fields, 4 for ULONG, 1 for characters) and whether
- * NULL is allowed.
+ * NULL is allowed. Handles say which object type the service wants (a
+ * handle of another type is STATUS_OBJECT_TYPE_MISMATCH); an
+ * OBJECT_ATTRIBUTES argument holds two more pointers (ObjectName and its
+ * Buffer) that the matrix and the fuzzer spoil too. Up to 11 arguments:
+ * 7.. go on the user stack (NtSystemCallN).
  */
 #pragma once
 #include <nt.h>
@@ -18,29 +22,30 @@ typedef enum {
     A_NONE,     /* unused register */
     A_VALUE,    /* a flag, class, status or count: checked by value */
     A_HANDLE,   /* a process handle (or NtCurrentProcess()) */
+    A_ANY_HANDLE, /* a handle of any type (NtWaitForSingleObject, NtClose) */
+    A_EVENT,    /* an event handle (optional: 0 means none) */
+    A_FILE,     /* a file handle (NtOpenFile / NtCreateFile) */
     A_IN,       /* the service reads SIZE bytes there */
     A_OUT,      /* the service writes there */
     A_INOUT,    /* the service reads, then writes back */
     A_STRING,   /* a NUL-terminated string the service reads byte by byte */
-    A_LENGTH,   /* the length of another argument's buffer */
+    A_LENGTH,   /* the length of another argument's buffer (size 4: a ULONG, else a SIZE_T) */
+    A_OBJATTR,  /* an OBJECT_ATTRIBUTES the service reads, with ObjectName (a STRING_T) and its Buffer inside */
 } ARGKIND;
 
 typedef struct {
     ARGKIND kind;
     uint8_t align;       /* pointers: the alignment NT's probe checks */
-    uint8_t optional;    /* pointers: NULL is allowed */
+    uint8_t optional;    /* pointers: NULL is allowed; A_EVENT: 0 (no event) is allowed */
     int8_t len_arg;      /* pointers: index of the length argument, -1 = fixed SIZE */
-    uint32_t size;       /* pointers with a fixed size: how many bytes */
+    uint32_t size;       /* pointers with a fixed size: how many bytes; A_LENGTH: 4 for a ULONG */
     const char *name;
 } ARGDESC;
 
 enum {
     SVC_NEVER_VALID = 1,   /* never call with all arguments valid (it ends us, or waits for input) */
-    /* TEMPORARY, while the I/O manager is being built: the matrix and the
-     * fuzzer do not handle this service yet (more than six arguments,
-     * file and event handles, OBJECT_ATTRIBUTES). Removed when they do. */
-    SVC_MATRIX_TODO = 2,
 };
+#define MAX_ARGS 11
 
 typedef struct {
     const char *name;
@@ -49,13 +54,18 @@ typedef struct {
     /* What a length past the end of user space (or one that wraps) gets,
      * when it is not STATUS_ACCESS_VIOLATION from the probe. */
     NTSTATUS length_past_user_space;
-    ARGDESC arg[11];   /* 7.. are passed on the stack (kernel/ntsyscall.h) */
+    ARGDESC arg[MAX_ARGS];   /* 7.. are passed on the stack (kernel/ntsyscall.h) */
 } SERVICE;
 
 #define NONE { A_NONE, 0, 0, -1, 0, 0 }
 #define VALUE(n) { A_VALUE, 0, 0, -1, 0, n }
 #define HANDLE_ARG(n) { A_HANDLE, 0, 0, -1, 0, n }
+#define ANY_HANDLE(n) { A_ANY_HANDLE, 0, 0, -1, 0, n }
+#define EVENT(opt, n) { A_EVENT, 0, opt, -1, 0, n }
+#define FILE_ARG(n) { A_FILE, 0, 0, -1, 0, n }
 #define LENGTH(n) { A_LENGTH, 0, 0, -1, 0, n }
+#define LENGTH32(n) { A_LENGTH, 0, 0, -1, 4, n }
+#define OBJATTR(opt, n) { A_OBJATTR, 8, opt, -1, sizeof(OBJECT_ATTRIBUTES_T), n }
 #define PTR(kind, size, align, opt, n) { kind, align, opt, -1, size, n }
 #define BUF(kind, len_arg, align, opt, n) { kind, align, opt, len_arg, 0, n }
 #define STRING(opt, n) { A_STRING, 1, opt, -1, 1, n }
@@ -80,8 +90,8 @@ static const SERVICE services[] = {
     { "NtCreateProcess", SYS_NtCreateProcess, 0, 0,
       { STRING(0, "image"), STRING(1, "command_line"), PTR(A_OUT, 8, 8, 0, "process"), NONE, NONE, NONE } },
     { "NtWaitForSingleObject", SYS_NtWaitForSingleObject, 0, 0,
-      { HANDLE_ARG("handle"), VALUE("alertable"), PTR(A_IN, 8, 8, 1, "timeout"), NONE, NONE, NONE } },
-    { "NtClose", SYS_NtClose, SVC_NEVER_VALID, 0, { HANDLE_ARG("handle"), NONE, NONE, NONE, NONE, NONE } },
+      { ANY_HANDLE("handle"), VALUE("alertable"), PTR(A_IN, 8, 8, 1, "timeout"), NONE, NONE, NONE } },
+    { "NtClose", SYS_NtClose, SVC_NEVER_VALID, 0, { ANY_HANDLE("handle"), NONE, NONE, NONE, NONE, NONE } },
     { "NtQueryInformationProcess", SYS_NtQueryInformationProcess, 0, 0,
       { HANDLE_ARG("process"), VALUE("class"), BUF(A_OUT, 3, 8, 0, "buffer"), LENGTH("length"),
         PTR(A_OUT, 8, 8, 1, "return_length"), NONE } },
@@ -97,38 +107,40 @@ static const SERVICE services[] = {
       { BUF(A_OUT, 1, 1, 0, "buffer"), LENGTH("length"), PTR(A_OUT, 8, 8, 1, "needed"), NONE, NONE, NONE } },
     { "NtSetInformationProcess", SYS_NtSetInformationProcess, 0, 0,
       { HANDLE_ARG("process"), VALUE("class"), VALUE("buffer"), VALUE("length"), NONE, NONE } },
-    { "NtCreateEvent", SYS_NtCreateEvent, SVC_MATRIX_TODO, 0,
-      { PTR(A_OUT, 8, 8, 0, "event"), VALUE("access"), PTR(A_IN, 48, 8, 1, "attributes"), VALUE("type"),
+    { "NtCreateEvent", SYS_NtCreateEvent, 0, 0,
+      { PTR(A_OUT, 8, 8, 0, "event"), VALUE("access"), OBJATTR(1, "attributes"), VALUE("type"),
         VALUE("initial_state"), NONE } },
-    { "NtOpenEvent", SYS_NtOpenEvent, SVC_MATRIX_TODO, 0,
-      { PTR(A_OUT, 8, 8, 0, "event"), VALUE("access"), PTR(A_IN, 48, 8, 0, "attributes"), NONE, NONE, NONE } },
-    { "NtSetEvent", SYS_NtSetEvent, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("event"), PTR(A_OUT, 4, 4, 1, "previous_state"), NONE, NONE, NONE, NONE } },
-    { "NtResetEvent", SYS_NtResetEvent, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("event"), PTR(A_OUT, 4, 4, 1, "previous_state"), NONE, NONE, NONE, NONE } },
-    { "NtCreateFile", SYS_NtCreateFile, SVC_MATRIX_TODO, 0,
-      { PTR(A_OUT, 8, 8, 0, "file"), VALUE("access"), PTR(A_IN, 48, 8, 0, "attributes"), PTR(A_OUT, 16, 8, 0, "iosb"),
+    { "NtOpenEvent", SYS_NtOpenEvent, 0, 0,
+      { PTR(A_OUT, 8, 8, 0, "event"), VALUE("access"), OBJATTR(0, "attributes"), NONE, NONE, NONE } },
+    { "NtSetEvent", SYS_NtSetEvent, 0, 0,
+      { EVENT(0, "event"), PTR(A_OUT, 4, 4, 1, "previous_state"), NONE, NONE, NONE, NONE } },
+    { "NtResetEvent", SYS_NtResetEvent, 0, 0,
+      { EVENT(0, "event"), PTR(A_OUT, 4, 4, 1, "previous_state"), NONE, NONE, NONE, NONE } },
+    /* A buffered transfer of more than IOP_MAX_BUFFERED_TRANSFER (16 MiB)
+     * is STATUS_INSUFFICIENT_RESOURCES: the templates use buffered devices. */
+    { "NtCreateFile", SYS_NtCreateFile, 0, 0,
+      { PTR(A_OUT, 8, 8, 0, "file"), VALUE("access"), OBJATTR(0, "attributes"), PTR(A_OUT, 16, 8, 0, "iosb"),
         PTR(A_IN, 8, 8, 1, "allocation_size"), VALUE("file_attributes"), VALUE("share_access"),
-        VALUE("disposition"), VALUE("options"), PTR(A_IN, 1, 1, 1, "ea_buffer"), VALUE("ea_length") } },
-    { "NtOpenFile", SYS_NtOpenFile, SVC_MATRIX_TODO, 0,
-      { PTR(A_OUT, 8, 8, 0, "file"), VALUE("access"), PTR(A_IN, 48, 8, 0, "attributes"), PTR(A_OUT, 16, 8, 0, "iosb"),
+        VALUE("disposition"), VALUE("options"), VALUE("ea_buffer"), VALUE("ea_length") } },
+    { "NtOpenFile", SYS_NtOpenFile, 0, 0,
+      { PTR(A_OUT, 8, 8, 0, "file"), VALUE("access"), OBJATTR(0, "attributes"), PTR(A_OUT, 16, 8, 0, "iosb"),
         VALUE("share_access"), VALUE("options") } },
-    { "NtReadFile", SYS_NtReadFile, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("file"), HANDLE_ARG("event"), VALUE("apc_routine"), VALUE("apc_context"),
-        PTR(A_OUT, 16, 8, 0, "iosb"), BUF(A_OUT, 6, 1, 0, "buffer"), LENGTH("length"),
+    { "NtReadFile", SYS_NtReadFile, 0, STATUS_INSUFFICIENT_RESOURCES,
+      { FILE_ARG("file"), EVENT(1, "event"), VALUE("apc_routine"), VALUE("apc_context"),
+        PTR(A_OUT, 16, 8, 0, "iosb"), BUF(A_OUT, 6, 1, 0, "buffer"), LENGTH32("length"),
         PTR(A_IN, 8, 8, 1, "byte_offset"), PTR(A_IN, 4, 4, 1, "key") } },
-    { "NtWriteFile", SYS_NtWriteFile, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("file"), HANDLE_ARG("event"), VALUE("apc_routine"), VALUE("apc_context"),
-        PTR(A_OUT, 16, 8, 0, "iosb"), BUF(A_IN, 6, 1, 0, "buffer"), LENGTH("length"),
+    { "NtWriteFile", SYS_NtWriteFile, 0, STATUS_INSUFFICIENT_RESOURCES,
+      { FILE_ARG("file"), EVENT(1, "event"), VALUE("apc_routine"), VALUE("apc_context"),
+        PTR(A_OUT, 16, 8, 0, "iosb"), BUF(A_IN, 6, 1, 0, "buffer"), LENGTH32("length"),
         PTR(A_IN, 8, 8, 1, "byte_offset"), PTR(A_IN, 4, 4, 1, "key") } },
-    { "NtDeviceIoControlFile", SYS_NtDeviceIoControlFile, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("file"), HANDLE_ARG("event"), VALUE("apc_routine"), VALUE("apc_context"),
-        PTR(A_OUT, 16, 8, 0, "iosb"), VALUE("code"), BUF(A_IN, 7, 1, 1, "input"), LENGTH("input_length"),
-        BUF(A_OUT, 9, 1, 1, "output"), LENGTH("output_length") } },
-    { "NtFlushBuffersFile", SYS_NtFlushBuffersFile, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), NONE, NONE, NONE, NONE } },
-    { "NtCancelIoFile", SYS_NtCancelIoFile, SVC_MATRIX_TODO, 0,
-      { HANDLE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), NONE, NONE, NONE, NONE } },
+    { "NtDeviceIoControlFile", SYS_NtDeviceIoControlFile, 0, STATUS_INSUFFICIENT_RESOURCES,
+      { FILE_ARG("file"), EVENT(1, "event"), VALUE("apc_routine"), VALUE("apc_context"),
+        PTR(A_OUT, 16, 8, 0, "iosb"), VALUE("code"), BUF(A_IN, 7, 1, 1, "input"), LENGTH32("input_length"),
+        BUF(A_OUT, 9, 1, 1, "output"), LENGTH32("output_length") } },
+    { "NtFlushBuffersFile", SYS_NtFlushBuffersFile, 0, 0,
+      { FILE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), NONE, NONE, NONE, NONE } },
+    { "NtCancelIoFile", SYS_NtCancelIoFile, 0, 0,
+      { FILE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), NONE, NONE, NONE, NONE } },
 };
 #define SERVICE_COUNT (sizeof(services) / sizeof(services[0]))
 _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,
@@ -137,14 +149,34 @@ _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,
 #undef NONE
 #undef VALUE
 #undef HANDLE_ARG
+#undef ANY_HANDLE
+#undef EVENT
+#undef FILE_ARG
 #undef LENGTH
+#undef LENGTH32
+#undef OBJATTR
 #undef PTR
 #undef BUF
 #undef STRING
 
 static inline int arg_is_pointer(const ARGDESC *d)
 {
-    return d->kind == A_IN || d->kind == A_OUT || d->kind == A_INOUT || d->kind == A_STRING;
+    return d->kind == A_IN || d->kind == A_OUT || d->kind == A_INOUT || d->kind == A_STRING || d->kind == A_OBJATTR;
+}
+
+static inline int arg_is_handle(const ARGDESC *d)
+{
+    return d->kind == A_HANDLE || d->kind == A_ANY_HANDLE || d->kind == A_EVENT || d->kind == A_FILE;
+}
+
+/* How many arguments the service takes (the last one that is not NONE). */
+static inline int arg_count(const SERVICE *svc)
+{
+    int n = 0;
+    for (int i = 0; i < MAX_ARGS; i++)
+        if (svc->arg[i].kind != A_NONE)
+            n = i + 1;
+    return n;
 }
 
 static inline int arg_is_written(const ARGDESC *d)

@@ -15,6 +15,13 @@
  *   a length running past the end of user space -> the probe's
  *      STATUS_ACCESS_VIOLATION (or the service's own limit)
  *   a handle that is not one -> STATUS_INVALID_HANDLE
+ *   a handle of the wrong type (an event for a file, a file for an event,
+ *      either for a process, the process pseudo-handle for a file)
+ *      -> STATUS_OBJECT_TYPE_MISMATCH
+ *   inside an OBJECT_ATTRIBUTES: ObjectName and its Buffer get the same
+ *      bad pointers; a bad Length, a RootDirectory (a relative name), a
+ *      name too long, empty, with a NUL, not from the root, naming nothing
+ *      or an object of another type -> NT's status for each
  *   a bad value (class, flag, size) -> the service's NT status
  *
  * After each bad call nothing may have changed: the other output buffers
@@ -29,6 +36,7 @@
 #include <string.h>
 #include <utest.h>
 #include "user/tests/svctable.h"
+#include "drivers/iotest/iotest_ioctl.h"
 
 #define P PAGE_SIZE
 #define SELF NtCurrentProcess()
@@ -50,6 +58,18 @@ static uint64_t unmapped;    /* free address space */
 static uint64_t top;         /* committed, ends at MM_HIGHEST_VAD_ADDRESS + 1 */
 static HANDLE exited;        /* a child that has ended (signaled) */
 static HANDLE closed;        /* a handle value that was closed */
+static HANDLE ev;            /* an unnamed notification event */
+static HANDLE named_ev;      /* the event EVENT_NAME */
+static HANDLE fnull;         /* \Device\Null, synchronous, read and write */
+static HANDLE fbuf;          /* BUFFERED_DEVICE, synchronous, read and write */
+
+#define EVENT_NAME "\\BaseNamedObjects\\badinput"
+#define NEW_EVENT_NAME "\\BaseNamedObjects\\badinput_new"
+/* The file services' templates use a DO_BUFFERED_IO device: the I/O
+ * manager itself probes and copies every byte of the buffer, so each bad
+ * pointer is the kernel's status, not a driver's choice. */
+#define BUFFERED_DEVICE "\\Device\\IoTestBuffered"
+#define BUFFERED_IOCTL IOCTL_IOTEST_ECHO   /* output[i] = input[i] + 1 */
 
 static uint64_t alloc_at(uint64_t base, size_t size, uint32_t type, uint32_t protect)
 {
@@ -102,6 +122,16 @@ static void setup(void)
     UT_EQ(m.State, MEM_FREE);
     UT_SUCCESS(NtCreateProcess("child", "child exit 0", &exited));
     UT_SUCCESS(NtWaitForSingleObject(exited, 0, NULL));
+    /* The handles the templates use, before CLOSED: a handle value is
+     * reused, so nothing may be opened after it is closed. */
+    UT_SUCCESS(NtCreateEvent(&ev, EVENT_ALL_ACCESS, NULL, 0, 0));
+    STRING_T n;
+    OBJECT_ATTRIBUTES_T oa;
+    RtlInitString(&n, EVENT_NAME);
+    InitializeObjectAttributes(&oa, &n, 0);
+    UT_SUCCESS(NtCreateEvent(&named_ev, EVENT_ALL_ACCESS, &oa, 0, 0));
+    UT_SUCCESS(OpenDevice("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fnull));
+    UT_SUCCESS(OpenDevice(BUFFERED_DEVICE, FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fbuf));
     UT_SUCCESS(NtCreateProcess("child", "child exit 0", &closed));
     UT_SUCCESS(NtWaitForSingleObject(closed, 0, NULL));
     UT_SUCCESS(NtClose(closed));
@@ -111,18 +141,31 @@ static void setup(void)
 
 static struct {
     uint64_t base, size;
-    uint32_t old, pad;
-    int64_t time;
+    uint32_t old, key;
+    int64_t time, offset;
     HANDLE handle;
     uint64_t ret;
+    IO_STATUS_BLOCK_T iosb;
+    OBJECT_ATTRIBUTES_T oa;
+    STRING_T name;
+    char text[320];
     uint8_t buf[1024] __attribute__((aligned(64)));
 } V;
 
+/* V.oa names TEXT (V.name and V.text hold it). */
+static uint64_t attributes(const char *text)
+{
+    strlcpy(V.text, text, sizeof(V.text));
+    RtlInitString(&V.name, V.text);
+    InitializeObjectAttributes(&V.oa, &V.name, 0);
+    return (uint64_t)&V.oa;
+}
+
 static const char text[] = "badinput\n";
 
-static void template(uint32_t n, uint64_t a[6])
+static void template(uint32_t n, uint64_t a[MAX_ARGS + 1])
 {
-    memset(a, 0, 6 * sizeof(a[0]));
+    memset(a, 0, (MAX_ARGS + 1) * sizeof(a[0]));
     memset(&V, 0xEE, sizeof(V));
     V.time = 0;
     switch (n) {
@@ -161,6 +204,33 @@ static void template(uint32_t n, uint64_t a[6])
     case SYS_NtYieldExecution: break;
     case SYS_NtGetCommandLine: a[0] = (uint64_t)V.buf; a[1] = 512; a[2] = (uint64_t)&V.ret; break;
     case SYS_NtSetInformationProcess: a[0] = SELF; a[1] = ProcessTrimWorkingSet; break;
+    case SYS_NtCreateEvent:
+        a[0] = (uint64_t)&V.handle; a[1] = EVENT_ALL_ACCESS; a[2] = attributes(NEW_EVENT_NAME);
+        break;
+    case SYS_NtOpenEvent: a[0] = (uint64_t)&V.handle; a[1] = EVENT_ALL_ACCESS; a[2] = attributes(EVENT_NAME); break;
+    case SYS_NtSetEvent:
+    case SYS_NtResetEvent: a[0] = ev; a[1] = (uint64_t)&V.old; break;
+    case SYS_NtCreateFile:
+        a[0] = (uint64_t)&V.handle; a[1] = GENERIC_READ; a[2] = attributes("\\Device\\Null");
+        a[3] = (uint64_t)&V.iosb; a[4] = (uint64_t)&V.time; a[6] = FILE_SHARE_READ | FILE_SHARE_WRITE;
+        a[7] = FILE_OPEN; a[8] = FILE_SYNCHRONOUS_IO_NONALERT;
+        break;
+    case SYS_NtOpenFile:
+        a[0] = (uint64_t)&V.handle; a[1] = GENERIC_READ; a[2] = attributes("\\Device\\Null");
+        a[3] = (uint64_t)&V.iosb; a[4] = FILE_SHARE_READ | FILE_SHARE_WRITE; a[5] = FILE_SYNCHRONOUS_IO_NONALERT;
+        break;
+    case SYS_NtReadFile:
+    case SYS_NtWriteFile:
+        V.offset = 0; V.key = 0;
+        a[0] = fbuf; a[1] = ev; a[4] = (uint64_t)&V.iosb; a[5] = (uint64_t)V.buf; a[6] = 64;
+        a[7] = (uint64_t)&V.offset; a[8] = (uint64_t)&V.key;
+        break;
+    case SYS_NtDeviceIoControlFile:
+        a[0] = fbuf; a[1] = ev; a[4] = (uint64_t)&V.iosb; a[5] = BUFFERED_IOCTL;
+        a[6] = (uint64_t)V.buf; a[7] = 16; a[8] = (uint64_t)V.buf + 512; a[9] = 16;
+        break;
+    case SYS_NtFlushBuffersFile: a[0] = fnull; a[1] = (uint64_t)&V.iosb; break;   /* Null flushes; IoTest does not */
+    case SYS_NtCancelIoFile: a[0] = fbuf; a[1] = (uint64_t)&V.iosb; break;
     default: UT_FAIL("service %u has no valid template in utest_badinput.c", n);
     }
 }
@@ -172,7 +242,7 @@ typedef struct {
     uint64_t pool_np, pool_paged, private_pages, locked_pages;
     uint32_t processes, regions;
     MEMORY_BASIC_INFORMATION_T map[MAX_REGIONS];
-    uint8_t out[6][64];   /* the first bytes of each valid output argument */
+    uint8_t out[MAX_ARGS][64];   /* the first bytes of each valid output argument */
     uint64_t top_sum;
 } STATE;
 
@@ -216,10 +286,10 @@ static void address_map(STATE *s)
     }
 }
 
-static void snapshot(STATE *s, const SERVICE *svc, const uint64_t a[6], int bad)
+static void snapshot(STATE *s, const SERVICE *svc, const uint64_t a[], int bad)
 {
     memset(s, 0, sizeof(*s));
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < MAX_ARGS; i++)
         if (i != bad && arg_is_written(&svc->arg[i]) && a[i])
             memcpy(s->out[i], (const void *)a[i], svc->arg[i].len_arg >= 0 ? 64 : svc->arg[i].size);
     s->top_sum = sum((const void *)top, 0x10000);
@@ -228,7 +298,11 @@ static void snapshot(STATE *s, const SERVICE *svc, const uint64_t a[6], int bad)
     memory_counters(s);   /* last before the call, first after it: nothing else runs in between */
 }
 
-static void check_unchanged(const STATE *before, const SERVICE *svc, const uint64_t a[6], int bad, const char *what)
+/* EXEMPT: a mask of output arguments the failed call may have written (a
+ * request that reached its driver and failed there has its status block
+ * written, as every completed request does). */
+static void check_unchanged(const STATE *before, const SERVICE *svc, const uint64_t a[], int bad, const char *what,
+                            uint32_t exempt)
 {
     STATE now;
     memset(&now, 0, sizeof(now));
@@ -241,8 +315,8 @@ static void check_unchanged(const STATE *before, const SERVICE *svc, const uint6
                   (unsigned long long)before->private_pages, (unsigned long long)now.private_pages);
     UT_ASSERT_MSG(now.locked_pages == 0, "%s (%s): %llu pages left locked", svc->name, what,
                   (unsigned long long)now.locked_pages);
-    for (int i = 0; i < 6; i++)
-        if (i != bad && arg_is_written(&svc->arg[i]) && a[i])
+    for (int i = 0; i < MAX_ARGS; i++)
+        if (i != bad && !(exempt & (1u << i)) && arg_is_written(&svc->arg[i]) && a[i])
             UT_ASSERT_MSG(memcmp(before->out[i], (const void *)a[i],
                                  svc->arg[i].len_arg >= 0 ? 64 : svc->arg[i].size) == 0,
                           "%s (%s): the valid output argument %s was written by a call that failed", svc->name,
@@ -278,85 +352,108 @@ static const char *const kind_name[K_COUNT] = {
     "a misaligned pointer", "a length past the end of user space",
 };
 
-/* Spoil argument I of A with bad kind K. Returns 0 when K does not apply
- * to that argument, else 1 and the status NT answers in *WANT. */
-static int spoil(const SERVICE *svc, int i, BADKIND k, uint64_t a[6], NTSTATUS *want)
+/* Spoil the pointer *P described by D with bad kind K; LEN is the length
+ * argument of its buffer (NULL: a fixed size), LEN32 when that is a ULONG,
+ * PAST the status of a length past user space. Returns 0 when K does not
+ * apply, else 1 and the status NT answers in *WANT. */
+static int spoil_pointer(const ARGDESC *d, uint64_t *p, uint64_t *len, int len32, NTSTATUS past, BADKIND k,
+                         NTSTATUS *want)
 {
-    const ARGDESC *d = &svc->arg[i];
-    int has_len = d->len_arg >= 0;
-    uint64_t *len = has_len ? &a[d->len_arg] : NULL;
+    int has_len = len != NULL;
     uint64_t size = has_len ? *len : d->size;
-    NTSTATUS past = svc->length_past_user_space ? svc->length_past_user_space : STATUS_ACCESS_VIOLATION;
     *want = STATUS_ACCESS_VIOLATION;
     switch (k) {
     case K_NULL:
         if (d->optional)
             return 0;
-        a[i] = 0;
+        *p = 0;
         return 1;
-    case K_KERNEL: a[i] = KERNEL_VA; return 1;
-    case K_KERNEL_IMAGE: a[i] = KERNEL_IMAGE; return 1;
-    case K_NONCANONICAL: a[i] = 0x0000800000000000ULL; return 1;
-    case K_NONCANONICAL_HIGH: a[i] = 0x8000000000000000ULL; return 1;
-    case K_UNMAPPED: a[i] = unmapped; return 1;
-    case K_RESERVED: a[i] = reserved; return 1;
-    case K_NOACCESS: a[i] = noaccess; return 1;
+    case K_KERNEL: *p = KERNEL_VA; return 1;
+    case K_KERNEL_IMAGE: *p = KERNEL_IMAGE; return 1;
+    case K_NONCANONICAL: *p = 0x0000800000000000ULL; return 1;
+    case K_NONCANONICAL_HIGH: *p = 0x8000000000000000ULL; return 1;
+    case K_UNMAPPED: *p = unmapped; return 1;
+    case K_RESERVED: *p = reserved; return 1;
+    case K_NOACCESS: *p = noaccess; return 1;
     case K_READONLY:
         if (!arg_is_written(d))
             return 0;
-        a[i] = (uint64_t)ro_page;
+        *p = (uint64_t)ro_page;
         return 1;
     case K_CODE:
         if (!arg_is_written(d))
             return 0;
-        a[i] = (uint64_t)&utest_main & ~(uint64_t)(d->align - 1);
+        *p = (uint64_t)&utest_main & ~(uint64_t)(d->align - 1);
         return 1;
     case K_GUARD:
-        a[i] = guard;
+        *p = guard;
         *want = STATUS_GUARD_PAGE_VIOLATION;
         return 1;
     case K_WRAP:
-        if (has_len) {   /* a valid start, a length that wraps past 2^64 */
-            *len = ~0ULL - a[i] + 0x1001;
+        if (has_len && len32) {   /* a ULONG cannot reach 2^64 from a user address: start near the top */
+            *p = 0 - 0x800ULL;
+            if (*len < 0x1000)
+                *len = 0x1000;
+        } else if (has_len) {     /* a valid start, a length that wraps past 2^64 */
+            *len = ~0ULL - *p + 0x1001;
             *want = past;
-        } else {         /* the last SIZE bytes of the address space */
-            a[i] = (0 - size) & ~(uint64_t)(d->align - 1);
+        } else {                  /* the last SIZE bytes of the address space */
+            *p = (0 - size) & ~(uint64_t)(d->align - 1);
         }
         return 1;
     case K_STRADDLE:
         if (has_len) {
-            a[i] = MM_USER_PROBE_ADDRESS - 8;
+            *p = MM_USER_PROBE_ADDRESS - 8;
             if (*len < 16)
                 *len = 16;
         } else if (size > d->align) {
-            a[i] = MM_USER_PROBE_ADDRESS - ((size / 2 + d->align - 1) & ~(uint64_t)(d->align - 1));
+            *p = MM_USER_PROBE_ADDRESS - ((size / 2 + d->align - 1) & ~(uint64_t)(d->align - 1));
         } else {
-            a[i] = MM_USER_PROBE_ADDRESS;   /* an aligned scalar cannot straddle: the first byte past */
+            *p = MM_USER_PROBE_ADDRESS;   /* an aligned scalar cannot straddle: the first byte past */
         }
         return 1;
     case K_MISALIGNED:
-        if (d->align <= 1 || !a[i])
+        if (d->align <= 1 || !*p)
             return 0;
-        a[i] += d->align / 2;
+        *p += d->align / 2;
         *want = STATUS_DATATYPE_MISALIGNMENT;
         return 1;
     case K_HUGE_LENGTH:
         if (!has_len)
             return 0;
-        *len = MM_USER_PROBE_ADDRESS;   /* start + length > MmUserProbeAddress, no wrap */
+        /* start + length > MmUserProbeAddress, no wrap; a ULONG length
+         * stays in user space from a low buffer: the service's own limit */
+        *len = len32 ? 0xFFFFFFFFULL : MM_USER_PROBE_ADDRESS;
         *want = past;
         return 1;
     default: return 0;
     }
 }
 
-static NTSTATUS call(const SERVICE *svc, const uint64_t a[6])
+/* Spoil argument I of A with bad kind K. */
+static int spoil(const SERVICE *svc, int i, BADKIND k, uint64_t a[], NTSTATUS *want)
 {
-    return (NTSTATUS)(uint32_t)NtSystemCall6(svc->number, a[0], a[1], a[2], a[3], a[4], a[5]);
+    const ARGDESC *d = &svc->arg[i];
+    uint64_t *len = d->len_arg >= 0 ? &a[d->len_arg] : NULL;
+    int len32 = len && svc->arg[d->len_arg].size == 4;
+    NTSTATUS past = svc->length_past_user_space ? svc->length_past_user_space : STATUS_ACCESS_VIOLATION;
+    if (len32 && k == K_WRAP)
+        past = STATUS_ACCESS_VIOLATION;
+    return spoil_pointer(d, &a[i], len, len32, past, k, want);
+}
+
+/* Every service through NtSystemCallN: arguments 7.. go on the stack. */
+static NTSTATUS call(const SERVICE *svc, const uint64_t a[MAX_ARGS + 1])
+{
+    return (NTSTATUS)(uint32_t)NtSystemCallN(svc->number, a);
 }
 
 /* One bad call: the exact status, the guard consumed, nothing else changed. */
-static void try_bad(const SERVICE *svc, uint64_t a[6], int bad, NTSTATUS want, const char *what, int guarded)
+/* One bad call: the exact status, the guard consumed, nothing else changed.
+ * BAD is the spoiled argument (-1 for a bad value), ARGNAME what to call
+ * it, VALUE what it was set to. */
+static void try_bad_ex(const SERVICE *svc, uint64_t a[], int bad, const char *argname, uint64_t value, NTSTATUS want,
+                       const char *what, int guarded, uint32_t exempt)
 {
     STATE before;
     snapshot(&before, svc, a, bad);
@@ -364,34 +461,69 @@ static void try_bad(const SERVICE *svc, uint64_t a[6], int bad, NTSTATUS want, c
     if (st != want) {
         char w[48];
         snprintf(w, sizeof(w), "%s", UtStatusText(want));
-        if (bad < 0)
+        if (!argname)
             UT_FAIL("%s with %s: returned %s, expected %s", svc->name, what, UtStatusText(st), w);
-        UT_FAIL("%s with %s = %s (%#llx): returned %s, expected %s", svc->name, svc->arg[bad].name, what,
-                (unsigned long long)a[bad], UtStatusText(st), w);
+        UT_FAIL("%s with %s = %s (%#llx): returned %s, expected %s", svc->name, argname, what,
+                (unsigned long long)value, UtStatusText(st), w);
     }
     if (guarded) {
         /* NT: the guard fired once and is gone; the map is compared with it re-armed. */
         uint32_t prot = protection_of(guard);
         UT_ASSERT_MSG(prot == PAGE_READWRITE, "%s with %s = a guard page: the page's protection is %#x afterwards, "
-                      "expected the guard cleared (PAGE_READWRITE)", svc->name, svc->arg[bad].name, prot);
+                      "expected the guard cleared (PAGE_READWRITE)", svc->name, argname, prot);
         arm_guard();
     }
-    check_unchanged(&before, svc, a, bad, what);
+    check_unchanged(&before, svc, a, bad, what, exempt);
+}
+
+static void try_bad(const SERVICE *svc, uint64_t a[], int bad, NTSTATUS want, const char *what, int guarded)
+{
+    try_bad_ex(svc, a, bad, bad >= 0 ? svc->arg[bad].name : NULL, bad >= 0 ? a[bad] : 0, want, what, guarded, 0);
+}
+
+/* The pointers inside an OBJECT_ATTRIBUTES (the template's, in V): its
+ * ObjectName (a STRING_T, 8-aligned) and the name's Buffer (characters).
+ * A NULL ObjectName is a value (an unnamed object, or no name), in
+ * oa_matrix; a NULL Buffer with a length is a bad pointer. */
+static void nested_matrix(const SERVICE *svc, int i)
+{
+    static const ARGDESC name_desc = { A_IN, 8, 1, -1, sizeof(STRING_T), "ObjectName" };
+    for (int field = 0; field < 2; field++) {
+        for (int k = 0; k < K_COUNT; k++) {
+            uint64_t a[MAX_ARGS + 1];
+            NTSTATUS want;
+            template(svc->number, a);
+            ARGDESC buf_desc = { A_IN, 1, 0, -1, V.name.Length, "ObjectName->Buffer" };
+            const ARGDESC *d = field ? &buf_desc : &name_desc;
+            uint64_t p = field ? (uint64_t)V.name.Buffer : (uint64_t)V.oa.ObjectName;
+            if (!spoil_pointer(d, &p, NULL, 0, STATUS_ACCESS_VIOLATION, (BADKIND)k, &want))
+                continue;
+            if (field)
+                V.name.Buffer = (char *)p;
+            else
+                V.oa.ObjectName = (STRING_T *)p;
+            char argname[64];
+            snprintf(argname, sizeof(argname), "%s->%s", svc->arg[i].name, d->name);
+            try_bad_ex(svc, a, -1, argname, p, want, kind_name[k], k == K_GUARD, 0);
+        }
+    }
 }
 
 static void pointer_matrix(const SERVICE *svc)
 {
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < MAX_ARGS; i++) {
         if (!arg_is_pointer(&svc->arg[i]))
             continue;
         for (int k = 0; k < K_COUNT; k++) {
-            uint64_t a[6];
+            uint64_t a[MAX_ARGS + 1];
             NTSTATUS want;
             template(svc->number, a);
             if (!spoil(svc, i, (BADKIND)k, a, &want))
                 continue;
             try_bad(svc, a, i, want, kind_name[k], k == K_GUARD);
         }
+        if (svc->arg[i].kind == A_OBJATTR)
+            nested_matrix(svc, i);
     }
 }
 
@@ -402,14 +534,30 @@ static void handle_matrix(const SERVICE *svc)
         { 0x5, "a misaligned handle value" }, { 0x7FFFFFFFFFFFFFFCULL, "a huge handle value" },
         { 0xFFFFFFFF00000004ULL, "a handle with high bits set" }, { KERNEL_VA, "a kernel address as a handle" },
     };
-    for (int i = 0; i < 6; i++) {
-        if (svc->arg[i].kind != A_HANDLE)
+    for (int i = 0; i < MAX_ARGS; i++) {
+        const ARGDESC *d = &svc->arg[i];
+        if (!arg_is_handle(d))
             continue;
         for (size_t b = 0; b < sizeof(bad) / sizeof(bad[0]); b++) {
-            uint64_t a[6];
+            if (!bad[b].h && d->optional)
+                continue;   /* no event: allowed */
+            uint64_t a[MAX_ARGS + 1];
             template(svc->number, a);
             a[i] = bad[b].h;
             try_bad(svc, a, i, STATUS_INVALID_HANDLE, bad[b].what, 0);
+        }
+        /* Handles of another type: the object manager's type check. */
+        const struct { uint64_t h; const char *what; ARGKIND not_for; } other[] = {
+            { ev, "an event handle", A_EVENT }, { fnull, "a file handle", A_FILE },
+            { exited, "a process handle", A_HANDLE }, { SELF, "NtCurrentProcess()", A_HANDLE },
+        };
+        for (size_t b = 0; b < sizeof(other) / sizeof(other[0]) && d->kind != A_ANY_HANDLE; b++) {
+            if (other[b].not_for == d->kind)
+                continue;
+            uint64_t a[MAX_ARGS + 1];
+            template(svc->number, a);
+            a[i] = other[b].h;
+            try_bad(svc, a, i, STATUS_OBJECT_TYPE_MISMATCH, other[b].what, 0);
         }
     }
 }
@@ -418,13 +566,13 @@ static void handle_matrix(const SERVICE *svc)
 
 typedef struct {
     uint32_t service;
-    int8_t arg;          /* 0..5: the register; 10 + n: the 8-byte value argument n points to */
+    int8_t arg;          /* 0..10: the argument; INDIRECT(n): the 8-byte value argument n points to */
     uint64_t value;
     NTSTATUS want;
     const char *what;
 } BADVALUE;
 
-#define INDIRECT(n) (10 + (n))
+#define INDIRECT(n) (20 + (n))
 static const BADVALUE bad_values[] = {
     { SYS_NtAllocateVirtualMemory, 2, 22, STATUS_INVALID_PARAMETER_3, "zero_bits 22" },
     { SYS_NtAllocateVirtualMemory, 4, 0, STATUS_INVALID_PARAMETER_5, "type 0" },
@@ -463,6 +611,25 @@ static const BADVALUE bad_values[] = {
     { SYS_NtReadConsole, 1, 0, STATUS_INVALID_PARAMETER, "length 0" },
     { SYS_NtQuerySystemInformation, 0, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
     { SYS_NtSetInformationProcess, 1, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
+    { SYS_NtCreateEvent, 3, 2, STATUS_INVALID_PARAMETER, "type 2" },
+    { SYS_NtCreateFile, 1, 0x04000000, STATUS_ACCESS_DENIED, "an access bit no file has" },
+    { SYS_NtCreateFile, 1, FILE_READ_DATA, STATUS_INVALID_PARAMETER, "synchronous without SYNCHRONIZE" },
+    { SYS_NtCreateFile, 6, 0x8, STATUS_INVALID_PARAMETER, "share_access 8" },
+    { SYS_NtCreateFile, 7, FILE_OVERWRITE_IF + 1, STATUS_INVALID_PARAMETER, "disposition 6" },
+    { SYS_NtCreateFile, 8, 0x01000000, STATUS_INVALID_PARAMETER, "an option bit past FILE_VALID_OPTION_FLAGS" },
+    { SYS_NtCreateFile, 8, FILE_SYNCHRONOUS_IO_ALERT | FILE_SYNCHRONOUS_IO_NONALERT, STATUS_INVALID_PARAMETER,
+      "both synchronous modes" },
+    { SYS_NtCreateFile, 9, 0x1000, STATUS_INVALID_PARAMETER, "an EA buffer" },
+    { SYS_NtCreateFile, 10, 16, STATUS_INVALID_PARAMETER, "an EA length" },
+    { SYS_NtOpenFile, 5, 0x01000000, STATUS_INVALID_PARAMETER, "an option bit past FILE_VALID_OPTION_FLAGS" },
+    { SYS_NtOpenFile, 5, FILE_DIRECTORY_FILE | FILE_NON_DIRECTORY_FILE | FILE_SYNCHRONOUS_IO_NONALERT,
+      STATUS_INVALID_PARAMETER, "both directory and non-directory" },
+    { SYS_NtOpenFile, 4, 0x10, STATUS_INVALID_PARAMETER, "share_access 0x10" },
+    { SYS_NtReadFile, 2, 0x401000, STATUS_NOT_SUPPORTED, "an APC routine" },
+    { SYS_NtReadFile, INDIRECT(7), (uint64_t)-5, STATUS_INVALID_PARAMETER, "*byte_offset -5" },
+    { SYS_NtWriteFile, 2, 0x401000, STATUS_NOT_SUPPORTED, "an APC routine" },
+    { SYS_NtWriteFile, INDIRECT(7), (uint64_t)-5, STATUS_INVALID_PARAMETER, "*byte_offset -5" },
+    { SYS_NtDeviceIoControlFile, 2, 0x401000, STATUS_NOT_SUPPORTED, "an APC routine" },
 };
 
 static void value_matrix(const SERVICE *svc)
@@ -471,13 +638,101 @@ static void value_matrix(const SERVICE *svc)
         const BADVALUE *v = &bad_values[b];
         if (v->service != svc->number)
             continue;
-        uint64_t a[6];
+        uint64_t a[MAX_ARGS + 1];
         template(svc->number, a);
-        if (v->arg >= 10)
-            *(uint64_t *)a[v->arg - 10] = v->value;
+        if (v->arg >= 20)
+            *(uint64_t *)a[v->arg - 20] = v->value;
         else
             a[v->arg] = v->value;
         try_bad(svc, a, -1, v->want, v->what, 0);
+    }
+}
+
+/* ---- bad OBJECT_ATTRIBUTES: a value inside it, for each service that takes one ---- */
+
+typedef struct {
+    const char *what;
+    int field;             /* what is changed */
+    uint64_t value;
+    const char *text;      /* OA_TEXT: the name */
+    NTSTATUS file, open_event, create_event;   /* the status of each kind of service; 0: not tried */
+} BADATTR;
+
+enum { OA_LENGTH, OA_ROOT, OA_ATTRIBUTES, OA_SD, OA_NAME_NULL, OA_NAME_LENGTH, OA_NAME_MAX, OA_TEXT, OA_LONG };
+
+static const BADATTR bad_attributes[] = {
+    { "Length 0", OA_LENGTH, 0, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER },
+    { "Length 47", OA_LENGTH, 47, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER },
+    { "Length 0xFFFFFFFF", OA_LENGTH, 0xFFFFFFFF, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER,
+      STATUS_INVALID_PARAMETER },
+    { "a RootDirectory (a relative name)", OA_ROOT, 0, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER,
+      STATUS_INVALID_PARAMETER },
+    { "an unknown attribute bit", OA_ATTRIBUTES, 0x1, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER,
+      STATUS_INVALID_PARAMETER },
+    { "a security descriptor", OA_SD, 0, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER,
+      STATUS_INVALID_PARAMETER },
+    { "no ObjectName", OA_NAME_NULL, 0, NULL, STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_NAME_INVALID, 0 },
+    { "an empty name", OA_NAME_LENGTH, 0, NULL, STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_NAME_INVALID,
+      STATUS_OBJECT_NAME_INVALID },
+    { "Length > MaximumLength", OA_NAME_MAX, 1, NULL, STATUS_INVALID_PARAMETER, STATUS_INVALID_PARAMETER,
+      STATUS_INVALID_PARAMETER },
+    { "a name of 256 bytes", OA_LONG, 256, NULL, STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_NAME_INVALID,
+      STATUS_OBJECT_NAME_INVALID },
+    { "a NUL inside the name", OA_TEXT, 0, "\\Device\\Null\0x", STATUS_OBJECT_NAME_INVALID,
+      STATUS_OBJECT_NAME_INVALID, STATUS_OBJECT_NAME_INVALID },
+    { "a name not from the root", OA_TEXT, 0, "Device\\Null", STATUS_OBJECT_NAME_INVALID,
+      STATUS_OBJECT_NAME_INVALID, 0 },
+    { "a device that does not exist", OA_TEXT, 0, "\\Device\\NoSuchDevice", STATUS_OBJECT_NAME_NOT_FOUND, 0, 0 },
+    { "an event that does not exist", OA_TEXT, 0, "\\BaseNamedObjects\\no_such_event", 0,
+      STATUS_OBJECT_NAME_NOT_FOUND, 0 },
+    { "a directory that does not exist", OA_TEXT, 0, "\\NoSuchDirectory\\x", STATUS_OBJECT_PATH_NOT_FOUND,
+      STATUS_OBJECT_PATH_NOT_FOUND, 0 },
+    { "an event's name", OA_TEXT, 0, EVENT_NAME, STATUS_OBJECT_TYPE_MISMATCH, 0, STATUS_OBJECT_NAME_COLLISION },
+    { "a device's name", OA_TEXT, 0, "\\Device\\Null", 0, STATUS_OBJECT_TYPE_MISMATCH, 0 },
+    { "a directory's name", OA_TEXT, 0, "\\Device", STATUS_OBJECT_TYPE_MISMATCH, STATUS_OBJECT_TYPE_MISMATCH, 0 },
+};
+
+static void oa_matrix(const SERVICE *svc)
+{
+    int oa_arg = -1;
+    for (int i = 0; i < MAX_ARGS; i++)
+        if (svc->arg[i].kind == A_OBJATTR)
+            oa_arg = i;
+    if (oa_arg < 0)
+        return;
+    for (size_t b = 0; b < sizeof(bad_attributes) / sizeof(bad_attributes[0]); b++) {
+        const BADATTR *c = &bad_attributes[b];
+        NTSTATUS want = svc->number == SYS_NtOpenEvent ? c->open_event
+                      : svc->number == SYS_NtCreateEvent ? c->create_event : c->file;
+        if (!want)
+            continue;
+        uint64_t a[MAX_ARGS + 1];
+        template(svc->number, a);
+        switch (c->field) {
+        case OA_LENGTH: V.oa.Length = (uint32_t)c->value; break;
+        case OA_ROOT: V.oa.RootDirectory = ev; break;
+        case OA_ATTRIBUTES: V.oa.Attributes = (uint32_t)c->value; break;
+        case OA_SD: V.oa.SecurityDescriptor = V.buf; break;
+        case OA_NAME_NULL: V.oa.ObjectName = NULL; break;
+        case OA_NAME_LENGTH: V.name.Length = (uint16_t)c->value; break;
+        case OA_NAME_MAX: V.name.MaximumLength = (uint16_t)(V.name.Length - c->value); break;
+        case OA_LONG:
+            memset(V.text, 'a', sizeof(V.text));
+            memcpy(V.text, "\\Device\\", 8);
+            V.name.Length = V.name.MaximumLength = (uint16_t)c->value;
+            break;
+        case OA_TEXT:
+            /* the text may hold a NUL: its length is the whole literal */
+            memset(V.text, 0, sizeof(V.text));
+            V.name.Length = V.name.MaximumLength = (uint16_t)strlen(c->text);
+            memcpy(V.text, c->text, V.name.Length);
+            if (strcmp(c->what, "a NUL inside the name") == 0)
+                V.name.Length = V.name.MaximumLength = sizeof("\\Device\\Null\0x") - 1;
+            break;
+        }
+        char what[96];
+        snprintf(what, sizeof(what), "%s->%s", svc->arg[oa_arg].name, c->what);
+        try_bad(svc, a, -1, want, what, 0);
     }
 }
 
@@ -487,10 +742,15 @@ static void valid_call(const SERVICE *svc)
 {
     if (svc->flags & SVC_NEVER_VALID)
         return;
-    uint64_t a[6];
+    uint64_t a[MAX_ARGS + 1];
     template(svc->number, a);
     NTSTATUS st = call(svc, a);
     UT_ASSERT_MSG(NT_SUCCESS(st), "%s with valid arguments returned %s", svc->name, UtStatusText(st));
+    if (svc->number == SYS_NtCreateEvent || svc->number == SYS_NtOpenEvent || svc->number == SYS_NtCreateFile ||
+        svc->number == SYS_NtOpenFile) {   /* a new handle */
+        UT_SUCCESS(NtClose(V.handle));
+        return;
+    }
     if (svc->number == SYS_NtAllocateVirtualMemory) {   /* give it back */
         size_t size = 0;
         void *b = (void *)V.base;
@@ -518,6 +778,7 @@ static void run_matrix(uint32_t number)
     pointer_matrix(svc);
     handle_matrix(svc);
     value_matrix(svc);
+    oa_matrix(svc);
     /* and the process is fine: it can still allocate, touch and free */
     uint64_t b = alloc_at(0, P, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
     *(volatile uint64_t *)b = 42;
@@ -549,6 +810,17 @@ MATRIX(NtQuerySystemInformation)
 MATRIX(NtYieldExecution)
 MATRIX(NtGetCommandLine)
 MATRIX(NtSetInformationProcess)
+MATRIX(NtCreateEvent)
+MATRIX(NtOpenEvent)
+MATRIX(NtSetEvent)
+MATRIX(NtResetEvent)
+MATRIX(NtCreateFile)
+MATRIX(NtOpenFile)
+MATRIX(NtReadFile)
+MATRIX(NtWriteFile)
+MATRIX(NtDeviceIoControlFile)
+MATRIX(NtFlushBuffersFile)
+MATRIX(NtCancelIoFile)
 
 /* 12d, on its own: a guard page handed to a service is NT's
  * STATUS_GUARD_PAGE_VIOLATION, the guard is consumed (one shot), and the
@@ -591,7 +863,7 @@ UTEST(badinput, misaligned_pointers_are_refused)
 /* Every service has its test above (a new one fails here until added). */
 UTEST(badinput, every_service_is_in_the_matrix)
 {
-    UT_EQ(SERVICE_COUNT, 16);
+    UT_EQ(SERVICE_COUNT, 27);
     for (uint32_t n = 0; n < SERVICE_COUNT; n++)
         UT_EQ(services[n].number, n);
 }
