@@ -249,7 +249,19 @@ $(B)/mdlos.iso: $(B)/kernel.elf $(USER_ELFS) scripts/mkiso.sh FORCE
 # QEMU's status is the kernel's isa-debug-exit verdict (docs/testing.md):
 # 33 (tests passed, `kd> quit`) is a success for make; 35 (a test failed)
 # and 37 (bugcheck) stay errors. Ctrl-A X leaves QEMU with 0.
-run: $(B)/mdlos.iso
+# The two raw disk images QEMU gets (scripts/qemu.sh): 64 MiB each, sparse,
+# made once and kept (make clean removes them). make run writes them; make
+# test opens them with snapshot=on (writes vanish with the boot), and a test
+# that checks what the guest wrote gets fresh copies of its own.
+DISK_IMAGES := $(B)/disk0.img $(B)/disk1.img
+$(DISK_IMAGES):
+	@mkdir -p $(B)
+	$(call msg,DISK,$@)
+	$(Q)truncate -s 64M $@
+.PHONY: disks
+disks: $(DISK_IMAGES)
+
+run: $(B)/mdlos.iso $(DISK_IMAGES)
 	@echo "mdlos: serial console below. Quit: press Ctrl-A then X (or type 'quit' at kd>)."
 	@sh scripts/qemu.sh $(B)/mdlos.iso -serial mon:stdio; s=$$?; \
 	  case $$s in \
@@ -262,7 +274,7 @@ run: $(B)/mdlos.iso
 # UTESTS=1 also boots the user-mode tests (init runs user/tests/ with
 # utest=PATTERN), UTESTS=0 never; unset, scripts/ktest.py decides.
 UTESTS ?=
-test: $(B)/kernel.elf $(USER_ELFS)
+test: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern '$(T)' --mem $(QEMU_MEM) \
 	    $(if $(filter 1,$(UTESTS)),--user-tests,)$(if $(filter 0,$(UTESTS)),--no-user-tests,)
 
@@ -274,11 +286,11 @@ test: $(B)/kernel.elf $(USER_ELFS)
 # out the huge reservations and commits (on by default).
 N ?= 100000
 SEED ?=
-fuzz: $(B)/kernel.elf $(USER_ELFS)
+fuzz: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests \
 	    --cmdline 'fuzz.n=$(N)$(if $(SEED), fuzz.seed=$(SEED),)$(if $(TRACE), fuzz.trace=$(TRACE),)$(if $(HUGE), fuzz.huge=$(HUGE),)' --timeout $$((120 + $(N) / 200))
 
-bench: $(B)/kernel.elf $(USER_ELFS)
+bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 	$(PYTHON) scripts/bench.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM)
 
 # The boot path's symbols with their linked and physical addresses
@@ -293,7 +305,7 @@ addrs: $(B)/kernel.elf
 	  case " $(BOOT_SYMS) " in *" $$s "*) printf '%-22s 0x%s  %#x\n' "$$s" "$$a" $$((0x$$a - 0xffffffff80000000)) ;; esac; \
 	done
 
-gdb: $(B)/mdlos.iso
+gdb: $(B)/mdlos.iso $(DISK_IMAGES)
 	sh scripts/gdb.sh $(B)/mdlos.iso $(B)/kernel.elf
 
 clean:
@@ -313,6 +325,7 @@ help:
 	@echo '  make addrs      the boot symbols, linked and physical, of this build (docs/boot.md)'
 	@echo '  make user       only the user programs'
 	@echo '  make deps       install the missing tools (as root) or print the apt-get line'
+	@echo '  make disks      only the disk images build/disk0.img and disk1.img (made once, kept)'
 	@echo '  make clean      remove build/'
 	@echo '  make help       this list'
 	@echo 'variables:'
@@ -327,6 +340,7 @@ help:
 	@echo '  EXTRA_TESTS=... more test files, from anywhere, compiled into the kernel'
 	@echo '  QEMU_MEM=MIB    guest RAM in MiB (default 256)'
 	@echo '  ACCEL=kvm       KVM where it works (default tcg, what the tests use)'
+	@echo '  DISK0= DISK1=   other disk images for run/gdb (path, or none); DISK_CACHE=none|writeback'
 	@echo '  N= SEED= TRACE= HUGE=0   make fuzz: calls, seed, trace from call K, no huge regions'
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

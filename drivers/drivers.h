@@ -6,6 +6,9 @@
 #pragma once
 #include "kernel/mdlos.h"
 
+/* The PCI bus driver (drivers/pci/): enumerates every bus; first, so the
+ * device drivers after it find their functions in its table. */
+NTSTATUS PciDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);
 NTSTATUS NullDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);     /* \Device\Null */
 NTSTATUS RamDiskDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);  /* \Device\RamDisk0 */
 NTSTATUS IotDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);   /* \Device\IoTest* */

@@ -10,6 +10,7 @@ static const struct {
     PCSTR Name;
     PDRIVER_INITIALIZE Entry;
 } boot_drivers[] = {
+    { "\\Driver\\Pci", PciDriverEntry },     /* first: the device drivers look their functions up */
     { "\\Driver\\Null", NullDriverEntry },
     { "\\Driver\\RamDisk", RamDiskDriverEntry },
     { "\\Driver\\IoTest", IotDriverEntry },

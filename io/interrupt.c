@@ -12,7 +12,10 @@
 NTSTATUS IoConnectInterruptEx(PKINTERRUPT *out, PKSERVICE_ROUTINE isr, PVOID ctx, ULONG gsi, KIRQL irql,
                               BOOLEAN level)
 {
-    if (irql <= DISPATCH_LEVEL || irql >= CLOCK_LEVEL || !HalIoApicPresent())
+    /* A message-signalled interrupt (Gsi KINTERRUPT_MESSAGE_SIGNALED:
+     * MSI/MSI-X) needs no IOAPIC and is always edge: the message is an event. */
+    BOOLEAN message = gsi == KINTERRUPT_MESSAGE_SIGNALED;
+    if (irql <= DISPATCH_LEVEL || irql >= CLOCK_LEVEL || (!message && !HalIoApicPresent()) || (message && level))
         return STATUS_INVALID_PARAMETER;
     PKINTERRUPT in = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*in), TAG_INTR);
     if (!in)

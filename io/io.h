@@ -61,7 +61,10 @@ typedef enum _MM_PAGE_PRIORITY { LowPagePriority = 0, NormalPagePriority = 16, H
 /* ---- device interrupts (io/interrupt.c) ---- */
 /* Connect ISR to the device interrupt on IOAPIC input GSI at IRQL (3..12):
  * the vector is chosen in IRQL's priority class, so the APIC's priority
- * logic is NT's IRQL. The ISR runs at IRQL and should queue a DPC. */
+ * logic is NT's IRQL. The ISR runs at IRQL and should queue a DPC.
+ * GSI KINTERRUPT_MESSAGE_SIGNALED (edge only): a vector for an MSI/MSI-X
+ * message, nothing routed; (*Interrupt)->Vector is what the device must
+ * send (HalGetMessageSignaledInterrupt; drivers/pci does it for MSI-X). */
 NTSTATUS IoConnectInterruptEx(PKINTERRUPT *Interrupt, PKSERVICE_ROUTINE ServiceRoutine, PVOID ServiceContext,
                               ULONG Gsi, KIRQL Irql, BOOLEAN LevelTriggered);
 void IoDisconnectInterrupt(PKINTERRUPT Interrupt);

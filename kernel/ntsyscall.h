@@ -165,6 +165,33 @@ typedef struct {
     char Name[64];               /* "\Device\RamDisk0", "" for an unnamed filter */
     char DriverName[32];         /* "\Driver\RamDisk" */
 } SYSTEM_DEVICE_T;
+#define SystemPciList 205            /* array of SYSTEM_PCI_T, every PCI function the bus driver found (204 is SystemInterruptTime) */
+typedef struct {
+    uint64_t Base;               /* physical address, or I/O port */
+    uint64_t Size;               /* bytes */
+    uint8_t Type;                /* 0 unused, 1 I/O, 2 memory 32-bit, 3 memory 64-bit, 4 upper half of 3 */
+    uint8_t Prefetchable;
+    uint8_t Reserved[6];
+} SYSTEM_PCI_BAR_T;
+typedef struct {
+    uint8_t Bus, Device, Function, HeaderType;
+    uint16_t VendorId, DeviceId;
+    uint8_t BaseClass, SubClass, ProgIf, Revision;
+    uint16_t SubVendorId, SubSystemId;
+    uint8_t InterruptPin;        /* 0 none, 1..4 INTA..INTD */
+    uint8_t InterruptLine;       /* the firmware's; the GSI on QEMU's pc */
+    uint8_t SecondaryBus;        /* bridges */
+    uint8_t BarCount;
+    uint16_t MsixTableSize;      /* 0: no MSI-X */
+    uint8_t MsiCap, MsixCap;     /* configuration offsets, 0 = absent */
+    uint8_t CapCount;            /* every capability, in list order */
+    uint8_t VendorCapCount;      /* vendor-specific (ID 9) ones */
+    uint8_t Reserved[6];
+    uint8_t CapIds[16];
+    uint8_t VendorCfgTypes[8];   /* virtio's cfg_type of each vendor capability */
+    SYSTEM_PCI_BAR_T Bars[6];
+    char DriverName[32];         /* "\Driver\..." bound to it, "" for none */
+} SYSTEM_PCI_T;
 
 /* Monotonic time for ring 3 (what NT's user mode reads from
  * KUSER_SHARED_DATA.InterruptTime): 100 ns units since boot. */

@@ -287,6 +287,7 @@ class Runner:
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
             "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
+            "runner.reports_a_leaked_msix_entry": self.t_leaked_msix,
             "build.hidden_tests_with_one_base_name_both_run": self.t_extra_same_base_name,
             "layout.prefix_names_its_folder": self.t_layout,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
@@ -300,6 +301,8 @@ class Runner:
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
             "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
             "dma.bounce_above_4gib": self.t_dma_above_4gib,
+            "gdb.pci_command_lists_the_bus_drivers_table": self.t_gdb_pci,
+            "disks.fresh_images_reach_the_guest": self.t_fresh_disks,
         }
 
     def run_host_test(self, name, fn):
@@ -375,6 +378,17 @@ class Runner:
         if not any(o.ok and o.name == test for o in outs):
             return False, f"{test} did not pass"
         return True, ""
+    def t_leaked_msix(self, name):
+        """An MSI-X entry left connected: the PCI bus driver's leak counter
+        must fail the test and say so, with the system PTEs of the table."""
+        test = "pci.leaks_an_msix_entry_on_purpose"
+        wants = ["PCI MSI-X entries connected was 0 before the test and 1 after", "system PTEs in use was"]
+        b = self.boot(name, f"ktest={test}", 60)
+        outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
+        if any(o.name == test and all(w in o.message for w in wants) for o in outs):
+            return True, ""
+        return False, f"expected a failure of {test} naming " + " and ".join(f"'{w}'" for w in wants) + \
+            ", judged: " + ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
 
     def t_unexpected_bugcheck(self, name):
         return self.expect_failure(name, "selftest.bugchecks_on_purpose", 60, "unexpected bugcheck 0x000000E2")
@@ -487,7 +501,7 @@ class Runner:
                                  f"tcp:127.0.0.1:{port}", "-serial", f"file:{serial}" if serial else "null",
                                  "-monitor", "none"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=dict(os.environ, QEMU_MEM=str(self.args.mem)))
+                                env=dict(os.environ, QEMU_MEM=str(self.args.mem), **mq.disk_env()))
         try:
             cmd = ["gdb", "-q", "-batch", "-nx", "-ex", f"set confirm off",
                    "-ex", f"source {os.path.join(ROOT, 'scripts', 'gdb', 'gdbinit')}",
@@ -816,6 +830,108 @@ class Runner:
         if "@@@ ERROR" in results.get("handles", "@@@ ERROR not run"):
             bad.append("handles (no argument) failed: " + results.get("handles", "")[:200])
         return (not bad), "; ".join(bad) or "handles and obj show init's handle to sh, \\ and the System process"
+
+    def t_fresh_disks(self, name):
+        """A test's own disk images (mq.fresh_disks) are the ones the guest
+        sees: images of 8 and 24 MiB, with a pattern written by the host
+        that must still be there, byte for byte, after the boot (opened
+        read-write, nothing wrote them); the guest reads each virtio-blk's
+        capacity (pci.virtio_blk_capacity_is_the_image_size)."""
+        sizes = (8 << 20, 24 << 20)
+        pattern = bytes(range(256)) * 16
+
+        def fill(path, i):
+            with open(path, "r+b") as f:
+                f.seek(4096 * (i + 1))
+                f.write(pattern)
+        paths = mq.fresh_disks(name, fill, sizes)
+        test = "pci.virtio_blk_capacity_is_the_image_size"
+        b = mq.boot(self.args.kernel, f"ktest={test} test.disk_sectors={sizes[0] // 512},{sizes[1] // 512}",
+                    timeout=60, mem=self.args.mem, log_path=log_path(name), disks=paths)
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if not any(o.ok and o.name == test for o in outs):
+            bad.append(f"{test} did not pass")
+        seen = re.findall(r"pci: virtio-blk \S+ capacity (\d+) sectors", b.text())
+        if [int(x) for x in seen] != [s // 512 for s in sizes]:
+            bad.append(f"the guest saw capacities {seen}, the images have {[s // 512 for s in sizes]} sectors")
+        for i, path in enumerate(paths):
+            with open(path, "rb") as f:
+                f.seek(4096 * (i + 1))
+                if f.read(len(pattern)) != pattern:
+                    bad.append(f"{os.path.basename(path)}: the host's pattern is not intact after the boot")
+            if os.path.getsize(path) != sizes[i]:
+                bad.append(f"{os.path.basename(path)}: size changed")
+        if not bad:
+            for p in paths:
+                os.remove(p)
+        return (not bad), "; ".join(bad)
+
+    # ---- the PCI command (pci) ----
+    # scripts/gdb/tests/pci.py: GDB stops at KtRunTests (the bus driver has
+    # enumerated by then), reads PciDevices[] with plain GDB expressions
+    # (@@@ DEV / BAR / VCAP) and runs `pci`, which must show the same.
+    GDB_PCI_TEST = "pci.host_bridge_and_piix3_on_bus_0"
+
+    def t_gdb_pci(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        out = self.gdb_driver(name, "pci.py", cmdline=f"ktest={self.GDB_PCI_TEST}", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+        if not stopped or stopped.group(1) != "KtRunTests":
+            return False, f"GDB did not stop at KtRunTests ({stopped.group(1) if stopped else 'no report'})"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        text = results.get("pci", "@@@ ERROR not run")
+        if text.startswith("@@@ ERROR"):
+            return False, "pci: " + text[len("@@@ ERROR "):].splitlines()[0]
+        count = re.search(r"^@@@ COUNT (\d+)$", out, re.M)
+        devs = re.findall(r"^@@@ DEV (\d+) (\S+) (\S+) (\S+) (\S+) pin=(\d+) line=(\d+) hdr=(\d+) sec=(\d+) "
+                          r"msix=(\d+) vcaps=(\d+) driver=(\S+)$", out, re.M)
+        if not count or int(count.group(1)) != len(devs) or len(devs) < 8:
+            return False, f"the driver read {len(devs)} functions with GDB expressions (want 8 or more)"
+        bad = []
+        if not re.search(rf"^{len(devs)} PCI function\(s\)$", text, re.M):
+            bad.append(f"pci does not say {len(devs)} functions")
+        blocks = re.split(r"^(?=[0-9a-f]{2}:[0-9a-f]{2}\.\d )", text, flags=re.M)
+        by_addr = {b.split(" ", 1)[0]: b for b in blocks if re.match(r"[0-9a-f]{2}:", b)}
+        for i, addr, ids, cls, rev, pin, line, hdr, sec, msix, vcaps, driver in devs:
+            b = by_addr.get(addr)
+            if b is None:
+                bad.append(f"pci does not list {addr}")
+                continue
+            head = rf"^{re.escape(addr)} {ids} class {cls} rev {rev} hdr {hdr}"
+            if int(pin):
+                head += rf" INT{chr(ord('A') + int(pin) - 1)} line {line}"
+            if int(hdr) == 1:
+                head += rf" bus {sec}-"
+            if not re.search(head, b, re.M):
+                bad.append(f"{addr}: the header line is not '{head[1:]}...': {b.splitlines()[0]}")
+            if (int(driver, 16) != 0) != (" driver -" not in b.splitlines()[0]):
+                bad.append(f"{addr}: the driver (pointer {driver}) is not shown as bound/unbound")
+            if int(msix) and not re.search(rf"^    MSI-X {msix} entries", b, re.M):
+                bad.append(f"{addr}: no 'MSI-X {msix} entries' line")
+            if len(re.findall(r"^    vendor cap ", b, re.M)) != int(vcaps):
+                bad.append(f"{addr}: not {vcaps} vendor capability lines")
+            for k, bi, t, base, size, pf in re.findall(rf"^@@@ BAR ({i}) (\d+) type=(\d+) base=(\S+) size=(\S+) "
+                                                      r"pf=(\d+)$", out, re.M):
+                if int(t) in (0, 4):
+                    if re.search(rf"^    BAR{bi} ", b, re.M):
+                        bad.append(f"{addr}: BAR{bi} is unused but listed")
+                    continue
+                want = rf"^    BAR{bi} +\S+ +{base} size {size}" + (" prefetchable" if int(pf) else "$")
+                if not re.search(want, b, re.M):
+                    bad.append(f"{addr}: BAR{bi} is not 'base {base} size {size}'")
+            for k, off, t, bar, at, ln in re.findall(rf"^@@@ VCAP ({i}) off=(\S+) type=(\d+) bar=(\d+) at=(\S+) "
+                                                    r"len=(\S+)$", out, re.M):
+                if not re.search(rf"^    vendor cap @{off} cfg_type {t} \(\S+\) BAR{bar}\+{at} len {ln}", b, re.M):
+                    bad.append(f"{addr}: the vendor cap at {off} (cfg_type {t}) is not shown as the table has it")
+        virtio = [d for d in devs if d[2] == "1af4:1042"]
+        if len(virtio) != 2:
+            bad.append(f"the table has {len(virtio)} virtio-blk functions, want 2")
+        return (not bad), "; ".join(bad[:6])
 
     GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")

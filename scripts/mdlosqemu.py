@@ -98,13 +98,46 @@ def make_iso(kernel, cmdline, cache_dir, user_dir=None):
     return iso
 
 
+DISK_BYTES = 64 << 20
+
+
+def disk_env(disks=None):
+    """The environment qemu.sh reads for the two disks (scripts/qemu.sh).
+    DISKS None: the build's images (build/disk0.img, disk1.img) with
+    snapshot=on - only read, so every parallel boot can share them, and
+    whatever a boot writes is gone when it ends. DISKS a pair of paths
+    (fresh_disks): images this boot owns, opened read-write, for a test that
+    checks what the guest wrote; None in the pair leaves that disk out."""
+    if disks is None:
+        return {"DISK_SNAPSHOT": "1"}
+    return {"DISK_SNAPSHOT": "0", "DISK0": disks[0] or "none", "DISK1": disks[1] or "none"}
+
+
+def fresh_disks(name, fill=None, sizes=(DISK_BYTES, DISK_BYTES)):
+    """Two new raw images (SIZES bytes, 64 MiB each by default) for the test
+    NAME, in build/test-disks/ (sparse: all zeros, nothing written).
+    FILL(path, index) may then write what the host wants the guest to find.
+    Returns the pair of paths."""
+    d = os.path.join(ROOT, "build", "test-disks")
+    os.makedirs(d, exist_ok=True)
+    paths = []
+    for i in range(2):
+        path = os.path.join(d, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + f".disk{i}.img")
+        with open(path, "wb") as f:
+            f.truncate(sizes[i])
+        if fill:
+            fill(path, i)
+        paths.append(path)
+    return paths
+
+
 def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop_when=None,
-         echo=None, iso_dir=None, user_dir=None):
+         echo=None, iso_dir=None, user_dir=None, disks=None):
     """Boot KERNEL with CMDLINE (and the user programs of USER_DIR, default
     build/user) until QEMU exits, TIMEOUT seconds pass, or a line matches the
-    regex STOP_WHEN. ECHO(line) is called for each line."""
+    regex STOP_WHEN. ECHO(line) is called for each line. DISKS: see disk_env."""
     iso = make_iso(kernel, cmdline, iso_dir or os.path.join(ROOT, "build", "iso-cache"), user_dir)
-    env = dict(os.environ, QEMU_MEM=str(mem))
+    env = dict(os.environ, QEMU_MEM=str(mem), **disk_env(disks))
     cmd = ["sh", os.path.join(ROOT, "scripts", "qemu.sh"), iso, "-serial", "stdio", "-monitor", "none"]
     cmd += list(qemu_args)
     result = Boot()

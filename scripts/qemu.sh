@@ -5,10 +5,56 @@
 #   isa-debug-exit the kernel leaves QEMU through port 0xf4
 #   -no-reboot     a triple fault stops QEMU (exit status 0) instead of looping
 # ACCEL=kvm uses KVM where it works; TCG is the default.
+#
+# Two disks, raw images, each a virtio-blk-pci device with the modern
+# transport only (disable-legacy=on: vendor:device 1af4:1042, no legacy
+# I/O BAR, so a driver can never take the legacy path):
+#   DISK0 (default build/disk0.img) on bus 0, the disk;
+#   DISK1 (default build/disk1.img) behind a PCI-to-PCI bridge (bus 1), for
+#         the pagefile - and so that the PCI bus driver has a bridge to walk.
+# A missing default image is made here (64 MiB, sparse); DISKn=none leaves
+# that disk out. DISK_SNAPSHOT=1 opens both with snapshot=on: writes go to a
+# temporary overlay and the image is only read, so parallel boots (make
+# test) can share one image. cache=none (O_DIRECT: the guest's writes reach
+# the file, not the host's page cache) where the file system allows it,
+# else cache=writeback (a file system without O_DIRECT); DISK_CACHE= overrides.
 set -eu
 iso=$1
 shift
 accel=${ACCEL:-tcg}
+root=$(cd "$(dirname "$0")/.." && pwd)
+disk0=${DISK0:-$root/build/disk0.img}
+disk1=${DISK1:-$root/build/disk1.img}
+snap=
+[ "${DISK_SNAPSHOT:-0}" = 1 ] && snap=,snapshot=on
+disks=
+for n in 0 1; do
+    eval img=\$disk$n
+    [ "$img" = none ] && continue
+    if [ ! -e "$img" ]; then
+        mkdir -p "$(dirname "$img")"
+        truncate -s 64M "$img"
+    fi
+    cache=${DISK_CACHE:-}
+    if [ -z "$cache" ]; then
+        # One O_DIRECT read of the image itself tells whether its file
+        # system takes O_DIRECT (a few microseconds).
+        if dd if="$img" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then
+            cache=none
+        else
+            cache=writeback
+        fi
+    fi
+    disks="$disks -drive file=$img,format=raw,if=none,id=disk$n,cache=$cache$snap"
+    if [ $n = 0 ]; then
+        disks="$disks -device virtio-blk-pci,drive=disk0,disable-legacy=on"
+    else
+        disks="$disks -device pci-bridge,id=pcibridge1,chassis_nr=1"
+        disks="$disks -device virtio-blk-pci,drive=disk1,bus=pcibridge1,addr=1,disable-legacy=on"
+    fi
+done
+# $disks is split on spaces on purpose: an image path with a space is not supported.
+# shellcheck disable=SC2086
 exec qemu-system-x86_64 -machine pc -accel "$accel" -cpu max -m "${QEMU_MEM:-256}" \
-    -cdrom "$iso" -boot d -display none -vga std -nic none \
+    -cdrom "$iso" -boot d -display none -vga std -nic none $disks \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot "$@"

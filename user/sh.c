@@ -30,6 +30,7 @@ static void cmd_help(void)
            "  devices       every device object: name, driver, flags, stack (SystemDeviceList)\n"
            "  drivers       every driver and its devices (from the device list)\n"
            "  handles [PID] every process's open handles, or one process's (SystemHandleList)\n"
+           "  pci           the PCI functions: IDs, class, BARs, interrupt, MSI-X, driver (SystemPciList)\n"
            "  exit [N]      leave the shell (init starts a new one)\n"
            "any other word runs the program of that name, with the line as its command\n"
            "line, e.g. `hello a \"b c\"`, `utest_vm user.vm.*`, `crasher null_read`,\n"
@@ -124,6 +125,52 @@ static void cmd_handles(const char *arg)
         return;
     }
     printf("handles: the handle list keeps growing\n");
+}
+
+/* The PCI bus driver's table: one line per function (bus:device.function,
+ * vendor:device, class/subclass/prog-if, revision, interrupt pin and line,
+ * MSI-X table size, the virtio capabilities' cfg_types, the driver bound),
+ * then one per BAR in use. */
+static void cmd_pci(void)
+{
+    static const char *types[] = { "-", "io", "mem32", "mem64", "-" };
+    size_t size = 64 * sizeof(SYSTEM_PCI_T), got = 0;
+    SYSTEM_PCI_T *list = malloc(size);
+    if (!list) {
+        printf("pci: out of memory\n");
+        return;
+    }
+    NTSTATUS st = NtQuerySystemInformation(SystemPciList, list, size, &got);
+    if (!NT_SUCCESS(st)) {
+        print_status("pci: NtQuerySystemInformation(SystemPciList)", st);
+        free(list);
+        return;
+    }
+    size_t n = got / sizeof(SYSTEM_PCI_T);
+    for (size_t i = 0; i < n; i++) {
+        SYSTEM_PCI_T *p = &list[i];
+        printf("%02x:%02x.%u %04x:%04x class %02x%02x%02x rev %02x", p->Bus, p->Device, p->Function, p->VendorId,
+               p->DeviceId, p->BaseClass, p->SubClass, p->ProgIf, p->Revision);
+        if (p->InterruptPin)
+            printf(" INT%c line %u", 'A' + p->InterruptPin - 1, p->InterruptLine);
+        if (p->HeaderType == 1)
+            printf(" bridge to bus %u", p->SecondaryBus);
+        if (p->MsixTableSize)
+            printf(" msix %u", p->MsixTableSize);
+        if (p->VendorCapCount) {
+            printf(" vendor-caps");
+            for (unsigned v = 0; v < p->VendorCapCount && v < 8; v++)
+                printf("%c%u", v ? ',' : ' ', p->VendorCfgTypes[v]);
+        }
+        printf(" driver %.32s\n", p->DriverName[0] ? p->DriverName : "-");
+        for (unsigned b = 0; b < 6; b++)
+            if (p->Bars[b].Type >= 1 && p->Bars[b].Type <= 3)
+                printf("    BAR%u %-5s %#llx size %#llx%s\n", b, types[p->Bars[b].Type],
+                       (unsigned long long)p->Bars[b].Base, (unsigned long long)p->Bars[b].Size,
+                       p->Bars[b].Prefetchable ? " prefetchable" : "");
+    }
+    printf("%zu PCI function(s)\n", n);
+    free(list);
 }
 
 static void cmd_mem(void)
@@ -356,6 +403,8 @@ int main(int argc, char **argv)
             cmd_drivers();
         else if (strcmp(cmd, "handles") == 0)
             cmd_handles(rest);
+        else if (strcmp(cmd, "pci") == 0)
+            cmd_pci();
         else if (strcmp(cmd, "exit") == 0)
             return *rest ? (int)strtol(rest, NULL, 0) : 0;
         else

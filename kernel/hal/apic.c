@@ -82,14 +82,56 @@ void HalStartClock(ULONG hz)
 
 BOOLEAN HalIoApicPresent(void) { return ioapic != NULL; }
 
+/*
+ * The polarity of a level-triggered input. A PCI INTx# wire is active low
+ * at the device, and an IOAPIC input wired straight to one (GSI 16-23 on
+ * other chipsets) is programmed active low. But on QEMU's pc machine the
+ * PCI interrupts reach the IOAPIC through the PIIX3's PIRQ router, which
+ * drives them onto ISA IRQ lines 5, 9, 10 and 11 - and QEMU's ACPI MADT has
+ * an interrupt source override for each of those: level-triggered, ACTIVE
+ * HIGH (flags 0xd; read from this QEMU 7.2's tables). mdlos parses no ACPI,
+ * so the overrides are written down here, as the IOAPIC's address is.
+ * (TCG's IOAPIC ignores the polarity bit; KVM's honours it, and the wrong
+ * polarity there is a line that always looks asserted: an interrupt storm.)
+ */
+static BOOLEAN level_active_high(ULONG gsi)
+{
+    return gsi == 5 || gsi == 9 || gsi == 10 || gsi == 11;
+}
+
 void HalIoApicRoute(ULONG gsi, ULONG vector, BOOLEAN level, BOOLEAN masked)
 {
     ASSERT(gsi < ioapic_entries);
-    /* Fixed delivery to APIC 0, physical destination; level-triggered
-     * lines are active low on PCI, edge ones active high (ISA). */
-    ULONG lo = vector | (level ? (1u << 15) | (1u << 13) : 0) | (masked ? LVT_MASKED : 0);
+    /* Fixed delivery to this CPU's APIC, physical destination; bit 15
+     * level-triggered, bit 13 active low (see level_active_high); edge
+     * lines (ISA) are active high. */
+    ULONG lo = vector | (level ? (1u << 15) | (level_active_high(gsi) ? 0 : 1u << 13) : 0) |
+               (masked ? LVT_MASKED : 0);
     ioapic_write(0x10 + 2 * gsi + 1, (lapic_read(LAPIC_ID) >> 24) << 24);
     ioapic_write(0x10 + 2 * gsi, lo);
+}
+
+ULONG64 HalIoApicReadRoute(ULONG gsi)
+{
+    if (!ioapic || gsi >= ioapic_entries)
+        return 0;
+    /* IOREGSEL/IOWIN are a pair too: at HIGH_LEVEL, as KeConnectInterrupt
+     * programs them, so nothing on this CPU moves IOREGSEL in between. */
+    KIRQL old;
+    KeRaiseIrql(HIGH_LEVEL, &old);
+    ULONG64 v = ioapic_read(0x10 + 2 * gsi) | (ULONG64)ioapic_read(0x10 + 2 * gsi + 1) << 32;
+    KeLowerIrql(old);
+    return v;
+}
+
+void HalGetMessageSignaledInterrupt(ULONG vector, PULONG64 address, PULONG data)
+{
+    /* Intel SDM vol. 3, "Message Signalled Interrupts": address bits 31:20
+     * are 0xFEE, 19:12 the destination APIC ID, bit 3 redirection hint (0),
+     * bit 2 destination mode (0 physical); data bits 7:0 the vector, 10:8
+     * delivery mode (0 fixed), bit 15 trigger mode (0 edge). */
+    *address = 0xFEE00000ULL | (ULONG64)(lapic_read(LAPIC_ID) >> 24) << 12;
+    *data = vector & 0xFF;
 }
 
 void HalInitializeApic(void)

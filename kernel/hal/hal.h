@@ -34,3 +34,35 @@ void HalStartClock(ULONG Hz);
 ULONG64 HalTscPerMs(void);
 void HalIoApicRoute(ULONG Gsi, ULONG Vector, BOOLEAN Level, BOOLEAN Masked);
 BOOLEAN HalIoApicPresent(void);
+
+/* ---- PCI configuration space (kernel/hal/pci.c) ----
+ * NT's HAL routines: configuration mechanism #1 (ports 0xCF8/0xCFC) under
+ * a lock, in naturally aligned accesses. SlotNumber is a PCI_SLOT_NUMBER's
+ * AsULONG; the result is the number of bytes transferred (0 for a bus type
+ * other than PCIConfiguration or an offset past 255). A function that is
+ * not there reads as all ones (vendor ID 0xFFFF). */
+typedef enum _BUS_DATA_TYPE { Cmos = 0, PCIConfiguration = 4 } BUS_DATA_TYPE;
+typedef struct _PCI_SLOT_NUMBER {
+    union {
+        struct {
+            ULONG DeviceNumber : 5;
+            ULONG FunctionNumber : 3;
+            ULONG Reserved : 24;
+        } bits;
+        ULONG AsULONG;
+    } u;
+} PCI_SLOT_NUMBER, *PPCI_SLOT_NUMBER;
+#define PCI_CONFIG_SPACE_SIZE 256
+#define PCI_SLOT(dev, fn) ((ULONG)(((dev) & 0x1F) | ((fn) & 7) << 5))
+ULONG HalGetBusDataByOffset(BUS_DATA_TYPE BusDataType, ULONG BusNumber, ULONG SlotNumber, PVOID Buffer, ULONG Offset,
+                            ULONG Length);
+ULONG HalSetBusDataByOffset(BUS_DATA_TYPE BusDataType, ULONG BusNumber, ULONG SlotNumber, PVOID Buffer, ULONG Offset,
+                            ULONG Length);
+
+/* The x86 MSI message that delivers VECTOR to this CPU's local APIC
+ * (kernel/hal/apic.c): address 0xFEE00000 | APIC ID << 12 (physical
+ * destination, no redirection hint), data = the vector, fixed delivery,
+ * edge. What a device writes to raise an MSI or MSI-X interrupt. */
+void HalGetMessageSignaledInterrupt(ULONG Vector, PULONG64 MessageAddress, PULONG MessageData);
+/* Read back IOAPIC input GSI's redirection entry (the low and high dwords). */
+ULONG64 HalIoApicReadRoute(ULONG Gsi);

@@ -10,6 +10,7 @@
 #include "kernel/hal/x86.h"
 #include "mm/mm.h"
 #include "kernel/ob/obp.h"
+#include "drivers/pci/pci.h"
 
 
 static int read_line(char *buf, int size)
@@ -108,6 +109,7 @@ void KdShell(void)
                     "bt              backtrace of this shell\n"
                     "tests           the self-tests built into this kernel\n"
                     "handles [PID]   every process's handles, or one process's\n"
+                    "pci             the PCI functions the bus driver found: IDs, BARs, interrupts\n"
                     "crash           bugcheck 0xE2 MANUALLY_INITIATED_CRASH, to see a stop report\n"
                     "quit            leave QEMU\n");
         } else if (strcmp(line, "mem") == 0) {
@@ -126,6 +128,8 @@ void KdShell(void)
             cmd_tests();
         } else if (strcmp(line, "handles") == 0) {
             cmd_handles(arg);
+        } else if (strcmp(line, "pci") == 0) {
+            PciDumpDevices();
         } else if (strcmp(line, "crash") == 0) {
             KeBugCheckEx(MANUALLY_INITIATED_CRASH, 0, 0, 0, 0);
         } else if (strcmp(line, "quit") == 0 || strcmp(line, "exit") == 0) {

@@ -27,12 +27,45 @@ void KiInitializeInterrupts(void)
 }
 
 /* Give INTERRUPT (Irql, Gsi filled in) a free vector in its IRQL's
- * priority class and route its IOAPIC input there. FALSE when the class
+ * priority class and route its IOAPIC input there (a message-signalled
+ * interrupt has no input: only the vector is taken). FALSE when the class
  * has no free vector. */
+/* The vector an IOAPIC input is already routed to, 0 when none: a line
+ * is one vector however many interrupt objects share it. */
+static ULONG vector_of_gsi(ULONG gsi, KIRQL *irql)
+{
+    for (ULONG v = 0; v < 256; v++) {
+        if (IsListEmpty(&vectors[v]))
+            continue;
+        PKINTERRUPT first = CONTAINING_RECORD(vectors[v].Flink, KINTERRUPT, InterruptListEntry);
+        if (first->Gsi == gsi) {
+            *irql = first->Irql;
+            return v;
+        }
+    }
+    return 0;
+}
+
 BOOLEAN KeConnectInterrupt(PKINTERRUPT in, BOOLEAN level)
 {
     KIRQL old;
     KeRaiseIrql(HIGH_LEVEL, &old);
+    /* A level-triggered line (PCI INTx) may be shared: the second object
+     * on an input joins the first one's vector, where KiInterruptDispatch
+     * calls every service routine until one claims it, as NT chains
+     * interrupt objects. It must want the same IRQL: a vector has one. */
+    KIRQL shared_irql;
+    ULONG shared = in->Gsi != KINTERRUPT_MESSAGE_SIGNALED ? vector_of_gsi(in->Gsi, &shared_irql) : 0;
+    if (shared) {
+        if (shared_irql != in->Irql) {
+            KeLowerIrql(old);
+            return FALSE;
+        }
+        in->Vector = shared;
+        InsertTailList(&vectors[shared], &in->InterruptListEntry);
+        KeLowerIrql(old);
+        return TRUE;
+    }
     ULONG vector = 0;
     for (ULONG v = (ULONG)in->Irql << 4; v < ((ULONG)in->Irql << 4) + 16; v++) {
         if (!vector_used[v]) {
@@ -47,7 +80,8 @@ BOOLEAN KeConnectInterrupt(PKINTERRUPT in, BOOLEAN level)
     in->Vector = vector;
     vector_used[vector] = TRUE;
     InsertTailList(&vectors[vector], &in->InterruptListEntry);
-    HalIoApicRoute(in->Gsi, vector, level, FALSE);
+    if (in->Gsi != KINTERRUPT_MESSAGE_SIGNALED)
+        HalIoApicRoute(in->Gsi, vector, level, FALSE);
     KeLowerIrql(old);
     return TRUE;
 }
@@ -56,9 +90,12 @@ void KeDisconnectInterrupt(PKINTERRUPT in)
 {
     KIRQL old;
     KeRaiseIrql(HIGH_LEVEL, &old);
-    HalIoApicRoute(in->Gsi, in->Vector, FALSE, TRUE);
     RemoveEntryList(&in->InterruptListEntry);
-    vector_used[in->Vector] = FALSE;
+    if (IsListEmpty(&vectors[in->Vector])) {   /* the last object on the vector: the line goes quiet */
+        if (in->Gsi != KINTERRUPT_MESSAGE_SIGNALED)
+            HalIoApicRoute(in->Gsi, in->Vector, FALSE, TRUE);
+        vector_used[in->Vector] = FALSE;
+    }
     KeLowerIrql(old);
 }
 

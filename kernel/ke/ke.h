@@ -237,10 +237,17 @@ typedef struct _KINTERRUPT {
     PVOID ServiceContext;
     ULONG Vector;
     KIRQL Irql;
-    ULONG Gsi;             /* IOAPIC input, or ~0 for a local vector */
+    ULONG Gsi;             /* IOAPIC input, or KINTERRUPT_MESSAGE_SIGNALED */
     ULONG64 Count;         /* times the routine claimed the interrupt */
 } KINTERRUPT, *PKINTERRUPT;
+/* Gsi of an interrupt that no IOAPIC input carries: an MSI or MSI-X
+ * message, which the device writes straight to the local APIC. The vector
+ * is allocated as for a line (in Irql's class) but nothing is routed: the
+ * driver programs the device with HalGetMessageSignaledInterrupt's message. */
+#define KINTERRUPT_MESSAGE_SIGNALED 0xFFFFFFFFu
 /* The kernel's half (kernel/ke/interrupt.c): pick a vector in Interrupt->Irql's
- * class, route Interrupt->Gsi to it. FALSE when the class is full. */
+ * class, route Interrupt->Gsi to it (none for KINTERRUPT_MESSAGE_SIGNALED).
+ * A GSI already connected is shared: the new object joins its vector (same
+ * IRQL only). FALSE when the class is full or the IRQLs differ. */
 BOOLEAN KeConnectInterrupt(PKINTERRUPT Interrupt, BOOLEAN LevelTriggered);
 void KeDisconnectInterrupt(PKINTERRUPT Interrupt);

@@ -17,6 +17,7 @@
 #include "kernel/hal/hal.h"
 #include "kernel/hal/x86.h"
 #include "io/io.h"
+#include "drivers/pci/pci.h"   /* SystemPciList */
 
 #define TAG_SNAPSHOT POOL_TAG('P', 's', 'S', 'n')
 
@@ -258,13 +259,14 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     if (cls == SystemHandleList)
         return ObpQuerySystemHandles((PVOID)ubuf, len, (PSIZE_T)uret);   /* every process's handles (kernel/ob) */
     if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList &&
-        cls != SystemInterruptTime)
+        cls != SystemInterruptTime && cls != SystemPciList)
         return STATUS_INVALID_INFO_CLASS;
     /* Both outputs checked before either is written: the whole buffer is
      * user space and aligned, what can be written is writable. */
     SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T)
                 : cls == SystemInterruptTime   ? sizeof(SYSTEM_INTERRUPT_TIME_T)
                 : cls == SystemDeviceList      ? 64 * sizeof(SYSTEM_DEVICE_T)
+                : cls == SystemPciList         ? PCI_MAX_DEVICES * sizeof(SYSTEM_PCI_T)
                                                : 64 * sizeof(SYSTEM_PROCESS_T);
     if (!NT_SUCCESS(s = ExProbeUserOutput((void *)ubuf, len, most, 8)) ||
         (uret && !NT_SUCCESS(s = ExProbeUserOutput((void *)uret, sizeof(SIZE_T), sizeof(SIZE_T), 8))))
@@ -341,6 +343,18 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         if (k > cap)
             k = cap;   /* more than 64 devices: the first 64 (a bound, not a loop ring 3 sizes) */
         need = (SIZE_T)k * sizeof(SYSTEM_DEVICE_T);
+        s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, snap, need, 8);
+        ExFreePoolWithTag(snap, TAG_SNAPSHOT);
+    } else if (cls == SystemPciList) {
+        /* The PCI bus driver's table (drivers/pci): filled at boot, then
+         * only read, so a snapshot needs no lock; pool first, then copy out. */
+        SYSTEM_PCI_T *snap = ExAllocatePoolWithTag(NonPagedPoolNx, PCI_MAX_DEVICES * sizeof(*snap), TAG_SNAPSHOT);
+        if (!snap)
+            return STATUS_INSUFFICIENT_RESOURCES;
+        ULONG k = PciSnapshotDevices(snap, PCI_MAX_DEVICES);
+        if (k > PCI_MAX_DEVICES)
+            k = PCI_MAX_DEVICES;
+        need = (SIZE_T)k * sizeof(SYSTEM_PCI_T);
         s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, snap, need, 8);
         ExFreePoolWithTag(snap, TAG_SNAPSHOT);
     } else {

@@ -15,12 +15,14 @@
   irp ADDR          an IRP: every stack location (current marked), completion routines, MDL chain
   devobj ADDR       a device object and its device stack
   drvobj ADDR       a driver object: dispatch table and devices
+  pci               the PCI functions the bus driver found: BARs, interrupts, capabilities, driver
   mdlos             this list
 
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
-vad, ws), mdl (mdl, locked), ob (obj, handles), io (irp, devobj, drvobj). They read the kernel's own structures by
+vad, ws), mdl (mdl, locked), ob (obj, handles), io (irp, devobj, drvobj),
+pci (pci). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
@@ -31,6 +33,7 @@ from .io import DevobjCommand, DrvobjCommand, IrpCommand
 from .mdl import LockedCommand, MdlCommand
 from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
+from .pci import PciCommand
 from .pfn import PfnCommand, PfnStatsCommand
 from .pool import PoolCommand
 from .process import PsCommand, VadCommand, WsCommand
@@ -58,6 +61,8 @@ class MdlosCommand(Command):
                     device and completion routine (current one marked), MDL chain
   devobj ADDR       a device object and the device stack it is in
   drvobj ADDR       a driver object: its MajorFunction table and devices
+  pci               the PCI bus driver's table (PciDevices[]): IDs, BARs, interrupt
+                    pin/line, capabilities, MSI-X, virtio cfg_types, driver
 
 PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
 process whose address space is in CR3. `help COMMAND` for each. They need
@@ -74,7 +79,7 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand):
         command()
 
 
