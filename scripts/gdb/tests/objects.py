@@ -9,6 +9,13 @@ import re
 import gdb
 
 
+def handles_init():
+    try:
+        return gdb.execute("handles init", to_string=True)
+    except gdb.error as e:
+        return "@@@ ERROR " + str(e) + "\n"
+
+
 def main():
     try:
         gdb.execute("help handles", to_string=True)
@@ -19,12 +26,18 @@ def main():
     gdb.execute("break NtReadConsole")
     gdb.execute("continue")
     print("@@@ STOPPED " + str(gdb.selected_frame().name()), flush=True)
-    try:
-        out = gdb.execute("handles init", to_string=True)
-    except gdb.error as e:
-        out = "@@@ ERROR " + str(e) + "\n"
-    print("@@@ BEGIN handles init\n" + out + "@@@ END handles init", flush=True)
+    out = handles_init()
     m = re.search(r"^\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s", out, re.M)
+    if not m:
+        # sh can reach NtReadConsole before init's NtCreateProcess has
+        # filled the handle slot it reserved (the child runs first): let
+        # init go on to its wait for sh, by which time the handle is there.
+        gdb.execute("delete")
+        gdb.execute("break NtWaitForSingleObject")
+        gdb.execute("continue")
+        out = handles_init()
+        m = re.search(r"^\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s", out, re.M)
+    print("@@@ BEGIN handles init\n" + out + "@@@ END handles init", flush=True)
     if m:
         print("@@@ FIRST " + m.group(1), flush=True)
         run("obj " + m.group(1))
