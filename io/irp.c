@@ -287,7 +287,10 @@ void IoCompleteRequest(PIRP irp, CCHAR boost)
         return;
     }
     PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
-    KeInitializeApc(&irp->Tail.Apc, t, CurrentApcEnvironment, complete_apc, complete_rundown, NULL, KernelMode,
+    /* The requester's own process (OriginalApcEnvironment), not whatever it
+     * is attached to at this moment: an attached thread takes the APC
+     * once it detaches. */
+    KeInitializeApc(&irp->Tail.Apc, t, OriginalApcEnvironment, complete_apc, complete_rundown, NULL, KernelMode,
                     NULL);
     if (!KeInsertQueueApc(&irp->Tail.Apc, NULL, fo, boost)) {
         irp->Tail.Overlay.OriginalFileObject = fo;

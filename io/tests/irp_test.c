@@ -14,6 +14,7 @@
  */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
+#include "io/tests/mdl_test_util.h"
 
 typedef enum { B_COMPLETE, B_COMPLETE_ERROR, B_PEND_THREAD, B_PEND_DPC, B_HOLD } BOTTOM_MODE;
 
@@ -519,6 +520,38 @@ KTEST(irp, synchronous_fsd_request_is_finished_by_the_completion_apc)
     KT_EQ(iosb.Information, 43);
     KT_EQ((ULONG)IopIrpsInUse, irps);   /* freed by the I/O manager */
     KT_ASSERT(IsListEmpty(&KeGetCurrentThread()->IrpList));
+    stop();
+}
+
+/* The requester is attached to another process when its IRP completes:
+ * the completion APC is for its own process and waits for the detach
+ * (it touches the requester's memory, which is not what is mapped while
+ * attached). */
+KTEST(irp, completion_while_the_requester_is_attached_comes_after_the_detach)
+{
+    start(B_PEND_THREAD);
+    PEPROCESS other;
+    MT_CONTROL ctl;
+    KT_EQ(MdlTestStartTarget(&other, &ctl), 0);
+    static UCHAR buf[512];
+    KEVENT ev;
+    IO_STATUS_BLOCK iosb = { { STATUS_PENDING }, 0 };
+    KeInitializeEvent(&ev, NotificationEvent, FALSE);
+    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, dev_top, buf, sizeof(buf), NULL, &ev, &iosb);
+    KT_ASSERT(irp != NULL);
+    MdlTestAttach(other);
+    KT_EQ(IoCallDriver(dev_top, irp), STATUS_PENDING);
+    /* The completer finishes stage 1 within ~5 ms; attached, this thread
+     * takes no APC, so stage 2 has not run after 50 ms. */
+    LARGE_INTEGER d = { -KI_MS(50) };
+    KeDelayExecutionThread(KernelMode, FALSE, &d);
+    BOOLEAN early = KeReadStateEvent(&ev) != 0;
+    MdlTestDetach();   /* the APC runs here */
+    KT_ASSERT(!early);
+    KT_EQ(KeReadStateEvent(&ev), 1);
+    KT_EQ(iosb.Status, STATUS_SUCCESS);
+    KT_EQ(iosb.Information, 42);
+    KT_EQ((ULONG)MdlTestStopTarget(other), 0);
     stop();
 }
 
