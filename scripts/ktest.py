@@ -743,22 +743,31 @@ class Runner:
     # commands; each must agree with what the expressions read.
     GDB_IO_TEST = "irp.cancel_while_pended_runs_the_cancel_routine"
 
-    def t_gdb_io(self, name):
+    def gdb_stopped(self, name, driver, cmdline, where):
+        """Run GDB test DRIVER on a boot with CMDLINE; it must stop in the
+        function WHERE. Returns (gdb's output, {command: its output}, None),
+        or (None, None, why not)."""
         serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        out = self.gdb_driver(name, "io.py", cmdline=f"ktest={self.GDB_IO_TEST}", serial=serial)
+        out = self.gdb_driver(name, driver, cmdline=cmdline, serial=serial)
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
-            return False, notrun.group(1)
+            return None, None, notrun.group(1)
         stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
-        if not stopped or stopped.group(1) != "IoCancelIrp":
-            return False, f"GDB did not stop at IoCancelIrp ({stopped.group(1) if stopped else 'no report'})"
+        if not stopped or stopped.group(1) != where:
+            return None, None, f"GDB did not stop at {where} ({stopped.group(1) if stopped else 'no report'})"
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        return out, results, None
+
+    def t_gdb_io(self, name):
+        out, results, why = self.gdb_stopped(name, "io.py", f"ktest={self.GDB_IO_TEST}", "IoCancelIrp")
+        if why:
+            return False, why
         head = re.search(r"^@@@ IRP irp=(\S+) count=(\d+) current=(\d+) flags=(\S+) cancel=(\S+)$", out, re.M)
         dev = re.search(r"^@@@ DEV bottom=(\S+) driver=(\S+) stack=(\d+)$", out, re.M)
         locs = re.findall(r"^@@@ LOC (\d+) major=(\d+) dev=(\S+) routine=(\S+)$", out, re.M)
         if not head or not dev or len(locs) != int(head.group(2)):
             return False, "the driver could not read the IRP with GDB expressions"
-        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
-                                                                re.M | re.S)}
         bottom, driver = dev.group(1), dev.group(2)
         cmds = ["irp $rdi", f"devobj {bottom}", f"drvobj {driver}"]
         bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
@@ -874,16 +883,9 @@ class Runner:
     GDB_PCI_TEST = "pci.host_bridge_and_piix3_on_bus_0"
 
     def t_gdb_pci(self, name):
-        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        out = self.gdb_driver(name, "pci.py", cmdline=f"ktest={self.GDB_PCI_TEST}", serial=serial)
-        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
-        if notrun:
-            return False, notrun.group(1)
-        stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
-        if not stopped or stopped.group(1) != "KtRunTests":
-            return False, f"GDB did not stop at KtRunTests ({stopped.group(1) if stopped else 'no report'})"
-        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
-                                                                re.M | re.S)}
+        out, results, why = self.gdb_stopped(name, "pci.py", f"ktest={self.GDB_PCI_TEST}", "KtRunTests")
+        if why:
+            return False, why
         text = results.get("pci", "@@@ ERROR not run")
         if text.startswith("@@@ ERROR"):
             return False, "pci: " + text[len("@@@ ERROR "):].splitlines()[0]

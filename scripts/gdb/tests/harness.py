@@ -7,7 +7,7 @@ commands:
     source scripts/gdb/tests/DRIVER.py
 
 GDB runs every sourced Python file in the same namespace (__main__), so a
-driver finds run() and mdlos_test_args here. A driver says what it saw in
+driver finds run(), val(), stop_at() and mdlos_test_args here. A driver says what it saw in
 lines starting with @@@, which ktest.py parses and judges:
 
     @@@ NOTRUN why          the test cannot run here (no such command, symbol)
@@ -31,3 +31,25 @@ def run(cmd):
     except gdb.error as e:
         print("@@@ ERROR " + str(e))
     print("@@@ END " + cmd, flush=True)
+
+
+def val(expr):
+    """EXPR as an unsigned 64-bit integer, with GDB's own expression evaluator."""
+    return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
+
+
+def stop_at(location):
+    """Break at LOCATION (and where a kernel stops for good: a bugcheck, the
+    halt, kd), continue, report @@@ STOPPED with the function GDB stopped
+    in, and return its name."""
+    gdb.execute("break " + location)
+    for other in ("KeBugCheckEx", "HalHaltSystem", "KdShell"):
+        if gdb.lookup_global_symbol(other) is not None:
+            gdb.execute("break " + other)
+    try:
+        gdb.execute("continue")
+        where = gdb.selected_frame().name()
+    except gdb.error as e:
+        where = "nowhere (" + str(e) + ")"
+    print("@@@ STOPPED " + str(where), flush=True)
+    return where

@@ -8,9 +8,6 @@ about it (@@@ IRP / @@@ LOC / @@@ DEV), then runs irp, devobj and drvobj."""
 import gdb
 
 
-def val(expr):
-    return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
-
 
 def sym(addr):
     """The function at ADDR, as GDB's own `info symbol` names it (a block
@@ -28,16 +25,7 @@ def main():
         return print("@@@ NOTRUN the gdbinit did not load the irp command of the mdlos package")
     if gdb.lookup_global_symbol("IoCancelIrp") is None:
         return print("@@@ NOTRUN the kernel has no IoCancelIrp")
-    gdb.execute("break *IoCancelIrp")
-    for other in ("KeBugCheckEx", "HalHaltSystem"):
-        if gdb.lookup_global_symbol(other) is not None:
-            gdb.execute("break " + other)
-    try:
-        gdb.execute("continue")
-        where = gdb.selected_frame().name()
-    except gdb.error as e:
-        where = "nowhere (" + str(e) + ")"
-    print("@@@ STOPPED " + str(where), flush=True)
+    where = stop_at("*IoCancelIrp")
     if where != "IoCancelIrp":
         return
     i = "((IRP *)$rdi)"

@@ -11,10 +11,6 @@ import gdb
 TESTS = mdlos_test_args["tests"]
 
 
-def val(expr):
-    """EXPR as an unsigned 64-bit integer, with GDB's own expression evaluator."""
-    return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
-
 def main():
     try:
         gdb.execute("help locked", to_string=True)
@@ -27,16 +23,7 @@ def main():
         return gdb.lookup_static_symbol(sym) is not None or gdb.lookup_global_symbol(sym) is not None
     if not any(exists(t) for t in TESTS):
         return print("@@@ NOTRUN the kernel has none of the ktests " + ", ".join(TESTS))
-    gdb.execute("break *MmUnlockPages if (((struct _MDL *)$rdi)->MdlFlags & 3) == 3")
-    for other in ("KeBugCheckEx", "HalHaltSystem", "KdShell"):
-        if gdb.lookup_global_symbol(other) is not None:
-            gdb.execute("break " + other)
-    try:
-        gdb.execute("continue")
-        where = gdb.selected_frame().name()
-    except gdb.error as e:
-        where = "nowhere (" + str(e) + ")"
-    print("@@@ STOPPED " + str(where), flush=True)
+    where = stop_at("*MmUnlockPages if (((struct _MDL *)$rdi)->MdlFlags & 3) == 3")
     if where != "MmUnlockPages":
         return
     m = "((struct _MDL *)$rdi)"

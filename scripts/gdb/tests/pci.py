@@ -9,9 +9,6 @@ command's output, with the same values."""
 import gdb
 
 
-def val(expr):
-    return int(gdb.parse_and_eval(expr).cast(gdb.lookup_type("unsigned long long")))
-
 
 def main():
     try:
@@ -20,16 +17,7 @@ def main():
         return print("@@@ NOTRUN the gdbinit did not load the pci command of the mdlos package")
     if gdb.lookup_global_symbol("PciDevices") is None:
         return print("@@@ NOTRUN the kernel has no PciDevices (no PCI bus driver)")
-    gdb.execute("break KtRunTests")
-    for other in ("KeBugCheckEx", "HalHaltSystem"):
-        if gdb.lookup_global_symbol(other) is not None:
-            gdb.execute("break " + other)
-    try:
-        gdb.execute("continue")
-        where = gdb.selected_frame().name()
-    except gdb.error as e:
-        where = "nowhere (" + str(e) + ")"
-    print("@@@ STOPPED " + str(where), flush=True)
+    where = stop_at("KtRunTests")
     if where != "KtRunTests":
         return
     n = val("PciDeviceCount")
