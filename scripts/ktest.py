@@ -299,6 +299,7 @@ class Runner:
             "gdb.ps_and_vad_show_a_user_process": self.t_gdb_ps_vad,
             "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
+            "gdb.sglist_shows_a_zero_copy_list": self.t_gdb_sglist,
             "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
             "dma.bounce_above_4gib": self.t_dma_above_4gib,
             "gdb.pci_command_lists_the_bus_drivers_table": self.t_gdb_pci,
@@ -874,6 +875,35 @@ class Runner:
         if not bad:
             for p in paths:
                 os.remove(p)
+        return (not bad), "; ".join(bad)
+
+    # ---- the scatter/gather list command (sglist) ----
+    # scripts/gdb/tests/sglist.py: GDB stops in the DMA test's execution
+    # routine with a zero-copy list of a 6-page unaligned user buffer, reads
+    # its elements with GDB expressions (@@@ ELEM) and runs `sglist $rdx`,
+    # which must list the same elements, each on the MDL's own frames.
+    GDB_SGLIST_TEST = "dma.user_buffer_zero_copy_addresses_are_the_users_frames"
+
+    def t_gdb_sglist(self, name):
+        out, results, why = self.gdb_stopped(name, "sglist.py", f"ktest={self.GDB_SGLIST_TEST}", "record_list")
+        if why:
+            return False, why
+        head = re.search(r"^@@@ LIST n=(\d+)$", out, re.M)
+        elems = re.findall(r"^@@@ ELEM (\d+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out, re.M)
+        if not head or not elems or len(elems) != int(head.group(1)):
+            return False, "the driver could not read the list with GDB expressions"
+        text = results.get("sglist $rdx", "@@@ ERROR not run")
+        if text.startswith("@@@ ERROR"):
+            return False, "sglist: " + text[len("@@@ ERROR "):].splitlines()[0]
+        bad = []
+        if not re.search(rf"^SCATTER_GATHER_LIST 0x[0-9a-f]+: {len(elems)} elements?, ", text, re.M):
+            bad.append(f"sglist does not say {len(elems)} elements")
+        if not re.search(r"^  record 0x[0-9a-f]+: to the device \(write\), MDL 0x[0-9a-f]+", text, re.M):
+            bad.append("sglist does not show the I/O manager's record (direction, MDL)")
+        for i, address, length in elems:
+            a, n = int(address, 16), int(length, 16)
+            if not re.search(rf"^  \[{i}\] {a:#014x} \+ {n:#x} -> .* MDL frames$", text, re.M):
+                bad.append(f"element {i} ({a:#x} + {n:#x}) is not listed as the MDL's frames")
         return (not bad), "; ".join(bad)
 
     # ---- the PCI command (pci) ----

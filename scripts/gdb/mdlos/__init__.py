@@ -15,6 +15,7 @@
   irp ADDR          an IRP: every stack location (current marked), completion routines, MDL chain
   devobj ADDR       a device object and its device stack
   drvobj ADDR       a driver object: dispatch table and devices
+  sglist ADDR       a scatter/gather list: elements, frames, MDL frame or bounce
   pci               the PCI functions the bus driver found: BARs, interrupts, capabilities, driver
   mdlos             this list
 
@@ -29,6 +30,7 @@ Python 3 standard library only.
 import gdb
 
 from .common import Command
+from .dma import SgListCommand
 from .io import DevobjCommand, DrvobjCommand, IrpCommand
 from .mdl import LockedCommand, MdlCommand
 from .ob import HandlesCommand, ObjCommand
@@ -61,6 +63,9 @@ class MdlosCommand(Command):
                     device and completion routine (current one marked), MDL chain
   devobj ADDR       a device object and the device stack it is in
   drvobj ADDR       a driver object: its MajorFunction table and devices
+  sglist ADDR       a scatter/gather list (io/dma.h): each element's bus address
+                    and length, its frames, whether they are the MDL's or map
+                    registers (a bounce)
   pci               the PCI bus driver's table (PciDevices[]): IDs, BARs, interrupt
                     pin/line, capabilities, MSI-X, virtio cfg_types, driver
 
@@ -79,7 +84,7 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand):
         command()
 
 
