@@ -1,0 +1,219 @@
+/*
+ * The virtio-blk driver through the real stack, from kernel mode: requests
+ * built with IoBuildSynchronousFsdRequest to \Device\Harddisk0\DR0 and
+ * \Device\Harddisk1\DR0 (QEMU's build/disk0.img and disk1.img, opened with
+ * snapshot=on by test boots: writes do not reach the files). Each test
+ * writes what it reads back, in its own sectors, so no test depends on
+ * another's leftovers.
+ */
+#include "drivers/tests/drv_test_util.h"
+#include "drivers/virtio/vblk.h"
+#include "kernel/ntsyscall.h"
+
+static VB_DISK *disk(PCSTR name)
+{
+    PDEVICE_OBJECT d = DrvtNamedDevice(name);
+    KT_ASSERT(d != NULL);
+    return d->DeviceExtension;
+}
+
+/* Every element of the driver's last request is the buffer's own memory:
+ * walking BUF page piece by page piece, each piece's physical address is
+ * where the elements say the device goes. */
+static void check_zero_copy(VB_DISK *x, PUCHAR buf, ULONG len)
+{
+    KT_ASSERT(x->Last.Elements > 0 && x->Last.Elements <= VB_LAST_ELEMENTS);
+    ULONG done = 0;
+    for (ULONG e = 0; e < x->Last.Elements; e++) {
+        for (ULONG k = 0; k < x->Last.Length[e];) {
+            ULONG piece = PAGE_SIZE - (ULONG)(((ULONG_PTR)buf + done) & (PAGE_SIZE - 1));
+            if (piece > x->Last.Length[e] - k)
+                piece = x->Last.Length[e] - k;
+            KT_EQ((ULONG64)MmGetPhysicalAddress(buf + done).QuadPart, x->Last.Address[e] + k);
+            k += piece;
+            done += piece;
+        }
+    }
+    KT_EQ(done, len);
+}
+
+KTEST(vblk, two_disks_msix_capacity_and_geometry)
+{
+    KT_EQ(VblkDiskCount, 2);
+    for (ULONG i = 0; i < 2; i++) {
+        VB_DISK *x = VblkDisks[i];
+        KT_ASSERT(x != NULL);
+        KT_ASSERT(x->Msix);                               /* QEMU's virtio-blk-pci has MSI-X */
+        KT_NE(x->Features & VIO_F_VERSION_1, 0);
+        KT_NE(x->Features & VBLK_F_FLUSH, 0);
+        KT_EQ(x->SectorSize, 512);
+        KT_ASSERT(x->Capacity > 0);
+        KT_ASSERT(x->QueueSize >= 4 && x->QueueSize <= VB_QUEUE_MAX);
+        KT_EQ(x->Device->Flags & DO_DIRECT_IO, DO_DIRECT_IO);
+        KT_EQ(x->Device->DeviceType, FILE_DEVICE_DISK);
+        KT_EQ(x->Device->SectorSize, 512);
+    }
+    KT_EQ(disk("\\Device\\Harddisk0\\DR0"), VblkDisks[0]);
+    KT_EQ(disk("\\Device\\Harddisk1\\DR0"), VblkDisks[1]);
+    KT_EQ(VblkDisks[0]->Pci->Bus, 0);                     /* disk1 is behind the bridge */
+    KT_NE(VblkDisks[1]->Pci->Bus, 0);
+
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    GET_LENGTH_INFORMATION_T li;
+    ULONG_PTR info;
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &li, sizeof(li), &info), STATUS_SUCCESS);
+    KT_EQ(info, sizeof(li));
+    KT_EQ((ULONG64)li.Length, VblkDisks[0]->Capacity * 512);
+    DISK_GEOMETRY_EX_T g;
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_DRIVE_GEOMETRY_EX, NULL, 0, &g, sizeof(g), &info), STATUS_SUCCESS);
+    KT_EQ(g.Geometry.BytesPerSector, 512);
+    KT_EQ((ULONG64)g.DiskSize, VblkDisks[0]->Capacity * 512);
+    KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &li, 4, &info), STATUS_BUFFER_TOO_SMALL);
+    ObDereferenceObject(fo);
+}
+
+/* Write an unaligned three-page pattern, read it back, on disk N: the
+ * device's descriptors pointed at the buffer's own frames both ways, and
+ * the completions came by interrupt. */
+static void write_read_back(PCSTR name, ULONG seed, LONGLONG offset)
+{
+    VB_DISK *x = disk(name);
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen(name, &fo, &top);
+    const ULONG len = 3 * PAGE_SIZE;
+    PUCHAR raw = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
+    PUCHAR back = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(raw && back);
+    PUCHAR out = raw + 0x230, in = back + 0x610;
+    DrvtFill(out, len, seed);
+    memset(in, 0, len);
+    ULONG64 irqs = x->Stats.Interrupts, subs = x->Stats.SubRequests;
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, out, len, offset, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    check_zero_copy(x, out, len);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, in, len, offset, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    check_zero_copy(x, in, len);
+    KT_ASSERT(DrvtCheck(in, len, seed));
+    KT_EQ(x->Stats.SubRequests - subs, 2);
+    KT_ASSERT(x->Stats.Interrupts > irqs);
+    KT_ST(DrvtFlush(top, fo), STATUS_SUCCESS);
+    ExFreePoolWithTag(raw, DRVT_TAG);
+    ExFreePoolWithTag(back, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
+
+KTEST(vblk, write_read_back_zero_copy_by_interrupt_disk0)
+{
+    write_read_back("\\Device\\Harddisk0\\DR0", 11, 1024 * 512);
+}
+
+KTEST(vblk, write_read_back_zero_copy_by_interrupt_disk1_behind_the_bridge)
+{
+    write_read_back("\\Device\\Harddisk1\\DR0", 12, 2048 * 512);
+}
+
+KTEST(vblk, misaligned_and_past_the_end_refused)
+{
+    VB_DISK *x = disk("\\Device\\Harddisk0\\DR0");
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(buf);
+    ULONG_PTR info;
+    ULONG64 refused = x->Stats.Refused, subs = x->Stats.SubRequests;
+    LONGLONG size = (LONGLONG)x->Capacity * 512;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, 100, &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 100, 512, &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 1024, size - 512, &info), STATUS_INVALID_PARAMETER);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, size + 512, &info), STATUS_INVALID_PARAMETER);
+    KT_EQ(x->Stats.Refused - refused, 4);
+    /* The last sector and a zero length are fine. */
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, size - 512, &info), STATUS_SUCCESS);
+    KT_EQ(info, 512);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 0, 0, &info), STATUS_SUCCESS);
+    KT_EQ(x->Stats.SubRequests - subs, 1);
+    ExFreePoolWithTag(buf, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
+
+#define NASYNC 32
+KTEST(vblk, thirty_two_reads_in_flight_at_once)
+{
+    VB_DISK *x = disk("\\Device\\Harddisk0\\DR0");
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    const ULONG each = 2 * PAGE_SIZE;
+    const LONGLONG base = 4096 * 512;
+    PUCHAR src = ExAllocatePoolWithTag(NonPagedPoolNx, NASYNC * each, DRVT_TAG);
+    PUCHAR dst = ExAllocatePoolWithTag(NonPagedPoolNx, NASYNC * each, DRVT_TAG);
+    DRVT_ASYNC *a = ExAllocatePoolWithTag(NonPagedPoolNx, NASYNC * sizeof(DRVT_ASYNC), DRVT_TAG);
+    KT_ASSERT(src && dst && a);
+    for (ULONG i = 0; i < NASYNC; i++)
+        DrvtFill(src + i * each, each, 100 + i);
+    memset(dst, 0, NASYNC * each);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, src, NASYNC * each, base, &info), STATUS_SUCCESS);
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    x->Stats.MaxInFlight = x->Stats.InFlight;
+    KeReleaseSpinLock(&x->Lock, old);
+    /* Sent in reverse order, all before the first wait. */
+    for (ULONG i = 0; i < NASYNC; i++) {
+        ULONG j = NASYNC - 1 - i;
+        DrvtSendRead(&a[j], top, fo, dst + j * each, each, base + (LONGLONG)j * each);
+    }
+    for (ULONG i = 0; i < NASYNC; i++) {
+        KT_ST(DrvtWait(&a[i]), STATUS_SUCCESS);
+        KT_EQ(a[i].Iosb.Information, each);
+        KT_ASSERT(DrvtCheck(dst + i * each, each, 100 + i));
+    }
+    kprintf("vblk: %u reads, at most %u on the device at once\n", NASYNC, x->Stats.MaxInFlight);
+    KT_ASSERT(x->Stats.MaxInFlight > 1);
+    ExFreePoolWithTag(a, DRVT_TAG);
+    ExFreePoolWithTag(src, DRVT_TAG);
+    ExFreePoolWithTag(dst, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
+
+KTEST(vblk, request_past_the_segment_limit_split_and_correct)
+{
+    VB_DISK *x = disk("\\Device\\Harddisk1\\DR0");
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk1\\DR0", &fo, &top);
+    const ULONG len = 16 * PAGE_SIZE;
+    PUCHAR raw = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
+    PUCHAR back = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(raw && back);
+    PUCHAR out = raw + 0x200, in = back + 0xE00;
+    DrvtFill(out, len, 77);
+    memset(in, 0, len);
+    /* As if the device said seg_max 3: at most three pages per sub-request.
+     * Nothing is in flight on disk1 while it changes. */
+    ULONG saved = x->SegLimit;
+    x->SegLimit = 3;
+    ULONG64 subs = x->Stats.SubRequests, splits = x->Stats.Splits;
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, out, len, 8192 * 512, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    ULONG64 wsubs = x->Stats.SubRequests - subs;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, in, len, 8192 * 512, &info), STATUS_SUCCESS);
+    x->SegLimit = saved;
+    KT_EQ(info, len);
+    KT_ASSERT(DrvtCheck(in, len, 77));
+    KT_EQ(x->Stats.Splits - splits, 2);
+    /* 64 KiB from offset 0x200: 3 pages - 0x200 first, then 3 pages each. */
+    KT_ASSERT(wsubs >= 6);
+    KT_ASSERT(x->Last.Elements <= 3);
+    kprintf("vblk: 64 KiB in %llu sub-requests each way\n", (unsigned long long)wsubs);
+    ExFreePoolWithTag(raw, DRVT_TAG);
+    ExFreePoolWithTag(back, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
