@@ -545,8 +545,7 @@ static NTSTATUS vb_init_device(VB_DISK *x)
     /* Interrupts: MSI-X entry 0 for the queue, no configuration-change
      * vector; the device answers NO_VECTOR when it cannot take the entry. */
     KeInitializeDpc(&x->Dpc, vb_dpc, x);
-    const char *opt = KeGetOption("vblk");
-    BOOLEAN want_msix = d->MsixCap && !(opt && !strcmp(opt, "intx"));
+    BOOLEAN want_msix = d->MsixCap && !KeOptionEnabled("vblk.intx");
     if (want_msix && NT_SUCCESS(PciConnectMsix(d, 0, vb_isr_msix, x, VB_IRQL, &x->Interrupt))) {
         wr16(x->Common, VIO_MSIX_CONFIG, VIO_NO_VECTOR);
         wr16(x->Common, VIO_QUEUE_MSIX_VECTOR, 0);

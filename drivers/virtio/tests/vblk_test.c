@@ -217,3 +217,48 @@ KTEST(vblk, request_past_the_segment_limit_split_and_correct)
     ExFreePoolWithTag(back, DRVT_TAG);
     ObDereferenceObject(fo);
 }
+
+/* The byte at disk offset P as the host test vblk.host_and_guest_see_each_others_bytes
+ * (scripts/ktest.py) writes or expects it; SALT tells the two directions apart. */
+static UCHAR host_pattern(ULONG64 p, UCHAR salt)
+{
+    return (UCHAR)(p * 131 + (p >> 9) * 7 + salt);
+}
+
+/* Booted alone with fresh images by the host test: disk0 holds the host's
+ * pattern at 32 KiB (4 KiB of it); the guest reads and checks it, then
+ * writes its own at 128 KiB (8 KiB) and flushes, for the host to find. */
+KTEST_MANUAL(vblk, host_image_read_and_written)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(buf);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, PAGE_SIZE, 32768, &info), STATUS_SUCCESS);
+    for (ULONG i = 0; i < PAGE_SIZE; i++)
+        if (buf[i] != host_pattern(32768 + i, 0x5A))
+            KT_EQ(buf[i], host_pattern(32768 + i, 0x5A));
+    kprintf("vblk: the host's 4096 bytes at 32768 read back exactly\n");
+    for (ULONG i = 0; i < 2 * PAGE_SIZE; i++)
+        buf[i] = host_pattern(131072 + i, 0xA5);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 2 * PAGE_SIZE, 131072, &info), STATUS_SUCCESS);
+    KT_ST(DrvtFlush(top, fo), STATUS_SUCCESS);
+    ExFreePoolWithTag(buf, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
+
+/* Booted alone with `vblk=intx` by the host test vblk.intx_when_msix_is_skipped:
+ * both disks on the shared INTx line, completions still by interrupt. */
+KTEST_MANUAL(vblk, intx_completes_requests)
+{
+    for (ULONG i = 0; i < VblkDiskCount; i++) {
+        KT_ASSERT(!VblkDisks[i]->Msix);
+        KT_NE(VblkDisks[i]->Interrupt->Gsi, KINTERRUPT_MESSAGE_SIGNALED);
+    }
+    write_read_back("\\Device\\Harddisk0\\DR0", 21, 1024 * 512);
+    write_read_back("\\Device\\Harddisk1\\DR0", 22, 1024 * 512);
+    kprintf("vblk: INTx interrupts %llu and %llu\n", (unsigned long long)VblkDisks[0]->Stats.Interrupts,
+            (unsigned long long)VblkDisks[1]->Stats.Interrupts);
+}
