@@ -156,6 +156,12 @@ static void vb_sg_ready(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, P
         x->Last.Mdl = r->Irp->MdlAddress;
         x->Last.Chunk = r->Chunk;
         x->Last.Elements = n;
+        PMDL m = r->Irp->MdlAddress;
+        ULONG pages = (ULONG)ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(m), MmGetMdlByteCount(m));
+        x->Last.MdlByteOffset = m->ByteOffset;
+        x->Last.MdlPages = pages < VB_LAST_ELEMENTS ? pages : VB_LAST_ELEMENTS;
+        for (ULONG i = 0; i < x->Last.MdlPages; i++)
+            x->Last.MdlPfn[i] = MmGetMdlPfnArray(m)[i];
         for (ULONG i = 0; i < n && i < VB_LAST_ELEMENTS; i++) {
             x->Last.Address[i] = (ULONG64)sg->Elements[i].Address.QuadPart;
             x->Last.Length[i] = sg->Elements[i].Length;
@@ -439,6 +445,27 @@ static NTSTATUS vb_ioctl(PDEVICE_OBJECT dev, PIRP irp)
         g.Geometry.MediaType = 12;   /* FixedMedia */
         g.DiskSize = (int64_t)size;
         return answer(irp, &g, (ULONG)offsetof(DISK_GEOMETRY_EX_T, Data), sizeof(g));
+    }
+    case IOCTL_VBLK_LAST_REQUEST: {
+        VBLK_LAST_T l;
+        memset(&l, 0, sizeof(l));
+        KIRQL old;
+        KeAcquireSpinLock(&x->Lock, &old);
+        l.Chunk = x->Last.Chunk;
+        l.Elements = x->Last.Elements;
+        l.MdlByteOffset = x->Last.MdlByteOffset;
+        l.MdlPages = x->Last.MdlPages;
+        for (ULONG i = 0; i < VB_LAST_ELEMENTS; i++) {
+            l.MdlPfn[i] = x->Last.MdlPfn[i];
+            l.Address[i] = x->Last.Address[i];
+            l.Length[i] = x->Last.Length[i];
+        }
+        l.MaxInFlight = x->Stats.MaxInFlight;
+        KeReleaseSpinLock(&x->Lock, old);
+        l.Interrupts = x->Stats.Interrupts;
+        l.SubRequests = x->Stats.SubRequests;
+        l.Msix = x->Msix;
+        return answer(irp, &l, sizeof(l), sizeof(l));
     }
     default:
         return vb_complete(irp, STATUS_INVALID_DEVICE_REQUEST, 0);

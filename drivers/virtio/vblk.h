@@ -9,12 +9,13 @@
 #pragma once
 #include "drivers/drivers.h"
 #include "drivers/pci/pci.h"
+#include "drivers/virtio/vblk_ioctl.h"
 
 #define VB_TAG        POOL_TAG('V', 'B', 'l', 'k')
 #define VB_MAX_DISKS  2
 #define VB_QUEUE_MAX  256          /* queue_size is capped here: the ring area stays 5 pages */
 #define VB_MAX_TRANSFER (256 * 1024)   /* one sub-request at most; longer IRPs are split */
-#define VB_LAST_ELEMENTS 16
+#define VB_LAST_ELEMENTS VBLK_LAST_MAX
 
 /* Virtio 1.x 4.1.4.3: struct virtio_pci_common_cfg (offsets). */
 #define VIO_DEVICE_FEATURE_SELECT 0x00
@@ -100,12 +101,15 @@ typedef struct _VB_REQ {
     UCHAR DevStatus;
 } VB_REQ;
 
-/* What the last sub-request handed to the device (for the tests' zero-copy check). */
+/* What the last sub-request handed to the device (tests' zero-copy check;
+ * IOCTL_VBLK_LAST_REQUEST returns it with the counters). */
 typedef struct {
     PIRP Irp;
     PMDL Mdl;
     ULONG Chunk;
     ULONG Elements;
+    ULONG MdlByteOffset, MdlPages;
+    ULONG64 MdlPfn[VB_LAST_ELEMENTS];
     ULONG64 Address[VB_LAST_ELEMENTS];
     ULONG Length[VB_LAST_ELEMENTS];
 } VB_LAST;
