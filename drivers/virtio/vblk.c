@@ -39,7 +39,6 @@
  */
 #include "drivers/virtio/vblk.h"
 #include "kernel/ntsyscall.h"
-#include "kernel/ktest/ktest.h"
 
 #define VIRTIO_VENDOR 0x1AF4
 #define VIRTIO_BLK_MODERN 0x1042
@@ -49,13 +48,6 @@ VB_DISK *VblkDisks[VB_MAX_DISKS];
 ULONG VblkDiskCount;
 volatile LONG VblkReqsOutstanding;
 
-static int vb_counters(KT_COUNTER *out, int max)
-{
-    if (max < 1)
-        return 0;
-    out[0] = (KT_COUNTER){ "virtio-blk requests outstanding", (uint64_t)VblkReqsOutstanding };
-    return 1;
-}
 
 /* ---- registers ---- */
 
@@ -652,7 +644,6 @@ static NTSTATUS vb_create_disk(PDRIVER_OBJECT drv, PPCI_DEVICE pci, ULONG n)
 NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
 {
     UNREFERENCED_PARAMETER(registry_path);
-    KtRegisterCounters(vb_counters);
     drv->MajorFunction[IRP_MJ_CREATE] = vb_succeed;
     drv->MajorFunction[IRP_MJ_CLOSE] = vb_succeed;
     drv->MajorFunction[IRP_MJ_CLEANUP] = vb_succeed;
