@@ -305,6 +305,7 @@ class Runner:
             "disks.fresh_images_reach_the_guest": self.t_fresh_disks,
             "vblk.host_and_guest_see_each_others_bytes": self.t_vblk_host_bytes,
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
+            "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
         }
 
     def run_host_test(self, name, fn):
@@ -913,6 +914,28 @@ class Runner:
             bad.append(f"the guest's 8 KiB at 131072 are not in the image (first difference at +{first})")
         if not bad:
             for p in paths:
+                os.remove(p)
+        return (not bad), "; ".join(bad)
+
+    def t_vblk_blkdebug(self, name):
+        """QEMU's blkdebug driver under disk0 fails every read touching
+        sector 1000 and every write touching sector 2000 with EIO: the
+        device answers VIRTIO_BLK_S_IOERR, the caller gets
+        STATUS_DEVICE_DATA_ERROR, nothing leaks, the next request works."""
+        paths = mq.fresh_disks(name)
+        conf = paths[0] + ".blkdebug.conf"
+        with open(conf, "w") as f:
+            for event, sector in (("read_aio", 1000), ("write_aio", 2000)):
+                f.write(f'[inject-error]\nevent = "{event}"\nerrno = "5"\nsector = "{sector}"\nonce = "off"\n\n')
+        test = "vblk.blkdebug_errors_reach_the_caller"
+        b = mq.boot(self.args.kernel, f"ktest={test}", timeout=60, mem=self.args.mem,
+                    log_path=log_path(name), disks=(f"blkdebug:{conf}:{paths[0]}", paths[1]))
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if not any(o.ok and o.name == test for o in outs):
+            bad.append(f"{test} did not pass")
+        if not bad:
+            for p in paths + [conf]:
                 os.remove(p)
         return (not bad), "; ".join(bad)
 

@@ -262,3 +262,34 @@ KTEST_MANUAL(vblk, intx_completes_requests)
     kprintf("vblk: INTx interrupts %llu and %llu\n", (unsigned long long)VblkDisks[0]->Stats.Interrupts,
             (unsigned long long)VblkDisks[1]->Stats.Interrupts);
 }
+
+/* Booted alone by the host test vblk.blkdebug_errors_reach_the_caller, with
+ * QEMU's blkdebug under disk0 failing reads of sector 1000 and writes of
+ * sector 2000 (EIO): the device's IOERR reaches the caller as
+ * STATUS_DEVICE_DATA_ERROR, the leak check sees the MDL unlocked and
+ * everything given back, and the requests next to them work. */
+KTEST_MANUAL(vblk, blkdebug_errors_reach_the_caller)
+{
+    VB_DISK *x = disk("\\Device\\Harddisk0\\DR0");
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(buf);
+    ULONG_PTR info;
+    ULONG64 errors = x->Stats.Errors;
+    DrvtFill(buf, 2 * PAGE_SIZE, 5);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 2 * PAGE_SIZE, 996 * 512, &info), STATUS_DEVICE_DATA_ERROR);
+    KT_EQ(info, 0);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 512, 2000 * 512, &info), STATUS_DEVICE_DATA_ERROR);
+    KT_EQ(x->Stats.Errors - errors, 2);
+    /* Next door: fine, and a write then read back. */
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf, 2 * PAGE_SIZE, 3000 * 512, &info), STATUS_SUCCESS);
+    memset(buf, 0, 2 * PAGE_SIZE);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 2 * PAGE_SIZE, 3000 * 512, &info), STATUS_SUCCESS);
+    KT_ASSERT(DrvtCheck(buf, 2 * PAGE_SIZE, 5));
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, 1001 * 512, &info), STATUS_SUCCESS);
+    kprintf("vblk: blkdebug's EIO became STATUS_DEVICE_DATA_ERROR twice; the next requests worked\n");
+    ExFreePoolWithTag(buf, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
