@@ -22,7 +22,7 @@
  * requests).
  *
  * A request's path: dispatch checks the sector alignment, marks the IRP
- * pending and queues it; vb_start takes waiting IRPs while free
+ * pending and queues it, cancelable; vb_start takes waiting IRPs while free
  * descriptors last, reserving a chain's worth for each, and asks the DMA
  * adapter for a scatter/gather list of the IRP's MDL (the caller's own
  * locked frames: a 64-bit master, nothing bounces). vb_sg_ready writes the
@@ -194,11 +194,19 @@ static void vb_start(VB_DISK *x)
 {
     for (;;) {
         KeAcquireSpinLockAtDpcLevel(&x->Lock);
-        if (IsListEmpty(&x->Waiting)) {
+        /* The first one its cancel routine does not own. */
+        VB_REQ *r = NULL;
+        for (PLIST_ENTRY e = x->Waiting.Flink; e != &x->Waiting; e = e->Flink) {
+            VB_REQ *c = CONTAINING_RECORD(e, VB_REQ, Link);
+            if (!c->Cancelled) {
+                r = c;
+                break;
+            }
+        }
+        if (!r) {
             KeReleaseSpinLockFromDpcLevel(&x->Lock);
             return;
         }
-        VB_REQ *r = CONTAINING_RECORD(x->Waiting.Flink, VB_REQ, Link);
         r->Chunk = chunk_of(x, r);
         ULONG need = 2;
         if (r->Chunk) {
@@ -209,6 +217,14 @@ static void vb_start(VB_DISK *x)
             /* FIFO: the first waiting IRP waits for the ring to drain. */
             KeReleaseSpinLockFromDpcLevel(&x->Lock);
             return;
+        }
+        /* A fresh IRP waited cancelable: take its cancel routine back. NULL
+         * means IoCancelIrp got there first and the routine is running or
+         * about to (it needs this lock to take the IRP off the queue). */
+        if (r->Done == 0 && !IoSetCancelRoutine(r->Irp, NULL)) {
+            r->Cancelled = TRUE;
+            KeReleaseSpinLockFromDpcLevel(&x->Lock);
+            continue;
         }
         x->Unreserved -= (USHORT)need;
         r->Reserved = need;
@@ -345,6 +361,22 @@ static NTSTATUS vb_complete(PIRP irp, NTSTATUS s, ULONG_PTR info)
     return s;
 }
 
+/* IoCancelIrp on an IRP waiting for descriptors (the cancel spin lock held). */
+static void vb_cancel(PDEVICE_OBJECT dev, PIRP irp)
+{
+    IoReleaseCancelSpinLock(irp->CancelIrql);
+    VB_DISK *x = dev->DeviceExtension;
+    VB_REQ *r = irp->Tail.Overlay.DriverContext[0];
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    RemoveEntryList(&r->Link);   /* still queued: vb_start never takes an IRP whose routine it could not clear */
+    KeReleaseSpinLock(&x->Lock, old);
+    ExFreePoolWithTag(r, VB_TAG);
+    __atomic_sub_fetch(&VblkReqsOutstanding, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&x->Stats.Cancelled, 1, __ATOMIC_RELAXED);
+    vb_complete(irp, STATUS_CANCELLED, 0);
+}
+
 static NTSTATUS vb_queue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length)
 {
     VB_REQ *r = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(VB_REQ), VB_TAG);
@@ -367,6 +399,18 @@ static NTSTATUS vb_queue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULON
     if (!IsListEmpty(&x->Waiting) || x->Unreserved < x->SegLimit + 2)
         __atomic_add_fetch(&x->Stats.Waited, 1, __ATOMIC_RELAXED);
     InsertTailList(&x->Waiting, &r->Link);
+    irp->Tail.Overlay.DriverContext[0] = r;
+    IoSetCancelRoutine(irp, vb_cancel);
+    if (irp->Cancel && IoSetCancelRoutine(irp, NULL)) {
+        /* Cancelled before the routine was set: ours to finish. */
+        RemoveEntryList(&r->Link);
+        KeReleaseSpinLockFromDpcLevel(&x->Lock);
+        ExFreePoolWithTag(r, VB_TAG);
+        __atomic_sub_fetch(&VblkReqsOutstanding, 1, __ATOMIC_RELAXED);
+        vb_complete(irp, STATUS_CANCELLED, 0);
+        KeLowerIrql(old);
+        return STATUS_PENDING;
+    }
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
     vb_start(x);
     KeLowerIrql(old);

@@ -99,6 +99,7 @@ typedef struct _VB_REQ {
     PSCATTER_GATHER_LIST Sg;
     USHORT Head;
     UCHAR DevStatus;
+    BOOLEAN Cancelled;             /* its cancel routine won the race: vb_start skips it */
 } VB_REQ;
 
 /* What the last sub-request handed to the device (tests' zero-copy check;
@@ -123,6 +124,7 @@ typedef struct {
     volatile ULONG64 Waited;       /* IRPs that waited for free descriptors */
     volatile ULONG64 Refused;
     volatile ULONG64 Errors;       /* device status not OK */
+    volatile ULONG64 Cancelled;    /* IRPs cancelled while waiting for descriptors */
     ULONG InFlight, MaxInFlight;   /* chains on the device (under the lock) */
 } VB_STATS;
 

@@ -293,3 +293,55 @@ KTEST_MANUAL(vblk, blkdebug_errors_reach_the_caller)
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
 }
+
+/* An IRP waiting for descriptors is cancelable: the ring is made to look
+ * full (no unreserved descriptors), a read waits in the driver, IoCancelIrp
+ * completes it with STATUS_CANCELLED; a second waiting read starts once the
+ * descriptors are back and the next request kicks the queue. */
+KTEST(vblk, irp_waiting_for_descriptors_is_cancelable)
+{
+    VB_DISK *x = disk("\\Device\\Harddisk1\\DR0");
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    DrvtOpen("\\Device\\Harddisk1\\DR0", &fo, &top);
+    PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(buf);
+    ULONG_PTR info;
+    DrvtFill(buf + 2 * PAGE_SIZE, PAGE_SIZE, 9);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, buf + 2 * PAGE_SIZE, PAGE_SIZE, 5000 * 512, &info), STATUS_SUCCESS);
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    KT_EQ(x->Stats.InFlight, 0);
+    USHORT saved = x->Unreserved;
+    x->Unreserved = 0;
+    KeReleaseSpinLock(&x->Lock, old);
+    ULONG64 waited = x->Stats.Waited, cancelled = x->Stats.Cancelled;
+
+    KEVENT ev;
+    IO_STATUS_BLOCK iosb;
+    KeInitializeEvent(&ev, NotificationEvent, FALSE);
+    LARGE_INTEGER o = { 5000 * 512 };
+    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, top, buf, PAGE_SIZE, &o, &ev, &iosb);
+    KT_ASSERT(irp);
+    IoGetNextIrpStackLocation(irp)->FileObject = fo;
+    KT_ST(IoCallDriver(top, irp), STATUS_PENDING);
+    DRVT_ASYNC second;
+    DrvtSendRead(&second, top, fo, buf + PAGE_SIZE, PAGE_SIZE, 5000 * 512);
+    KT_ST(second.Returned, STATUS_PENDING);
+    KT_EQ(x->Stats.Waited - waited, 2);
+    KT_ASSERT(IoCancelIrp(irp));
+    LARGE_INTEGER five_s = { -KI_MS(5000) };
+    KT_EQ(KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, &five_s), STATUS_WAIT_0);
+    KT_ST(iosb.Status, STATUS_CANCELLED);
+    KT_EQ(x->Stats.Cancelled - cancelled, 1);
+
+    KeAcquireSpinLock(&x->Lock, &old);
+    x->Unreserved = saved;
+    KeReleaseSpinLock(&x->Lock, old);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, PAGE_SIZE, 5000 * 512, &info), STATUS_SUCCESS);
+    KT_ST(DrvtWait(&second), STATUS_SUCCESS);
+    KT_ASSERT(DrvtCheck(buf + PAGE_SIZE, PAGE_SIZE, 9));
+    KT_ASSERT(DrvtCheck(buf, PAGE_SIZE, 9));
+    ExFreePoolWithTag(buf, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
