@@ -14,3 +14,5 @@ NTSTATUS RamDiskDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);  
 NTSTATUS IotDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);   /* \Device\IoTest* */
 /* Attaches above \Device\RamDisk0: started after the RAM disk. */
 NTSTATUS FilterDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);
+/* virtio-blk (drivers/virtio/): \Device\Harddisk0\DR0, \Device\Harddisk1\DR0. */
+NTSTATUS VblkDriverEntry(PDRIVER_OBJECT Driver, PANSI_STRING RegistryPath);

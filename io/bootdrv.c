@@ -15,6 +15,7 @@ static const struct {
     { "\\Driver\\RamDisk", RamDiskDriverEntry },
     { "\\Driver\\IoTest", IotDriverEntry },
     { "\\Driver\\Filter", FilterDriverEntry },   /* after the RAM disk it sits on */
+    { "\\Driver\\Vblk", VblkDriverEntry },       /* virtio-blk: \\Device\\Harddisk0\\DR0, ... */
 };
 
 void IopStartBootDrivers(void)

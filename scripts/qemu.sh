@@ -31,6 +31,10 @@ disks=
 for n in 0 1; do
     eval img=\$disk$n
     [ "$img" = none ] && continue
+    # blkdebug:CONFIG:IMAGE - QEMU's blkdebug driver over the image, for
+    # fault injection (the host test vblk.blkdebug_errors_reach_the_caller).
+    file=$img
+    case "$img" in blkdebug:*) img=${img##*:} ;; esac
     if [ ! -e "$img" ]; then
         mkdir -p "$(dirname "$img")"
         truncate -s 64M "$img"
@@ -45,7 +49,7 @@ for n in 0 1; do
             cache=writeback
         fi
     fi
-    disks="$disks -drive file=$img,format=raw,if=none,id=disk$n,cache=$cache$snap"
+    disks="$disks -drive file=$file,format=raw,if=none,id=disk$n,cache=$cache$snap"
     if [ $n = 0 ]; then
         disks="$disks -device virtio-blk-pci,drive=disk0,disable-legacy=on"
     else

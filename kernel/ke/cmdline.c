@@ -110,6 +110,7 @@ static const struct {
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
     { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
+    { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */
     { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
 };
 

@@ -1,0 +1,168 @@
+/*
+ * vblk.h: the virtio-blk driver's internals (drivers/virtio/), shared by its
+ * file and its tests. Virtio 1.x over PCI, the modern transport only
+ * (1af4:1042): the registers are reached through the vendor capabilities
+ * the PCI bus driver decoded (common, notify, ISR and device configuration
+ * structures, each a BAR + offset), one split virtqueue (queue 0), requests
+ * built from the DMA adapter's scatter/gather lists of the IRP's MDL.
+ */
+#pragma once
+#include "drivers/drivers.h"
+#include "drivers/pci/pci.h"
+#include "drivers/virtio/vblk_ioctl.h"
+
+#define VB_TAG        POOL_TAG('V', 'B', 'l', 'k')
+#define VB_MAX_DISKS  2
+#define VB_QUEUE_MAX  256          /* queue_size is capped here: the ring area stays 5 pages */
+#define VB_MAX_TRANSFER (256 * 1024)   /* one sub-request at most; longer IRPs are split */
+#define VB_LAST_ELEMENTS VBLK_LAST_MAX
+
+/* Virtio 1.x 4.1.4.3: struct virtio_pci_common_cfg (offsets). */
+#define VIO_DEVICE_FEATURE_SELECT 0x00
+#define VIO_DEVICE_FEATURE        0x04
+#define VIO_DRIVER_FEATURE_SELECT 0x08
+#define VIO_DRIVER_FEATURE        0x0C
+#define VIO_MSIX_CONFIG           0x10
+#define VIO_NUM_QUEUES            0x12
+#define VIO_DEVICE_STATUS         0x14
+#define VIO_QUEUE_SELECT          0x16
+#define VIO_QUEUE_SIZE            0x18
+#define VIO_QUEUE_MSIX_VECTOR     0x1A
+#define VIO_QUEUE_ENABLE          0x1C
+#define VIO_QUEUE_NOTIFY_OFF      0x1E
+#define VIO_QUEUE_DESC            0x20
+#define VIO_QUEUE_DRIVER          0x28
+#define VIO_QUEUE_DEVICE          0x30
+#define VIO_NO_VECTOR             0xFFFF
+
+/* Device status bits (2.1). */
+#define VIO_S_ACKNOWLEDGE  1
+#define VIO_S_DRIVER       2
+#define VIO_S_DRIVER_OK    4
+#define VIO_S_FEATURES_OK  8
+#define VIO_S_FAILED       0x80
+
+/* Feature bits (5.2.3, 6). */
+#define VBLK_F_SEG_MAX   (1ULL << 2)
+#define VBLK_F_BLK_SIZE  (1ULL << 6)
+#define VBLK_F_FLUSH     (1ULL << 9)
+#define VIO_F_VERSION_1  (1ULL << 32)
+
+/* struct virtio_blk_config (5.2.4). */
+#define VBLK_CFG_CAPACITY 0x00     /* u64, 512-byte sectors whatever blk_size is */
+#define VBLK_CFG_SEG_MAX  0x0C
+#define VBLK_CFG_BLK_SIZE 0x14
+
+/* Request types and status byte values (5.2.6). */
+#define VBLK_T_IN    0
+#define VBLK_T_OUT   1
+#define VBLK_T_FLUSH 4
+#define VBLK_S_OK     0
+#define VBLK_S_IOERR  1
+#define VBLK_S_UNSUPP 2
+
+/* Split virtqueue (2.7): descriptor flags. */
+#define VQ_DESC_F_NEXT  1
+#define VQ_DESC_F_WRITE 2          /* the device writes this buffer */
+
+typedef struct {
+    volatile ULONG64 Addr;
+    volatile ULONG Len;
+    volatile USHORT Flags;
+    volatile USHORT Next;
+} VQ_DESC;
+
+/* The header and the status byte of the request whose chain starts at
+ * descriptor i: slot i of the slot area (a common buffer), so the device
+ * reads and writes them at known physical addresses. */
+typedef struct {
+    ULONG Type;
+    ULONG Reserved;
+    ULONG64 Sector;
+    volatile UCHAR Status;
+    UCHAR Pad[15];
+} VB_SLOT;
+_Static_assert(sizeof(VB_SLOT) == 32, "a slot is 32 bytes");
+
+/* One IRP's progress: it goes to the device as one or more sub-requests,
+ * one at a time, each at most VB_MAX_TRANSFER and SegLimit pages. */
+typedef struct _VB_REQ {
+    LIST_ENTRY Link;               /* on the waiting queue */
+    PIRP Irp;
+    struct _VB_DISK *Disk;
+    ULONG Type;                    /* VBLK_T_* */
+    ULONG Length;                  /* of the whole IRP */
+    ULONG Done;                    /* bytes finished */
+    ULONG Chunk;                   /* bytes of the sub-request on the device */
+    ULONG Reserved;                /* descriptors reserved for it */
+    LONGLONG Offset;               /* of the whole IRP, bytes */
+    PSCATTER_GATHER_LIST Sg;
+    USHORT Head;
+    UCHAR DevStatus;
+    BOOLEAN Cancelled;             /* its cancel routine won the race: vb_start skips it */
+} VB_REQ;
+
+/* What the last sub-request handed to the device (tests' zero-copy check;
+ * IOCTL_VBLK_LAST_REQUEST returns it with the counters). */
+typedef struct {
+    PIRP Irp;
+    PMDL Mdl;
+    ULONG Chunk;
+    ULONG Elements;
+    ULONG MdlByteOffset, MdlPages;
+    ULONG64 MdlPfn[VB_LAST_ELEMENTS];
+    ULONG64 Address[VB_LAST_ELEMENTS];
+    ULONG Length[VB_LAST_ELEMENTS];
+} VB_LAST;
+
+typedef struct {
+    volatile ULONG64 Interrupts;   /* ISR claimed */
+    volatile ULONG64 Dpcs;
+    volatile ULONG64 Requests;     /* IRPs taken */
+    volatile ULONG64 SubRequests;  /* chains put on the ring */
+    volatile ULONG64 Splits;       /* IRPs that needed more than one sub-request */
+    volatile ULONG64 Waited;       /* IRPs that waited for free descriptors */
+    volatile ULONG64 Refused;
+    volatile ULONG64 Errors;       /* device status not OK */
+    volatile ULONG64 Cancelled;    /* IRPs cancelled while waiting for descriptors */
+    ULONG InFlight, MaxInFlight;   /* chains on the device (under the lock) */
+} VB_STATS;
+
+typedef struct _VB_DISK {
+    PDEVICE_OBJECT Device;
+    PPCI_DEVICE Pci;
+    volatile UCHAR *Common, *Isr, *DevCfg;
+    volatile USHORT *Notify;
+    ULONG64 Features;              /* negotiated */
+    ULONG64 Capacity;              /* 512-byte sectors */
+    ULONG SectorSize;              /* blk_size, or 512 */
+    ULONG SegMax;                  /* from the device (or 0 without SEG_MAX) */
+    ULONG SegLimit;                /* pages per sub-request: min(seg_max, queue - 2); tests lower it */
+    BOOLEAN Msix;
+    PKINTERRUPT Interrupt;
+    KDPC Dpc;
+    PDMA_ADAPTER Dma;
+    /* The queue: descriptors, available ring, used ring and the slots in one
+     * common buffer. */
+    USHORT QueueSize;
+    PVOID Ring;
+    PHYSICAL_ADDRESS RingPa;
+    ULONG RingBytes;
+    VQ_DESC *Desc;
+    volatile USHORT *Avail;        /* flags, idx, ring[QueueSize] */
+    volatile USHORT *Used;         /* flags, idx, then {u32 id, u32 len}[QueueSize] */
+    VB_SLOT *Slots;
+    ULONG64 SlotsPa;
+    KSPIN_LOCK Lock;               /* everything below */
+    USHORT FreeHead, FreeCount;    /* free descriptor list (through Next) */
+    USHORT Unreserved;             /* free descriptors not promised to a sub-request */
+    USHORT AvailIdx, LastUsed;
+    VB_REQ *SlotReq[VB_QUEUE_MAX];
+    LIST_ENTRY Waiting;            /* IRPs waiting for descriptors, FIFO */
+    VB_STATS Stats;
+    VB_LAST Last;
+} VB_DISK;
+
+extern VB_DISK *VblkDisks[VB_MAX_DISKS];
+extern ULONG VblkDiskCount;
+extern volatile LONG VblkReqsOutstanding;
