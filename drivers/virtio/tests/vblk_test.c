@@ -17,6 +17,15 @@ static VB_DISK *disk(PCSTR name)
     return d->DeviceExtension;
 }
 
+/* The disk NAME's driver state, and NAME opened: a file object and the top
+ * of its stack (drop the file with ObDereferenceObject). */
+static VB_DISK *open_disk(PCSTR name, PFILE_OBJECT *fo, PDEVICE_OBJECT *top)
+{
+    VB_DISK *x = disk(name);
+    DrvtOpen(name, fo, top);
+    return x;
+}
+
 /* Every element of the driver's last request is the buffer's own memory:
  * walking BUF page piece by page piece, each piece's physical address is
  * where the elements say the device goes. */
@@ -79,10 +88,9 @@ KTEST(vblk, two_disks_msix_capacity_and_geometry)
  * the completions came by interrupt. */
 static void write_read_back(PCSTR name, ULONG seed, LONGLONG offset)
 {
-    VB_DISK *x = disk(name);
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
-    DrvtOpen(name, &fo, &top);
+    VB_DISK *x = open_disk(name, &fo, &top);
     const ULONG len = 3 * PAGE_SIZE;
     PUCHAR raw = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
     PUCHAR back = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
@@ -119,10 +127,9 @@ KTEST(vblk, write_read_back_zero_copy_by_interrupt_disk1_behind_the_bridge)
 
 KTEST(vblk, misaligned_and_past_the_end_refused)
 {
-    VB_DISK *x = disk("\\Device\\Harddisk0\\DR0");
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
-    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    VB_DISK *x = open_disk("\\Device\\Harddisk0\\DR0", &fo, &top);
     PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, DRVT_TAG);
     KT_ASSERT(buf);
     ULONG_PTR info;
@@ -145,10 +152,9 @@ KTEST(vblk, misaligned_and_past_the_end_refused)
 #define NASYNC 32
 KTEST(vblk, thirty_two_reads_in_flight_at_once)
 {
-    VB_DISK *x = disk("\\Device\\Harddisk0\\DR0");
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
-    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    VB_DISK *x = open_disk("\\Device\\Harddisk0\\DR0", &fo, &top);
     const ULONG each = 2 * PAGE_SIZE;
     const LONGLONG base = 4096 * 512;
     PUCHAR src = ExAllocatePoolWithTag(NonPagedPoolNx, NASYNC * each, DRVT_TAG);
@@ -190,10 +196,9 @@ KTEST(vblk, thirty_two_reads_in_flight_at_once)
 
 KTEST(vblk, request_past_the_segment_limit_split_and_correct)
 {
-    VB_DISK *x = disk("\\Device\\Harddisk1\\DR0");
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
-    DrvtOpen("\\Device\\Harddisk1\\DR0", &fo, &top);
+    VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
     const ULONG len = 16 * PAGE_SIZE;
     PUCHAR raw = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
     PUCHAR back = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
@@ -276,10 +281,9 @@ KTEST_MANUAL(vblk, intx_completes_requests)
  * everything given back, and the requests next to them work. */
 KTEST_MANUAL(vblk, blkdebug_errors_reach_the_caller)
 {
-    VB_DISK *x = disk("\\Device\\Harddisk0\\DR0");
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
-    DrvtOpen("\\Device\\Harddisk0\\DR0", &fo, &top);
+    VB_DISK *x = open_disk("\\Device\\Harddisk0\\DR0", &fo, &top);
     PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 2 * PAGE_SIZE, DRVT_TAG);
     KT_ASSERT(buf);
     ULONG_PTR info;
@@ -306,10 +310,9 @@ KTEST_MANUAL(vblk, blkdebug_errors_reach_the_caller)
  * descriptors are back and the next request kicks the queue. */
 KTEST(vblk, irp_waiting_for_descriptors_is_cancelable)
 {
-    VB_DISK *x = disk("\\Device\\Harddisk1\\DR0");
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
-    DrvtOpen("\\Device\\Harddisk1\\DR0", &fo, &top);
+    VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
     PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 3 * PAGE_SIZE, DRVT_TAG);
     KT_ASSERT(buf);
     ULONG_PTR info;
