@@ -433,7 +433,7 @@ class Runner:
     # multiboot2, the command line in grub.cfg, the user programs as GRUB
     # modules - so that path stays tested, with the firmware's own BAR
     # assignment (qboot leaves that to drivers/pci).
-    GRUB_KTESTS = "boot.*,pci.*,vblk.*"
+    GRUB_KTESTS = "boot.*,pci.*,vblk.*,vga.*"
     GRUB_UTESTS = "user.libc.*,user.pci.*"
 
     def t_grub_kernel(self, name):

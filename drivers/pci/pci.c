@@ -355,8 +355,16 @@ static void assign_bars(PPCI_DEVICE d)
         }
         PciBarsAssigned++;
     }
+    /* A VGA (class 03/00) also answers the legacy VGA ports and memory
+     * (0x3B0-0x3DF, 0xA0000-0xBFFFF) without any BAR, when its I/O and
+     * memory decoding are on; then its text memory can be set up. */
+    BOOLEAN vga = d->BaseClass == 0x03 && d->SubClass == 0x00;
+    if (vga)
+        enable |= PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
     if (enable)
         PciSetCommand(d, enable, 0);
+    if (vga)
+        HalVgaEnableTextMemory();
 }
 
 static void assign_bus(ULONG bus, ULONG depth)
