@@ -221,6 +221,9 @@ class Runner:
         self.patterns = [p for p in args.pattern.split(",") if p]
         self.lock = threading.Lock()
         self.results = []
+        self.shard_results = {}      # test name -> index in results (report_shard)
+        self.deferred = set()        # bugcheck tests whose boot is queued
+        self.bugcheck_futures = []
 
     def wanted(self, name):
         return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
@@ -241,13 +244,49 @@ class Runner:
         return b
 
     # ---- 1 and 2: the kernel's own tests ----
-    def main_boot(self, pool):
+    # The ordinary tests are split over --shards boots run at once
+    # (ktest.shard=I/N: the kernel keeps the tests whose name hashes to I,
+    # kernel/rtl RtlTestInShard), each ending with the KTEST_FINAL checks.
+    # Each boot names its bugcheck tests first; their boots are queued the
+    # moment the line arrives, not when the boot ends.
+    def shard_name(self, base, i, n):
+        return base if n == 1 else f"{base}-{i + 1}of{n}"
+
+    def report_shard(self, outcomes):
+        """Like report, for the shards of one run: a test every shard runs
+        (KTEST_FINAL) is one result, failed if it failed in any shard."""
+        with self.lock:
+            keep = []
+            for o in outcomes:
+                k = self.shard_results.get(o.name)
+                if k is None:
+                    self.shard_results[o.name] = len(self.results) + len(keep)
+                    keep.append(o)
+                elif not o.ok and self.results[k].ok:
+                    self.results[k] = o
+                    print(f"FAIL {o.name}: {o.message}" + (f"  [log: {os.path.relpath(o.log, ROOT)}]" if o.log else ""),
+                          flush=True)
+        self.report(keep)
+
+    def defer(self, pool, line):
+        m = DEFER_RE.match(line)
+        if m:
+            with self.lock:
+                if m.group(1) in self.deferred:
+                    return
+                self.deferred.add(m.group(1))
+                self.bugcheck_futures.append(pool.submit(self.bugcheck_test, m.group(1)))
+
+    def main_boot(self, pool, shard=0, shards=1):
         cmdline = f"ktest={self.args.pattern} verifier=1 test.mem_mib={self.args.mem}"
+        if shards > 1:
+            cmdline += f" ktest.shard={shard}/{shards}"
         if self.args.cmdline:
             cmdline += " " + self.args.cmdline   # options for the tests (make fuzz: fuzz.n=, fuzz.seed=)
-        b = self.boot("ktest-main", cmdline, self.args.timeout)
-        self.report(judge_ktest_boot(b, "ktest-main"))
-        deferred = [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
+        name = self.shard_name("ktest-main", shard, shards)
+        echo = lambda line: self.defer(pool, line)  # noqa: E731
+        b = self.boot(name, cmdline, self.args.timeout, echo=echo)
+        self.report_shard(judge_ktest_boot(b, name))
         # A test that crashes, hangs or triple-faults the boot takes the rest
         # of the run with it: it is reported above; boot again and carry on
         # with the test after it, so every test still gets its verdict.
@@ -256,10 +295,9 @@ class Runner:
             if not crashed:
                 break
             print(f"note: resuming the kernel tests after {crashed}", flush=True)
-            b = self.boot(f"ktest-main-resume-{attempt}", f"{cmdline} ktest.after={crashed}", self.args.timeout)
-            self.report(judge_ktest_boot(b, f"ktest-main-resume-{attempt}"))
-            deferred += [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
-        return [pool.submit(self.bugcheck_test, name) for name in deferred]
+            b = self.boot(f"{name}-resume-{attempt}", f"{cmdline} ktest.after={crashed}", self.args.timeout,
+                          echo=echo)
+            self.report_shard(judge_ktest_boot(b, f"{name}-resume-{attempt}"))
 
     def bugcheck_test(self, name):
         b = self.boot(name, f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
@@ -270,10 +308,13 @@ class Runner:
     def user_tests_wanted(self):
         return self.args.user_tests and any(could_match_user(p) for p in self.patterns)
 
-    def user_boot(self):
+    def user_boot(self, shard=0, shards=1):
         cmdline = f"utest={self.args.pattern} test.mem_mib={self.args.mem}"
-        b = self.boot("utest-main", cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
-        self.report(judge_user_boot(b))
+        if shards > 1:
+            cmdline += f" utest.shard={shard}/{shards}"
+        name = self.shard_name("utest-main", shard, shards)
+        b = self.boot(name, cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
+        self.report(judge_user_boot(b, name))
 
     # ---- 3: host-side tests ----
     def host_tests(self):
@@ -1172,11 +1213,16 @@ class Runner:
             print("note: the user-mode tests are off; turn them on with --user-tests (make test UTESTS=1)",
                   file=sys.stderr, flush=True)
         with cf.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            main = pool.submit(self.main_boot, pool)
-            futures = [pool.submit(self.user_boot)] if self.user_tests_wanted() else []
+            # The longest boots first: the run lasts at least as long as
+            # its longest boot.
+            main = [pool.submit(self.main_boot, pool, i, self.args.shards) for i in range(self.args.shards)]
+            futures = [pool.submit(self.user_boot, i, self.args.user_shards) for i in range(self.args.user_shards)] \
+                if self.user_tests_wanted() else []
             futures += [pool.submit(self.run_host_test, n, f) for n, f in host.items()]
-            later = main.result()
-            for f in futures + later:
+            for f in main + futures:
+                f.result()
+            # Every DEFER line has arrived once the main boots are done.
+            for f in list(self.bugcheck_futures):
                 f.result()
         # A pattern that selects nothing is a mistake, not a success.
         if not self.results:
@@ -1200,7 +1246,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=240, help="seconds for the main test boot")
     ap.add_argument("--bugcheck-timeout", type=float, default=60)
     ap.add_argument("--cmdline", default="", help="more options on the main boot's command line (e.g. fuzz.n=100000)")
-    ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2))
+    ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2) + 1,
+                    help="boots at once (default: the CPUs plus one: a boot waiting on a timer leaves its CPU idle)")
+    ap.add_argument("--shards", type=int, default=None,
+                    help="boots the ordinary kernel tests are split over (default 2 for every test, else 1)")
+    ap.add_argument("--user-shards", type=int, default=None,
+                    help="boots the user-mode tests are split over (default 3 for every test, else 1)")
     ap.add_argument("--user-tests", dest="user_tests", action="store_true", default=None,
                     help="also boot the user-mode tests (init runs user/tests/ with utest=PATTERN); the default "
                          f"is {'on' if USER_TESTS_DEFAULT else 'off'}, or MDLOS_USER_TESTS=1/0")
@@ -1209,6 +1260,12 @@ def main():
     args = ap.parse_args()
     if not args.pattern:
         args.pattern = "*"
+    everything = args.pattern in ("*", "*.*")
+    if args.shards is None:
+        args.shards = 2 if everything else 1
+    if args.user_shards is None:
+        args.user_shards = 3 if everything else 1
+    args.shards, args.user_shards = max(1, args.shards), max(1, args.user_shards)
     if args.user_tests is None:
         env = os.environ.get("MDLOS_USER_TESTS")
         args.user_tests = USER_TESTS_DEFAULT if env is None else env.lower() not in ("", "0", "no", "off", "false")

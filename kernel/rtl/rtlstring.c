@@ -127,6 +127,26 @@ uint8_t RtlGlobMatch(const char *p, const char *t)
     return *p == 0;
 }
 
+uint8_t RtlTestInShard(const char *spec, const char *name)
+{
+    uint32_t i = 0, n = 0;
+    const char *p = spec;
+    if (!p || !*p)
+        return TRUE;
+    for (; *p >= '0' && *p <= '9' && i < 1000; p++)
+        i = i * 10 + (uint32_t)(*p - '0');
+    if (*p++ != '/')
+        return TRUE;
+    for (; *p >= '0' && *p <= '9' && n < 1000; p++)
+        n = n * 10 + (uint32_t)(*p - '0');
+    if (*p || n == 0 || n > 64 || i >= n)
+        return TRUE;
+    uint32_t h = 2166136261u;
+    for (const char *c = name; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return h % n == i;
+}
+
 uint8_t RtlParseUlong64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;

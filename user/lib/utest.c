@@ -157,11 +157,13 @@ static int run_isolated(const UTEST *t)
 
 int utest_main(int argc, char **argv)
 {
-    const char *one = NULL;
+    const char *one = NULL, *shard = NULL;
     int list = 0;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "utest.one=", 10) == 0)
             one = argv[i] + 10;
+        else if (strncmp(argv[i], "utest.shard=", 12) == 0)
+            shard = argv[i] + 12;
         else if (strncmp(argv[i], "utest=", 6) == 0)
             pattern = argv[i][6] ? argv[i] + 6 : "*";
         else if (strcmp(argv[i], "--list") == 0)
@@ -182,7 +184,7 @@ int utest_main(int argc, char **argv)
             printf("  %s\n", full);
             continue;
         }
-        if (!matches(pattern, full))
+        if (!matches(pattern, full) || !RtlTestInShard(shard, full))
             continue;
         if (run_isolated(tests[i]))
             passed++;
