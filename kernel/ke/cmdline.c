@@ -104,6 +104,7 @@ static const struct {
     { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */
     { "fuzz.huge", OPT_FLAG },      /* `make fuzz HUGE=0` */
     { "bench", OPT_TEXT },          /* run the kernel benchmarks matching these globs */
+    { "bench.runs", OPT_NUMBER },   /* timed runs of each after its warm-up (default 5) */
     { "utest", OPT_TEXT },          /* init runs the user-mode tests matching these globs */
     { "utest.shard", OPT_TEXT },    /* I/N: of those, the I-th of N parts */
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
