@@ -18,6 +18,7 @@ Python 3 standard library only.
 import argparse
 import concurrent.futures as cf
 import fnmatch
+import json
 import os
 import re
 import socket
@@ -206,6 +207,15 @@ def crashed_test(b):
     return None if summary else running
 
 
+def shard_of(name, shards, salt):
+    """kernel/rtl RtlTestInShard's hash: the shard NAME goes to."""
+    h = 2166136261
+    for c in name.encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    h = ((h ^ salt) * 16777619) & 0xFFFFFFFF
+    return h % shards
+
+
 def judge_ktest_boot_fail_lines(b):
     out = []
     for _, line in b.lines:
@@ -224,6 +234,11 @@ class Runner:
         self.shard_results = {}      # test name -> index in results (report_shard)
         self.deferred = set()        # bugcheck tests whose boot is queued
         self.bugcheck_futures = []
+        self.times = {}              # test name -> seconds in this run (record_times)
+        self.shares = {"kernel": [], "user": []}   # per shard boot: [(its tests, all tests)]
+        self.old_times = self.load_times()
+        self.kernel_salt = self.best_salt(args.shards, False)
+        self.user_salt = self.best_salt(args.user_shards, True)
 
     def wanted(self, name):
         return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
@@ -251,6 +266,73 @@ class Runner:
     # moment the line arrives, not when the boot ends.
     def shard_name(self, base, i, n):
         return base if n == 1 else f"{base}-{i + 1}of{n}"
+
+    # The shards are as long as their slowest: the runner keeps each test's
+    # time from the last run (build/test-logs/test-times.json) and picks the
+    # hash salt that splits those times most evenly (a cold run takes 0).
+    TIMES = os.path.join(LOGS, "test-times.json")
+
+    def load_times(self):
+        try:
+            with open(self.TIMES) as f:
+                return {k: float(v) for k, v in json.load(f).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def record_times(self, b):
+        running, t0 = None, 0.0
+        with self.lock:
+            for t, line in b.lines:
+                m = RUN_RE.match(line)
+                if m:
+                    running, t0 = m.group(1), t
+                    continue
+                m = PASS_RE.match(line) or FAIL_RE.match(line)
+                if m and m.group(1) == running:
+                    self.times[running] = round(t - t0, 3)
+                    running = None
+
+    SHARE_RE = re.compile(r"^\[ktest\] shard \S+: (\d+) of (\d+) tests$")
+
+    def count_shares(self, kind, b, shards):
+        if shards > 1:
+            with self.lock:
+                self.shares[kind].append([(int(m.group(1)), int(m.group(2))) for _, line in b.lines
+                                          for m in [self.SHARE_RE.match(line)] if m])
+
+    def check_shares(self):
+        """A split that lost or doubled a test would still end green: the
+        shares each boot (each user test program) announced must add up to
+        the whole, and a boot that announced nothing is a failure too."""
+        bad = []
+        for kind, n in (("kernel", self.args.shards), ("user", self.args.user_shards)):
+            boots = self.shares[kind]
+            if n == 1 or not boots:
+                continue
+            if any(not b for b in boots):
+                bad.append(f"a {kind} shard boot never said its share (no '[ktest] shard' line)")
+                continue
+            mine = sum(x for b in boots for x, _ in b)
+            whole = sum(y for b in boots for _, y in b)
+            if whole != mine * n:
+                bad.append(f"the {n} {kind} shards ran {mine} tests of {whole // n}")
+        if any(self.shares.values()):
+            self.report([Outcome("runner.shards_add_up_to_the_whole", not bad, "; ".join(bad))])
+
+    def best_salt(self, shards, user):
+        """The salt (0-255) whose split of the known test times has the
+        smallest largest shard."""
+        if shards == 1:
+            return 0
+        known = {k: v for k, v in self.old_times.items() if k.startswith("user.") == user and self.wanted(k)}
+        best, best_cost = 0, None
+        for salt in range(256):
+            load = [0.0] * shards
+            for name, secs in known.items():
+                load[shard_of(name, shards, salt)] += secs
+            if best_cost is None or max(load) < best_cost:
+                best, best_cost = salt, max(load)
+        return best
 
     def report_shard(self, outcomes):
         """Like report, for the shards of one run: a test every shard runs
@@ -280,12 +362,14 @@ class Runner:
     def main_boot(self, pool, shard=0, shards=1):
         cmdline = f"ktest={self.args.pattern} verifier=1 test.mem_mib={self.args.mem}"
         if shards > 1:
-            cmdline += f" ktest.shard={shard}/{shards}"
+            cmdline += f" ktest.shard={shard}/{shards}/{self.kernel_salt}"
         if self.args.cmdline:
             cmdline += " " + self.args.cmdline   # options for the tests (make fuzz: fuzz.n=, fuzz.seed=)
         name = self.shard_name("ktest-main", shard, shards)
         echo = lambda line: self.defer(pool, line)  # noqa: E731
         b = self.boot(name, cmdline, self.args.timeout, echo=echo)
+        self.record_times(b)
+        self.count_shares("kernel", b, shards)
         self.report_shard(judge_ktest_boot(b, name))
         # A test that crashes, hangs or triple-faults the boot takes the rest
         # of the run with it: it is reported above; boot again and carry on
@@ -297,6 +381,7 @@ class Runner:
             print(f"note: resuming the kernel tests after {crashed}", flush=True)
             b = self.boot(f"{name}-resume-{attempt}", f"{cmdline} ktest.after={crashed}", self.args.timeout,
                           echo=echo)
+            self.record_times(b)
             self.report_shard(judge_ktest_boot(b, f"{name}-resume-{attempt}"))
 
     def bugcheck_test(self, name):
@@ -311,9 +396,11 @@ class Runner:
     def user_boot(self, shard=0, shards=1):
         cmdline = f"utest={self.args.pattern} test.mem_mib={self.args.mem}"
         if shards > 1:
-            cmdline += f" utest.shard={shard}/{shards}"
+            cmdline += f" utest.shard={shard}/{shards}/{self.user_salt}"
         name = self.shard_name("utest-main", shard, shards)
         b = self.boot(name, cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
+        self.record_times(b)
+        self.count_shares("user", b, shards)
         self.report(judge_user_boot(b, name))
 
     # ---- 3: host-side tests ----
@@ -1224,6 +1311,14 @@ class Runner:
             # Every DEFER line has arrived once the main boots are done.
             for f in list(self.bugcheck_futures):
                 f.result()
+        self.check_shares()
+        if self.times:
+            try:
+                with open(self.TIMES + ".tmp", "w") as f:
+                    json.dump(dict(self.old_times, **self.times), f, indent=0, sort_keys=True)
+                os.replace(self.TIMES + ".tmp", self.TIMES)
+            except OSError:
+                pass
         # A pattern that selects nothing is a mistake, not a success.
         if not self.results:
             self.report([Outcome("runner", False, f"no test matches '{self.args.pattern}'")])

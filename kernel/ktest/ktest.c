@@ -251,6 +251,20 @@ void KtRunTests(const char *pattern)
      * boots the N at once); tests that end a run (KTEST_FINAL: the checks
      * that every test gave everything back) run in every part. */
     const char *shard = KeGetOption("ktest.shard");
+    if (shard && !expect_mode) {
+        /* What the runner checks the split by: over the N boots the
+         * shares must add up to the whole. */
+        int all = 0, mine = 0;
+        for (int k = 0; k < count; k++) {
+            const KTEST *t = sorted[k];
+            full_name(t, name, sizeof(name));
+            if ((t->flags & (KTEST_F_BENCH | KTEST_F_FINAL)) || !matches(pattern, name, t->flags & KTEST_F_MANUAL))
+                continue;
+            all++;
+            mine += RtlTestInShard(shard, name);
+        }
+        kprintf("[ktest] shard %s: %d of %d tests\n", shard, mine, all);
+    }
     /* The bugcheck tests are named first, all at once, so the runner can
      * start their boots while this one runs the rest (a resumed boot
      * names none: the first one named them all). */

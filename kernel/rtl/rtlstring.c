@@ -139,11 +139,16 @@ uint8_t RtlTestInShard(const char *spec, const char *name)
         return TRUE;
     for (; *p >= '0' && *p <= '9' && n < 1000; p++)
         n = n * 10 + (uint32_t)(*p - '0');
+    uint32_t salt = 0;
+    if (*p == '/')
+        for (p++; *p >= '0' && *p <= '9' && salt < 100000; p++)
+            salt = salt * 10 + (uint32_t)(*p - '0');
     if (*p || n == 0 || n > 64 || i >= n)
         return TRUE;
     uint32_t h = 2166136261u;
     for (const char *c = name; *c; c++)
         h = (h ^ (uint8_t)*c) * 16777619u;
+    h = (h ^ salt) * 16777619u;
     return h % n == i;
 }
 

@@ -177,6 +177,19 @@ int utest_main(int argc, char **argv)
     static const UTEST *tests[512];
     int n = sorted(tests, 512);
     unsigned passed = 0, failed = 0;
+    if (shard && !list) {
+        /* The runner adds these up over its boots: the shares must make the whole. */
+        int all = 0, mine = 0;
+        for (int i = 0; i < n; i++) {
+            char full[128];
+            full_name(tests[i], full, sizeof(full));
+            if (matches(pattern, full)) {
+                all++;
+                mine += RtlTestInShard(shard, full);
+            }
+        }
+        printf("[ktest] shard %s: %d of %d tests\n", shard, mine, all);
+    }
     for (int i = 0; i < n; i++) {
         char full[128];
         full_name(tests[i], full, sizeof(full));
