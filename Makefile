@@ -287,7 +287,7 @@ test: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 N ?= 100000
 SEED ?=
 fuzz: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
-	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests \
+	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests --shards 1 \
 	    --cmdline 'fuzz.n=$(N)$(if $(SEED), fuzz.seed=$(SEED),)$(if $(TRACE), fuzz.trace=$(TRACE),)$(if $(HUGE), fuzz.huge=$(HUGE),)' --timeout $$((120 + $(N) / 200))
 
 # `make bench`: every figure as the median of several runs (min and max
@@ -300,7 +300,7 @@ bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 # The boot path's symbols with their linked and physical addresses
 # (physical = linked - 0xffffffff80000000), read from this build's
 # kernel.elf: docs/boot.md refers to them by name.
-BOOT_SYMS := mb2_header _start32 _start32.cpuid_done _start32.tables_built _start32.paging_on _start32.no_nx long_mode_low \
+BOOT_SYMS := mb2_header mb1_header _start32 _start32.cpuid_done _start32.tables_built _start32.paging_on _start32.no_nx long_mode_low \
              KiBootHighEntry boot_gdt boot_pml4 boot_pdpt_low boot_pd_low boot_pdpt_high boot_pd_high boot_pt_high \
              boot_stack_guard boot_stack boot_stack_top __bss_start __bss_end kmain
 addrs: $(B)/kernel.elf
