@@ -241,11 +241,14 @@ def fresh_disks(name, fill=None, sizes=(DISK_BYTES, DISK_BYTES)):
 
 
 def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop_when=None,
-         echo=None, iso_dir=None, user_dir=None, disks=None, loader=None):
+         echo=None, iso_dir=None, user_dir=None, disks=None, loader=None, timeout_from=None):
     """Boot KERNEL with CMDLINE (and the user programs of USER_DIR, default
     build/user) until QEMU exits, TIMEOUT seconds pass, or a line matches the
     regex STOP_WHEN. ECHO(line) is called for each line. DISKS: see disk_env.
-    LOADER: "direct" or "grub" (module docstring; default DEFAULT_LOADER)."""
+    LOADER: "direct" or "grub" (module docstring; default DEFAULT_LOADER).
+    TIMEOUT_FROM: a regex; once a line matches it, TIMEOUT counts from
+    there (a test's own time limit, whatever the boot before it took), and
+    until then the limit is 60 s more."""
     loader = loader or DEFAULT_LOADER
     how = boot_args(kernel, cmdline, loader, iso_dir or os.path.join(ROOT, "build", "iso-cache"), user_dir)
     env = dict(os.environ, QEMU_MEM=str(mem), **disk_env(disks))
@@ -257,7 +260,9 @@ def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     stop_re = re.compile(stop_when) if stop_when else None
+    from_re = re.compile(timeout_from) if timeout_from else None
     matched = threading.Event()
+    deadline = [start + timeout + (60 if from_re else 0)]
 
     def reader():
         buf = b""
@@ -274,17 +279,18 @@ def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop
                     echo(line)
                 if stop_re and stop_re.search(line):
                     matched.set()
+                if from_re and from_re.search(line):
+                    deadline[0] = time.monotonic() + timeout
         if buf:
             result.lines.append((time.monotonic() - start, buf.decode("utf-8", "replace").rstrip("\r")))
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
-    deadline = start + timeout
     while proc.poll() is None:
         if matched.is_set():
             result.stopped_early = True
             break
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline[0]:
             result.timed_out = True
             break
         time.sleep(0.02)
