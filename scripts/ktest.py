@@ -210,8 +210,9 @@ def crashed_test(b):
 
 def shard_of(name, shards, salt):
     """kernel/rtl RtlTestInShard's hash: the shard NAME goes to."""
+    suite = name.rsplit(".", 1)[0] if "." in name else name
     h = 2166136261
-    for c in name.encode():
+    for c in suite.encode():
         h = ((h ^ c) * 16777619) & 0xFFFFFFFF
     h = ((h ^ salt) * 16777619) & 0xFFFFFFFF
     return h % shards
