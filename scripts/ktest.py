@@ -214,7 +214,12 @@ def shard_of(name, shards, salt):
     h = 2166136261
     for c in suite.encode():
         h = ((h ^ c) * 16777619) & 0xFFFFFFFF
-    h = ((h ^ salt) * 16777619) & 0xFFFFFFFF
+    h ^= (salt * 0x9E3779B9) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
     return h % shards
 
 

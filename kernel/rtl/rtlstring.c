@@ -157,7 +157,16 @@ uint8_t RtlTestInShard(const char *spec, const char *name)
     uint32_t h = 2166136261u;
     for (const char *c = name; c < end; c++)
         h = (h ^ (uint8_t)*c) * 16777619u;
-    h = (h ^ salt) * 16777619u;
+    /* FNV's low bits depend only on the characters' low bits (its
+     * multiplier is odd), so h % 2 could take just two values whatever the
+     * salt: the salt goes in, then murmur3's finalizer mixes every bit
+     * into every other before the modulo. */
+    h ^= salt * 0x9E3779B9u;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
     return h % n == i;
 }
 
