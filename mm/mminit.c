@@ -86,7 +86,7 @@ void MmInitSystem(void)
     MiInitializeSystemPtes();
 
     PHYSICAL_ADDRESS vga = { 0xB8000 };
-    HalVgaSetBuffer(MmMapIoSpace(vga, 80 * 25 * 2, MmNonCached));
+    HalVgaSetBuffer(MmMapIoSpace(vga, HAL_VGA_WINDOW_BYTES, MmNonCached));
 
     MiInitializePools();
     MiVerifyPfnDatabase(TRUE);

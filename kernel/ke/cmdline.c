@@ -98,12 +98,15 @@ static const struct {
     { "ktest", OPT_TEXT },          /* run the kernel tests matching these globs (kernel/ktest/ktest.c) */
     { "ktest.expect", OPT_FLAG },   /* a bugcheck test's own boot: print EXPECT lines */
     { "ktest.after", OPT_TEXT },    /* resume a run after this (crashed) test */
+    { "ktest.shard", OPT_TEXT },    /* I/N: run the I-th of N parts (RtlTestInShard) */
     { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
     { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */
     { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */
     { "fuzz.huge", OPT_FLAG },      /* `make fuzz HUGE=0` */
     { "bench", OPT_TEXT },          /* run the kernel benchmarks matching these globs */
+    { "bench.runs", OPT_NUMBER },   /* timed runs of each after its warm-up (default 5) */
     { "utest", OPT_TEXT },          /* init runs the user-mode tests matching these globs */
+    { "utest.shard", OPT_TEXT },    /* I/N: of those, the I-th of N parts */
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
     { "kd", OPT_FLAG },             /* no init: the kd> shell right after the tests (make run CMDLINE=kd) */
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */

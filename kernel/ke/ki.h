@@ -50,6 +50,8 @@ void kmain(uint32_t magic, uint32_t info_phys);
 /* Copies everything out of the multiboot2 information, which lives in
  * memory the kernel will later reuse. FALSE if it is malformed. */
 BOOLEAN KiParseMultiboot(uint32_t magic, uint64_t info_phys);
+/* The same from a multiboot1 block (QEMU -kernel; kernel/ke/multiboot1.c). */
+BOOLEAN KiParseMultiboot1(uint64_t info_phys);
 uint64_t KiTotalAvailableMemory(void);
 
 /* ---- command line (kernel/ke/cmdline.c) ---- */

@@ -13,8 +13,10 @@
  *       runs only when the pattern names it exactly (the runner's own
  *       self-checks: a test that fails or hangs on purpose).
  *   KBENCH(suite, name) { ...; KtBenchReport("cycles_per_x", v, "cycles"); }
- *       runs under `bench=PATTERN` (make bench) and prints
- *       "bench: suite.name.cycles_per_x VALUE cycles".
+ *       runs under `bench=PATTERN` (make bench): once to warm up (its
+ *       figures dropped), then `bench.runs` times, each run printing
+ *       "bench: suite.name.cycles_per_x VALUE cycles" (scripts/bench.py
+ *       takes the minimum, median and maximum).
  *
  * docs/testing.md explains how to write one.
  */
