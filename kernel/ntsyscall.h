@@ -136,6 +136,12 @@ typedef struct {
     uint64_t NonPagedPoolBytes, PagedPoolBytes;
     /* Commit (docs/mm.md): pages promised now, the most that may be, the peak. */
     uint64_t CommittedPages, CommitLimitPages, PeakCommitmentPages;
+    /* Paging (docs/paging.md): the paging files' slots and those in use,
+     * the modified page writer's pages written and clusters (sizes 1..16),
+     * in-page reads and collided faults, pages in paging I/O now. */
+    uint64_t PagingFilePages, PagingFileInUse;
+    uint64_t PagesWritten, WriteClusters, WriteErrors, InPageReads, InPageErrors, CollidedFaults, PagesInFlight;
+    uint64_t ClusterSizes[17];
 } SYSTEM_MEMORY_T;
 
 /* Handles, devices and drivers, for the shell's `handles` and `devices`. */

@@ -196,6 +196,21 @@ static void cmd_mem(void)
            (unsigned long long)m.DemandZeroFaults, (unsigned long long)m.SoftFaults,
            (unsigned long long)m.CopyOnWriteFaults, (unsigned long long)m.ImageFaults,
            (unsigned long long)m.HardFaults);
+    if (m.PagingFilePages) {
+        printf("pagefile   %8lluK of %lluK in use; %llu pages in I/O now\n", KB(m.PagingFileInUse),
+               KB(m.PagingFilePages), (unsigned long long)m.PagesInFlight);
+        printf("writer     %llu pages in %llu clusters (%llu failed), %llu in-page reads (%llu failed), "
+               "%llu collided faults\n", (unsigned long long)m.PagesWritten, (unsigned long long)m.WriteClusters,
+               (unsigned long long)m.WriteErrors, (unsigned long long)m.InPageReads,
+               (unsigned long long)m.InPageErrors, (unsigned long long)m.CollidedFaults);
+        printf("clusters  ");
+        for (int i = 1; i <= 16; i++)
+            if (m.ClusterSizes[i])
+                printf(" %dx%llu", i, (unsigned long long)m.ClusterSizes[i]);
+        printf("\n");
+    } else {
+        printf("pagefile   none (boot with pagefile=Harddisk1)\n");
+    }
 #undef KB
 }
 
