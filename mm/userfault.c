@@ -391,6 +391,25 @@ static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PM
     return STATUS_SUCCESS;
 }
 
+/* Working-set replacement (NT's MiDoReplacement, simplified): memory is
+ * short and a pagefile could take pages, so the faulting process gives up
+ * some of its own working set before it takes a frame. Without this a
+ * process that holds most of memory waits for a frame under its own
+ * address-space lock, which the working-set manager then cannot take to
+ * trim it (it only tries the lock): nothing would reach the modified page
+ * writer, and no frame would ever come (0x4D). Done before the PTE is
+ * read, so the fault sees what the trim left. Only while the modified
+ * list is short of what the writer needs to keep frames coming. */
+#define MI_REPLACEMENT_PAGES 64
+static void MiReplaceWorkingSetEntries(PEPROCESS p)
+{
+    if (!MmNumberOfPagingFiles || MmAvailablePages >= MI_LOW_MEMORY_PAGES ||
+        MmModifiedPageListHead.Total >= MI_LOW_MEMORY_PAGES / 2 || p->Vm.Count <= MI_REPLACEMENT_PAGES)
+        return;
+    MiTrimWorkingSet(&p->Vm, MI_REPLACEMENT_PAGES, MiTrimFirstEntry);
+    MiWakeModifiedPageWriter();
+}
+
 /* The PTE (and the VAD) say which kind of fault this is; each kind has its
  * routine. NT's MiDispatchFault, with MmAccessFault's user-space part. */
 static NTSTATUS MiDispatchFault(PEPROCESS p, ULONG64 va, ULONG64 error)
@@ -432,6 +451,7 @@ NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode)
     if (!p || p == &PsInitialSystemProcess)
         return STATUS_ACCESS_VIOLATION;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    MiReplaceWorkingSetEntries(p);
     NTSTATUS s = MiDispatchFault(p, va, error);
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return s;

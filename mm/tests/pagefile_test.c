@@ -294,6 +294,38 @@ KTEST(pagefile, commit_limit_includes_the_pagefile)
     pf_end();
 }
 
+/* A process whose pages are out in the pagefile ends: every one of its
+ * slots is given back, exactly (nothing else pages in a test boot). */
+KTEST(pagefile, process_exit_releases_every_slot)
+{
+    pf_begin();
+    MiWaitForPagingIdle();
+    ULONG64 slots = MiPageFileSlotsInUse;
+    PEPROCESS p;
+    KT_EQ(PsCreateProcess("utest_paging", "utest_paging hold 8", NULL, &p), STATUS_SUCCESS);
+    for (int i = 0; i < 500 && p->Vm.Count < 2048; i++) {   /* it writes 8 MiB, then sleeps */
+        LARGE_INTEGER ms = { -KI_MS(10) };
+        KeDelayExecutionThread(KernelMode, FALSE, &ms);
+    }
+    KT_GE(p->Vm.Count, 2048);
+    PEPROCESS saved;
+    KeStackAttachProcess(p, &saved);
+    MmTrimProcessWorkingSet(p);
+    KeUnstackDetachProcess(&saved);
+    MiFlushModifiedPages();
+    MiWaitForPagingIdle();
+    MiPurgeStandbyList();
+    KT_GE(MiPageFileSlotsInUse, slots + 2048);   /* out, only in the pagefile */
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
+    KT_EQ(PsTerminateProcess(p, 0x55), STATUS_SUCCESS);
+    LARGE_INTEGER ten = { -KI_MS(10000) };
+    KT_EQ(KeWaitForSingleObject(p, Executive, KernelMode, FALSE, &ten), STATUS_WAIT_0);
+    PsDereferenceProcess(p);
+    MiWaitForPagingIdle();
+    KT_EQ(MiPageFileSlotsInUse, slots);
+    pf_end();
+}
+
 /* ---- fault injection: the host tests paging.*_error_* put blkdebug on
  * the pagefile disk. Manual: they run only when named. ---- */
 

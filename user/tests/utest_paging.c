@@ -116,7 +116,7 @@ static uint64_t ram_mib(void)
 UTEST_T(paging, twice_ram_checksummed_comes_back_exact, 600)
 {
     SYSTEM_MEMORY_T before = memory();
-    uint64_t mib = 2 * ram_mib();
+    uint64_t mib = 2 * ((ram_mib() + 15) & ~15ULL);   /* a 64 MiB machine: 128 MiB */
     if (!before.PagingFilePages) {
         /* No pagefile: refused up front, with a status, and nothing lost. */
         void *base = NULL;
@@ -166,10 +166,15 @@ UTEST_T(paging, exit_releases_every_slot, 300)
     UT_SUCCESS(NtTerminateProcess(h, 0x55));
     UT_EQ(WaitHandle(h, 0), STATUS_WAIT_0);
     NtClose(h);
-    for (int i = 0; i < 500 && memory().PagingFileInUse > before.PagingFileInUse; i++)
+    /* Its thousands of slots went with it; what is left is what the other
+     * processes (init, this test) had paged out meanwhile: a few pages.
+     * (The exact count is pagefile.process_exit_releases_every_slot's.) */
+    for (int i = 0; i < 500 && memory().PagingFileInUse > before.PagingFileInUse + 64; i++)
         SleepMs(10);
-    UT_ASSERT_MSG(memory().PagingFileInUse <= before.PagingFileInUse, "%llu slots in use after the exit, %llu before",
-                  (unsigned long long)memory().PagingFileInUse, (unsigned long long)before.PagingFileInUse);
+    UT_ASSERT_MSG(memory().PagingFileInUse <= before.PagingFileInUse + 64,
+                  "%llu slots in use after the exit of a process that had %llu out, %llu before",
+                  (unsigned long long)memory().PagingFileInUse, (unsigned long long)used,
+                  (unsigned long long)before.PagingFileInUse);
 }
 
 /* Past RAM plus the pagefile: refused up front, nothing lost. */
