@@ -987,8 +987,12 @@ class Runner:
         if blkdebug:
             conf = paths[1] + ".blkdebug.conf"
             with open(conf, "w") as f:
+                # iotype: without it a rule fails every request touching
+                # the sector, reads and writes alike, once its event fired.
                 for event, sector in blkdebug:
-                    f.write(f'[inject-error]\nevent = "{event}"\nerrno = "5"\nsector = "{sector}"\nonce = "off"\n\n')
+                    io = "read" if event.startswith("read") else "write"
+                    f.write(f'[inject-error]\nevent = "{event}"\niotype = "{io}"\nerrno = "5"\nsector = "{sector}"\n'
+                            f'once = "off"\n\n')
             disk1 = f"blkdebug:{conf}:{paths[1]}"
             extra.append(conf)
         kw = {"stop_when": KD_BANNER_RE} if user else {}
