@@ -677,6 +677,12 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                        MiListName(l), (unsigned long long)pfn, MiListName(e->PageLocation), e->ReferenceCount,
                        e->ShareCount);
             }
+            if (l == ModifiedPageList && !e->PrototypePte && MiIsPageFilePte(e->OriginalPte.u.Long)) {
+                /* A modified page is the only copy: any slot it had was given back. */
+                MiReleasePfnLock(old);
+                VERIFY(FALSE, 0x99, pfn, "modified frame %#llx still holds pagefile slot %#llx",
+                       (unsigned long long)pfn, (unsigned long long)e->OriginalPte.u.Long);
+            }
             if (l == StandbyPageList || l == ModifiedPageList) {
                 /* A transition frame is still named by its PTE (a shared
                  * image frame by its prototype PTE, in nonpaged pool). */

@@ -308,6 +308,7 @@ class Runner:
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
             "paging.user_tests_on_a_64mib_machine": self.t_paging_user,
+            "gdb.pagefile_and_pt_show_a_page_that_is_out": self.t_gdb_pagefile,
             "paging.kernel_tests_with_a_pagefile": self.t_paging_kernel,
             "paging.write_error_keeps_the_page": self.t_paging_write_error,
             "paging.read_error_ends_the_process": self.t_paging_read_error,
@@ -1006,6 +1007,29 @@ class Runner:
         for p in paths:
             if os.path.exists(p):
                 os.remove(p)
+
+    def t_gdb_pagefile(self, name):
+        out, results, why = self.gdb_stopped(name, "paging.py", "pagefile=Harddisk1 ktest=pagefile_gdb.one_page_out_for_gdb",
+                                             "MiTestPagefileGdbStop")
+        if why:
+            return False, why
+        page = re.search(r"^@@@ PAGE (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out, re.M)
+        if not page:
+            return False, "the driver did not report the page"
+        va, slot = int(page.group(1), 16), int(page.group(3), 16)
+        cmds = ["pagefile", f"pagefile 0 {slot:#x}", f"pt {va:#x}"]
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
+               for c in cmds if c not in results or results[c].startswith("@@@ ERROR")]
+        if bad:
+            return False, "; ".join(bad)
+        want = [(cmds[0], r"^paging file 0: \\Device\\Harddisk1\\DR0, \d+ slots", "pagefile: the file"),
+                (cmds[0], r"^slots in use [1-9]\d* of \d+", "pagefile: slots in use"),
+                (cmds[0], r"^modified page writer: [1-9]\d* pages written in [1-9]\d* clusters", "pagefile: the writer"),
+                (cmds[1], rf"slot {slot:#x} is in use, at disk byte {slot * 4096:#x}", "pagefile 0 SLOT: the slot"),
+                (cmds[1], r"<- slot", "pagefile 0 SLOT: the bitmap row"),
+                (cmds[2], rf"pagefile: the data is in paging file 0 at page offset {slot:#x}", "pt: the location")]
+        bad = [what for c, rx, what in want if not re.search(rx, results[c], re.M)]
+        return (not bad), "; ".join(bad)
 
     def t_paging_user(self, name):
         """The done-when of the pagefile issue: a 64 MiB machine runs

@@ -411,3 +411,113 @@ KTEST_MANUAL_BUGCHECK(pagefile_inject, paged_pool_read_error_bugchecks, KERNEL_D
     KtExpectParam(4, (ULONG64)lost);
     kprintf("read %llu\n", (unsigned long long)lost[0]);   /* the slot's read fails */
 }
+
+/* For the host test gdb.pagefile_and_pt_show_a_page_that_is_out: one
+ * paged-pool page written out and repurposed; GDB stops in
+ * MiTestPagefileGdbStop (VA, its pagefile PTE) and runs `pagefile` and
+ * `pt` on it, then the page comes back. */
+__attribute__((noinline)) void MiTestPagefileGdbStop(PVOID va, ULONG64 pte)
+{
+    __asm__ volatile("" : : "r"(va), "r"(pte) : "memory");
+}
+
+KTEST_MANUAL(pagefile_gdb, one_page_out_for_gdb)
+{
+    KT_ASSERT(MmNumberOfPagingFiles != 0);
+    PULONG64 p = ExAllocatePoolWithTag(PagedPool, PAGE_SIZE, POOL_TAG('G', 'd', 'b', 'F'));
+    fill(p, PAGE_SIZE, 0x6D6);
+    page_out_paged_pool();
+    KT_ASSERT(MiIsPageFilePte(pte_of(p)));
+    MiTestPagefileGdbStop(p, pte_of(p));
+    KT_ASSERT(same(p, PAGE_SIZE, 0x6D6));
+    ExFreePoolWithTag(p, POOL_TAG('G', 'd', 'b', 'F'));
+    MiWaitForPagingIdle();
+}
+
+/* ---- make bench: what paging costs (ns and cycles; nothing asserted) ---- */
+#include "mm/tests/frames_test_util.h"
+
+/* A hard fault, one page per read (no read clustering): 256 paged-pool
+ * pages out, each touched once. */
+KBENCH(paging, hard_fault)
+{
+    enum { PAGES = 256 };
+    pf_begin();
+    PUCHAR p = ExAllocatePoolWithTag(PagedPool, PAGES * PAGE_SIZE, TAG_PF);
+    for (int i = 0; i < PAGES; i++)
+        p[i * PAGE_SIZE] = (UCHAR)i;
+    page_out_paged_pool();
+    ULONG64 reads = MiInPageReads;
+    uint64_t t0 = rdtsc();
+    for (int i = 0; i < PAGES; i++)
+        (void)((volatile UCHAR *)p)[i * PAGE_SIZE];
+    uint64_t t1 = rdtsc();
+    ULONG64 n = MiInPageReads - reads;
+    ExFreePoolWithTag(p, TAG_PF);
+    pf_end();
+    KtBenchReport("cycles_per_hard_fault", (t1 - t0) / (n ? n : 1), "cycles");
+}
+
+/* The modified page writer's throughput: 4 MiB of trimmed paged pool
+ * written in 64 KiB clusters. */
+KBENCH(paging, modified_page_writer)
+{
+    enum { PAGES = 1024 };
+    pf_begin();
+    PUCHAR p = ExAllocatePoolWithTag(PagedPool, PAGES * PAGE_SIZE, TAG_PF);
+    for (int i = 0; i < PAGES; i++)
+        p[i * PAGE_SIZE] = (UCHAR)i;
+    page_out_paged_pool();   /* everything else first */
+    for (int i = 0; i < PAGES; i++)
+        p[i * PAGE_SIZE] = (UCHAR)(i + 1);   /* in again, dirty */
+    MmTrimSystemWorkingSet(0);
+    ULONG64 written = MiMpwPagesWritten, clusters = MiMpwClusters;
+    uint64_t t0 = rdtsc();
+    MiFlushModifiedPages();
+    uint64_t t1 = rdtsc();
+    ULONG64 n = MiMpwPagesWritten - written, c = MiMpwClusters - clusters;
+    ExFreePoolWithTag(p, TAG_PF);
+    pf_end();
+    KtBenchReport("mpw_write_per_kib", (t1 - t0) / (n ? n * 4 : 1), "cycles");
+    KtBenchReport("pages_per_cluster", c ? n / c : 0, "pages");
+}
+
+/* A process touching twice the memory left to it: frames are taken away
+ * until 24 MiB are available, and `utest_paging worker 48 SEED MODE`
+ * writes 48 MiB and reads it back in order (seq) or visits every page in
+ * a random order (rand). Whole run, and hard faults per second. */
+static void workload(const char *mode)
+{
+    char cmd[64];
+    ksnprintf(cmd, sizeof(cmd), "utest_paging worker 48 77 %s", mode);
+    MT_HELD_FRAMES h = { 0 };
+    MtHoldFramesWhileAvailable(&h, 6144);
+    ULONG64 hard = MiSystemFaults[MiFaultHard], freq = HalTscPerMs();
+    PEPROCESS p;
+    uint64_t t0 = rdtsc();
+    if (!NT_SUCCESS(PsCreateProcess("utest_paging", cmd, NULL, &p))) {
+        MtReleaseFrames(&h);
+        KtBenchReport("no_process", 0, "error");
+        return;
+    }
+    KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
+    uint64_t t1 = rdtsc();
+    NTSTATUS st = p->ExitStatus;
+    PsDereferenceProcess(p);
+    MtReleaseFrames(&h);
+    ULONG64 faults = MiSystemFaults[MiFaultHard] - hard, ms = (t1 - t0) / (freq ? freq : 1);
+    char what[48];
+    ksnprintf(what, sizeof(what), "%s_48mib_on_24mib_ms", mode);
+    KtBenchReport(what, st == 0 ? ms : 0, st == 0 ? "ms" : "error");
+    ksnprintf(what, sizeof(what), "%s_hard_faults_per_s", mode);
+    KtBenchReport(what, ms ? faults * 1000 / ms : 0, "faults/s");
+}
+
+KBENCH(paging, twice_available_ram)
+{
+    pf_begin();
+    workload("seq");
+    workload("rand");
+    MiWaitForPagingIdle();
+    pf_end();
+}
