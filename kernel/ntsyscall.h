@@ -128,6 +128,7 @@ typedef struct {
     uint64_t WorkingSetSize, PrivatePages;
     uint32_t Threads, State;     /* State: 0 running, 1 exiting */
     char ImageName[32];
+    uint64_t SoftFaults, HardFaults;   /* transition faults; pages read back from the pagefile (docs/paging.md) */
 } SYSTEM_PROCESS_T;
 #define SystemMemoryInformation 201
 typedef struct {

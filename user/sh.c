@@ -67,12 +67,14 @@ static void cmd_ps(void)
             free(list);
             return;
         }
-        printf("%6s %6s %7s %8s %8s %-8s %s\n", "PID", "PPID", "THREADS", "WS", "PRIVATE", "STATE", "IMAGE");
+        printf("%6s %6s %7s %8s %8s %7s %7s %-8s %s\n", "PID", "PPID", "THREADS", "WS", "PRIVATE", "SOFT", "HARD",
+               "STATE", "IMAGE");
         for (size_t i = 0; i < got / sizeof(SYSTEM_PROCESS_T); i++) {
             SYSTEM_PROCESS_T *p = &list[i];
-            printf("%6llu %6llu %7u %7lluK %7lluK %-8s %.32s\n", (unsigned long long)p->ProcessId,
+            printf("%6llu %6llu %7u %7lluK %7lluK %7llu %7llu %-8s %.32s\n", (unsigned long long)p->ProcessId,
                    (unsigned long long)p->ParentId, p->Threads, (unsigned long long)p->WorkingSetSize * 4,
-                   (unsigned long long)p->PrivatePages * 4, state_name(p->State), p->ImageName);
+                   (unsigned long long)p->PrivatePages * 4, (unsigned long long)p->SoftFaults,
+                   (unsigned long long)p->HardFaults, state_name(p->State), p->ImageName);
         }
         free(list);
         return;
