@@ -143,6 +143,7 @@ typedef struct {
     uint64_t PagingFilePages, PagingFileInUse;
     uint64_t PagesWritten, WriteClusters, WriteErrors, InPageReads, InPageErrors, CollidedFaults, PagesInFlight;
     uint64_t ClusterSizes[17];
+    uint64_t InPagePrefetched;   /* pages a clustered read brought in beside the faulting one */
 } SYSTEM_MEMORY_T;
 
 /* Handles, devices and drivers, for the shell's `handles` and `devices`. */

@@ -634,8 +634,15 @@ NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, struct _EPROCESS *process,
 /* PFN lock held on entry; a transition PTE names frame PFN, which is being
  * read in: wait for that read (a collided fault), drop the lock. */
 NTSTATUS MiWaitForInPage(PFN_NUMBER pfn, KIRQL old);
-/* Charged-like frame for a page-in: waits, never refused (mm/pfn.c). */
+/* Charged-like frame for a page-in: waits, never refused (mm/pfn.c);
+ * NoWait: 0 at once when there is none (a read cluster's extra pages). */
 PFN_NUMBER MiAllocatePfnForPageIn(MI_PFN_USAGE usage);
+PFN_NUMBER MiAllocatePfnNoWait(MI_PFN_USAGE usage);
+/* Pages an in-page read may bring in at once (1: no read clustering), and
+ * how many came in besides the faulting ones (mm/pagefault.c). */
+#define MI_READ_CLUSTER_MAX 8
+extern ULONG MiReadClusterPages;
+extern volatile ULONG64 MiInPagePrefetched;
 /* Repurpose and free every standby frame (NT's MemoryPurgeStandbyList): how many. */
 ULONG64 MiPurgeStandbyList(void);
 /* User frames now on the standby list (their data is in a slot: mm/commit.c). */

@@ -25,13 +25,20 @@
  * working-set manager only tries it); the frame wait before it was already
  * under that lock for demand-zero faults.
  *
- * No read clustering: one page per read. (docs/paging.md gives the
- * measured cost.)
+ * Read clustering (MiReadClusterPages, 8; 1 turns it off): the PTEs after
+ * the faulting one in its page table whose slots continue the faulting
+ * page's slot run, upwards or downwards (the writer takes pages in the
+ * order they were trimmed, which runs either way through a region), come
+ * in with the same read, each into a frame of its own taken without
+ * waiting; they go to the standby list with their slot (clean, in
+ * transition), so touching them is a soft fault, and a fault on one while
+ * the read is out collides with it. docs/paging.md §4 has the figures.
  */
 #include "kernel/ps/psp.h"
 #include "io/io.h"
 
-volatile ULONG64 MiInPageReads, MiInPageErrors, MiCollidedFaults;
+volatile ULONG64 MiInPageReads, MiInPageErrors, MiCollidedFaults, MiInPagePrefetched;
+ULONG MiReadClusterPages = MI_READ_CLUSTER_MAX;
 void (*MiTestReadHook)(PVOID va);
 
 /* NT's MMINPAGE_SUPPORT, from a fixed array (a fault must not need pool to
@@ -43,7 +50,7 @@ typedef struct _MI_INPAGE_BLOCK {
     ULONG Waiters;         /* the reader and each collided fault: PFN lock */
     BOOLEAN InUse;
     MDL Mdl;
-    PFN_NUMBER Page[1];
+    PFN_NUMBER Page[MI_READ_CLUSTER_MAX];
 } MI_INPAGE_BLOCK;
 static MI_INPAGE_BLOCK blocks[MI_INPAGE_BLOCKS];
 
@@ -109,7 +116,14 @@ NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, PEPROCESS process, ULONG64
             return STATUS_ACCESS_VIOLATION;
         bits = MiUserPteFlags(mm);
     }
-    PFN_NUMBER pfn = MiAllocatePfnForPageIn(process ? MiUsageUser : MiUsagePagedPool);
+    MI_PFN_USAGE usage = process ? MiUsageUser : MiUsagePagedPool;
+    PFN_NUMBER pfn = MiAllocatePfnForPageIn(usage);
+    /* Frames for the neighbours, only while memory is not short. */
+    PFN_NUMBER extra[MI_READ_CLUSTER_MAX];
+    ULONG extras = 0;
+    while (extras + 1 < MiReadClusterPages && extras + 1 < MI_READ_CLUSTER_MAX &&
+           MmAvailablePages > MI_LOW_MEMORY_PAGES / 4 && (extra[extras] = MiAllocatePfnNoWait(usage)) != 0)
+        extras++;
     MI_INPAGE_BLOCK *b;
     KIRQL old;
     for (;;) {
@@ -119,6 +133,8 @@ NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, PEPROCESS process, ULONG64
              * its read we can wait for. */
             ULONG64 now = pte->u.Long;
             MiFreePfnLocked(pfn);
+            while (extras)
+                MiFreePfnLocked(extra[--extras]);
             if ((now & MI_PTE_TRANSITION) && !(now & MI_PTE_VALID) && MI_PFN_ELEMENT(MI_PTE_PFN(now))->ReadInProgress)
                 return MiWaitForInPage(MI_PTE_PFN(now), old);
             MiReleasePfnLock(old);
@@ -142,18 +158,61 @@ NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, PEPROCESS process, ULONG64
     t.u.Trans.PageFrameNumber = pfn;
     pte->u.Long = t.u.Long;   /* not valid before or after: no flush */
     MiPagesInFlight++;
+    /* The cluster: PTE k after this one (same page table) holding slot
+     * S + k*dir of the same file. */
+    ULONG64 slot = v.u.Soft.PageFileHigh;
+    PMMPTE npte[MI_READ_CLUSTER_MAX];
+    PFN_NUMBER npfn[MI_READ_CLUSTER_MAX];
+    MMPTE nv[MI_READ_CLUSTER_MAX];
+    ULONG n = 0;
+    LONG dir = 0;
+    for (ULONG k = 1; k <= extras; k++) {
+        PMMPTE q = pte + k;
+        if (((ULONG64)q & ~(PAGE_SIZE - 1)) != ((ULONG64)pte & ~(PAGE_SIZE - 1)))
+            break;   /* the next page table: maybe not there at all */
+        MMPTE w = *q;
+        if (!MiIsPageFilePte(w.u.Long) || w.u.Soft.PageFileLow != v.u.Soft.PageFileLow)
+            break;
+        if (!dir)
+            dir = w.u.Soft.PageFileHigh == slot + 1 ? 1 : w.u.Soft.PageFileHigh + 1 == slot ? -1 : 0;
+        if (!dir || w.u.Soft.PageFileHigh != slot + (LONG64)dir * k)
+            break;
+        PFN_NUMBER f2 = extra[n];
+        PMMPFN e2 = MI_PFN_ELEMENT(f2);
+        e2->PteAddress = q;
+        e2->PteFrame = e->PteFrame;
+        e2->OriginalPte = w;
+        e2->PageLocation = TransitionPage;
+        e2->ReadInProgress = 1;
+        e2->Blink = (PFN_NUMBER)b;
+        MMPTE t2 = { .u.Long = 0 };
+        t2.u.Trans.Transition = 1;
+        t2.u.Trans.Protection = w.u.Soft.Protection;
+        t2.u.Trans.PageFrameNumber = f2;
+        q->u.Long = t2.u.Long;
+        MiPagesInFlight++;
+        npte[n] = q;
+        npfn[n] = f2;
+        nv[n] = w;
+        n++;
+    }
+    for (ULONG k = n; k < extras; k++)
+        MiFreePfnLocked(extra[k]);
     MiReleasePfnLock(old);
 
     if (MiTestReadHook)
         MiTestReadHook(page);
     PMMPAGING_FILE f = MmPagingFile[v.u.Soft.PageFileLow];
-    ULONG64 slot = v.u.Soft.PageFileHigh;
-    LARGE_INTEGER offset = { .QuadPart = (LONGLONG)(f->BaseOffset + slot * PAGE_SIZE) };
+    ULONG64 first = dir < 0 ? slot - n : slot;   /* the MDL is in slot order */
+    LARGE_INTEGER offset = { .QuadPart = (LONGLONG)(f->BaseOffset + first * PAGE_SIZE) };
     NTSTATUS s;
     for (int attempt = 0;; attempt++) {
-        MmInitializeMdl(&b->Mdl, page, PAGE_SIZE);
+        MmInitializeMdl(&b->Mdl, page, (SIZE_T)(n + 1) * PAGE_SIZE);
         b->Mdl.MdlFlags |= MDL_PAGES_LOCKED | MDL_IO_PAGE_READ;
-        MmGetMdlPfnArray(&b->Mdl)[0] = pfn;
+        PPFN_NUMBER pa = MmGetMdlPfnArray(&b->Mdl);
+        pa[dir < 0 ? n : 0] = pfn;
+        for (ULONG k = 0; k < n; k++)
+            pa[dir < 0 ? n - 1 - k : k + 1] = npfn[k];
         KEVENT done;
         IO_STATUS_BLOCK iosb = { 0 };
         KeInitializeEvent(&done, NotificationEvent, FALSE);
@@ -172,6 +231,25 @@ NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, PEPROCESS process, ULONG64
     }
 
     old = MiAcquirePfnLock();
+    /* The neighbours: clean copies of their slots, on the standby list
+     * (a touch is a soft fault); on an error their PTEs name the slots again. */
+    for (ULONG k = 0; k < n; k++) {
+        PMMPFN e2 = MI_PFN_ELEMENT(npfn[k]);
+        e2->ReadInProgress = 0;
+        e2->Blink = MI_PFN_LIST_END;
+        e2->PageLocation = ActiveAndValid;
+        MiPagesInFlight--;
+        if (!e2->PteDeleted && !NT_SUCCESS(s)) {
+            npte[k]->u.Long = nv[k].u.Long;
+            e2->OriginalPte.u.Long = 0;
+            e2->PteDeleted = 1;
+        }
+        if (!e2->PteDeleted)
+            e2->Modified = 0;
+        MiDecrementReferenceCount(npfn[k]);   /* standby (slot kept), or freed */
+    }
+    if (NT_SUCCESS(s))
+        MiInPagePrefetched += n;
     e->ReadInProgress = 0;
     e->Blink = MI_PFN_LIST_END;
     MiPagesInFlight--;

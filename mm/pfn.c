@@ -365,6 +365,11 @@ PFN_NUMBER MiAllocatePfnForPageIn(MI_PFN_USAGE usage)
     return pfn ? pfn : wait_for_frame(usage, FALSE, ALLOC_CHARGED);
 }
 
+PFN_NUMBER MiAllocatePfnNoWait(MI_PFN_USAGE usage)
+{
+    return try_allocate(usage, FALSE, ALLOC_CHARGED);
+}
+
 static PFN_NUMBER wait_for_frame(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls)
 {
     PFN_NUMBER pfn;

@@ -201,10 +201,11 @@ static void cmd_mem(void)
     if (m.PagingFilePages) {
         printf("pagefile   %8lluK of %lluK in use; %llu pages in I/O now\n", KB(m.PagingFileInUse),
                KB(m.PagingFilePages), (unsigned long long)m.PagesInFlight);
-        printf("writer     %llu pages in %llu clusters (%llu failed), %llu in-page reads (%llu failed), "
-               "%llu collided faults\n", (unsigned long long)m.PagesWritten, (unsigned long long)m.WriteClusters,
-               (unsigned long long)m.WriteErrors, (unsigned long long)m.InPageReads,
-               (unsigned long long)m.InPageErrors, (unsigned long long)m.CollidedFaults);
+        printf("writer     %llu pages in %llu clusters (%llu failed), %llu in-page reads (%llu failed, %llu pages "
+               "read ahead), %llu collided faults\n", (unsigned long long)m.PagesWritten,
+               (unsigned long long)m.WriteClusters, (unsigned long long)m.WriteErrors,
+               (unsigned long long)m.InPageReads, (unsigned long long)m.InPageErrors,
+               (unsigned long long)m.InPagePrefetched, (unsigned long long)m.CollidedFaults);
         printf("clusters  ");
         for (int i = 1; i <= 16; i++)
             if (m.ClusterSizes[i])

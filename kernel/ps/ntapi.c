@@ -300,6 +300,7 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         m.InPageErrors = MiInPageErrors;
         m.CollidedFaults = MiCollidedFaults;
         m.PagesInFlight = MiPagesInFlight;
+        m.InPagePrefetched = MiInPagePrefetched;
         for (int i = 0; i <= MI_WRITE_CLUSTER_PAGES; i++)
             m.ClusterSizes[i] = MiMpwClusterSizes[i];
         need = sizeof(m);

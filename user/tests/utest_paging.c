@@ -129,7 +129,7 @@ UTEST_T(paging, twice_ram_checksummed_comes_back_exact, 600)
         UT_EQ(memory().CommittedPages, before.CommittedPages);
         return;
     }
-    run_workers(1, mib, "all");
+    run_workers(1, mib, "seq");   /* write it all, read it all back in order */
     SYSTEM_MEMORY_T after = memory();
     UT_GT(after.PagesWritten, before.PagesWritten + (mib << 8) / 4);   /* it really paged */
     UT_GT(after.InPageReads, before.InPageReads);
@@ -145,7 +145,7 @@ UTEST_T(paging, three_at_once_over_twice_ram, 600)
     SYSTEM_MEMORY_T before = memory();
     if (!before.PagingFilePages)
         return;   /* the refusal is the test above's */
-    run_workers(3, 2 * ram_mib() / 3 + 1, "seq");   /* write and read back: the random pass is the test above's */
+    run_workers(3, 2 * ram_mib() / 3 + 1, "rand");   /* write, then check and rewrite every page in a random order */
     UT_GT(memory().InPageReads, before.InPageReads);
 }
 

@@ -75,6 +75,7 @@ faults, and pages in paging I/O now."""
         hist = ", ".join(f"{i}x{int(sizes[i])}" for i in range(1, 17) if int(sizes[i]))
         print(f"modified page writer: {val('MiMpwPagesWritten')} pages written in {val('MiMpwClusters')} clusters "
               f"({hist or 'none'}), {val('MiMpwWriteErrors')} failed, {val('MiMpwRewrites')} pages to write again")
-        print(f"in-page reads {val('MiInPageReads')} ({val('MiInPageErrors')} failed), collided faults "
+        print(f"in-page reads {val('MiInPageReads')} ({val('MiInPageErrors')} failed, {val('MiInPagePrefetched')} "
+              f"pages read ahead, clusters up to {val('MiReadClusterPages')}), collided faults "
               f"{val('MiCollidedFaults')}; standby {int(kernel_value('MmStandbyPageListHead')['Total'])}, "
               f"modified {int(kernel_value('MmModifiedPageListHead')['Total'])}")
