@@ -445,6 +445,12 @@ class Runner:
             "vblk.host_and_guest_see_each_others_bytes": self.t_vblk_host_bytes,
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
+            "paging.user_tests_on_a_64mib_machine": self.t_paging_user,
+            "gdb.pagefile_and_pt_show_a_page_that_is_out": self.t_gdb_pagefile,
+            "paging.kernel_tests_with_a_pagefile": self.t_paging_kernel,
+            "paging.write_error_keeps_the_page": self.t_paging_write_error,
+            "paging.read_error_ends_the_process": self.t_paging_read_error,
+            "paging.paged_pool_read_error_is_0x7a": self.t_paging_pool_read_error,
         }
 
     def run_host_test(self, name, fn):
@@ -1148,6 +1154,119 @@ class Runner:
             for p in paths + [conf]:
                 os.remove(p)
         return (not bad), "; ".join(bad)
+
+    # ---- the pagefile (mm/pagefile.c, mm/mpw.c, mm/pagefault.c; docs/paging.md) ----
+    PAGING_DISK = 256 << 20   # the pagefile disk: more than 2x a 64 MiB machine's RAM
+
+    def paging_boot(self, name, cmdline, timeout, blkdebug=None, mem=64, user=False):
+        """A MEM MiB boot with a fresh 256 MiB disk1 as its paging file
+        (pagefile=Harddisk1), optionally under blkdebug rules ((event,
+        sector) pairs failing with EIO): the boot, and its disk paths."""
+        paths = mq.fresh_disks(name, sizes=(mq.DISK_BYTES, self.PAGING_DISK))
+        disk1 = paths[1]
+        extra = []
+        if blkdebug:
+            conf = paths[1] + ".blkdebug.conf"
+            with open(conf, "w") as f:
+                # iotype: without it a rule fails every request touching
+                # the sector, reads and writes alike, once its event fired.
+                for event, sector in blkdebug:
+                    io = "read" if event.startswith("read") else "write"
+                    f.write(f'[inject-error]\nevent = "{event}"\niotype = "{io}"\nerrno = "5"\nsector = "{sector}"\n'
+                            f'once = "off"\n\n')
+            disk1 = f"blkdebug:{conf}:{paths[1]}"
+            extra.append(conf)
+        kw = {"stop_when": KD_BANNER_RE} if user else {}
+        b = mq.boot(self.args.kernel, f"{cmdline} pagefile=Harddisk1 test.mem_mib={mem}", timeout=timeout, mem=mem,
+                    log_path=log_path(name), disks=(paths[0], disk1), **kw)
+        b.timeout = timeout
+        return b, paths + extra
+
+    @staticmethod
+    def drop(paths):
+        for p in paths:
+            if os.path.exists(p):
+                os.remove(p)
+
+    def t_gdb_pagefile(self, name):
+        out, results, why = self.gdb_stopped(name, "paging.py", "pagefile=Harddisk1 ktest=pagefile_gdb.one_page_out_for_gdb",
+                                             "MiTestPagefileGdbStop")
+        if why:
+            return False, why
+        page = re.search(r"^@@@ PAGE (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out, re.M)
+        if not page:
+            return False, "the driver did not report the page"
+        va, slot = int(page.group(1), 16), int(page.group(3), 16)
+        cmds = ["pagefile", f"pagefile 0 {slot:#x}", f"pt {va:#x}"]
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
+               for c in cmds if c not in results or results[c].startswith("@@@ ERROR")]
+        if bad:
+            return False, "; ".join(bad)
+        want = [(cmds[0], r"^paging file 0: \\Device\\Harddisk1\\DR0, \d+ slots", "pagefile: the file"),
+                (cmds[0], r"^slots in use [1-9]\d* of \d+", "pagefile: slots in use"),
+                (cmds[0], r"^modified page writer: [1-9]\d* pages written in [1-9]\d* clusters", "pagefile: the writer"),
+                (cmds[1], rf"slot {slot:#x} is in use, at disk byte {slot * 4096:#x}", "pagefile 0 SLOT: the slot"),
+                (cmds[1], r"<- slot", "pagefile 0 SLOT: the bitmap row"),
+                (cmds[2], rf"pagefile: the data is in paging file 0 at page offset {slot:#x}", "pt: the location")]
+        bad = [what for c, rx, what in want if not re.search(rx, results[c], re.M)]
+        return (not bad), "; ".join(bad)
+
+    def t_paging_user(self, name):
+        """The done-when of the pagefile issue: a 64 MiB machine runs
+        user.paging.* (2x RAM checksummed, three workers at once, exit
+        giving back every slot), every byte correct, nobody killed."""
+        b, paths = self.paging_boot(name, "utest=user.paging.*", 900, user=True)
+        outs = judge_user_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        want = {"user.paging.twice_ram_checksummed_comes_back_exact", "user.paging.three_at_once_over_twice_ram",
+                "user.paging.exit_releases_every_slot", "user.paging.past_the_pagefile_is_refused_up_front"}
+        missing = want - {o.name for o in outs if o.ok}
+        if missing:
+            bad.append("did not pass: " + ", ".join(sorted(missing)))
+        if not re.search(r"mm: paging file 0 on \\Device\\Harddisk1\\DR0", b.text()):
+            bad.append("the kernel did not say it opened the paging file")
+        if not bad:
+            self.drop(paths)
+        return (not bad), "; ".join(bad)
+
+    def kernel_paging_tests(self, name, test, cmdline, timeout=300, blkdebug=None):
+        b, paths = self.paging_boot(name, f"ktest={test} verifier=1 {cmdline}".strip(), timeout, blkdebug)
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if not any(o.ok for o in outs):
+            bad.append(f"no test matching {test} passed")
+        if not bad:
+            self.drop(paths)
+        return (not bad), "; ".join(bad)
+
+    def t_paging_kernel(self, name):
+        """The kernel's pagefile tests (mm/tests/pagefile_test.c) in a 64 MiB
+        boot whose paging file is given on the command line."""
+        return self.kernel_paging_tests(name, "pagefile.*", "")
+
+    def t_paging_write_error(self, name):
+        """Every write touching sector 4096..4223 of the pagefile disk (slots
+        512..527) fails: the writer gives those slots back, the pages stay
+        modified and are written elsewhere, nothing is lost."""
+        rules = [("write_aio", 4096 + 8 * i) for i in range(16)]
+        return self.kernel_paging_tests(name, "pagefile_inject.write_error_keeps_the_page", "", blkdebug=rules)
+
+    def t_paging_read_error(self, name):
+        """Reads of slots 700..715 fail: the process whose pages are there ends
+        with STATUS_IN_PAGE_ERROR, and everything it held comes back."""
+        rules = [("read_aio", (700 + i) * 8) for i in range(16)]
+        return self.kernel_paging_tests(name, "pagefile_inject.read_error_ends_the_process", "", blkdebug=rules)
+
+    def t_paging_pool_read_error(self, name):
+        """A paged-pool page whose slot cannot be read: KERNEL_DATA_INPAGE_ERROR
+        (0x7A) with P2 = the disk's status (the KTEST_BUGCHECK's own boot)."""
+        rules = [("read_aio", (900 + i) * 8) for i in range(16)]
+        test = "pagefile_inject.paged_pool_read_error_bugchecks"
+        b, paths = self.paging_boot(name, f"ktest={test} ktest.expect=1 verifier=1", 120, rules)
+        o = judge_bugcheck_boot(test, b)
+        if o.ok:
+            self.drop(paths)
+        return o.ok, o.message
 
     def t_vblk_intx(self, name):
         """vblk.intx makes the driver skip MSI-X: both disks complete their

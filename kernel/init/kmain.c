@@ -93,6 +93,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     PsInitialize();
     ExInitializeEventObjects();
     IoInitSystem();
+    MmInitializePagingFiles();   /* `pagefile=`: needs the disk driver */
     KiInitializeSystemCalls();
     PsRegisterNtServices();
     kprintf("ke: scheduler and clock running (local APIC timer, 100 Hz; TSC %llu kHz)\n",

@@ -115,6 +115,9 @@ static const struct {
     { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
     { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */
     { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
+    { "pagefile", OPT_TEXT },       /* a disk to page to: Harddisk1 or /Device/Harddisk1/DR0 (mm/pagefile.c) */
+    { "pagefile.offset_mib", OPT_NUMBER }, /* where on that disk the paging file starts */
+    { "pagefile.mib", OPT_NUMBER }, /* its size (default: to the disk's end) */
 };
 
 /* A flag's values: nothing ("quiet", "verifier="), or a yes or a no. */

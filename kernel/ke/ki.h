@@ -178,6 +178,10 @@ struct _KTHREAD {
     KIRQL WaitIrql;                   /* the IRQL it waits at: an APC can interrupt a wait at PASSIVE_LEVEL only */
     volatile LONG SpecialApcDisable;  /* guarded-region depth (NT counts down from 0; mdlos counts up) */
     volatile LONG MutexCount;         /* KMUTEX acquisitions it holds (recursive ones too) */
+    /* NT's ETHREAD.MemoryMaker: the thread is freeing memory (the modified
+     * page writer, a hard fault sending its read), so the frames kept back
+     * for that may be given to it (mm/pfn.c, docs/paging.md). A depth. */
+    LONG MemoryMaker;
 };
 
 typedef struct _KPRCB {

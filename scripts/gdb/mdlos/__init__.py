@@ -17,13 +17,14 @@
   drvobj ADDR       a driver object: dispatch table and devices
   sglist ADDR       a scatter/gather list: elements, frames, MDL frame or bounce
   pci               the PCI functions the bus driver found: BARs, interrupts, capabilities, driver
+  pagefile [N SLOT] the paging files, slots in use, the writer's counters; a file's bitmap around a slot
   mdlos             this list
 
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
 vad, ws), mdl (mdl, locked), ob (obj, handles), io (irp, devobj, drvobj),
-pci (pci). They read the kernel's own structures by
+pci (pci), paging (pagefile). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
@@ -35,6 +36,7 @@ from .io import DevobjCommand, DrvobjCommand, IrpCommand
 from .mdl import LockedCommand, MdlCommand
 from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
+from .paging import PagefileCommand
 from .pci import PciCommand
 from .pfn import PfnCommand, PfnStatsCommand
 from .pool import PoolCommand
@@ -68,6 +70,9 @@ class MdlosCommand(Command):
                     registers (a bounce)
   pci               the PCI bus driver's table (PciDevices[]): IDs, BARs, interrupt
                     pin/line, capabilities, MSI-X, virtio cfg_types, driver
+  pagefile [N SLOT] the paging files (MmPagingFile[]): slots in use, the modified
+                    page writer's and the hard faults' counters; with N SLOT, file
+                    N's bitmap around SLOT and where that slot is on the disk
 
 PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
 process whose address space is in CR3. `help COMMAND` for each. They need
@@ -84,7 +89,7 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PagefileCommand):
         command()
 
 
