@@ -78,7 +78,10 @@ def main():
         failed = True
 
     # User-mode figures: the kernel runs user/ubench.c instead of init.
-    b = mq.boot(args.kernel, "ubench", timeout=300, mem=args.mem, log_path=os.path.join(LOGS, "bench-user.log"))
+    # Fresh images (not snapshot=on, whose writes go to a temporary qcow2
+    # overlay): the disk figures are a raw file with cache=none, as Linux's.
+    b = mq.boot(args.kernel, "ubench", timeout=300, mem=args.mem, log_path=os.path.join(LOGS, "bench-user.log"),
+                disks=mq.fresh_disks("bench-user"))
     for _, line in b.lines:
         if line.startswith("bench: "):
             show(line)

@@ -307,6 +307,7 @@ class Runner:
             "vblk.host_and_guest_see_each_others_bytes": self.t_vblk_host_bytes,
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
+            "vblk.direct_chains_when_indirect_is_off": self.t_vblk_noindirect,
         }
 
     def run_host_test(self, name, fn):
@@ -981,6 +982,20 @@ class Runner:
             bad.append(f"{test} did not pass")
         if len(re.findall(r"vblk: \\Device\\Harddisk\d\\DR0: .*, INTx", b.text())) != 2:
             bad.append("the driver did not say INTx for both disks")
+        return (not bad), "; ".join(bad)
+
+    def t_vblk_noindirect(self, name):
+        """vblk.noindirect: the driver does not take VIRTIO_F_INDIRECT_DESC
+        and every vblk test passes with direct chains in the ring (the ring
+        tests check whichever layout the boot chose)."""
+        b = mq.boot(self.args.kernel, "vblk.noindirect ktest=vblk.*", timeout=120, mem=self.args.mem,
+                    log_path=log_path(name))
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if len([o for o in outs if o.ok]) < 10:
+            bad.append(f"only {len([o for o in outs if o.ok])} vblk tests passed")
+        if re.search(r"vblk: \\Device\\Harddisk\d\\DR0: .*, indirect", b.text()):
+            bad.append("the driver still said indirect")
         return (not bad), "; ".join(bad)
 
     # ---- the PCI command (pci) ----
