@@ -207,6 +207,7 @@ typedef struct _VB_DISK {
     USHORT AvailIdx, LastUsed;
     USHORT Starters;               /* vb_start loops running: they notify once at their end */
     BOOLEAN NotifyPending;         /* published, not yet notified */
+    BOOLEAN HoldCompletions;       /* tests only: the DPC leaves the used ring alone (a slow device) */
     VB_SUB Subs[VB_QUEUE_MAX];     /* by head descriptor */
     LIST_ENTRY Waiting;            /* IRPs with pieces to hand out, FIFO */
     ULONG64 TNotifyStart, TNotifyEnd, TIsr;   /* the last notify and interrupt (rdtsc) */
