@@ -68,7 +68,7 @@ static USHORT desc_free_chain(VB_DISK *x, USHORT head, BOOLEAN indirect)
  * needs no notify (2.7.10): each notify is an MMIO write, under TCG a trip
  * out of the translated code into QEMU's device model. The full barrier
  * orders the available index (stored before) against the flags load. */
-static void notify(VB_DISK *x)
+__attribute__((noinline)) static void vb_notify(VB_DISK *x)   /* a breakpoint target (docs/debugging.md) */
 {
     x->NotifyPending = FALSE;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -189,7 +189,7 @@ static void vb_sg_ready(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, P
     if (x->Starters)
         x->NotifyPending = TRUE;
     else
-        notify(x);
+        vb_notify(x);
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
 }
 
@@ -330,7 +330,7 @@ static void vb_start(VB_DISK *x)
         }
     }
     if (--x->Starters == 0 && x->NotifyPending)
-        notify(x);
+        vb_notify(x);
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
 }
 

@@ -17,13 +17,14 @@
   drvobj ADDR       a driver object: dispatch table and devices
   sglist ADDR       a scatter/gather list: elements, frames, MDL frame or bounce
   pci               the PCI functions the bus driver found: BARs, interrupts, capabilities, driver
+  vq [N|ADDR]       the virtio-blk virtqueue: indices, requests in flight with their IRPs, descriptors
   mdlos             this list
 
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
 vad, ws), mdl (mdl, locked), ob (obj, handles), io (irp, devobj, drvobj),
-pci (pci). They read the kernel's own structures by
+pci (pci), vq (vq). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
@@ -39,6 +40,7 @@ from .pci import PciCommand
 from .pfn import PfnCommand, PfnStatsCommand
 from .pool import PoolCommand
 from .process import PsCommand, VadCommand, WsCommand
+from .vq import VqCommand
 
 
 class MdlosCommand(Command):
@@ -68,6 +70,10 @@ class MdlosCommand(Command):
                     registers (a bounce)
   pci               the PCI bus driver's table (PciDevices[]): IDs, BARs, interrupt
                     pin/line, capabilities, MSI-X, virtio cfg_types, driver
+  vq [N|ADDR]       the virtio-blk driver's virtqueue (VblkDisks[N]): available and
+                    used indices, each request handed out with its IRP, header,
+                    status byte and descriptors (indirect tables followed), the
+                    IRPs waiting for descriptors
 
 PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
 process whose address space is in CR3. `help COMMAND` for each. They need
@@ -84,7 +90,7 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, VqCommand):
         command()
 
 
