@@ -1048,6 +1048,8 @@ class Runner:
                 bad.append("the indirect table's status entry is missing")
             if not re.search(rf"used ring, not yet seen by the DPC: .*\{{id {h}, len \d+\}}", at_dpc):
                 bad.append(f"vq at VbDpc does not show head {h} in the used ring")
+        if not re.search(r"IRP_MJ_READ", results.get("irp irp", "@@@ ERROR not run")):
+            bad.append("irp at IoCallDriver does not show the read")
         sgl = results.get(next((k for k in results if k.startswith("sglist ")), ""), "")
         if not re.search(rf"^SCATTER_GATHER_LIST 0x[0-9a-f]+: {len(elems)} elements?", sgl, re.M):
             bad.append("sglist did not show the list")

@@ -45,6 +45,7 @@ def main():
     irp = val("irp")
     print("@@@ IRP %#x" % irp, flush=True)
     print("@@@ MDL %#x" % val("irp->MdlAddress"), flush=True)
+    run("irp irp")
     # 3. The driver's dispatch routine.
     if not handoff("dispatch", "vb_read_write", "irp == (void *)%#x" % irp):
         return
