@@ -988,8 +988,9 @@ class Runner:
     def t_vblk_noindirect(self, name):
         """vblk.noindirect: the driver does not take VIRTIO_F_INDIRECT_DESC
         and every vblk test passes with direct chains in the ring (the ring
-        tests check whichever layout the boot chose)."""
-        b = mq.boot(self.args.kernel, "vblk.noindirect ktest=vblk.*", timeout=120, mem=self.args.mem,
+        tests check whichever layout the boot chose); vblk.nodefer with it:
+        every request notified at once, even while the device is busy."""
+        b = mq.boot(self.args.kernel, "vblk.noindirect vblk.nodefer ktest=vblk.*", timeout=120, mem=self.args.mem,
                     log_path=log_path(name))
         outs = judge_ktest_boot(b, name)
         bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]

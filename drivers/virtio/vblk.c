@@ -79,12 +79,15 @@ static void last_request(VB_DISK *x, VBLK_LAST_T *l)
     l->Errors = x->Stats.Errors;
     l->Notifies = x->Stats.Notifies;
     l->NotifiesSuppressed = x->Stats.NotifiesSuppressed;
+    l->NotifiesDeferred = x->Stats.NotifiesDeferred;
     l->Timed = x->Stats.Timed;
     l->CyclesToNotify = x->Stats.CyclesToNotify;
     l->CyclesNotify = x->Stats.CyclesNotify;
     l->CyclesDevice = x->Stats.CyclesDevice;
     l->CyclesIsrToDpc = x->Stats.CyclesIsrToDpc;
     l->CyclesDpc = x->Stats.CyclesDpc;
+    for (ULONG i = 0; i < 6; i++)
+        l->LastT[i] = x->Stats.LastT[i];
     KeReleaseSpinLock(&x->Lock, old);
     l->Interrupts = x->Stats.Interrupts;
     l->SubRequests = x->Stats.SubRequests;

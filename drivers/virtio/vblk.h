@@ -157,14 +157,18 @@ typedef struct {
     volatile ULONG64 Cancelled;    /* IRPs cancelled while waiting for descriptors */
     volatile ULONG64 Notifies;     /* writes to the notify register */
     volatile ULONG64 NotifiesSuppressed;   /* skipped: used.flags said NO_NOTIFY */
+    volatile ULONG64 NotifiesDeferred;     /* left to the next DPC: the device was busy */
     volatile ULONG64 CompletedCancelled;   /* finished by the device after IoCancelIrp (requester exiting) */
     ULONG InFlight, MaxInFlight;   /* chains on the device (under the lock) */
-    /* Where one request's time goes (rdtsc), summed over IRPs that went as
-     * one sub-request with nothing else on the device (exact at queue
-     * depth 1): dispatch -> notify written, the notify write itself,
+    /* Where one request's time goes (rdtsc), summed over IRPs with nothing
+     * else on the device (exact at queue depth 1; an IRP's pieces go out
+     * in one batch): dispatch -> notify written, the notify write itself,
      * notify -> ISR (the device and the host), ISR -> DPC, DPC -> the IRP
      * completed. */
     ULONG64 Timed, CyclesToNotify, CyclesNotify, CyclesDevice, CyclesIsrToDpc, CyclesDpc;
+    /* The last timed IRP's time stamps: dispatch, notify start and end,
+     * ISR, DPC start, IRP completed (VBLK_LAST_T.LastT). */
+    ULONG64 LastT[6];
 } VB_STATS;
 
 typedef struct _VB_DISK {
@@ -179,6 +183,7 @@ typedef struct _VB_DISK {
     ULONG SegLimit;                /* pages per sub-request: min(seg_max, VB_SEG_CAP); tests lower it */
     BOOLEAN Msix;
     BOOLEAN Indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated: one ring descriptor per sub-request */
+    BOOLEAN DeferNotify;           /* a notify waits for the next DPC while the device is busy (vblk.nodefer: off) */
     PKINTERRUPT Interrupt;
     KDPC Dpc;
     PDMA_ADAPTER Dma;

@@ -27,12 +27,15 @@ typedef struct {
     uint32_t Outstanding;                /* IRPs in the driver, all disks */
     uint32_t InFlight;                   /* sub-requests on this disk's ring now */
     uint32_t Pad;
-    uint64_t Requests, Errors, Notifies, NotifiesSuppressed, Dpcs;
+    uint64_t Requests, Errors, Notifies, NotifiesSuppressed, Dpcs, NotifiesDeferred;
     uint64_t CompletedCancelled;         /* finished by the device after IoCancelIrp (a requester exiting) */
     /* Where the time of a lone request goes, summed (rdtsc) over Timed IRPs:
      * dispatch -> notify, the notify write, notify -> ISR (device + host),
      * ISR -> DPC, DPC -> IRP completed (drivers/virtio/vblk.h, VB_STATS). */
     uint64_t Timed, CyclesToNotify, CyclesNotify, CyclesDevice, CyclesIsrToDpc, CyclesDpc;
+    /* The last such IRP's rdtsc stamps (the TSC ring 3 reads too): dispatch,
+     * notify start, notify end, ISR, DPC start, IRP completed. */
+    uint64_t LastT[6];
 } VBLK_LAST_T;
 
 /* Kernel-mode tests only (IRP_MJ_INTERNAL_DEVICE_CONTROL, which ring 3

@@ -249,14 +249,26 @@ static void finish(VB_DISK *x, VB_REQ *r, ULONG64 dpc_start, BOOLEAN timed)
     if (timed) {
         ULONG64 now = rdtsc();
         x->Stats.CyclesDpc += now - dpc_start;
+        x->Stats.LastT[5] = now;
         x->Stats.Timed++;
     }
 }
 
-/* Hand out pieces of waiting IRPs while the ring has room (DISPATCH_LEVEL). */
-static void vb_start(VB_DISK *x)
+/* Hand out pieces of waiting IRPs while the ring has room (DISPATCH_LEVEL),
+ * then notify once for the batch. From dispatch (FROM_DPC FALSE), when
+ * chains were already on the device before the batch, the notify is
+ * deferred: those chains will interrupt, and the DPC that takes them
+ * notifies for everything published meanwhile. Each notify is an MMIO
+ * write that QEMU under TCG handles synchronously in the vCPU - the
+ * largest single cost of a request (docs/status.md) - so at queue depth
+ * 32 this turns one notify per request into one per completion batch; a
+ * request to an idle device is notified at once (queue depth 1 loses
+ * nothing). The device is never left idle with work: the notify is
+ * deferred only while something it has not returned is on the ring. */
+static void vb_start(VB_DISK *x, BOOLEAN from_dpc)
 {
     KeAcquireSpinLockAtDpcLevel(&x->Lock);
+    ULONG busy = x->Stats.InFlight;
     x->Starters++;
     for (;;) {
         /* The first one its cancel routine does not own. */
@@ -329,8 +341,12 @@ static void vb_start(VB_DISK *x)
             }
         }
     }
-    if (--x->Starters == 0 && x->NotifyPending)
-        vb_notify(x);
+    if (--x->Starters == 0 && x->NotifyPending) {
+        if (!from_dpc && x->DeferNotify && busy > 0)
+            x->Stats.NotifiesDeferred++;
+        else
+            vb_notify(x);
+    }
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
 }
 
@@ -390,21 +406,24 @@ void VbDpc(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
             stop_issuing(r);   /* the rest would be wasted: the IRP has failed */
         }
         BOOLEAN last = --r->Outstanding == 0 && !r->Queued;
-        /* The phases of a lone request (queue depth 1): one piece, nothing
-         * else on the device, the time stamps in order. */
-        BOOLEAN timed = last && r->Pieces == 1 && x->Stats.InFlight == 0 && r->TDispatch < x->TNotifyStart &&
+        /* The phases of a lone request (queue depth 1): nothing else on the
+         * device, the time stamps in order - its pieces went out in one batch
+         * after its dispatch, and this DPC follows the interrupt of its last. */
+        BOOLEAN timed = last && x->Stats.InFlight == 0 && r->TDispatch < x->TNotifyStart &&
                         x->TNotifyEnd <= t_isr && t_isr <= t0;
         if (timed) {
             x->Stats.CyclesToNotify += x->TNotifyStart - r->TDispatch;
             x->Stats.CyclesNotify += x->TNotifyEnd - x->TNotifyStart;
             x->Stats.CyclesDevice += t_isr - x->TNotifyEnd;
             x->Stats.CyclesIsrToDpc += t0 - t_isr;
+            ULONG64 stamps[5] = { r->TDispatch, x->TNotifyStart, x->TNotifyEnd, t_isr, t0 };
+            memcpy(x->Stats.LastT, stamps, sizeof(stamps));
         }
         KeReleaseSpinLockFromDpcLevel(&x->Lock);
         if (last)
             finish(x, r, t0, timed);
     }
-    vb_start(x);
+    vb_start(x, TRUE);   /* and the notify deferred for what dispatch published */
 }
 
 /* MSI-X: the message is ours alone; nothing to read. */
@@ -496,7 +515,7 @@ NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length
         return STATUS_PENDING;
     }
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
-    vb_start(x);
+    vb_start(x, FALSE);
     KeLowerIrql(old);
     return STATUS_PENDING;
 }

@@ -112,6 +112,7 @@ static const struct {
     { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
     { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */
     { "vblk.noindirect", OPT_FLAG }, /* virtio-blk does not take VIRTIO_F_INDIRECT_DESC (drivers/virtio) */
+    { "vblk.nodefer", OPT_FLAG },   /* virtio-blk notifies for every request, even while the device is busy */
     { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
 };
 
