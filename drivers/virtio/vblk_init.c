@@ -19,11 +19,13 @@
  * descriptor: a 256-entry ring holds 256 requests whatever their length,
  * where direct chains of 2 + pages descriptors hold one 512 KiB request or
  * a few dozen small ones; the boot option vblk.noindirect turns it off).
- * Not taken: EVENT_IDX (interrupt and notify suppression by index: the
- * benchmark shows one notify and one interrupt per request at queue depth
- * 1, where nothing can be suppressed, and the DPC already drains a whole
- * batch per interrupt at depth 32), SIZE_MAX (QEMU does not offer it), MQ
- * (one queue is enough for one CPU's worth of requests).
+ * Not taken: EVENT_IDX (notify and interrupt suppression by index: QEMU
+ * under TCG handles a notify inside the MMIO write and re-arms at once, so
+ * it never asks for fewer notifies than one per batch - the driver's own
+ * deferral while the device is busy does better, vblk_queue.c - and the
+ * DPC already drains several completions per interrupt at depth 32),
+ * SIZE_MAX (QEMU does not offer it), MQ (one queue is enough for one CPU's
+ * worth of requests).
  */
 #include "drivers/virtio/vblk.h"
 
