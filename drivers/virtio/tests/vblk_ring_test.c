@@ -225,3 +225,82 @@ KTEST(vblk, unsupported_request_type_is_status_not_supported)
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
 }
+
+/* The DPC takes used entries in whatever order the device returns them:
+ * each entry's id names its head, and the head names its piece and IRP.
+ * QEMU usually returns requests in order, so the test makes the order: with
+ * the driver's completion work held (a test switch) and each read notified
+ * at once, 8 reads of 8 different places go to the device; once the device has returned all 8, the test
+ * reverses their entries in the used ring - as a device that finished the
+ * last one first would have written them - and lets the DPC run. Every
+ * read must still land in its own buffer with its own bytes. */
+#define NORDER 8
+KTEST(vblk, completions_out_of_order_reach_the_right_irps)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
+    const ULONG each = 2 * PAGE_SIZE;
+    const LONGLONG base = 20480 * 512;
+    PUCHAR src = ExAllocatePoolWithTag(NonPagedPoolNx, NORDER * each, DRVT_TAG);
+    PUCHAR dst = ExAllocatePoolWithTag(NonPagedPoolNx, NORDER * each, DRVT_TAG);
+    DRVT_ASYNC *a = ExAllocatePoolWithTag(NonPagedPoolNx, NORDER * sizeof(DRVT_ASYNC), DRVT_TAG);
+    KT_ASSERT(src && dst && a);
+    for (ULONG i = 0; i < NORDER; i++)
+        DrvtFill(src + i * each, each, 300 + i);
+    memset(dst, 0, NORDER * each);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, src, NORDER * each, base, &info), STATUS_SUCCESS);
+
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    KT_EQ(x->Stats.InFlight, 0);
+    x->HoldCompletions = TRUE;
+    /* Every read notified at once: a deferred notify would wait for the
+     * held DPC. */
+    BOOLEAN defer = x->DeferNotify;
+    x->DeferNotify = FALSE;
+    USHORT first = x->LastUsed;
+    KeReleaseSpinLock(&x->Lock, old);
+    for (ULONG i = 0; i < NORDER; i++)
+        DrvtSendRead(&a[i], top, fo, dst + i * each, each, base + (LONGLONG)i * each);
+    /* All 8 back from the device (bounded: 10 s). */
+    for (ULONG waited = 0; (USHORT)(__atomic_load_n(&x->Used[1], __ATOMIC_ACQUIRE) - first) < NORDER && waited < 10000;
+         waited += 10)
+        DrvtSleep(10);
+    KeAcquireSpinLock(&x->Lock, &old);
+    USHORT back = (USHORT)(x->Used[1] - first);
+    ULONG ids[NORDER];
+    volatile ULONG *ring = (volatile ULONG *)(x->Used + 2);
+    if (back == NORDER) {
+        ULONG e[NORDER][2];
+        for (ULONG i = 0; i < NORDER; i++) {
+            ULONG k = (USHORT)(first + i) % x->QueueSize;
+            e[i][0] = ring[2 * k];
+            e[i][1] = ring[2 * k + 1];
+        }
+        for (ULONG i = 0; i < NORDER; i++) {
+            ULONG k = (USHORT)(first + i) % x->QueueSize;
+            ring[2 * k] = e[NORDER - 1 - i][0];
+            ring[2 * k + 1] = e[NORDER - 1 - i][1];
+            ids[i] = e[NORDER - 1 - i][0];
+        }
+    }
+    x->HoldCompletions = FALSE;
+    x->DeferNotify = defer;
+    KeReleaseSpinLock(&x->Lock, old);
+    KeInsertQueueDpc(&x->Dpc, NULL, NULL);
+    for (ULONG i = 0; i < NORDER; i++) {
+        KT_ST(DrvtWait(&a[i]), STATUS_SUCCESS);
+        KT_EQ(a[i].Iosb.Information, each);
+    }
+    KT_EQ(back, NORDER);
+    /* The heads in the reversed ring: the last-sent read's first. */
+    KT_NE(ids[0], ids[NORDER - 1]);
+    for (ULONG i = 0; i < NORDER; i++)
+        KT_ASSERT(DrvtCheck(dst + i * each, each, 300 + i));
+    ExFreePoolWithTag(a, DRVT_TAG);
+    ExFreePoolWithTag(src, DRVT_TAG);
+    ExFreePoolWithTag(dst, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
