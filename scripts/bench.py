@@ -110,9 +110,12 @@ def main():
         failed = True
 
     # ---- user mode: the kernel runs user/ubench.c instead of init ----
+    # Fresh images (not snapshot=on, whose writes go to a temporary qcow2
+    # overlay): the disk figures are a raw file with cache=none, as Linux's.
     for i in range(args.user_runs):
         b = mq.boot(args.kernel, "ubench", timeout=300, mem=args.mem,
-                    log_path=os.path.join(LOGS, f"bench-user-{i}.log"))
+                    log_path=os.path.join(LOGS, f"bench-user-{i}.log"),
+                    disks=mq.fresh_disks(f"bench-user-{i}"))
         figs.add_lines(b.lines)
         if b.exit_code != mq.EXIT_PASS:
             print(f"bench: the user benchmark boot ended badly (exit {b.exit_code}); see {b.log_path}",

@@ -451,6 +451,8 @@ class Runner:
             "paging.write_error_keeps_the_page": self.t_paging_write_error,
             "paging.read_error_ends_the_process": self.t_paging_read_error,
             "paging.paged_pool_read_error_is_0x7a": self.t_paging_pool_read_error,
+            "vblk.direct_chains_when_indirect_is_off": self.t_vblk_noindirect,
+            "gdb.vq_and_one_read_walked_from_ntreadfile_to_ring3": self.t_gdb_vq_walk,
         }
 
     def run_host_test(self, name, fn):
@@ -1280,6 +1282,80 @@ class Runner:
             bad.append(f"{test} did not pass")
         if len(re.findall(r"vblk: \\Device\\Harddisk\d\\DR0: .*, INTx", b.text())) != 2:
             bad.append("the driver did not say INTx for both disks")
+        return (not bad), "; ".join(bad)
+
+    def t_vblk_noindirect(self, name):
+        """vblk.noindirect: the driver does not take VIRTIO_F_INDIRECT_DESC
+        and every vblk test passes with direct chains in the ring (the ring
+        tests check whichever layout the boot chose); vblk.nodefer with it:
+        every request notified at once, even while the device is busy."""
+        b = mq.boot(self.args.kernel, "vblk.noindirect vblk.nodefer ktest=vblk.*", timeout=120, mem=self.args.mem,
+                    log_path=log_path(name))
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if len([o for o in outs if o.ok]) < 10:
+            bad.append(f"only {len([o for o in outs if o.ok])} vblk tests passed")
+        if re.search(r"vblk: \\Device\\Harddisk\d\\DR0: .*, indirect", b.text()):
+            bad.append("the driver still said indirect")
+        return (not bad), "; ".join(bad)
+
+    # ---- the virtqueue command (vq) and docs/debugging.md's walk of one read ----
+    # scripts/gdb/tests/vq.py follows utest_disk's 5-page read from
+    # NtReadFile_ to ring 3 with a temporary breakpoint at each hand-off
+    # (@@@ HANDOFF lines), and runs `vq 0` at vb_notify (the chain just
+    # published) and at VbDpc (the device done, the DPC not yet).
+    WALK = ["syscall", "iocalldriver", "dispatch", "getsglist", "sgready", "notify", "isr", "dpc", "complete", "apc",
+            "iret"]
+
+    def t_gdb_vq_walk(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        out = self.gdb_driver(name, "vq.py", cmdline="utest=user.disk.pattern_*", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        got = re.findall(r"^@@@ HANDOFF (\S+) (.*)$", out, re.M)
+        names = [g[0] for g in got]
+        if names != self.WALK:
+            return False, "the walk stopped after " + (" -> ".join(f"{a} ({b})" for a, b in got) or "nothing")
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        vqs = [m.group(1) for m in re.finditer(r"^@@@ BEGIN vq 0\n(.*?)^@@@ END vq 0$", out, re.M | re.S)]
+        bad = []
+        irp = re.search(r"^@@@ IRP (0x[0-9a-f]+)$", out, re.M)
+        elems = re.findall(r"^@@@ ELEM (\d+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out, re.M)
+        if not irp or not elems:
+            return False, "the driver did not read the IRP or the list"
+        if len(vqs) != 2 or any(v.startswith("@@@ ERROR") for v in vqs):
+            return False, "vq did not run twice: " + " / ".join(v.splitlines()[0] if v else "" for v in vqs)
+        at_notify, at_dpc = vqs
+        head = re.search(rf"^  head (\d+): on the device IRP {irp.group(1)}  IN sector \d+  bytes 0x5000 ", at_notify,
+                         re.M)
+        if not head:
+            bad.append("vq at vb_notify does not show the read on the device with its IRP")
+        else:
+            h = head.group(1)
+            if not re.search(rf"^      desc\[{h}\] 0x[0-9a-f]+ len {hex((len(elems) + 2) * 16)} INDIRECT", at_notify,
+                             re.M):
+                bad.append(f"vq does not show head {h}'s INDIRECT descriptor with a table of {len(elems) + 2}")
+            if not re.search(r"^        \[0\] 0x[0-9a-f]+ len 0x10 NEXT next 1  \(header\)$", at_notify, re.M):
+                bad.append("the indirect table's header entry is missing")
+            for i, address, length in elems:
+                a = int(address, 16)
+                if not re.search(rf"^        \[{int(i) + 1}\] {a:#014x} len {length} NEXT\|WRITE", at_notify, re.M):
+                    bad.append(f"table entry {int(i) + 1} is not element {i} ({a:#x} + {length}) written by the device")
+            if not re.search(rf"^        \[{len(elems) + 1}\] 0x[0-9a-f]+ len 0x1 WRITE  \(status byte\)$", at_notify,
+                             re.M):
+                bad.append("the indirect table's status entry is missing")
+            if not re.search(rf"used ring, not yet seen by the DPC: .*\{{id {h}, len \d+\}}", at_dpc):
+                bad.append(f"vq at VbDpc does not show head {h} in the used ring")
+        if not re.search(r"IRP_MJ_READ", results.get("irp irp", "@@@ ERROR not run")):
+            bad.append("irp at IoCallDriver does not show the read")
+        sgl = results.get(next((k for k in results if k.startswith("sglist ")), ""), "")
+        if not re.search(rf"^SCATTER_GATHER_LIST 0x[0-9a-f]+: {len(elems)} elements?", sgl, re.M):
+            bad.append("sglist did not show the list")
+        user = re.search(r"^@@@ USER rip=(0x[0-9a-f]+) cs=(0x[0-9a-f]+)$", out, re.M)
+        if not user or int(user.group(2), 16) & 3 != 3:
+            bad.append("the last step did not land in ring 3")
         return (not bad), "; ".join(bad)
 
     # ---- the PCI command (pci) ----

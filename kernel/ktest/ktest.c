@@ -145,6 +145,16 @@ static int snapshot(KT_COUNTER *out)
     return n;
 }
 
+int KtSnapshotCounters(KT_COUNTER *out, int max)
+{
+    static KT_COUNTER all[MAX_COUNTERS];
+    int n = snapshot(all);
+    if (n > max)
+        n = max;
+    memcpy(out, all, (size_t)n * sizeof(KT_COUNTER));
+    return n;
+}
+
 static bool run_one(const KTEST *t, const char *name)
 {
     static KT_COUNTER before[MAX_COUNTERS], after[MAX_COUNTERS];

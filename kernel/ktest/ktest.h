@@ -106,6 +106,9 @@ const KTEST *KtCurrentTest(void);
 typedef struct { const char *name; uint64_t value; } KT_COUNTER;
 typedef int (*KT_COUNTER_FN)(KT_COUNTER *out, int max);
 void KtRegisterCounters(KT_COUNTER_FN fn);
+/* Every registered counter now, at most MAX (a test that must show
+ * something given back mid-test: drivers/virtio's unload test). */
+int KtSnapshotCounters(KT_COUNTER *out, int max);
 
 /* Test drivers' window on the PFN database (kernel/ktest/ktpfn.c): frame
  * PFN's reference count (one per mapping or I/O, plus one per MDL lock),
