@@ -55,6 +55,23 @@ void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
 {
     MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (list->ListName <= FreePageList) {
+        /* LIFO for the zeroed and free lists: the frame freed last is the
+         * one most likely still in the caches (and, under TCG, already
+         * backed by host memory), so it is given out first; the cold end
+         * is where the zero-page thread works (mm/zeropage.c). */
+        e->Blink = MI_PFN_LIST_END;
+        e->Flink = list->Flink;
+        if (list->Flink == MI_PFN_LIST_END)
+            list->Blink = pfn;
+        else
+            MI_PFN_ELEMENT(list->Flink)->Blink = pfn;
+        list->Flink = pfn;
+        list->Total++;
+        e->PageLocation = list->ListName;
+        update_available();
+        return;
+    }
     /* FIFO: new frames at the tail, taken from the head, so the standby
      * and modified lists age in order. */
     e->Flink = MI_PFN_LIST_END;
@@ -267,6 +284,7 @@ static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
     take_frame(pfn, usage, zero, is_zero);
     MiReleasePfnLock(old);
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
+    MiSignalZeroPageThread();   /* and the zero-page thread when the zeroed list runs low */
     return pfn;
 }
 

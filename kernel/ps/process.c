@@ -118,6 +118,7 @@ void PsInitialize(void)
     InitializeListHead(&PsInitialSystemProcess.VadListHead);
     MiLoadBootImages();
     MiStartWorkingSetManager();
+    MiStartZeroPageThread();
 }
 
 void PsDereferenceProcess(PEPROCESS p)
