@@ -498,6 +498,7 @@ void MiSignalLowMemory(void);
 /* The zero-page thread (mm/zeropage.c): fills the zeroed list at idle, up
  * to MiZeroedPageTarget frames; an allocation wakes it when the list runs low. */
 void MiStartZeroPageThread(void);
+PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage);   /* mm/pfn.c: under the PFN lock, 0 if none */
 void MiSignalZeroPageThread(void);
 BOOLEAN MiZeroOneFreePage(void);
 extern PFN_NUMBER MiZeroedPageTarget;

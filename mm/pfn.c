@@ -288,6 +288,29 @@ static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
     return pfn;
 }
 
+/* A zeroed frame for a charged user under the PFN lock the caller already
+ * holds (a demand-zero fault takes it once to allocate and map): from the
+ * zeroed list, or a free frame zeroed here; 0 when neither list has one,
+ * and the caller falls back to MiAllocatePfn, which may wait. The caller
+ * calls MiSignalLowMemory and MiSignalZeroPageThread after releasing the
+ * lock (nothing is signalled inside it). */
+PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage)
+{
+    MI_ASSERT_PFN_LOCK_HELD();
+    ASSERT(alloc_class(usage) == ALLOC_CHARGED);   /* never refused: no commit check needed */
+    PFN_NUMBER pfn;
+    BOOLEAN is_zero = MmZeroedPageListHead.Total != 0;
+    if (is_zero)
+        pfn = MmZeroedPageListHead.Flink;
+    else if (MmFreePageListHead.Total)
+        pfn = MmFreePageListHead.Flink;
+    else
+        return 0;
+    MiUnlinkPfnFromList(pfn);
+    take_frame(pfn, usage, TRUE, is_zero);
+    return pfn;
+}
+
 /* How long a charged allocation waits for a frame before the kernel calls
  * it what it is: an accounting bug (every promise is covered by a frame
  * that can be made available, so one must come). */
