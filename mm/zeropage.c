@@ -42,6 +42,11 @@ PFN_NUMBER MiZeroedPageTarget;
 volatile ULONG64 MiZeroPageThreadPages;   /* frames zeroed at idle since boot */
 static KEVENT zero_event;
 static volatile BOOLEAN zero_ready;
+/* Set when the event is signalled, cleared when the thread wakes: on a busy
+ * system the thread is ready but does not run for a long time, and every
+ * allocation meanwhile would otherwise take the dispatcher lock to signal
+ * it again (a synchronization event is reset as it wakes its waiter). */
+static volatile BOOLEAN wake_pending;
 
 /* Zero the coldest free frame and move it to the zeroed list; FALSE when
  * there is nothing (more) to do. */
@@ -69,9 +74,10 @@ void MiSignalZeroPageThread(void)
     MI_ASSERT_PFN_LOCK_NOT_HELD("nothing may be signalled inside the PFN lock");
     /* Read without the lock: a stale count only wakes the thread a little
      * early or late, and it checks again under the lock. */
-    if (zero_ready && MmZeroedPageListHead.Total < MiZeroedPageTarget / 2 && MmFreePageListHead.Total &&
-        !KeReadStateEvent(&zero_event)) {
+    if (zero_ready && !wake_pending && MmZeroedPageListHead.Total < MiZeroedPageTarget / 2 &&
+        MmFreePageListHead.Total) {
         KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("signalling an event takes the dispatcher lock again");
+        wake_pending = TRUE;
         KeSetEvent(&zero_event, 0, FALSE);
     }
 }
@@ -82,6 +88,7 @@ static void zero_page_thread(PVOID ctx)
     for (;;) {
         LARGE_INTEGER second = { -KI_MS(1000) };
         KeWaitForSingleObject(&zero_event, Executive, KernelMode, FALSE, &second);
+        wake_pending = FALSE;   /* running now: a later drain may wake it again */
         /* No check for other work: every other thread outranks this one,
          * so the scheduler takes the CPU back as soon as one is ready
          * (when the page in hand is done and the IRQL drops). */
