@@ -150,6 +150,19 @@ KTEST(zeropage, dirty_free_frames_are_zeroed_and_given_out_as_zeros)
     KT_EQ(g, f[0]);
     KT_ASSERT(frame_is(g, 0));
     MiFreePfn(g);
+    /* And what a demand-zero fault takes, under the PFN lock it maps with:
+     * the next zeroed frame (f[1]), zeros. (user.vm.demand_zero_pages_read_zero
+     * checks the same from ring 3, on whatever frames a process gets.) */
+    old = MiAcquirePfnLock();
+    PFN_NUMBER h = MiAllocateZeroedPfnLocked(MiUsageUser);
+    MiReleasePfnLock(old);
+    KT_EQ(h, f[1]);
+    KT_ASSERT(frame_is(h, 0));
+    KT_EQ(MI_PFN_ELEMENT(h)->Usage, MiUsageUser);
+    old = MiAcquirePfnLock();
+    MI_PFN_ELEMENT(h)->ShareCount = 0;
+    MiFreePfnLocked(h);
+    MiReleasePfnLock(old);
 }
 
 KTEST(pfn, free_list_gives_the_frame_freed_last_first)
