@@ -73,18 +73,41 @@ void MmBuildMdlForNonPagedPool(PMDL m)
 
 /* ---- MmProbeAndLockPages ---- */
 
-static void touch(volatile UCHAR *p, BOOLEAN user, BOOLEAN write)
+/* Touch pages FIRST..LAST-1 of M, in one window with EFLAGS.AC set for a
+ * user buffer (SMAP lets ring 0 reach user pages only then): each access
+ * makes its page resident - demand-zero, image, transition and copy-on-
+ * write faults are all resolved by it (a write for a write lock, so a
+ * copy-on-write page is copied first). A fault that cannot be resolved
+ * raises; ExRaiseStatus clears AC on its way out (kernel/ex/except.c). */
+static void touch_range(PMDL m, ULONG first, ULONG last, BOOLEAN user, BOOLEAN write)
 {
-    /* Touching makes the page resident: demand-zero, image, transition
-     * and copy-on-write faults are all resolved by this one access (a
-     * write for a write lock, so a copy-on-write page is copied first). */
     if (user)
         __asm__ volatile("pushfq; orq $0x40000, (%%rsp); popfq" ::: "memory", "cc");   /* AC: SMAP permits */
-    UCHAR v = *p;
-    if (write && user)
-        *p = v;
+    for (ULONG i = first; i < last; i++) {
+        volatile UCHAR *p = i == 0 ? (PUCHAR)MmGetMdlVirtualAddress(m) : (PUCHAR)m->StartVa + (ULONG64)i * PAGE_SIZE;
+        UCHAR v = *p;
+        if (write && user)
+            *p = v;
+    }
     if (user)
         __asm__ volatile("pushfq; andq $~0x40000, (%%rsp); popfq" ::: "memory", "cc");
+}
+
+/* Does this PTE already allow the access the lock is for? Then the touch
+ * would succeed without a fault, so it is not needed: a valid PTE, for a
+ * user page one that ring 3 may use, and for a write lock of a user page a
+ * writable one that is not copy-on-write (the write would give the process
+ * a private copy first). What the touch would do to the PTE's A and D bits
+ * does not matter: MmUnlockPages marks a written frame modified itself. */
+static BOOLEAN pte_allows(ULONG64 v, BOOLEAN user, BOOLEAN write)
+{
+    if (!(v & MI_PTE_VALID))
+        return FALSE;
+    if (!user)
+        return TRUE;
+    if (!(v & MI_PTE_OWNER))
+        return FALSE;
+    return !write || ((v & MI_PTE_WRITE) && !(v & MI_PTE_COPY_ON_WRITE));
 }
 
 /* Drop the references taken on the first N frames of M. A lock for
@@ -92,22 +115,72 @@ static void touch(volatile UCHAR *p, BOOLEAN user, BOOLEAN write)
  * through the MDL) changed it without its PTE's dirty bit, and a trimmed
  * clean frame goes to standby - reusable without being written out, so the
  * data would be lost. (NT: MmUnlockPages sets the PFN modified for an MDL
- * with MDL_WRITE_OPERATION.) */
+ * with MDL_WRITE_OPERATION.) One PFN lock hold and one update of the
+ * counter for the whole MDL. */
 static void unlock_frames(PMDL m, ULONG n, BOOLEAN written)
 {
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
+    ULONG64 ram = 0;
     KIRQL old = MiAcquirePfnLock();
     for (ULONG i = 0; i < n; i++) {
         if (!MiIsPfnRam(pfn[i]))
-            continue;
+            continue;   /* device memory: no PFN entry, no reference was taken */
         if (written)
             MiMarkPfnModified(pfn[i]);
-        __atomic_sub_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
+        ram++;
         MiDecrementReferenceCount(pfn[i]);
     }
     MiReleasePfnLock(old);
+    __atomic_sub_fetch(&MiMdlLockedFrames, ram, __ATOMIC_RELAXED);
 }
 
+/* Lock pages FROM.. of M that are resident with the access the lock needs,
+ * under one hold of the PFN lock (at DISPATCH_LEVEL no trimming can take a
+ * page away between the PTE check and the reference), and stop at the
+ * first one that is not. Returns the index reached. */
+static ULONG lock_resident(PMDL m, ULONG from, ULONG pages, BOOLEAN user, BOOLEAN write, CSHORT *extra)
+{
+    PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
+    ULONG i = from;
+    ULONG64 ram = 0;
+    KIRQL old = MiAcquirePfnLock();
+    for (; i < pages; i++) {
+        PUCHAR page = (PUCHAR)m->StartVa + (ULONG64)i * PAGE_SIZE;
+        /* The upper levels once per page table, not per page. */
+        if ((i == from || ((ULONG64)page & ((PAGE_SIZE << 9) - 1)) == 0) && !MiIsPteAccessible(page))
+            break;
+        ULONG64 v = MiGetPteAddress(page)->u.Long;
+        if (!pte_allows(v, user, write))
+            break;
+        PFN_NUMBER f = MI_PTE_PFN(v);
+        if (MiIsPfnRam(f)) {
+            PMMPFN e = MI_PFN_ELEMENT(f);
+            if (e->ReferenceCount >= MAX_LOCKS) {
+                MiReleasePfnLock(old);
+                __atomic_add_fetch(&MiMdlLockedFrames, ram, __ATOMIC_RELAXED);
+                unlock_frames(m, i, FALSE);
+                ExRaiseStatus(STATUS_WORKING_SET_QUOTA);
+            }
+            e->ReferenceCount++;
+            ram++;
+        } else {
+            *extra = MDL_IO_SPACE;
+        }
+        pfn[i] = f;
+    }
+    MiReleasePfnLock(old);
+    __atomic_add_fetch(&MiMdlLockedFrames, ram, __ATOMIC_RELAXED);   /* once per run of pages, not per page */
+    return i;
+}
+
+/* NT's order: every page is made resident and gets a reference before the
+ * call returns, or nothing stays locked and the fault's status is raised.
+ * The fast path is the common case - a buffer already resident: one PFN
+ * lock hold (one IRQL raise) for the whole MDL and a PTE check per page,
+ * with no touch and no exception frame. Only when a page is not resident
+ * (or not yet writable) are the pages from there on touched, in one
+ * ExTry and one AC window, and the PTE walk resumes; a page trimmed again
+ * in between is simply touched again. */
 void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
 {
     ULONG_PTR va = (ULONG_PTR)MmGetMdlVirtualAddress(m);
@@ -130,56 +203,26 @@ void MmProbeAndLockPages(PMDL m, KPROCESSOR_MODE mode, LOCK_OPERATION op)
     MI_VERIFY(!(is_pageable_va(va) && irql > APC_LEVEL), 0x70, m, irql, va,
               "MmProbeAndLockPages was called at DISPATCH_LEVEL for pageable memory, which may need a page fault");
     ULONG pages = MI_MDL_PAGES(m);
-    PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
     PKTHREAD thread = KeGetCurrentThread();
     struct _EPROCESS *process = user ? thread->ActiveProcess : NULL;
-    ULONG locked = 0;
     CSHORT extra = 0;
     volatile NTSTATUS failed = STATUS_SUCCESS;
 
-    for (ULONG i = 0; i < pages; i++) {
-        PUCHAR page = (PUCHAR)m->StartVa + (ULONG64)i * PAGE_SIZE;
-        /* The pointer itself volatile too: at -Og (make DEBUG=1) gcc keeps it
-         * in a register across the ExTry setjmp and warns (-Wclobbered). */
-        volatile UCHAR *volatile probe = i == 0 ? (PUCHAR)va : page;
-        for (;;) {
-            /* Fault the page in (a fault raises an exception: caught
-             * here so what is already locked can be released first). */
-            ExTry {
-                touch(probe, user, write);
-            } ExExcept(status) {
-                failed = status;
-            } ExEndTry;
-            if (!NT_SUCCESS(failed)) {
-                unlock_frames(m, locked, FALSE);
-                ExRaiseStatus(failed);
-            }
-            /* Then, at DISPATCH_LEVEL (no trimming can run), the frame
-             * it maps gets its reference - unless it was taken away again
-             * in between, in which case touch it once more. */
-            KIRQL old = MiAcquirePfnLock();
-            PMMPTE pte = MiGetPteAddress(page);
-            if (!MiIsPteAccessible(page) || !(pte->u.Long & MI_PTE_VALID) ||
-                (write && user && (pte->u.Long & MI_PTE_COPY_ON_WRITE))) {
-                MiReleasePfnLock(old);
-                continue;
-            }
-            pfn[i] = MI_PTE_PFN(pte->u.Long);
-            if (MiIsPfnRam(pfn[i])) {
-                PMMPFN e = MI_PFN_ELEMENT(pfn[i]);
-                if (e->ReferenceCount >= MAX_LOCKS) {
-                    MiReleasePfnLock(old);
-                    unlock_frames(m, locked, FALSE);
-                    ExRaiseStatus(STATUS_WORKING_SET_QUOTA);
-                }
-                e->ReferenceCount++;
-                __atomic_add_fetch(&MiMdlLockedFrames, 1, __ATOMIC_RELAXED);
-            } else {
-                extra = MDL_IO_SPACE;
-            }
-            MiReleasePfnLock(old);
-            locked++;
+    for (ULONG i = 0;;) {
+        i = lock_resident(m, i, pages, user, write, &extra);
+        if (i == pages)
             break;
+        /* Page I is not resident with the access needed: fault it (and
+         * the rest) in. A fault raises an exception, caught here so what
+         * is already locked can be released first. */
+        ExTry {
+            touch_range(m, i, pages, user, write);
+        } ExExcept(status) {
+            failed = status;
+        } ExEndTry;
+        if (!NT_SUCCESS(failed)) {
+            unlock_frames(m, i, FALSE);
+            ExRaiseStatus(failed);
         }
     }
     m->Process = process;
@@ -477,8 +520,7 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
                        : (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
     }
     PMMPTE pte = MiGetPteAddress((PVOID)va);
-    for (ULONG i = 0; i < pages; i++)
-        MiWritePteAndFlush(pte + i, 0);
+    MiZeroPtesAndFlush(pte, pages);   /* one flush list for the whole mapping (mm/sysptes.c) */
     MiReleaseSystemPtes(pte, pages);
     m->MdlFlags &= ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_FREE_EXTRA_PTES);
 }

@@ -404,9 +404,18 @@ BOOLEAN MiUnchargedFrameAllowed(void);
 PVOID MiMapPageInHyperspace(PFN_NUMBER pfn, PKIRQL old_irql);
 void MiUnmapPageInHyperspace(PVOID va, KIRQL old_irql);
 void MiZeroPhysicalPage(PFN_NUMBER pfn);
+void MiZeroPage(PVOID va);                /* a mapped page, 64-bit stores (mm/hyperspace.c) */
+void MiZeroPageNonTemporal(PVOID va);     /* the same, bypassing the cache (the zero-page thread) */
 ULONG MiHyperspaceSlotsInUse(void);
 
 /* ---- system PTEs (mm/sysptes.c) ---- */
+/* Clear COUNT PTEs and flush what they may have left in the TLB at once:
+ * single invalidations for up to MI_FLUSH_LIST_MAX pages that were used,
+ * a full flush past that (NT's flush list). */
+#define MI_FLUSH_LIST_MAX 32
+void MiZeroPtesAndFlush(PMMPTE pte, ULONG count);
+void MiFlushEntireTb(void);
+extern ULONG64 MiFlushListSingles, MiFlushListFull;
 /* Reserve COUNT contiguous PTEs (plus one guard PTE after them). */
 PMMPTE MiReserveSystemPtes(ULONG count);
 void MiReleaseSystemPtes(PMMPTE first, ULONG count);
@@ -489,6 +498,14 @@ void MiGdbCheckpointDone(void);
 void MiLoadBootImages(void);
 void MiStartWorkingSetManager(void);
 void MiSignalLowMemory(void);
+/* The zero-page thread (mm/zeropage.c): fills the zeroed list at idle, up
+ * to MiZeroedPageTarget frames; an allocation wakes it when the list runs low. */
+void MiStartZeroPageThread(void);
+PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage);   /* mm/pfn.c: under the PFN lock, 0 if none */
+void MiSignalZeroPageThread(void);
+BOOLEAN MiZeroOneFreePage(void);
+extern PFN_NUMBER MiZeroedPageTarget;
+extern volatile ULONG64 MiZeroPageThreadPages;
 /* What wakes the working-set manager thread (mm/userfault.c). */
 extern KEVENT MiWorkingSetManagerEvent;
 extern ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;

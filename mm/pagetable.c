@@ -130,9 +130,18 @@ ULONG64 MiReadUserPte(ULONG64 vpn, ULONG64 *last)
 void MiWritePteAndFlush(PMMPTE pte, ULONG64 value)
 {
     /* One 64-bit store: the CPU may walk the tables at any moment and must
-     * never see half an entry. */
+     * never see half an entry. (Only software changes P, under the lock
+     * that owns the PTE, so reading it first is safe.) */
+    ULONG64 old = pte->u.Long;
     *(volatile ULONG64 *)&pte->u.Long = value;
-    invlpg(MiGetVirtualAddressMappedByPte(pte));
+    /* A not-present entry is never cached, in the TLB or the paging-
+     * structure caches (Intel SDM vol. 3, 4.10.2.3 and 4.10.4.3: changing P
+     * from 0 to 1 needs no invalidation). So making a page present - every
+     * fault's last step, every new mapping - needs no INVLPG, which costs a
+     * few hundred cycles under TCG. Only an entry that was valid can be
+     * stale. */
+    if (old & MI_PTE_VALID)
+        invlpg(MiGetVirtualAddressMappedByPte(pte));
 }
 
 static BOOLEAN ensure_level(PMMPTE entry, BOOLEAN user)

@@ -56,6 +56,23 @@ void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
 {
     MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (list->ListName <= FreePageList) {
+        /* LIFO for the zeroed and free lists: the frame freed last is the
+         * one most likely still in the caches (and, under TCG, already
+         * backed by host memory), so it is given out first; the cold end
+         * is where the zero-page thread works (mm/zeropage.c). */
+        e->Blink = MI_PFN_LIST_END;
+        e->Flink = list->Flink;
+        if (list->Flink == MI_PFN_LIST_END)
+            list->Blink = pfn;
+        else
+            MI_PFN_ELEMENT(list->Flink)->Blink = pfn;
+        list->Flink = pfn;
+        list->Total++;
+        e->PageLocation = list->ListName;
+        update_available();
+        return;
+    }
     /* FIFO: new frames at the tail, taken from the head, so the standby
      * and modified lists age in order. */
     e->Flink = MI_PFN_LIST_END;
@@ -335,6 +352,34 @@ static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls
     take_frame(pfn, usage, zero, is_zero);
     MiReleasePfnLock(old);
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
+    MiSignalZeroPageThread();   /* and the zero-page thread when the zeroed list runs low */
+    return pfn;
+}
+
+/* A zeroed frame for a charged user under the PFN lock the caller already
+ * holds (a demand-zero fault takes it once to allocate and map): from the
+ * zeroed list, or a free frame zeroed here; 0 when neither list has one,
+ * and the caller falls back to MiAllocatePfn, which may wait. The caller
+ * calls MiSignalLowMemory and MiSignalZeroPageThread after releasing the
+ * lock (nothing is signalled inside it). */
+PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage)
+{
+    MI_ASSERT_PFN_LOCK_HELD();
+    ASSERT(alloc_class(usage) == ALLOC_CHARGED);   /* never refused: no commit check needed */
+    /* The last frames stay the memory makers' here too (the pagefile
+     * writer's IRP and SG list); the caller's MiAllocatePfn fallback waits. */
+    if (!may_take_last_frames(ALLOC_CHARGED))
+        return 0;
+    PFN_NUMBER pfn;
+    BOOLEAN is_zero = MmZeroedPageListHead.Total != 0;
+    if (is_zero)
+        pfn = MmZeroedPageListHead.Flink;
+    else if (MmFreePageListHead.Total)
+        pfn = MmFreePageListHead.Flink;
+    else
+        return 0;
+    MiUnlinkPfnFromList(pfn);
+    take_frame(pfn, usage, TRUE, is_zero);
     return pfn;
 }
 

@@ -6,7 +6,7 @@
  * before it (in 16-byte units), the pool type (0 while free) and the
  * owner's four-character tag. Free blocks sit on a free list per size and
  * merge with free neighbours; a page that becomes one free block goes back
- * to the PFN database. Larger requests take whole pages, tracked in a
+ * to the PFN database, except one per pool, kept for the next allocation. Larger requests take whole pages, tracked in a
  * table ("big pages"), and are page aligned.
  *
  * The headers are also tripwires: a block that runs past its end tramples
@@ -218,17 +218,20 @@ static POOL_HEADER *next_block(POOL_HEADER *h)
     return ((ULONG64)n & (PAGE_SIZE - 1)) ? n : NULL;   /* NULL: h ends the page */
 }
 
+/* The smallest non-empty free list of at least UNITS units, or 0: one
+ * word of the bitmap at a time, the lowest set bit found by TZCNT/BSF
+ * (__builtin_ctzll), not bit by bit. */
 static ULONG first_nonempty(MI_POOL *p, ULONG units)
 {
-    for (ULONG i = units; i <= POOL_PAGE_UNITS; i++) {
-        if ((i % 64) == 0 && p->NonEmpty[i / 64] == 0) {
-            i += 63;
-            continue;
-        }
-        if (p->NonEmpty[i / 64] & (1ULL << (i % 64)))
-            return i;
+    ULONG w = units / 64;
+    ULONG64 bits = p->NonEmpty[w] & (~0ULL << (units % 64));
+    for (;;) {
+        if (bits)
+            return w * 64 + (ULONG)__builtin_ctzll(bits);
+        if (++w >= ARRAYSIZE(p->NonEmpty))
+            return 0;
+        bits = p->NonEmpty[w];
     }
-    return 0;
 }
 
 static PVOID alloc_small(MI_POOL *p, ULONG units, UCHAR type, ULONG tag, ULONG bytes)
@@ -242,6 +245,8 @@ static PVOID alloc_small(MI_POOL *p, ULONG units, UCHAR type, ULONG tag, ULONG b
             KeBugCheckRule(BAD_POOL_HEADER, 0xD, (ULONG_PTR)h, 0, 0,
                            "a free pool block's header changed after it was freed (the block before it overran?)");
         list_remove(p, h);
+        if (i == POOL_PAGE_UNITS)
+            p->CachedPages--;   /* the kept empty page (below) is in use again */
     } else {
         h = pool_pages_alloc(p, 1);
         if (!h)
@@ -413,6 +418,18 @@ double_free:
     }
     seal(h);
     if (h->BlockSize == POOL_PAGE_UNITS) {      /* the whole page is free again */
+        /* One empty page per pool stays mapped, as one free block on the
+         * whole-page list, for the next allocation that finds no room:
+         * otherwise a lone block allocated and freed in a loop maps,
+         * unmaps and flushes a page every time. It is still the pool's
+         * (PagesInUse, and its frame's usage, count it; CachedPages says
+         * which part of that is this page), and is given back when a
+         * second page empties while it is kept. */
+        if (p->CachedPages == 0) {
+            p->CachedPages = 1;
+            list_insert(p, h);
+            return;
+        }
         pool_pages_free(p, h, 1);
         return;
     }

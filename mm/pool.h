@@ -28,6 +28,7 @@ typedef struct _MI_POOL {
     LIST_ENTRY FreeList[POOL_PAGE_UNITS + 1];    /* free small blocks by size in units */
     ULONG64 NonEmpty[(POOL_PAGE_UNITS + 64) / 64];
     ULONG64 Allocs, Frees, BytesInUse, PagesInUse, Failures;
+    ULONG CachedPages;                           /* empty pages kept mapped for reuse (0 or 1), part of PagesInUse */
 } MI_POOL;
 
 #define MI_POOL_TAG_SLOTS 256

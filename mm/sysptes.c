@@ -41,6 +41,9 @@ PMMPTE MiReserveSystemPtes(ULONG count)
     /* The page tables under the run must exist before anyone maps there;
      * creating them may fail when memory is exhausted. */
     for (ULONG i = 0; i < count; i++) {
+        /* Once per page table the run crosses, not once per page. */
+        if (i && (first + i) % 512)
+            continue;
         if (!MiEnsurePageTables(MiGetVirtualAddressMappedByPte(pte_of(first + i)))) {
             RtlClearBits(&used, first, count + 1);
             KeReleaseSpinLock(&pte_lock, old);
@@ -76,6 +79,64 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
 }
 
 ULONG MiSystemPtesInUse(void) { return in_use; }
+
+/* ---- clearing PTEs with one flush (NT's flush list) ----
+ * Unmapping N pages makes up to N translations stale. NT collects their
+ * addresses in a flush list while it clears the PTEs and flushes once at
+ * the end - on a multiprocessor one shootdown for all of them, not N -
+ * and past a threshold flushes the whole TLB instead, because refilling
+ * it then costs less than N single invalidations. mdlos does the same.
+ *
+ * A PTE whose accessed flag is still clear when it is cleared has no TLB
+ * entry to flush anywhere: the processor sets A in the PTE whenever it
+ * uses the PTE for a translation (Intel SDM vol. 3, 4.8), which it must
+ * do before it can cache that translation, and nothing in mdlos clears A
+ * in a valid system PTE without flushing it (MiWritePteAndFlush does).
+ * The exchange reads A in the same locked step that clears the PTE, so a
+ * translation another CPU caches an instant before is not missed. So a
+ * mapping nobody touched - an MDL mapped for a driver that then did not
+ * need it, a device range probed and given back - costs no flush at all;
+ * one that was used pays for each page it used. */
+ULONG64 MiFlushListSingles, MiFlushListFull;   /* statistics: pages flushed one by one, full flushes */
+
+void MiFlushEntireTb(void)
+{
+    /* Kernel entries are global (CR4.PGE), and a CR3 reload keeps those;
+     * clearing and setting PGE drops every entry, global ones included
+     * (Intel SDM vol. 3, 4.10.4.1). Interrupts off: nothing may run with
+     * PGE off in between. */
+    ULONG64 flags = read_rflags();
+    cli();
+    ULONG64 cr4 = read_cr4();
+    write_cr4(cr4 & ~(1ULL << 7));
+    write_cr4(cr4);
+    if (flags & (1 << 9))
+        sti();
+}
+
+void MiZeroPtesAndFlush(PMMPTE pte, ULONG count)
+{
+    PVOID stale[MI_FLUSH_LIST_MAX];
+    ULONG n = 0;
+    BOOLEAN all = FALSE;
+    for (ULONG i = 0; i < count; i++) {
+        ULONG64 old = __atomic_exchange_n(&pte[i].u.Long, 0, __ATOMIC_SEQ_CST);
+        if ((old & (MI_PTE_VALID | MI_PTE_ACCESSED)) != (MI_PTE_VALID | MI_PTE_ACCESSED))
+            continue;   /* never used for a translation since it was made valid: nothing cached */
+        if (n < MI_FLUSH_LIST_MAX)
+            stale[n++] = MiGetVirtualAddressMappedByPte(&pte[i]);
+        else
+            all = TRUE;
+    }
+    if (all) {
+        MiFlushEntireTb();
+        MiFlushListFull++;
+        return;
+    }
+    for (ULONG i = 0; i < n; i++)
+        invlpg(stale[i]);
+    MiFlushListSingles += n;
+}
 ULONG MiSystemPtesTotal(void) { return NPTES; }
 
 /* ---- MmMapIoSpace: device registers and other physical ranges ---- */
@@ -105,8 +166,7 @@ void MmUnmapIoSpace(PVOID base, SIZE_T bytes)
         KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
                        "MmUnmapIoSpace(%p, %llu) does not match a mapping MmMapIoSpace made", base,
                        (unsigned long long)bytes);
-    for (ULONG i = 0; i < pages; i++)
-        MiWritePteAndFlush(pte + i, 0);
+    MiZeroPtesAndFlush(pte, pages);
     MiReleaseSystemPtes(pte, pages);
 }
 

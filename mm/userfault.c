@@ -375,10 +375,17 @@ static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PM
     }
     if (!MiProtectionAllows(mm, error))
         return STATUS_ACCESS_VIOLATION;
-    PFN_NUMBER pfn = MiAllocatePfn(MiUsageUser, TRUE);
-    if (!pfn)
-        return STATUS_NO_MEMORY;   /* only at DISPATCH_LEVEL, which a fault here never is */
+    /* One PFN lock hold for the frame and its mapping (h14m: fast path;
+     * MiAllocatePfn, which may wait, only when both lists are empty). */
     KIRQL old = MiAcquirePfnLock();
+    PFN_NUMBER pfn = MiAllocateZeroedPfnLocked(MiUsageUser);
+    if (!pfn) {
+        MiReleasePfnLock(old);
+        pfn = MiAllocatePfn(MiUsageUser, TRUE);
+        if (!pfn)
+            return STATUS_NO_MEMORY;   /* only at DISPATCH_LEVEL, which a fault here never is */
+        old = MiAcquirePfnLock();
+    }
     if (pte->u.Long) {
         MiWritePteAndFlush(pte, 0);   /* MiMapPage maps over an empty PTE */
         MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount--;
@@ -386,6 +393,8 @@ static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PM
     MiMapPage(page, pfn, MiUserPteFlags(mm) & ~MI_PTE_VALID);
     MI_PFN_ELEMENT(pfn)->Modified = 1;   /* no copy anywhere else */
     MiReleasePfnLock(old);
+    MiSignalLowMemory();
+    MiSignalZeroPageThread();
     MiInsertWsle(&p->Vm, page);
     MiCountFault(p, MiFaultDemandZero);
     return STATUS_SUCCESS;

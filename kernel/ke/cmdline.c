@@ -110,6 +110,7 @@ static const struct {
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
     { "kd", OPT_FLAG },             /* no init: the kd> shell right after the tests (make run CMDLINE=kd) */
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
+    { "zeropages", OPT_NUMBER },    /* frames the zero-page thread keeps zeroed; 0: no thread (mm/zeropage.c) */
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
     { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */

@@ -189,6 +189,29 @@ KiExitToUser:
     mov rdi, rbp
     call KiCheckUserFrame
     mov rsp, rbp
+    ; A system call returning to 64-bit code leaves by SYSRET, as NT's and
+    ; Linux's do: it takes RIP from RCX and RFLAGS from R11 and loads CS and
+    ; SS from IA32_STAR without reading the GDT, which costs far less than
+    ; IRETQ (under TCG, a helper that reads five words and two descriptors).
+    ; Only a system call's frame may: SYSRET leaves RIP in RCX and RFLAGS in
+    ; R11, which SYSCALL clobbered anyway, where an interrupt or exception
+    ; from ring 3 must give back every register. KiCheckUserFrame has made
+    ; RIP canonical - SYSRET with a non-canonical RCX faults in ring 0 on
+    ; Intel CPUs, after the SWAPGS - and sanitized RFLAGS. Between the
+    ; SWAPGS and SYSRET interrupts are off; an NMI or #MC arrives on its IST
+    ; stack and finds the user's GS base by its value (KiTrapCommon).
+    cmp qword [rsp + 15*8], 0x100          ; the frame's "vector": a system call
+    jne .iret
+    cmp qword [rsp + 15*8 + 24], 0x2B      ; CS: 64-bit user code (STAR's layout)
+    jne .iret
+    POP_GPRS
+    add rsp, 16                ; vector and error code
+    mov rcx, [rsp]             ; RIP
+    mov r11, [rsp + 16]        ; RFLAGS
+    mov rsp, [rsp + 24]        ; the user's RSP: nothing is pushed from here on
+    swapgs
+    o64 sysret
+.iret:
     POP_GPRS
     add rsp, 16
     swapgs                     ; back to the user's GS

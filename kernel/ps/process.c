@@ -120,6 +120,7 @@ void PsInitialize(void)
     InitializeListHead(&PsInitialSystemProcess.VadListHead);
     MiLoadBootImages();
     MiStartWorkingSetManager();
+    MiStartZeroPageThread();
 }
 
 void PsDereferenceProcess(PEPROCESS p)

@@ -79,8 +79,10 @@ KTEST(pool, headers_tags_and_statistics)
 
 KTEST(pool, freed_blocks_merge_and_pages_return)
 {
-    ULONG64 pages = MiNonPagedPool.PagesInUse;
-    PFN_NUMBER avail = MmAvailablePages;
+    /* Pages in use apart from the one empty page the pool may keep: that
+     * one is accounted for exactly (CachedPages), and may differ after. */
+    ULONG64 pages = MiNonPagedPool.PagesInUse - MiNonPagedPool.CachedPages;
+    PFN_NUMBER avail = MmAvailablePages + MiNonPagedPool.CachedPages;
     enum { N = 15 };
     PVOID p[N];
     for (int i = 0; i < N; i++)
@@ -89,13 +91,48 @@ KTEST(pool, freed_blocks_merge_and_pages_return)
     static const int order[N] = { 3, 5, 4, 0, 14, 1, 2, 9, 7, 8, 6, 13, 11, 12, 10 };
     for (int i = 0; i < N; i++)
         ExFreePoolWithTag(p[order[i]], TAG_TEST);
-    KT_EQ(MiNonPagedPool.PagesInUse, pages);
-    KT_EQ(MmAvailablePages, avail);
+    KT_EQ(MiNonPagedPool.PagesInUse - MiNonPagedPool.CachedPages, pages);
+    KT_EQ(MmAvailablePages + MiNonPagedPool.CachedPages, avail);
     /* A block freed next to free neighbours becomes one block again: a
      * fresh 4000-byte allocation fits where the small ones were. */
     PVOID big = ExAllocatePoolWithTag(NonPagedPoolNx, 4000, TAG_TEST);
     KT_ASSERT(big != NULL);
     ExFreePoolWithTag(big, TAG_TEST);
+}
+
+/* The empty page a pool keeps: the next allocation that finds no room
+ * gets that very page back (no frame allocated, nothing mapped), a second
+ * page that empties while one is kept goes back to the PFN database, and
+ * the kept page is in PagesInUse and CachedPages, never in a leak count. */
+KTEST(pool, one_empty_page_is_kept_and_reused)
+{
+    MI_POOL *p = &MiNonPagedPool;
+    /* The largest small block, 255 of a page's 256 units: only an empty
+     * page has room for one, so each of these needs a page to itself. */
+    enum { BIG = POOL_SMALL_MAX_UNITS * POOL_UNIT - sizeof(POOL_HEADER) };
+    PVOID a = ExAllocatePoolWithTag(NonPagedPoolNx, BIG, TAG_TEST);
+    PVOID b = ExAllocatePoolWithTag(NonPagedPoolNx, BIG, TAG_TEST);
+    KT_ASSERT(a && b && PAGE_ALIGN(a) != PAGE_ALIGN(b));
+    KT_EQ(p->CachedPages, 0);   /* a kept page, if there was one, went to the first */
+    ULONG64 in_use = p->PagesInUse;
+    PFN_NUMBER avail = MmAvailablePages;
+    ExFreePoolWithTag(a, TAG_TEST);        /* a's page empties: kept */
+    KT_EQ(p->CachedPages, 1);
+    KT_EQ(p->PagesInUse, in_use);
+    KT_EQ(MmAvailablePages, avail);
+    KT_ASSERT(MmIsAddressValid(PAGE_ALIGN(a)));
+    ExFreePoolWithTag(b, TAG_TEST);        /* b's page empties too: one is kept already, so it goes */
+    KT_EQ(p->CachedPages, 1);
+    KT_EQ(p->PagesInUse, in_use - 1);
+    KT_EQ(MmAvailablePages, avail + 1);
+    KT_ASSERT(!MmIsAddressValid(PAGE_ALIGN(b)));
+    PVOID c = ExAllocatePoolWithTag(NonPagedPoolNx, BIG, TAG_TEST);
+    KT_EQ((ULONG64)PAGE_ALIGN(c), (ULONG64)PAGE_ALIGN(a));   /* the kept page, straight back */
+    KT_EQ(p->CachedPages, 0);
+    KT_EQ(MmAvailablePages, avail + 1);                        /* no frame was taken for it */
+    ExFreePoolWithTag(c, TAG_TEST);
+    KT_EQ(p->CachedPages, 1);
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
 }
 
 KTEST(pool, lookaside_lists_reuse_blocks)
