@@ -17,9 +17,10 @@
  *                              (ProcessFaultCounters.LockedPages), for utest_io.c
  *   child hold_io_nocancel DEVICE   the same with IOT_PEND_HOLD_IGNORING_CANCEL (a driver that
  *                              ignores cancel)
- *   child disk_inflight DISK N send N (at most 64) asynchronous 512 KiB reads to the disk DISK and
- *                              exit at once with them on the device: exit status = the pages it
- *                              had locked then, for drivers/virtio/tests/vblk_exit_test.c
+ *   child disk_inflight DISK N [PAGES] send N (at most 64) asynchronous reads of PAGES pages (default
+ *                              128, at most 128) to the disk DISK and exit at once with them on the
+ *                              device: exit status = the pages it had locked then, for
+ *                              drivers/virtio/tests/vblk_exit_test.c
  */
 #include <nt.h>
 #include <stdio.h>
@@ -149,11 +150,13 @@ int main(int argc, char **argv)
         return (int)fc.LockedPages;
     }
     if (strcmp(c, "disk_inflight") == 0 && argc > 3) {
-        enum { EACH = 512 * 1024, MAX = 64 };
+        enum { MAX = 64, MAX_PAGES = 128 };
         static IO_STATUS_BLOCK_T iosb[MAX];
         unsigned long n = strtoul(argv[3], NULL, 0);
+        unsigned long pages = argc > 4 ? strtoul(argv[4], NULL, 0) : MAX_PAGES;
+        size_t EACH = pages * PAGE_SIZE;
         HANDLE f, ev;
-        if (n == 0 || n > MAX)
+        if (n == 0 || n > MAX || pages == 0 || pages > MAX_PAGES)
             return CHILD_BAD_USAGE;
         NTSTATUS st = OpenDevice(argv[2], FILE_READ_DATA | FILE_WRITE_DATA, 0, &f);
         if (!NT_SUCCESS(st) || !NT_SUCCESS(st = CreateEventHandle(&ev, 0, 0)))

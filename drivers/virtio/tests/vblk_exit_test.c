@@ -10,8 +10,7 @@
 #include "kernel/ps/psp.h"
 #include "mm/mdl.h"
 
-#define NREADS 16          /* of 512 KiB each: user/tests/child.c disk_inflight */
-#define PAGES_EACH 128
+#define NREADS 16          /* user/tests/child.c disk_inflight */
 
 /* Hold the driver's completion work, and notify every read at once while
  * held (a deferred notify would wait for the held DPC): all the child's
@@ -47,9 +46,18 @@ KTEST(vblk, process_exiting_with_reads_on_the_device_waits_for_them)
     KT_ASSERT(x != NULL);
     ULONG64 done0 = x->Stats.CompletedCancelled, req0 = x->Stats.Requests, locked0 = MiMdlLockedFrames;
     ULONG irps0 = IopIrpsInUse;
+    /* 512 KiB reads with indirect tables (one ring descriptor each). A
+     * direct chain takes a descriptor per segment plus the header and the
+     * status byte, and the user's frames need not be physically contiguous
+     * (the free list hands out the frame freed last first), so a read of
+     * QueueSize / 16 - 4 pages keeps all 16 on the ring at once (12 of a
+     * 256-entry ring), with room to spare. */
+    ULONG PAGES_EACH = x->Indirect ? 128 : x->QueueSize / NREADS - 4;
+    char cmd[80];
+    ksnprintf(cmd, sizeof(cmd), "child disk_inflight \\Device\\Harddisk0\\DR0 %u %u", NREADS, PAGES_EACH);
     hold(x, TRUE);
     PEPROCESS p;
-    NTSTATUS s = PsCreateProcess("child", "child disk_inflight \\Device\\Harddisk0\\DR0 16", NULL, &p);
+    NTSTATUS s = PsCreateProcess("child", cmd, NULL, &p);
     if (!NT_SUCCESS(s))
         hold(x, FALSE);
     KT_ST(s, STATUS_SUCCESS);
