@@ -77,6 +77,23 @@ add() { # add MODULE: its dependencies, then itself, once each
 grep -q '^CONFIG_VIRTIO_PCI=y' "$out/config" || add virtio_pci
 grep -q '^CONFIG_VIRTIO_BLK=y' "$out/config" || add virtio_blk
 
+# Headers and kbuild for one out-of-tree module of our own
+# (scripts/linux/module/lxvmap.c: vmap + vunmap is kernel-only), unpacked in
+# build/linux/headers. The -amd64 package's Makefile includes the -common
+# one by its absolute /usr/src path; that line is pointed at the unpacked
+# copy. Without them the vmap figure is left out, nothing else.
+hpkg=linux-headers-$kver
+hdeps=$(apt-cache depends "$hpkg" 2>/dev/null |
+    sed -n 's/^ *Depends: \(linux-headers-[^ ]*-common\|linux-kbuild-[^ ]*\)$/\1/p')
+rm -rf "$out/headers"
+if [ -n "$hdeps" ] && apt-get download -q "$hpkg" $hdeps > headers.log 2>&1; then
+    mkdir -p "$out/headers"
+    for p in "$hpkg" $hdeps; do dpkg-deb -x "$(ls "$p"_*.deb)" "$out/headers"; done
+    sed -i "s|^include /usr/src/|include $out/headers/usr/src/|" "$out/headers/usr/src/$hpkg/Makefile"
+else
+    echo "fetch.sh: no $hpkg: the vmap module will not be built" >&2
+fi
+
 version=$(dpkg-deb -f "$kdeb" Version)
 echo "$kver $version" > "$out/kernel.version"
 rm -rf "$out/pkg"

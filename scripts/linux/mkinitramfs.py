@@ -7,6 +7,8 @@ kernel from fetch.sh).
   /bin/busybox          Debian's busybox-static, and links for the applets init uses
   /bin/lxbench          scripts/linux/src/*.c, built here with the host's gcc -static
   /lib/modules/*.ko     the virtio modules fetch.sh unpacked, and load.order
+  /lib/modules/lxvmap.ko  scripts/linux/module/lxvmap.c, built here against
+                        Debian's headers (when fetch.sh got them)
   /dev/console          so init has a console before devtmpfs is mounted
 
 The archive is written here (the "newc" cpio format the kernel unpacks, no
@@ -22,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(ROOT, "build", "linux")
 APPLETS = ["sh", "echo", "cat", "mount", "insmod", "readlink", "sleep", "tr", "cut", "grep",
-           "uname", "mkswap", "swapon", "swapoff", "poweroff"]
+           "uname", "mkswap", "swapon", "swapoff", "poweroff", "dmesg", "sed", "rmmod"]
 
 
 def build_lxbench(cc):
@@ -31,6 +33,32 @@ def build_lxbench(cc):
     exe = os.path.join(OUT, "lxbench")
     subprocess.run([cc, "-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", exe] + sources, check=True)
     return exe
+
+
+def build_module():
+    """lxvmap.ko, built with kbuild from the unpacked headers (in
+    build/linux/module, so nothing is written into scripts/), or None."""
+    with open(os.path.join(OUT, "kernel.version")) as f:
+        kver = f.read().split()[0]
+    headers = os.path.join(OUT, "headers", "usr", "src", "linux-headers-" + kver)
+    if not os.path.exists(os.path.join(headers, "Makefile")):
+        print("mkinitramfs.py: no kernel headers (see fetch.sh): no vmap figure", file=sys.stderr)
+        return None
+    build = os.path.join(OUT, "module")
+    os.makedirs(build, exist_ok=True)
+    for f in ("lxvmap.c", "Kbuild"):
+        with open(os.path.join(HERE, "module", f), "rb") as src, open(os.path.join(build, f), "wb") as dst:
+            dst.write(src.read())
+    r = subprocess.run(["make", "-s", "-C", headers, "M=" + build, "modules"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ko = os.path.join(build, "lxvmap.ko")
+    if r.returncode != 0 or not os.path.exists(ko):
+        print(r.stdout + "mkinitramfs.py: lxvmap.ko did not build: no vmap figure", file=sys.stderr)
+        return None
+    # Its debug information is most of its size and would sit in the
+    # guest's RAM for nothing.
+    subprocess.run(["strip", "--strip-debug", ko], check=True)
+    return ko
 
 
 class Cpio:
@@ -89,8 +117,11 @@ def main():
     c.file("lib/modules/load.order", os.path.join(mods, "load.order"), 0o100644)
     for m in order:
         c.file("lib/modules/" + m, os.path.join(mods, m), 0o100644)
+    ko = build_module()
+    if ko:
+        c.file("lib/modules/lxvmap.ko", ko, 0o100644)
     data = c.close()
-    path = os.path.join(OUT, "initramfs.cpio")
+    path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(OUT, "initramfs.cpio")
     with open(path + ".tmp", "wb") as f:
         f.write(data)
     os.replace(path + ".tmp", path)

@@ -8,8 +8,9 @@ Each round boots the guest twice:
         call, demand-zero faults, page pins, O_DIRECT disk at QD 1 and 32;
   swap  112 MiB (see SWAP_MEM), lxbench=swap:128: swap on the second virtio disk,
         a 128 MiB checksummed workload (2x RAM), Linux's default swap
-        readahead (page-cluster 3); --unclustered adds a third boot with
-        page-cluster 0 (figures named linux.swap_unclustered.*).
+        readahead (page-cluster 3);
+  swap0 the same with page-cluster 0, no swap readahead (figures named
+        linux.swap_unclustered.*; --clustered-only leaves it out).
 Rounds alternate the boots, so slow spells of a shared host spread over
 all figures. Output: `bench: linux.NAME MEDIAN UNIT (min .., max ..; N
 values, B boots)` per figure and build/linux-bench.json; the serial log of
@@ -21,6 +22,7 @@ with the host's load; minima move least. Python 3 standard library only.
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -67,6 +69,24 @@ def qemu_command(mem, disk0, disk1, append):
     return cmd
 
 
+def host_odirect(path):
+    """The host's own O_DIRECT MiB/s at 1 MiB, one request at a time, on
+    the file system the images live on (dd, 64 MiB each way): the floor
+    under the guest's large-request figures."""
+    out = {}
+    for what, args in (("write", ["if=/dev/zero", f"of={path}", "oflag=direct"]),
+                       ("read", [f"if={path}", "of=/dev/null", "iflag=direct"])):
+        t0 = time.monotonic()
+        r = subprocess.run(["dd", "bs=1M", "count=64"] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if r.returncode == 0:
+            out[what] = round(64 / (time.monotonic() - t0), 1)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return out
+
+
 def fresh_image(path, size):
     """A new sparse raw image, as scripts/qemu.sh makes a missing one."""
     with open(path, "wb") as f:
@@ -74,26 +94,35 @@ def fresh_image(path, size):
 
 
 def boot(name, mem, append, timeout):
-    """One boot; returns (lines as (seconds since QEMU's start, text), exit status, command)."""
+    """One boot; returns (lines as (seconds since QEMU's start, text), exit
+    status, command, QEMU's CPU seconds when init's first line came)."""
     disk0, disk1 = os.path.join(OUT, "disk0.img"), os.path.join(OUT, "disk1.img")
     fresh_image(disk0, 64 << 20)      # what mdlos's runner gives its disk
     fresh_image(disk1, 256 << 20)     # swap: 128 MiB workload - 64 MiB RAM, with room
     cmd = qemu_command(mem, disk0, disk1, append)
-    lines = []
+    lines, cpu = [], []
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def reader():
         for raw in proc.stdout:
-            lines.append((time.monotonic() - start, raw.decode("utf-8", "replace").rstrip("\r\n")))
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            lines.append((time.monotonic() - start, line))
+            if line.startswith("lxinit: init reached"):
+                cpu.append(cpu_seconds(proc.pid))
 
     t = threading.Thread(target=reader, daemon=True)
     t.start()
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        pass
+    finally:
+        # Timed out, or this script interrupted (SIGTERM is made an
+        # exception in main): QEMU never outlives it.
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     t.join(timeout=5)
     os.makedirs(os.path.join(OUT, "logs"), exist_ok=True)
     with open(os.path.join(OUT, "logs", name + ".log"), "w") as f:
@@ -101,7 +130,17 @@ def boot(name, mem, append, timeout):
         for ts, line in lines:
             f.write(f"[{ts:8.3f}] {line}\n")
         f.write(f"# exit status {proc.returncode}, {time.monotonic() - start:.1f} s\n")
-    return lines, proc.returncode, cmd
+    return lines, proc.returncode, cmd, (cpu[0] if cpu else None)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of process PID (all its threads) so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def parse(lines, rename=None):
@@ -130,7 +169,7 @@ def parse(lines, rename=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3, help="rounds of boots (default 3)")
-    ap.add_argument("--unclustered", action="store_true", help="also a swap boot with page-cluster 0")
+    ap.add_argument("--clustered-only", action="store_true", help="leave out the swap boot with page-cluster 0")
     ap.add_argument("--no-swap", action="store_true", help="leave the swap boots out")
     ap.add_argument("--no-disk", action="store_true", help="leave the disk figures out")
     ap.add_argument("--swap-mem", type=int, default=SWAP_MEM,
@@ -139,8 +178,10 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "linux-bench.json"))
     args = ap.parse_args()
 
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.nice(10)   # QEMU inherits it: five other jobs share this host's two cores
     t_start = time.monotonic()
+    load_at_start = os.getloadavg()
     for f in ("vmlinuz", "initramfs.cpio"):
         if not os.path.exists(os.path.join(OUT, f)):
             print(f"run.py: build/linux/{f} is missing: run scripts/linux/bench.sh", file=sys.stderr)
@@ -148,7 +189,7 @@ def main():
     kinds = [("main", 256, APPEND + " lxbench=cpu" + ("" if args.no_disk else ",disk"), None)]
     if not args.no_swap:
         kinds.append(("swap", args.swap_mem, APPEND + " lxbench=swap:128", None))
-        if args.unclustered:
+        if not args.clustered_only:
             kinds.append(("swap0", args.swap_mem, APPEND + " lxbench=swap:128 pagecluster=0",
                           lambda n: n.replace("swap.", "swap_unclustered.", 1)))
 
@@ -156,13 +197,17 @@ def main():
     for r in range(args.rounds):
         for kind, mem, append, rename in kinds:
             name = f"{kind}-{r}"
-            lines, status, cmd = boot(name, mem, append, args.timeout)
+            lines, status, cmd, cpu_at_init = boot(name, mem, append, args.timeout)
             cmds[kind] = cmd
             figs, info, errors = parse(lines, rename)
             infos.setdefault(kind, info)
             t_init = next((t for t, l in lines if l.startswith("lxinit: init reached")), None)
             if kind == "main" and t_init is not None:
                 figs["boot.qemu_start_to_init"] = ("ms", [t_init * 1000])
+                # The CPU time QEMU used until then: what the boot costs
+                # whatever share of a core this shared host gave it.
+                if cpu_at_init is not None:
+                    figs["boot.qemu_cpu_to_init"] = ("ms", [cpu_at_init * 1000])
             for e in errors:
                 print(f"linux-bench: {name}: {e}", file=sys.stderr)
             if status != EXIT_PASS or errors:
@@ -201,10 +246,12 @@ def main():
     wall = time.monotonic() - t_start
     with open(os.path.join(OUT, "kernel.version")) as f:
         kernel = f.read().strip()
-    meta = {"kernel": kernel, "rounds": args.rounds, "wall_seconds": round(wall, 1),
+    host_dd = host_odirect(os.path.join(OUT, "dd-probe.img"))
+    print(f"linux-bench: the host's own O_DIRECT at 1 MiB, QD 1 (dd): {host_dd} MiB/s", flush=True)
+    meta = {"kernel": kernel, "host_odirect_1m_qd1_mib_s": host_dd, "rounds": args.rounds, "wall_seconds": round(wall, 1),
             "qemu": {k: " ".join(c) for k, c in cmds.items()}, "guest": infos,
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "host_load_at_end": os.getloadavg()}
+            "host_load_at_start": load_at_start, "host_load_at_end": os.getloadavg()}
     with open(args.json, "w") as f:
         json.dump({"meta": meta, "figures": figures}, f, indent=1, sort_keys=True)
     print(f"linux-bench: {len(figures)} figures in {os.path.relpath(args.json, ROOT)}; the run took {wall:.0f} s",
