@@ -29,7 +29,7 @@ fi
 kver=${pkg#linux-image-}
 
 if [ -f "$out/kernel.version" ] && [ "$(cut -d' ' -f1 "$out/kernel.version")" = "$kver" ] &&
-   [ -f "$out/vmlinuz" ] && [ -x "$out/busybox" ]; then
+   [ -f "$out/vmlinuz" ] && [ -x "$out/busybox" ] && { [ -d "$out/headers" ] || [ -f "$out/headers.none" ]; }; then
     exit 0   # already unpacked
 fi
 
@@ -85,13 +85,14 @@ grep -q '^CONFIG_VIRTIO_BLK=y' "$out/config" || add virtio_blk
 hpkg=linux-headers-$kver
 hdeps=$(apt-cache depends "$hpkg" 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-headers-[^ ]*-common\|linux-kbuild-[^ ]*\)$/\1/p')
-rm -rf "$out/headers"
+rm -rf "$out/headers" "$out/headers.none"
 if [ -n "$hdeps" ] && apt-get download -q "$hpkg" $hdeps > headers.log 2>&1; then
     mkdir -p "$out/headers"
     for p in "$hpkg" $hdeps; do dpkg-deb -x "$(ls "$p"_*.deb)" "$out/headers"; done
     sed -i "s|^include /usr/src/|include $out/headers/usr/src/|" "$out/headers/usr/src/$hpkg/Makefile"
 else
     echo "fetch.sh: no $hpkg: the vmap module will not be built" >&2
+    : > "$out/headers.none"
 fi
 
 version=$(dpkg-deb -f "$kdeb" Version)
