@@ -166,6 +166,26 @@ def parse(lines, rename=None):
     return figs, info, errors
 
 
+def print_table(path):
+    """The figures of a saved run as Markdown rows: name, median, min, max."""
+    with open(path) as f:
+        run = json.load(f)
+    meta = run["meta"]
+    print(f"Run of {meta['date']}: {meta['kernel']}, {meta['rounds']} rounds, {meta['wall_seconds']:.0f} s, "
+          f"host load average {meta['host_load_at_start'][0]:.1f} at the start, "
+          f"{meta['host_load_at_end'][0]:.1f} at the end.\n")
+    print("| figure | median | min | max | unit | values (boots) |\n|---|---|---|---|---|---|")
+    for name, v in sorted(run["figures"].items()):
+        if name.endswith(".cycles") or name.startswith("linux.tsc."):
+            continue
+
+        def fmt(x):
+            return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+        print(f"| `{name}` | {fmt(v['median'])} | {fmt(v['min'])} | {fmt(v['max'])} | {v['unit']} | "
+              f"{v['values']} ({v['boots']}) |")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3, help="rounds of boots (default 3)")
@@ -176,7 +196,11 @@ def main():
                     help=f"QEMU -m (MiB) of the swap boots (default {SWAP_MEM})")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per boot")
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "linux-bench.json"))
+    ap.add_argument("--table", action="store_true",
+                    help="only print the figures of --json as a Markdown table (docs/performance.md)")
     args = ap.parse_args()
+    if args.table:
+        return print_table(args.json)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.nice(10)   # QEMU inherits it: five other jobs share this host's two cores
