@@ -90,6 +90,9 @@ if [ -n "$hdeps" ] && apt-get download -q "$hpkg" $hdeps > headers.log 2>&1; the
     mkdir -p "$out/headers"
     for p in "$hpkg" $hdeps; do dpkg-deb -x "$(ls "$p"_*.deb)" "$out/headers"; done
     sed -i "s|^include /usr/src/|include $out/headers/usr/src/|" "$out/headers/usr/src/$hpkg/Makefile"
+    # lib/modules/*/build and source are absolute links to /usr/src, which
+    # dangle here (and break a copy of build/): not needed for M= builds.
+    rm -rf "$out/headers/lib"
 else
     echo "fetch.sh: no $hpkg: the vmap module will not be built" >&2
     : > "$out/headers.none"
@@ -98,4 +101,5 @@ fi
 version=$(dpkg-deb -f "$kdeb" Version)
 echo "$kver $version" > "$out/kernel.version"
 rm -rf "$out/pkg"
+rm -f ./*.deb   # unpacked: 85 MB that nothing reads again
 echo "fetch.sh: $pkg $version unpacked in build/linux/"

@@ -267,6 +267,12 @@ def main():
         digits = 0 if abs(med) >= 100 else 2 if abs(med) < 10 else 1
         print(f"bench: linux.{fig} {med:.{digits}f} {units[fig]} (min {min(vals):.{digits}f}, "
               f"max {max(vals):.{digits}f}; {len(vals)} values, {boots_of[fig]} boots)", flush=True)
+    # The images are made anew for every boot; the swap one holds 150 MB.
+    for img in ("disk0.img", "disk1.img"):
+        try:
+            os.unlink(os.path.join(OUT, img))
+        except FileNotFoundError:
+            pass
     wall = time.monotonic() - t_start
     with open(os.path.join(OUT, "kernel.version")) as f:
         kernel = f.read().strip()
