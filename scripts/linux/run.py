@@ -52,11 +52,24 @@ def cache_mode(img):
     return "none" if r.returncode == 0 else "writeback"
 
 
+def qboot_rom():
+    """Where scripts/qemu.sh --direct finds qboot (QBOOT= overrides), or None."""
+    for f in (os.environ.get("QBOOT", ""), "/usr/share/qemu/qboot.rom", "/usr/share/qemu-firmware/qboot.rom"):
+        if f and os.path.exists(f):
+            return f
+    return None
+
+
+FIRMWARE = []   # ["-bios", qboot] with --qboot
+
+
 def qemu_command(mem, disk0, disk1, append):
     """scripts/qemu.sh's machine, word for word, except that Debian's kernel
     and the initramfs are loaded by QEMU (-kernel, -initrd: SeaBIOS runs,
-    then QEMU's linuxboot option ROM) where mdlos boots GRUB from -cdrom."""
-    cmd = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-cpu", "max", "-m", str(mem),
+    then QEMU's linuxboot option ROM) where make run boots GRUB from -cdrom;
+    with --qboot the firmware is qboot, as for qemu.sh --direct (what make
+    test and make bench boot mdlos with)."""
+    cmd = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-cpu", "max", "-m", str(mem)] + FIRMWARE + [
            "-kernel", os.path.join(OUT, "vmlinuz"), "-initrd", os.path.join(OUT, "initramfs.cpio"),
            "-append", append, "-display", "none", "-vga", "std", "-nic", "none"]
     cmd += ["-drive", f"file={disk0},format=raw,if=none,id=disk0,cache={cache_mode(disk0)}",
@@ -196,12 +209,20 @@ def main():
                     help=f"QEMU -m (MiB) of the swap boots (default {SWAP_MEM})")
     ap.add_argument("--timeout", type=int, default=1200, help="seconds per boot")
     ap.add_argument("--json", default=os.path.join(ROOT, "build", "linux-bench.json"))
+    ap.add_argument("--qboot", action="store_true",
+                    help="boot with qboot (-bios), the firmware of qemu.sh --direct, instead of SeaBIOS")
     ap.add_argument("--table", action="store_true",
                     help="only print the figures of --json as a Markdown table (docs/performance.md)")
     args = ap.parse_args()
     if args.table:
         return print_table(args.json)
 
+    if args.qboot:
+        rom = qboot_rom()
+        if not rom:
+            print("run.py: --qboot: no qboot.rom (Debian's qemu-system-data has it)", file=sys.stderr)
+            return 1
+        FIRMWARE[:] = ["-bios", rom]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.nice(10)   # QEMU inherits it: five other jobs share this host's two cores
     t_start = time.monotonic()
@@ -278,7 +299,7 @@ def main():
         kernel = f.read().strip()
     host_dd = host_odirect(os.path.join(OUT, "dd-probe.img"))
     print(f"linux-bench: the host's own O_DIRECT at 1 MiB, QD 1 (dd): {host_dd} MiB/s", flush=True)
-    meta = {"kernel": kernel, "host_odirect_1m_qd1_mib_s": host_dd, "rounds": args.rounds, "wall_seconds": round(wall, 1),
+    meta = {"kernel": kernel, "firmware": "qboot" if FIRMWARE else "seabios", "host_odirect_1m_qd1_mib_s": host_dd, "rounds": args.rounds, "wall_seconds": round(wall, 1),
             "qemu": {k: " ".join(c) for k, c in cmds.items()}, "guest": infos,
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "host_load_at_start": load_at_start, "host_load_at_end": os.getloadavg()}
