@@ -299,7 +299,7 @@ bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 
 # Debian 12's own Linux 6.1 in the same QEMU machine, measured with the same
 # figures (scripts/linux/, docs/performance.md "Linux side by side"); about
-# 20 minutes. LINUX_BENCH= passes options to scripts/linux/run.py.
+# 30 minutes on the shared host. LINUX_BENCH= passes options to scripts/linux/run.py.
 .PHONY: linux-bench
 linux-bench:
 	sh scripts/linux/bench.sh $(LINUX_BENCH)
