@@ -297,6 +297,13 @@ BASE ?=
 bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 	$(PYTHON) scripts/bench.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM)$(if $(BASE), --base '$(BASE)',)
 
+# Debian 12's own Linux 6.1 in the same QEMU machine, measured with the same
+# figures (scripts/linux/, docs/performance.md "Linux side by side"); about
+# 30 minutes on the shared host. LINUX_BENCH= passes options to scripts/linux/run.py.
+.PHONY: linux-bench
+linux-bench:
+	sh scripts/linux/bench.sh $(LINUX_BENCH)
+
 # The boot path's symbols with their linked and physical addresses
 # (physical = linked - 0xffffffff80000000), read from this build's
 # kernel.elf: docs/boot.md refers to them by name.
