@@ -651,7 +651,7 @@ class Runner:
         build = os.path.dirname(os.path.abspath(self.args.kernel))
         scratch = os.path.join(build, "extra-check")
         shutil.rmtree(scratch, ignore_errors=True)
-        skip = {"iso-cache", "test-logs", "extra-check", "extra", "user"}
+        skip = {"iso-cache", "test-logs", "extra-check", "extra", "user", "linux", "disk0.img", "disk1.img", "test-disks"}
         shutil.copytree(build, scratch, ignore=lambda d, names: [n for n in names if d == build and n in skip])
         files = []
         for side in ("a", "b"):
