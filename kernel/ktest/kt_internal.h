@@ -14,3 +14,4 @@
 #include "mm/mdl.h"
 #include "io/iop.h"
 #include "io/dmap.h"
+#include "mm/lab/pgtbl.h"

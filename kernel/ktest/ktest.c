@@ -26,9 +26,21 @@ const KTEST *KtCurrentTest(void)
     return current;
 }
 
+/* "suite.name", with every "__" in the name printed as "." (a test name of
+ * more than two parts: the C identifier cannot hold a dot). */
 static void full_name(const KTEST *t, char *buf, size_t size)
 {
-    ksnprintf(buf, size, "%s.%s", t->suite, t->name);
+    int n = ksnprintf(buf, size, "%s.", t->suite);
+    for (const char *c = t->name; *c && n + 1 < (int)size; c++) {
+        if (c[0] == '_' && c[1] == '_') {
+            buf[n++] = '.';
+            c++;
+        } else {
+            buf[n++] = *c;
+        }
+    }
+    if (n < (int)size)
+        buf[n] = 0;
 }
 
 /* PATTERNS is a comma-separated list of globs. A manual test matches only
@@ -67,6 +79,16 @@ void KtFail(const char *file, int line, const char *fmt, ...)
         KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ASSERTION_FAILURE, 0, 0, 0,
                        "a ktest assertion failed outside a test: %s", fail_msg);
     }
+    KiLongJmp(&fail_jmp, 1);
+}
+
+void KtLabNotImplemented(const char *lab, const char *what)
+{
+    if (!current)
+        KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_NOT_IMPLEMENTED, 0, 0, 0,
+                       "lab %s's student code ran outside a test (%s): the kernel must not depend on it", lab,
+                       what);
+    ksnprintf(fail_msg, sizeof(fail_msg), "%s: not implemented yet: %s", lab, what);
     KiLongJmp(&fail_jmp, 1);
 }
 
