@@ -27,6 +27,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mdlosqemu as mq  # noqa: E402
+import labhost  # noqa: E402
 
 ROOT = mq.ROOT
 LOGS = os.path.join(ROOT, "build", "test-logs")
@@ -307,6 +308,7 @@ class Runner:
             "vblk.host_and_guest_see_each_others_bytes": self.t_vblk_host_bytes,
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
+            **labhost.host_tests(self),   # the labs' host tests (docs/labs/), with their points
         }
 
     def run_host_test(self, name, fn):

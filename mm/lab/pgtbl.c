@@ -169,8 +169,8 @@ void MiLabPrintDumpEntry(PVOID Context, ULONG Level, ULONG Index, ULONG64 Entry,
     static const char *const dots[] = { "", ".. ", ".. .. ", ".. .. .. " };
     ULONG64 size = 1ULL << (39 - 9 * Level);
     ULONG64 pa = Entry & MI_PTE_PFN_MASK & (Leaf ? ~(size - 1) : ~0ULL);
-    kprintf("pgtbl: %s..0x%03x: pte %#018llx pa %#llx", dots[Level & 3], Index, (unsigned long long)Entry, (unsigned long long)pa);
+    kprintf("pgtbl: %s..0x%03x: pte %#018llx pa 0x%llx", dots[Level & 3], Index, (unsigned long long)Entry, (unsigned long long)pa);
     if (Leaf)
-        kprintf(" va %#llx%s", (unsigned long long)Va, Level == 1 ? " 1G" : Level == 2 ? " 2M" : "");
+        kprintf(" va 0x%llx%s", (unsigned long long)Va, Level == 1 ? " 1G" : Level == 2 ? " 2M" : "");
     kprintf("\n");
 }

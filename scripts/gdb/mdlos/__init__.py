@@ -1,6 +1,7 @@
 """mdlos memory-manager, process and MDL commands for GDB (loaded by scripts/gdb/gdbinit).
 
   pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  ptdump [PROC]     the whole page-table tree, like xv6's vmprint (-k kernel half)
   pfn N             one PFN database entry, decoded
   pfnstats          the page lists, and what every frame of RAM is used for
   pool [TAG]        pool statistics and the pool tag table
@@ -37,6 +38,7 @@ from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
 from .pci import PciCommand
 from .pfn import PfnCommand, PfnStatsCommand
+from .ptdump import PtdumpCommand
 from .pool import PoolCommand
 from .process import PsCommand, VadCommand, WsCommand
 
@@ -45,6 +47,8 @@ class MdlosCommand(Command):
     """mdlos memory-manager and process commands (the scripts/gdb/mdlos package).
 
   pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  ptdump [PROC] [-k|-a]  every present entry of an address space's tables, as a
+                    tree (xv6's vmprint; the page-table lab prints the same lines)
   pfn N             one PFN database entry (MmPfnDatabase[N]), decoded
   pfnstats          the page lists, and what every frame of RAM is used for
   pool [TAG]        pool statistics and the pool tag table
@@ -84,7 +88,7 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PtdumpCommand):
         command()
 
 
