@@ -104,9 +104,21 @@ class GradeRunner(ktest.Runner):
         return super().boot(name, cmdline, timeout, **kw)
 
 
-def run_tests(root, kernel_tests, host_tests, timeout, mem):
+def boot_pattern(spec, kernel_tests):
+    """The ktest= pattern: the lab's globs, and SUITE.* for each suite of a
+    hidden test (the kernel takes at most 255 characters of an option, so
+    not every name)."""
+    import fnmatch
+    pats = list(spec["tests"])
+    for name in sorted(kernel_tests):
+        if not any(fnmatch.fnmatchcase(name, p) for p in pats):
+            pats.append(name.split(".")[0] + ".*")
+    return ",".join(pats)
+
+
+def run_tests(root, spec, kernel_tests, host_tests, timeout, mem):
     args = argparse.Namespace(kernel=os.path.join(root, "build", "kernel.elf"),
-                              pattern=",".join(sorted(kernel_tests)) or "no.such.test", mem=mem,
+                              pattern=boot_pattern(spec, kernel_tests) if kernel_tests else "no.such.test", mem=mem,
                               timeout=timeout, bugcheck_timeout=min(60, timeout), cmdline="",
                               jobs=max(2, os.cpu_count() or 2), user_tests=False, user_timeout=timeout)
     r = GradeRunner(args)
@@ -139,13 +151,17 @@ def grade_lab(root, lab, spec, extra, mem, quiet=False, build_it=True):
         outcomes = {}
     else:
         outcomes = {}
-        for o in run_tests(root, kernel_tests, list(host), spec.get("timeout", 120), mem):
+        for o in run_tests(root, spec, kernel_tests, list(host), spec.get("timeout", 120), mem):
             # The first verdict of a test counts (a crash is reported once, then the boot resumes).
             outcomes.setdefault(o.name, o)
+    graded = set(kernel_tests) | set(host)
+    # What went wrong with a boot as a whole (a hang before any test, ...).
+    boot_trouble = next((o.message for o in outcomes.values() if not o.ok and o.name not in graded), "")
     for name, pts in list(kernel_tests.items()) + list(host.items()):
         o = outcomes.get(name)
         if o is None:
-            msg = "not graded: the kernel did not build" if not ok else "did not run (no verdict for it)"
+            msg = "not graded: the kernel did not build" if not ok else \
+                "did not run (no verdict for it)" + (f": {boot_trouble}" if boot_trouble else "")
         else:
             msg = o.message
         passed = bool(o and o.ok)

@@ -38,9 +38,10 @@ static ULONG64 level_page_size(ULONG level)
 }
 /* LAB pgtbl: END SOLUTION */
 /* LAB pgtbl: STUB
- * (Write your helpers here: a canonical-address test, reading one entry of
- * a table by its physical address through hyperspace - MiMapPageInHyperspace
- * and MiUnmapPageInHyperspace in mm/hyperspace.c - and whatever else you need.)
+// Your helpers go here: a test for a canonical address, one that reads an
+// entry of a table by its physical address through hyperspace
+// (MiMapPageInHyperspace / MiUnmapPageInHyperspace, mm/hyperspace.c), and
+// whatever else the walks and the dump share.
  */
 
 NTSTATUS MiLabWalkPhysical(ULONG64 Cr3, ULONG64 Va, MI_LAB_WALK *Walk)
