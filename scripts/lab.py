@@ -274,7 +274,24 @@ def cmd_check(args):
                 elif "not implemented" not in t["message"]:
                     problems.append(f"{name}: {t['name']} fails on the stub without saying what is not "
                                     f"implemented: {t['message'][:160]}")
-            # Everything outside the lab passes: make test fails only the lab's own tests.
+            # Filling in the solution (the regions' bodies) gives full marks in the student tree.
+            for f, _ in regions_by_lab().get(name, {}).items():
+                text, _ = transform(f, open(os.path.join(ROOT, f)).read(), set())
+                with open(os.path.join(tree, f), "w") as g:
+                    g.write(text)
+            g = subprocess.run([sys.executable, os.path.join(tree, "scripts", "grade.py"), "--lab", name,
+                                "--extra-tests", " ".join(grade.hidden_files(ROOT, name, []))],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True)
+            filled = json.load(open(os.path.join(tree, "build", "grade", f"{name}.json")))
+            if filled["score"] != filled["max"]:
+                problems.append(f"{name}: the student tree with the solution filled in gets "
+                                f"{filled['score']}/{filled['max']}")
+            # Everything outside the lab passes: make test fails only the lab's own tests
+            # (in the tree as the student gets it: the stubs back in).
+            cut_again = os.path.join(tmp, "again")
+            cut([name], cut_again, commit=False)
+            for f in regions_by_lab().get(name, {}):
+                shutil.copy2(os.path.join(cut_again, f), os.path.join(tree, f))
             if not args.quick:
                 res, last = run_make_test(tree, os.path.join(logs, f"{name}.test.log"))
                 import fnmatch
@@ -286,7 +303,7 @@ def cmd_check(args):
                 if not res:
                     problems.append(f"{name}: make test in the cut tree reported nothing ({last[0]})")
             print(f"lab.py check: {name}: solution {full['score']}/{full['max']}, stub "
-                  f"{student['score']}/{student['max']}" + ("" if args.quick else f", make test in the cut tree: "
+                  f"{student['score']}/{student['max']}, stub filled in {filled['score']}/{filled['max']}" + ("" if args.quick else f", make test in the cut tree: "
                                                             f"{last[0]}") + f" ({time.monotonic() - t1:.0f} s)",
                   flush=True)
         except MarkerError as e:

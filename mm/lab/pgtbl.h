@@ -11,6 +11,7 @@
  */
 #pragma once
 #include "mm/mi.h"
+#include "kernel/ktest/ktest.h"   /* KtLabNotImplemented, in the stubs */
 
 /* What one walk saw, level by level: 0 = PML4, 1 = PDPT, 2 = PD, 3 = PT. */
 typedef struct _MI_LAB_WALK {
