@@ -119,7 +119,7 @@ def boot_pattern(spec, kernel_tests):
 def run_tests(root, spec, kernel_tests, host_tests, timeout, mem):
     args = argparse.Namespace(kernel=os.path.join(root, "build", "kernel.elf"),
                               pattern=boot_pattern(spec, kernel_tests) if kernel_tests else "no.such.test", mem=mem,
-                              timeout=timeout, bugcheck_timeout=min(60, timeout), cmdline="",
+                              timeout=timeout, bugcheck_timeout=timeout, cmdline="",
                               jobs=max(2, os.cpu_count() or 2), user_tests=False, user_timeout=timeout)
     r = GradeRunner(args)
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:

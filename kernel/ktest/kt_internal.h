@@ -15,3 +15,4 @@
 #include "io/iop.h"
 #include "io/dmap.h"
 #include "mm/lab/pgtbl.h"
+#include "mm/lab/pools.h"
