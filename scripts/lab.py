@@ -65,9 +65,13 @@ def load_labs(root=ROOT):
 
 
 def tree_files(root=ROOT):
-    """The tree's files as git knows them (tracked, plus new ones not ignored)."""
-    out = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         capture_output=True, text=True, check=True).stdout
+    """The tree's files as git knows them (tracked, plus new ones not ignored);
+    outside a git checkout, every file but build/ and .git/."""
+    try:
+        out = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return sorted(tree_files_plain(root))
     return sorted(f for f in set(out.split("\0")) if f and os.path.isfile(os.path.join(root, f)))
 
 
