@@ -149,10 +149,17 @@ def grade_lab(root, lab, spec, extra, mem, quiet=False, build_it=True):
         result["build"] = "failed: " + why
         outcomes = {}
     else:
-        outcomes = {}
+        outcomes, seen = {}, {}
         for o in run_tests(root, spec, kernel_tests, list(host), spec.get("timeout", 120), mem):
             # The first verdict of a test counts (a crash is reported once, then the boot resumes).
             outcomes.setdefault(o.name, o)
+            seen[o.name] = seen.get(o.name, 0) + 1
+        for name, n in seen.items():
+            # Two verdicts for one graded name: another test was given its name
+            # (a submission's own test cannot stand in for a graded one).
+            if n > 1 and name in kernel_tests:
+                outcomes[name] = ktest.Outcome(name, False, f"{n} tests are named {name}: a graded test's "
+                                                            f"name must be unique")
     graded = set(kernel_tests) | set(host)
     # What went wrong with a boot as a whole (a hang before any test, ...).
     boot_trouble = next((o.message for o in outcomes.values() if not o.ok and o.name not in graded), "")

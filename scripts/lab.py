@@ -329,6 +329,8 @@ def grade_one(sub, name, spec, work, timeout, mem_mib, hidden):
     dst = os.path.join(work, re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.abspath(sub).strip("/")))
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(sub, dst, ignore=shutil.ignore_patterns(".git", "build"), symlinks=False)
+    # Only the teacher's hidden tests count: a submission's own labs/hidden/ goes.
+    shutil.rmtree(os.path.join(dst, "labs", "hidden"), ignore_errors=True)
     restore = list(spec.get("test_files", [])) + ["labs/labs.json", "scripts/grade.py", "scripts/labhost.py",
                                                   "scripts/ktest.py", "scripts/mdlosqemu.py", "scripts/qemu.sh",
                                                   "scripts/mkiso.sh", "scripts/gdb", "kernel/ktest/ktest.c",

@@ -16,6 +16,51 @@
 
 #define TAG_KT POOL_TAG('K', 't', 'P', 'r')
 
+/* The processes tests made and have not deleted, and whether the test
+ * thread is attached to one: kept here, not in the caller's KT_PROCESS,
+ * which lives on a stack a failed assertion has already left. */
+#define KT_MAX_PROCESSES 8
+static struct {
+    PEPROCESS Process;
+    PEPROCESS Saved;
+    BOOLEAN Attached;
+} live[KT_MAX_PROCESSES];
+
+static int slot_of(PEPROCESS p)
+{
+    for (int i = 0; i < KT_MAX_PROCESSES; i++)
+        if (live[i].Process == p)
+            return i;
+    return -1;
+}
+
+static void delete_space(PEPROCESS p)
+{
+    PEPROCESS saved;
+    KeStackAttachProcess(p, &saved);
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    MmDeleteAddressSpace(p);
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    KeUnstackDetachProcess(&saved);
+    MmFreeAddressSpaceRoot(p);
+    ExFreePoolWithTag(p, TAG_KT);
+}
+
+/* At the end of every test: detach, then delete what is left. */
+static void test_ended(void)
+{
+    for (int i = KT_MAX_PROCESSES - 1; i >= 0; i--)
+        if (live[i].Process && live[i].Attached) {
+            KeUnstackDetachProcess(&live[i].Saved);
+            live[i].Attached = FALSE;
+        }
+    for (int i = 0; i < KT_MAX_PROCESSES; i++)
+        if (live[i].Process) {
+            delete_space(live[i].Process);
+            live[i].Process = NULL;
+        }
+}
+
 BOOLEAN KtFrameInfo(ULONG64 Pfn, KT_FRAME *Out)
 {
     memset(Out, 0, sizeof(*Out));
@@ -61,6 +106,10 @@ ULONG64 KtLockedPages(void)
 NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out)
 {
     memset(Out, 0, sizeof(*Out));
+    KtRegisterTestEndHook(test_ended);
+    int slot = slot_of(NULL);
+    if (slot < 0)
+        return STATUS_INSUFFICIENT_RESOURCES;   /* KT_MAX_PROCESSES at once */
     PEPROCESS p = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(*p), TAG_KT);
     if (!p)
         return STATUS_INSUFFICIENT_RESOURCES;
@@ -77,6 +126,7 @@ NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out)
     KeUnstackDetachProcess(&saved);
     Out->Process = p;
     Out->Cr3 = p->DirectoryTableBase;
+    live[slot].Process = p;
     if (!NT_SUCCESS(s))
         KtDeleteProcess(Out);
     return s;
@@ -89,28 +139,30 @@ void KtDeleteProcess(KT_PROCESS *P)
         return;
     if (P->Attached)
         KtDetach(P);
-    PEPROCESS saved;
-    KeStackAttachProcess(p, &saved);
-    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-    MmDeleteAddressSpace(p);
-    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    KeUnstackDetachProcess(&saved);
-    MmFreeAddressSpaceRoot(p);
-    ExFreePoolWithTag(p, TAG_KT);
+    int slot = slot_of(p);
+    if (slot >= 0)
+        live[slot].Process = NULL;
+    delete_space(p);
     P->Process = NULL;
 }
 
 void KtAttach(KT_PROCESS *P)
 {
     ASSERT(!P->Attached);
-    KeStackAttachProcess(P->Process, &P->Saved);
+    int slot = slot_of(P->Process);
+    ASSERT(slot >= 0);
+    KeStackAttachProcess(P->Process, &live[slot].Saved);
+    live[slot].Attached = TRUE;
     P->Attached = TRUE;
 }
 
 void KtDetach(KT_PROCESS *P)
 {
     ASSERT(P->Attached);
-    KeUnstackDetachProcess(&P->Saved);
+    int slot = slot_of(P->Process);
+    ASSERT(slot >= 0 && live[slot].Attached);
+    KeUnstackDetachProcess(&live[slot].Saved);
+    live[slot].Attached = FALSE;
     P->Attached = FALSE;
 }
 

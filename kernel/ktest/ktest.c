@@ -167,18 +167,45 @@ static int snapshot(KT_COUNTER *out)
     return n;
 }
 
+#define MAX_END_HOOKS 4
+static KT_TEST_END_FN end_hooks[MAX_END_HOOKS];
+static int end_hook_count;
+
+void KtRegisterTestEndHook(KT_TEST_END_FN fn)
+{
+    for (int i = 0; i < end_hook_count; i++)
+        if (end_hooks[i] == fn)
+            return;
+    if (end_hook_count < MAX_END_HOOKS)
+        end_hooks[end_hook_count++] = fn;
+}
+
+/* After every test, passed or failed: what the test API still holds for
+ * it (a process it created, an attach) is given back, so that a test that
+ * failed half way - as a lab's tests do until the student is done - cannot
+ * leave the next test running in its process's address space. */
+static void run_end_hooks(void)
+{
+    for (int i = end_hook_count - 1; i >= 0; i--)
+        end_hooks[i]();
+}
+
 static bool run_one(const KTEST *t, const char *name)
 {
     static KT_COUNTER before[MAX_COUNTERS], after[MAX_COUNTERS];
     kprintf("[ktest] RUN  %s\n", name);
     int n = snapshot(before);
     if (!call_guarded(t)) {
+        if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+            KeLowerIrql(PASSIVE_LEVEL);
+        run_end_hooks();
         kprintf("[ktest] FAIL %s: %s\n", name, fail_msg);
         return false;
     }
     if (KeGetCurrentIrql() != PASSIVE_LEVEL) {
         kprintf("[ktest] FAIL %s: left the IRQL at %u\n", name, KeGetCurrentIrql());
         KeLowerIrql(PASSIVE_LEVEL);
+        run_end_hooks();
         return false;
     }
     /* What the test took, it must have given back. Every counter that
@@ -201,6 +228,8 @@ static bool run_one(const KTEST *t, const char *name)
                              len ? "; " : "", before[i].name, (unsigned long long)before[i].value,
                              (unsigned long long)after[j].value);
     }
+    /* After the leak check: a process the test forgot is a leak first. */
+    run_end_hooks();
     if (len) {
         kprintf("[ktest] FAIL %s: leaked: %s\n", name, msg);
         return false;

@@ -146,7 +146,6 @@ ULONG64 KtKernelPteOf(const void *Va);           /* a kernel VA's PTE (0: no pag
 typedef struct _KT_PROCESS {
     struct _EPROCESS *Process;
     ULONG64 Cr3, Entry, StackTop;
-    struct _EPROCESS *Saved;
     BOOLEAN Attached;
 } KT_PROCESS;
 NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out);
@@ -167,6 +166,11 @@ NTSTATUS KtWriteUser(KT_PROCESS *P, ULONG64 Va, const void *Buf, SIZE_T Bytes);
  * valid (MI_PTE_* in mm/mi.h: bit 0 valid, 1 write, 2 user, 63 NX, the
  * frame in bits 12-51), NT's software format otherwise. */
 ULONG64 KtPteOf(KT_PROCESS *P, ULONG64 Va);
+
+/* Called after every ordinary test, passed or failed (the test API gives
+ * back what a failed test still held: kernel/ktest/ktapi.c). */
+typedef void (*KT_TEST_END_FN)(void);
+void KtRegisterTestEndHook(KT_TEST_END_FN fn);
 
 /* A lab's stub (docs/labs/): end the running test as failed with
  * "LAB: not implemented yet: WHAT". The student replaces the call with the
