@@ -77,8 +77,8 @@ def tree_files(root=ROOT):
 
 def transform(path, text, labs):
     """TEXT with the regions of LABS (a set) replaced by their stubs and
-    every other lab's markers (not its code) removed. Raises MarkerError
-    for a malformed region."""
+    every other lab's markers (not its code) removed, and how many regions
+    of LABS there were. Raises MarkerError for a malformed region."""
     lines = text.splitlines(keepends=True)
     out, i, regions = [], 0, 0
     while i < len(lines):
@@ -121,7 +121,7 @@ def transform(path, text, labs):
             if j == len(lines):
                 raise MarkerError(f"{path}:{i + 1}: STUB comment never closed by a line ' */'")
             i = j + 1
-        regions += 1
+        regions += bool(names & labs)
         out.extend((stub or []) if names & labs else body)
     return "".join(out), regions
 
