@@ -331,10 +331,9 @@ def grade_one(sub, name, spec, work, timeout, mem_mib, hidden):
     shutil.copytree(sub, dst, ignore=shutil.ignore_patterns(".git", "build"), symlinks=False)
     # Only the teacher's hidden tests count: a submission's own labs/hidden/ goes.
     shutil.rmtree(os.path.join(dst, "labs", "hidden"), ignore_errors=True)
-    restore = list(spec.get("test_files", [])) + ["labs/labs.json", "scripts/grade.py", "scripts/labhost.py",
-                                                  "scripts/ktest.py", "scripts/mdlosqemu.py", "scripts/qemu.sh",
-                                                  "scripts/mkiso.sh", "scripts/gdb", "kernel/ktest/ktest.c",
-                                                  "kernel/ktest/ktest.h", "Makefile"]
+    restore = list(spec.get("test_files", [])) + list(spec.get("restore", [])) + [
+        "labs/labs.json", "scripts/grade.py", "scripts/labhost.py", "scripts/ktest.py", "scripts/mdlosqemu.py",
+        "scripts/qemu.sh", "scripts/mkiso.sh", "scripts/gdb", "kernel/ktest", "Makefile"]
     for f in restore:
         s, d = os.path.join(ROOT, f), os.path.join(dst, f)
         if os.path.isdir(s):
