@@ -221,10 +221,10 @@ def cmd_cut(args):
     return 0
 
 
-def run_make_test(tree, log):
-    """`make test` in TREE: {name: (ok, message)} from its PASS/FAIL lines."""
-    out = subprocess.run(["make", "-C", tree, "-s", "test"], stdin=subprocess.DEVNULL, capture_output=True,
-                         text=True)
+def run_make_test(tree, log, pattern="*"):
+    """`make test` (T=PATTERN) in TREE: {name: (ok, message)} from its PASS/FAIL lines."""
+    out = subprocess.run(["make", "-C", tree, "-s", "test", f"T={pattern}"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True)
     with open(log, "w") as f:
         f.write(out.stdout + out.stderr)
     res = {}
@@ -301,7 +301,12 @@ def cmd_check(args):
                 import fnmatch
                 ours = set(t["name"] for t in student["tests"])
                 mine = lambda n: n in ours or any(fnmatch.fnmatchcase(n, p) for p in spec["tests"])  # noqa: E731
-                outside = [f"{n}: {m}" for n, (ok, m) in res.items() if not ok and not mine(n)]
+                outside = [n for n, (ok, m) in res.items() if not ok and not mine(n)]
+                if outside:
+                    # Once more, alone: a timing test can fail on a loaded machine (what
+                    # counts is a failure the stub causes, and that one repeats).
+                    again, _ = run_make_test(tree, os.path.join(logs, f"{name}.retest.log"), ",".join(outside))
+                    outside = [f"{n}: {res[n][1]}" for n in outside if not again.get(n, (False,))[0]]
                 if outside:
                     problems.append(f"{name}: the cut tree fails tests outside the lab: " + "; ".join(outside[:5]))
                 if not res:
