@@ -287,7 +287,7 @@ test: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 N ?= 100000
 SEED ?=
 fuzz: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
-	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests \
+	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests --shards 1 \
 	    --cmdline 'fuzz.n=$(N)$(if $(SEED), fuzz.seed=$(SEED),)$(if $(TRACE), fuzz.trace=$(TRACE),)$(if $(HUGE), fuzz.huge=$(HUGE),)' --timeout $$((120 + $(N) / 200))
 
 # `make grade LAB=pgtbl` grades one lab (`make grade`: every lab of
@@ -299,13 +299,17 @@ LAB ?=
 grade: $(DISK_IMAGES)
 	$(PYTHON) scripts/grade.py $(if $(LAB),--lab '$(LAB)',) --extra-tests '$(EXTRA_TESTS)' --mem $(QEMU_MEM)
 
+# `make bench`: every figure as the median of several runs (min and max
+# beside it), in cycles and ns, saved in build/bench.json. BASE=FILE.json
+# (a bench.json saved earlier) adds each figure's ratio to that run.
+BASE ?=
 bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
-	$(PYTHON) scripts/bench.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM)
+	$(PYTHON) scripts/bench.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM)$(if $(BASE), --base '$(BASE)',)
 
 # The boot path's symbols with their linked and physical addresses
 # (physical = linked - 0xffffffff80000000), read from this build's
 # kernel.elf: docs/boot.md refers to them by name.
-BOOT_SYMS := mb2_header _start32 _start32.cpuid_done _start32.tables_built _start32.paging_on _start32.no_nx long_mode_low \
+BOOT_SYMS := mb2_header mb1_header _start32 _start32.cpuid_done _start32.tables_built _start32.paging_on _start32.no_nx long_mode_low \
              KiBootHighEntry boot_gdt boot_pml4 boot_pdpt_low boot_pd_low boot_pdpt_high boot_pd_high boot_pt_high \
              boot_stack_guard boot_stack boot_stack_top __bss_start __bss_end kmain
 addrs: $(B)/kernel.elf
@@ -328,7 +332,7 @@ help:
 	@echo '  make run        build the ISO and boot it, serial console here (Ctrl-A X quits)'
 	@echo '  make test       every self-test: kernel, bugcheck, user-mode, host; ends "N passed, M failed"'
 	@echo '  make fuzz       only the system-call fuzzer, then the leak check (N=, SEED=, TRACE=, HUGE=0)'
-	@echo '  make bench      print measured figures (bench: NAME VALUE UNIT)'
+	@echo '  make bench      measured figures, median of runs, cycles and ns; build/bench.json (BASE=)'
 	@echo '  make grade      grade a lab: LAB=pgtbl (default every lab), points per test, JSON (docs/labs/)'
 	@echo '  make gdb        QEMU paused at the first instruction, GDB attached with symbols'
 	@echo '  make iso        only build/mdlos.iso (with CMDLINE)'
@@ -353,5 +357,6 @@ help:
 	@echo '  ACCEL=kvm       KVM where it works (default tcg, what the tests use)'
 	@echo '  DISK0= DISK1=   other disk images for run/gdb (path, or none); DISK_CACHE=none|writeback'
 	@echo '  N= SEED= TRACE= HUGE=0   make fuzz: calls, seed, trace from call K, no huge regions'
+	@echo '  BASE=FILE.json  make bench: print each figure as a ratio to that saved run'
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

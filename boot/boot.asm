@@ -2,6 +2,10 @@
 ;
 ; GRUB enters _start32 in 32-bit protected mode with paging off, EAX = the
 ; multiboot2 magic and EBX = the physical address of the boot information.
+; The test runner boots the same file without GRUB, through QEMU's own
+; multiboot (version 1) loader (-kernel): the entry is the same, with the
+; multiboot1 magic in EAX and a multiboot1 information block in EBX;
+; kernel/ke/multiboot.c reads either.
 ; Everything in this file is linked at its higher-half address (see
 ; linker.ld), so until paging is on we must use V2P() physical addresses.
 ; docs/boot.md walks through this file step by step.
@@ -13,6 +17,13 @@ default rel
 
 MB2_HEADER_MAGIC equ 0xE85250D6
 MB2_BOOT_MAGIC   equ 0x36D76289
+MB1_HEADER_MAGIC equ 0x1BADB002
+MB1_BOOT_MAGIC   equ 0x2BADB002
+; Multiboot1 header flags: bit 1 asks for the memory map, bit 16 says the
+; header carries the load addresses itself (the "a.out kludge"). A
+; multiboot1 loader only understands 32-bit ELF files; with bit 16 it loads
+; any file as a flat image instead, so QEMU's loader takes this ELF64.
+MB1_FLAGS        equ (1 << 1) | (1 << 16)
 BOOT_PT_COUNT    equ 4                   ; 4 page tables = first 8 MiB in 4 KiB pages
 BOOT_STACK_SIZE  equ 16384
 
@@ -56,6 +67,25 @@ mb2_header:
     dd 8
 mb2_header_end:
 
+; The multiboot1 header (QEMU's -kernel loader, hw/i386/multiboot.c): it
+; must sit in the first 8 KiB of the file, 4-byte aligned. With the a.out
+; kludge the loader copies the file bytes from this header's file offset
+; minus (header_addr - load_addr) to physical load_addr, up to load_end_addr,
+; and zeroes up to bss_end_addr: that is this ELF's three segments only
+; because ld lays them out in the file at one constant distance from their
+; physical addresses (scripts/mdlosqemu.py checks it before each such boot).
+extern __data_load_end, __kernel_end
+    align 4, db 0
+mb1_header:
+    dd MB1_HEADER_MAGIC
+    dd MB1_FLAGS
+    dd -(MB1_HEADER_MAGIC + MB1_FLAGS)    ; magic + flags + checksum = 0 (mod 2^32)
+    dd V2P(mb1_header)                    ; header_addr
+    dd V2P(mb2_header)                    ; load_addr: the start of .text
+    dd V2P(__data_load_end)               ; load_end_addr: the end of .data's bytes
+    dd V2P(__kernel_end)                  ; bss_end_addr: .bss (and .bootbss) zeroed
+    dd V2P(_start32)                      ; entry_addr
+
 ; --------------------------------------------------------------------------
 section .boot.text progbits alloc exec nowrite align=16
 bits 32
@@ -68,7 +98,10 @@ _start32:
     mov [V2P(boot_mb2_info)], ebx
 
     cmp eax, MB2_BOOT_MAGIC
+    je .multiboot_ok
+    cmp eax, MB1_BOOT_MAGIC
     jne .no_multiboot
+.multiboot_ok:
 
     ; CPUID exists if EFLAGS.ID (bit 21) can be toggled.
     pushfd
@@ -223,7 +256,7 @@ boot_fail:
     hlt
     jmp .halt
 
-msg_no_multiboot: db "mdlos: not started by a multiboot2 loader (bad magic in EAX); boot from the GRUB ISO", 13, 10, 0
+msg_no_multiboot: db "mdlos: not started by a multiboot loader (bad magic in EAX); boot from the GRUB ISO", 13, 10, 0
 msg_no_long_mode: db "mdlos: this CPU has no long mode (x86-64); mdlos needs a 64-bit CPU", 13, 10, 0
 msg_no_nx:        db "mdlos: this CPU has no NX (execute-disable) bit; mdlos needs it for W^X", 13, 10, 0
 

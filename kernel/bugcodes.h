@@ -28,6 +28,7 @@
 #define PFN_LIST_CORRUPT                      0x0000004E
 #define PAGE_FAULT_IN_NONPAGED_AREA           0x00000050
 #define PROCESS_HAS_LOCKED_PAGES              0x00000076
+#define KERNEL_DATA_INPAGE_ERROR              0x0000007A
 #define UNEXPECTED_KERNEL_MODE_TRAP           0x0000007F
 #define NMI_HARDWARE_FAILURE                  0x00000080
 #define MACHINE_CHECK_EXCEPTION               0x0000009C

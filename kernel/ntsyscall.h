@@ -128,6 +128,7 @@ typedef struct {
     uint64_t WorkingSetSize, PrivatePages;
     uint32_t Threads, State;     /* State: 0 running, 1 exiting */
     char ImageName[32];
+    uint64_t SoftFaults, HardFaults;   /* transition faults; pages read back from the pagefile (docs/paging.md) */
 } SYSTEM_PROCESS_T;
 #define SystemMemoryInformation 201
 typedef struct {
@@ -136,6 +137,13 @@ typedef struct {
     uint64_t NonPagedPoolBytes, PagedPoolBytes;
     /* Commit (docs/mm.md): pages promised now, the most that may be, the peak. */
     uint64_t CommittedPages, CommitLimitPages, PeakCommitmentPages;
+    /* Paging (docs/paging.md): the paging files' slots and those in use,
+     * the modified page writer's pages written and clusters (sizes 1..16),
+     * in-page reads and collided faults, pages in paging I/O now. */
+    uint64_t PagingFilePages, PagingFileInUse;
+    uint64_t PagesWritten, WriteClusters, WriteErrors, InPageReads, InPageErrors, CollidedFaults, PagesInFlight;
+    uint64_t ClusterSizes[17];
+    uint64_t InPagePrefetched;   /* pages a clustered read brought in beside the faulting one */
 } SYSTEM_MEMORY_T;
 
 /* Handles, devices and drivers, for the shell's `handles` and `devices`. */

@@ -7,10 +7,10 @@
  * counting: the commit charge (MmTotalCommittedPages) is every page
  * promised, the commit limit is what can be made available for them, and
  * a request that would pass the limit fails up front with
- * STATUS_COMMITMENT_LIMIT. With a pagefile the limit is RAM plus the
- * pagefile; mdlos has no pagefile yet, so it is the frames that are free
- * (zeroed, free, standby) plus those already backing charged pages, minus a
- * reserve for the kernel's own must-succeed frames (kernel page tables).
+ * STATUS_COMMITMENT_LIMIT. The limit is the frames that are free (zeroed,
+ * free, standby) plus those already backing charged pages, minus a reserve
+ * for the kernel's own must-succeed frames (kernel page tables), plus the
+ * slots of every paging file (mm/pagefile.c): RAM plus the pagefiles.
  *
  * What charges (and why):
  *   - committed private pages (NtAllocateVirtualMemory MEM_COMMIT, the
@@ -47,19 +47,29 @@ volatile ULONG64 MiUserPageTables;
 static KSPIN_LOCK commit_lock;
 
 /* Frames now backing something that was charged: private and image pages
- * and user page tables. Promised but not yet backed = charge - this. */
+ * and user page tables. A private frame on the standby list is not one of
+ * them: it is available (counted in MmAvailablePages), and its page lives
+ * in its pagefile slot. Promised but not yet backed = charge - this. */
 static ULONG64 backed_charged_frames(void)
 {
-    return MiUsageCount[MiUsageUser] + MiUsageCount[MiUsageImage] + MiUserPageTables;
+    return MiUsageCount[MiUsageUser] - MiStandbyUserPages + MiUsageCount[MiUsageImage] + MiUserPageTables;
 }
 
-/* How many more pages may be promised (negative: already over). */
+/* How many more pages may be promised (negative: already over). With
+ * paging files, every slot can hold a charged page too - except those
+ * holding paged pool, which is not charged (its frame came back to the
+ * available count when it went out, so it is counted once). A charged page
+ * is then in a frame, or in a slot (out, or on standby: the frame there is
+ * available), or only promised; a resident page never keeps a slot (mm/pfn.c,
+ * mm/pagefault.c), so no page is counted twice but for the few whose write
+ * is in flight, which the reserve absorbs. */
 static LONG64 headroom(void)
 {
     LONG64 promised = (LONG64)MmTotalCommittedPages - (LONG64)backed_charged_frames();
     if (promised < 0)
         promised = 0;
-    return (LONG64)MmAvailablePages - (LONG64)MI_COMMIT_RESERVE_PAGES - promised;
+    return (LONG64)MmAvailablePages - (LONG64)MI_COMMIT_RESERVE_PAGES - promised +
+           (LONG64)(MiPageFileTotalSlots - MiPageFileSystemSlots);
 }
 
 ULONG64 MiCommitLimit(void)

@@ -10,6 +10,8 @@
  *      IRQL_NOT_LESS_OR_EQUAL (0xA);
  *   3. a transition PTE in paged pool is a soft fault: MiResolveTransitionFault
  *      (mm/wslist.c), the same routine a process page's soft fault uses;
+ *      a pagefile PTE there is a hard fault: MiResolvePageFileFault
+ *      (mm/pagefault.c) reads the page back;
  *   4. anything else is a reference to nothing: PAGE_FAULT_IN_NONPAGED_AREA (0x50).
  */
 #include "mm/mi.h"
@@ -81,7 +83,7 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
          * STATUS_GUARD_PAGE_VIOLATION; MiUserFault has cleared the guard,
          * so the next call with the same buffer goes through. */
         if (ExExceptionHandlerActive())
-            return s == STATUS_GUARD_PAGE_VIOLATION ? s : STATUS_ACCESS_VIOLATION;
+            return s == STATUS_GUARD_PAGE_VIOLATION || s == STATUS_IN_PAGE_ERROR ? s : STATUS_ACCESS_VIOLATION;
     }
 
     if (error & PF_P) {
@@ -99,9 +101,18 @@ NTSTATUS MmAccessFault(ULONG64 error, PVOID address, PKTRAP_FRAME frame)
         KiBugCheckTrapRule(frame, IRQL_NOT_LESS_OR_EQUAL, va, irql, access, frame->rip,
                        "%p was touched at IRQL %u but is not resident (%s); code at DISPATCH_LEVEL or above "
                        "must touch only nonpaged memory", address, irql,
-                       pte.u.Soft.Transition ? "a trimmed pageable page" : "no valid mapping");
-    if (!(error & PF_P) && pte.u.Soft.Transition && in_paged_pool(va))
+                       pte.u.Soft.Transition ? "a trimmed pageable page"
+                       : MiIsPageFilePte(pte.u.Long) ? "a pageable page out in the paging file" : "no valid mapping");
+    if (!(error & PF_P) && pte.u.Soft.Transition && in_paged_pool(va)) {
+        if (frame->rflags & (1 << 9))
+            sti();   /* it may wait for another fault's read (a collided fault) */
         return MiResolveTransitionFault(address, MiGetPteAddress(address), NULL, error);   /* the system working set */
+    }
+    if (!(error & PF_P) && MiIsPageFilePte(pte.u.Long) && in_paged_pool(va)) {
+        if (frame->rflags & (1 << 9))
+            sti();   /* the read is waited for: the disk's interrupt must get through */
+        return MiResolvePageFileFault(address, MiGetPteAddress(address), NULL, error);     /* a hard fault (mm/pagefault.c) */
+    }
 
     /* x64 NT's P2: the hardware access bits; P4 2 = no valid PTE. */
     KiBugCheckTrapRule(frame, PAGE_FAULT_IN_NONPAGED_AREA, va, error & (PF_W | PF_I), frame->rip, (error & PF_P) ? 0 : 2,

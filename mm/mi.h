@@ -232,7 +232,10 @@ typedef struct _MMPFN {
     UCHAR PrototypePte : 1;  /* a shared image frame: PteAddress is its prototype PTE (in the
                                 image's array, nonpaged pool), not any process's PTE; NT's
                                 u4.PrototypePte */
-    UCHAR Spare : 3;
+    UCHAR ReadInProgress : 1;  /* a hard fault is reading it from the pagefile (TransitionPage);
+                                  Blink then names the MI_INPAGE_BLOCK colliders wait on (NT's u1.Event) */
+    UCHAR WriteInProgress : 1; /* the modified page writer is writing it out (mm/mpw.c) */
+    UCHAR Spare : 1;
     ULONG64 PteFrame : 40;   /* the page table holding PteAddress: a user PTE's self-map
                                 address is only meaningful in its own process (for a
                                 PrototypePte frame: the pool page holding the prototype) */
@@ -543,6 +546,112 @@ typedef struct _MMSUPPORT {
 } MMSUPPORT;
 
 extern volatile ULONG64 MiSystemFaults[5];   /* demand-zero, soft, COW, image, hard */
+
+/* =====================================================================
+ * Paging files (mm/pagefile.c), the modified page writer (mm/mpw.c) and
+ * hard faults (mm/pagefault.c). docs/paging.md follows one page's life.
+ * ===================================================================== */
+#define MI_MAX_PAGING_FILES 16          /* PageFileLow has 4 bits */
+#define MI_WRITE_CLUSTER_PAGES 16       /* NT's MM_MAXIMUM_WRITE_CLUSTER: 64 KiB per paging write */
+struct _FILE_OBJECT;
+typedef struct _MMPAGING_FILE {
+    struct _FILE_OBJECT *File;          /* the disk, opened once (referenced while the file exists) */
+    ULONG64 BaseOffset;                 /* bytes: where on the disk slot 0 is */
+    ULONG64 Size;                       /* slots (pages), slot 0 included and never used */
+    ULONG64 FreeSpace;                  /* slots that are clear in Bitmap */
+    ULONG64 Hint;                       /* next-fit: where the last allocation ended */
+    ULONG64 *Bitmap;                    /* 1 = slot in use; nonpaged pool */
+    ULONG Index;                        /* PageFileLow */
+    char Name[48];
+} MMPAGING_FILE, *PMMPAGING_FILE;
+extern PMMPAGING_FILE MmPagingFile[MI_MAX_PAGING_FILES];
+extern volatile ULONG MmNumberOfPagingFiles;
+/* Slots in use (slot 0 of each file aside), the slots they hold that
+ * belong to paged-pool pages (uncharged: mm/commit.c), all slots. PFN lock. */
+extern volatile ULONG64 MiPageFileSlotsInUse, MiPageFileSystemSlots, MiPageFileTotalSlots;
+/* A pagefile PTE (MMPTE_SOFTWARE): not valid, not transition, not prototype,
+ * PageFileHigh != 0 (a slot, never 0: 0 means "not in a file", so a
+ * demand-zero PTE stays one). */
+static inline BOOLEAN MiIsPageFilePte(ULONG64 v)
+{
+    return !(v & (MI_PTE_VALID | MI_PTE_TRANSITION | MI_PTE_PROTOTYPE)) && (v >> 32) != 0;
+}
+static inline ULONG64 MiMakePageFilePte(ULONG file, ULONG64 slot, ULONG mm)
+{
+    MMPTE p = { .u.Long = 0 };
+    p.u.Soft.PageFileLow = file;
+    p.u.Soft.PageFileHigh = slot;
+    p.u.Soft.Protection = mm;
+    return p.u.Long;
+}
+/* Open the disk NAME and use BYTES of it from OFFSET (0: to its end) as
+ * paging file; the commit limit grows by its slots. */
+NTSTATUS MiCreatePagingFile(const char *name, ULONG64 offset, ULONG64 bytes);
+/* The command line's `pagefile=` (after the I/O system is up; kmain). */
+void MmInitializePagingFiles(void);
+/* Tests: take the last paging file away again. Every page out in it is
+ * brought back first (paged pool by touching it); refused with
+ * STATUS_UNSUCCESSFUL while a process page is still out there. */
+NTSTATUS MiDeletePagingFile(void);
+/* PFN lock. Up to WANT contiguous free slots in one file: the first one
+ * and how many (0: the files are full). */
+ULONG MiAllocatePageFileSpace(ULONG want, ULONG *file, ULONG64 *first);
+/* PFN lock. Give back the slot pagefile PTE V names; SYSTEM: a paged-pool page's. */
+void MiReleasePageFileSpace(ULONG64 v, BOOLEAN system);
+/* PFN lock. Is the slot V names in use in its bitmap? (the PFN check) */
+BOOLEAN MiPageFileSlotInUse(ULONG64 v);
+ULONG64 MiCountPageFileBitsInUse(void);
+
+/* The modified page writer (mm/mpw.c). */
+void MiStartModifiedPageWriter(void);
+/* Wake it (not under the PFN lock or the dispatcher lock): whenever the
+ * modified list is not empty / only when its threshold is passed or memory
+ * is low (every allocation asks: MiSignalLowMemory). */
+void MiWakeModifiedPageWriter(void);
+void MiSignalModifiedPageWriter(void);
+/* Write clusters until the modified list is empty or nothing more can be
+ * written (tests, MiDeletePagingFile): pages written. Below DISPATCH_LEVEL. */
+ULONG64 MiFlushModifiedPages(void);
+/* Wait until no paging write is in flight (tests, for exact counters). */
+void MiWaitForPagingIdle(void);
+extern volatile ULONG64 MiPagesInFlight;    /* write or read I/O on them now */
+extern volatile ULONG64 MiMpwPagesWritten, MiMpwClusters, MiMpwWriteErrors, MiMpwRewrites, MiMpwRuns;
+extern volatile ULONG64 MiMpwClusterSizes[MI_WRITE_CLUSTER_PAGES + 1];
+extern volatile ULONG64 MiInPageReads, MiInPageErrors, MiCollidedFaults;
+/* Tests: called with the frames of each write cluster just before the
+ * write is sent (MiTestWriteHook; WriteInProgress set, PTEs in transition)
+ * and with the address of each in-page read just before it is sent
+ * (MiTestReadHook: ReadInProgress set); below DISPATCH_LEVEL, no lock held. */
+extern void (*MiTestWriteHook)(PFN_NUMBER *pages, ULONG count);
+extern void (*MiTestReadHook)(PVOID va);
+
+/* Hard faults (mm/pagefault.c): VA's PTE (valid page tables above it) is
+ * a pagefile PTE: read the page in and make it valid (PROCESS: its working
+ * set, whose address-space lock the caller holds; NULL: paged pool).
+ * STATUS_SUCCESS to retry the access; STATUS_IN_PAGE_ERROR for a process
+ * whose read failed (paged pool: KERNEL_DATA_INPAGE_ERROR 0x7A). */
+NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, struct _EPROCESS *process, ULONG64 error);
+/* PFN lock held on entry; a transition PTE names frame PFN, which is being
+ * read in: wait for that read (a collided fault), drop the lock. */
+NTSTATUS MiWaitForInPage(PFN_NUMBER pfn, KIRQL old);
+/* Charged-like frame for a page-in: waits, never refused (mm/pfn.c);
+ * NoWait: 0 at once when there is none (a read cluster's extra pages). */
+PFN_NUMBER MiAllocatePfnForPageIn(MI_PFN_USAGE usage);
+PFN_NUMBER MiAllocatePfnNoWait(MI_PFN_USAGE usage);
+/* Pages an in-page read may bring in at once (1: no read clustering), and
+ * how many came in besides the faulting ones (mm/pagefault.c). */
+#define MI_READ_CLUSTER_MAX 8
+extern ULONG MiReadClusterPages;
+extern volatile ULONG64 MiInPagePrefetched;
+/* Repurpose and free every standby frame (NT's MemoryPurgeStandbyList): how many. */
+ULONG64 MiPurgeStandbyList(void);
+/* User frames now on the standby list (their data is in a slot: mm/commit.c). */
+extern volatile ULONG64 MiStandbyUserPages;
+/* Below this many available pages only memory makers (the modified page
+ * writer, a thread sending an in-page read: KTHREAD.MemoryMaker) get a
+ * frame while a pagefile exists, so the path that frees memory never
+ * waits for memory (NT keeps MmMinimumFreePages for the same reason). */
+#define MI_MINIMUM_AVAILABLE_PAGES 96
 
 /* for the process manager (kernel/ps/process.c) */
 NTSTATUS MmCreateAddressSpace(PEPROCESS p);

@@ -69,6 +69,10 @@ static int mm_counters(KT_COUNTER *out, int max)
          * as pool, the MDL block went back to its lookaside list). */
         { "frame references held by MDL locks", MiMdlLockedFrames },
         { "frame references held by MDL user views", MiMdlViewFrames },
+        /* Paging (mm/pagefile.c, mm/mpw.c, mm/pagefault.c): every slot a
+         * test's pages took is given back, no paging I/O is left over. */
+        { "pagefile slots in use", MiPageFileSlotsInUse },
+        { "pages in paging I/O", MiPagesInFlight },
     };
     int n = 0;
     for (; n < (int)ARRAYSIZE(c) && n < max; n++)
@@ -86,7 +90,7 @@ void MmInitSystem(void)
     MiInitializeSystemPtes();
 
     PHYSICAL_ADDRESS vga = { 0xB8000 };
-    HalVgaSetBuffer(MmMapIoSpace(vga, 80 * 25 * 2, MmNonCached));
+    HalVgaSetBuffer(MmMapIoSpace(vga, HAL_VGA_WINDOW_BYTES, MmNonCached));
 
     MiInitializePools();
     MiVerifyPfnDatabase(TRUE);

@@ -2,10 +2,11 @@
  * Paged pool is really pageable. Its valid pages form the system working
  * set; trimming takes a page out of it: the PTE becomes a transition PTE
  * (not present, but still naming the frame) and the frame goes to the
- * modified list (nothing else holds its contents until the pagefile
- * exists). The next touch faults, and the fault handler finds the frame
- * still on its list and makes the PTE valid again: a soft fault, no I/O.
- * Such a fault may be taken only below DISPATCH_LEVEL.
+ * modified list. With a pagefile the modified page writer writes it out
+ * and it waits on the standby list; once its frame is repurposed the PTE
+ * is a pagefile PTE. A touch faults: a transition PTE is a soft fault (no
+ * I/O), a pagefile PTE a hard fault that reads the page back
+ * (mm/pagefault.c). Either may be taken only below DISPATCH_LEVEL.
  */
 #include "mm/mi.h"
 #include "mm/pool.h"
@@ -33,9 +34,12 @@ void MiDeletePagedPoolPage(PVOID va)
         MiReleasePfnLock(old);
         return;
     }
-    PFN_NUMBER pfn = pte->u.Trans.PageFrameNumber;
+    ULONG64 v = pte->u.Long;
     MiWritePteAndFlush(pte, 0);
     MI_PFN_ELEMENT(MiGetPteFrame(pte))->ShareCount--;   /* the page table's entry count */
-    MiDeleteTransitionPage(pfn);
+    if (MiIsPageFilePte(v))
+        MiReleasePageFileSpace(v, TRUE);   /* out in the pagefile: only the slot is left */
+    else
+        MiDeleteTransitionPage(((MMPTE *)&v)->u.Trans.PageFrameNumber);   /* a frame being read in too */
     MiReleasePfnLock(old);
 }

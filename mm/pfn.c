@@ -18,6 +18,7 @@ KSPIN_LOCK MmPfnLock;   /* mm/mi.h says what it guards */
 PFN_NUMBER MiUsageCount[MiUsageMax];   /* frames off the free lists, by owner */
 PFN_NUMBER MmNumberOfPhysicalPages;
 PFN_NUMBER MmAvailablePages;
+volatile ULONG64 MiStandbyUserPages;   /* mm/mi.h */
 
 MMPFNLIST MmZeroedPageListHead = { 0, ZeroedPageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
 MMPFNLIST MmFreePageListHead = { 0, FreePageList, MI_PFN_LIST_END, MI_PFN_LIST_END };
@@ -66,6 +67,8 @@ void MiInsertPageInList(PMMPFNLIST list, PFN_NUMBER pfn)
     list->Blink = pfn;
     list->Total++;
     e->PageLocation = list->ListName;
+    if (list->ListName == StandbyPageList && e->Usage == MiUsageUser)
+        MiStandbyUserPages++;
     update_available();
 }
 
@@ -91,12 +94,33 @@ void MiUnlinkPfnFromList(PFN_NUMBER pfn)
         MI_PFN_ELEMENT(e->Blink)->Flink = e->Flink;
     list->Total--;
     e->Flink = e->Blink = MI_PFN_LIST_END;
+    if (list->ListName == StandbyPageList && e->Usage == MiUsageUser)
+        MiStandbyUserPages--;
     update_available();
+}
+
+/* What a private frame's transition PTE V becomes when the frame is taken
+ * away: its pagefile PTE (OriginalPte: file and slot, written by the
+ * modified page writer) with the protection the transition PTE has now
+ * (NtProtectVirtualMemory may have changed it since the write). A private
+ * frame reaches the standby list only with a slot (mm/mpw.c): anything
+ * else would turn the page into zeros, so it is a corrupt database. */
+static ULONG64 private_backing_pte(PMMPFN e, PFN_NUMBER pfn, ULONG64 v)
+{
+    if (!MiIsPageFilePte(e->OriginalPte.u.Long) || !(v & MI_PTE_TRANSITION) || (v & MI_PTE_VALID) ||
+        MI_PTE_PFN(v) != pfn)
+        pfn_corrupt(0x99, pfn, e->OriginalPte.u.Long,
+                    "a standby private frame has no pagefile slot, or its PTE is not in transition to it");
+    MMPTE out = e->OriginalPte;
+    out.u.Soft.Protection = ((MMPTE *)&v)->u.Trans.Protection;
+    return out.u.Long;
 }
 
 /* Take a standby frame away from the PTE that still refers to it: the PTE
  * goes back to what it was before (OriginalPte), so a later touch finds the
- * data in backing store instead. */
+ * data in backing store instead: the image file for a shared image frame,
+ * the pagefile slot for a private or paged-pool frame (a hard fault). No
+ * TLB flush: the PTE was not valid before and is not after. */
 static void repurpose_standby(PFN_NUMBER pfn)
 {
     MI_ASSERT_PFN_LOCK_HELD();
@@ -115,17 +139,42 @@ static void repurpose_standby(PFN_NUMBER pfn)
         return;
     }
     if ((ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL)) {
-        /* A kernel PTE: the same in every address space. */
+        /* A kernel PTE (paged pool): the same in every address space. */
         if (MiIsPteAccessible(MiGetVirtualAddressMappedByPte(e->PteAddress)))
-            e->PteAddress->u.Long = e->OriginalPte.u.Long;
+            e->PteAddress->u.Long = private_backing_pte(e, pfn, e->PteAddress->u.Long);
+        e->OriginalPte.u.Long = 0;   /* the slot now belongs to the PTE */
         return;
     }
     /* A user PTE's self-map address names a PTE in *some* process: reach
      * the right one through the page table frame that holds it. */
     KIRQL old;
     PMMPTE table = MiMapPageInHyperspace(e->PteFrame, &old);
-    table[((ULONG64)e->PteAddress & (PAGE_SIZE - 1)) / sizeof(MMPTE)].u.Long = e->OriginalPte.u.Long;
+    PMMPTE pte = &table[((ULONG64)e->PteAddress & (PAGE_SIZE - 1)) / sizeof(MMPTE)];
+    pte->u.Long = private_backing_pte(e, pfn, pte->u.Long);
     MiUnmapPageInHyperspace(table, old);
+    e->OriginalPte.u.Long = 0;
+}
+
+/* NT's MemoryPurgeStandbyList (NtSetSystemInformation SystemMemoryListInformation):
+ * every standby frame is repurposed at once - its PTE goes back to the
+ * pagefile or the image file - and freed. For tests and the shell: the next
+ * touch of each of those pages is a hard fault (or an image fault). */
+ULONG64 MiPurgeStandbyList(void)
+{
+    ULONG64 n = 0;
+    KIRQL old = MiAcquirePfnLock();
+    while (MmStandbyPageListHead.Flink != MI_PFN_LIST_END) {
+        PFN_NUMBER pfn = MmStandbyPageListHead.Flink;
+        repurpose_standby(pfn);
+        MiUnlinkPfnFromList(pfn);
+        PMMPFN e = MI_PFN_ELEMENT(pfn);
+        e->PteDeleted = 1;
+        e->PrototypePte = 0;
+        MiInsertFreePage(pfn);
+        n++;
+    }
+    MiReleasePfnLock(old);
+    return n;
 }
 
 /* A frame just taken off a list becomes in use, by USAGE, with one reference. */
@@ -156,6 +205,19 @@ static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN
  *    their caller returns a status;
  *  - tests take frames as they are (they exhaust memory on purpose). */
 typedef enum { ALLOC_CHARGED, ALLOC_UNCHARGED, ALLOC_RAW } ALLOC_CLASS;
+
+/* May the current allocation take one of the last MI_MINIMUM_AVAILABLE_PAGES?
+ * Only with no pagefile (nothing can free memory then anyway: the old
+ * rules apply unchanged) or for a memory maker: the threads that write
+ * modified pages out and read pages in need a few frames (pool for the
+ * IRP, the driver's request, the scatter/gather list) to give many back. */
+static BOOLEAN may_take_last_frames(ALLOC_CLASS c)
+{
+    if (c == ALLOC_RAW || !MmNumberOfPagingFiles || MmAvailablePages > MI_MINIMUM_AVAILABLE_PAGES)
+        return TRUE;
+    PKTHREAD t = KiSchedulerReady ? KeGetCurrentThread() : NULL;
+    return t && t->MemoryMaker > 0;
+}
 
 static ALLOC_CLASS alloc_class(MI_PFN_USAGE usage)
 {
@@ -238,15 +300,21 @@ PFN_NUMBER MiAllocateContiguousPfns(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER
     return found;
 }
 
-static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
+static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls)
 {
     /* The low-memory signal below takes the dispatcher lock. */
     KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("allocating a frame may signal the working-set manager");
     KIRQL old = MiAcquirePfnLock();   /* at DISPATCH_LEVEL, as on NT */
     PFN_NUMBER pfn = MI_PFN_LIST_END;
     BOOLEAN is_zero = FALSE;
-    if (alloc_class(usage) == ALLOC_UNCHARGED && !MiUnchargedFrameAllowed()) {
+    /* A memory maker's pool (its IRP, the driver's request) is not refused
+     * for the commit headroom either: it is given back within the write. */
+    BOOLEAN maker = MmNumberOfPagingFiles && KiSchedulerReady && KeGetCurrentThread() &&
+                    KeGetCurrentThread()->MemoryMaker > 0;
+    if (cls == ALLOC_UNCHARGED && !maker && !MiUnchargedFrameAllowed()) {
         /* the frames left are promised to committed memory */
+    } else if (!may_take_last_frames(cls)) {
+        /* the last frames are the memory makers' (the pagefile writer's, the in-page reads') */
     } else if (zero && MmZeroedPageListHead.Total) {
         pfn = MmZeroedPageListHead.Flink;
         is_zero = TRUE;
@@ -270,6 +338,8 @@ static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero)
     return pfn;
 }
 
+static PFN_NUMBER wait_for_frame(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls);
+
 /* How long a charged allocation waits for a frame before the kernel calls
  * it what it is: an accounting bug (every promise is covered by a frame
  * that can be made available, so one must come). */
@@ -278,19 +348,49 @@ volatile ULONG64 MiFrameWaits;   /* how often a charged allocation had to wait *
 
 PFN_NUMBER MiAllocatePfn(MI_PFN_USAGE usage, BOOLEAN zero)
 {
-    PFN_NUMBER pfn = try_allocate(usage, zero);
-    if (pfn || alloc_class(usage) != ALLOC_CHARGED || KeGetCurrentIrql() >= DISPATCH_LEVEL)
+    ALLOC_CLASS cls = alloc_class(usage);
+    PFN_NUMBER pfn = try_allocate(usage, zero, cls);
+    if (pfn || cls != ALLOC_CHARGED || KeGetCurrentIrql() >= DISPATCH_LEVEL)
         return pfn;
+    return wait_for_frame(usage, zero, cls);
+}
+
+/* A page-in's frame. A paged-pool page coming back is uncharged, but its
+ * slot is given back as it comes in, so it takes nothing from the commit
+ * headroom (mm/commit.c): it waits like a charged frame, since a fault
+ * has nobody to refuse. */
+PFN_NUMBER MiAllocatePfnForPageIn(MI_PFN_USAGE usage)
+{
+    PFN_NUMBER pfn = try_allocate(usage, FALSE, ALLOC_CHARGED);
+    return pfn ? pfn : wait_for_frame(usage, FALSE, ALLOC_CHARGED);
+}
+
+PFN_NUMBER MiAllocatePfnNoWait(MI_PFN_USAGE usage)
+{
+    return try_allocate(usage, FALSE, ALLOC_CHARGED);
+}
+
+static PFN_NUMBER wait_for_frame(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls)
+{
+    PFN_NUMBER pfn;
     /* A fault on committed memory never fails for want of a frame (NT's
      * MiEnsureAvailablePageOrWait): wait while others give frames back and
-     * the working-set manager runs. */
+     * the working-set manager and the modified page writer run. The limit
+     * counts only time in which the writer made no progress: paging to a
+     * slow disk may take long, but never forever. */
     MiFrameWaits++;
+    ULONG64 progress = MiMpwPagesWritten + MiInPageReads;
     for (ULONG waited = 0; waited < MiFrameWaitLimitMs; waited += 10) {
         MiSignalLowMemory();
+        MiWakeModifiedPageWriter();
         LARGE_INTEGER ten = { -KI_MS(10) };
         KeDelayExecutionThread(KernelMode, FALSE, &ten);
-        if ((pfn = try_allocate(usage, zero)) != 0)
+        if ((pfn = try_allocate(usage, zero, cls)) != 0)
             return pfn;
+        if (MiMpwPagesWritten + MiInPageReads != progress) {
+            progress = MiMpwPagesWritten + MiInPageReads;
+            waited = 0;
+        }
     }
     KeBugCheckRule(NO_PAGES_AVAILABLE, MmModifiedPageListHead.Total, MmAvailablePages, MmTotalCommittedPages,
                    MiCommitLimit(),
@@ -306,6 +406,12 @@ void MiInsertFreePage(PFN_NUMBER pfn)
     MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
     MiUsageCount[e->Usage]--;
+    /* A private or paged-pool frame that still holds a pagefile slot (its
+     * PTE went while it was on standby or being written): the slot goes
+     * with it. (A shared image frame's OriginalPte names the image.) */
+    if (!e->PrototypePte && MiIsPageFilePte(e->OriginalPte.u.Long))
+        MiReleasePageFileSpace(e->OriginalPte.u.Long, (ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL));
+    e->OriginalPte.u.Long = 0;
     e->Usage = MiUsageFree;
     e->PteAddress = NULL;
     e->PteDeleted = 0;
@@ -335,12 +441,29 @@ void MiMakeTransitionPageActive(PFN_NUMBER pfn)
 {
     MI_ASSERT_PFN_LOCK_HELD();
     PMMPFN e = MI_PFN_ELEMENT(pfn);
+    if (e->ReadInProgress)
+        pfn_corrupt(0x99, pfn, e->ReferenceCount, "a frame still being read in was mapped (collided faults wait)");
     if (e->PageLocation == ModifiedPageList || e->PageLocation == StandbyPageList) {
         MiUnlinkPfnFromList(pfn);
         e->PageLocation = ActiveAndValid;
         e->ReferenceCount = 1;
+        /* A resident page holds no pagefile slot (mm/commit.c counts on
+         * it): the copy in the file is given up, and the page is the only
+         * copy again - written out anew if it is trimmed. (NT keeps the
+         * slot of a clean page; mdlos trades that write for exact commit
+         * accounting, docs/paging.md.) */
+        if (!e->PrototypePte && MiIsPageFilePte(e->OriginalPte.u.Long)) {
+            MiReleasePageFileSpace(e->OriginalPte.u.Long,
+                                   (ULONG64)e->PteAddress >= (ULONG64)MiGetPteAddress((void *)0xFFFF800000000000ULL));
+            e->OriginalPte.u.Long = 0;
+            e->Modified = 1;
+        }
     } else {
-        e->ReferenceCount++;   /* still held by an MDL lock: just mapped again */
+        /* Held by an MDL lock, or by the modified page writer's write in
+         * flight (its completion decides about the slot): mapped again. */
+        if (e->PageLocation == TransitionPage)
+            e->PageLocation = ActiveAndValid;
+        e->ReferenceCount++;
     }
     e->ShareCount++;
 }
@@ -539,6 +662,7 @@ static BOOLEAN read_named_pte(PMMPFN e, ULONG64 *out)
 BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
 {
     PFN_NUMBER per_location[8] = { 0 };
+    ULONG64 in_flight = 0;
     KIRQL old = MiAcquirePfnLock();
     BOOLEAN ok = FALSE;
 
@@ -557,6 +681,12 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                 VERIFY(FALSE, 0x8F, pfn, "%s list: frame %#llx (location %s, refs %u, shares %u) is inconsistent",
                        MiListName(l), (unsigned long long)pfn, MiListName(e->PageLocation), e->ReferenceCount,
                        e->ShareCount);
+            }
+            if (l == ModifiedPageList && !e->PrototypePte && MiIsPageFilePte(e->OriginalPte.u.Long)) {
+                /* A modified page is the only copy: any slot it had was given back. */
+                MiReleasePfnLock(old);
+                VERIFY(FALSE, 0x99, pfn, "modified frame %#llx still holds pagefile slot %#llx",
+                       (unsigned long long)pfn, (unsigned long long)e->OriginalPte.u.Long);
             }
             if (l == StandbyPageList || l == ModifiedPageList) {
                 /* A transition frame is still named by its PTE (a shared
@@ -592,6 +722,35 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx has location %u", (unsigned long long)pfn, e->PageLocation);
             }
             per_location[e->PageLocation]++;
+            /* Paging I/O: a frame being read in is in TransitionPage (on no
+             * list, referenced by the read) and only there; one being
+             * written is referenced by the write, in TransitionPage or, if
+             * a fault mapped it meanwhile, active; each counts in
+             * MiPagesInFlight. A private frame on the standby list has its
+             * contents in a pagefile slot, and that slot is in use. */
+            in_flight += e->ReadInProgress + e->WriteInProgress;
+            if ((e->PageLocation == TransitionPage && !e->ReadInProgress && !e->WriteInProgress) ||
+                (e->ReadInProgress && (e->PageLocation != TransitionPage || e->WriteInProgress)) ||
+                ((e->ReadInProgress || e->WriteInProgress) && e->ReferenceCount == 0)) {
+                MiReleasePfnLock(old);
+                VERIFY(FALSE, 0x99, pfn, "frame %#llx: location %s, read %u, write %u, refs %u: not a paging-I/O state",
+                       (unsigned long long)pfn, MiListName(e->PageLocation), e->ReadInProgress, e->WriteInProgress,
+                       e->ReferenceCount);
+            }
+            if (e->PageLocation == StandbyPageList && !e->PrototypePte &&
+                (!MiIsPageFilePte(e->OriginalPte.u.Long) || !MiPageFileSlotInUse(e->OriginalPte.u.Long))) {
+                MiReleasePfnLock(old);
+                VERIFY(FALSE, 0x99, pfn, "private standby frame %#llx has no pagefile slot in use (OriginalPte %#llx)",
+                       (unsigned long long)pfn, (unsigned long long)e->OriginalPte.u.Long);
+            }
+            if (e->PageLocation == TransitionPage && !e->PteDeleted && !e->ShareCount) {
+                ULONG64 v;
+                if (read_named_pte(e, &v) && (!(v & MI_PTE_TRANSITION) || (v & MI_PTE_VALID) || MI_PTE_PFN(v) != pfn)) {
+                    MiReleasePfnLock(old);
+                    VERIFY(FALSE, 0x99, pfn, "frame %#llx is in paging I/O but its PTE %p holds %#llx",
+                           (unsigned long long)pfn, e->PteAddress, (unsigned long long)v);
+                }
+            }
             if (e->PageLocation == ActiveAndValid && e->ReferenceCount == 0) {
                 MiReleasePfnLock(old);
                 VERIFY(FALSE, 0x99, pfn, "frame %#llx is in use (%s) with no reference", (unsigned long long)pfn,
@@ -644,6 +803,24 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal)
             VERIFY(FALSE, 0x99, 0, "the %s frame count says %llu but %u frames belong to it", MiUsageName(u),
                    (unsigned long long)MiUsageCount[u], MiCountPfnsByUsage(u));
         }
+    }
+    if (in_flight != MiPagesInFlight) {
+        MiReleasePfnLock(old);
+        VERIFY(FALSE, 0x99, 0, "%llu frames are in paging I/O but MiPagesInFlight says %llu",
+               (unsigned long long)in_flight, (unsigned long long)MiPagesInFlight);
+    }
+    if (MiCountPageFileBitsInUse() != MiPageFileSlotsInUse) {
+        MiReleasePfnLock(old);
+        VERIFY(FALSE, 0x99, 0, "the pagefile bitmaps hold %llu slots in use but MiPageFileSlotsInUse says %llu",
+               (unsigned long long)MiCountPageFileBitsInUse(), (unsigned long long)MiPageFileSlotsInUse);
+    }
+    ULONG64 standby_user = 0;
+    for (PFN_NUMBER pfn = MmStandbyPageListHead.Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink)
+        standby_user += MI_PFN_ELEMENT(pfn)->Usage == MiUsageUser;
+    if (standby_user != MiStandbyUserPages) {
+        MiReleasePfnLock(old);
+        VERIFY(FALSE, 0x99, 0, "%llu user frames on the standby list but MiStandbyUserPages says %llu",
+               (unsigned long long)standby_user, (unsigned long long)MiStandbyUserPages);
     }
     if (MmAvailablePages != MmZeroedPageListHead.Total + MmFreePageListHead.Total + MmStandbyPageListHead.Total) {
         MiReleasePfnLock(old);

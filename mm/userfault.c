@@ -12,6 +12,8 @@
  *     memory is an access violation;
  *   - transition PTE: the frame is still on the modified/standby list,
  *     take it back (a soft fault: MiResolveTransitionFault, mm/wslist.c);
+ *   - pagefile PTE: the page is out in a pagefile slot, read it back (a
+ *     hard fault: MiResolvePageFileFault, mm/pagefault.c);
  *   - demand-zero PTE, or an untouched page of a MemCommit region: a fresh
  *     zeroed frame (MiResolveDemandZeroFault); a guard page first grows the
  *     stack, or fires once elsewhere (MiCheckForUserStackOverflow);
@@ -85,6 +87,10 @@ static ULONG delete_page(PEPROCESS p, PVOID va)
         MiWriteUserPte(pte, 0);
         p->Vm.Counters.PrivatePages--;
         MiDeleteTransitionPage(((MMPTE *)&v)->u.Trans.PageFrameNumber);
+    } else if (MiIsPageFilePte(v)) {
+        MiWriteUserPte(pte, 0);
+        p->Vm.Counters.PrivatePages--;
+        MiReleasePageFileSpace(v, FALSE);   /* out in the pagefile: only its slot to give back */
     } else {
         MiWriteUserPte(pte, 0);   /* committed, never touched: nothing to free */
         p->Vm.Counters.PrivatePages--;
@@ -245,6 +251,8 @@ void MiSetUserPageProtection(PEPROCESS p, PVOID va, ULONG mm)
         MiWritePteAndFlush(pte, keep | MiUserPteFlags(mm));
     } else if (v & MI_PTE_TRANSITION) {
         pte->u.Trans.Protection = mm;
+    } else if (MiIsPageFilePte(v)) {
+        pte->u.Soft.Protection = mm;   /* still out: the slot stays, the protection changes */
     } else {
         MiWritePteAndFlush(pte, MiDemandZeroPte(mm));
     }
@@ -383,6 +391,25 @@ static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PM
     return STATUS_SUCCESS;
 }
 
+/* Working-set replacement (NT's MiDoReplacement, simplified): memory is
+ * short and a pagefile could take pages, so the faulting process gives up
+ * some of its own working set before it takes a frame. Without this a
+ * process that holds most of memory waits for a frame under its own
+ * address-space lock, which the working-set manager then cannot take to
+ * trim it (it only tries the lock): nothing would reach the modified page
+ * writer, and no frame would ever come (0x4D). Done before the PTE is
+ * read, so the fault sees what the trim left. Only while the modified
+ * list is short of what the writer needs to keep frames coming. */
+#define MI_REPLACEMENT_PAGES 64
+static void MiReplaceWorkingSetEntries(PEPROCESS p)
+{
+    if (!MmNumberOfPagingFiles || MmAvailablePages >= MI_LOW_MEMORY_PAGES ||
+        MmModifiedPageListHead.Total >= MI_LOW_MEMORY_PAGES / 2 || p->Vm.Count <= MI_REPLACEMENT_PAGES)
+        return;
+    MiTrimWorkingSet(&p->Vm, MI_REPLACEMENT_PAGES, MiTrimFirstEntry);
+    MiWakeModifiedPageWriter();
+}
+
 /* The PTE (and the VAD) say which kind of fault this is; each kind has its
  * routine. NT's MiDispatchFault, with MmAccessFault's user-space part. */
 static NTSTATUS MiDispatchFault(PEPROCESS p, ULONG64 va, ULONG64 error)
@@ -407,6 +434,8 @@ static NTSTATUS MiDispatchFault(PEPROCESS p, ULONG64 va, ULONG64 error)
     }
     if (v & MI_PTE_TRANSITION)
         return MiResolveTransitionFault(page, pte, p, error);
+    if (MiIsPageFilePte(v))
+        return MiResolvePageFileFault(page, pte, p, error);   /* a hard fault (mm/pagefault.c) */
     if ((v & MI_PTE_COMMITTED) || (v == 0 && vad->Type == VadPrivate && vad->MemCommit))
         return MiResolveDemandZeroFault(p, vad, page, pte, v, error);
     if ((v == 0 || MiIsPrototypeFormatPte(v)) && vad->Type == VadImage)
@@ -422,6 +451,7 @@ NTSTATUS MiUserFault(PEPROCESS p, ULONG64 va, ULONG64 error, BOOLEAN user_mode)
     if (!p || p == &PsInitialSystemProcess)
         return STATUS_ACCESS_VIOLATION;
     KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    MiReplaceWorkingSetEntries(p);
     NTSTATUS s = MiDispatchFault(p, va, error);
     KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     return s;
@@ -524,8 +554,9 @@ void MmFreeAddressSpaceRoot(PEPROCESS p)
  * or as soon as MiAllocatePfn sees available pages fall under the low
  * mark, it visits each process (attaching to its address space) and trims
  * its working set (half of it, from the front of its list). Trimmed
- * private pages stay in memory on the modified list until the pagefile
- * exists, and come back by soft faults if touched again. */
+ * private pages go to the modified list; with a pagefile the modified page
+ * writer (mm/mpw.c) writes them out and they become available (standby),
+ * without one they stay there. A touch meanwhile is a soft fault. */
 KEVENT MiWorkingSetManagerEvent;
 static volatile BOOLEAN wsm_ready;
 ULONG64 MiWorkingSetManagerRuns, MiWorkingSetManagerTrimmed;
@@ -538,11 +569,17 @@ void MiSignalLowMemory(void)
     MI_ASSERT_PFN_LOCK_NOT_HELD("nothing may be signalled inside the PFN lock");
     if (wsm_ready && MmAvailablePages < MI_LOW_MEMORY_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
         KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
+    MiSignalModifiedPageWriter();
 }
 
 static ULONG trim_some(PEPROCESS p, ULONG want)
 {
-    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    /* Only tried, as NT's working-set manager tries the working-set lock:
+     * the process may be waiting, under its lock, for a frame (or a read)
+     * that this very trim is to make possible - skip it this time. */
+    LARGE_INTEGER now = { 0 };
+    if (KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, &now) != STATUS_WAIT_0)
+        return 0;
     /* From the front of the list, each hole filled by the last entry: a
      * cheap clock, not a strict oldest-first order. */
     ULONG n = MiTrimWorkingSet(&p->Vm, want, MiTrimFirstEntry);
@@ -557,6 +594,12 @@ static void working_set_manager(PVOID ctx)
         LARGE_INTEGER second = { -KI_MS(1000) };
         KeWaitForSingleObject(&MiWorkingSetManagerEvent, Executive, KernelMode, FALSE, &second);
         if (MmAvailablePages >= MI_LOW_MEMORY_PAGES)
+            continue;
+        /* With a pagefile, trimmed pages become available once written:
+         * while the modified list already holds what is missing, let the
+         * writer work instead of trimming more (and faulting it back). */
+        MiWakeModifiedPageWriter();
+        if (MmNumberOfPagingFiles && MmModifiedPageListHead.Total >= MI_LOW_MEMORY_PAGES)
             continue;
         MiWorkingSetManagerRuns++;
         /* Visit the processes one at a time; the list may change while we
@@ -584,6 +627,7 @@ static void working_set_manager(PVOID ctx)
             KeUnstackDetachProcess(&saved);
             PsDereferenceProcess(victim);
         }
+        MiWakeModifiedPageWriter();
     }
 }
 
@@ -593,4 +637,5 @@ void MiStartWorkingSetManager(void)
     PKTHREAD t = KeCreateSystemThread(working_set_manager, NULL, LOW_REALTIME_PRIORITY, "wsmanager");
     ASSERT(t);
     wsm_ready = TRUE;
+    MiStartModifiedPageWriter();
 }

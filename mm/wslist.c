@@ -158,19 +158,21 @@ static inline void eliminate(PMMSUPPORT ws, PVOID va)
         return;
     }
     /* The PTE keeps the frame and the protection (paged pool is always
-     * MM_READWRITE, what its valid PTE says). The D bit the CPU kept says whether the page changed since the
-     * frame was known clean. A frame that holds the only copy of its page
-     * (paged pool, private pages: there is no pagefile) is Modified from
-     * birth, so it goes to the modified list either way and waits there
-     * for a touch (or stays active while an MDL holds it); only a frame
-     * known clean reaches the standby list. */
+     * MM_READWRITE, what its valid PTE says). The D bit the CPU kept says
+     * whether the page changed since the frame was known clean. A frame
+     * that holds the only copy of its page (paged pool, private pages) is
+     * Modified from birth, so it goes to the modified list and waits there
+     * for the modified page writer (mm/mpw.c) or a touch (or stays active
+     * while an MDL holds it); only a frame whose contents are in a pagefile
+     * slot (OriginalPte, set by the writer) reaches the standby list. A
+     * frame the writer is writing keeps that slot here: the write's
+     * completion decides about it. */
     MMPTE t = { .u.Long = 0 };
     t.u.Trans.Transition = 1;
     t.u.Trans.Protection = is_system(ws) ? MM_READWRITE : MiPteProtection(v);   /* paged pool: always */
     t.u.Trans.PageFrameNumber = pfn;
     if (v & MI_PTE_DIRTY)
         e->Modified = 1;
-    e->OriginalPte.u.Long = 0;   /* no backing store yet */
     MiWritePteAndFlush(pte, t.u.Long);
     e->ShareCount--;
     MiDecrementReferenceCount(pfn);
@@ -245,6 +247,8 @@ NTSTATUS MiResolveTransitionFault(PVOID va, PMMPTE pte, PEPROCESS process, ULONG
         return v.u.Hard.Valid ? STATUS_SUCCESS : STATUS_ACCESS_VIOLATION;
     }
     PFN_NUMBER pfn = v.u.Trans.PageFrameNumber;
+    if (MI_PFN_ELEMENT(pfn)->ReadInProgress)
+        return MiWaitForInPage(pfn, old);   /* a collided fault: another fault is reading it in (mm/pagefault.c) */
     MiMakeTransitionPageActive(pfn);
     MiWritePteAndFlush(pte, (pfn << PAGE_SHIFT) | bits);
     if (!process) {

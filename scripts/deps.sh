@@ -13,6 +13,7 @@ need() { # need COMMAND-OR-PATH PACKAGE
     esac
 }
 need qemu-system-x86_64 qemu-system-x86
+need /usr/share/qemu/qboot.rom qemu-system-data   # the firmware of make test's direct boots
 need nasm nasm
 need grub-mkrescue grub-common
 need /usr/lib/grub/i386-pc/multiboot2.mod grub-pc-bin

@@ -120,12 +120,21 @@ def run_tests(root, spec, kernel_tests, host_tests, timeout, mem):
     args = argparse.Namespace(kernel=os.path.join(root, "build", "kernel.elf"),
                               pattern=boot_pattern(spec, kernel_tests) if kernel_tests else "no.such.test", mem=mem,
                               timeout=timeout, bugcheck_timeout=timeout, cmdline="",
-                              jobs=max(2, os.cpu_count() or 2), user_tests=False, user_timeout=timeout)
+                              jobs=max(2, os.cpu_count() or 2), shards=1, user_shards=1, user_tests=False,
+                              user_timeout=timeout)
     r = GradeRunner(args)
     with cf.ThreadPoolExecutor(max_workers=args.jobs) as pool:
         if kernel_tests:
-            for f in pool.submit(r.main_boot, pool).result():
-                f.result()
+            # One boot (resumed after a crash or a hang); each bugcheck test
+            # it defers is queued on POOL the moment its DEFER line arrives.
+            r.main_boot(pool)
+            while True:
+                with r.lock:
+                    pending = [f for f in r.bugcheck_futures if not f.done()]
+                if not pending:
+                    break
+                for f in pending:
+                    f.result()
     # The host tests (GDB sessions) one at a time, after the boots: GDB
     # connects to a QEMU that must be listening within its timeout, which a
     # loaded machine (300 submissions) must not be able to break.

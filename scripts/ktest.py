@@ -18,12 +18,14 @@ Python 3 standard library only.
 import argparse
 import concurrent.futures as cf
 import fnmatch
+import json
 import os
 import re
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mdlosqemu as mq  # noqa: E402
@@ -207,6 +209,21 @@ def crashed_test(b):
     return None if summary else running
 
 
+def shard_of(name, shards, salt):
+    """kernel/rtl RtlTestInShard's hash: the shard NAME goes to."""
+    suite = name.rsplit(".", 1)[0] if "." in name else name
+    h = 2166136261
+    for c in suite.encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    h ^= (salt * 0x9E3779B9) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h % shards
+
+
 def judge_ktest_boot_fail_lines(b):
     out = []
     for _, line in b.lines:
@@ -222,6 +239,14 @@ class Runner:
         self.patterns = [p for p in args.pattern.split(",") if p]
         self.lock = threading.Lock()
         self.results = []
+        self.shard_results = {}      # test name -> index in results (report_shard)
+        self.deferred = set()        # bugcheck tests whose boot is queued
+        self.bugcheck_futures = []
+        self.times = {}              # test name -> seconds in this run (record_times)
+        self.shares = {"kernel": [], "user": []}   # per shard boot: [(its tests, all tests)]
+        self.old_times = self.load_times()
+        self.kernel_salt = self.best_salt(args.shards, False)
+        self.user_salt = self.best_salt(args.user_shards, True)
 
     def wanted(self, name):
         return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
@@ -242,13 +267,119 @@ class Runner:
         return b
 
     # ---- 1 and 2: the kernel's own tests ----
-    def main_boot(self, pool):
+    # The ordinary tests are split over --shards boots run at once
+    # (ktest.shard=I/N: the kernel keeps the tests whose name hashes to I,
+    # kernel/rtl RtlTestInShard), each ending with the KTEST_FINAL checks.
+    # Each boot names its bugcheck tests first; their boots are queued the
+    # moment the line arrives, not when the boot ends.
+    def shard_name(self, base, i, n):
+        return base if n == 1 else f"{base}-{i + 1}of{n}"
+
+    # The shards are as long as their slowest: the runner keeps each test's
+    # time from the last run (build/test-logs/test-times.json) and picks the
+    # hash salt that splits those times most evenly (a cold run takes 0).
+    TIMES = os.path.join(LOGS, "test-times.json")
+
+    def load_times(self):
+        try:
+            with open(self.TIMES) as f:
+                return {k: float(v) for k, v in json.load(f).items()}
+        except (OSError, ValueError, AttributeError):
+            return {}
+
+    def record_times(self, b):
+        running, t0 = None, 0.0
+        with self.lock:
+            for t, line in b.lines:
+                m = RUN_RE.match(line)
+                if m:
+                    running, t0 = m.group(1), t
+                    continue
+                m = PASS_RE.match(line) or FAIL_RE.match(line)
+                if m and m.group(1) == running:
+                    self.times[running] = round(t - t0, 3)
+                    running = None
+
+    SHARE_RE = re.compile(r"^\[ktest\] shard \S+: (\d+) of (\d+) tests$")
+
+    def count_shares(self, kind, b, shards):
+        if shards > 1:
+            with self.lock:
+                self.shares[kind].append([(int(m.group(1)), int(m.group(2))) for _, line in b.lines
+                                          for m in [self.SHARE_RE.match(line)] if m])
+
+    def check_shares(self):
+        """A split that lost or doubled a test would still end green: the
+        shares each boot (each user test program) announced must add up to
+        the whole, and a boot that announced nothing is a failure too."""
+        bad = []
+        for kind, n in (("kernel", self.args.shards), ("user", self.args.user_shards)):
+            boots = self.shares[kind]
+            if n == 1 or not boots:
+                continue
+            if any(not b for b in boots):
+                bad.append(f"a {kind} shard boot never said its share (no '[ktest] shard' line)")
+                continue
+            mine = sum(x for b in boots for x, _ in b)
+            whole = sum(y for b in boots for _, y in b)
+            if whole != mine * n:
+                bad.append(f"the {n} {kind} shards ran {mine} tests of {whole // n}")
+        if any(self.shares.values()):
+            self.report([Outcome("runner.shards_add_up_to_the_whole", not bad, "; ".join(bad))])
+
+    def best_salt(self, shards, user):
+        """The salt (0-255) whose split of the known test times has the
+        smallest largest shard."""
+        if shards == 1:
+            return 0
+        known = {k: v for k, v in self.old_times.items()
+                 if not k.startswith("host:") and k.startswith("user.") == user and self.wanted(k)}
+        best, best_cost = 0, None
+        for salt in range(256):
+            load = [0.0] * shards
+            for name, secs in known.items():
+                load[shard_of(name, shards, salt)] += secs
+            if best_cost is None or max(load) < best_cost:
+                best, best_cost = salt, max(load)
+        return best
+
+    def report_shard(self, outcomes):
+        """Like report, for the shards of one run: a test every shard runs
+        (KTEST_FINAL) is one result, failed if it failed in any shard."""
+        with self.lock:
+            keep = []
+            for o in outcomes:
+                k = self.shard_results.get(o.name)
+                if k is None:
+                    self.shard_results[o.name] = len(self.results) + len(keep)
+                    keep.append(o)
+                elif not o.ok and self.results[k].ok:
+                    self.results[k] = o
+                    print(f"FAIL {o.name}: {o.message}" + (f"  [log: {os.path.relpath(o.log, ROOT)}]" if o.log else ""),
+                          flush=True)
+        self.report(keep)
+
+    def defer(self, pool, line):
+        m = DEFER_RE.match(line)
+        if m:
+            with self.lock:
+                if m.group(1) in self.deferred:
+                    return
+                self.deferred.add(m.group(1))
+                self.bugcheck_futures.append(pool.submit(self.bugcheck_test, m.group(1)))
+
+    def main_boot(self, pool, shard=0, shards=1):
         cmdline = f"ktest={self.args.pattern} verifier=1 test.mem_mib={self.args.mem}"
+        if shards > 1:
+            cmdline += f" ktest.shard={shard}/{shards}/{self.kernel_salt}"
         if self.args.cmdline:
             cmdline += " " + self.args.cmdline   # options for the tests (make fuzz: fuzz.n=, fuzz.seed=)
-        b = self.boot("ktest-main", cmdline, self.args.timeout)
-        self.report(judge_ktest_boot(b, "ktest-main"))
-        deferred = [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
+        name = self.shard_name("ktest-main", shard, shards)
+        echo = lambda line: self.defer(pool, line)  # noqa: E731
+        b = self.boot(name, cmdline, self.args.timeout, echo=echo)
+        self.record_times(b)
+        self.count_shares("kernel", b, shards)
+        self.report_shard(judge_ktest_boot(b, name))
         # A test that crashes, hangs or triple-faults the boot takes the rest
         # of the run with it: it is reported above; boot again and carry on
         # with the test after it, so every test still gets its verdict.
@@ -257,10 +388,10 @@ class Runner:
             if not crashed:
                 break
             print(f"note: resuming the kernel tests after {crashed}", flush=True)
-            b = self.boot(f"ktest-main-resume-{attempt}", f"{cmdline} ktest.after={crashed}", self.args.timeout)
-            self.report(judge_ktest_boot(b, f"ktest-main-resume-{attempt}"))
-            deferred += [m.group(1) for _, line in b.lines for m in [DEFER_RE.match(line)] if m]
-        return [pool.submit(self.bugcheck_test, name) for name in deferred]
+            b = self.boot(f"{name}-resume-{attempt}", f"{cmdline} ktest.after={crashed}", self.args.timeout,
+                          echo=echo)
+            self.record_times(b)
+            self.report_shard(judge_ktest_boot(b, f"{name}-resume-{attempt}"))
 
     def bugcheck_test(self, name):
         b = self.boot(name, f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
@@ -271,10 +402,15 @@ class Runner:
     def user_tests_wanted(self):
         return self.args.user_tests and any(could_match_user(p) for p in self.patterns)
 
-    def user_boot(self):
+    def user_boot(self, shard=0, shards=1):
         cmdline = f"utest={self.args.pattern} test.mem_mib={self.args.mem}"
-        b = self.boot("utest-main", cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
-        self.report(judge_user_boot(b))
+        if shards > 1:
+            cmdline += f" utest.shard={shard}/{shards}/{self.user_salt}"
+        name = self.shard_name("utest-main", shard, shards)
+        b = self.boot(name, cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
+        self.record_times(b)
+        self.count_shares("user", b, shards)
+        self.report(judge_user_boot(b, name))
 
     # ---- 3: host-side tests ----
     def host_tests(self):
@@ -291,6 +427,8 @@ class Runner:
             "runner.reports_a_leaked_msix_entry": self.t_leaked_msix,
             "build.hidden_tests_with_one_base_name_both_run": self.t_extra_same_base_name,
             "layout.prefix_names_its_folder": self.t_layout,
+            "boot.grub_iso_runs_the_kernel_tests": self.t_grub_kernel,
+            "boot.grub_iso_modules_run_as_user_programs": self.t_grub_user,
             "boot.refuses_cpu_without_long_mode": self.t_no_long_mode,
             "boot.refuses_cpu_without_nx": self.t_no_nx,
             "gdb.breaks_at_kmain_with_source": self.t_gdb_kmain,
@@ -309,19 +447,30 @@ class Runner:
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
             **labhost.host_tests(self),   # the labs' host tests (docs/labs/), with their points
+            "paging.user_tests_on_a_64mib_machine": self.t_paging_user,
+            "gdb.pagefile_and_pt_show_a_page_that_is_out": self.t_gdb_pagefile,
+            "paging.kernel_tests_with_a_pagefile": self.t_paging_kernel,
+            "paging.write_error_keeps_the_page": self.t_paging_write_error,
+            "paging.read_error_ends_the_process": self.t_paging_read_error,
+            "paging.paged_pool_read_error_is_0x7a": self.t_paging_pool_read_error,
+            "vblk.direct_chains_when_indirect_is_off": self.t_vblk_noindirect,
+            "gdb.vq_and_one_read_walked_from_ntreadfile_to_ring3": self.t_gdb_vq_walk,
         }
 
     def run_host_test(self, name, fn):
+        t0 = time.monotonic()
         try:
             ok, msg = fn(name)
         except Exception as e:  # a broken host test is a failed test, never a crash of the runner
             ok, msg = False, f"{type(e).__name__}: {e}"
+        with self.lock:
+            self.times["host:" + name] = round(time.monotonic() - t0, 3)
         self.report([Outcome(name, ok, msg, log_path(name) if not ok and os.path.exists(log_path(name)) else None)])
 
-    def expect_failure(self, name, test, timeout, want):
+    def expect_failure(self, name, test, timeout, want, **kw):
         """Boot the manual test TEST and check that the runner's own judging
         reports it as a failure of TEST whose message contains WANT."""
-        b = self.boot(name, f"ktest={test}", timeout)
+        b = self.boot(name, f"ktest={test}", timeout, **kw)
         outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
         hits = [o for o in outs if o.name == test and want in o.message]
         if hits:
@@ -352,7 +501,10 @@ class Runner:
         return self.expect_failure(name, "selftest.fails_on_purpose", 60, "1 + 1 == 3")
 
     def t_hanging(self, name):
-        return self.expect_failure(name, "selftest.hangs_on_purpose", 8, "hung")
+        # The test spins: 3 s from its RUN line prove the runner reports the
+        # hang (the boot before it does not count against it).
+        return self.expect_failure(name, "selftest.hangs_on_purpose", 3, "hung",
+                                   timeout_from=r"^\[ktest\] RUN  selftest\.hangs_on_purpose$")
 
     def t_triple(self, name):
         return self.expect_failure(name, "selftest.triple_faults_on_purpose", 60, "triple fault")
@@ -427,6 +579,36 @@ class Runner:
         return False, "judged: " + ("; ".join(f"{'PASS' if o.ok else 'FAIL'} {o.name}: {o.message}" for o in outs)
                                     or "nothing")
 
+    # ---- the GRUB ISO, end to end ----
+    # Every other boot goes the direct way (QEMU -kernel, qboot: see
+    # mdlosqemu.py); these two boot what `make run` boots - SeaBIOS, GRUB,
+    # multiboot2, the command line in grub.cfg, the user programs as GRUB
+    # modules - so that path stays tested, with the firmware's own BAR
+    # assignment (qboot leaves that to drivers/pci).
+    GRUB_KTESTS = "boot.*,pci.*,vblk.*,vga.*"
+    GRUB_UTESTS = "user.libc.*,user.pci.*"
+
+    def t_grub_kernel(self, name):
+        b = self.boot(name, f"ktest={self.GRUB_KTESTS} verifier=1 test.mem_mib={self.args.mem}", 90, loader="grub")
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if sum(o.ok for o in outs) < 10:
+            bad.append(f"only {sum(o.ok for o in outs)} of the {self.GRUB_KTESTS} tests passed")
+        if not re.search(r'^Loaded by GRUB .*; command line "ktest=', b.text(), re.M):
+            bad.append("the kernel does not say GRUB loaded it with the command line of grub.cfg")
+        if not re.search(r"^pci: \d+ BARs checked, 0 placed by the bus driver$", b.text(), re.M):
+            bad.append("under SeaBIOS the PCI bus driver did not keep the firmware's BARs")
+        return (not bad), "; ".join(bad[:5])
+
+    def t_grub_user(self, name):
+        b = self.boot(name, f"utest={self.GRUB_UTESTS} test.mem_mib={self.args.mem}", 90, stop_when=KD_BANNER_RE,
+                      loader="grub")
+        outs = judge_user_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if sum(o.ok for o in outs) < 5:
+            bad.append(f"only {sum(o.ok for o in outs)} user tests passed")
+        return (not bad), "; ".join(bad[:5])
+
     def expect_refusal(self, name, cpu, want):
         b = mq.boot(self.args.kernel, "", timeout=30, mem=self.args.mem, log_path=log_path(name),
                     qemu_args=["-cpu", cpu], stop_when=re.escape(want))
@@ -497,15 +679,19 @@ class Runner:
             return True, ""
         return False, "passed: " + (", ".join(sorted(passed)) or "nothing") + "; want both from_a and from_b"
 
-    def gdb_session(self, name, commands, cmdline="", serial=None):
+    def gdb_session(self, name, commands, cmdline="", serial=None, loader=None):
         """Start QEMU halted with a gdbstub, booting CMDLINE with the serial
         console in the file SERIAL (or nowhere), run gdb in batch mode with
-        the project's gdbinit and COMMANDS; return gdb's output."""
+        the project's gdbinit and COMMANDS; return gdb's output. LOADER
+        "grub" boots the ISO, as `make gdb` does; QEMU's breakpoints are
+        its own (TCG checks the PC), so they hold on either path, set
+        before the loader has copied the kernel in."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        iso = mq.make_iso(self.args.kernel, cmdline, os.path.join(ROOT, "build", "iso-cache"))
-        qemu = subprocess.Popen(["sh", os.path.join(ROOT, "scripts", "qemu.sh"), iso, "-S", "-gdb",
+        how = mq.boot_args(self.args.kernel, cmdline, loader or mq.DEFAULT_LOADER,
+                           os.path.join(ROOT, "build", "iso-cache"))
+        qemu = subprocess.Popen(["sh", os.path.join(ROOT, "scripts", "qemu.sh")] + how + ["-S", "-gdb",
                                  f"tcp:127.0.0.1:{port}", "-serial", f"file:{serial}" if serial else "null",
                                  "-monitor", "none"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -526,14 +712,16 @@ class Runner:
         return text
 
     def t_gdb_kmain(self, name):
-        out = self.gdb_session(name, ["break kmain", "continue", "info source", "frame"])
+        # make gdb's own path: the GRUB ISO.
+        out = self.gdb_session(name, ["break kmain", "continue", "info source", "frame"], loader="grub")
         if re.search(r"Breakpoint 1, kmain", out) and "kernel/init/kmain.c" in out:
             return True, ""
         return False, "gdb did not stop at kmain with kernel/init/kmain.c as its source"
 
     def t_gdb_entry32(self, name):
         out = self.gdb_session(name, ["break-entry32", "continue", "printf \"pc=%#lx\\n\", $pc",
-                                      "printf \"entry=%#lx\\n\", (unsigned long)&_start32 - 0xffffffff80000000"])
+                                      "printf \"entry=%#lx\\n\", (unsigned long)&_start32 - 0xffffffff80000000"],
+                               loader="grub")
         pc = re.search(r"pc=(0x[0-9a-f]+)", out)
         entry = re.search(r"entry=(0x[0-9a-f]+)", out)
         if pc and entry and pc.group(1) == entry.group(1):
@@ -971,6 +1159,119 @@ class Runner:
                 os.remove(p)
         return (not bad), "; ".join(bad)
 
+    # ---- the pagefile (mm/pagefile.c, mm/mpw.c, mm/pagefault.c; docs/paging.md) ----
+    PAGING_DISK = 256 << 20   # the pagefile disk: more than 2x a 64 MiB machine's RAM
+
+    def paging_boot(self, name, cmdline, timeout, blkdebug=None, mem=64, user=False):
+        """A MEM MiB boot with a fresh 256 MiB disk1 as its paging file
+        (pagefile=Harddisk1), optionally under blkdebug rules ((event,
+        sector) pairs failing with EIO): the boot, and its disk paths."""
+        paths = mq.fresh_disks(name, sizes=(mq.DISK_BYTES, self.PAGING_DISK))
+        disk1 = paths[1]
+        extra = []
+        if blkdebug:
+            conf = paths[1] + ".blkdebug.conf"
+            with open(conf, "w") as f:
+                # iotype: without it a rule fails every request touching
+                # the sector, reads and writes alike, once its event fired.
+                for event, sector in blkdebug:
+                    io = "read" if event.startswith("read") else "write"
+                    f.write(f'[inject-error]\nevent = "{event}"\niotype = "{io}"\nerrno = "5"\nsector = "{sector}"\n'
+                            f'once = "off"\n\n')
+            disk1 = f"blkdebug:{conf}:{paths[1]}"
+            extra.append(conf)
+        kw = {"stop_when": KD_BANNER_RE} if user else {}
+        b = mq.boot(self.args.kernel, f"{cmdline} pagefile=Harddisk1 test.mem_mib={mem}", timeout=timeout, mem=mem,
+                    log_path=log_path(name), disks=(paths[0], disk1), **kw)
+        b.timeout = timeout
+        return b, paths + extra
+
+    @staticmethod
+    def drop(paths):
+        for p in paths:
+            if os.path.exists(p):
+                os.remove(p)
+
+    def t_gdb_pagefile(self, name):
+        out, results, why = self.gdb_stopped(name, "paging.py", "pagefile=Harddisk1 ktest=pagefile_gdb.one_page_out_for_gdb",
+                                             "MiTestPagefileGdbStop")
+        if why:
+            return False, why
+        page = re.search(r"^@@@ PAGE (0x[0-9a-f]+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out, re.M)
+        if not page:
+            return False, "the driver did not report the page"
+        va, slot = int(page.group(1), 16), int(page.group(3), 16)
+        cmds = ["pagefile", f"pagefile 0 {slot:#x}", f"pt {va:#x}"]
+        bad = [f"{c}: " + (results[c][len("@@@ ERROR "):].splitlines()[0] if c in results else "not run")
+               for c in cmds if c not in results or results[c].startswith("@@@ ERROR")]
+        if bad:
+            return False, "; ".join(bad)
+        want = [(cmds[0], r"^paging file 0: \\Device\\Harddisk1\\DR0, \d+ slots", "pagefile: the file"),
+                (cmds[0], r"^slots in use [1-9]\d* of \d+", "pagefile: slots in use"),
+                (cmds[0], r"^modified page writer: [1-9]\d* pages written in [1-9]\d* clusters", "pagefile: the writer"),
+                (cmds[1], rf"slot {slot:#x} is in use, at disk byte {slot * 4096:#x}", "pagefile 0 SLOT: the slot"),
+                (cmds[1], r"<- slot", "pagefile 0 SLOT: the bitmap row"),
+                (cmds[2], rf"pagefile: the data is in paging file 0 at page offset {slot:#x}", "pt: the location")]
+        bad = [what for c, rx, what in want if not re.search(rx, results[c], re.M)]
+        return (not bad), "; ".join(bad)
+
+    def t_paging_user(self, name):
+        """The done-when of the pagefile issue: a 64 MiB machine runs
+        user.paging.* (2x RAM checksummed, three workers at once, exit
+        giving back every slot), every byte correct, nobody killed."""
+        b, paths = self.paging_boot(name, "utest=user.paging.*", 900, user=True)
+        outs = judge_user_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        want = {"user.paging.twice_ram_checksummed_comes_back_exact", "user.paging.three_at_once_over_twice_ram",
+                "user.paging.exit_releases_every_slot", "user.paging.past_the_pagefile_is_refused_up_front"}
+        missing = want - {o.name for o in outs if o.ok}
+        if missing:
+            bad.append("did not pass: " + ", ".join(sorted(missing)))
+        if not re.search(r"mm: paging file 0 on \\Device\\Harddisk1\\DR0", b.text()):
+            bad.append("the kernel did not say it opened the paging file")
+        if not bad:
+            self.drop(paths)
+        return (not bad), "; ".join(bad)
+
+    def kernel_paging_tests(self, name, test, cmdline, timeout=300, blkdebug=None):
+        b, paths = self.paging_boot(name, f"ktest={test} verifier=1 {cmdline}".strip(), timeout, blkdebug)
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if not any(o.ok for o in outs):
+            bad.append(f"no test matching {test} passed")
+        if not bad:
+            self.drop(paths)
+        return (not bad), "; ".join(bad)
+
+    def t_paging_kernel(self, name):
+        """The kernel's pagefile tests (mm/tests/pagefile_test.c) in a 64 MiB
+        boot whose paging file is given on the command line."""
+        return self.kernel_paging_tests(name, "pagefile.*", "")
+
+    def t_paging_write_error(self, name):
+        """Every write touching sector 4096..4223 of the pagefile disk (slots
+        512..527) fails: the writer gives those slots back, the pages stay
+        modified and are written elsewhere, nothing is lost."""
+        rules = [("write_aio", 4096 + 8 * i) for i in range(16)]
+        return self.kernel_paging_tests(name, "pagefile_inject.write_error_keeps_the_page", "", blkdebug=rules)
+
+    def t_paging_read_error(self, name):
+        """Reads of slots 700..715 fail: the process whose pages are there ends
+        with STATUS_IN_PAGE_ERROR, and everything it held comes back."""
+        rules = [("read_aio", (700 + i) * 8) for i in range(16)]
+        return self.kernel_paging_tests(name, "pagefile_inject.read_error_ends_the_process", "", blkdebug=rules)
+
+    def t_paging_pool_read_error(self, name):
+        """A paged-pool page whose slot cannot be read: KERNEL_DATA_INPAGE_ERROR
+        (0x7A) with P2 = the disk's status (the KTEST_BUGCHECK's own boot)."""
+        rules = [("read_aio", (900 + i) * 8) for i in range(16)]
+        test = "pagefile_inject.paged_pool_read_error_bugchecks"
+        b, paths = self.paging_boot(name, f"ktest={test} ktest.expect=1 verifier=1", 120, rules)
+        o = judge_bugcheck_boot(test, b)
+        if o.ok:
+            self.drop(paths)
+        return o.ok, o.message
+
     def t_vblk_intx(self, name):
         """vblk.intx makes the driver skip MSI-X: both disks complete their
         requests through the shared INTx line and the ISR status register."""
@@ -983,6 +1284,80 @@ class Runner:
             bad.append(f"{test} did not pass")
         if len(re.findall(r"vblk: \\Device\\Harddisk\d\\DR0: .*, INTx", b.text())) != 2:
             bad.append("the driver did not say INTx for both disks")
+        return (not bad), "; ".join(bad)
+
+    def t_vblk_noindirect(self, name):
+        """vblk.noindirect: the driver does not take VIRTIO_F_INDIRECT_DESC
+        and every vblk test passes with direct chains in the ring (the ring
+        tests check whichever layout the boot chose); vblk.nodefer with it:
+        every request notified at once, even while the device is busy."""
+        b = mq.boot(self.args.kernel, "vblk.noindirect vblk.nodefer ktest=vblk.*", timeout=120, mem=self.args.mem,
+                    log_path=log_path(name))
+        outs = judge_ktest_boot(b, name)
+        bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
+        if len([o for o in outs if o.ok]) < 10:
+            bad.append(f"only {len([o for o in outs if o.ok])} vblk tests passed")
+        if re.search(r"vblk: \\Device\\Harddisk\d\\DR0: .*, indirect", b.text()):
+            bad.append("the driver still said indirect")
+        return (not bad), "; ".join(bad)
+
+    # ---- the virtqueue command (vq) and docs/debugging.md's walk of one read ----
+    # scripts/gdb/tests/vq.py follows utest_disk's 5-page read from
+    # NtReadFile_ to ring 3 with a temporary breakpoint at each hand-off
+    # (@@@ HANDOFF lines), and runs `vq 0` at vb_notify (the chain just
+    # published) and at VbDpc (the device done, the DPC not yet).
+    WALK = ["syscall", "iocalldriver", "dispatch", "getsglist", "sgready", "notify", "isr", "dpc", "complete", "apc",
+            "iret"]
+
+    def t_gdb_vq_walk(self, name):
+        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+        out = self.gdb_driver(name, "vq.py", cmdline="utest=user.disk.pattern_*", serial=serial)
+        notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+        if notrun:
+            return False, notrun.group(1)
+        got = re.findall(r"^@@@ HANDOFF (\S+) (.*)$", out, re.M)
+        names = [g[0] for g in got]
+        if names != self.WALK:
+            return False, "the walk stopped after " + (" -> ".join(f"{a} ({b})" for a, b in got) or "nothing")
+        results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out,
+                                                                re.M | re.S)}
+        vqs = [m.group(1) for m in re.finditer(r"^@@@ BEGIN vq 0\n(.*?)^@@@ END vq 0$", out, re.M | re.S)]
+        bad = []
+        irp = re.search(r"^@@@ IRP (0x[0-9a-f]+)$", out, re.M)
+        elems = re.findall(r"^@@@ ELEM (\d+) (0x[0-9a-f]+) (0x[0-9a-f]+)$", out, re.M)
+        if not irp or not elems:
+            return False, "the driver did not read the IRP or the list"
+        if len(vqs) != 2 or any(v.startswith("@@@ ERROR") for v in vqs):
+            return False, "vq did not run twice: " + " / ".join(v.splitlines()[0] if v else "" for v in vqs)
+        at_notify, at_dpc = vqs
+        head = re.search(rf"^  head (\d+): on the device IRP {irp.group(1)}  IN sector \d+  bytes 0x5000 ", at_notify,
+                         re.M)
+        if not head:
+            bad.append("vq at vb_notify does not show the read on the device with its IRP")
+        else:
+            h = head.group(1)
+            if not re.search(rf"^      desc\[{h}\] 0x[0-9a-f]+ len {hex((len(elems) + 2) * 16)} INDIRECT", at_notify,
+                             re.M):
+                bad.append(f"vq does not show head {h}'s INDIRECT descriptor with a table of {len(elems) + 2}")
+            if not re.search(r"^        \[0\] 0x[0-9a-f]+ len 0x10 NEXT next 1  \(header\)$", at_notify, re.M):
+                bad.append("the indirect table's header entry is missing")
+            for i, address, length in elems:
+                a = int(address, 16)
+                if not re.search(rf"^        \[{int(i) + 1}\] {a:#014x} len {length} NEXT\|WRITE", at_notify, re.M):
+                    bad.append(f"table entry {int(i) + 1} is not element {i} ({a:#x} + {length}) written by the device")
+            if not re.search(rf"^        \[{len(elems) + 1}\] 0x[0-9a-f]+ len 0x1 WRITE  \(status byte\)$", at_notify,
+                             re.M):
+                bad.append("the indirect table's status entry is missing")
+            if not re.search(rf"used ring, not yet seen by the DPC: .*\{{id {h}, len \d+\}}", at_dpc):
+                bad.append(f"vq at VbDpc does not show head {h} in the used ring")
+        if not re.search(r"IRP_MJ_READ", results.get("irp irp", "@@@ ERROR not run")):
+            bad.append("irp at IoCallDriver does not show the read")
+        sgl = results.get(next((k for k in results if k.startswith("sglist ")), ""), "")
+        if not re.search(rf"^SCATTER_GATHER_LIST 0x[0-9a-f]+: {len(elems)} elements?", sgl, re.M):
+            bad.append("sglist did not show the list")
+        user = re.search(r"^@@@ USER rip=(0x[0-9a-f]+) cs=(0x[0-9a-f]+)$", out, re.M)
+        if not user or int(user.group(2), 16) & 3 != 3:
+            bad.append("the last step did not land in ring 3")
         return (not bad), "; ".join(bad)
 
     # ---- the PCI command (pci) ----
@@ -1136,12 +1511,27 @@ class Runner:
             print("note: the user-mode tests are off; turn them on with --user-tests (make test UTESTS=1)",
                   file=sys.stderr, flush=True)
         with cf.ThreadPoolExecutor(max_workers=self.args.jobs) as pool:
-            main = pool.submit(self.main_boot, pool)
-            futures = [pool.submit(self.user_boot)] if self.user_tests_wanted() else []
-            futures += [pool.submit(self.run_host_test, n, f) for n, f in host.items()]
-            later = main.result()
-            for f in futures + later:
+            # The longest boots first: the run lasts at least as long as
+            # its longest boot.
+            main = [pool.submit(self.main_boot, pool, i, self.args.shards) for i in range(self.args.shards)]
+            futures = [pool.submit(self.user_boot, i, self.args.user_shards) for i in range(self.args.user_shards)] \
+                if self.user_tests_wanted() else []
+            # The host tests by their last run's time, longest first.
+            order = sorted(host, key=lambda n: -self.old_times.get("host:" + n, 0))
+            futures += [pool.submit(self.run_host_test, n, host[n]) for n in order]
+            for f in main + futures:
                 f.result()
+            # Every DEFER line has arrived once the main boots are done.
+            for f in list(self.bugcheck_futures):
+                f.result()
+        self.check_shares()
+        if self.times:
+            try:
+                with open(self.TIMES + ".tmp", "w") as f:
+                    json.dump(dict(self.old_times, **self.times), f, indent=0, sort_keys=True)
+                os.replace(self.TIMES + ".tmp", self.TIMES)
+            except OSError:
+                pass
         # A pattern that selects nothing is a mistake, not a success.
         if not self.results:
             self.report([Outcome("runner", False, f"no test matches '{self.args.pattern}'")])
@@ -1164,7 +1554,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=240, help="seconds for the main test boot")
     ap.add_argument("--bugcheck-timeout", type=float, default=60)
     ap.add_argument("--cmdline", default="", help="more options on the main boot's command line (e.g. fuzz.n=100000)")
-    ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2))
+    ap.add_argument("--jobs", type=int, default=max(2, os.cpu_count() or 2) + 1,
+                    help="boots at once (default: the CPUs plus one: a boot waiting on a timer leaves its CPU idle)")
+    ap.add_argument("--shards", type=int, default=None,
+                    help="boots the ordinary kernel tests are split over (default 2 for every test, else 1)")
+    ap.add_argument("--user-shards", type=int, default=None,
+                    help="boots the user-mode tests are split over (default 3 for every test, else 1)")
     ap.add_argument("--user-tests", dest="user_tests", action="store_true", default=None,
                     help="also boot the user-mode tests (init runs user/tests/ with utest=PATTERN); the default "
                          f"is {'on' if USER_TESTS_DEFAULT else 'off'}, or MDLOS_USER_TESTS=1/0")
@@ -1173,6 +1568,12 @@ def main():
     args = ap.parse_args()
     if not args.pattern:
         args.pattern = "*"
+    everything = args.pattern in ("*", "*.*")
+    if args.shards is None:
+        args.shards = 2 if everything else 1
+    if args.user_shards is None:
+        args.user_shards = 3 if everything else 1
+    args.shards, args.user_shards = max(1, args.shards), max(1, args.user_shards)
     if args.user_tests is None:
         env = os.environ.get("MDLOS_USER_TESTS")
         args.user_tests = USER_TESTS_DEFAULT if env is None else env.lower() not in ("", "0", "no", "off", "false")

@@ -1,6 +1,13 @@
 #!/bin/sh
 # qemu.sh ISO [extra QEMU arguments]: the one place QEMU's machine is
 # defined, so make run, make test, make gdb and make bench boot the same one.
+# qemu.sh --direct KERNEL [extra QEMU arguments]: the same machine without
+# the ISO: QEMU loads KERNEL itself (-kernel: its multiboot1 header; the
+# caller adds -append CMDLINE and -initrd MODULES, scripts/mdlosqemu.py)
+# and the firmware is qboot, which only sets up the machine and jumps to
+# it (no option ROMs, no boot menu, no BAR assignment: drivers/pci does
+# that when the firmware did not). QBOOT=path overrides where qboot is;
+# without qboot, SeaBIOS loads the kernel the same way, just slower.
 #   -cpu max       every feature TCG emulates: NX, SMEP, SMAP, PAT, ...
 #   isa-debug-exit the kernel leaves QEMU through port 0xf4
 #   -no-reboot     a triple fault stops QEMU (exit status 0) instead of looping
@@ -19,8 +26,18 @@
 # the file, not the host's page cache) where the file system allows it,
 # else cache=writeback (a file system without O_DIRECT); DISK_CACHE= overrides.
 set -eu
-iso=$1
-shift
+if [ "$1" = --direct ]; then
+    qboot=${QBOOT:-}
+    for f in /usr/share/qemu/qboot.rom /usr/share/qemu-firmware/qboot.rom; do
+        [ -z "$qboot" ] && [ -e "$f" ] && qboot=$f
+    done
+    load="-kernel $2"
+    [ -n "$qboot" ] && load="-bios $qboot $load"
+    shift 2
+else
+    load="-cdrom $1 -boot d"
+    shift
+fi
 accel=${ACCEL:-tcg}
 root=$(cd "$(dirname "$0")/.." && pwd)
 disk0=${DISK0:-$root/build/disk0.img}
@@ -57,8 +74,9 @@ for n in 0 1; do
         disks="$disks -device virtio-blk-pci,drive=disk1,bus=pcibridge1,addr=1,disable-legacy=on"
     fi
 done
-# $disks is split on spaces on purpose: an image path with a space is not supported.
+# $disks and $load are split on spaces on purpose: an image, ISO or kernel
+# path with a space is not supported.
 # shellcheck disable=SC2086
 exec qemu-system-x86_64 -machine pc -accel "$accel" -cpu max -m "${QEMU_MEM:-256}" \
-    -cdrom "$iso" -boot d -display none -vga std -nic none $disks \
+    $load -display none -vga std -nic none $disks \
     -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot "$@"

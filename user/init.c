@@ -52,14 +52,17 @@ static const char *option(const char *cmdline, const char *name, char *buf, size
     return NULL;
 }
 
-static int run_tests(const char *pattern)
+static int run_tests(const char *pattern, const char *shard)
 {
     unsigned passed = 0, failed = 0;
-    printf("init: running user-mode tests matching '%s'\n", pattern);
+    printf("init: running user-mode tests matching '%s'%s%s\n", pattern, shard ? ", shard " : "", shard ? shard : "");
     for (size_t i = 0; i < sizeof(test_programs) / sizeof(test_programs[0]); i++) {
         const char *prog = test_programs[i];
         char args[300];
-        snprintf(args, sizeof(args), "%s utest=%s", prog, pattern);
+        /* utest.shard=I/N: each program runs its share of the tests (the
+         * runner boots the N shares at once; kernel/rtl RtlTestInShard). */
+        snprintf(args, sizeof(args), "%s utest=%s%s%s", prog, pattern, shard ? " utest.shard=" : "",
+                 shard ? shard : "");
         NTSTATUS status = 0;
         NTSTATUS st = RunProcess(prog, args, 0, &status);
         if (!NT_SUCCESS(st)) {
@@ -105,9 +108,9 @@ int main(int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    char pattern[256];
+    char pattern[256], shard[16];
     if (option(GetCommandLine(), "utest", pattern, sizeof(pattern)))
-        return run_tests(pattern[0] ? pattern : "*");
+        return run_tests(pattern[0] ? pattern : "*", option(GetCommandLine(), "utest.shard", shard, sizeof(shard)));
     run_shell();
     return 0;
 }

@@ -67,12 +67,14 @@ static void cmd_ps(void)
             free(list);
             return;
         }
-        printf("%6s %6s %7s %8s %8s %-8s %s\n", "PID", "PPID", "THREADS", "WS", "PRIVATE", "STATE", "IMAGE");
+        printf("%6s %6s %7s %8s %8s %7s %7s %-8s %s\n", "PID", "PPID", "THREADS", "WS", "PRIVATE", "SOFT", "HARD",
+               "STATE", "IMAGE");
         for (size_t i = 0; i < got / sizeof(SYSTEM_PROCESS_T); i++) {
             SYSTEM_PROCESS_T *p = &list[i];
-            printf("%6llu %6llu %7u %7lluK %7lluK %-8s %.32s\n", (unsigned long long)p->ProcessId,
+            printf("%6llu %6llu %7u %7lluK %7lluK %7llu %7llu %-8s %.32s\n", (unsigned long long)p->ProcessId,
                    (unsigned long long)p->ParentId, p->Threads, (unsigned long long)p->WorkingSetSize * 4,
-                   (unsigned long long)p->PrivatePages * 4, state_name(p->State), p->ImageName);
+                   (unsigned long long)p->PrivatePages * 4, (unsigned long long)p->SoftFaults,
+                   (unsigned long long)p->HardFaults, state_name(p->State), p->ImageName);
         }
         free(list);
         return;
@@ -196,6 +198,22 @@ static void cmd_mem(void)
            (unsigned long long)m.DemandZeroFaults, (unsigned long long)m.SoftFaults,
            (unsigned long long)m.CopyOnWriteFaults, (unsigned long long)m.ImageFaults,
            (unsigned long long)m.HardFaults);
+    if (m.PagingFilePages) {
+        printf("pagefile   %8lluK of %lluK in use; %llu pages in I/O now\n", KB(m.PagingFileInUse),
+               KB(m.PagingFilePages), (unsigned long long)m.PagesInFlight);
+        printf("writer     %llu pages in %llu clusters (%llu failed), %llu in-page reads (%llu failed, %llu pages "
+               "read ahead), %llu collided faults\n", (unsigned long long)m.PagesWritten,
+               (unsigned long long)m.WriteClusters, (unsigned long long)m.WriteErrors,
+               (unsigned long long)m.InPageReads, (unsigned long long)m.InPageErrors,
+               (unsigned long long)m.InPagePrefetched, (unsigned long long)m.CollidedFaults);
+        printf("clusters  ");
+        for (int i = 1; i <= 16; i++)
+            if (m.ClusterSizes[i])
+                printf(" %dx%llu", i, (unsigned long long)m.ClusterSizes[i]);
+        printf("\n");
+    } else {
+        printf("pagefile   none (boot with pagefile=Harddisk1)\n");
+    }
 #undef KB
 }
 

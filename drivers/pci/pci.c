@@ -11,7 +11,10 @@
  * side (register 0x19) is scanned the same way, depth first. The firmware
  * (SeaBIOS) has already numbered the buses and assigned every BAR and
  * Interrupt Line: mdlos reads what it did and reassigns nothing, as NT keeps
- * the BIOS's assignment when it is consistent.
+ * the BIOS's assignment when it is consistent. A minimal firmware (qboot,
+ * which the test runner boots for speed) numbers the buses and routes the
+ * interrupts but leaves every BAR at 0 with decoding off: then, and only
+ * then, the bus driver assigns the BARs itself (assign_resources below).
  */
 #include "kernel/mdlos.h"
 #include "kernel/ntsyscall.h"
@@ -280,6 +283,142 @@ static void scan_bus(ULONG bus)
     }
 }
 
+/* ---- resources the firmware left unassigned ---- */
+
+/*
+ * A BAR is placed at a multiple of its size (its low bits are hardwired
+ * to 0) inside the PCI hole: QEMU's pc machine puts no RAM between 3.5 GiB
+ * (its largest below-4 GiB RAM) and 4 GiB, and the I/O APIC sits at
+ * 0xFEC00000, so memory BARs go in [0xE0000000, 0xFEC00000) - 64-bit ones
+ * too, with the upper half 0 - and I/O BARs in ports 0xC000-0xFFFF, above
+ * every legacy ISA port. A PCI-to-PCI bridge forwards to its secondary bus
+ * only the addresses inside its windows (PCI-to-PCI Bridge spec 1.2,
+ * 3.2.5.6-3.2.5.10: the memory window is [base, limit] in 1 MiB units,
+ * the I/O window in 4 KiB units): the functions behind a bridge are placed
+ * in one run, and the bridge's windows are set around that run. The
+ * prefetchable window stays closed (base above limit); a prefetchable BAR
+ * may always sit in the ordinary memory window. A bridge also needs
+ * bus-master on: the DMA and MSI-X writes of the functions behind it cross
+ * it upstream as its own memory cycles.
+ */
+#define ASSIGN_MEM_BASE  0xE0000000ull
+#define ASSIGN_MEM_LIMIT 0xFEC00000ull
+#define ASSIGN_IO_BASE   0xC000u
+#define ASSIGN_IO_LIMIT  0x10000u
+#define PCI_IO_BASE      0x1C   /* header type 1: 8-bit I/O base and limit */
+#define PCI_IO_LIMIT     0x1D
+#define PCI_MEMORY_BASE  0x20   /* 16-bit memory base and limit */
+#define PCI_MEMORY_LIMIT 0x22
+#define PCI_PREF_BASE    0x24
+#define PCI_PREF_LIMIT   0x26
+
+static ULONG64 assign_mem, assign_io;
+ULONG PciBarsAssigned;   /* BARs this driver placed (0 when the firmware did) */
+
+static ULONG64 align_up(ULONG64 v, ULONG64 a)
+{
+    return (v + a - 1) & ~(a - 1);
+}
+
+static void assign_bars(PPCI_DEVICE d)
+{
+    USHORT enable = 0;
+    for (ULONG i = 0; i < d->BarCount; i++) {
+        PPCI_BAR b = &d->Bars[i];
+        ULONG reg = PCI_BAR0 + 4 * i;
+        if (b->Size == 0 || (b->Size & (b->Size - 1)))
+            continue;   /* unused or upper half (size 0), or not a BAR */
+        if (b->Type == PciBarIo) {
+            ULONG64 at = align_up(assign_io, b->Size);
+            if (at + b->Size > ASSIGN_IO_LIMIT) {
+                kprintf("pci: %02x:%02x.%u BAR%u: no I/O space left\n", d->Bus, d->Device, d->Function, i);
+                continue;
+            }
+            PciWrite32(d, reg, (ULONG)at);
+            b->Base = at;
+            assign_io = at + b->Size;
+            enable |= PCI_COMMAND_IO;
+        } else if (b->Type == PciBarMemory32 || b->Type == PciBarMemory64) {
+            ULONG64 at = align_up(assign_mem, b->Size < PAGE_SIZE ? PAGE_SIZE : b->Size);
+            if (at + b->Size > ASSIGN_MEM_LIMIT) {
+                kprintf("pci: %02x:%02x.%u BAR%u: no memory space left\n", d->Bus, d->Device, d->Function, i);
+                continue;
+            }
+            PciWrite32(d, reg, (ULONG)at);
+            if (b->Type == PciBarMemory64)
+                PciWrite32(d, reg + 4, 0);
+            b->Base = at;
+            assign_mem = at + b->Size;
+            enable |= PCI_COMMAND_MEMORY;
+        } else {
+            continue;
+        }
+        PciBarsAssigned++;
+    }
+    /* A VGA (class 03/00) also answers the legacy VGA ports and memory
+     * (0x3B0-0x3DF, 0xA0000-0xBFFFF) without any BAR, when its I/O and
+     * memory decoding are on; then its text memory can be set up. */
+    BOOLEAN vga = d->BaseClass == 0x03 && d->SubClass == 0x00;
+    if (vga)
+        enable |= PCI_COMMAND_IO | PCI_COMMAND_MEMORY;
+    if (enable)
+        PciSetCommand(d, enable, 0);
+    if (vga)
+        HalVgaEnableTextMemory();
+}
+
+static void assign_bus(ULONG bus, ULONG depth)
+{
+    for (ULONG k = 0; k < PciDeviceCount; k++) {
+        PPCI_DEVICE d = &PciDevices[k];
+        if (d->Bus != bus)
+            continue;
+        assign_bars(d);   /* a bridge's own BARs are on its primary side */
+        if (d->HeaderType != 1 || d->SecondaryBus == 0 || d->SecondaryBus == bus || depth >= 8)
+            continue;
+        assign_mem = align_up(assign_mem, 1 << 20);
+        assign_io = align_up(assign_io, 1 << 12);
+        ULONG64 mem0 = assign_mem, io0 = assign_io;
+        assign_bus(d->SecondaryBus, depth + 1);
+        assign_mem = align_up(assign_mem, 1 << 20);
+        assign_io = align_up(assign_io, 1 << 12);
+        /* An empty window is closed by a base above its limit. */
+        if (assign_mem > mem0) {
+            PciWrite16(d, PCI_MEMORY_BASE, (USHORT)((mem0 >> 16) & 0xFFF0));
+            PciWrite16(d, PCI_MEMORY_LIMIT, (USHORT)(((assign_mem - 1) >> 16) & 0xFFF0));
+        } else {
+            PciWrite16(d, PCI_MEMORY_BASE, 0xFFF0);
+            PciWrite16(d, PCI_MEMORY_LIMIT, 0);
+        }
+        if (assign_io > io0) {
+            cfg_write(d->Bus, slot_of(d), PCI_IO_BASE, 1, (io0 >> 8) & 0xF0);
+            cfg_write(d->Bus, slot_of(d), PCI_IO_LIMIT, 1, ((assign_io - 1) >> 8) & 0xF0);
+        } else {
+            cfg_write(d->Bus, slot_of(d), PCI_IO_BASE, 1, 0xF0);
+            cfg_write(d->Bus, slot_of(d), PCI_IO_LIMIT, 1, 0);
+        }
+        PciWrite16(d, PCI_PREF_BASE, 0xFFF0);
+        PciWrite16(d, PCI_PREF_LIMIT, 0);
+        PciSetCommand(d, PCI_COMMAND_MEMORY | PCI_COMMAND_IO | PCI_COMMAND_BUS_MASTER, 0);
+    }
+}
+
+/* The firmware's assignment is kept whenever it made one: only when no
+ * memory or I/O BAR of any function has a base does the driver place them
+ * all (mixing the two could overlap what the firmware placed). */
+static void assign_resources(void)
+{
+    PciBarsAssigned = 0;
+    for (ULONG k = 0; k < PciDeviceCount; k++)
+        for (ULONG i = 0; i < PciDevices[k].BarCount; i++)
+            if (PciDevices[k].Bars[i].Type != PciBarUnused && PciDevices[k].Bars[i].Base != 0)
+                return;
+    assign_mem = ASSIGN_MEM_BASE;
+    assign_io = ASSIGN_IO_BASE;
+    assign_bus(0, 0);
+    kprintf("pci: the firmware assigned no BARs: %u placed by the bus driver\n", PciBarsAssigned);
+}
+
 /* ---- lookup and binding ---- */
 
 PPCI_DEVICE PciFindDevice(USHORT vendor, USHORT device, ULONG index)
@@ -497,6 +636,7 @@ NTSTATUS PciDriverEntry(PDRIVER_OBJECT driver, PANSI_STRING registry)
     PciDeviceCount = 0;
     memset(buses_seen, 0, sizeof(buses_seen));
     scan_bus(0);
+    assign_resources();
     ULONG buses = 0;
     for (ULONG i = 0; i < 256; i++)
         buses += (buses_seen[i / 32] >> (i % 32)) & 1;

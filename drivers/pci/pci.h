@@ -121,6 +121,9 @@ typedef struct _PCI_DEVICE {
 /* Filled once at boot by PciDriverEntry, then only read. */
 extern PCI_DEVICE PciDevices[PCI_MAX_DEVICES];
 extern ULONG PciDeviceCount;
+/* How many BARs the bus driver placed itself because the firmware left
+ * every one unassigned (qboot); 0 after SeaBIOS (drivers/pci/pci.c). */
+extern ULONG PciBarsAssigned;
 
 /* \Driver\Pci (drivers/drivers.h): enumerate every bus. */
 

@@ -14,7 +14,11 @@
 #define VB_TAG        POOL_TAG('V', 'B', 'l', 'k')
 #define VB_MAX_DISKS  2
 #define VB_QUEUE_MAX  256          /* queue_size is capped here: the ring area stays 5 pages */
-#define VB_MAX_TRANSFER (256 * 1024)   /* one sub-request at most; longer IRPs are split */
+#define VB_MAX_TRANSFER (512 * 1024)   /* one sub-request at most; longer IRPs are split */
+/* Pages one sub-request may span: an unaligned VB_MAX_TRANSFER touches one
+ * more. An indirect table holds that many data descriptors + header + status. */
+#define VB_SEG_CAP    (VB_MAX_TRANSFER / PAGE_SIZE + 1)
+#define VB_IND_ENTRIES (VB_SEG_CAP + 2)
 #define VB_LAST_ELEMENTS VBLK_LAST_MAX
 
 /* Virtio 1.x 4.1.4.3: struct virtio_pci_common_cfg (offsets). */
@@ -46,6 +50,8 @@
 #define VBLK_F_SEG_MAX   (1ULL << 2)
 #define VBLK_F_BLK_SIZE  (1ULL << 6)
 #define VBLK_F_FLUSH     (1ULL << 9)
+#define VIO_F_INDIRECT_DESC (1ULL << 28)
+#define VIO_F_EVENT_IDX  (1ULL << 29)
 #define VIO_F_VERSION_1  (1ULL << 32)
 
 /* struct virtio_blk_config (5.2.4). */
@@ -64,6 +70,9 @@
 /* Split virtqueue (2.7): descriptor flags. */
 #define VQ_DESC_F_NEXT  1
 #define VQ_DESC_F_WRITE 2          /* the device writes this buffer */
+#define VQ_DESC_F_INDIRECT 4       /* the buffer is a table of descriptors (2.7.5.3) */
+/* used.flags: the device asks not to be notified (2.7.10; without EVENT_IDX). */
+#define VQ_USED_F_NO_NOTIFY 1
 
 typedef struct {
     volatile ULONG64 Addr;
@@ -84,23 +93,41 @@ typedef struct {
 } VB_SLOT;
 _Static_assert(sizeof(VB_SLOT) == 32, "a slot is 32 bytes");
 
-/* One IRP's progress: it goes to the device as one or more sub-requests,
- * one at a time, each at most VB_MAX_TRANSFER and SegLimit pages. */
+/* One IRP's progress. It goes to the device as one or more sub-requests,
+ * each at most VB_MAX_TRANSFER and SegLimit pages, all of them in flight at
+ * once when the ring has room (the IRP stays at the head of the waiting
+ * queue until its last piece is handed out). Under the disk's lock. */
 typedef struct _VB_REQ {
-    LIST_ENTRY Link;               /* on the waiting queue */
+    LIST_ENTRY Link;               /* on the waiting queue while Queued */
     PIRP Irp;
     struct _VB_DISK *Disk;
     ULONG Type;                    /* VBLK_T_* */
     ULONG Length;                  /* of the whole IRP */
-    ULONG Done;                    /* bytes finished */
-    ULONG Chunk;                   /* bytes of the sub-request on the device */
-    ULONG Reserved;                /* descriptors reserved for it */
+    ULONG Issued;                  /* bytes handed to sub-requests so far */
+    ULONG Outstanding;             /* sub-requests taken and not yet finished */
+    ULONG Pieces;                  /* sub-requests so far */
     LONGLONG Offset;               /* of the whole IRP, bytes */
-    PSCATTER_GATHER_LIST Sg;
-    USHORT Head;
-    UCHAR DevStatus;
+    NTSTATUS Status;               /* the first failure, else STATUS_SUCCESS */
+    BOOLEAN Queued;                /* on the waiting queue */
     BOOLEAN Cancelled;             /* its cancel routine won the race: vb_start skips it */
+    ULONG64 TDispatch;             /* rdtsc when dispatch took it (the benchmark's phases) */
 } VB_REQ;
+
+/* One sub-request: a chain on the ring, indexed by its head descriptor
+ * (which is also the slot holding its header and status byte, and, with
+ * indirect descriptors, the index of its indirect table). */
+typedef struct {
+    LIST_ENTRY Link;               /* the DPC's list of finished ones */
+    VB_REQ *Req;                   /* NULL: the head is free */
+    PSCATTER_GATHER_LIST Sg;
+    ULONG Offset;                  /* into the IRP */
+    ULONG Chunk;                   /* bytes */
+    USHORT Reserved;               /* ring descriptors promised to it */
+    USHORT Descriptors;            /* ring descriptors it took (1 when indirect) */
+    UCHAR DevStatus;
+    BOOLEAN Indirect;
+    BOOLEAN OnDevice;              /* published in the available ring */
+} VB_SUB;
 
 /* What the last sub-request handed to the device (tests' zero-copy check;
  * IOCTL_VBLK_LAST_REQUEST returns it with the counters). */
@@ -110,6 +137,8 @@ typedef struct {
     ULONG Chunk;
     ULONG Elements;
     ULONG MdlByteOffset, MdlPages;
+    USHORT Head, RingDescriptors;
+    BOOLEAN Indirect;
     ULONG64 MdlPfn[VB_LAST_ELEMENTS];
     ULONG64 Address[VB_LAST_ELEMENTS];
     ULONG Length[VB_LAST_ELEMENTS];
@@ -120,12 +149,26 @@ typedef struct {
     volatile ULONG64 Dpcs;
     volatile ULONG64 Requests;     /* IRPs taken */
     volatile ULONG64 SubRequests;  /* chains put on the ring */
+    volatile ULONG64 Indirect;     /* of which through an indirect table */
     volatile ULONG64 Splits;       /* IRPs that needed more than one sub-request */
     volatile ULONG64 Waited;       /* IRPs that waited for free descriptors */
     volatile ULONG64 Refused;
     volatile ULONG64 Errors;       /* device status not OK */
     volatile ULONG64 Cancelled;    /* IRPs cancelled while waiting for descriptors */
+    volatile ULONG64 Notifies;     /* writes to the notify register */
+    volatile ULONG64 NotifiesSuppressed;   /* skipped: used.flags said NO_NOTIFY */
+    volatile ULONG64 NotifiesDeferred;     /* left to the next DPC: the device was busy */
+    volatile ULONG64 CompletedCancelled;   /* finished by the device after IoCancelIrp (requester exiting) */
     ULONG InFlight, MaxInFlight;   /* chains on the device (under the lock) */
+    /* Where one request's time goes (rdtsc), summed over IRPs with nothing
+     * else on the device (exact at queue depth 1; an IRP's pieces go out
+     * in one batch): dispatch -> notify written, the notify write itself,
+     * notify -> ISR (the device and the host), ISR -> DPC, DPC -> the IRP
+     * completed. */
+    ULONG64 Timed, CyclesToNotify, CyclesNotify, CyclesDevice, CyclesIsrToDpc, CyclesDpc;
+    /* The last timed IRP's time stamps: dispatch, notify start and end,
+     * ISR, DPC start, IRP completed (VBLK_LAST_T.LastT). */
+    ULONG64 LastT[6];
 } VB_STATS;
 
 typedef struct _VB_DISK {
@@ -137,8 +180,10 @@ typedef struct _VB_DISK {
     ULONG64 Capacity;              /* 512-byte sectors */
     ULONG SectorSize;              /* blk_size, or 512 */
     ULONG SegMax;                  /* from the device (or 0 without SEG_MAX) */
-    ULONG SegLimit;                /* pages per sub-request: min(seg_max, queue - 2); tests lower it */
+    ULONG SegLimit;                /* pages per sub-request: min(seg_max, VB_SEG_CAP); tests lower it */
     BOOLEAN Msix;
+    BOOLEAN Indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated: one ring descriptor per sub-request */
+    BOOLEAN DeferNotify;           /* a notify waits for the next DPC while the device is busy (vblk.nodefer: off) */
     PKINTERRUPT Interrupt;
     KDPC Dpc;
     PDMA_ADAPTER Dma;
@@ -153,12 +198,24 @@ typedef struct _VB_DISK {
     volatile USHORT *Used;         /* flags, idx, then {u32 id, u32 len}[QueueSize] */
     VB_SLOT *Slots;
     ULONG64 SlotsPa;
+    /* The indirect tables, VB_IND_ENTRIES descriptors for each head, in
+     * their own common buffer (NULL without INDIRECT_DESC). */
+    VQ_DESC *Ind;
+    PHYSICAL_ADDRESS IndPa;
+    ULONG IndBytes;
+    /* What the driver mapped, for unload. */
+    PVOID CommonMap, NotifyMap, IsrMap, DevCfgMap;
+    SIZE_T CommonLen, NotifyLen, IsrLen, DevCfgLen;
     KSPIN_LOCK Lock;               /* everything below */
     USHORT FreeHead, FreeCount;    /* free descriptor list (through Next) */
     USHORT Unreserved;             /* free descriptors not promised to a sub-request */
     USHORT AvailIdx, LastUsed;
-    VB_REQ *SlotReq[VB_QUEUE_MAX];
-    LIST_ENTRY Waiting;            /* IRPs waiting for descriptors, FIFO */
+    USHORT Starters;               /* vb_start loops running: they notify once at their end */
+    BOOLEAN NotifyPending;         /* published, not yet notified */
+    BOOLEAN HoldCompletions;       /* tests only: the DPC leaves the used ring alone (a slow device) */
+    VB_SUB Subs[VB_QUEUE_MAX];     /* by head descriptor */
+    LIST_ENTRY Waiting;            /* IRPs with pieces to hand out, FIFO */
+    ULONG64 TNotifyStart, TNotifyEnd, TIsr;   /* the last notify and interrupt (rdtsc) */
     VB_STATS Stats;
     VB_LAST Last;
 } VB_DISK;
@@ -166,3 +223,12 @@ typedef struct _VB_DISK {
 extern VB_DISK *VblkDisks[VB_MAX_DISKS];
 extern ULONG VblkDiskCount;
 extern volatile LONG VblkReqsOutstanding;
+
+/* vblk_queue.c: the ring. vblk.c: dispatch. vblk_init.c: bring-up, unload. */
+NTSTATUS VbQueue(VB_DISK *Disk, PIRP Irp, ULONG Type, LONGLONG Offset, ULONG Length);
+void VbDpc(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2);
+BOOLEAN VbIsrMsix(PKINTERRUPT Interrupt, PVOID Context);
+BOOLEAN VbIsrIntx(PKINTERRUPT Interrupt, PVOID Context);
+NTSTATUS VbComplete(PIRP Irp, NTSTATUS Status, ULONG_PTR Information);
+void VbInstallDispatch(PDRIVER_OBJECT Driver);
+void VblkDriverUnload(PDRIVER_OBJECT Driver);

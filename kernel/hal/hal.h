@@ -26,6 +26,12 @@ void HalConsoleUnlock(void);
 int HalSerialGetChar(void);          /* -1 when nothing is waiting */
 /* The memory manager maps the VGA buffer and hands it over (mm/mminit.c). */
 void HalVgaSetBuffer(volatile void *buffer);
+/* What of 0xB8000 the console uses: the whole 32 KiB text window (it
+ * scrolls by moving the screen through it, kernel/hal/vga.c). */
+#define HAL_VGA_WINDOW_BYTES 0x8000
+/* Text mode's memory mapping for a VGA no video BIOS set up (qboot): the
+ * PCI bus driver calls it after turning the VGA's decoding on. */
+void HalVgaEnableTextMemory(void);
 
 /* The HAL's interrupt hardware (kernel/hal/apic.c): local APIC, IOAPIC, clock. */
 void HalInitializeApic(void);

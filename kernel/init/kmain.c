@@ -18,7 +18,7 @@ uint64_t KiBootTsc;
 static void print_memory_map(void)
 {
     static const char *const types[] = { "?", "available", "reserved", "ACPI reclaimable", "ACPI NVS", "bad" };
-    kprintf("Physical memory map (from GRUB):\n");
+    kprintf("Physical memory map (from the boot loader):\n");
     for (uint32_t i = 0; i < KiBootInfo.range_count; i++) {
         const KI_MEMORY_RANGE *r = &KiBootInfo.ranges[i];
         kprintf("  0x%012llx - 0x%012llx  %8llu KiB  %s\n", (unsigned long long)r->base,
@@ -72,7 +72,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     KiInitIdt();
     if (!info_ok)
         KeBugCheckRule(PHASE0_INITIALIZATION_FAILED, magic, info_phys, 0, 0,
-                       "mdlos must be started by a multiboot2 loader with a well-formed boot information block");
+                       "mdlos must be started by a multiboot2 (GRUB) or multiboot1 (QEMU -kernel) loader with a well-formed boot information block");
     KiDropIdentityMap();
     KiInitCommandLine(KiBootInfo.cmdline);
 
@@ -93,6 +93,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     PsInitialize();
     ExInitializeEventObjects();
     IoInitSystem();
+    MmInitializePagingFiles();   /* `pagefile=`: needs the disk driver */
     KiInitializeSystemCalls();
     PsRegisterNtServices();
     kprintf("ke: scheduler and clock running (local APIC timer, 100 Hz; TSC %llu kHz)\n",

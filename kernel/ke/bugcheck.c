@@ -45,6 +45,7 @@ static const struct bugcode bugcodes[] = {
     { PAGE_FAULT_IN_NONPAGED_AREA, "PAGE_FAULT_IN_NONPAGED_AREA",
       "the kernel touched an address that is not validly mapped (P1 address, P2 access, P3 RIP)" },
     { PROCESS_HAS_LOCKED_PAGES, "PROCESS_HAS_LOCKED_PAGES", "a process ended while a driver still had its pages locked" },
+    { KERNEL_DATA_INPAGE_ERROR, "KERNEL_DATA_INPAGE_ERROR", "a page of kernel data could not be read back from the paging file" },
     { 0x7E, "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED", "a system thread raised an exception that no handler caught" },
     { UNEXPECTED_KERNEL_MODE_TRAP, "UNEXPECTED_KERNEL_MODE_TRAP",
       "the CPU raised a trap the kernel cannot continue from (P1 vector; 8 is a double fault, often a stack overflow)" },

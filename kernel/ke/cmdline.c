@@ -98,12 +98,15 @@ static const struct {
     { "ktest", OPT_TEXT },          /* run the kernel tests matching these globs (kernel/ktest/ktest.c) */
     { "ktest.expect", OPT_FLAG },   /* a bugcheck test's own boot: print EXPECT lines */
     { "ktest.after", OPT_TEXT },    /* resume a run after this (crashed) test */
+    { "ktest.shard", OPT_TEXT },    /* I/N: run the I-th of N parts (RtlTestInShard) */
     { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
     { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */
     { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */
     { "fuzz.huge", OPT_FLAG },      /* `make fuzz HUGE=0` */
     { "bench", OPT_TEXT },          /* run the kernel benchmarks matching these globs */
+    { "bench.runs", OPT_NUMBER },   /* timed runs of each after its warm-up (default 5) */
     { "utest", OPT_TEXT },          /* init runs the user-mode tests matching these globs */
+    { "utest.shard", OPT_TEXT },    /* I/N: of those, the I-th of N parts */
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
     { "kd", OPT_FLAG },             /* no init: the kd> shell right after the tests (make run CMDLINE=kd) */
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
@@ -111,7 +114,12 @@ static const struct {
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
     { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
     { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */
+    { "vblk.noindirect", OPT_FLAG }, /* virtio-blk does not take VIRTIO_F_INDIRECT_DESC (drivers/virtio) */
+    { "vblk.nodefer", OPT_FLAG },   /* virtio-blk notifies for every request, even while the device is busy */
     { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
+    { "pagefile", OPT_TEXT },       /* a disk to page to: Harddisk1 or /Device/Harddisk1/DR0 (mm/pagefile.c) */
+    { "pagefile.offset_mib", OPT_NUMBER }, /* where on that disk the paging file starts */
+    { "pagefile.mib", OPT_NUMBER }, /* its size (default: to the disk's end) */
 };
 
 /* A flag's values: nothing ("quiet", "verifier="), or a yes or a no. */

@@ -50,6 +50,8 @@ void kmain(uint32_t magic, uint32_t info_phys);
 /* Copies everything out of the multiboot2 information, which lives in
  * memory the kernel will later reuse. FALSE if it is malformed. */
 BOOLEAN KiParseMultiboot(uint32_t magic, uint64_t info_phys);
+/* The same from a multiboot1 block (QEMU -kernel; kernel/ke/multiboot1.c). */
+BOOLEAN KiParseMultiboot1(uint64_t info_phys);
 uint64_t KiTotalAvailableMemory(void);
 
 /* ---- command line (kernel/ke/cmdline.c) ---- */
@@ -176,6 +178,10 @@ struct _KTHREAD {
     KIRQL WaitIrql;                   /* the IRQL it waits at: an APC can interrupt a wait at PASSIVE_LEVEL only */
     volatile LONG SpecialApcDisable;  /* guarded-region depth (NT counts down from 0; mdlos counts up) */
     volatile LONG MutexCount;         /* KMUTEX acquisitions it holds (recursive ones too) */
+    /* NT's ETHREAD.MemoryMaker: the thread is freeing memory (the modified
+     * page writer, a hard fault sending its read), so the frames kept back
+     * for that may be given to it (mm/pfn.c, docs/paging.md). A depth. */
+    LONG MemoryMaker;
 };
 
 typedef struct _KPRCB {

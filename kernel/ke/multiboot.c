@@ -9,6 +9,7 @@
 KI_BOOT_INFO KiBootInfo;
 
 #define MB2_BOOT_MAGIC 0x36D76289
+#define MB1_BOOT_MAGIC 0x2BADB002   /* QEMU's -kernel loader: kernel/ke/multiboot1.c */
 #define TAG_END        0
 #define TAG_CMDLINE    1
 #define TAG_LOADER     2
@@ -29,6 +30,8 @@ BOOLEAN KiParseMultiboot(uint32_t magic, uint64_t info_phys)
 {
     KiBootInfo.magic = magic;
     KiBootInfo.info_phys = info_phys;
+    if (magic == MB1_BOOT_MAGIC)
+        return KiParseMultiboot1(info_phys);
     if (magic != MB2_BOOT_MAGIC || (info_phys & 7) || info_phys >= 0x40000000)
         return FALSE;
     const uint8_t *info = phys_to_boot_va(info_phys);

@@ -18,8 +18,10 @@
  *   A name with "__" prints as "." (KTEST(pgtbl, walk__kernel_text) is
  *   pgtbl.walk.kernel_text): test names with more than two parts.
  *   KBENCH(suite, name) { ...; KtBenchReport("cycles_per_x", v, "cycles"); }
- *       runs under `bench=PATTERN` (make bench) and prints
- *       "bench: suite.name.cycles_per_x VALUE cycles".
+ *       runs under `bench=PATTERN` (make bench): once to warm up (its
+ *       figures dropped), then `bench.runs` times, each run printing
+ *       "bench: suite.name.cycles_per_x VALUE cycles" (scripts/bench.py
+ *       takes the minimum, median and maximum).
  *
  * docs/testing.md explains how to write one.
  */
@@ -116,6 +118,9 @@ const KTEST *KtCurrentTest(void);
 typedef struct { const char *name; uint64_t value; } KT_COUNTER;
 typedef int (*KT_COUNTER_FN)(KT_COUNTER *out, int max);
 void KtRegisterCounters(KT_COUNTER_FN fn);
+/* Every registered counter now, at most MAX (a test that must show
+ * something given back mid-test: drivers/virtio's unload test). */
+int KtSnapshotCounters(KT_COUNTER *out, int max);
 
 /* Test drivers' window on the PFN database (kernel/ktest/ktpfn.c): frame
  * PFN's reference count (one per mapping or I/O, plus one per MDL lock),

@@ -291,6 +291,18 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         m.CommittedPages = MmTotalCommittedPages;
         m.CommitLimitPages = MiCommitLimit();
         m.PeakCommitmentPages = MmPeakCommitment;
+        m.PagingFilePages = MiPageFileTotalSlots;
+        m.PagingFileInUse = MiPageFileSlotsInUse;
+        m.PagesWritten = MiMpwPagesWritten;
+        m.WriteClusters = MiMpwClusters;
+        m.WriteErrors = MiMpwWriteErrors;
+        m.InPageReads = MiInPageReads;
+        m.InPageErrors = MiInPageErrors;
+        m.CollidedFaults = MiCollidedFaults;
+        m.PagesInFlight = MiPagesInFlight;
+        m.InPagePrefetched = MiInPagePrefetched;
+        for (int i = 0; i <= MI_WRITE_CLUSTER_PAGES; i++)
+            m.ClusterSizes[i] = MiMpwClusterSizes[i];
         need = sizeof(m);
         if (len < need)
             s = STATUS_INFO_LENGTH_MISMATCH;

@@ -58,6 +58,8 @@ ULONG PsSnapshotProcessList(SYSTEM_PROCESS_T *out, ULONG max)
         e->ParentId = p->ParentId;
         e->WorkingSetSize = p->Vm.Count;
         e->PrivatePages = p->Vm.Counters.PrivatePages;
+        e->SoftFaults = p->Vm.Counters.SoftFaults;
+        e->HardFaults = p->Vm.Counters.HardFaults;
         e->Threads = 1;
         e->State = p->Exiting;
         strlcpy(e->ImageName, p->ImageName, sizeof(e->ImageName));

@@ -127,6 +127,49 @@ uint8_t RtlGlobMatch(const char *p, const char *t)
     return *p == 0;
 }
 
+uint8_t RtlTestInShard(const char *spec, const char *name)
+{
+    uint32_t i = 0, n = 0;
+    const char *p = spec;
+    if (!p || !*p)
+        return TRUE;
+    for (; *p >= '0' && *p <= '9' && i < 1000; p++)
+        i = i * 10 + (uint32_t)(*p - '0');
+    if (*p++ != '/')
+        return TRUE;
+    for (; *p >= '0' && *p <= '9' && n < 1000; p++)
+        n = n * 10 + (uint32_t)(*p - '0');
+    uint32_t salt = 0;
+    if (*p == '/')
+        for (p++; *p >= '0' && *p <= '9' && salt < 100000; p++)
+            salt = salt * 10 + (uint32_t)(*p - '0');
+    if (*p || n == 0 || n > 64 || i >= n)
+        return TRUE;
+    /* The suite (the name up to its last dot) is what is hashed: a suite's
+     * tests stay together and in their order, as a test may (wrongly, but
+     * it has happened) count on what an earlier one in its file set up. */
+    const char *end = name;
+    for (const char *c = name; *c; c++)
+        if (*c == '.')
+            end = c;
+    if (end == name)
+        end = name + strlen(name);
+    uint32_t h = 2166136261u;
+    for (const char *c = name; c < end; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    /* FNV's low bits depend only on the characters' low bits (its
+     * multiplier is odd), so h % 2 could take just two values whatever the
+     * salt: the salt goes in, then murmur3's finalizer mixes every bit
+     * into every other before the modulo. */
+    h ^= salt * 0x9E3779B9u;
+    h ^= h >> 16;
+    h *= 0x85EBCA6Bu;
+    h ^= h >> 13;
+    h *= 0xC2B2AE35u;
+    h ^= h >> 16;
+    return h % n == i;
+}
+
 uint8_t RtlParseUlong64(const char *s, uint64_t *out)
 {
     uint64_t v = 0;

@@ -157,11 +157,13 @@ static int run_isolated(const UTEST *t)
 
 int utest_main(int argc, char **argv)
 {
-    const char *one = NULL;
+    const char *one = NULL, *shard = NULL;
     int list = 0;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "utest.one=", 10) == 0)
             one = argv[i] + 10;
+        else if (strncmp(argv[i], "utest.shard=", 12) == 0)
+            shard = argv[i] + 12;
         else if (strncmp(argv[i], "utest=", 6) == 0)
             pattern = argv[i][6] ? argv[i] + 6 : "*";
         else if (strcmp(argv[i], "--list") == 0)
@@ -175,6 +177,19 @@ int utest_main(int argc, char **argv)
     static const UTEST *tests[512];
     int n = sorted(tests, 512);
     unsigned passed = 0, failed = 0;
+    if (shard && !list) {
+        /* The runner adds these up over its boots: the shares must make the whole. */
+        int all = 0, mine = 0;
+        for (int i = 0; i < n; i++) {
+            char full[128];
+            full_name(tests[i], full, sizeof(full));
+            if (matches(pattern, full)) {
+                all++;
+                mine += RtlTestInShard(shard, full);
+            }
+        }
+        printf("[ktest] shard %s: %d of %d tests\n", shard, mine, all);
+    }
     for (int i = 0; i < n; i++) {
         char full[128];
         full_name(tests[i], full, sizeof(full));
@@ -182,7 +197,7 @@ int utest_main(int argc, char **argv)
             printf("  %s\n", full);
             continue;
         }
-        if (!matches(pattern, full))
+        if (!matches(pattern, full) || !RtlTestInShard(shard, full))
             continue;
         if (run_isolated(tests[i]))
             passed++;

@@ -17,6 +17,9 @@
  *                              (ProcessFaultCounters.LockedPages), for utest_io.c
  *   child hold_io_nocancel DEVICE   the same with IOT_PEND_HOLD_IGNORING_CANCEL (a driver that
  *                              ignores cancel)
+ *   child disk_inflight DISK N send N (at most 64) asynchronous 512 KiB reads to the disk DISK and
+ *                              exit at once with them on the device: exit status = the pages it
+ *                              had locked then, for drivers/virtio/tests/vblk_exit_test.c
  */
 #include <nt.h>
 #include <stdio.h>
@@ -143,6 +146,38 @@ int main(int argc, char **argv)
             return st;
         /* Exit with the read held: the kernel must cancel it and wait
          * for it before the address space goes (NT's thread rundown). */
+        return (int)fc.LockedPages;
+    }
+    if (strcmp(c, "disk_inflight") == 0 && argc > 3) {
+        enum { EACH = 512 * 1024, MAX = 64 };
+        static IO_STATUS_BLOCK_T iosb[MAX];
+        unsigned long n = strtoul(argv[3], NULL, 0);
+        HANDLE f, ev;
+        if (n == 0 || n > MAX)
+            return CHILD_BAD_USAGE;
+        NTSTATUS st = OpenDevice(argv[2], FILE_READ_DATA | FILE_WRITE_DATA, 0, &f);
+        if (!NT_SUCCESS(st) || !NT_SUCCESS(st = CreateEventHandle(&ev, 0, 0)))
+            return st;
+        void *base = NULL;
+        size_t size = n * EACH;
+        if (!NT_SUCCESS(st = NtAllocateVirtualMemory(NtCurrentProcess(), &base, 0, &size, MEM_RESERVE | MEM_COMMIT,
+                                                     PAGE_READWRITE)))
+            return st;
+        /* Touched first: the reads then go out faster than the device
+         * finishes them (no demand-zero faults in the probe and lock). */
+        memset(base, 0x11, size);
+        for (unsigned long i = 0; i < n; i++) {
+            int64_t offset = (int64_t)(i * EACH);
+            st = NtReadFile(f, ev, NULL, NULL, &iosb[i], (uint8_t *)base + i * EACH, EACH, &offset, NULL);
+            if (st != STATUS_PENDING)
+                return NT_SUCCESS(st) ? CHILD_BAD_USAGE : st;
+        }
+        PROCESS_FAULT_COUNTERS_T fc;
+        if (!NT_SUCCESS(st = NtQueryInformationProcess(NtCurrentProcess(), ProcessFaultCounters, &fc, sizeof(fc), NULL)))
+            return st;
+        /* Exit with the reads on the device: virtio has no abort, so the
+         * kernel's cancel cannot take them back; it must wait for the device
+         * before the frames and the address space go. */
         return (int)fc.LockedPages;
     }
     printf("child: unknown command '%s'\n", c);

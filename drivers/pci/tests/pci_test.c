@@ -400,3 +400,65 @@ KTEST_MANUAL(pci, leaks_an_msix_entry_on_purpose)
     /* Entry 1: entry 0 is the virtio-blk driver's queue. */
     KT_EQ(PciConnectMsix(virtio_blk(0), 1, never_mine, NULL, 7, &in), STATUS_SUCCESS);
 }
+
+/*
+ * Whoever placed the BARs (SeaBIOS, or the bus driver itself after qboot:
+ * PciBarsAssigned says which), the result must be what the hardware
+ * needs: every implemented BAR at a nonzero multiple of its size, no two
+ * decoding the same address, decoding on, and each function behind the
+ * bridge inside one of the bridge's open windows (else the bridge never
+ * forwards its cycles and the driver reads all ones).
+ */
+static BOOLEAN in_window(ULONG64 base, ULONG64 size, ULONG64 lo, ULONG64 hi)
+{
+    return lo <= hi && base >= lo && base + size - 1 <= hi;
+}
+
+KTEST(pci, every_bar_placed_aligned_apart_and_reachable)
+{
+    ULONG checked = 0;
+    for (ULONG i = 0; i < PciDeviceCount; i++) {
+        PPCI_DEVICE d = &PciDevices[i];
+        for (ULONG b = 0; b < d->BarCount; b++) {
+            PPCI_BAR x = &d->Bars[b];
+            if (x->Type != PciBarIo && x->Type != PciBarMemory32 && x->Type != PciBarMemory64)
+                continue;
+            checked++;
+            KT_NE(x->Base, 0);
+            KT_EQ(x->Base & (x->Size - 1), 0);
+            USHORT need = x->Type == PciBarIo ? 0x0001 : 0x0002;
+            KT_EQ(PciRead16(d, 0x04) & need, need);          /* decoding on */
+            for (ULONG j = 0; j < PciDeviceCount; j++)
+                for (ULONG c = 0; c < PciDevices[j].BarCount; c++) {
+                    PPCI_BAR y = &PciDevices[j].Bars[c];
+                    if (y == x || (y->Type == PciBarIo) != (x->Type == PciBarIo) || y->Size == 0 ||
+                        y->Type == PciBarUnused || y->Type == PciBarUpperHalf)
+                        continue;
+                    BOOLEAN apart = x->Base + x->Size <= y->Base || y->Base + y->Size <= x->Base;
+                    if (!apart)
+                        KtFail(__FILE__, __LINE__, "%02x:%02x.%u BAR%u [%#llx+%#llx] overlaps %02x:%02x.%u BAR%u",
+                               d->Bus, d->Device, d->Function, b, (unsigned long long)x->Base,
+                               (unsigned long long)x->Size, PciDevices[j].Bus, PciDevices[j].Device,
+                               PciDevices[j].Function, c);
+                }
+            if (d->Bus == 0 || x->Type == PciBarIo)
+                continue;
+            PPCI_DEVICE br = NULL;
+            for (ULONG j = 0; j < PciDeviceCount; j++)
+                if (PciDevices[j].HeaderType == 1 && PciDevices[j].SecondaryBus == d->Bus)
+                    br = &PciDevices[j];
+            KT_ASSERT(br);
+            /* Memory decoding on the bridge (its bus-master bit too on real
+             * hardware; QEMU does not gate DMA on it, and SeaBIOS leaves it off). */
+            KT_EQ(PciRead16(br, 0x04) & 0x0002, 0x0002);
+            ULONG64 mlo = (ULONG64)(PciRead16(br, 0x20) & 0xFFF0) << 16;
+            ULONG64 mhi = ((ULONG64)(PciRead16(br, 0x22) & 0xFFF0) << 16) | 0xFFFFF;
+            ULONG64 plo = ((ULONG64)PciRead32(br, 0x28) << 32) | ((ULONG64)(PciRead16(br, 0x24) & 0xFFF0) << 16);
+            ULONG64 phi = ((ULONG64)PciRead32(br, 0x2C) << 32) | ((ULONG64)(PciRead16(br, 0x26) & 0xFFF0) << 16) |
+                          0xFFFFF;
+            KT_ASSERT(in_window(x->Base, x->Size, mlo, mhi) || (x->Prefetchable && in_window(x->Base, x->Size, plo, phi)));
+        }
+    }
+    KT_GE(checked, 6);   /* IDE, VGA x2, the two virtio-blk x2, the bridge's own */
+    kprintf("pci: %u BARs checked, %u placed by the bus driver\n", checked, PciBarsAssigned);
+}

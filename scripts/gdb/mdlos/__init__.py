@@ -18,13 +18,15 @@
   drvobj ADDR       a driver object: dispatch table and devices
   sglist ADDR       a scatter/gather list: elements, frames, MDL frame or bounce
   pci               the PCI functions the bus driver found: BARs, interrupts, capabilities, driver
+  pagefile [N SLOT] the paging files, slots in use, the writer's counters; a file's bitmap around a slot
+  vq [N|ADDR]       the virtio-blk virtqueue: indices, requests in flight with their IRPs, descriptors
   mdlos             this list
 
 The modules (README.md says which holds what): common (memory reads,
 types, the kernel's constants read from its DWARF, formatting),
 pagetable (pt, memmap), pfn (pfn, pfnstats), pool (pool), process (ps,
 vad, ws), mdl (mdl, locked), ob (obj, handles), io (irp, devobj, drvobj),
-pci (pci). They read the kernel's own structures by
+pci (pci), paging (pagefile), vq (vq). They read the kernel's own structures by
 name, so the kernel's symbols must be loaded (`file build/kernel.elf`).
 Python 3 standard library only.
 """
@@ -36,11 +38,13 @@ from .io import DevobjCommand, DrvobjCommand, IrpCommand
 from .mdl import LockedCommand, MdlCommand
 from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
+from .paging import PagefileCommand
 from .pci import PciCommand
 from .pfn import PfnCommand, PfnStatsCommand
 from .ptdump import PtdumpCommand
 from .pool import PoolCommand
 from .process import PsCommand, VadCommand, WsCommand
+from .vq import VqCommand
 
 
 class MdlosCommand(Command):
@@ -72,6 +76,13 @@ class MdlosCommand(Command):
                     registers (a bounce)
   pci               the PCI bus driver's table (PciDevices[]): IDs, BARs, interrupt
                     pin/line, capabilities, MSI-X, virtio cfg_types, driver
+  pagefile [N SLOT] the paging files (MmPagingFile[]): slots in use, the modified
+                    page writer's and the hard faults' counters; with N SLOT, file
+                    N's bitmap around SLOT and where that slot is on the disk
+  vq [N|ADDR]       the virtio-blk driver's virtqueue (VblkDisks[N]): available and
+                    used indices, each request handed out with its IRP, header,
+                    status byte and descriptors (indirect tables followed), the
+                    IRPs waiting for descriptors
 
 PROC: an image name (init), a pid (4) or an EPROCESS address; default: the
 process whose address space is in CR3. `help COMMAND` for each. They need
@@ -88,7 +99,8 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PtdumpCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PagefileCommand, VqCommand,
+                    PtdumpCommand):
         command()
 
 

@@ -100,6 +100,12 @@ state (valid, transition = on standby, or in the file). Only frames of RAM
         else:
             what = decode_not_present(orig) if not orig & 1 else "a valid PTE"
         print(f"  OriginalPte    {orig:#x}: {what}")
+        if not int(e["PrototypePte"]) and not orig & 1 and orig >> 32 and not orig & 0xC00:
+            low, high = (orig >> 1) & 0xF, orig >> 32
+            print(f"  pagefile copy  paging file {low}, slot {high:#x} (`pagefile {low} {high:#x}`): "
+                  f"the page's contents are there, so the frame may be repurposed")
+        if int(e["ReadInProgress"]) or int(e["WriteInProgress"]):
+            print(f"  paging I/O     {'ReadInProgress: a hard fault is reading it in (Blink = its in-page block)' if int(e['ReadInProgress']) else 'WriteInProgress: the modified page writer is writing it out'}")
         print(f"  Modified {int(e['Modified'])}  PteDeleted {int(e['PteDeleted'])}  "
               f"CacheAttribute {int(e['CacheAttribute'])}  PrototypePte {int(e['PrototypePte'])}"
               + ("   (a shared image frame: process PTEs map it, its prototype PTE owns it)"
@@ -181,9 +187,11 @@ modified lists. The scan reads the database in large blocks."""
             peak = int(kernel_value("MmPeakCommitment"))
             tables = int(kernel_value("MiUserPageTables"))
             cnt = kernel_value("MiUsageCount")
-            backed = int(cnt[K.enum("MiUsageUser")]) + int(cnt[K.enum("MiUsageImage")]) + tables
+            backed = int(cnt[K.enum("MiUsageUser")]) - int(kernel_value("MiStandbyUserPages")) + \
+                int(cnt[K.enum("MiUsageImage")]) + tables
             reserve = MI_COMMIT_RESERVE_PAGES
-            limit = max(0, charge + avail - reserve - max(0, charge - backed))
+            slots = int(kernel_value("MiPageFileTotalSlots")) - int(kernel_value("MiPageFileSystemSlots"))
+            limit = max(0, charge + avail - reserve - max(0, charge - backed) + slots)
             print(f"Commit: {charge} pages charged (MmTotalCommittedPages), limit {limit}, peak {peak}; "
                   f"{tables} user page tables")
         except gdb.error:

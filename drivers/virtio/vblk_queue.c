@@ -1,0 +1,521 @@
+/*
+ * vblk_queue.c: the virtio-blk driver's split virtqueue (virtio 1.x 2.7):
+ * handing IRPs to the device as chains of descriptors, the notify, the
+ * interrupt, and the DPC that walks the used ring and completes the IRPs.
+ *
+ * A request's path: VbQueue (from dispatch) marks the IRP pending and puts
+ * it on the disk's waiting queue, cancelable; vb_start takes the first
+ * waiting IRP's next piece (a sub-request: at most VB_MAX_TRANSFER bytes
+ * and SegLimit pages) while the ring has room, reserves its descriptors
+ * and its head, and asks the DMA adapter for a scatter/gather list of that
+ * piece of the IRP's MDL (the caller's own locked frames: a 64-bit master,
+ * nothing bounces). vb_sg_ready writes the chain - header, the list's
+ * elements, status byte - either straight into the ring or, with
+ * VIRTIO_F_INDIRECT_DESC, into the head's indirect table with a single ring
+ * descriptor pointing at it, and publishes the head in the available ring.
+ * Every piece of an IRP goes out at once, and the notify register is
+ * written once at the end of the batch. The device's interrupt (an MSI-X
+ * message, else the shared INTx line with the ISR status register read to
+ * acknowledge it) only queues the DPC; the DPC walks the used ring, puts
+ * each piece's list, frees its descriptors, and completes the IRP when its
+ * last piece is back, with the status byte translated.
+ *
+ * Locking: the disk's spin lock (at DISPATCH_LEVEL) covers the descriptor
+ * free list, the rings, the sub-request table and the waiting queue. It is
+ * never held across GetScatterGatherList / PutScatterGatherList: an
+ * execution routine (this driver's vb_sg_ready, which takes the lock) may
+ * run inside either. The ISR takes no lock: it touches only the ISR
+ * register, a time stamp and the DPC.
+ */
+#include "drivers/virtio/vblk.h"
+#include "kernel/hal/x86.h"
+
+volatile LONG VblkReqsOutstanding;
+
+static inline volatile ULONG *used_elem(VB_DISK *x, ULONG i)
+{
+    return (volatile ULONG *)(x->Used + 2) + 2 * i;
+}
+
+static USHORT desc_alloc(VB_DISK *x)
+{
+    USHORT d = x->FreeHead;
+    x->FreeHead = x->Desc[d].Next;
+    x->FreeCount--;
+    return d;
+}
+
+/* The ring descriptors of head's chain back on the free list (under the
+ * lock): one when it went indirect, else the NEXT links from the head. */
+static USHORT desc_free_chain(VB_DISK *x, USHORT head, BOOLEAN indirect)
+{
+    USHORT d = head, n = 1;
+    if (!indirect) {
+        while (x->Desc[d].Flags & VQ_DESC_F_NEXT) {
+            d = x->Desc[d].Next;
+            n++;
+        }
+    }
+    x->Desc[d].Flags = 0;
+    x->Desc[d].Next = x->FreeHead;
+    x->FreeHead = head;
+    x->FreeCount += n;
+    return n;
+}
+
+/* Tell the device there is work (under the lock). Without EVENT_IDX the
+ * device may say, in used.flags, that it is already walking the ring and
+ * needs no notify (2.7.10): each notify is an MMIO write, under TCG a trip
+ * out of the translated code into QEMU's device model. The full barrier
+ * orders the available index (stored before) against the flags load. */
+__attribute__((noinline)) static void vb_notify(VB_DISK *x)   /* a breakpoint target (docs/debugging.md) */
+{
+    x->NotifyPending = FALSE;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (x->Used[0] & VQ_USED_F_NO_NOTIFY) {
+        x->Stats.NotifiesSuppressed++;
+        return;
+    }
+    x->TNotifyStart = rdtsc();
+    *x->Notify = 0;   /* queue 0's index */
+    x->TNotifyEnd = rdtsc();
+    x->Stats.Notifies++;
+}
+
+static void record_last(VB_DISK *x, VB_SUB *s, PSCATTER_GATHER_LIST sg, USHORT head)
+{
+    PMDL m = s->Req->Irp->MdlAddress;
+    ULONG n = sg->NumberOfElements;
+    x->Last.Irp = s->Req->Irp;
+    x->Last.Mdl = m;
+    x->Last.Chunk = s->Chunk;
+    x->Last.Elements = n;
+    x->Last.Head = head;
+    x->Last.RingDescriptors = s->Descriptors;
+    x->Last.Indirect = s->Indirect;
+    ULONG pages = (ULONG)ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(m), MmGetMdlByteCount(m));
+    x->Last.MdlByteOffset = m->ByteOffset;
+    x->Last.MdlPages = pages < VB_LAST_ELEMENTS ? pages : VB_LAST_ELEMENTS;
+    for (ULONG i = 0; i < x->Last.MdlPages; i++)
+        x->Last.MdlPfn[i] = MmGetMdlPfnArray(m)[i];
+    for (ULONG i = 0; i < n && i < VB_LAST_ELEMENTS; i++) {
+        x->Last.Address[i] = (ULONG64)sg->Elements[i].Address.QuadPart;
+        x->Last.Length[i] = sg->Elements[i].Length;
+    }
+}
+
+/* The execution routine (DISPATCH_LEVEL): the list is there, write the
+ * chain. CTX is the sub-request, whose head vb_start allocated. */
+static void vb_sg_ready(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, PVOID ctx)
+{
+    UNREFERENCED_PARAMETER(dev);
+    UNREFERENCED_PARAMETER(irp);
+    VB_SUB *s = ctx;
+    VB_REQ *r = s->Req;
+    VB_DISK *x = r->Disk;
+    USHORT head = (USHORT)(s - x->Subs);
+    KeAcquireSpinLockAtDpcLevel(&x->Lock);
+    s->Sg = sg;
+    ULONG n = sg ? sg->NumberOfElements : 0;
+    VB_SLOT *slot = &x->Slots[head];
+    slot->Type = r->Type;
+    slot->Reserved = 0;
+    slot->Sector = (ULONG64)(r->Offset + s->Offset) / 512;   /* always 512-byte units (5.2.6) */
+    slot->Status = 0xFF;
+    ULONG64 hdr_pa = x->SlotsPa + (ULONG64)head * sizeof(VB_SLOT);
+    /* A read: the device writes the caller's frames. */
+    USHORT data_flags = r->Type == VBLK_T_IN ? VQ_DESC_F_WRITE : 0;
+    if (s->Indirect) {
+        /* The whole chain in the head's table; the ring gets one
+         * descriptor. Inside a table, Next indexes the table (2.7.5.3). */
+        VQ_DESC *t = x->Ind + (ULONG)head * VB_IND_ENTRIES;
+        t[0].Addr = hdr_pa;
+        t[0].Len = 16;
+        t[0].Flags = VQ_DESC_F_NEXT;   /* the device reads the header */
+        t[0].Next = 1;
+        for (ULONG i = 0; i < n; i++) {
+            t[i + 1].Addr = (ULONG64)sg->Elements[i].Address.QuadPart;
+            t[i + 1].Len = sg->Elements[i].Length;
+            t[i + 1].Flags = data_flags | VQ_DESC_F_NEXT;
+            t[i + 1].Next = (USHORT)(i + 2);
+        }
+        t[n + 1].Addr = hdr_pa + offsetof(VB_SLOT, Status);
+        t[n + 1].Len = 1;
+        t[n + 1].Flags = VQ_DESC_F_WRITE;
+        t[n + 1].Next = 0;
+        x->Desc[head].Addr = (ULONG64)x->IndPa.QuadPart + (ULONG64)head * VB_IND_ENTRIES * sizeof(VQ_DESC);
+        x->Desc[head].Len = (n + 2) * (ULONG)sizeof(VQ_DESC);
+        x->Desc[head].Flags = VQ_DESC_F_INDIRECT;   /* never with NEXT */
+        s->Descriptors = 1;
+        x->Stats.Indirect++;
+    } else {
+        USHORT d = head;
+        x->Desc[d].Addr = hdr_pa;
+        x->Desc[d].Len = 16;
+        x->Desc[d].Flags = 0;
+        for (ULONG i = 0; i < n; i++) {
+            USHORT e = desc_alloc(x);
+            x->Desc[d].Flags |= VQ_DESC_F_NEXT;
+            x->Desc[d].Next = e;
+            x->Desc[e].Addr = (ULONG64)sg->Elements[i].Address.QuadPart;
+            x->Desc[e].Len = sg->Elements[i].Length;
+            x->Desc[e].Flags = data_flags;
+            d = e;
+        }
+        USHORT st = desc_alloc(x);
+        x->Desc[d].Flags |= VQ_DESC_F_NEXT;
+        x->Desc[d].Next = st;
+        x->Desc[st].Addr = hdr_pa + offsetof(VB_SLOT, Status);
+        x->Desc[st].Len = 1;
+        x->Desc[st].Flags = VQ_DESC_F_WRITE;
+        s->Descriptors = (USHORT)(n + 2);
+    }
+    /* Reserved was an upper bound (one element per page spanned); give the
+     * rest back. */
+    x->Unreserved += (USHORT)(s->Reserved - s->Descriptors);
+    if (sg)
+        record_last(x, s, sg, head);
+    /* Publish: the ring entry, then (release) the index the device polls. */
+    x->Avail[2 + x->AvailIdx % x->QueueSize] = head;
+    x->AvailIdx++;
+    __atomic_store_n(&x->Avail[1], x->AvailIdx, __ATOMIC_RELEASE);
+    s->OnDevice = TRUE;
+    if (++x->Stats.InFlight > x->Stats.MaxInFlight)
+        x->Stats.MaxInFlight = x->Stats.InFlight;
+    x->Stats.SubRequests++;
+    /* Inside vb_start's loop the notify waits for the end of the batch;
+     * a list that was late (the adapter queued it for map registers)
+     * notifies itself. */
+    if (x->Starters)
+        x->NotifyPending = TRUE;
+    else
+        vb_notify(x);
+    KeReleaseSpinLockFromDpcLevel(&x->Lock);
+}
+
+/* The next sub-request's length: at most VB_MAX_TRANSFER, and spanning at
+ * most SegLimit pages from where it starts. */
+static ULONG chunk_of(VB_DISK *x, VB_REQ *r)
+{
+    if (r->Type != VBLK_T_IN && r->Type != VBLK_T_OUT)
+        return 0;
+    ULONG left = r->Length - r->Issued;
+    ULONG o = (ULONG)(((ULONG_PTR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + r->Issued) & (PAGE_SIZE - 1));
+    ULONG max = x->SegLimit * PAGE_SIZE - o;
+    if (max > VB_MAX_TRANSFER)
+        max = VB_MAX_TRANSFER;
+    max &= ~(x->SectorSize - 1);   /* a piece ends on a sector: the device counts in sectors */
+    return left < max ? left : max;
+}
+
+/* IRP R gets no more pieces (under the lock). */
+static void stop_issuing(VB_REQ *r)
+{
+    if (r->Queued) {
+        RemoveEntryList(&r->Link);
+        r->Queued = FALSE;
+    }
+}
+
+static NTSTATUS translate(UCHAR st)
+{
+    switch (st) {
+    case VBLK_S_OK:
+        return STATUS_SUCCESS;
+    case VBLK_S_UNSUPP:
+        return STATUS_NOT_SUPPORTED;
+    default:   /* IOERR, or a byte the device never wrote */
+        return STATUS_DEVICE_DATA_ERROR;
+    }
+}
+
+/* R's last piece is back: complete the IRP (DISPATCH_LEVEL, no lock). */
+static void finish(VB_DISK *x, VB_REQ *r, ULONG64 dpc_start, BOOLEAN timed)
+{
+    PIRP irp = r->Irp;
+    NTSTATUS s = r->Status;
+    if (irp->Cancel) {
+        /* IoCancelIrp came while the pieces were on the device (virtio has
+         * no abort; a requester that exits waits for us): the frames must
+         * still be locked now, for the device wrote them until a moment ago. */
+        ASSERT(!irp->MdlAddress || (irp->MdlAddress->MdlFlags & MDL_PAGES_LOCKED));
+        __atomic_add_fetch(&x->Stats.CompletedCancelled, 1, __ATOMIC_RELAXED);
+    }
+    irp->IoStatus.Status = s;
+    irp->IoStatus.Information = NT_SUCCESS(s) ? r->Length : 0;
+    ExFreePoolWithTag(r, VB_TAG);
+    __atomic_sub_fetch(&VblkReqsOutstanding, 1, __ATOMIC_RELAXED);
+    IoCompleteRequest(irp, NT_SUCCESS(s) ? IO_DISK_INCREMENT : IO_NO_INCREMENT);
+    if (timed) {
+        ULONG64 now = rdtsc();
+        x->Stats.CyclesDpc += now - dpc_start;
+        x->Stats.LastT[5] = now;
+        x->Stats.Timed++;
+    }
+}
+
+/* Hand out pieces of waiting IRPs while the ring has room (DISPATCH_LEVEL),
+ * then notify once for the batch. From dispatch (FROM_DPC FALSE), when
+ * chains were already on the device before the batch, the notify is
+ * deferred: those chains will interrupt, and the DPC that takes them
+ * notifies for everything published meanwhile. Each notify is an MMIO
+ * write that QEMU under TCG handles synchronously in the vCPU - the
+ * largest single cost of a request (docs/status.md) - so at queue depth
+ * 32 this turns one notify per request into one per completion batch; a
+ * request to an idle device is notified at once (queue depth 1 loses
+ * nothing). The device is never left idle with work: the notify is
+ * deferred only while something it has not returned is on the ring. */
+static void vb_start(VB_DISK *x, BOOLEAN from_dpc)
+{
+    KeAcquireSpinLockAtDpcLevel(&x->Lock);
+    ULONG busy = x->Stats.InFlight;
+    x->Starters++;
+    for (;;) {
+        /* The first one its cancel routine does not own. */
+        VB_REQ *r = NULL;
+        for (PLIST_ENTRY e = x->Waiting.Flink; e != &x->Waiting; e = e->Flink) {
+            VB_REQ *c = CONTAINING_RECORD(e, VB_REQ, Link);
+            if (!c->Cancelled) {
+                r = c;
+                break;
+            }
+        }
+        if (!r)
+            break;
+        ULONG chunk = chunk_of(x, r);
+        ULONG need = 1;
+        if (!x->Indirect) {
+            need = 2;
+            if (chunk) {
+                PVOID va = (PUCHAR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + r->Issued;
+                need += (ULONG)ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, chunk);
+            }
+        }
+        if (x->Unreserved < need)
+            break;   /* FIFO: the first waiting IRP waits for the ring to drain */
+        /* A fresh IRP waited cancelable: take its cancel routine back. NULL
+         * means IoCancelIrp got there first and the routine is running or
+         * about to (it needs this lock to take the IRP off the queue). */
+        if (r->Pieces == 0 && !IoSetCancelRoutine(r->Irp, NULL)) {
+            r->Cancelled = TRUE;
+            continue;
+        }
+        x->Unreserved -= (USHORT)need;
+        USHORT head = desc_alloc(x);
+        VB_SUB *s = &x->Subs[head];
+        memset(s, 0, sizeof(*s));
+        s->Req = r;
+        s->Offset = r->Issued;
+        s->Chunk = chunk;
+        s->Reserved = (USHORT)need;
+        s->Indirect = x->Indirect;
+        s->DevStatus = 0xFF;
+        r->Issued += chunk;
+        r->Outstanding++;
+        r->Pieces++;
+        if (r->Issued >= r->Length)
+            stop_issuing(r);
+        KeReleaseSpinLockFromDpcLevel(&x->Lock);
+        NTSTATUS st = STATUS_SUCCESS;
+        if (!chunk) {
+            vb_sg_ready(x->Device, r->Irp, NULL, s);
+        } else {
+            PVOID va = (PUCHAR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + s->Offset;
+            st = x->Dma->DmaOperations->GetScatterGatherList(x->Dma, x->Device, r->Irp->MdlAddress, va, chunk,
+                                                             vb_sg_ready, s, r->Type == VBLK_T_OUT);
+        }
+        KeAcquireSpinLockAtDpcLevel(&x->Lock);
+        if (!NT_SUCCESS(st)) {
+            /* No list (the adapter refused the piece): nothing went to the
+             * device; the head and the reservation come back. */
+            x->Unreserved += (USHORT)(need - 1);
+            x->Unreserved += desc_free_chain(x, head, TRUE);
+            s->Req = NULL;
+            if (NT_SUCCESS(r->Status))
+                r->Status = st;
+            stop_issuing(r);
+            if (--r->Outstanding == 0) {
+                KeReleaseSpinLockFromDpcLevel(&x->Lock);
+                finish(x, r, 0, FALSE);
+                KeAcquireSpinLockAtDpcLevel(&x->Lock);
+            }
+        }
+    }
+    if (--x->Starters == 0 && x->NotifyPending) {
+        if (!from_dpc && x->DeferNotify && busy > 0)
+            x->Stats.NotifiesDeferred++;
+        else
+            vb_notify(x);
+    }
+    KeReleaseSpinLockFromDpcLevel(&x->Lock);
+}
+
+/* The DPC: everything the device finished. */
+void VbDpc(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(dpc);
+    UNREFERENCED_PARAMETER(a1);
+    UNREFERENCED_PARAMETER(a2);
+    VB_DISK *x = ctx;
+    ULONG64 t0 = rdtsc();
+    LIST_ENTRY done;
+    InitializeListHead(&done);
+    __atomic_add_fetch(&x->Stats.Dpcs, 1, __ATOMIC_RELAXED);
+    KeAcquireSpinLockAtDpcLevel(&x->Lock);
+    if (x->HoldCompletions) {
+        /* A test stands in for a slow device: what the device finished
+         * stays in the used ring until it queues this DPC again. */
+        KeReleaseSpinLockFromDpcLevel(&x->Lock);
+        return;
+    }
+    ULONG64 t_isr = x->TIsr;
+    USHORT used;
+    while (x->LastUsed != (used = __atomic_load_n(&x->Used[1], __ATOMIC_ACQUIRE))) {
+        while (x->LastUsed != used) {
+            ULONG id = used_elem(x, x->LastUsed % x->QueueSize)[0];
+            x->LastUsed++;
+            if (id >= x->QueueSize || !x->Subs[id].Req || !x->Subs[id].OnDevice)
+                continue;   /* a device bug: nothing of ours */
+            VB_SUB *s = &x->Subs[id];
+            s->OnDevice = FALSE;
+            s->DevStatus = x->Slots[id].Status;
+            x->Stats.InFlight--;
+            InsertTailList(&done, &s->Link);
+        }
+    }
+    KeReleaseSpinLockFromDpcLevel(&x->Lock);
+
+    /* Each piece: its list back to the adapter (no lock: a put may run a
+     * queued execution routine), then its descriptors and its IRP. The
+     * head stays taken (Req set) until then, so vb_start cannot reuse it. */
+    while (!IsListEmpty(&done)) {
+        VB_SUB *s = CONTAINING_RECORD(RemoveHeadList(&done), VB_SUB, Link);
+        VB_REQ *r = s->Req;
+        if (s->Sg) {
+            x->Dma->DmaOperations->PutScatterGatherList(x->Dma, s->Sg, r->Type == VBLK_T_OUT);
+            s->Sg = NULL;
+        }
+        NTSTATUS st = translate(s->DevStatus);
+        KeAcquireSpinLockAtDpcLevel(&x->Lock);
+        x->Unreserved += desc_free_chain(x, (USHORT)(s - x->Subs), s->Indirect);
+        s->Req = NULL;
+        if (!NT_SUCCESS(st)) {
+            x->Stats.Errors++;
+            if (NT_SUCCESS(r->Status))
+                r->Status = st;
+            stop_issuing(r);   /* the rest would be wasted: the IRP has failed */
+        }
+        BOOLEAN last = --r->Outstanding == 0 && !r->Queued;
+        /* The phases of a lone request (queue depth 1): nothing else on the
+         * device, the time stamps in order - its pieces went out in one batch
+         * after its dispatch, and this DPC follows the interrupt of its last. */
+        BOOLEAN timed = last && x->Stats.InFlight == 0 && r->TDispatch < x->TNotifyStart &&
+                        x->TNotifyEnd <= t_isr && t_isr <= t0;
+        if (timed) {
+            x->Stats.CyclesToNotify += x->TNotifyStart - r->TDispatch;
+            x->Stats.CyclesNotify += x->TNotifyEnd - x->TNotifyStart;
+            x->Stats.CyclesDevice += t_isr - x->TNotifyEnd;
+            x->Stats.CyclesIsrToDpc += t0 - t_isr;
+            ULONG64 stamps[5] = { r->TDispatch, x->TNotifyStart, x->TNotifyEnd, t_isr, t0 };
+            memcpy(x->Stats.LastT, stamps, sizeof(stamps));
+        }
+        KeReleaseSpinLockFromDpcLevel(&x->Lock);
+        if (last)
+            finish(x, r, t0, timed);
+    }
+    vb_start(x, TRUE);   /* and the notify deferred for what dispatch published */
+}
+
+/* MSI-X: the message is ours alone; nothing to read. */
+BOOLEAN VbIsrMsix(PKINTERRUPT in, PVOID ctx)
+{
+    UNREFERENCED_PARAMETER(in);
+    VB_DISK *x = ctx;
+    x->TIsr = rdtsc();
+    __atomic_add_fetch(&x->Stats.Interrupts, 1, __ATOMIC_RELAXED);
+    KeInsertQueueDpc(&x->Dpc, NULL, NULL);
+    return TRUE;
+}
+
+/* INTx: the line is shared. Reading the ISR status register tells whether
+ * this device interrupted and deasserts the line (4.1.4.5); 0 = not ours. */
+BOOLEAN VbIsrIntx(PKINTERRUPT in, PVOID ctx)
+{
+    UNREFERENCED_PARAMETER(in);
+    VB_DISK *x = ctx;
+    if (!(*x->Isr & 3))
+        return FALSE;
+    x->TIsr = rdtsc();
+    __atomic_add_fetch(&x->Stats.Interrupts, 1, __ATOMIC_RELAXED);
+    KeInsertQueueDpc(&x->Dpc, NULL, NULL);
+    return TRUE;
+}
+
+NTSTATUS VbComplete(PIRP irp, NTSTATUS s, ULONG_PTR info)
+{
+    irp->IoStatus.Status = s;
+    irp->IoStatus.Information = info;
+    IoCompleteRequest(irp, IO_NO_INCREMENT);
+    return s;
+}
+
+/* IoCancelIrp on an IRP waiting for its first piece (the cancel spin lock
+ * held). */
+static void vb_cancel(PDEVICE_OBJECT dev, PIRP irp)
+{
+    IoReleaseCancelSpinLock(irp->CancelIrql);
+    VB_DISK *x = dev->DeviceExtension;
+    VB_REQ *r = irp->Tail.Overlay.DriverContext[0];
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    stop_issuing(r);   /* still queued: vb_start never takes an IRP whose routine it could not clear */
+    KeReleaseSpinLock(&x->Lock, old);
+    ExFreePoolWithTag(r, VB_TAG);
+    __atomic_sub_fetch(&VblkReqsOutstanding, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&x->Stats.Cancelled, 1, __ATOMIC_RELAXED);
+    VbComplete(irp, STATUS_CANCELLED, 0);
+}
+
+NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length)
+{
+    ULONG64 t = rdtsc();
+    VB_REQ *r = ExAllocatePoolWithTag(NonPagedPoolNx, sizeof(VB_REQ), VB_TAG);
+    if (!r)
+        return VbComplete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
+    memset(r, 0, sizeof(*r));
+    __atomic_add_fetch(&VblkReqsOutstanding, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&x->Stats.Requests, 1, __ATOMIC_RELAXED);
+    r->Irp = irp;
+    r->Disk = x;
+    r->Type = type;
+    r->Offset = offset;
+    r->Length = length;
+    r->Status = STATUS_SUCCESS;
+    r->TDispatch = t;
+    if (chunk_of(x, r) < length)
+        __atomic_add_fetch(&x->Stats.Splits, 1, __ATOMIC_RELAXED);
+    IoMarkIrpPending(irp);
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    KeAcquireSpinLockAtDpcLevel(&x->Lock);
+    if (!IsListEmpty(&x->Waiting) || x->Unreserved < (x->Indirect ? 1 : x->SegLimit + 2))
+        __atomic_add_fetch(&x->Stats.Waited, 1, __ATOMIC_RELAXED);
+    InsertTailList(&x->Waiting, &r->Link);
+    r->Queued = TRUE;
+    irp->Tail.Overlay.DriverContext[0] = r;
+    IoSetCancelRoutine(irp, vb_cancel);
+    if (irp->Cancel && IoSetCancelRoutine(irp, NULL)) {
+        /* Cancelled before the routine was set: ours to finish. */
+        stop_issuing(r);
+        KeReleaseSpinLockFromDpcLevel(&x->Lock);
+        ExFreePoolWithTag(r, VB_TAG);
+        __atomic_sub_fetch(&VblkReqsOutstanding, 1, __ATOMIC_RELAXED);
+        VbComplete(irp, STATUS_CANCELLED, 0);
+        KeLowerIrql(old);
+        return STATUS_PENDING;
+    }
+    KeReleaseSpinLockFromDpcLevel(&x->Lock);
+    vb_start(x, FALSE);
+    KeLowerIrql(old);
+    return STATUS_PENDING;
+}
