@@ -101,7 +101,7 @@ OBJS    := $(patsubst %.c,$(B)/%.o,$(C_SRCS)) $(patsubst %.asm,$(B)/%.o,$(ASM_SR
 extra_obj = $(B)/extra$(abspath $(basename $(1))).o
 EXTRA_OBJS := $(foreach f,$(EXTRA_TESTS),$(call extra_obj,$(f)))
 
-.PHONY: all deps run test fuzz bench gdb clean iso user help addrs
+.PHONY: all deps run test fuzz bench gdb clean iso user help addrs grade
 all: $(B)/kernel.elf user
 
 # Every build step first makes sure the tools exist (scripts/deps.sh
@@ -290,6 +290,15 @@ fuzz: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 	$(PYTHON) scripts/ktest.py --kernel $(B)/kernel.elf --pattern 'fuzz.*' --mem $(QEMU_MEM) --no-user-tests --shards 1 \
 	    --cmdline 'fuzz.n=$(N)$(if $(SEED), fuzz.seed=$(SEED),)$(if $(TRACE), fuzz.trace=$(TRACE),)$(if $(HUGE), fuzz.huge=$(HUGE),)' --timeout $$((120 + $(N) / 200))
 
+# `make grade LAB=pgtbl` grades one lab (`make grade`: every lab of
+# labs/labs.json): a line per test with its points, the total, JSON in
+# build/grade/LAB.json, exit status 0 only at full marks (docs/labs/).
+# EXTRA_TESTS= (files or folders) adds course staff's hidden tests;
+# scripts/grade.py builds the kernel with them itself.
+LAB ?=
+grade: $(DISK_IMAGES)
+	$(PYTHON) scripts/grade.py $(if $(LAB),--lab '$(LAB)',) --extra-tests '$(EXTRA_TESTS)' --mem $(QEMU_MEM)
+
 # `make bench`: every figure as the median of several runs (min and max
 # beside it), in cycles and ns, saved in build/bench.json. BASE=FILE.json
 # (a bench.json saved earlier) adds each figure's ratio to that run.
@@ -331,6 +340,7 @@ help:
 	@echo '  make test       every self-test: kernel, bugcheck, user-mode, host; ends "N passed, M failed"'
 	@echo '  make fuzz       only the system-call fuzzer, then the leak check (N=, SEED=, TRACE=, HUGE=0)'
 	@echo '  make bench      measured figures, median of runs, cycles and ns; build/bench.json (BASE=)'
+	@echo '  make grade      grade a lab: LAB=pgtbl (default every lab), points per test, JSON (docs/labs/)'
 	@echo '  make gdb        QEMU paused at the first instruction, GDB attached with symbols'
 	@echo '  make iso        only build/mdlos.iso (with CMDLINE)'
 	@echo '  make addrs      the boot symbols, linked and physical, of this build (docs/boot.md)'
@@ -348,7 +358,8 @@ help:
 	@echo '  CMDLINE=...     boot command line for run, iso, gdb: ktest=GLOBS, utest=GLOBS, kd, ...'
 	@echo '  T=GLOBS         the tests make test runs, comma-separated (default *)'
 	@echo '  UTESTS=0|1      make test without or with the user-mode tests'
-	@echo '  EXTRA_TESTS=... more test files, from anywhere, compiled into the kernel'
+	@echo '  EXTRA_TESTS=... more test files, from anywhere, compiled into the kernel (grade: folders too)'
+	@echo '  LAB=NAME        make grade: the lab to grade (scripts/lab.py list)'
 	@echo '  QEMU_MEM=MIB    guest RAM in MiB (default 256)'
 	@echo '  ACCEL=kvm       KVM where it works (default tcg, what the tests use)'
 	@echo '  DISK0= DISK1=   other disk images for run/gdb (path, or none); DISK_CACHE=none|writeback'

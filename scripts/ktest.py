@@ -29,6 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mdlosqemu as mq  # noqa: E402
+import labhost  # noqa: E402
 
 ROOT = mq.ROOT
 LOGS = os.path.join(ROOT, "build", "test-logs")
@@ -445,6 +446,7 @@ class Runner:
             "vblk.host_and_guest_see_each_others_bytes": self.t_vblk_host_bytes,
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
+            **labhost.host_tests(self),   # the labs' host tests (docs/labs/), with their points
             "paging.user_tests_on_a_64mib_machine": self.t_paging_user,
             "gdb.pagefile_and_pt_show_a_page_that_is_out": self.t_gdb_pagefile,
             "paging.kernel_tests_with_a_pagefile": self.t_paging_kernel,

@@ -44,6 +44,9 @@ int ExpSetJmp(EX_FRAME *Frame) __attribute__((returns_twice));
         } else {                               \
             NTSTATUS status_var = ex_frame_.Status; \
             (void)status_var;
+/* Inside ExExcept: the exception's status, as NT's GetExceptionCode()
+ * (ExExcept(status) names it too). */
+#define ExExceptionCode() (ex_frame_.Status)
 #define ExEndTry                               \
         }                                      \
     } while (0)

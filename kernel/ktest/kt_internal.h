@@ -14,3 +14,5 @@
 #include "mm/mdl.h"
 #include "io/iop.h"
 #include "io/dmap.h"
+#include "mm/lab/pgtbl.h"
+#include "mm/lab/pools.h"

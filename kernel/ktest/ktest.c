@@ -26,9 +26,21 @@ const KTEST *KtCurrentTest(void)
     return current;
 }
 
+/* "suite.name", with every "__" in the name printed as "." (a test name of
+ * more than two parts: the C identifier cannot hold a dot). */
 static void full_name(const KTEST *t, char *buf, size_t size)
 {
-    ksnprintf(buf, size, "%s.%s", t->suite, t->name);
+    int n = ksnprintf(buf, size, "%s.", t->suite);
+    for (const char *c = t->name; *c && n + 1 < (int)size; c++) {
+        if (c[0] == '_' && c[1] == '_') {
+            buf[n++] = '.';
+            c++;
+        } else {
+            buf[n++] = *c;
+        }
+    }
+    if (n < (int)size)
+        buf[n] = 0;
 }
 
 /* PATTERNS is a comma-separated list of globs. A manual test matches only
@@ -67,6 +79,16 @@ void KtFail(const char *file, int line, const char *fmt, ...)
         KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_ASSERTION_FAILURE, 0, 0, 0,
                        "a ktest assertion failed outside a test: %s", fail_msg);
     }
+    KiLongJmp(&fail_jmp, 1);
+}
+
+void KtLabNotImplemented(const char *lab, const char *what)
+{
+    if (!current)
+        KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_NOT_IMPLEMENTED, 0, 0, 0,
+                       "lab %s's student code ran outside a test (%s): the kernel must not depend on it", lab,
+                       what);
+    ksnprintf(fail_msg, sizeof(fail_msg), "%s: not implemented yet: %s", lab, what);
     KiLongJmp(&fail_jmp, 1);
 }
 
@@ -145,6 +167,29 @@ static int snapshot(KT_COUNTER *out)
     return n;
 }
 
+#define MAX_END_HOOKS 4
+static KT_TEST_END_FN end_hooks[MAX_END_HOOKS];
+static int end_hook_count;
+
+void KtRegisterTestEndHook(KT_TEST_END_FN fn)
+{
+    for (int i = 0; i < end_hook_count; i++)
+        if (end_hooks[i] == fn)
+            return;
+    if (end_hook_count < MAX_END_HOOKS)
+        end_hooks[end_hook_count++] = fn;
+}
+
+/* After every test, passed or failed: what the test API still holds for
+ * it (a process it created, an attach) is given back, so that a test that
+ * failed half way - as a lab's tests do until the student is done - cannot
+ * leave the next test running in its process's address space. */
+static void run_end_hooks(void)
+{
+    for (int i = end_hook_count - 1; i >= 0; i--)
+        end_hooks[i]();
+}
+
 int KtSnapshotCounters(KT_COUNTER *out, int max)
 {
     static KT_COUNTER all[MAX_COUNTERS];
@@ -161,12 +206,16 @@ static bool run_one(const KTEST *t, const char *name)
     kprintf("[ktest] RUN  %s\n", name);
     int n = snapshot(before);
     if (!call_guarded(t)) {
+        if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+            KeLowerIrql(PASSIVE_LEVEL);
+        run_end_hooks();
         kprintf("[ktest] FAIL %s: %s\n", name, fail_msg);
         return false;
     }
     if (KeGetCurrentIrql() != PASSIVE_LEVEL) {
         kprintf("[ktest] FAIL %s: left the IRQL at %u\n", name, KeGetCurrentIrql());
         KeLowerIrql(PASSIVE_LEVEL);
+        run_end_hooks();
         return false;
     }
     /* What the test took, it must have given back. Every counter that
@@ -189,6 +238,8 @@ static bool run_one(const KTEST *t, const char *name)
                              len ? "; " : "", before[i].name, (unsigned long long)before[i].value,
                              (unsigned long long)after[j].value);
     }
+    /* After the leak check: a process the test forgot is a leak first. */
+    run_end_hooks();
     if (len) {
         kprintf("[ktest] FAIL %s: leaked: %s\n", name, msg);
         return false;

@@ -12,6 +12,11 @@
  *   KTEST_MANUAL(suite, name)
  *       runs only when the pattern names it exactly (the runner's own
  *       self-checks: a test that fails or hangs on purpose).
+ *   KTEST_POINTS(suite, name, points), KTEST_BUGCHECK_POINTS(suite, name,
+ *   points, code, p1, p2, p3, p4)
+ *       the same, worth POINTS in a lab's grade (make grade, docs/labs/).
+ *   A name with "__" prints as "." (KTEST(pgtbl, walk__kernel_text) is
+ *   pgtbl.walk.kernel_text): test names with more than two parts.
  *   KBENCH(suite, name) { ...; KtBenchReport("cycles_per_x", v, "cycles"); }
  *       runs under `bench=PATTERN` (make bench): once to warm up (its
  *       figures dropped), then `bench.runs` times, each run printing
@@ -35,19 +40,26 @@ typedef struct _KTEST {
     void (*fn)(void);
     const char *file;
     uint32_t line, flags;
-    uint32_t bugcheck_code, reserved;
+    uint32_t bugcheck_code, points;   /* points: a lab's grade for passing (KTEST_POINTS) */
     uint64_t bugcheck_params[4];
 } KTEST;
 
-#define KTEST_DEFINE_(sec, suite, name, flags, code, p1, p2, p3, p4)                          \
+#define KTEST_DEFINE_(sec, suite, name, flags, code, p1, p2, p3, p4) \
+    KTEST_DEFINE_P_(sec, suite, name, flags, 0, code, p1, p2, p3, p4)
+#define KTEST_DEFINE_P_(sec, suite, name, flags, pts, code, p1, p2, p3, p4)                   \
     static void ktest_##suite##_##name(void);                                                  \
     static const KTEST ktest_desc_##suite##_##name                                             \
         __attribute__((used, section(sec), aligned(8))) = {                                    \
-            #suite, #name, ktest_##suite##_##name, __FILE__, __LINE__, (flags), (code), 0,     \
+            #suite, #name, ktest_##suite##_##name, __FILE__, __LINE__, (flags), (code), (pts), \
             { (p1), (p2), (p3), (p4) } };                                                      \
     static void ktest_##suite##_##name(void)
 
 #define KTEST(suite, name) KTEST_DEFINE_(".ktests", suite, name, 0, 0, 0, 0, 0, 0)
+/* A graded test: POINTS is its weight in `make grade` (scripts/grade.py reads
+ * the number from this line in the source, so it must be a literal). */
+#define KTEST_POINTS(suite, name, points) KTEST_DEFINE_P_(".ktests", suite, name, 0, points, 0, 0, 0, 0, 0)
+#define KTEST_BUGCHECK_POINTS(suite, name, points, code, p1, p2, p3, p4) \
+    KTEST_DEFINE_P_(".ktests", suite, name, KTEST_F_BUGCHECK, points, code, p1, p2, p3, p4)
 #define KTEST_MANUAL(suite, name) KTEST_DEFINE_(".ktests", suite, name, KTEST_F_MANUAL, 0, 0, 0, 0, 0)
 #define KTEST_BUGCHECK(suite, name, code, p1, p2, p3, p4) \
     KTEST_DEFINE_(".ktests", suite, name, KTEST_F_BUGCHECK, code, p1, p2, p3, p4)
@@ -114,6 +126,62 @@ int KtSnapshotCounters(KT_COUNTER *out, int max);
  * PFN's reference count (one per mapping or I/O, plus one per MDL lock),
  * 0xFFFFFFFF for a frame that is not RAM. A snapshot, read unlocked. */
 ULONG KtPfnReferenceCount(ULONG64 Pfn);
+
+/* ---- the course-staff test API (kernel/ktest/ktapi.c, docs/testing.md) ----
+ * What a hidden test needs without a component's internals. */
+typedef struct _KT_FRAME {
+    ULONG ReferenceCount;   /* 1 while mapped or on I/O, +1 per MDL lock */
+    ULONG ShareCount;       /* valid PTEs mapping it (a page table: entries in use) */
+    ULONG List;             /* the page list (MMLISTS): 0 Zeroed 1 Free 2 Standby 3 Modified ... 6 Active */
+    ULONG Usage;            /* what it holds (MI_PFN_USAGE; `pfn` in GDB prints the name) */
+    BOOLEAN Modified, PrototypePte;
+} KT_FRAME;
+/* Frame PFN's PFN entry, a consistent snapshot; FALSE if PFN is not RAM. */
+BOOLEAN KtFrameInfo(ULONG64 Pfn, KT_FRAME *Out);
+ULONG KtPfnShareCount(ULONG64 Pfn);              /* 0xFFFFFFFF: not RAM */
+const char *KtFrameListName(ULONG List);         /* "Zeroed", "Free", ..., "Active" */
+ULONG KtSystemPtesInUse(void);                   /* system PTEs allocated now */
+ULONG64 KtLockedPages(void);                     /* frame references held by MDL locks */
+ULONG64 KtKernelPteOf(const void *Va);           /* a kernel VA's PTE (0: no page table) */
+
+/* A process to run code in the context of: an address space with IMAGE (a
+ * user program's module name: "hello") mapped and its stack region
+ * reserved, but no thread, so nothing touches its memory unless the test
+ * does. KtDeleteProcess gives everything back (the leak check holds). */
+typedef struct _KT_PROCESS {
+    struct _EPROCESS *Process;
+    ULONG64 Cr3, Entry, StackTop;
+    BOOLEAN Attached;
+} KT_PROCESS;
+NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out);
+void KtDeleteProcess(KT_PROCESS *P);
+/* Run in P's address space (KeStackAttachProcess) until KtDetach: the
+ * self-map then shows P's page tables and user addresses are P's. */
+void KtAttach(KT_PROCESS *P);
+void KtDetach(KT_PROCESS *P);
+/* Reserve and commit BYTES of P's user memory with PAGE_* PROTECT (as
+ * NtAllocateVirtualMemory from ring 3 would); free it again. */
+NTSTATUS KtAllocateUser(KT_PROCESS *P, SIZE_T Bytes, ULONG Protect, ULONG64 *Va);
+NTSTATUS KtFreeUser(KT_PROCESS *P, ULONG64 Va);
+/* Copy from or to P's user memory (a first touch faults the page in);
+ * a bad address is a status, never a bugcheck. */
+NTSTATUS KtReadUser(KT_PROCESS *P, ULONG64 Va, void *Buf, SIZE_T Bytes);
+NTSTATUS KtWriteUser(KT_PROCESS *P, ULONG64 Va, const void *Buf, SIZE_T Bytes);
+/* P's PTE for VA (0 when no page table covers it): the hardware bits when
+ * valid (MI_PTE_* in mm/mi.h: bit 0 valid, 1 write, 2 user, 63 NX, the
+ * frame in bits 12-51), NT's software format otherwise. */
+ULONG64 KtPteOf(KT_PROCESS *P, ULONG64 Va);
+
+/* Called after every ordinary test, passed or failed (the test API gives
+ * back what a failed test still held: kernel/ktest/ktapi.c). */
+typedef void (*KT_TEST_END_FN)(void);
+void KtRegisterTestEndHook(KT_TEST_END_FN fn);
+
+/* A lab's stub (docs/labs/): end the running test as failed with
+ * "LAB: not implemented yet: WHAT". The student replaces the call with the
+ * solution. Outside a test it is a bugcheck: the kernel itself never runs
+ * a lab's student code. */
+__attribute__((noreturn)) void KtLabNotImplemented(const char *lab, const char *what);
 
 /* Run the tests (or benchmarks) the command line asks for and leave QEMU. */
 void KtRunTests(const char *pattern);

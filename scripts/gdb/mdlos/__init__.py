@@ -1,6 +1,7 @@
 """mdlos memory-manager, process and MDL commands for GDB (loaded by scripts/gdb/gdbinit).
 
   pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  ptdump [PROC]     the whole page-table tree, like xv6's vmprint (-k kernel half)
   pfn N             one PFN database entry, decoded
   pfnstats          the page lists, and what every frame of RAM is used for
   pool [TAG]        pool statistics and the pool tag table
@@ -40,6 +41,7 @@ from .pagetable import MemmapCommand, PtCommand
 from .paging import PagefileCommand
 from .pci import PciCommand
 from .pfn import PfnCommand, PfnStatsCommand
+from .ptdump import PtdumpCommand
 from .pool import PoolCommand
 from .process import PsCommand, VadCommand, WsCommand
 from .vq import VqCommand
@@ -49,6 +51,8 @@ class MdlosCommand(Command):
     """mdlos memory-manager and process commands (the scripts/gdb/mdlos package).
 
   pt VA [CR3|PROC]  walk the page tables for VA in physical memory, level by level
+  ptdump [PROC] [-k|-a]  every present entry of an address space's tables, as a
+                    tree (xv6's vmprint; the page-table lab prints the same lines)
   pfn N             one PFN database entry (MmPfnDatabase[N]), decoded
   pfnstats          the page lists, and what every frame of RAM is used for
   pool [TAG]        pool statistics and the pool tag table
@@ -95,7 +99,8 @@ def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
                     PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PagefileCommand, VqCommand):
+                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PagefileCommand, VqCommand,
+                    PtdumpCommand):
         command()
 
 

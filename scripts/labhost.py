@@ -1,0 +1,117 @@
+"""The labs' host-side tests (docs/labs/): run by `make test` like the
+other host tests, and graded by `make grade` with the points declared
+beside each (@lab_host_test(NAME, POINTS)). Each is FN(runner, name) ->
+(ok, message), with runner a scripts/ktest.py Runner (gdb_driver, boot).
+Python 3 standard library only."""
+import os
+import re
+
+import mdlosqemu as mq
+
+HOST_TESTS = {}   # name -> (points, fn)
+LOGS = os.path.join(mq.ROOT, "build", "test-logs")
+
+
+def lab_host_test(name, points):
+    def register(fn):
+        HOST_TESTS[name] = (points, fn)
+        return fn
+    return register
+
+
+def host_tests(runner):
+    """{name: fn(name)} for ktest.Runner.host_tests()."""
+    return {name: (lambda n, fn=fn: fn(runner, n)) for name, (_, fn) in HOST_TESTS.items()}
+
+
+def serial_path(name):
+    path = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+    if os.path.exists(path):
+        os.remove(path)
+    return path
+
+
+def kernel_failure(serial, test):
+    """The FAIL line the kernel printed for TEST in the serial log, if any."""
+    text = open(serial, errors="replace").read() if os.path.exists(serial) else ""
+    m = re.search(r"^\[ktest\] FAIL " + re.escape(test) + r": (.*)$", text, re.M)
+    return m.group(1) if m else None
+
+
+A_D = ~0x60 & ((1 << 64) - 1)
+
+
+@lab_host_test("pgtbl.dump.matches_gdb_ptdump", 10)
+def t_dump_matches_ptdump(runner, name):
+    """The student's dump of a process (pgtbl.dump_for_gdb prints it), line
+    for line what GDB's ptdump reads in physical memory at the same moment
+    (A and D bits aside)."""
+    test = "pgtbl.dump_for_gdb"
+    serial = serial_path(name)
+    out = runner.gdb_driver(name, "ptdump.py", cmdline=f"ktest={test}", serial=serial)
+    notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+    if notrun:
+        return False, notrun.group(1)
+    failed = kernel_failure(serial, test)
+    if failed:
+        return False, failed
+    stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+    if not stopped or stopped.group(1) != "MiLabDumpCheckpoint":
+        return False, f"GDB did not stop at MiLabDumpCheckpoint ({stopped.group(1) if stopped else 'no report'})"
+    results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out, re.M | re.S)}
+    cmd = next((k for k in results if k.startswith("ptdump ")), None)
+    if cmd is None or results[cmd].startswith("@@@ ERROR"):
+        return False, "ptdump did not run: " + (results.get(cmd, "")[:200] if cmd else "no output")
+    text = open(serial, errors="replace").read()
+    body = re.search(r"^pgtbl: dump of CR3 \S+\n(.*?)^pgtbl: end of dump$", text, re.M | re.S)
+    if not body:
+        return False, "the kernel did not print the dump (pgtbl: dump of CR3 ... pgtbl: end of dump)"
+    mine = [l[len("pgtbl: "):] for l in body.group(1).splitlines() if l.startswith("pgtbl: ")]
+    gdbs = [l for l in results[cmd].splitlines()[1:] if l.strip()]
+
+    def norm(line):
+        return re.sub(r"pte (0x[0-9a-f]+)", lambda m: f"pte {int(m.group(1), 16) & A_D:#018x}", line)
+    mine, gdbs = [norm(l) for l in mine], [norm(l) for l in gdbs]
+    if not mine:
+        return False, "the student's dump printed nothing"
+    if mine != gdbs:
+        for i, (a, b) in enumerate(zip(mine + [""] * len(gdbs), gdbs + [""] * len(mine))):
+            if a != b:
+                return False, f"line {i + 1} differs: the dump says {a!r}, ptdump {b!r} ({len(mine)} vs {len(gdbs)} lines)"
+    return True, f"{len(mine)} lines agree"
+
+
+@lab_host_test("pgtbl.gdb.single_step_recipe", 5)
+def t_single_step(runner, name):
+    """docs/labs/pgtbl.md's recipe: break in MiLabWalkPhysical, watch the
+    walk record's Entry[0..3], continue level by level; each entry the walk
+    stored must be the one `pt` shows at that level, and the walk must
+    reach all four levels for a kernel code address."""
+    test = "pgtbl.physical.kernel_code_and_data"
+    serial = serial_path(name)
+    out = runner.gdb_driver(name, "singlestep.py", cmdline=f"ktest={test}", serial=serial)
+    notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+    if notrun:
+        return False, notrun.group(1)
+    stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+    if not stopped or stopped.group(1) != "MiLabWalkPhysical":
+        return False, f"GDB did not stop in MiLabWalkPhysical ({stopped.group(1) if stopped else 'no report'})"
+    levels = {}
+    for level, v in re.findall(r"^@@@ LEVEL (\d) entry=(0x[0-9a-f]+)", out, re.M):
+        levels[int(level)] = int(v, 16)   # the last value the walk stored at that level
+    failed = kernel_failure(serial, test)
+    if len(levels) < 4 and failed:
+        return False, failed
+    pt = next((v for k, v in re.findall(r"^@@@ BEGIN (pt .*?)\n(.*?)^@@@ END \1$", out, re.M | re.S)), None)
+    if pt is None:
+        return False, "pt did not run after the walk"
+    want = [int(v, 16) for v in re.findall(r"^  (?:PML4E|PDPTE|PDE|PTE)\s+\[.*= (0x[0-9a-f]+)$", pt, re.M)]
+    if len(want) != 4:
+        return False, f"pt shows {len(want)} levels for a kernel code address"
+    bad = []
+    for level in range(4):
+        if level not in levels:
+            bad.append(f"the walk never stored level {level}'s entry (Walk->Entry[{level}])")
+        elif levels[level] & A_D != want[level] & A_D:
+            bad.append(f"level {level}: the walk stored {levels[level]:#x}, pt reads {want[level]:#x}")
+    return (not bad), "; ".join(bad) or "4 levels, each the entry pt shows"
