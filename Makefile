@@ -341,6 +341,7 @@ help:
 	@echo '  make fuzz       only the system-call fuzzer, then the leak check (N=, SEED=, TRACE=, HUGE=0)'
 	@echo '  make bench      measured figures, median of runs, cycles and ns; build/bench.json (BASE=)'
 	@echo '  make grade      grade a lab: LAB=pgtbl (default every lab), points per test, JSON (docs/labs/)'
+	@echo '  make linux-bench  Linux 6.1 in the same QEMU, the same figures (scripts/linux/; LINUX_BENCH=)'
 	@echo '  make gdb        QEMU paused at the first instruction, GDB attached with symbols'
 	@echo '  make iso        only build/mdlos.iso (with CMDLINE)'
 	@echo '  make addrs      the boot symbols, linked and physical, of this build (docs/boot.md)'
