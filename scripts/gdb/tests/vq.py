@@ -18,7 +18,12 @@ def handoff(name, location, condition=None):
     gdb.execute("tbreak " + spec, to_string=True)
     try:
         gdb.execute("continue", to_string=True)
-        where = gdb.selected_frame().name()
+        f = gdb.selected_frame()
+        # At a first instruction gcc may already be inside an inlined
+        # helper: name the real function it belongs to.
+        while f.type() == gdb.INLINE_FRAME and f.older() is not None:
+            f = f.older()
+        where = f.name()
     except gdb.error as e:
         where = "nowhere (" + str(e).splitlines()[0] + ")"
     print("@@@ HANDOFF %s %s" % (name, where), flush=True)
@@ -79,10 +84,14 @@ def main():
         return
     run("vq 0")
     # 9. The IRP completes...
-    if not handoff("complete", "IoCompleteRequest", "irp == (void *)%#x" % irp):
+    # At a function's first instruction its first argument is in RDI (the
+    # SysV calling convention), whatever the compiler later does with it; a
+    # breakpoint after the prologue (GDB's default) can sit in a block that
+    # clang's code skips, and then never stops.
+    if not handoff("complete", "*IoCompleteRequest", "$rdi == %#x" % irp):
         return
     # 10. ...and its second stage runs in the requester's thread, as an APC.
-    if not handoff("apc", "complete_apc", "apc == &((struct _IRP *)%#x)->Tail.Apc" % irp):
+    if not handoff("apc", "*complete_apc", "$rdi == (long)&((struct _IRP *)%#x)->Tail.Apc" % irp):
         return
     # 11. Back to ring 3: the IRETQ, then one instruction in user mode.
     if not handoff("iret", "KiIretToUser"):
