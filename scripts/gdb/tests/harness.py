@@ -48,7 +48,12 @@ def stop_at(location):
             gdb.execute("break " + other)
     try:
         gdb.execute("continue")
-        where = gdb.selected_frame().name()
+        f = gdb.selected_frame()
+        # At a first instruction (`*function`) gcc may already be inside an
+        # inlined helper: name the function it belongs to.
+        while f.type() == gdb.INLINE_FRAME and f.older() is not None:
+            f = f.older()
+        where = f.name()
     except gdb.error as e:
         where = "nowhere (" + str(e) + ")"
     print("@@@ STOPPED " + str(where), flush=True)

@@ -12,7 +12,10 @@ import gdb
 def main():
     if gdb.lookup_global_symbol("MiLabWalkPhysical") is None:
         return print("@@@ NOTRUN the kernel has no MiLabWalkPhysical (mm/lab/pgtbl.c)")
-    where = stop_at("MiLabWalkPhysical")
+    # The first instruction, not after the prologue: only there are the
+    # arguments certainly in RDI/RSI/RDX and the return address at [RSP]
+    # (clang's prologue moves them; reading them later read another walk).
+    where = stop_at("*MiLabWalkPhysical")
     if where != "MiLabWalkPhysical":
         return
     cr3, va, walk = val("$rdi"), val("$rsi"), val("$rdx")
