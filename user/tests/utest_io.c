@@ -534,7 +534,10 @@ UTEST(io, pended_request_signals_its_event_later)
         int64_t off = 4096;
         fill(w, sizeof(w), 99 + dev);
         UT_SUCCESS(WriteAt(f, w, sizeof(w), 4096, &iosb));
-        set_pend(f, IOT_PEND_TIMER, 100);
+        /* A timer long enough that the checks below run before it fires
+         * even on a loaded host (100 ms was not: a DEBUG=1 run with three
+         * user shards at once saw the status written after the 1 ms wait). */
+        set_pend(f, IOT_PEND_TIMER, 1000);
         memset(&iosb, 0xEE, sizeof(iosb));
         memset(r, 0, sizeof(r));
         uint8_t *rb = r + 0x21;   /* unaligned, spanning pages */
