@@ -7,6 +7,7 @@
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 #include "mm/tests/bench_stats.h"
+#include "mm/tests/bench_target.h"
 
 #define REGION 0x61000000ULL
 
@@ -94,22 +95,7 @@ KBENCH(mm, primitives)
 /* A process (not yet running) with PAGES committed, untouched pages at REGION. */
 static PEPROCESS make_target(ULONG pages, PEPROCESS *saved)
 {
-    PEPROCESS p;
-    if (!NT_SUCCESS(PsCreateProcess("hello", "hello bench", NULL, &p)))
-        return NULL;
-    KeSetPriorityThread(p->Thread, 1);   /* it must not run (and exit) while we measure */
-    KeStackAttachProcess(p, saved);
-    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-    MiInsertVad(p, REGION >> PAGE_SHIFT, (REGION >> PAGE_SHIFT) + pages - 1, PAGE_READWRITE, VadPrivate);
-    MiForceChargeCommitment(p, pages);
-    for (ULONG i = 0; i < pages; i++) {
-        PVOID va = (PVOID)(REGION + (ULONG64)i * PAGE_SIZE);
-        MiEnsurePageTables(va);
-        MiWriteUserPte(MiGetPteAddress(va), MiDemandZeroPte(MM_READWRITE));
-        p->Vm.Counters.PrivatePages++;
-    }
-    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
-    return p;
+    return bench_make_target(REGION, pages, saved);
 }
 
 static void drop_target(PEPROCESS p, PEPROCESS *saved)

@@ -3,6 +3,7 @@
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 #include "mm/tests/bench_stats.h"
+#include "mm/tests/bench_target.h"
 
 #define TAG_BENCH POOL_TAG('B', 'n', 'c', 'h')
 #define REGION 0x60000000ULL
@@ -10,23 +11,9 @@
 /* A process (not yet running) with PAGES resident private pages at REGION. */
 static PEPROCESS make_target(ULONG pages, PEPROCESS *saved)
 {
-    PEPROCESS p;
-    if (!NT_SUCCESS(PsCreateProcess("hello", "hello bench", NULL, &p)))
+    PEPROCESS p = bench_make_target(REGION, pages, saved);
+    if (!p)
         return NULL;
-    KeSetPriorityThread(p->Thread, 1);   /* it must not run (and exit) while we measure */
-    KeStackAttachProcess(p, saved);
-    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
-    MiInsertVad(p, REGION >> PAGE_SHIFT, (REGION >> PAGE_SHIFT) + pages - 1, PAGE_READWRITE, VadPrivate);
-    /* Committed pages are charged, as NtAllocateVirtualMemory would: the
-     * process gives them back at its end (0x1A/0x41701 without this). */
-    MiForceChargeCommitment(p, pages);
-    for (ULONG i = 0; i < pages; i++) {
-        PVOID va = (PVOID)(REGION + (ULONG64)i * PAGE_SIZE);
-        MiEnsurePageTables(va);
-        MiWriteUserPte(MiGetPteAddress(va), MiDemandZeroPte(MM_READWRITE));
-        p->Vm.Counters.PrivatePages++;
-    }
-    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
     UCHAR one = 1;
     for (ULONG i = 0; i < pages; i++)
         ExCopyToUser((PVOID)(REGION + (ULONG64)i * PAGE_SIZE), &one, 1);   /* resident now */
