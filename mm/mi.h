@@ -357,6 +357,7 @@ BOOLEAN MiVerifyPfnDatabase(BOOLEAN fatal);
 PFN_NUMBER MiCommittedPages(void);
 extern PFN_NUMBER MiUsageCount[MiUsageMax];
 ULONG MiCountPfnsByUsage(MI_PFN_USAGE usage);
+void MiCountPfnsByUsageAll(PFN_NUMBER counts[MiUsageMax]);   /* one pass: every usage */
 const char *MiUsageName(UCHAR usage);
 const char *MiListName(UCHAR location);
 
