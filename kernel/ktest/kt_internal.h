@@ -16,3 +16,4 @@
 #include "io/dmap.h"
 #include "mm/lab/pgtbl.h"
 #include "mm/lab/pools.h"
+#include "mm/lab/mdl.h"
