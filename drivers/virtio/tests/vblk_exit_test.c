@@ -8,7 +8,6 @@
 #include "drivers/tests/drv_test_util.h"
 #include "drivers/virtio/vblk.h"
 #include "kernel/ps/psp.h"
-#include "kernel/ob/obp.h"
 #include "mm/mdl.h"
 
 #define NREADS 16          /* user/tests/child.c disk_inflight */
@@ -90,10 +89,6 @@ KTEST(vblk, process_exiting_with_reads_on_the_device_waits_for_them)
     kprintf("vblk: child exiting: %u reads on the ring (%u returned by the device), %u of them cancelled, %llu frames "
             "locked, exit status %d\n", inflight, returned, cancelled, (unsigned long long)(locked - locked0), (int)code);
     PsDereferenceProcess(p);
-    /* The child's last references (its thread, dropped by the completions
-     * at DISPATCH_LEVEL) may still be on the object reaper's list: let it
-     * run before the leak check counts the thread's stack and object. */
-    ObpWaitForDeferredDeletes();
     KT_EQ(inflight, NREADS);
     KT_EQ(w, STATUS_TIMEOUT);
     KT_EQ(cancelled, NREADS);
