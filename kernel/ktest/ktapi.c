@@ -254,3 +254,95 @@ ULONG64 KtKernelPteOf(const void *Va)
 {
     return MiIsPteAccessible(Va) ? MiGetPteAddress(Va)->u.Long : 0;
 }
+
+/* ---- the PFN lab (docs/labs/pfn.md): frames a test owns outright ----
+ * A test of page-list code needs real frames whose PFN entries it may set
+ * to any state - on a lab list, unreferenced, with links that are wrong on
+ * purpose - which no kernel list holds. KtTakeFrames hands out test frames
+ * (usage "test": in use, one reference); KtReturnFrames puts every entry
+ * back to that state and frees the frames, whatever the test or the code
+ * under test left in them. A test that fails half way gets them back at
+ * its end (the end hook), as a process it made. */
+#define KT_MAX_TAKEN_FRAMES 64
+static PFN_NUMBER taken[KT_MAX_TAKEN_FRAMES];
+static ULONG taken_count;
+
+static BOOLEAN frame_is_taken(ULONG64 pfn)
+{
+    for (ULONG i = 0; i < taken_count; i++)
+        if (taken[i] == pfn)
+            return TRUE;
+    return FALSE;
+}
+
+void KtReturnFrames(void)
+{
+    KIRQL old = MiAcquirePfnLock();
+    for (ULONG i = 0; i < taken_count; i++) {
+        PMMPFN e = MI_PFN_ELEMENT(taken[i]);
+        /* Back to exactly what MiAllocatePfn made of it; Usage stays
+         * "test", which is what MiUsageCount counted it as. */
+        memset(e, 0, sizeof(*e));
+        e->Flink = e->Blink = MI_PFN_LIST_END;
+        e->PageLocation = ActiveAndValid;
+        e->ReferenceCount = 1;
+        e->Usage = MiUsageTest;
+        MiFreePfnLocked(taken[i]);
+    }
+    taken_count = 0;
+    MiReleasePfnLock(old);
+}
+
+NTSTATUS KtTakeFrames(ULONG Count, ULONG64 *Pfns)
+{
+    KtRegisterTestEndHook(KtReturnFrames);
+    if (Count > KT_MAX_TAKEN_FRAMES - taken_count)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    for (ULONG i = 0; i < Count; i++) {
+        PFN_NUMBER pfn = MiAllocatePfn(MiUsageTest, FALSE);
+        if (!pfn)
+            return STATUS_INSUFFICIENT_RESOURCES;   /* the ones taken so far go back with the rest */
+        taken[taken_count++] = pfn;
+        Pfns[i] = pfn;
+    }
+    return STATUS_SUCCESS;
+}
+
+BOOLEAN KtFrameLinks(ULONG64 Pfn, ULONG64 *Flink, ULONG64 *Blink)
+{
+    *Flink = *Blink = 0;
+    if (Pfn > MmHighestPhysicalPage || !MiIsPfnRam(Pfn))
+        return FALSE;
+    KIRQL old = MiAcquirePfnLock();
+    *Flink = MI_PFN_ELEMENT(Pfn)->Flink;
+    *Blink = MI_PFN_ELEMENT(Pfn)->Blink;
+    MiReleasePfnLock(old);
+    return TRUE;
+}
+
+/* Through a hyperspace slot: the kernel maps no frame it does not use. */
+static NTSTATUS frame_copy(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes, BOOLEAN Write)
+{
+    if (Pfn > MmHighestPhysicalPage || !MiIsPfnRam(Pfn) || Offset > PAGE_SIZE || Bytes > PAGE_SIZE - Offset)
+        return STATUS_INVALID_PARAMETER;
+    if (Write && !frame_is_taken(Pfn))
+        return STATUS_ACCESS_DENIED;   /* only a frame the test owns may be written */
+    KIRQL old;
+    PUCHAR p = MiMapPageInHyperspace(Pfn, &old);
+    if (Write)
+        memcpy(p + Offset, Buf, Bytes);
+    else
+        memcpy(Buf, p + Offset, Bytes);
+    MiUnmapPageInHyperspace(p, old);
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS KtReadFrame(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes)
+{
+    return frame_copy(Pfn, Offset, Buf, Bytes, FALSE);
+}
+
+NTSTATUS KtWriteFrame(ULONG64 Pfn, ULONG Offset, const void *Buf, ULONG Bytes)
+{
+    return frame_copy(Pfn, Offset, (void *)Buf, Bytes, TRUE);
+}

@@ -188,3 +188,21 @@ void KtRunTests(const char *pattern);
 void KtRunBenchmarks(const char *pattern);
 /* Called by the bugcheck report: names the test and judges expectations. */
 void KtOnBugCheck(ULONG code, const ULONG_PTR p[4]);
+
+/* ---- the course-staff test API, the PFN lab's part (kernel/ktest/ktapi.c,
+ * docs/testing.md, docs/labs/pfn.md) ---- */
+/* COUNT frames the test owns outright (usage "test": ActiveAndValid, one
+ * reference, on no list), at most 64 at a time; their PFN entries may be
+ * put in any state. STATUS_INSUFFICIENT_RESOURCES when they cannot all be
+ * had (those taken are still given back). */
+NTSTATUS KtTakeFrames(ULONG Count, ULONG64 *Pfns);
+/* Every frame KtTakeFrames gave: its entry reset, whatever it holds, and
+ * the frame freed. Also done at the end of every test. */
+void KtReturnFrames(void);
+/* Frame PFN's Flink and Blink (MI_PFN_LIST_END, all ones, ends a list);
+ * FALSE if PFN is not RAM. */
+BOOLEAN KtFrameLinks(ULONG64 Pfn, ULONG64 *Flink, ULONG64 *Blink);
+/* Bytes of frame PFN's contents at OFFSET (through hyperspace). Writing is
+ * allowed only to a frame from KtTakeFrames (STATUS_ACCESS_DENIED). */
+NTSTATUS KtReadFrame(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes);
+NTSTATUS KtWriteFrame(ULONG64 Pfn, ULONG Offset, const void *Buf, ULONG Bytes);
