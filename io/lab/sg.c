@@ -139,15 +139,16 @@ typedef struct {
     BOOLEAN LastMergeable;
 } LAB_BUILD;
 
-/* BYTES at PA go to the device: extend the last element or start new ones. */
+/* BYTES at PA (inside one page) go to the device: extend the last element
+ * or start new ones. A boundary is a power of two >= a page, so a piece
+ * never crosses one: it only stops an element from running on over it. */
 static void append(LAB_BUILD *b, ULONG64 pa, ULONG64 bytes, BOOLEAN mergeable)
 {
     IO_LAB_DMA *d = b->Dma;
     while (bytes) {
-        ULONG64 line = d->SegmentBoundary ? d->SegmentBoundary - (pa & (d->SegmentBoundary - 1)) : ~0ULL;
         ULONG n_el = b->List->NumberOfElements;
         PSCATTER_GATHER_ELEMENT last = n_el ? &b->List->Elements[n_el - 1] : NULL;
-        ULONG64 n = bytes < line ? bytes : line;
+        ULONG64 n = bytes;
         if (last && mergeable && b->LastMergeable && (ULONG64)last->Address.QuadPart + last->Length == pa &&
             last->Length < d->MaximumSegmentLength && !(d->SegmentBoundary && (pa & (d->SegmentBoundary - 1)) == 0)) {
             n = n < d->MaximumSegmentLength - last->Length ? n : d->MaximumSegmentLength - last->Length;

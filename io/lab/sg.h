@@ -84,7 +84,7 @@ NTSTATUS IoLabCalculateScatterGatherList(IO_LAB_DMA *Dma, PMDL Mdl, PVOID Curren
  * when too few map registers are free (nothing taken, nothing copied). An
  * MDL whose pages are not locked (no MDL_PAGES_LOCKED,
  * MDL_SOURCE_IS_NONPAGED_POOL or MDL_PARTIAL) is the verifier's
- * DRIVER_VERIFIER_DMA_VIOLATION 0x101, as in io/dma.c.
+ * DRIVER_VERIFIER_DMA_VIOLATION 0x101 (P2: that MDL), as in io/dma.c.
  *
  * The elements: each page piece's bus address is its frame's, plus its
  * offset in the page; a piece that continues the last element extends it
@@ -101,8 +101,8 @@ NTSTATUS IoLabBuildScatterGatherList(IO_LAB_DMA *Dma, PMDL Mdl, PVOID CurrentVa,
  * bounced piece back to its frame - exactly its bytes, nothing else of the
  * page - then give the map registers back. A list that is not out (never
  * built, or put already) is DRIVER_VERIFIER_DMA_VIOLATION 0x06; a
- * WRITETODEVICE other than Build's is 0x102. The buffer stays the
- * caller's. */
+ * WRITETODEVICE other than Build's is 0x102 (P2: the list). The buffer
+ * stays the caller's. */
 void IoLabPutScatterGatherList(IO_LAB_DMA *Dma, PSCATTER_GATHER_LIST List, BOOLEAN WriteToDevice);
 
 /* ---- the lab's adapter, for a driver (io/lab/sgadapter.c) ---- */
