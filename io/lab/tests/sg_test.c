@@ -155,7 +155,7 @@ static void expect(PSCATTER_GATHER_LIST l, ULONG i, ULONG64 address, ULONG lengt
 
 /* ---- Part 1: the list from the PFN array ---- */
 
-KTEST_POINTS(dmalab, list__user_buffer_is_its_frames, 15)
+KTEST_POINTS(dmalab, list__user_buffer_is_its_frames, 10)
 {
     DEVICE_DESCRIPTION desc;
     describe(&desc, 64, 1 << 20, 0, 0);

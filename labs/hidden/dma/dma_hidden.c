@@ -6,7 +6,6 @@
  */
 #include "kernel/mdlos.h"
 #include "io/lab/sg.h"
-#include "io/dmap.h"
 
 #define TAG_H POOL_TAG('L', 'D', 'H', 'd')
 static const PHYSICAL_ADDRESS h_zero = { 0 }, h_max = { -1 }, h_above_128m = { 1LL << 27 };
@@ -82,7 +81,7 @@ KTEST_POINTS(dma_hidden, bounce__too_few_map_registers_take_none, 5)
 static UCHAR h_buffer[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 
 KTEST_BUGCHECK_POINTS(dma_hidden, list__for_an_unlocked_mdl_is_caught, 5, DRIVER_VERIFIER_DMA_VIOLATION,
-                      IOP_DMA_MDL_NOT_LOCKED, KT_ANY, KT_ANY, KT_ANY)
+                      0x101 /* the MDL is not locked */, KT_ANY, KT_ANY, KT_ANY)
 {
     DEVICE_DESCRIPTION desc;
     h_describe(&desc, 64, PAGE_SIZE);
@@ -104,7 +103,7 @@ static PMDL h_locked(void)
 }
 
 KTEST_BUGCHECK_POINTS(dma_hidden, put__twice_is_caught, 5, DRIVER_VERIFIER_DMA_VIOLATION,
-                      IOP_DMA_FREED_TOO_MANY_SG_LISTS, KT_ANY, KT_ANY, KT_ANY)
+                      0x06 /* a list that is not out */, KT_ANY, KT_ANY, KT_ANY)
 {
     DEVICE_DESCRIPTION desc;
     h_describe(&desc, 64, PAGE_SIZE);
@@ -119,7 +118,7 @@ KTEST_BUGCHECK_POINTS(dma_hidden, put__twice_is_caught, 5, DRIVER_VERIFIER_DMA_V
 }
 
 KTEST_BUGCHECK_POINTS(dma_hidden, put__in_the_other_direction_is_caught, 5, DRIVER_VERIFIER_DMA_VIOLATION,
-                      IOP_DMA_DIRECTION_CHANGED, KT_ANY, KT_ANY, KT_ANY)
+                      0x102 /* the other direction */, KT_ANY, KT_ANY, KT_ANY)
 {
     DEVICE_DESCRIPTION desc;
     h_describe(&desc, 64, PAGE_SIZE);
