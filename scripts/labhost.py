@@ -125,7 +125,7 @@ def t_dma_sglist(runner, name):
     put of a 27-bit device's write list (frames high, low, high, low),
     `sglist` lists the elements GDB's expressions read, the low frames'
     elements zero copy, the high ones inside the map registers
-    `p *(IO_LAB_DMA *)$rdi` shows."""
+    `p/x *(struct _IO_LAB_DMA *)$rdi` shows."""
     test = "dmalab.bounce.write_is_copied_in_at_build"
     serial = serial_path(name)
     out = runner.gdb_driver(name, "dmalab.py", cmdline=f"ktest={test}", serial=serial)
@@ -146,10 +146,10 @@ def t_dma_sglist(runner, name):
     text = results.get("sglist $rsi", "@@@ ERROR not run")
     if text.startswith("@@@ ERROR"):
         return False, "sglist: " + text[len("@@@ ERROR "):].splitlines()[0]
-    dma = results.get("p/x *(IO_LAB_DMA *)$rdi", "@@@ ERROR not run")
+    dma = results.get("p/x *(struct _IO_LAB_DMA *)$rdi", "@@@ ERROR not run")
     bad = []
     if "HighestAddress = 0x7ffffff" not in dma:
-        bad.append("p *(IO_LAB_DMA *)$rdi does not show the 27-bit reach")
+        bad.append("p/x *(struct _IO_LAB_DMA *)$rdi does not show the 27-bit reach")
     if not re.search(rf"^SCATTER_GATHER_LIST 0x[0-9a-f]+: {len(elems)} elements?, ", text, re.M):
         bad.append(f"sglist does not say {len(elems)} elements")
     bounced = [e for e in elems if e[1] >> 12 in regs]

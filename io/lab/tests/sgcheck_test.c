@@ -11,23 +11,25 @@
 
 #define TAG_C POOL_TAG('L', 'D', 'C', 'k')
 
+/* A list of up to 4 elements (a header with a flexible array cannot be a
+ * struct member in ISO C). */
 typedef struct {
-    SCATTER_GATHER_LIST H;
-    SCATTER_GATHER_ELEMENT E[4];
+    ULONG64 Raw[(sizeof(SCATTER_GATHER_LIST) + 4 * sizeof(SCATTER_GATHER_ELEMENT)) / 8];
 } LIST4;
+#define SGL(l) ((PSCATTER_GATHER_LIST)(l)->Raw)
 
 static const char *check(IO_LAB_DMA *d, PMDL m, ULONG len, LIST4 *l, ULONG n)
 {
     static char why[160];
-    l->H.NumberOfElements = n;
-    return IoLabCheckList(d, m, MmGetMdlVirtualAddress(m), len, &l->H, why, sizeof(why));
+    SGL(l)->NumberOfElements = n;
+    return IoLabCheckList(d, m, MmGetMdlVirtualAddress(m), len, SGL(l), why, sizeof(why));
 }
 
 static void set(LIST4 *l, ULONG i, ULONG64 a, ULONG len)
 {
-    l->E[i].Address.QuadPart = (LONGLONG)a;
-    l->E[i].Length = len;
-    l->E[i].Reserved = 0;
+    SGL(l)->Elements[i].Address.QuadPart = (LONGLONG)a;
+    SGL(l)->Elements[i].Length = len;
+    SGL(l)->Elements[i].Reserved = 0;
 }
 
 KTEST(dmalabcheck, wrong_lists_are_refused_the_right_one_taken)

@@ -6,7 +6,7 @@ and a 27-bit device. GDB stops at the first instruction of the student's
 IoLabPutScatterGatherList (Dma in $rdi, List in $rsi), prints what plain
 GDB expressions read - the elements (@@@ ELEM) and the map registers'
 frames (@@@ REG) - then runs the handout's commands `sglist $rsi` and
-`p/x *(IO_LAB_DMA *)$rdi`."""
+`p/x *(struct _IO_LAB_DMA *)$rdi`."""
 import gdb
 
 
@@ -19,8 +19,8 @@ def main():
         return print("@@@ NOTRUN the kernel has no IoLabPutScatterGatherList (io/lab/sg.c)")
     if stop_at("*IoLabPutScatterGatherList") != "IoLabPutScatterGatherList":
         return
-    l = "((SCATTER_GATHER_LIST *)$rsi)"
-    d = "((IO_LAB_DMA *)$rdi)"
+    l = "((struct _SCATTER_GATHER_LIST *)$rsi)"
+    d = "((struct _IO_LAB_DMA *)$rdi)"
     n = val(l + "->NumberOfElements")
     print("@@@ LIST n=%d" % n, flush=True)
     for i in range(min(n, 64)):
@@ -29,7 +29,7 @@ def main():
     for i in range(min(val(d + "->MapRegisterCount"), 64)):
         print("@@@ REG %d %#x" % (i, val("%s->MapRegisterPfn[%d]" % (d, i))), flush=True)
     run("sglist $rsi")
-    run("p/x *(IO_LAB_DMA *)$rdi")
+    run("p/x *(struct _IO_LAB_DMA *)$rdi")
 
 
 main()
