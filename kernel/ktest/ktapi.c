@@ -254,3 +254,58 @@ ULONG64 KtKernelPteOf(const void *Va)
 {
     return MiIsPteAccessible(Va) ? MiGetPteAddress(Va)->u.Long : 0;
 }
+
+/* ---- the fault lab's additions (docs/labs/fault.md) ---- */
+
+void KtRouteFaultsToLab(KT_PROCESS *P, BOOLEAN On)
+{
+    /* Read by MiDispatchFault under the address-space lock: set it under it. */
+    PEPROCESS p = P->Process;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    p->Vm.LabFaults = On;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+}
+
+void KtFaultCounters(KT_PROCESS *P, KT_FAULTS *Out)
+{
+    PEPROCESS p = P->Process;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    const PROCESS_FAULT_COUNTERS_T *c = &p->Vm.Counters;
+    Out->DemandZero = c->DemandZeroFaults;
+    Out->Soft = c->SoftFaults;
+    Out->CopyOnWrite = c->CopyOnWriteFaults;
+    Out->Image = c->ImageFaults;
+    Out->Hard = c->HardFaults;
+    Out->WorkingSetSize = p->Vm.Count;
+    Out->PrivatePages = c->PrivatePages;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+}
+
+ULONG64 KtCommitCharge(KT_PROCESS *P)
+{
+    return __atomic_load_n(&P->Process->CommitCharge, __ATOMIC_RELAXED);
+}
+
+BOOLEAN KtInWorkingSet(KT_PROCESS *P, ULONG64 Va)
+{
+    /* The list holds page-aligned VAs, changed under the address-space lock. */
+    PEPROCESS p = P->Process;
+    PVOID page = (PVOID)(Va & ~(ULONG64)(PAGE_SIZE - 1));
+    BOOLEAN found = FALSE;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    for (ULONG i = 0; i < p->Vm.Count && !found; i++)
+        found = p->Vm.List[i] == page;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    return found;
+}
+
+ULONG64 KtImageWritablePage(KT_PROCESS *P)
+{
+    PMI_IMAGE im = P->Process->Image;
+    for (ULONG i = 0; im && i < im->SegmentCount; i++) {
+        ULONG prot = im->Segment[i].Protection;
+        if (prot == PAGE_WRITECOPY || prot == PAGE_EXECUTE_WRITECOPY)
+            return im->Segment[i].Vaddr & ~(ULONG64)(PAGE_SIZE - 1);
+    }
+    return 0;
+}
