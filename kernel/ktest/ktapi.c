@@ -114,6 +114,7 @@ NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out)
     if (!p)
         return STATUS_INSUFFICIENT_RESOURCES;
     memset(p, 0, sizeof(*p));
+    p->Header.Type = KeProcessObject;   /* what it is: GDB's vad, ws and ps accept it by address */
     strlcpy(p->ImageName, Image, sizeof(p->ImageName));
     NTSTATUS s = MmCreateAddressSpace(p);
     if (!NT_SUCCESS(s)) {
