@@ -722,6 +722,11 @@ NTSTATUS MiCheckForUserStackOverflow(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE
  * test set has its demand-zero and copy-on-write faults resolved by the
  * student's code; every other process never comes here. */
 NTSTATUS MiLabDispatchFault(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG64 v, ULONG64 error);
+/* TRUE (once) for the address space the thread named by
+ * MiLabRouteNextAddressSpace creates next: a test's ring-3 process is
+ * routed before its thread can take its first fault. */
+BOOLEAN MiLabClaimNewAddressSpace(void);
+void MiLabRouteNextAddressSpace(struct _KTHREAD *creator);
 BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end);
 
 /* ---- commit (mm/commit.c) ---- */

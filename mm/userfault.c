@@ -502,6 +502,7 @@ NTSTATUS MmCreateAddressSpace(PEPROCESS p)
     p->DirectoryTableBase = pml4 << PAGE_SHIFT;
     InitializeListHead(&p->VadListHead);
     KeInitializeMutex(&p->AddressSpaceLock, 0);
+    p->Vm.LabFaults = MiLabClaimNewAddressSpace();   /* FALSE unless a fault-lab test asked (mm/lab/fault.c) */
     return STATUS_SUCCESS;
 }
 

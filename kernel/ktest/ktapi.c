@@ -310,3 +310,34 @@ ULONG64 KtImageWritablePage(KT_PROCESS *P)
     }
     return 0;
 }
+
+NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus, KT_FAULTS *Counters)
+{
+    PEPROCESS p;
+    memset(Counters, 0, sizeof(*Counters));
+    *ExitStatus = STATUS_PENDING;
+    if (LabFaults)
+        MiLabRouteNextAddressSpace(KeGetCurrentThread());
+    NTSTATUS s = PsCreateProcess(Image, Image, NULL, &p);
+    MiLabRouteNextAddressSpace(NULL);   /* claimed by now, or creation failed first */
+    if (!NT_SUCCESS(s))
+        return s;
+    LARGE_INTEGER limit = { -KI_MS(30000) };
+    if (KeWaitForSingleObject(p, Executive, KernelMode, FALSE, &limit) == STATUS_TIMEOUT) {
+        PsTerminateProcess(p, STATUS_TIMEOUT);
+        KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
+        s = STATUS_TIMEOUT;
+    }
+    /* Ended: its address space is gone, its counters stay with the object. */
+    const PROCESS_FAULT_COUNTERS_T *c = &p->Vm.Counters;
+    Counters->DemandZero = c->DemandZeroFaults;
+    Counters->Soft = c->SoftFaults;
+    Counters->CopyOnWrite = c->CopyOnWriteFaults;
+    Counters->Image = c->ImageFaults;
+    Counters->Hard = c->HardFaults;
+    Counters->WorkingSetSize = c->PeakWorkingSetSize;   /* 0 at the end: the peak says how far it got */
+    Counters->PrivatePages = c->PrivatePages;
+    *ExitStatus = p->ExitStatus;
+    PsDereferenceProcess(p);
+    return s;
+}

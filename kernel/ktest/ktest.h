@@ -218,3 +218,10 @@ BOOLEAN KtInWorkingSet(KT_PROCESS *P, ULONG64 Va);
 /* The first page of P's image's first write-copy segment (its .data: shared
  * until written), 0 if the image has none. */
 ULONG64 KtImageWritablePage(KT_PROCESS *P);
+/* Run the user program IMAGE (its command line: its name) in a process of
+ * its own, its faults routed to the fault lab's resolvers when LABFAULTS
+ * (from its creation: its thread's very first fault), wait for it to end
+ * (30 s at most, then it is terminated: STATUS_TIMEOUT), and report its
+ * exit status and its fault counters as they were at its end (its working
+ * set is empty by then: WorkingSetSize is its peak). */
+NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus, KT_FAULTS *Counters);

@@ -167,3 +167,21 @@ NTSTATUS MiLabDispatchFault(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULO
     LAB_FAULT f = { p, vad, page, pte, v, error };
     return KtLabCallGuarded(lab_resolve, &f);
 }
+
+/* A test's ring-3 program (KtRunProgram) is routed from its creation:
+ * its thread takes its first fault (its stack's) before PsCreateProcess
+ * returns to the test. Only the thread that asked, and only once. */
+static struct _KTHREAD *volatile route_creator;
+
+void MiLabRouteNextAddressSpace(struct _KTHREAD *creator)
+{
+    route_creator = creator;
+}
+
+BOOLEAN MiLabClaimNewAddressSpace(void)
+{
+    if (!route_creator || route_creator != KeGetCurrentThread())
+        return FALSE;
+    route_creator = NULL;
+    return TRUE;
+}

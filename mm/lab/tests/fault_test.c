@@ -317,3 +317,19 @@ KTEST_POINTS(faultlab, cow__last_sharer_sends_the_image_frame_to_standby, 5)
     KtDeleteProcess(&a);
     KtDeleteProcess(&b);
 }
+
+/* ---- both, from ring 3 ---- */
+
+KTEST_POINTS(faultlab, ring3__a_program_runs_on_your_faults, 10)
+{
+    /* user/faultlab.c, routed from its creation: its stack, 8 pages, its
+     * image's .data and a write-copy page fault in ring 3 (U/S set in the
+     * error code), and it checks what it reads. */
+    NTSTATUS exit;
+    KT_FAULTS c;
+    KT_EQ(KtRunProgram("faultlab", TRUE, &exit, &c), STATUS_SUCCESS);
+    KT_EQ(exit, 0);   /* 0x10N: its check N failed (user/faultlab.c); 0xC0000005: a fault was not resolved */
+    KT_GE(c.DemandZero, 8 + 1 + 1);                                /* the pages, the write-copy page, its stack */
+    KT_GE(c.CopyOnWrite, 2);
+    KT_GE(c.WorkingSetSize, 8 + 1 + 1);
+}
