@@ -68,11 +68,28 @@ static bool matches(const char *patterns, const char *name, bool manual)
 }
 
 /* A stub reached inside KtLabCallGuarded: its message, kept for the
- * test's failure, and the catch it returns to (one at a time, and only on
- * the thread that armed it). */
+ * test's failure, and the catches armed, one per thread in a guarded call
+ * (the test's, and a program's thread faulting at the same time). */
 static char lab_pending[256];
-static KI_JMP_BUF *lab_catch;
-static PKTHREAD lab_catch_thread;
+#define LAB_CATCHES 4
+static struct {
+    PKTHREAD Thread;          /* NULL: free */
+    KI_JMP_BUF *To;
+} lab_catch[LAB_CATCHES];
+
+static void lab_disarm_all(void)
+{
+    for (int i = 0; i < LAB_CATCHES; i++)
+        __atomic_store_n(&lab_catch[i].Thread, NULL, __ATOMIC_RELEASE);
+}
+
+static int lab_catch_of(PKTHREAD t)
+{
+    for (int i = 0; i < LAB_CATCHES; i++)
+        if (__atomic_load_n(&lab_catch[i].Thread, __ATOMIC_ACQUIRE) == t)
+            return i;
+    return -1;
+}
 
 void KtFail(const char *file, int line, const char *fmt, ...)
 {
@@ -98,10 +115,12 @@ void KtLabNotImplemented(const char *lab, const char *what)
         KeBugCheckRule(KMODE_EXCEPTION_NOT_HANDLED, (ULONG)STATUS_NOT_IMPLEMENTED, 0, 0, 0,
                        "lab %s's student code ran outside a test (%s): the kernel must not depend on it", lab,
                        what);
-    if (lab_catch && lab_catch_thread == KeGetCurrentThread()) {
-        KI_JMP_BUF *to = lab_catch;
-        lab_catch = NULL;
-        ksnprintf(lab_pending, sizeof(lab_pending), "%s: not implemented yet: %s", lab, what);
+    int c = lab_catch_of(KeGetCurrentThread());
+    if (c >= 0) {
+        KI_JMP_BUF *to = lab_catch[c].To;
+        if (!lab_pending[0])   /* the first stub reached names the test's failure */
+            ksnprintf(lab_pending, sizeof(lab_pending), "%s: not implemented yet: %s", lab, what);
+        __atomic_store_n(&lab_catch[c].Thread, NULL, __ATOMIC_RELEASE);
         KiLongJmp(to, 1);
     }
     ksnprintf(fail_msg, sizeof(fail_msg), "%s: not implemented yet: %s", lab, what);
@@ -112,14 +131,23 @@ void KtLabNotImplemented(const char *lab, const char *what)
 __attribute__((noinline)) NTSTATUS KtLabCallGuarded(NTSTATUS (*Fn)(void *Context), void *Context)
 {
     KI_JMP_BUF here;
-    if (!current || lab_catch)
-        return Fn(Context);   /* outside a test the stub bugchecks; nested: the outer catch holds */
+    PKTHREAD me = KeGetCurrentThread();
+    int c = -1;
+    /* Outside a test the stub bugchecks, as it must; a nested call is
+     * covered by the outer catch; with every slot taken the call is
+     * unguarded (more threads than LAB_CATCHES in lab code at once). */
+    for (int i = 0; current && lab_catch_of(me) < 0 && c < 0 && i < LAB_CATCHES; i++) {
+        PKTHREAD none = NULL;
+        if (__atomic_compare_exchange_n(&lab_catch[i].Thread, &none, me, FALSE, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+            c = i;
+    }
+    if (c < 0)
+        return Fn(Context);
     if (KiSetJmp(&here))
-        return STATUS_NOT_IMPLEMENTED;   /* the stub cleared lab_catch */
-    lab_catch_thread = KeGetCurrentThread();
-    lab_catch = &here;
+        return STATUS_NOT_IMPLEMENTED;   /* the stub freed the slot */
+    lab_catch[c].To = &here;
     NTSTATUS s = Fn(Context);
-    lab_catch = NULL;
+    __atomic_store_n(&lab_catch[c].Thread, NULL, __ATOMIC_RELEASE);
     return s;
 }
 
@@ -170,15 +198,12 @@ void KtOnBugCheck(ULONG code, const ULONG_PTR p[4])
 static __attribute__((noinline)) bool call_guarded(const KTEST *t)
 {
     current = t;
-    lab_pending[0] = 0;
-    lab_catch = NULL;
     bool ok = false;
     if (KiSetJmp(&fail_jmp) == 0) {
         t->fn();
         ok = true;
     }
     current = NULL;
-    lab_catch = NULL;
     return ok;
 }
 
@@ -239,7 +264,9 @@ static bool run_one(const KTEST *t, const char *name)
     static KT_COUNTER before[MAX_COUNTERS], after[MAX_COUNTERS];
     kprintf("[ktest] RUN  %s\n", name);
     int n = snapshot(before);
+    lab_pending[0] = 0;
     bool ran = call_guarded(t);
+    lab_disarm_all();   /* a test that failed inside a guarded call left its catch armed */
     if (ran && lab_pending[0]) {
         /* A guarded stub refused work and the test did not notice: still a failure. */
         strlcpy(fail_msg, lab_pending, sizeof(fail_msg));

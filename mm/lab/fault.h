@@ -7,7 +7,9 @@
  *
  * The kernel's resolvers (MiResolveDemandZeroFault and MiCopyOnWrite in
  * mm/userfault.c) serve every process but one kind: a process a lab test
- * made and marked (KtRouteFaultsToLab, which sets EPROCESS.Vm.LabFaults).
+ * made and marked (KtRouteFaultsToLab, which sets EPROCESS.Vm.LabFaults;
+ * KtRunProgram has it set for a ring-3 program as its address space is
+ * created).
  * MiDispatchFault sends that process's demand-zero and copy-on-write
  * faults to MiLabDispatchFault (mm/lab/fault.c), which calls the functions
  * below - for real faults, taken by real accesses, with the process's
