@@ -20,6 +20,8 @@
  *   - zero or prototype-format PTE in an image VAD: the image's page,
  *     through its prototype PTE (MiResolveProtoPteFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
+ * A process a fault-lab test marked (Vm.LabFaults: docs/labs/fault.md) has
+ * its demand-zero and copy-on-write faults resolved by mm/lab/fault.c.
  */
 #include "kernel/ps/psp.h"
 #include "kernel/hal/x86.h"
