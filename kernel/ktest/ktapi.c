@@ -114,6 +114,7 @@ NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out)
     if (!p)
         return STATUS_INSUFFICIENT_RESOURCES;
     memset(p, 0, sizeof(*p));
+    p->Header.Type = KeProcessObject;   /* what it is: GDB's vad, ws and ps accept it by address */
     strlcpy(p->ImageName, Image, sizeof(p->ImageName));
     NTSTATUS s = MmCreateAddressSpace(p);
     if (!NT_SUCCESS(s)) {
@@ -345,4 +346,88 @@ NTSTATUS KtReadFrame(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes)
 NTSTATUS KtWriteFrame(ULONG64 Pfn, ULONG Offset, const void *Buf, ULONG Bytes)
 {
     return frame_copy(Pfn, Offset, (void *)Buf, Bytes, TRUE);
+/* ---- the fault lab's additions (docs/labs/fault.md) ---- */
+
+void KtRouteFaultsToLab(KT_PROCESS *P, BOOLEAN On)
+{
+    /* Read by MiDispatchFault under the address-space lock: set it under it. */
+    PEPROCESS p = P->Process;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    p->Vm.LabFaults = On;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+}
+
+void KtFaultCounters(KT_PROCESS *P, KT_FAULTS *Out)
+{
+    PEPROCESS p = P->Process;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    const PROCESS_FAULT_COUNTERS_T *c = &p->Vm.Counters;
+    Out->DemandZero = c->DemandZeroFaults;
+    Out->Soft = c->SoftFaults;
+    Out->CopyOnWrite = c->CopyOnWriteFaults;
+    Out->Image = c->ImageFaults;
+    Out->Hard = c->HardFaults;
+    Out->WorkingSetSize = p->Vm.Count;
+    Out->PrivatePages = c->PrivatePages;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+}
+
+ULONG64 KtCommitCharge(KT_PROCESS *P)
+{
+    return __atomic_load_n(&P->Process->CommitCharge, __ATOMIC_RELAXED);
+}
+
+BOOLEAN KtInWorkingSet(KT_PROCESS *P, ULONG64 Va)
+{
+    /* The list holds page-aligned VAs, changed under the address-space lock. */
+    PEPROCESS p = P->Process;
+    PVOID page = (PVOID)(Va & ~(ULONG64)(PAGE_SIZE - 1));
+    BOOLEAN found = FALSE;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    for (ULONG i = 0; i < p->Vm.Count && !found; i++)
+        found = p->Vm.List[i] == page;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    return found;
+}
+
+ULONG64 KtImageWritablePage(KT_PROCESS *P)
+{
+    PMI_IMAGE im = P->Process->Image;
+    for (ULONG i = 0; im && i < im->SegmentCount; i++) {
+        ULONG prot = im->Segment[i].Protection;
+        if (prot == PAGE_WRITECOPY || prot == PAGE_EXECUTE_WRITECOPY)
+            return im->Segment[i].Vaddr & ~(ULONG64)(PAGE_SIZE - 1);
+    }
+    return 0;
+}
+
+NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus, KT_FAULTS *Counters)
+{
+    PEPROCESS p;
+    memset(Counters, 0, sizeof(*Counters));
+    *ExitStatus = STATUS_PENDING;
+    if (LabFaults)
+        MiLabRouteNextAddressSpace(KeGetCurrentThread());
+    NTSTATUS s = PsCreateProcess(Image, Image, NULL, &p);
+    MiLabRouteNextAddressSpace(NULL);   /* claimed by now, or creation failed first */
+    if (!NT_SUCCESS(s))
+        return s;
+    LARGE_INTEGER limit = { -KI_MS(30000) };
+    if (KeWaitForSingleObject(p, Executive, KernelMode, FALSE, &limit) == STATUS_TIMEOUT) {
+        PsTerminateProcess(p, STATUS_TIMEOUT);
+        KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
+        s = STATUS_TIMEOUT;
+    }
+    /* Ended: its address space is gone, its counters stay with the object. */
+    const PROCESS_FAULT_COUNTERS_T *c = &p->Vm.Counters;
+    Counters->DemandZero = c->DemandZeroFaults;
+    Counters->Soft = c->SoftFaults;
+    Counters->CopyOnWrite = c->CopyOnWriteFaults;
+    Counters->Image = c->ImageFaults;
+    Counters->Hard = c->HardFaults;
+    Counters->WorkingSetSize = c->PeakWorkingSetSize;   /* 0 at the end: the peak says how far it got */
+    Counters->PrivatePages = c->PrivatePages;
+    *ExitStatus = p->ExitStatus;
+    PsDereferenceProcess(p);
+    return s;
 }
