@@ -346,6 +346,8 @@ NTSTATUS KtReadFrame(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes)
 NTSTATUS KtWriteFrame(ULONG64 Pfn, ULONG Offset, const void *Buf, ULONG Bytes)
 {
     return frame_copy(Pfn, Offset, (void *)Buf, Bytes, TRUE);
+}
+
 /* ---- the fault lab's additions (docs/labs/fault.md) ---- */
 
 void KtRouteFaultsToLab(KT_PROCESS *P, BOOLEAN On)
