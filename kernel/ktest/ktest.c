@@ -168,7 +168,7 @@ static int snapshot(KT_COUNTER *out)
     return n;
 }
 
-#define MAX_END_HOOKS 4
+#define MAX_END_HOOKS 8
 static KT_TEST_END_FN end_hooks[MAX_END_HOOKS];
 static int end_hook_count;
 
