@@ -633,6 +633,10 @@ void MiSignalModifiedPageWriter(void);
 ULONG64 MiFlushModifiedPages(void);
 /* Wait until no paging write is in flight (tests, for exact counters). */
 void MiWaitForPagingIdle(void);
+/* Tests (the mpw lab): the writer (its thread and MiFlushModifiedPages)
+ * takes no page while paused; returns once no cluster of it is in flight.
+ * Memory must not run short meanwhile: nothing else makes pages available. */
+void MiPauseModifiedPageWriter(BOOLEAN pause);
 extern volatile ULONG64 MiPagesInFlight;    /* write or read I/O on them now */
 extern volatile ULONG64 MiMpwPagesWritten, MiMpwClusters, MiMpwWriteErrors, MiMpwRewrites, MiMpwRuns;
 extern volatile ULONG64 MiMpwClusterSizes[MI_WRITE_CLUSTER_PAGES + 1];

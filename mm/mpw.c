@@ -35,6 +35,9 @@ volatile ULONG64 MiPagesInFlight;
 volatile ULONG64 MiMpwPagesWritten, MiMpwClusters, MiMpwWriteErrors, MiMpwRewrites, MiMpwRuns;
 volatile ULONG64 MiMpwClusterSizes[MI_WRITE_CLUSTER_PAGES + 1];
 void (*MiTestWriteHook)(PFN_NUMBER *pages, ULONG count);
+/* Tests only (the mpw lab: KtBeginPaging): while set, the writer takes
+ * nothing, so a test's own writer has the modified list to itself. */
+static volatile BOOLEAN paused;
 
 static KEVENT mpw_event;
 static BOOLEAN mpw_ready;
@@ -105,6 +108,10 @@ static void complete_write(PFN_NUMBER pfn, NTSTATUS status)
 static ULONG write_cluster(void)
 {
     KeWaitForSingleObject(&write_mutex, Executive, KernelMode, FALSE, NULL);
+    if (paused) {
+        KeReleaseMutex(&write_mutex, FALSE);
+        return 0;
+    }
     KIRQL old = MiAcquirePfnLock();
     ULONG want = MmModifiedPageListHead.Total < MI_WRITE_CLUSTER_PAGES ? (ULONG)MmModifiedPageListHead.Total
                                                                          : MI_WRITE_CLUSTER_PAGES;
@@ -198,6 +205,15 @@ void MiWaitForPagingIdle(void)
         LARGE_INTEGER ms = { -KI_MS(1) };
         KeDelayExecutionThread(KernelMode, FALSE, &ms);
     }
+}
+
+void MiPauseModifiedPageWriter(BOOLEAN pause)
+{
+    paused = pause;
+    /* A cluster already taken is finished before the pause counts: the
+     * flag is read under the mutex that cluster holds. */
+    KeWaitForSingleObject(&write_mutex, Executive, KernelMode, FALSE, NULL);
+    KeReleaseMutex(&write_mutex, FALSE);
 }
 
 static void modified_page_writer(PVOID ctx)

@@ -18,3 +18,4 @@
 #include "mm/lab/pools.h"
 #include "mm/lab/mdl.h"
 #include "mm/lab/fault.h"
+#include "mm/lab/mpw.h"

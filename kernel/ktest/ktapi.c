@@ -433,3 +433,160 @@ NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus
     PsDereferenceProcess(p);
     return s;
 }
+
+/* ---- the mpw lab (docs/labs/mpw.md): a paging file for a test and the
+ * kernel's modified page writer out of its way ---- */
+
+static BOOLEAN paging_made, paging_begun, paging_broken;
+
+/* At the end of a test that failed half way: its processes go first (their
+ * pages may be out in the file), then the writer runs again and the file
+ * the test made is taken away. A passing test called KtEndPaging itself. */
+static void paging_test_ended(void)
+{
+    if (!paging_begun)
+        return;
+    test_ended();
+    (void)KtEndPaging();
+}
+
+NTSTATUS KtBeginPaging(void)
+{
+    KtRegisterTestEndHook(paging_test_ended);
+    if (paging_begun)
+        return STATUS_INVALID_DEVICE_STATE;
+    paging_made = FALSE;
+    if (!MmNumberOfPagingFiles) {
+        NTSTATUS s = MiCreatePagingFile("\\Device\\Harddisk1\\DR0", 0, 0);
+        if (!NT_SUCCESS(s))
+            return s;
+        paging_made = TRUE;
+    }
+    paging_begun = TRUE;
+    /* What earlier tests left modified goes out first (without a paging
+     * file it stayed there), so the list holds only what this test trims. */
+    MiFlushModifiedPages();
+    MiPauseModifiedPageWriter(TRUE);
+    MiWaitForPagingIdle();
+    return STATUS_SUCCESS;
+}
+
+BOOLEAN KtEndPaging(void)
+{
+    if (!paging_begun)
+        return FALSE;
+    if (paging_broken)
+        KtBreakPagingFile(FALSE);
+    MiPauseModifiedPageWriter(FALSE);
+    MiWaitForPagingIdle();
+    paging_begun = FALSE;
+    if (paging_made && !NT_SUCCESS(MiDeletePagingFile()))
+        return FALSE;
+    paging_made = FALSE;
+    return MiVerifyPfnDatabase(FALSE);
+}
+
+ULONG64 KtPageFileSlotsInUse(void)
+{
+    return MiPageFileSlotsInUse;
+}
+
+BOOLEAN KtPageFileSlotInUse(ULONG File, ULONG64 Slot)
+{
+    if (File >= MI_MAX_PAGING_FILES || !Slot)
+        return FALSE;
+    KIRQL old = MiAcquirePfnLock();
+    BOOLEAN in = MmPagingFile[File] && Slot < MmPagingFile[File]->Size &&
+                 MiPageFileSlotInUse(MiMakePageFilePte(File, Slot, 0));
+    MiReleasePfnLock(old);
+    return in;
+}
+
+NTSTATUS KtReadPageFile(ULONG File, ULONG64 Slot, void *Page)
+{
+    if (File >= MI_MAX_PAGING_FILES || !MmPagingFile[File] || Slot >= MmPagingFile[File]->Size)
+        return STATUS_INVALID_PARAMETER;
+    PMMPAGING_FILE f = MmPagingFile[File];
+    /* An ordinary read of the disk into nonpaged pool: not paging I/O, so
+     * nothing of the memory manager's changes. */
+    PVOID buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, TAG_KT);
+    if (!buf)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    PDEVICE_OBJECT dev = IoGetRelatedDeviceObject(f->File);
+    LARGE_INTEGER at = { .QuadPart = (LONGLONG)(f->BaseOffset + Slot * PAGE_SIZE) };
+    KEVENT ev;
+    IO_STATUS_BLOCK iosb = { 0 };
+    KeInitializeEvent(&ev, NotificationEvent, FALSE);
+    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, dev, buf, PAGE_SIZE, &at, &ev, &iosb);
+    NTSTATUS s = STATUS_INSUFFICIENT_RESOURCES;
+    if (irp) {
+        IoGetNextIrpStackLocation(irp)->FileObject = f->File;
+        s = IoCallDriver(dev, irp);
+        if (s == STATUS_PENDING) {
+            KeWaitForSingleObject(&ev, Executive, KernelMode, FALSE, NULL);
+            s = iosb.Status;
+        }
+    }
+    if (NT_SUCCESS(s))
+        memcpy(Page, buf, PAGE_SIZE);
+    ExFreePoolWithTag(buf, TAG_KT);
+    return s;
+}
+
+void KtBreakPagingFile(BOOLEAN Broken)
+{
+    /* Past its disk's end, every request for the file is refused by the
+     * disk driver (STATUS_INVALID_PARAMETER): a device that fails writes,
+     * without blkdebug. Only while nothing else pages to it. */
+    const ULONG64 far = 1ULL << 50;
+    KIRQL old = MiAcquirePfnLock();
+    if (MmPagingFile[0] && Broken != paging_broken)
+        MmPagingFile[0]->BaseOffset += Broken ? far : -far;
+    paging_broken = Broken && MmPagingFile[0];
+    MiReleasePfnLock(old);
+}
+
+ULONG KtTrimProcess(KT_PROCESS *P)
+{
+    ULONG n;
+    IN_PROCESS(P, n = MmTrimProcessWorkingSet(P->Process));
+    return n;
+}
+
+ULONG64 KtPurgeStandbyList(void)
+{
+    return MiPurgeStandbyList();
+}
+
+ULONG KtModifiedPages(ULONG64 *Pfns, ULONG Max)
+{
+    ULONG n = 0;
+    KIRQL old = MiAcquirePfnLock();
+    for (PFN_NUMBER pfn = MmModifiedPageListHead.Flink; pfn != MI_PFN_LIST_END; pfn = MI_PFN_ELEMENT(pfn)->Flink) {
+        if (n < Max)
+            Pfns[n] = pfn;
+        n++;
+    }
+    MiReleasePfnLock(old);
+    return n;
+}
+
+BOOLEAN KtFramePaging(ULONG64 Pfn, KT_FRAME_PAGING *Out)
+{
+    memset(Out, 0, sizeof(*Out));
+    if (Pfn > MmHighestPhysicalPage || !MiIsPfnRam(Pfn))
+        return FALSE;
+    KIRQL old = MiAcquirePfnLock();
+    PMMPFN e = MI_PFN_ELEMENT(Pfn);
+    Out->WriteInProgress = e->WriteInProgress;
+    Out->ReadInProgress = e->ReadInProgress;
+    Out->PteDeleted = e->PteDeleted;
+    MMPTE o = e->OriginalPte;
+    if (!e->PrototypePte && MiIsPageFilePte(o.u.Long)) {
+        Out->InPageFile = TRUE;
+        Out->File = o.u.Soft.PageFileLow;
+        Out->Slot = o.u.Soft.PageFileHigh;
+    }
+    MiReleasePfnLock(old);
+    return TRUE;
+}

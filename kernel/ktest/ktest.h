@@ -242,3 +242,38 @@ ULONG64 KtImageWritablePage(KT_PROCESS *P);
  * exit status and its fault counters as they were at its end (its working
  * set is empty by then: WorkingSetSize is its peak). */
 NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus, KT_FAULTS *Counters);
+/* ---- the mpw lab's part of the course-staff API (kernel/ktest/ktapi.c,
+ * docs/testing.md): a paging file for a test, the kernel's modified page
+ * writer paused, and the paging facts of frames and slots. ---- */
+/* A paging file (the boot's, or one made now on \Device\Harddisk1\DR0),
+ * everything modified so far written by the kernel's writer, and that
+ * writer paused until KtEndPaging: the modified list then holds only the
+ * pages the test trims. */
+NTSTATUS KtBeginPaging(void);
+/* Resume the writer, take a file KtBeginPaging made away again (what is
+ * out in it must be gone: delete the test's processes first); TRUE when
+ * the PFN database checks out. A test that fails half way is cleaned up
+ * after it (its processes first). */
+BOOLEAN KtEndPaging(void);
+ULONG64 KtPageFileSlotsInUse(void);
+BOOLEAN KtPageFileSlotInUse(ULONG File, ULONG64 Slot);
+/* The 4096 bytes of slot SLOT of paging file FILE, read from its disk. */
+NTSTATUS KtReadPageFile(ULONG File, ULONG64 Slot, void *Page);
+/* Every request for paging file 0 fails from now on (the disk refuses
+ * it: the file is moved past the disk's end), until called with FALSE. */
+void KtBreakPagingFile(BOOLEAN Broken);
+/* Trim all of P's working set: its dirty pages go to the modified list
+ * (the most recently added entry first). */
+ULONG KtTrimProcess(KT_PROCESS *P);
+/* Repurpose every standby frame: their PTEs become pagefile PTEs. */
+ULONG64 KtPurgeStandbyList(void);
+/* The modified list from its head (the oldest page first): up to MAX
+ * frames in PFNS; returns how many are on it. */
+ULONG KtModifiedPages(ULONG64 *Pfns, ULONG Max);
+typedef struct _KT_FRAME_PAGING {
+    BOOLEAN WriteInProgress, ReadInProgress, PteDeleted;
+    BOOLEAN InPageFile;      /* OriginalPte names a pagefile slot: */
+    ULONG File;              /*   PageFileLow */
+    ULONG64 Slot;            /*   PageFileHigh */
+} KT_FRAME_PAGING;
+BOOLEAN KtFramePaging(ULONG64 Pfn, KT_FRAME_PAGING *Out);
