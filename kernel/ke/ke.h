@@ -56,7 +56,19 @@ typedef UCHAR KIRQL, *PKIRQL;
 #define HIGH_LEVEL     15
 
 
-KIRQL KeGetCurrentIrql(void);
+/* The current IRQL is CR8 (the local APIC's task priority); every change
+ * goes through kernel/ke/irql.c or the interrupt dispatcher, which keep a
+ * copy in the PRCB at GS:KI_PRCB_IRQL, and that copy is what is read: one
+ * load, where reading CR8 is a serializing control-register access (under
+ * QEMU's TCG a helper call into the APIC model, about a tenth of a null
+ * system call). */
+#define KI_PRCB_IRQL 24
+static inline KIRQL KeGetCurrentIrql(void)
+{
+    KIRQL irql;
+    __asm__ volatile("movb %%gs:%c1, %0" : "=q"(irql) : "i"(KI_PRCB_IRQL) : "memory");
+    return irql;
+}
 /* Raising to a lower level, or lowering to a higher one, is a bugcheck
  * (0x9 IRQL_NOT_GREATER_OR_EQUAL / 0xA IRQL_NOT_LESS_OR_EQUAL), as on NT. */
 void KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
@@ -78,6 +90,7 @@ void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
  * NT counts time in 100-nanosecond units; a negative due time is relative. */
 typedef union { LONGLONG QuadPart; } LARGE_INTEGER, *PLARGE_INTEGER;
 ULONG64 KeQueryInterruptTime(void);    /* 100 ns units since boot */
+ULONG64 KeQueryIdleCycles(void);       /* TSC cycles this CPU spent halted in its idle thread */
 #define KI_MS(ms) ((LONGLONG)(ms) * 10000)
 
 /* ---- DPCs (kernel/ke/dpc.c) ---- */

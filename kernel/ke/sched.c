@@ -175,13 +175,26 @@ KPRIORITY KeSetPriorityThread(PKTHREAD t, KPRIORITY p)
     return was;
 }
 
+ULONG64 KeQueryIdleCycles(void)
+{
+    return KeGetCurrentPrcb()->IdleCycles;   /* one CPU: its own */
+}
+
 static void idle_loop(PVOID unused)
 {
     UNREFERENCED_PARAMETER(unused);
     for (;;) {
         /* STI;HLT back to back: an interrupt cannot slip in between and be
          * missed (STI takes effect after the next instruction). */
+        /* The halt's start, for the interrupt that ends it to count
+         * (KiInterruptDispatch: the idle thread may be switched out from
+         * inside that interrupt and come back here much later). Under
+         * QEMU's -icount the TSC counts instructions, so elapsed - idle is
+         * what the guest executed (user/ubench.c's busy figures). */
+        cli();
+        KeGetCurrentPrcb()->HaltTsc = rdtsc();
         __asm__ volatile("sti; hlt" ::: "memory");
+        KeGetCurrentPrcb()->HaltTsc = 0;   /* woken by something that was no interrupt (an NMI): not counted */
         if (KiSoftwareWorkPending()) {
             KIRQL old;
             KeRaiseIrql(DISPATCH_LEVEL, &old);
