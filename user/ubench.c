@@ -326,8 +326,8 @@ static uint64_t idle_cycles(void)
 
 /* `ubench=MODE` on the boot command line (argv here) runs one loop long
  * enough for a host profiler (perf record -p on QEMU) or an -icount run to
- * see nothing else: "syscall" 2M null system calls, "disk4k" 20000 4 KiB
- * reads at queue depth 32, "disk1m" 400 1 MiB reads at depth 1, "disk"
+ * see nothing else: "syscall" 2M null system calls, "disk4k" 100000 4 KiB
+ * reads at queue depth 32, "disk1m" 2000 1 MiB reads at depth 1, "disk"
  * only the disk figures. Any other value (or none): everything. */
 static int loop_mode(const char *mode)
 {
@@ -358,7 +358,7 @@ static int loop_mode(const char *mode)
     memset(buf, 0x5A, (size_t)DISK_QD << 20);
     int bad = 0;
     disk_qd32(disk, evs, 1, buf, 1 << 20, DISK_REGION >> 20, &bad);
-    int n = qd32 ? 20000 : 400;
+    int n = qd32 ? 100000 : 2000;
     uint64_t idle = idle_cycles();
     uint64_t t = qd32 ? disk_qd32(disk, evs, 0, buf, 4096, n, &bad) : disk_qd1(disk, evs[0], 0, buf, 1 << 20, n, &bad);
     idle = idle_cycles() - idle;
