@@ -343,12 +343,14 @@ void VblkDriverUnload(PDRIVER_OBJECT drv)
         IoDeleteDevice(x->Device);
     }
     VblkDiskCount = 0;
+    VbDeleteRequests();
 }
 
 NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
 {
     UNREFERENCED_PARAMETER(registry_path);
     VbInstallDispatch(drv);
+    VbInitializeRequests();
     PPCI_DEVICE pci;
     for (ULONG i = 0; VblkDiskCount < VB_MAX_DISKS && (pci = PciFindDevice(VIRTIO_VENDOR, VIRTIO_BLK_MODERN, i)); i++) {
         if (!NT_SUCCESS(PciClaimDevice(pci, drv)))
@@ -358,5 +360,7 @@ NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
         else
             PciReleaseDevice(pci, drv);
     }
+    if (!VblkDiskCount)
+        VbDeleteRequests();
     return VblkDiskCount ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE;
 }
