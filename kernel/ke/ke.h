@@ -187,7 +187,15 @@ void KeDereferenceThread(PKTHREAD Thread);
 struct _EPROCESS;
 void KeStackAttachProcess(struct _EPROCESS *Process, struct _EPROCESS **Saved);
 void KeUnstackDetachProcess(struct _EPROCESS **Saved);
-PKTHREAD KeGetCurrentThread(void);
+/* The PRCB's CurrentThread, at GS:KI_PRCB_CURRENT_THREAD: one load (x64
+ * NT's KeGetCurrentThread is the same single GS-relative load). */
+#define KI_PRCB_CURRENT_THREAD 32
+static inline PKTHREAD KeGetCurrentThread(void)
+{
+    PKTHREAD t;
+    __asm__ volatile("mov %%gs:%c1, %0" : "=r"(t) : "i"(KI_PRCB_CURRENT_THREAD) : "memory");
+    return t;
+}
 KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
 /* Give up the rest of the quantum to another ready thread of equal priority. */
 void KeYieldExecution(void);

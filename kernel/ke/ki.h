@@ -204,6 +204,8 @@ typedef struct _KPRCB {
 } KPRCB, *PKPRCB;
 
 _Static_assert(__builtin_offsetof(KPRCB, Irql) == KI_PRCB_IRQL, "KeGetCurrentIrql reads GS:KI_PRCB_IRQL");
+_Static_assert(__builtin_offsetof(KPRCB, CurrentThread) == KI_PRCB_CURRENT_THREAD,
+               "KeGetCurrentThread reads GS:KI_PRCB_CURRENT_THREAD");
 
 /* The one way the IRQL changes: the PRCB's copy first, then CR8. An
  * interrupt between the two sees the new level as the one to return to,

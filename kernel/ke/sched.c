@@ -31,7 +31,6 @@ void KiInitializePrcb(void)
     wrmsr(0xC0000101, (ULONG64)&prcb0);
 }
 
-PKTHREAD KeGetCurrentThread(void) { return KeGetCurrentPrcb()->CurrentThread; }
 ULONG KeGetCurrentProcessorNumber(void) { return KeGetCurrentPrcb()->Number; }
 
 KIRQL KiAcquireDispatcherLock(void)

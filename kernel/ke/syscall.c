@@ -136,6 +136,16 @@ void KiCheckUserFrame(PKTRAP_FRAME f)
     check_user_frame(f);
 }
 
+/* A service with more than six arguments: its own function, so that the
+ * array (and the stack protector's canary check that comes with it) is
+ * not in every system call's path. */
+static __attribute__((noinline)) NTSTATUS call_service_n(PKTRAP_FRAME f, ULONG n)
+{
+    ULONG64 args[KI_MAX_SERVICE_ARGS];
+    NTSTATUS status = capture_stack_arguments(f, args, service_argc[n]);
+    return NT_SUCCESS(status) ? service_table_n[n](args) : status;
+}
+
 /* A system service, and the whole way back to ring 3 up to SYSRET or IRETQ
  * (KiSystemCall64 jumps to KiSystemServiceExit after this): the checks of
  * KiExitToUser - the APC state, the APCs queued, the frame - are the same
@@ -154,10 +164,7 @@ void KiSystemService(PKTRAP_FRAME f)
     if (n < SYS_COUNT && service_table[n]) {
         status = service_table[n](f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
     } else if (n < SYS_COUNT && service_table_n[n]) {
-        ULONG64 args[KI_MAX_SERVICE_ARGS];
-        status = capture_stack_arguments(f, args, service_argc[n]);
-        if (NT_SUCCESS(status))
-            status = service_table_n[n](args);
+        status = call_service_n(f, (ULONG)n);
     }
     f->rax = (ULONG64)(LONG64)status;
     if (KeGetCurrentIrql() != PASSIVE_LEVEL)
