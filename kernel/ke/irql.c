@@ -15,7 +15,11 @@ void KeRaiseIrql(KIRQL new_irql, PKIRQL old_irql)
         KeBugCheckRule(IRQL_NOT_GREATER_OR_EQUAL, cur, new_irql, 0, 0,
                        "KeRaiseIrql was asked to go from IRQL %u down to %u; raising must never lower the IRQL",
                        cur, new_irql);
-    KiSetIrql(new_irql);
+    /* A raise to the level already held (KiAcquireDispatcherLock inside a
+     * DPC, a spin lock at DISPATCH_LEVEL) changes nothing: no CR8 write,
+     * which under TCG is a helper that takes QEMU's big lock. */
+    if (new_irql != cur)
+        KiSetIrql(new_irql);
     *old_irql = cur;
 }
 
@@ -28,6 +32,8 @@ void KeLowerIrql(KIRQL new_irql)
         KeBugCheckRule(IRQL_NOT_LESS_OR_EQUAL, 0, cur, 0, (ULONG_PTR)__builtin_return_address(0),
                        "KeLowerIrql was asked to go from IRQL %u up to %u; lowering must never raise the IRQL",
                        cur, new_irql);
+    if (new_irql == cur)
+        return;   /* nothing to lower, nothing to run: a drop below DISPATCH_LEVEL is what runs DPCs */
     KiSetIrql(new_irql);
     /* Dropping below DISPATCH_LEVEL is when queued DPCs run and a
      * preemption takes effect: NT's "dispatch software interrupt". The
