@@ -48,6 +48,10 @@ static ULONG vector_of_gsi(ULONG gsi, KIRQL *irql)
 
 BOOLEAN KeConnectInterrupt(PKINTERRUPT in, BOOLEAN level)
 {
+    /* A device IRQL is above DISPATCH_LEVEL: the levels at and below it are
+     * kept in software, and CR8 does not hold their classes back (KiSetIrql). */
+    if (in->Irql <= DISPATCH_LEVEL)
+        return FALSE;
     KIRQL old;
     KeRaiseIrql(HIGH_LEVEL, &old);
     /* A level-triggered line (PCI INTx) may be shared: the second object

@@ -210,11 +210,24 @@ _Static_assert(__builtin_offsetof(KPRCB, CurrentThread) == KI_PRCB_CURRENT_THREA
 /* The one way the IRQL changes: the PRCB's copy first, then CR8. An
  * interrupt between the two sees the new level as the one to return to,
  * and restores both to it: either way both agree once the interrupted
- * code's CR8 write is done. */
+ * code's CR8 write is done.
+ * APC_LEVEL and DISPATCH_LEVEL are software levels, as in NT's x86 HALs:
+ * no device interrupt has a priority class at or below DISPATCH_LEVEL
+ * (KeConnectInterrupt refuses one; vectors below 0x30 are the CPU's
+ * exceptions and the masked legacy PIC), so holding the APIC back at 1 or
+ * 2 would hold back nothing. What those levels stop - DPCs, the
+ * scheduler, APCs - is decided in software by the level in the PRCB. So
+ * CR8 is the IRQL above DISPATCH_LEVEL and 0 at or below it, and a change
+ * among PASSIVE, APC and DISPATCH writes no CR8: under QEMU's TCG each CR8
+ * write is a helper that takes QEMU's big lock and ends the translated
+ * block, and a 4 KiB read made about 33 of them. */
 static inline void KiSetIrql(KIRQL irql)
 {
+    KIRQL was;
+    __asm__ volatile("movb %%gs:%c1, %0" : "=q"(was) : "i"(KI_PRCB_IRQL) : "memory");
     __asm__ volatile("movb %0, %%gs:%c1" : : "q"(irql), "i"(KI_PRCB_IRQL) : "memory");
-    __asm__ volatile("mov %0, %%cr8" : : "r"((ULONG64)irql) : "memory");
+    if (irql > DISPATCH_LEVEL || was > DISPATCH_LEVEL)
+        __asm__ volatile("mov %0, %%cr8" : : "r"((ULONG64)(irql > DISPATCH_LEVEL ? irql : 0)) : "memory");
 }
 
 static inline PKPRCB KeGetCurrentPrcb(void)
