@@ -1,7 +1,10 @@
 /*
- * IRQL through CR8 (with the PRCB's copy, KiSetIrql). Writing CR8 is how x64 NT raises and lowers the
+ * The IRQL: the PRCB's level, and CR8 above DISPATCH_LEVEL (KiSetIrql,
+ * kernel/ke/ki.h). Writing CR8 is how x64 NT raises and lowers the
  * interrupt request level: the APIC compares each pending interrupt's
- * priority class with CR8 and holds back those at or below it. A raise must
+ * priority class with CR8 and holds back those at or below it; APC_LEVEL
+ * and DISPATCH_LEVEL hold back no device interrupt, so mdlos keeps them in
+ * software, as NT's x86 HALs did. A raise must
  * go up and a lower must go down; anything else is a driver bug that would
  * otherwise silently reopen a window the caller meant to keep closed.
  */

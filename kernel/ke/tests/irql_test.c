@@ -1,4 +1,4 @@
-/* IRQL through CR8: raising, lowering, and the rules. */
+/* The IRQL (the PRCB's level, CR8 above DISPATCH_LEVEL): raising, lowering, and the rules. */
 #include "kernel/mdlos.h"
 #include "kernel/ktest/kt_internal.h"
 #include "kernel/ke/ki.h"
