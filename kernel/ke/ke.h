@@ -56,10 +56,11 @@ typedef UCHAR KIRQL, *PKIRQL;
 #define HIGH_LEVEL     15
 
 
-/* The current IRQL is CR8 (the local APIC's task priority); every change
- * goes through kernel/ke/irql.c or the interrupt dispatcher, which keep a
- * copy in the PRCB at GS:KI_PRCB_IRQL, and that copy is what is read: one
- * load, where reading CR8 is a serializing control-register access (under
+/* The current IRQL is the PRCB's level at GS:KI_PRCB_IRQL; above
+ * DISPATCH_LEVEL CR8 (the local APIC's task priority) holds it too (APC
+ * and DISPATCH are software levels: KiSetIrql, kernel/ke/ki.h). Every
+ * change goes through kernel/ke/irql.c or the interrupt dispatcher. The
+ * read is one load, where reading CR8 is a control-register access (under
  * QEMU's TCG a helper call into the APIC model, about a tenth of a null
  * system call). */
 #define KI_PRCB_IRQL 24

@@ -188,7 +188,7 @@ typedef struct _KPRCB {
     struct _KPRCB *Self;          /* at GS:0, so KeGetCurrentPrcb is one load */
     ULONG64 UserRsp;              /* GS:8  the system-call entry parks the user RSP here */
     ULONG64 KernelRsp;            /* GS:16 top of the current thread's kernel stack (= TSS.RSP0) */
-    volatile KIRQL Irql;          /* GS:24 (KI_PRCB_IRQL) the IRQL, always CR8's value (KiSetIrql) */
+    volatile KIRQL Irql;          /* GS:24 (KI_PRCB_IRQL) the IRQL; CR8 holds it too above DISPATCH_LEVEL (KiSetIrql) */
     PKTHREAD CurrentThread;
     PKTHREAD IdleThread;
     PKTHREAD DeadThread;          /* to reap once we are off its stack */
