@@ -206,6 +206,7 @@ typedef struct {
 #define SystemInterruptTime 204      /* mdlos */
 typedef struct {
     uint64_t InterruptTime;
+    uint64_t IdleCycles;       /* TSC cycles the CPU spent halted in the idle thread (NT: IdleProcessTime) */
 } SYSTEM_INTERRUPT_TIME_T;
 
 /* Object names and attributes (NT's OBJECT_ATTRIBUTES; the name is an

@@ -73,6 +73,8 @@
 #define VQ_DESC_F_INDIRECT 4       /* the buffer is a table of descriptors (2.7.5.3) */
 /* used.flags: the device asks not to be notified (2.7.10; without EVENT_IDX). */
 #define VQ_USED_F_NO_NOTIFY 1
+/* avail.flags: the driver asks not to be interrupted (2.7.7; without EVENT_IDX). */
+#define VQ_AVAIL_F_NO_INTERRUPT 1
 
 typedef struct {
     volatile ULONG64 Addr;
@@ -160,6 +162,8 @@ typedef struct {
     volatile ULONG64 NotifiesSuppressed;   /* skipped: used.flags said NO_NOTIFY */
     volatile ULONG64 NotifiesDeferred;     /* left to the next DPC: the device was busy */
     volatile ULONG64 CompletedCancelled;   /* finished by the device after IoCancelIrp (requester exiting) */
+    volatile ULONG64 DpcPasses;    /* walks of the used ring by the DPC (one DPC may make several) */
+    volatile ULONG64 LateCompletions;  /* found by the re-check after interrupts were re-enabled */
     ULONG InFlight, MaxInFlight;   /* chains on the device (under the lock) */
     /* Where one request's time goes (rdtsc), summed over IRPs with nothing
      * else on the device (exact at queue depth 1; an IRP's pieces go out
@@ -214,6 +218,9 @@ typedef struct _VB_DISK {
     USHORT Starters;               /* vb_start loops running: they notify once at their end */
     BOOLEAN NotifyPending;         /* published, not yet notified */
     BOOLEAN HoldCompletions;       /* tests only: the DPC leaves the used ring alone (a slow device) */
+    /* Tests only: called by the DPC under the lock when a pass found
+     * nothing, just before the device's interrupts go back on. */
+    void (*TestBeforeInterruptsOn)(struct _VB_DISK *Disk);
     VB_SUB Subs[VB_QUEUE_MAX];     /* by head descriptor */
     LIST_ENTRY Waiting;            /* IRPs with pieces to hand out, FIFO */
     ULONG64 TNotifyStart, TNotifyEnd, TIsr;   /* the last notify and interrupt (rdtsc) */
@@ -233,6 +240,8 @@ extern PDMA_ADAPTER volatile VblkLabDma;
 
 /* vblk_queue.c: the ring. vblk.c: dispatch. vblk_init.c: bring-up, unload. */
 NTSTATUS VbQueue(VB_DISK *Disk, PIRP Irp, ULONG Type, LONGLONG Offset, ULONG Length);
+void VbInitializeRequests(void);   /* the VB_REQ lookaside list: at driver entry */
+void VbDeleteRequests(void);       /* and at unload */
 void VbDpc(PKDPC Dpc, PVOID Context, PVOID Arg1, PVOID Arg2);
 BOOLEAN VbIsrMsix(PKINTERRUPT Interrupt, PVOID Context);
 BOOLEAN VbIsrIntx(PKINTERRUPT Interrupt, PVOID Context);

@@ -22,8 +22,9 @@
  * Not taken: EVENT_IDX (notify and interrupt suppression by index: QEMU
  * under TCG handles a notify inside the MMIO write and re-arms at once, so
  * it never asks for fewer notifies than one per batch - the driver's own
- * deferral while the device is busy does better, vblk_queue.c - and the
- * DPC already drains several completions per interrupt at depth 32),
+ * deferral while the device is busy does better, vblk_queue.c - and
+ * interrupts are suppressed while the DPC works with avail.flags'
+ * NO_INTERRUPT, which needs no feature: VbDpc says why),
  * SIZE_MAX (QEMU does not offer it), MQ (one queue is enough for one CPU's
  * worth of requests).
  */
@@ -196,6 +197,14 @@ static NTSTATUS vb_init_device(VB_DISK *x)
         lim = VB_SEG_CAP;
     if (lim < 2)
         return vb_fail(x, "seg_max is below 2 pages");
+    /* vblk.piece_pages=N: smaller pieces, all in flight at once (the
+     * benchmark's question whether the host gains from them). */
+    const char *pp = KeGetOption("vblk.piece_pages");
+    ULONG pieces = 0;
+    for (; pp && *pp >= '0' && *pp <= '9' && pieces < 100000; pp++)
+        pieces = pieces * 10 + (ULONG)(*pp - '0');
+    if (pieces >= 2 && pieces < lim)
+        lim = pieces;
     x->SegLimit = lim;
 
     /* Layout (2.7): descriptors 16-byte aligned, available ring 2, used ring
@@ -343,12 +352,14 @@ void VblkDriverUnload(PDRIVER_OBJECT drv)
         IoDeleteDevice(x->Device);
     }
     VblkDiskCount = 0;
+    VbDeleteRequests();
 }
 
 NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
 {
     UNREFERENCED_PARAMETER(registry_path);
     VbInstallDispatch(drv);
+    VbInitializeRequests();
     PPCI_DEVICE pci;
     for (ULONG i = 0; VblkDiskCount < VB_MAX_DISKS && (pci = PciFindDevice(VIRTIO_VENDOR, VIRTIO_BLK_MODERN, i)); i++) {
         if (!NT_SUCCESS(PciClaimDevice(pci, drv)))
@@ -358,5 +369,7 @@ NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
         else
             PciReleaseDevice(pci, drv);
     }
+    if (!VblkDiskCount)
+        VbDeleteRequests();
     return VblkDiskCount ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE;
 }

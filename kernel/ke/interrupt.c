@@ -48,6 +48,10 @@ static ULONG vector_of_gsi(ULONG gsi, KIRQL *irql)
 
 BOOLEAN KeConnectInterrupt(PKINTERRUPT in, BOOLEAN level)
 {
+    /* A device IRQL is above DISPATCH_LEVEL: the levels at and below it are
+     * kept in software, and CR8 does not hold their classes back (KiSetIrql). */
+    if (in->Irql <= DISPATCH_LEVEL)
+        return FALSE;
     KIRQL old;
     KeRaiseIrql(HIGH_LEVEL, &old);
     /* A level-triggered line (PCI INTx) may be shared: the second object
@@ -106,8 +110,12 @@ void KiInterruptDispatch(PKTRAP_FRAME f)
         return;   /* the APIC withdrew it: no EOI for a spurious interrupt */
     PKPRCB prcb = KeGetCurrentPrcb();
     prcb->InterruptCount++;
-    KIRQL old = (KIRQL)read_cr8();
-    write_cr8(vector >> 4);     /* raise to the interrupt's IRQL */
+    if (prcb->HaltTsc) {   /* it ends the idle thread's HLT */
+        prcb->IdleCycles += rdtsc() - prcb->HaltTsc;
+        prcb->HaltTsc = 0;
+    }
+    KIRQL old = KeGetCurrentIrql();
+    KiSetIrql((KIRQL)(vector >> 4));   /* raise to the interrupt's IRQL */
     sti();                      /* higher-priority interrupts may now nest */
     if (vector == KI_CLOCK_VECTOR) {
         KiClockTick();
@@ -125,15 +133,15 @@ void KiInterruptDispatch(PKTRAP_FRAME f)
     }
     cli();
     HalSendEoi();
-    write_cr8(old);
+    KiSetIrql(old);
     /* Returning below DISPATCH_LEVEL: this is where queued DPCs run and
      * where a preempted thread gives way - the "dispatch interrupt". */
     while (old < DISPATCH_LEVEL && KiSoftwareWorkPending()) {
-        write_cr8(DISPATCH_LEVEL);
+        KiSetIrql(DISPATCH_LEVEL);
         sti();
         KiDispatchInterrupt();
         cli();
-        write_cr8(old);
+        KiSetIrql(old);
     }
     if (f->cs & 3)
         PsCheckTermination(f);   /* back to ring 3: unless the process was told to end */

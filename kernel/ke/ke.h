@@ -56,7 +56,20 @@ typedef UCHAR KIRQL, *PKIRQL;
 #define HIGH_LEVEL     15
 
 
-KIRQL KeGetCurrentIrql(void);
+/* The current IRQL is the PRCB's level at GS:KI_PRCB_IRQL; above
+ * DISPATCH_LEVEL CR8 (the local APIC's task priority) holds it too (APC
+ * and DISPATCH are software levels: KiSetIrql, kernel/ke/ki.h). Every
+ * change goes through kernel/ke/irql.c or the interrupt dispatcher. The
+ * read is one load, where reading CR8 is a control-register access (under
+ * QEMU's TCG a helper call into the APIC model, about a tenth of a null
+ * system call). */
+#define KI_PRCB_IRQL 24
+static inline KIRQL KeGetCurrentIrql(void)
+{
+    KIRQL irql;
+    __asm__ volatile("movb %%gs:%c1, %0" : "=q"(irql) : "i"(KI_PRCB_IRQL) : "memory");
+    return irql;
+}
 /* Raising to a lower level, or lowering to a higher one, is a bugcheck
  * (0x9 IRQL_NOT_GREATER_OR_EQUAL / 0xA IRQL_NOT_LESS_OR_EQUAL), as on NT. */
 void KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql);
@@ -84,6 +97,7 @@ ULONG64 KeQueryInterruptTime(void);    /* 100 ns units since boot */
  * per-test time limit (ktest.limit=) is its user. */
 typedef void (*KE_WATCHDOG_ROUTINE)(ULONG64 now);
 void KeSetClockWatchdog(ULONG64 due, KE_WATCHDOG_ROUTINE routine);
+ULONG64 KeQueryIdleCycles(void);       /* TSC cycles this CPU spent halted in its idle thread */
 #define KI_MS(ms) ((LONGLONG)(ms) * 10000)
 
 /* ---- DPCs (kernel/ke/dpc.c) ---- */
@@ -180,7 +194,15 @@ void KeDereferenceThread(PKTHREAD Thread);
 struct _EPROCESS;
 void KeStackAttachProcess(struct _EPROCESS *Process, struct _EPROCESS **Saved);
 void KeUnstackDetachProcess(struct _EPROCESS **Saved);
-PKTHREAD KeGetCurrentThread(void);
+/* The PRCB's CurrentThread, at GS:KI_PRCB_CURRENT_THREAD: one load (x64
+ * NT's KeGetCurrentThread is the same single GS-relative load). */
+#define KI_PRCB_CURRENT_THREAD 32
+static inline PKTHREAD KeGetCurrentThread(void)
+{
+    PKTHREAD t;
+    __asm__ volatile("mov %%gs:%c1, %0" : "=r"(t) : "i"(KI_PRCB_CURRENT_THREAD) : "memory");
+    return t;
+}
 KPRIORITY KeSetPriorityThread(PKTHREAD Thread, KPRIORITY Priority);
 /* Give up the rest of the quantum to another ready thread of equal priority. */
 void KeYieldExecution(void);

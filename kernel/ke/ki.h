@@ -188,6 +188,7 @@ typedef struct _KPRCB {
     struct _KPRCB *Self;          /* at GS:0, so KeGetCurrentPrcb is one load */
     ULONG64 UserRsp;              /* GS:8  the system-call entry parks the user RSP here */
     ULONG64 KernelRsp;            /* GS:16 top of the current thread's kernel stack (= TSS.RSP0) */
+    volatile KIRQL Irql;          /* GS:24 (KI_PRCB_IRQL) the IRQL; CR8 holds it too above DISPATCH_LEVEL (KiSetIrql) */
     PKTHREAD CurrentThread;
     PKTHREAD IdleThread;
     PKTHREAD DeadThread;          /* to reap once we are off its stack */
@@ -198,7 +199,36 @@ typedef struct _KPRCB {
     volatile BOOLEAN QuantumEnd;   /* the clock says: round robin */
     volatile BOOLEAN ReadyPending; /* a thread of higher priority became ready */
     ULONG64 InterruptCount, DpcCount, ContextSwitches, ClockTicks;
+    ULONG64 IdleCycles;           /* TSC cycles the idle thread spent halted (KeQueryIdleCycles) */
+    ULONG64 HaltTsc;              /* when the idle thread's HLT began; 0 when not halted */
 } KPRCB, *PKPRCB;
+
+_Static_assert(__builtin_offsetof(KPRCB, Irql) == KI_PRCB_IRQL, "KeGetCurrentIrql reads GS:KI_PRCB_IRQL");
+_Static_assert(__builtin_offsetof(KPRCB, CurrentThread) == KI_PRCB_CURRENT_THREAD,
+               "KeGetCurrentThread reads GS:KI_PRCB_CURRENT_THREAD");
+
+/* The one way the IRQL changes: the PRCB's copy first, then CR8. An
+ * interrupt between the two sees the new level as the one to return to,
+ * and restores both to it: either way both agree once the interrupted
+ * code's CR8 write is done.
+ * APC_LEVEL and DISPATCH_LEVEL are software levels, as in NT's x86 HALs:
+ * no device interrupt has a priority class at or below DISPATCH_LEVEL
+ * (KeConnectInterrupt refuses one; vectors below 0x30 are the CPU's
+ * exceptions and the masked legacy PIC), so holding the APIC back at 1 or
+ * 2 would hold back nothing. What those levels stop - DPCs, the
+ * scheduler, APCs - is decided in software by the level in the PRCB. So
+ * CR8 is the IRQL above DISPATCH_LEVEL and 0 at or below it, and a change
+ * among PASSIVE, APC and DISPATCH writes no CR8: under QEMU's TCG each CR8
+ * write is a helper that takes QEMU's big lock and ends the translated
+ * block, and a 4 KiB read made about 33 of them. */
+static inline void KiSetIrql(KIRQL irql)
+{
+    KIRQL was;
+    __asm__ volatile("movb %%gs:%c1, %0" : "=q"(was) : "i"(KI_PRCB_IRQL) : "memory");
+    __asm__ volatile("movb %0, %%gs:%c1" : : "q"(irql), "i"(KI_PRCB_IRQL) : "memory");
+    if (irql > DISPATCH_LEVEL || was > DISPATCH_LEVEL)
+        __asm__ volatile("mov %0, %%cr8" : : "r"((ULONG64)(irql > DISPATCH_LEVEL ? irql : 0)) : "memory");
+}
 
 static inline PKPRCB KeGetCurrentPrcb(void)
 {
@@ -311,6 +341,13 @@ BOOLEAN KiApcDeliverable(PKTHREAD Thread, KIRQL Irql);
 void KiDeliverApc(void);
 void KiCheckForApcDelivery(void);
 void KiApcExitToUser(PKTRAP_FRAME Frame);
+/* KiApcExitToUser when it has something to do (a blocked APC state to
+ * report, an APC to deliver): the common case costs two loads and no call. */
+static inline void KiApcCheckExitToUser(PKTHREAD t, PKTRAP_FRAME f)
+{
+    if (t->SpecialApcDisable != 0 || t->MutexCount != 0 || t->ActiveProcess != t->Process || t->KernelApcPending)
+        KiApcExitToUser(f);
+}
 void KiRundownApcs(PKTHREAD Thread);
 void KiInitializeSystemCalls(void);
 /* The service table (kernel/ke/syscall.c). */

@@ -31,7 +31,6 @@ void KiInitializePrcb(void)
     wrmsr(0xC0000101, (ULONG64)&prcb0);
 }
 
-PKTHREAD KeGetCurrentThread(void) { return KeGetCurrentPrcb()->CurrentThread; }
 ULONG KeGetCurrentProcessorNumber(void) { return KeGetCurrentPrcb()->Number; }
 
 KIRQL KiAcquireDispatcherLock(void)
@@ -104,9 +103,22 @@ void KiSwapThread(void)
     prcb->ContextSwitches++;
     prcb->CurrentThread = next;
     /* The new thread's address space, and its stack for entries from
-     * ring 3 (interrupts through TSS.RSP0, SYSCALL through the PRCB). */
+     * ring 3 (interrupts through TSS.RSP0, SYSCALL through the PRCB).
+     * The idle thread keeps the address space it finds: it, and the
+     * interrupts and DPCs that run on its stack, touch only the kernel
+     * half, which is the same in every address space (MmCreateAddressSpace
+     * copies it). Switching to the System process's page tables for it,
+     * and back when the waiting thread wakes up, cost two CR3 loads per
+     * wait - each a full TLB flush, and under QEMU's TCG also an emptied
+     * translated-block jump cache, which made every block after it a hash
+     * look-up - on each completed I/O request whose requester was
+     * waiting (Linux's idle task borrows the last address space the same
+     * way: lazy TLB mode). The address space it borrows cannot go away
+     * under it: a process's page tables are freed by its last thread,
+     * which first loads the System process's (PsExitCurrentProcess), or
+     * by another thread, which has loaded its own to run at all. */
     ULONG64 cr3 = next->ActiveProcess ? next->ActiveProcess->DirectoryTableBase : 0;
-    if (cr3 && cr3 != read_cr3())
+    if (cr3 && next != prcb->IdleThread && cr3 != read_cr3())
         write_cr3(cr3);
     prcb->KernelRsp = (ULONG64)next->StackBase;
     KiSetTssRsp0((ULONG64)next->StackBase);
@@ -175,13 +187,26 @@ KPRIORITY KeSetPriorityThread(PKTHREAD t, KPRIORITY p)
     return was;
 }
 
+ULONG64 KeQueryIdleCycles(void)
+{
+    return KeGetCurrentPrcb()->IdleCycles;   /* one CPU: its own */
+}
+
 static void idle_loop(PVOID unused)
 {
     UNREFERENCED_PARAMETER(unused);
     for (;;) {
         /* STI;HLT back to back: an interrupt cannot slip in between and be
          * missed (STI takes effect after the next instruction). */
+        /* The halt's start, for the interrupt that ends it to count
+         * (KiInterruptDispatch: the idle thread may be switched out from
+         * inside that interrupt and come back here much later). Under
+         * QEMU's -icount the TSC counts instructions, so elapsed - idle is
+         * what the guest executed (user/ubench.c's busy figures). */
+        cli();
+        KeGetCurrentPrcb()->HaltTsc = rdtsc();
         __asm__ volatile("sti; hlt" ::: "memory");
+        KeGetCurrentPrcb()->HaltTsc = 0;   /* woken by something that was no interrupt (an NMI): not counted */
         if (KiSoftwareWorkPending()) {
             KIRQL old;
             KeRaiseIrql(DISPATCH_LEVEL, &old);

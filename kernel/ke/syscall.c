@@ -52,28 +52,6 @@ SERVICE KiLookupService(ULONG number)
     return number < SYS_COUNT ? service_table[number] : NULL;
 }
 
-void KiSystemService(PKTRAP_FRAME f)
-{
-    ULONG64 n = f->rax;
-    KiSystemCalls++;
-    KeGetCurrentThread()->TrapFrame = f;
-    NTSTATUS status = STATUS_INVALID_SYSTEM_SERVICE;
-    if (n < SYS_COUNT && service_table[n]) {
-        status = service_table[n](f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
-    } else if (n < SYS_COUNT && service_table_n[n]) {
-        ULONG64 args[KI_MAX_SERVICE_ARGS];
-        status = capture_stack_arguments(f, args, service_argc[n]);
-        if (NT_SUCCESS(status))
-            status = service_table_n[n](args);
-    }
-    f->rax = (ULONG64)(LONG64)status;
-    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
-        KeBugCheckRule(IRQL_GT_ZERO_AT_SYSTEM_SERVICE, n, KeGetCurrentIrql(), 0, 0,
-                       "system service %llu returned to user mode at IRQL %u", (unsigned long long)n,
-                       KeGetCurrentIrql());
-    PsCheckTermination(f);
-}
-
 /* RFLAGS bits (Intel SDM vol. 1, 3.4.3). */
 #define RFLAGS_CF   (1ULL << 0)
 #define RFLAGS_TF   (1ULL << 8)
@@ -135,7 +113,7 @@ static BOOLEAN KiIsCanonical(ULONG64 va)
  * push faults in ring 3, and a program may use RSP as it likes.)
  * A service that one day restores a user context (NtContinue,
  * NtSetContextThread) must check the same things and return an error. */
-void KiCheckUserFrame(PKTRAP_FRAME f)
+static inline __attribute__((always_inline)) void check_user_frame(PKTRAP_FRAME f)
 {
     f->rflags = (f->rflags & KI_USER_RFLAGS) | RFLAGS_IF | 2 /* bit 1 is always 1 */;
     BOOLEAN code32 = f->cs == (KGDT64_R3_CMCODE | 3);
@@ -151,6 +129,53 @@ void KiCheckUserFrame(PKTRAP_FRAME f)
                        "a trap frame about to return to ring 3 is invalid (%s: CS %#llx SS %#llx RIP %p): "
                        "IRETQ would raise #GP in ring 0 with the user's GS", bad, (unsigned long long)f->cs,
                        (unsigned long long)f->ss, (void *)f->rip);
+}
+
+void KiCheckUserFrame(PKTRAP_FRAME f)
+{
+    check_user_frame(f);
+}
+
+/* A service with more than six arguments: its own function, so that the
+ * array (and the stack protector's canary check that comes with it) is
+ * not in every system call's path. */
+static __attribute__((noinline)) NTSTATUS call_service_n(PKTRAP_FRAME f, ULONG n)
+{
+    ULONG64 args[KI_MAX_SERVICE_ARGS];
+    NTSTATUS status = capture_stack_arguments(f, args, service_argc[n]);
+    return NT_SUCCESS(status) ? service_table_n[n](args) : status;
+}
+
+/* A system service, and the whole way back to ring 3 up to SYSRET or IRETQ
+ * (KiSystemCall64 jumps to KiSystemServiceExit after this): the checks of
+ * KiExitToUser - the APC state, the APCs queued, the frame - are the same
+ * ones, done here in line. Under TCG every RET is an indirect jump that
+ * costs a look-up of the next translated block, and the call-per-check
+ * version (service, IRQL, termination, APCs, frame: five returns) spent
+ * about a third of a null system call on them. Returns with interrupts
+ * off. */
+void KiSystemService(PKTRAP_FRAME f)
+{
+    ULONG64 n = f->rax;
+    PKTHREAD t = KeGetCurrentThread();
+    KiSystemCalls++;
+    t->TrapFrame = f;
+    NTSTATUS status = STATUS_INVALID_SYSTEM_SERVICE;
+    if (n < SYS_COUNT && service_table[n]) {
+        status = service_table[n](f->rdi, f->rsi, f->rdx, f->r10, f->r8, f->r9);
+    } else if (n < SYS_COUNT && service_table_n[n]) {
+        status = call_service_n(f, (ULONG)n);
+    }
+    f->rax = (ULONG64)(LONG64)status;
+    if (KeGetCurrentIrql() != PASSIVE_LEVEL)
+        KeBugCheckRule(IRQL_GT_ZERO_AT_SYSTEM_SERVICE, n, KeGetCurrentIrql(), 0, 0,
+                       "system service %llu returned to user mode at IRQL %u", (unsigned long long)n,
+                       KeGetCurrentIrql());
+    if (t->Process->TerminateRequested)   /* PsCheckTermination's first condition, tested here without a call */
+        PsCheckTermination(f);
+    cli();
+    KiApcCheckExitToUser(t, f);
+    check_user_frame(f);
 }
 
 /* SYSCALL's targets (Intel SDM vol. 3, 5.8.8): LSTAR is the entry point

@@ -162,9 +162,8 @@ KiSystemCall64:
     mov rdi, rsp
     cld
     sti                        ; system services run with interrupts on
-    call KiSystemService       ; the status goes into the frame's RAX
-    cli
-    jmp KiExitToUser
+    call KiSystemService       ; the status in the frame's RAX; APCs run, frame checked,
+    jmp KiSystemServiceExit    ; interrupts off: KiExitToUser's work is done
 
 ; Leave to ring 3 through the frame at RSP: after a system call, an
 ; interrupt or exception from ring 3, or when a new user thread starts
@@ -189,6 +188,7 @@ KiExitToUser:
     mov rdi, rbp
     call KiCheckUserFrame
     mov rsp, rbp
+KiSystemServiceExit:
     ; A system call returning to 64-bit code leaves by SYSRET, as NT's and
     ; Linux's do: it takes RIP from RCX and RFLAGS from R11 and loads CS and
     ; SS from IA32_STAR without reading the GDT, which costs far less than

@@ -341,8 +341,8 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     } else if (cls == SystemInterruptTime) {
         /* NT's user mode reads the interrupt time from KUSER_SHARED_DATA;
          * mdlos has no shared page, so it is a query (dd's MiB/s). */
-        SYSTEM_INTERRUPT_TIME_T t = { KeQueryInterruptTime() };
-        need = sizeof(t);
+        SYSTEM_INTERRUPT_TIME_T t = { KeQueryInterruptTime(), KeQueryIdleCycles() };
+        need = len >= sizeof(t) ? sizeof(t) : sizeof(t.InterruptTime);   /* the first field alone is enough */
         s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, &t, need, 8);
     } else if (cls == SystemDeviceList) {
         /* The same shape: a snapshot (copied under the I/O manager's

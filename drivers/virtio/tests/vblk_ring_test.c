@@ -8,6 +8,7 @@
  */
 #include "drivers/tests/drv_test_util.h"
 #include "drivers/virtio/vblk.h"
+#include "kernel/hal/x86.h"
 
 static VB_DISK *open_disk(PCSTR name, PFILE_OBJECT *fo, PDEVICE_OBJECT *top)
 {
@@ -264,6 +265,7 @@ KTEST(vblk, completions_out_of_order_reach_the_right_irps)
     KeReleaseSpinLock(&x->Lock, old);
     for (ULONG i = 0; i < NORDER; i++)
         DrvtSendRead(&a[i], top, fo, dst + i * each, each, base + (LONGLONG)i * each);
+    ULONG64 passes0 = x->Stats.DpcPasses;
     /* All 8 back from the device (bounded: 10 s). */
     for (ULONG waited = 0; (USHORT)(__atomic_load_n(&x->Used[1], __ATOMIC_ACQUIRE) - first) < NORDER && waited < 10000;
          waited += 10)
@@ -295,11 +297,88 @@ KTEST(vblk, completions_out_of_order_reach_the_right_irps)
         KT_EQ(a[i].Iosb.Information, each);
     }
     KT_EQ(back, NORDER);
+    /* The held DPCs walked nothing; the one queued after took all 8, out
+     * of order, in a single pass. */
+    KT_EQ(x->Stats.DpcPasses - passes0, 1);
     /* The heads in the reversed ring: the last-sent read's first. */
     KT_NE(ids[0], ids[NORDER - 1]);
     for (ULONG i = 0; i < NORDER; i++)
         KT_ASSERT(DrvtCheck(dst + i * each, each, 300 + i));
     ExFreePoolWithTag(a, DRVT_TAG);
+    ExFreePoolWithTag(src, DRVT_TAG);
+    ExFreePoolWithTag(dst, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
+
+/* The DPC turns the device's interrupts back on only when a pass finds
+ * nothing, and then reads the used index once more: a request the device
+ * finishes in between raised no interrupt (the ISR had turned them off),
+ * and only that second look finds it. The test builds exactly that
+ * moment. A read goes to the device with the DPC's work held; once the
+ * device has returned it, the test hides the entry (the used index one
+ * back, as if the device had not got there yet: nothing else is on the
+ * device, so the device will not write the index meanwhile), turns
+ * interrupts off as the ISR would, and queues the DPC. Its first pass
+ * finds nothing; at the hook - the window between that pass and
+ * interrupts going back on - the test puts the index back: the device
+ * "finishes" the read while interrupts are off. Only the re-check can find
+ * it now: without it the read would never complete (DrvtWait gives up
+ * after 10 s). */
+static USHORT hidden_used;
+static ULONG hook_calls;
+static void device_finishes_inside_the_window(VB_DISK *x)
+{
+    if (hook_calls++ == 0)
+        __atomic_store_n(&x->Used[1], hidden_used, __ATOMIC_RELEASE);
+}
+
+KTEST(vblk, a_completion_while_interrupts_are_off_is_found_by_the_recheck)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
+    const ULONG len = 2 * PAGE_SIZE;
+    const LONGLONG off = 24576 * 512;
+    PUCHAR src = ExAllocatePoolWithTag(NonPagedPoolNx, len, DRVT_TAG);
+    PUCHAR dst = ExAllocatePoolWithTag(NonPagedPoolNx, len, DRVT_TAG);
+    KT_ASSERT(src && dst);
+    DrvtFill(src, len, 77);
+    memset(dst, 0, len);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, src, len, off, &info), STATUS_SUCCESS);
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    KT_EQ(x->Stats.InFlight, 0);
+    x->HoldCompletions = TRUE;
+    BOOLEAN defer = x->DeferNotify;
+    x->DeferNotify = FALSE;
+    USHORT first = x->LastUsed;
+    KeReleaseSpinLock(&x->Lock, old);
+    DRVT_ASYNC a;
+    DrvtSendRead(&a, top, fo, dst, len, off);
+    for (ULONG waited = 0; __atomic_load_n(&x->Used[1], __ATOMIC_ACQUIRE) == first && waited < 10000; waited += 10)
+        DrvtSleep(10);
+    KeAcquireSpinLock(&x->Lock, &old);
+    hidden_used = x->Used[1];
+    KT_EQ((USHORT)(hidden_used - first), 1);
+    __atomic_store_n(&x->Used[1], first, __ATOMIC_RELEASE);   /* not returned yet, as far as the DPC can tell */
+    hook_calls = 0;
+    x->TestBeforeInterruptsOn = device_finishes_inside_the_window;
+    x->HoldCompletions = FALSE;
+    x->Avail[0] = VQ_AVAIL_F_NO_INTERRUPT;   /* what the ISR does */
+    ULONG64 late0 = x->Stats.LateCompletions;
+    KeReleaseSpinLock(&x->Lock, old);
+    KeInsertQueueDpc(&x->Dpc, NULL, NULL);
+    NTSTATUS st = DrvtWait(&a);
+    KeAcquireSpinLock(&x->Lock, &old);
+    x->TestBeforeInterruptsOn = NULL;
+    x->DeferNotify = defer;
+    KeReleaseSpinLock(&x->Lock, old);
+    KT_ST(st, STATUS_SUCCESS);
+    KT_EQ(a.Iosb.Information, len);
+    KT_ASSERT(DrvtCheck(dst, len, 77));
+    KT_EQ(x->Stats.LateCompletions - late0, 1);   /* the re-check, not a later interrupt, found it */
+    KT_EQ(x->Avail[0], 0);                        /* and interrupts are back on */
     ExFreePoolWithTag(src, DRVT_TAG);
     ExFreePoolWithTag(dst, DRVT_TAG);
     ObDereferenceObject(fo);
