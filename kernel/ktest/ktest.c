@@ -132,7 +132,7 @@ __attribute__((noinline)) NTSTATUS KtLabCallGuarded(NTSTATUS (*Fn)(void *Context
 {
     KI_JMP_BUF here;
     PKTHREAD me = KeGetCurrentThread();
-    int c = -1;
+    volatile int c = -1;   /* volatile: live across the setjmp below */
     /* Outside a test the stub bugchecks, as it must; a nested call is
      * covered by the outer catch; with every slot taken the call is
      * unguarded (more threads than LAB_CATCHES in lab code at once). */
