@@ -591,6 +591,7 @@ static void account_leaf(PFN_NUMBER pfn, PMMPTE pte)
  * through the self-map; every other RAM frame is free. */
 void MiInitializePfnDatabase(void)
 {
+    KeMarkBootPhase("mm.physical_memory_and_page_tables");
     PMMPTE pxe = (PMMPTE)PXE_BASE;
     PFN_NUMBER pml4 = read_cr3() >> PAGE_SHIFT;
     account_table(pml4, &pxe[MI_SELFMAP_INDEX], pxe);
@@ -641,6 +642,7 @@ void MiInitializePfnDatabase(void)
     }
     MiCountPfnsByUsageAll(MiUsageCount);
     MiReleasePfnLock(old);
+    KeMarkBootPhase("mm.pfn_database");
 }
 
 /* ---- invariants ---- */

@@ -245,6 +245,8 @@ class Runner:
         self.times = {}              # test name -> seconds in this run (record_times)
         self.shares = {"kernel": [], "user": []}   # per shard boot: [(its tests, all tests)]
         self.old_times = self.load_times()
+        self.snapshot_lock = threading.Lock()
+        self.snapshot = None         # the bugcheck tests' saved machine (bugcheck_snapshot)
         self.kernel_salt = self.best_salt(args.shards, False)
         self.user_salt = self.best_salt(args.user_shards, True)
 
@@ -393,9 +395,39 @@ class Runner:
             self.record_times(b)
             self.report_shard(judge_ktest_boot(b, f"{name}-resume-{attempt}"))
 
+    # A bugcheck ends its machine, so every bugcheck test needs one of its
+    # own. Instead of booting each, the runner boots one machine with
+    # `ktest.serve` (kernel/init/kmain.c: after the boot it waits for a
+    # test's name on the serial line), saves it whole while it waits
+    # (QEMU's migration stream, mdlosqemu.save_snapshot) and starts each
+    # bugcheck test's machine from that file with the test's name as the
+    # serial input: the same machine the boot would have given, without
+    # the boot. --no-snapshot (MDLOS_SNAPSHOT=0) boots each one instead.
+    def bugcheck_snapshot(self):
+        with self.snapshot_lock:
+            if self.snapshot is None:
+                path = os.path.join(ROOT, "build", "test-snapshots", f"bugcheck-{os.getpid()}.state")
+                try:
+                    self.snapshot = mq.save_snapshot(
+                        self.args.kernel, f"ktest= ktest.serve ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
+                        path, ready=r"^\[ktest\] serve: waiting", mem=self.args.mem,
+                        log_path=log_path("bugcheck-snapshot"))
+                except (RuntimeError, OSError) as e:
+                    print(f"note: {e}; booting each bugcheck test instead", flush=True)
+                    self.snapshot = False
+            return self.snapshot
+
     def bugcheck_test(self, name):
-        b = self.boot(name, f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
-                      self.args.bugcheck_timeout)
+        snap = self.bugcheck_snapshot() if self.args.snapshot else None
+        if snap:
+            # Newlines first: bytes that reach the UART before its saved
+            # state is loaded are lost, and the kernel skips empty lines.
+            b = mq.boot(None, None, timeout=self.args.bugcheck_timeout, log_path=log_path(name), snapshot=snap,
+                        feed=b"\n" * 32 + name.encode() + b"\n")
+            b.timeout = self.args.bugcheck_timeout
+        else:
+            b = self.boot(name, f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
+                          self.args.bugcheck_timeout)
         self.report([judge_bugcheck_boot(name, b)])
 
     # ---- 4: the user-mode tests, run by init ----
@@ -447,7 +479,7 @@ class Runner:
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
             **labhost.host_tests(self),   # the labs' host tests (docs/labs/), with their points
-            "paging.user_tests_on_a_64mib_machine": self.t_paging_user,
+            "paging.user_tests_on_a_32mib_machine": self.t_paging_user,
             "gdb.pagefile_and_pt_show_a_page_that_is_out": self.t_gdb_pagefile,
             "paging.kernel_tests_with_a_pagefile": self.t_paging_kernel,
             "paging.write_error_keeps_the_page": self.t_paging_write_error,
@@ -1161,6 +1193,12 @@ class Runner:
 
     # ---- the pagefile (mm/pagefile.c, mm/mpw.c, mm/pagefault.c; docs/paging.md) ----
     PAGING_DISK = 256 << 20   # the pagefile disk: more than 2x a 64 MiB machine's RAM
+    # user.paging.* sizes itself by the machine's RAM (2x RAM written and
+    # read back; three workers of 2/3 RAM each): on 32 MiB it proves the
+    # same over twice RAM with a quarter of the page-ins of 64 MiB (the
+    # random pass over 3 workers thrashes: its cost grows faster than
+    # the RAM).
+    PAGING_USER_MIB = int(os.environ.get("MDLOS_PAGING_MIB", "32"))
 
     def paging_boot(self, name, cmdline, timeout, blkdebug=None, mem=64, user=False):
         """A MEM MiB boot with a fresh 256 MiB disk1 as its paging file
@@ -1216,10 +1254,11 @@ class Runner:
         return (not bad), "; ".join(bad)
 
     def t_paging_user(self, name):
-        """The done-when of the pagefile issue: a 64 MiB machine runs
-        user.paging.* (2x RAM checksummed, three workers at once, exit
-        giving back every slot), every byte correct, nobody killed."""
-        b, paths = self.paging_boot(name, "utest=user.paging.*", 900, user=True)
+        """The done-when of the pagefile issue: a small machine (32 MiB,
+        PAGING_USER_MIB) runs user.paging.* (2x RAM checksummed, three
+        workers at once, exit giving back every slot), every byte correct,
+        nobody killed."""
+        b, paths = self.paging_boot(name, "utest=user.paging.*", 900, mem=self.PAGING_USER_MIB, user=True)
         outs = judge_user_boot(b, name)
         bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
         want = {"user.paging.twice_ram_checksummed_comes_back_exact", "user.paging.three_at_once_over_twice_ram",
@@ -1524,6 +1563,11 @@ class Runner:
             # Every DEFER line has arrived once the main boots are done.
             for f in list(self.bugcheck_futures):
                 f.result()
+        if self.snapshot:
+            try:
+                os.remove(self.snapshot.path)
+            except OSError:
+                pass
         self.check_shares()
         if self.times:
             try:
@@ -1565,6 +1609,9 @@ def main():
                          f"is {'on' if USER_TESTS_DEFAULT else 'off'}, or MDLOS_USER_TESTS=1/0")
     ap.add_argument("--no-user-tests", dest="user_tests", action="store_false")
     ap.add_argument("--user-timeout", type=float, default=600, help="seconds for the user-test boot")
+    ap.add_argument("--no-snapshot", dest="snapshot", action="store_false",
+                    default=os.environ.get("MDLOS_SNAPSHOT", "1") != "0",
+                    help="boot every bugcheck test instead of starting it from a saved machine (MDLOS_SNAPSHOT=0)")
     args = ap.parse_args()
     if not args.pattern:
         args.pattern = "*"

@@ -348,6 +348,7 @@ void VblkDriverUnload(PDRIVER_OBJECT drv)
 NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
 {
     UNREFERENCED_PARAMETER(registry_path);
+    KeMarkBootPhase("io.drivers_before_vblk");
     VbInstallDispatch(drv);
     PPCI_DEVICE pci;
     for (ULONG i = 0; VblkDiskCount < VB_MAX_DISKS && (pci = PciFindDevice(VIRTIO_VENDOR, VIRTIO_BLK_MODERN, i)); i++) {
@@ -357,6 +358,7 @@ NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
             VblkDiskCount++;
         else
             PciReleaseDevice(pci, drv);
+        KeMarkBootPhase("io.vblk_disk");
     }
     return VblkDiskCount ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE;
 }
