@@ -3,8 +3,9 @@
 
 It runs, in parallel where it can:
   1. one boot with `ktest=PATTERN`: every ordinary in-kernel test;
-  2. one boot per bugcheck test that boot deferred (KTEST_BUGCHECK): the
-     kernel must stop with the declared code and parameters;
+  2. one machine per bugcheck test that boot deferred (KTEST_BUGCHECK),
+     started from a saved one that has just booted (bugcheck_snapshot):
+     the kernel must stop with the declared code and parameters;
   3. host-side tests: the runner's own self-checks (a failing, hanging,
      triple-faulting or crashing test must be reported as a failure), the
      boot path's refusal of CPUs without long mode or NX, and GDB;

@@ -11,6 +11,8 @@ with the serial console on a pipe:
           of SeaBIOS: about 1 s less per boot, which is most of a short
           test boot. What the test runner uses unless a test is about the
           ISO (MDLOS_BOOT=grub boots everything the slow way).
+A machine can also be saved whole while it runs (save_snapshot: QEMU's
+migration stream) and started again from that file (boot(snapshot=)).
 Every line is saved to a log and time-stamped from QEMU's start, so a caller
 can judge results and measure boot time from the same run.
 Python 3 standard library only.
