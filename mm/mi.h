@@ -560,6 +560,7 @@ typedef struct _MMSUPPORT {
     ULONG Count, Capacity, Peak;
     ULONG NextSlot;                /* the trim's clock hand (MiTrimAtNextSlot), NT's MMWSL.NextSlot */
     BOOLEAN GrowFailed;            /* the list could not grow: do not retry until an entry leaves */
+    BOOLEAN LabFaults;             /* a fault lab's process (docs/labs/fault.md): see MiLabDispatchFault */
     PROCESS_FAULT_COUNTERS_T Counters;
 } MMSUPPORT;
 
@@ -714,6 +715,18 @@ void MiWriteUserPte(PMMPTE pte, ULONG64 value);
 void MmFreeAddressSpaceRoot(PEPROCESS p);
 PFN_NUMBER MiCopyPage(PFN_NUMBER from);
 BOOLEAN MiProtectionAllows(ULONG mm, ULONG64 error);
+/* A guard page of VAD was touched (demand-zero PTE or MemCommit page, MM
+ * protection MM): grow the stack, or fire once (STATUS_GUARD_PAGE_VIOLATION). */
+NTSTATUS MiCheckForUserStackOverflow(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG mm);
+/* The fault lab's hook (mm/lab/fault.c): a process whose Vm.LabFaults a
+ * test set has its demand-zero and copy-on-write faults resolved by the
+ * student's code; every other process never comes here. */
+NTSTATUS MiLabDispatchFault(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG64 v, ULONG64 error);
+/* TRUE (once) for the address space the thread named by
+ * MiLabRouteNextAddressSpace creates next: a test's ring-3 process is
+ * routed before its thread can take its first fault. */
+BOOLEAN MiLabClaimNewAddressSpace(void);
+void MiLabRouteNextAddressSpace(struct _KTHREAD *creator);
 BOOLEAN MiRangeIsFree(PEPROCESS p, ULONG64 start, ULONG64 end);
 
 /* ---- commit (mm/commit.c) ---- */

@@ -297,8 +297,12 @@ PFN_NUMBER MiAllocateContiguousPfns(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER
     PFN_NUMBER found = 0, run = 0;
     if (alloc_class(usage) != ALLOC_UNCHARGED || MiUnchargedFrameAllowed()) {
         for (PFN_NUMBER pfn = high; pfn >= low && pfn != 0; pfn--) {
-            BOOLEAN free = MiIsPfnRam(pfn) && (MI_PFN_ELEMENT(pfn)->PageLocation == FreePageList ||
-                                               MI_PFN_ELEMENT(pfn)->PageLocation == ZeroedPageList);
+            /* Usage too: a frame on the kernel's free lists has no owner, while
+             * a test's frames on a lab's lists (docs/labs/pfn.md) say Free
+             * but are the test's. */
+            BOOLEAN free = MiIsPfnRam(pfn) && MI_PFN_ELEMENT(pfn)->Usage == MiUsageFree &&
+                           (MI_PFN_ELEMENT(pfn)->PageLocation == FreePageList ||
+                            MI_PFN_ELEMENT(pfn)->PageLocation == ZeroedPageList);
             run = free ? run + 1 : 0;
             if (run >= count && (!boundary || pfn / boundary == (pfn + count - 1) / boundary)) {
                 found = pfn;

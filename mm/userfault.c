@@ -20,6 +20,8 @@
  *   - zero or prototype-format PTE in an image VAD: the image's page,
  *     through its prototype PTE (MiResolveProtoPteFault, mm/image.c);
  *   - anything else: access violation (or stack overflow at the bottom).
+ * A process a fault-lab test marked (Vm.LabFaults: docs/labs/fault.md) has
+ * its demand-zero and copy-on-write faults resolved by mm/lab/fault.c.
  */
 #include "kernel/ps/psp.h"
 #include "kernel/hal/x86.h"
@@ -329,7 +331,7 @@ static NTSTATUS MiCopyOnWrite(PEPROCESS p, PMMPTE pte)
  * Elsewhere the guard fires once, as on NT: it is removed and the fault
  * reports STATUS_GUARD_PAGE_VIOLATION. STATUS_SUCCESS: go on and give the
  * page its frame. NT's MiCheckForUserStackOverflow. */
-static NTSTATUS MiCheckForUserStackOverflow(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG mm)
+NTSTATUS MiCheckForUserStackOverflow(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE pte, ULONG mm)
 {
     if (vad->Type != VadStack) {
         MiWriteUserPte(pte, MiDemandZeroPte(mm & ~MM_GUARD_PAGE));   /* one-shot, as on NT */
@@ -436,7 +438,7 @@ static NTSTATUS MiDispatchFault(PEPROCESS p, ULONG64 va, ULONG64 error)
 
     if (v & MI_PTE_VALID) {
         if ((error & 2) && (v & MI_PTE_COPY_ON_WRITE))
-            return MiCopyOnWrite(p, pte);
+            return p->Vm.LabFaults ? MiLabDispatchFault(p, vad, page, pte, v, error) : MiCopyOnWrite(p, pte);
         if (((error & 2) && !(v & MI_PTE_WRITE)) || ((error & 0x10) && (v & MI_PTE_NX)))
             return STATUS_ACCESS_VIOLATION;
         return STATUS_SUCCESS;   /* resolved meanwhile (or a stale TLB entry) */
@@ -446,7 +448,8 @@ static NTSTATUS MiDispatchFault(PEPROCESS p, ULONG64 va, ULONG64 error)
     if (MiIsPageFilePte(v))
         return MiResolvePageFileFault(page, pte, p, error);   /* a hard fault (mm/pagefault.c) */
     if ((v & MI_PTE_COMMITTED) || (v == 0 && vad->Type == VadPrivate && vad->MemCommit))
-        return MiResolveDemandZeroFault(p, vad, page, pte, v, error);
+        return p->Vm.LabFaults ? MiLabDispatchFault(p, vad, page, pte, v, error)
+                               : MiResolveDemandZeroFault(p, vad, page, pte, v, error);
     if ((v == 0 || MiIsPrototypeFormatPte(v)) && vad->Type == VadImage)
         return MiResolveProtoPteFault(p, vad, page, error);
     if (v == 0 && vad->Type == VadStack && ((ULONG64)page >> PAGE_SHIFT) == vad->StartVpn)
@@ -501,6 +504,7 @@ NTSTATUS MmCreateAddressSpace(PEPROCESS p)
     p->DirectoryTableBase = pml4 << PAGE_SHIFT;
     InitializeListHead(&p->VadListHead);
     KeInitializeMutex(&p->AddressSpaceLock, 0);
+    p->Vm.LabFaults = MiLabClaimNewAddressSpace();   /* FALSE unless a fault-lab test asked (mm/lab/fault.c) */
     return STATUS_SUCCESS;
 }
 

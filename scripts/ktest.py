@@ -117,7 +117,13 @@ def fmt_stop(code, p, b=None):
             if re.match(r"^[A-Z0-9_]+$", line):
                 name = " " + line
                 break
-    return f"0x{code:08X}{name} ({', '.join(hex(x) for x in p)})"
+    rule = ""
+    if b:
+        for _, line in b.lines:
+            if line.startswith("Rule: "):
+                rule = ": " + line[6:]
+                break
+    return f"0x{code:08X}{name} ({', '.join(hex(x) for x in p)}){rule}"
 
 
 def judge_bugcheck_boot(name, b):
@@ -417,9 +423,12 @@ class Runner:
         with self.snapshot_lock:
             if self.snapshot is None:
                 path = os.path.join(ROOT, "build", "test-snapshots", f"bugcheck-{os.getpid()}.state")
+                cmdline = f"ktest= ktest.serve ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}"
+                if self.args.cmdline:
+                    cmdline += " " + self.args.cmdline   # ktest.limit= for graded boots, too
                 try:
                     self.snapshot = mq.save_snapshot(
-                        self.args.kernel, f"ktest= ktest.serve ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
+                        self.args.kernel, cmdline,
                         path, ready=r"^\[ktest\] serve: waiting", mem=self.args.mem,
                         log_path=log_path("bugcheck-snapshot"))
                 except (RuntimeError, OSError) as e:
@@ -436,8 +445,10 @@ class Runner:
                         feed=b"\n" * 32 + name.encode() + b"\n")
             b.timeout = self.args.bugcheck_timeout
         else:
-            b = self.boot(name, f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}",
-                          self.args.bugcheck_timeout)
+            cmdline = f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}"
+            if self.args.cmdline:
+                cmdline += " " + self.args.cmdline   # ktest.limit= for graded boots, too
+            b = self.boot(name, cmdline, self.args.bugcheck_timeout)
         self.report([judge_bugcheck_boot(name, b)])
 
     # ---- 4: the user-mode tests, run by init ----
@@ -460,6 +471,7 @@ class Runner:
             "runner.reports_failing_test": self.t_failing,
             "runner.resumes_after_a_crash": self.t_resume,
             "runner.reports_hanging_test": self.t_hanging,
+            "runner.test_limit_stops_a_test_spinning_at_dispatch": self.t_test_limit,
             "runner.reports_triple_fault": self.t_triple,
             "runner.reports_unexpected_bugcheck": self.t_unexpected_bugcheck,
             "runner.reports_wrong_bugcheck": self.t_wrong_bugcheck,
@@ -548,6 +560,21 @@ class Runner:
         # it does not count against it), and costs a second of CPU, not 3.
         return self.expect_failure(name, "selftest.hangs_on_purpose", 1, "hung",
                                    timeout_from=r"^\[ktest\] RUN  selftest\.hangs_on_purpose$")
+
+    def t_test_limit(self, name):
+        """ktest.limit= stops a test that spins at DISPATCH_LEVEL from the
+        clock interrupt: the runner reports that test, long before the
+        boot's own timeout would have."""
+        test = "selftest.hangs_at_dispatch_on_purpose"
+        b = self.boot(name, f"ktest={test} ktest.limit=2", 120)
+        outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
+        if b.timed_out:
+            return False, "the boot ran into its own timeout: the per-test limit never fired"
+        if any(o.name == test and "ktest.limit" in o.message and "MANUALLY_INITIATED_CRASH" in o.message
+               for o in outs):
+            return True, ""
+        return False, f"expected {test} to fail by ktest.limit, judged: " + \
+            ("; ".join(f"{o.name}: {o.message}" for o in outs) or "no failure")
 
     def t_triple(self, name):
         return self.expect_failure(name, "selftest.triple_faults_on_purpose", 60, "triple fault")

@@ -115,3 +115,89 @@ def t_single_step(runner, name):
         elif levels[level] & A_D != want[level] & A_D:
             bad.append(f"level {level}: the walk stored {levels[level]:#x}, pt reads {want[level]:#x}")
     return (not bad), "; ".join(bad) or "4 levels, each the entry pt shows"
+
+
+@lab_host_test("gdb.pfnlist_walks_a_lab_page_list", 0)
+def t_pfnlist(runner, name):
+    """GDB's pfnlist over the PFN lab's free list (linked by the test, so
+    the same with the lab's stubs): the frames, in order, that plain GDB
+    expressions reach from the head; no complaint over sound lists; a
+    MISMATCH once GDB has made Total wrong, and MAX obeyed. Not graded
+    (0 points, in no lab's host_tests): it tests the command, not a student."""
+    test = "pfnlab.check.counts_and_tails"
+    out = runner.gdb_driver(name, "pfnlist.py", cmdline=f"ktest={test}", serial=serial_path(name))
+    notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+    if notrun:
+        return False, notrun.group(1)
+    stops = re.findall(r"^@@@ STOPPED (.*)$", out, re.M)
+    if stops[:1] != ["MiLabCheckPageLists"]:
+        return False, f"GDB did not stop at MiLabCheckPageLists ({stops})"
+    runs = re.findall(r"^@@@ BEGIN (pfnlist .*?)\n(.*?)^@@@ END \1$", out, re.M | re.S)
+    if len(runs) != 2:
+        return False, f"pfnlist ran {len(runs)} times, not 2"
+    bad = []
+    for (tag, want_total), (cmd, text) in zip((("sound", 3), ("corrupt", 4)), runs):
+        head = re.search(rf"^@@@ HEAD {tag} total=(\d+) flink=(0x[0-9a-f]+) blink=(0x[0-9a-f]+)", out, re.M)
+        frames = [int(p, 16) for p in re.findall(rf"^@@@ FRAME {tag} \d+ pfn=(0x[0-9a-f]+)", out, re.M)]
+        shown = [int(p, 16) for p in re.findall(r"^  \[\d+\] PFN (0x[0-9a-f]+) Free refs=0 shares=0", text, re.M)]
+        if not head or int(head.group(1)) != want_total or len(frames) != 3:
+            bad.append(f"{tag}: the test's free list is not what it should be ({head and head.group(0)}, "
+                       f"{len(frames)} frames)")
+            continue
+        if not text.startswith(f"FreePageList (ListName 1): Total {want_total}, Flink (head) {head.group(2)}, "
+                               f"Blink (tail) {head.group(3)}"):
+            bad.append(f"{tag}: the head line is {text.splitlines()[0] if text else 'missing'}")
+        limit = 2 if tag == "corrupt" else 64
+        if shown != frames[:limit]:
+            bad.append(f"{tag}: pfnlist shows {[hex(p) for p in shown]}, GDB reads {[hex(p) for p in frames]}")
+        last = text.strip().splitlines()[-1] if text.strip() else ""
+        want = f"walked 3 frames; Total says {want_total}" + ("  MISMATCH" if tag == "corrupt" else "")
+        if last != want:
+            bad.append(f"{tag}: the last line is {last!r}, not {want!r}")
+        if tag == "sound" and re.search(r"BACK LINK|LOCATION|REFERENCED|MISMATCH|CYCLE|NOT RAM", text):
+            bad.append("sound lists: pfnlist complains")
+    return (not bad), "; ".join(bad) or "pfnlist walks the lab's free list as GDB reads it, and sees a wrong Total"
+
+
+# ---- the DMA lab (docs/labs/dma.md) ----
+
+@lab_host_test("dmalab.gdb.sglist_shows_your_bounced_list", 5)
+def t_dma_sglist(runner, name):
+    """The handout's GDB view of a bounced list: stopped in the student's
+    put of a 27-bit device's write list (frames high, low, high, low),
+    `sglist` lists the elements GDB's expressions read, the low frames'
+    elements zero copy, the high ones inside the map registers
+    `p/x *(struct _IO_LAB_DMA *)$rdi` shows."""
+    test = "dmalab.bounce.write_is_copied_in_at_build"
+    serial = serial_path(name)
+    out = runner.gdb_driver(name, "dmalab.py", cmdline=f"ktest={test}", serial=serial)
+    notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
+    if notrun:
+        return False, notrun.group(1)
+    stopped = re.search(r"^@@@ STOPPED (.*)$", out, re.M)
+    if not stopped or stopped.group(1) != "IoLabPutScatterGatherList":
+        # An unfinished lab ends the test before its first put: say so.
+        return False, kernel_failure(serial, test) or \
+            f"GDB did not stop at IoLabPutScatterGatherList ({stopped.group(1) if stopped else 'no report'})"
+    head = re.search(r"^@@@ LIST n=(\d+)$", out, re.M)
+    elems = [(int(i), int(a, 16), int(n, 16)) for i, a, n in re.findall(r"^@@@ ELEM (\d+) (\S+) (\S+)$", out, re.M)]
+    regs = {int(p, 16) for p in re.findall(r"^@@@ REG \d+ (\S+)$", out, re.M)}
+    if not head or len(elems) != int(head.group(1)) or not regs:
+        return False, "GDB's expressions could not read the list or the map registers"
+    results = {m.group(1): m.group(2) for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out, re.M | re.S)}
+    text = results.get("sglist $rsi", "@@@ ERROR not run")
+    if text.startswith("@@@ ERROR"):
+        return False, "sglist: " + text[len("@@@ ERROR "):].splitlines()[0]
+    dma = results.get("p/x *(struct _IO_LAB_DMA *)$rdi", "@@@ ERROR not run")
+    bad = []
+    if "HighestAddress = 0x7ffffff" not in dma:
+        bad.append("p/x *(struct _IO_LAB_DMA *)$rdi does not show the 27-bit reach")
+    if not re.search(rf"^SCATTER_GATHER_LIST 0x[0-9a-f]+: {len(elems)} elements?, ", text, re.M):
+        bad.append(f"sglist does not say {len(elems)} elements")
+    bounced = [e for e in elems if e[1] >> 12 in regs]
+    if len(elems) != 4 or [e[0] for e in bounced] != [0, 2]:
+        bad.append(f"the list is not high-bounced, low, high-bounced, low: {[(hex(a), hex(n)) for _, a, n in elems]}")
+    for i, a, n in elems:
+        if not re.search(rf"^  \[{i}\] {a:#014x} \+ {n:#x} -> {a + n:#014x}  pfn \[{a >> 12:#x}\]", text, re.M):
+            bad.append(f"sglist does not show element {i} ({a:#x} + {n:#x}) on frame {a >> 12:#x}")
+    return (not bad), "; ".join(bad) or "sglist shows the 4 elements; 2 of them in map registers"

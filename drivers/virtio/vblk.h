@@ -111,6 +111,7 @@ typedef struct _VB_REQ {
     BOOLEAN Queued;                /* on the waiting queue */
     BOOLEAN Cancelled;             /* its cancel routine won the race: vb_start skips it */
     ULONG64 TDispatch;             /* rdtsc when dispatch took it (the benchmark's phases) */
+    PDMA_ADAPTER Dma;              /* the disk's adapter, or the DMA lab's (VblkLabFile) */
 } VB_REQ;
 
 /* One sub-request: a chain on the ring, indexed by its head descriptor
@@ -223,6 +224,12 @@ typedef struct _VB_DISK {
 extern VB_DISK *VblkDisks[VB_MAX_DISKS];
 extern ULONG VblkDiskCount;
 extern volatile LONG VblkReqsOutstanding;
+/* The DMA lab (docs/labs/dma.md): requests on the file object VblkLabFile
+ * take their lists from VblkLabDma (io/lab/sgadapter.c: the student's
+ * builder) instead of the disk's adapter. NULL - off - except inside that
+ * lab's tests, which set both with none of that file's requests in flight. */
+extern PFILE_OBJECT volatile VblkLabFile;
+extern PDMA_ADAPTER volatile VblkLabDma;
 
 /* vblk_queue.c: the ring. vblk.c: dispatch. vblk_init.c: bring-up, unload. */
 NTSTATUS VbQueue(VB_DISK *Disk, PIRP Irp, ULONG Type, LONGLONG Offset, ULONG Length);

@@ -31,6 +31,8 @@
 #include "kernel/hal/x86.h"
 
 volatile LONG VblkReqsOutstanding;
+PFILE_OBJECT volatile VblkLabFile;
+PDMA_ADAPTER volatile VblkLabDma;
 
 static inline volatile ULONG *used_elem(VB_DISK *x, ULONG i)
 {
@@ -321,7 +323,7 @@ static void vb_start(VB_DISK *x, BOOLEAN from_dpc)
             vb_sg_ready(x->Device, r->Irp, NULL, s);
         } else {
             PVOID va = (PUCHAR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + s->Offset;
-            st = x->Dma->DmaOperations->GetScatterGatherList(x->Dma, x->Device, r->Irp->MdlAddress, va, chunk,
+            st = r->Dma->DmaOperations->GetScatterGatherList(r->Dma, x->Device, r->Irp->MdlAddress, va, chunk,
                                                              vb_sg_ready, s, r->Type == VBLK_T_OUT);
         }
         KeAcquireSpinLockAtDpcLevel(&x->Lock);
@@ -392,7 +394,7 @@ void VbDpc(PKDPC dpc, PVOID ctx, PVOID a1, PVOID a2)
         VB_SUB *s = CONTAINING_RECORD(RemoveHeadList(&done), VB_SUB, Link);
         VB_REQ *r = s->Req;
         if (s->Sg) {
-            x->Dma->DmaOperations->PutScatterGatherList(x->Dma, s->Sg, r->Type == VBLK_T_OUT);
+            r->Dma->DmaOperations->PutScatterGatherList(r->Dma, s->Sg, r->Type == VBLK_T_OUT);
             s->Sg = NULL;
         }
         NTSTATUS st = translate(s->DevStatus);
@@ -492,6 +494,8 @@ NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length
     r->Length = length;
     r->Status = STATUS_SUCCESS;
     r->TDispatch = t;
+    PFILE_OBJECT lab = VblkLabFile;
+    r->Dma = lab && IoGetCurrentIrpStackLocation(irp)->FileObject == lab ? VblkLabDma : x->Dma;
     if (chunk_of(x, r) < length)
         __atomic_add_fetch(&x->Stats.Splits, 1, __ATOMIC_RELAXED);
     IoMarkIrpPending(irp);

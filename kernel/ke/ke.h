@@ -82,6 +82,12 @@ void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
  * NT counts time in 100-nanosecond units; a negative due time is relative. */
 typedef union { LONGLONG QuadPart; } LARGE_INTEGER, *PLARGE_INTEGER;
 ULONG64 KeQueryInterruptTime(void);    /* 100 ns units since boot */
+/* A deadline in interrupt time the clock interrupt checks on every tick:
+ * when it passes, ROUTINE runs at CLOCK_LEVEL (once) with the time it was
+ * seen. One at a time; ROUTINE NULL disarms it. The test harness's
+ * per-test time limit (ktest.limit=) is its user. */
+typedef void (*KE_WATCHDOG_ROUTINE)(ULONG64 now);
+void KeSetClockWatchdog(ULONG64 due, KE_WATCHDOG_ROUTINE routine);
 #define KI_MS(ms) ((LONGLONG)(ms) * 10000)
 
 /* ---- DPCs (kernel/ke/dpc.c) ---- */

@@ -13,6 +13,12 @@ static LIST_ENTRY timer_list;
 static volatile ULONG64 next_due = ~0ULL;   /* read by the clock ISR without the lock */
 static KDPC expire_dpc;
 static ULONG64 boot_tsc;
+/* KeSetClockWatchdog's deadline: compared by the clock interrupt itself,
+ * not through a timer's DPC, so it fires even when the code it watches
+ * spins at DISPATCH_LEVEL (holding a spin lock, which keeps DPCs off this
+ * CPU) or waits forever; only a loop with interrupts off escapes it. */
+static volatile ULONG64 watchdog_due = ~0ULL;
+static KE_WATCHDOG_ROUTINE volatile watchdog_routine;
 
 ULONG64 KeQueryInterruptTime(void)
 {
@@ -97,11 +103,26 @@ void KiClockTick(void)
 {
     PKPRCB prcb = KeGetCurrentPrcb();
     prcb->ClockTicks++;
-    if (KeQueryInterruptTime() >= next_due)
+    ULONG64 now = KeQueryInterruptTime();
+    if (now >= watchdog_due) {
+        KE_WATCHDOG_ROUTINE routine = watchdog_routine;
+        watchdog_due = ~0ULL;
+        if (routine)
+            routine(now);
+    }
+    if (now >= next_due)
         KeInsertQueueDpc(&expire_dpc, NULL, NULL);
     PKTHREAD t = prcb->CurrentThread;
     if (t && t != prcb->IdleThread && --t->Quantum <= 0)
         prcb->QuantumEnd = TRUE;
+}
+
+void KeSetClockWatchdog(ULONG64 due, KE_WATCHDOG_ROUTINE routine)
+{
+    /* Routine first: the ISR reads the deadline, then the routine. */
+    watchdog_due = ~0ULL;
+    watchdog_routine = routine;
+    watchdog_due = routine ? due : ~0ULL;
 }
 
 void KeInitializeTimer(PKTIMER t)

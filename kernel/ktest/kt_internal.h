@@ -17,3 +17,4 @@
 #include "mm/lab/pgtbl.h"
 #include "mm/lab/pools.h"
 #include "mm/lab/mdl.h"
+#include "mm/lab/fault.h"

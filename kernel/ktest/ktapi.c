@@ -114,6 +114,7 @@ NTSTATUS KtCreateProcess(const char *Image, KT_PROCESS *Out)
     if (!p)
         return STATUS_INSUFFICIENT_RESOURCES;
     memset(p, 0, sizeof(*p));
+    p->Header.Type = KeProcessObject;   /* what it is: GDB's vad, ws and ps accept it by address */
     strlcpy(p->ImageName, Image, sizeof(p->ImageName));
     NTSTATUS s = MmCreateAddressSpace(p);
     if (!NT_SUCCESS(s)) {
@@ -253,4 +254,182 @@ ULONG64 KtPteOf(KT_PROCESS *P, ULONG64 Va)
 ULONG64 KtKernelPteOf(const void *Va)
 {
     return MiIsPteAccessible(Va) ? MiGetPteAddress(Va)->u.Long : 0;
+}
+
+/* ---- the PFN lab (docs/labs/pfn.md): frames a test owns outright ----
+ * A test of page-list code needs real frames whose PFN entries it may set
+ * to any state - on a lab list, unreferenced, with links that are wrong on
+ * purpose - which no kernel list holds. KtTakeFrames hands out test frames
+ * (usage "test": in use, one reference); KtReturnFrames puts every entry
+ * back to that state and frees the frames, whatever the test or the code
+ * under test left in them. A test that fails half way gets them back at
+ * its end (the end hook), as a process it made. */
+#define KT_MAX_TAKEN_FRAMES 64
+static PFN_NUMBER taken[KT_MAX_TAKEN_FRAMES];
+static ULONG taken_count;
+
+static BOOLEAN frame_is_taken(ULONG64 pfn)
+{
+    for (ULONG i = 0; i < taken_count; i++)
+        if (taken[i] == pfn)
+            return TRUE;
+    return FALSE;
+}
+
+void KtReturnFrames(void)
+{
+    KIRQL old = MiAcquirePfnLock();
+    for (ULONG i = 0; i < taken_count; i++) {
+        PMMPFN e = MI_PFN_ELEMENT(taken[i]);
+        /* Back to exactly what MiAllocatePfn made of it; Usage stays
+         * "test", which is what MiUsageCount counted it as. */
+        memset(e, 0, sizeof(*e));
+        e->Flink = e->Blink = MI_PFN_LIST_END;
+        e->PageLocation = ActiveAndValid;
+        e->ReferenceCount = 1;
+        e->Usage = MiUsageTest;
+        MiFreePfnLocked(taken[i]);
+    }
+    taken_count = 0;
+    MiReleasePfnLock(old);
+}
+
+NTSTATUS KtTakeFrames(ULONG Count, ULONG64 *Pfns)
+{
+    KtRegisterTestEndHook(KtReturnFrames);
+    if (Count > KT_MAX_TAKEN_FRAMES - taken_count)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    for (ULONG i = 0; i < Count; i++) {
+        PFN_NUMBER pfn = MiAllocatePfn(MiUsageTest, FALSE);
+        if (!pfn)
+            return STATUS_INSUFFICIENT_RESOURCES;   /* the ones taken so far go back with the rest */
+        taken[taken_count++] = pfn;
+        Pfns[i] = pfn;
+    }
+    return STATUS_SUCCESS;
+}
+
+BOOLEAN KtFrameLinks(ULONG64 Pfn, ULONG64 *Flink, ULONG64 *Blink)
+{
+    *Flink = *Blink = 0;
+    if (Pfn > MmHighestPhysicalPage || !MiIsPfnRam(Pfn))
+        return FALSE;
+    KIRQL old = MiAcquirePfnLock();
+    *Flink = MI_PFN_ELEMENT(Pfn)->Flink;
+    *Blink = MI_PFN_ELEMENT(Pfn)->Blink;
+    MiReleasePfnLock(old);
+    return TRUE;
+}
+
+/* Through a hyperspace slot: the kernel maps no frame it does not use. */
+static NTSTATUS frame_copy(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes, BOOLEAN Write)
+{
+    if (Pfn > MmHighestPhysicalPage || !MiIsPfnRam(Pfn) || Offset > PAGE_SIZE || Bytes > PAGE_SIZE - Offset)
+        return STATUS_INVALID_PARAMETER;
+    if (Write && !frame_is_taken(Pfn))
+        return STATUS_ACCESS_DENIED;   /* only a frame the test owns may be written */
+    KIRQL old;
+    PUCHAR p = MiMapPageInHyperspace(Pfn, &old);
+    if (Write)
+        memcpy(p + Offset, Buf, Bytes);
+    else
+        memcpy(Buf, p + Offset, Bytes);
+    MiUnmapPageInHyperspace(p, old);
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS KtReadFrame(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes)
+{
+    return frame_copy(Pfn, Offset, Buf, Bytes, FALSE);
+}
+
+NTSTATUS KtWriteFrame(ULONG64 Pfn, ULONG Offset, const void *Buf, ULONG Bytes)
+{
+    return frame_copy(Pfn, Offset, (void *)Buf, Bytes, TRUE);
+}
+
+/* ---- the fault lab's additions (docs/labs/fault.md) ---- */
+
+void KtRouteFaultsToLab(KT_PROCESS *P, BOOLEAN On)
+{
+    /* Read by MiDispatchFault under the address-space lock: set it under it. */
+    PEPROCESS p = P->Process;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    p->Vm.LabFaults = On;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+}
+
+void KtFaultCounters(KT_PROCESS *P, KT_FAULTS *Out)
+{
+    PEPROCESS p = P->Process;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    const PROCESS_FAULT_COUNTERS_T *c = &p->Vm.Counters;
+    Out->DemandZero = c->DemandZeroFaults;
+    Out->Soft = c->SoftFaults;
+    Out->CopyOnWrite = c->CopyOnWriteFaults;
+    Out->Image = c->ImageFaults;
+    Out->Hard = c->HardFaults;
+    Out->WorkingSetSize = p->Vm.Count;
+    Out->PrivatePages = c->PrivatePages;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+}
+
+ULONG64 KtCommitCharge(KT_PROCESS *P)
+{
+    return __atomic_load_n(&P->Process->CommitCharge, __ATOMIC_RELAXED);
+}
+
+BOOLEAN KtInWorkingSet(KT_PROCESS *P, ULONG64 Va)
+{
+    /* The list holds page-aligned VAs, changed under the address-space lock. */
+    PEPROCESS p = P->Process;
+    PVOID page = (PVOID)(Va & ~(ULONG64)(PAGE_SIZE - 1));
+    BOOLEAN found = FALSE;
+    KeWaitForSingleObject(&p->AddressSpaceLock, Executive, KernelMode, FALSE, NULL);
+    for (ULONG i = 0; i < p->Vm.Count && !found; i++)
+        found = p->Vm.List[i] == page;
+    KeReleaseMutex(&p->AddressSpaceLock, FALSE);
+    return found;
+}
+
+ULONG64 KtImageWritablePage(KT_PROCESS *P)
+{
+    PMI_IMAGE im = P->Process->Image;
+    for (ULONG i = 0; im && i < im->SegmentCount; i++) {
+        ULONG prot = im->Segment[i].Protection;
+        if (prot == PAGE_WRITECOPY || prot == PAGE_EXECUTE_WRITECOPY)
+            return im->Segment[i].Vaddr & ~(ULONG64)(PAGE_SIZE - 1);
+    }
+    return 0;
+}
+
+NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus, KT_FAULTS *Counters)
+{
+    PEPROCESS p;
+    memset(Counters, 0, sizeof(*Counters));
+    *ExitStatus = STATUS_PENDING;
+    if (LabFaults)
+        MiLabRouteNextAddressSpace(KeGetCurrentThread());
+    NTSTATUS s = PsCreateProcess(Image, Image, NULL, &p);
+    MiLabRouteNextAddressSpace(NULL);   /* claimed by now, or creation failed first */
+    if (!NT_SUCCESS(s))
+        return s;
+    LARGE_INTEGER limit = { -KI_MS(30000) };
+    if (KeWaitForSingleObject(p, Executive, KernelMode, FALSE, &limit) == STATUS_TIMEOUT) {
+        PsTerminateProcess(p, STATUS_TIMEOUT);
+        KeWaitForSingleObject(p, Executive, KernelMode, FALSE, NULL);
+        s = STATUS_TIMEOUT;
+    }
+    /* Ended: its address space is gone, its counters stay with the object. */
+    const PROCESS_FAULT_COUNTERS_T *c = &p->Vm.Counters;
+    Counters->DemandZero = c->DemandZeroFaults;
+    Counters->Soft = c->SoftFaults;
+    Counters->CopyOnWrite = c->CopyOnWriteFaults;
+    Counters->Image = c->ImageFaults;
+    Counters->Hard = c->HardFaults;
+    Counters->WorkingSetSize = c->PeakWorkingSetSize;   /* 0 at the end: the peak says how far it got */
+    Counters->PrivatePages = c->PrivatePages;
+    *ExitStatus = p->ExitStatus;
+    PsDereferenceProcess(p);
+    return s;
 }

@@ -182,9 +182,63 @@ void KtRegisterTestEndHook(KT_TEST_END_FN fn);
  * solution. Outside a test it is a bugcheck: the kernel itself never runs
  * a lab's student code. */
 __attribute__((noreturn)) void KtLabNotImplemented(const char *lab, const char *what);
+/* Run a lab's FN(CONTEXT) where ending the test at once would be wrong: a
+ * hook in a kernel path that holds a lock its caller releases (the fault
+ * lab's, under the address-space lock). A KtLabNotImplemented inside FN
+ * returns here with STATUS_NOT_IMPLEMENTED instead of ending the test; the
+ * test then fails with that message at its next failed check, or at its
+ * end if nothing failed. */
+NTSTATUS KtLabCallGuarded(NTSTATUS (*Fn)(void *Context), void *Context);
 
 /* Run the tests (or benchmarks) the command line asks for and leave QEMU. */
 void KtRunTests(const char *pattern);
 void KtRunBenchmarks(const char *pattern);
 /* Called by the bugcheck report: names the test and judges expectations. */
 void KtOnBugCheck(ULONG code, const ULONG_PTR p[4]);
+
+/* ---- the course-staff test API, the PFN lab's part (kernel/ktest/ktapi.c,
+ * docs/testing.md, docs/labs/pfn.md) ---- */
+/* COUNT frames the test owns outright (usage "test": ActiveAndValid, one
+ * reference, on no list), at most 64 at a time; their PFN entries may be
+ * put in any state. STATUS_INSUFFICIENT_RESOURCES when they cannot all be
+ * had (those taken are still given back). */
+NTSTATUS KtTakeFrames(ULONG Count, ULONG64 *Pfns);
+/* Every frame KtTakeFrames gave: its entry reset, whatever it holds, and
+ * the frame freed. Also done at the end of every test. */
+void KtReturnFrames(void);
+/* Frame PFN's Flink and Blink (MI_PFN_LIST_END, all ones, ends a list);
+ * FALSE if PFN is not RAM. */
+BOOLEAN KtFrameLinks(ULONG64 Pfn, ULONG64 *Flink, ULONG64 *Blink);
+/* Bytes of frame PFN's contents at OFFSET (through hyperspace). Writing is
+ * allowed only to a frame from KtTakeFrames (STATUS_ACCESS_DENIED). */
+NTSTATUS KtReadFrame(ULONG64 Pfn, ULONG Offset, void *Buf, ULONG Bytes);
+NTSTATUS KtWriteFrame(ULONG64 Pfn, ULONG Offset, const void *Buf, ULONG Bytes);
+/* ---- the course-staff test API: the fault lab's additions (docs/labs/fault.md) ---- */
+/* ON: P's demand-zero and copy-on-write faults go to the fault lab's
+ * resolvers (mm/lab/fault.c: MiLabResolveDemandZeroFault, MiLabCopyOnWrite);
+ * OFF (as every process starts): the kernel's. Only for a KtCreateProcess
+ * process, which nothing but the test touches. */
+void KtRouteFaultsToLab(KT_PROCESS *P, BOOLEAN On);
+/* P's fault counters (each resolved fault counts once, by kind), working
+ * set and private pages, as NtQueryInformationProcess(ProcessFaultCounters)
+ * reports them: a snapshot. */
+typedef struct _KT_FAULTS {
+    ULONG64 DemandZero, Soft, CopyOnWrite, Image, Hard;
+    ULONG64 WorkingSetSize;   /* pages in P's working set */
+    ULONG64 PrivatePages;     /* committed private pages (an image page's private copy included) */
+} KT_FAULTS;
+void KtFaultCounters(KT_PROCESS *P, KT_FAULTS *Out);
+/* Pages of commit charged to P now (EPROCESS.CommitCharge, mm/commit.c). */
+ULONG64 KtCommitCharge(KT_PROCESS *P);
+/* Is the page holding VA in P's working set. */
+BOOLEAN KtInWorkingSet(KT_PROCESS *P, ULONG64 Va);
+/* The first page of P's image's first write-copy segment (its .data: shared
+ * until written), 0 if the image has none. */
+ULONG64 KtImageWritablePage(KT_PROCESS *P);
+/* Run the user program IMAGE (its command line: its name) in a process of
+ * its own, its faults routed to the fault lab's resolvers when LABFAULTS
+ * (from its creation: its thread's very first fault), wait for it to end
+ * (30 s at most, then it is terminated: STATUS_TIMEOUT), and report its
+ * exit status and its fault counters as they were at its end (its working
+ * set is empty by then: WorkingSetSize is its peak). */
+NTSTATUS KtRunProgram(const char *Image, BOOLEAN LabFaults, NTSTATUS *ExitStatus, KT_FAULTS *Counters);

@@ -17,6 +17,17 @@ KTEST_MANUAL(selftest, hangs_on_purpose)
         cpu_pause();
 }
 
+/* Spins holding DISPATCH_LEVEL, as a loop over a corrupted list under a
+ * spin lock would: no DPC and no thread switch can stop it, only the
+ * clock interrupt (runner.test_limit_stops_a_test_spinning_at_dispatch). */
+KTEST_MANUAL(selftest, hangs_at_dispatch_on_purpose)
+{
+    KIRQL old = KeRaiseIrqlToDpcLevel();
+    for (;;)
+        cpu_pause();
+    KeLowerIrql(old);
+}
+
 KTEST_MANUAL(selftest, triple_faults_on_purpose)
 {
     /* An empty IDT: the breakpoint cannot be delivered (#GP), nor can the

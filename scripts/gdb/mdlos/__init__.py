@@ -4,6 +4,8 @@
   ptdump [PROC]     the whole page-table tree, like xv6's vmprint (-k kernel half)
   pfn N             one PFN database entry, decoded
   pfnstats          the page lists, and what every frame of RAM is used for
+  pfnlist LIST [MAX]  walk one page list (MMPFNLIST: the kernel's or a lab's),
+                    checking each frame's back link, location and counts
   pool [TAG]        pool statistics and the pool tag table
   memmap [VA]       the kernel's address map (and which region holds VA)
   ps                every process and every thread
@@ -40,7 +42,7 @@ from .ob import HandlesCommand, ObjCommand
 from .pagetable import MemmapCommand, PtCommand
 from .paging import PagefileCommand
 from .pci import PciCommand
-from .pfn import PfnCommand, PfnStatsCommand
+from .pfn import PfnCommand, PfnListCommand, PfnStatsCommand
 from .ptdump import PtdumpCommand
 from .pool import PoolCommand
 from .process import PsCommand, VadCommand, WsCommand
@@ -55,6 +57,8 @@ class MdlosCommand(Command):
                     tree (xv6's vmprint; the page-table lab prints the same lines)
   pfn N             one PFN database entry (MmPfnDatabase[N]), decoded
   pfnstats          the page lists, and what every frame of RAM is used for
+  pfnlist LIST [MAX]  walk one page list (MMPFNLIST: the kernel's or a lab's),
+                    checking each frame's back link, location and counts
   pool [TAG]        pool statistics and the pool tag table
   memmap [VA]       the kernel's address map (and which region holds VA)
   ps                every process (EPROCESS) and every thread (KTHREAD)
@@ -98,9 +102,9 @@ the kernel's symbols (file build/kernel.elf)."""
 def register():
     """Create every command (GDB keeps them); called once, at import."""
     for command in (MdlosCommand, MdlCommand, LockedCommand, PsCommand, VadCommand, WsCommand, PtCommand,
-                    PfnCommand, PfnStatsCommand, PoolCommand, MemmapCommand, ObjCommand, HandlesCommand,
-                    IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand, PagefileCommand, VqCommand,
-                    PtdumpCommand):
+                    PfnCommand, PfnStatsCommand, PfnListCommand, PoolCommand, MemmapCommand, ObjCommand,
+                    HandlesCommand, IrpCommand, DevobjCommand, DrvobjCommand, PciCommand, SgListCommand,
+                    PagefileCommand, VqCommand, PtdumpCommand):
         command()
 
 

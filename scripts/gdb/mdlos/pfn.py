@@ -1,4 +1,5 @@
 """The PFN database: one entry (pfn) and the whole database summed up (pfnstats)."""
+import re
 import struct
 
 import gdb
@@ -196,3 +197,85 @@ modified lists. The scan reads the database in large blocks."""
                   f"{tables} user page tables")
         except gdb.error:
             pass
+
+
+class PfnListCommand(Command):
+    """Walk one page list (an MMPFNLIST: the kernel's or a lab's) frame by frame.
+
+Usage: pfnlist LIST [MAX]
+       LIST: an expression of type MMPFNLIST or a pointer to one -
+             MmStandbyPageListHead, &MmFreePageListHead,
+             ((MI_LAB_PAGE_LISTS *)$rdi)->Free, Lists->Modified (-g build)
+       MAX:  how many frames to show (default 64; 0: all)
+
+The head first (its ListName, Total, Flink = head, Blink = tail), then
+one line per frame from the head along Flink: its PFN, PageLocation,
+reference and share counts, Modified and PteDeleted, and its Blink. Each
+line says what is wrong with it, as the invariant checker would:
+"BACK LINK" (Blink is not the frame before), "LOCATION" (PageLocation is
+not the list's name), "REFERENCED" (a frame on a list has a reference or
+a share). The walk stops at a link to a frame that is not RAM ("NOT RAM",
+never read) or to a frame seen already ("CYCLE"). At the end: the frames
+walked against Total, and the last frame against the head's Blink
+("MISMATCH" when they differ)."""
+
+    def __init__(self):
+        super().__init__("pfnlist", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
+
+    def run(self, arg):
+        # LIST may hold spaces (a cast): MAX is the last word when it is a number.
+        words = arg.strip().rsplit(None, 1)
+        if not words:
+            raise gdb.GdbError("usage: pfnlist LIST [MAX]")
+        if len(words) == 2 and re.fullmatch(r"0[xX][0-9a-fA-F]+|\d+", words[1]):
+            args = words
+        else:
+            args = [arg.strip()]
+        head = gdb.parse_and_eval(args[0])
+        if head.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
+            head = head.dereference()
+        names = {f.name for f in head.type.strip_typedefs().fields()}
+        if not {"Total", "ListName", "Flink", "Blink"} <= names:
+            raise gdb.GdbError(f"{args[0]} is a {head.type}, not an MMPFNLIST (Total, ListName, Flink, Blink)")
+        limit = eval_int(args[1]) if len(args) > 1 else 64
+        end = K.PFN_LIST_END
+        name = int(head["ListName"])
+        total, first, last = int(head["Total"]), int(head["Flink"]), int(head["Blink"])
+
+        def link(x):
+            return "end" if x == end else f"{x:#x}"
+        print(f"{enum_name(K.LIST_ENUM, name)} (ListName {name}): Total {total}, "
+              f"Flink (head) {link(first)}, Blink (tail) {link(last)}")
+        ranges = ram_ranges()
+        db = kernel_value("MmPfnDatabase")
+        seen, prev, n, pfn, stopped = set(), end, 0, first, None
+        while pfn != end:
+            if not any(s <= pfn < e for s, e in ranges):
+                stopped = f"  -> {pfn:#x}: NOT RAM, a wild link (not followed)"
+                break
+            if pfn in seen:
+                stopped = f"  -> {pfn:#x}: CYCLE, reached a second time (the walk stops)"
+                break
+            seen.add(pfn)
+            e = db[pfn]
+            loc, refs, shares = int(e["PageLocation"]), int(e["ReferenceCount"]), int(e["ShareCount"])
+            blink = int(e["Blink"])
+            bad = []
+            if blink != prev:
+                bad.append(f"BACK LINK: Blink {link(blink)}, the frame before is {link(prev)}")
+            if loc != name:
+                bad.append(f"LOCATION: says {enum_name(K.LIST_SHORT, loc)}")
+            if refs or shares:
+                bad.append("REFERENCED")
+            if limit == 0 or n < limit:
+                print(f"  [{n}] PFN {pfn:#x} {enum_name(K.LIST_SHORT, loc)} refs={refs} shares={shares} "
+                      f"M={int(e['Modified'])} D={int(e['PteDeleted'])} Blink {link(blink)}"
+                      + ("   " + "; ".join(bad) if bad else ""))
+            elif n == limit:
+                print(f"  ... (more; `pfnlist {args[0]} 0` shows every frame)")
+            prev, n, pfn = pfn, n + 1, int(e["Flink"])
+        if stopped:
+            print(stopped)
+        count = "" if n == total else "  MISMATCH"
+        tail = "" if stopped or prev == last else f"; the last frame is {link(prev)} but Blink says {link(last)}  MISMATCH"
+        print(f"walked {n} frames{' before stopping' if stopped else ''}; Total says {total}{count}{tail}")
