@@ -66,10 +66,10 @@ static void RunInit(void)
  * docs/testing.md "Bugcheck tests from a snapshot"): a bugcheck ends a
  * machine, so each of those tests needs a machine of its own, and a copy
  * of one that has just booted is that machine, minus the boot. The line is
- * read by polling the UART (its receive interrupt is off): the machine
- * does nothing else until the name comes, so the copy is the same at any
- * moment of the wait. The test then runs exactly as `ktest=NAME` would
- * have run it.
+ * read by polling the UART (its receive interrupt is off); the boot thread
+ * does nothing else until the name comes, so whenever the copy is taken it
+ * is of a system that has finished its start and run no test yet. The
+ * test then runs exactly as `ktest=NAME` would have run it.
  */
 static void ServeOneTest(void)
 {
