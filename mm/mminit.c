@@ -101,8 +101,8 @@ void MmInitSystem(void)
 
     kprintf("mm: %llu pages of RAM (%llu MiB), %llu available; PFN database %u pages, page tables %u\n",
             (unsigned long long)MmNumberOfPhysicalPages, (unsigned long long)(MmNumberOfPhysicalPages >> 8),
-            (unsigned long long)MmAvailablePages, MiCountPfnsByUsage(MiUsagePfnDatabase),
-            MiCountPfnsByUsage(MiUsagePageTable));
+            (unsigned long long)MmAvailablePages, (unsigned)MiUsageCount[MiUsagePfnDatabase],
+            (unsigned)MiUsageCount[MiUsagePageTable]);   /* kept exact, checked by the pass above */
     kprintf("mm: CR4 %s%s, NX on, kernel image W^X\n", (read_cr4() & CR4_SMEP) ? "SMEP " : "",
             (read_cr4() & CR4_SMAP) ? "SMAP" : "");
 }

@@ -591,10 +591,36 @@ static void account_leaf(PFN_NUMBER pfn, PMMPTE pte)
     e->Usage = usage_for_va((ULONG64)MiGetVirtualAddressMappedByPte(pte));
 }
 
+/* Frames [FIRST, END), none in use, onto the free list: the list
+ * MiInsertPageInList would have built inserting them one by one in
+ * ascending order (LIFO: END - 1 first out, FIRST linked to the old head),
+ * with the head, the total and MmAvailablePages written once. */
+static void insert_free_run(PFN_NUMBER first, PFN_NUMBER end)
+{
+    MI_ASSERT_PFN_LOCK_HELD();
+    PMMPFNLIST list = &MmFreePageListHead;
+    PFN_NUMBER old_head = list->Flink;
+    for (PFN_NUMBER pfn = first; pfn < end; pfn++) {
+        PMMPFN e = MI_PFN_ELEMENT(pfn);
+        e->Flink = pfn == first ? old_head : pfn - 1;
+        e->Blink = pfn + 1 == end ? MI_PFN_LIST_END : pfn + 1;
+        e->PageLocation = FreePageList;
+        e->Usage = MiUsageFree;
+    }
+    if (old_head == MI_PFN_LIST_END)
+        list->Blink = first;
+    else
+        MI_PFN_ELEMENT(old_head)->Blink = first;
+    list->Flink = end - 1;
+    list->Total += end - first;
+    update_available();
+}
+
 /* Everything the boot code mapped is found by walking the new page tables
  * through the self-map; every other RAM frame is free. */
 void MiInitializePfnDatabase(void)
 {
+    KeMarkBootPhase("mm.physical_memory_and_page_tables");
     PMMPTE pxe = (PMMPTE)PXE_BASE;
     PFN_NUMBER pml4 = read_cr3() >> PAGE_SHIFT;
     account_table(pml4, &pxe[MI_SELFMAP_INDEX], pxe);
@@ -626,25 +652,42 @@ void MiInitializePfnDatabase(void)
 
     MmNumberOfPhysicalPages = 0;
     KIRQL old = MiAcquirePfnLock();   /* nobody else runs yet, but the list routines assert it */
-    for (ULONG r = 0; r < MiRamRangeCount; r++) {
-        for (PFN_NUMBER pfn = MiRamRanges[r].start; pfn < MiRamRanges[r].end; pfn++) {
-            MmNumberOfPhysicalPages++;
+    /* The boot modules first, each by its own range (a GRUB or -initrd
+     * module: kept for its loader), so that the pass over all RAM below
+     * asks one question per frame instead of one per module. */
+    for (uint32_t m = 0; m < KiBootInfo.module_count; m++) {
+        PFN_NUMBER s = KiBootInfo.modules[m].start >> PAGE_SHIFT;
+        PFN_NUMBER end = (KiBootInfo.modules[m].end + PAGE_SIZE - 1) >> PAGE_SHIFT;
+        for (PFN_NUMBER pfn = s; pfn < end; pfn++) {
+            if (!MiIsPfnRam(pfn) || MI_PFN_ELEMENT(pfn)->ReferenceCount)
+                continue;   /* found in the page tables */
             PMMPFN e = MI_PFN_ELEMENT(pfn);
-            if (e->ReferenceCount)
-                continue;                       /* found in the page tables */
             e->Flink = e->Blink = MI_PFN_LIST_END;
-            if (MiIsPfnReservedAtBoot(pfn)) {   /* a GRUB module: kept for its loader */
-                e->PageLocation = ActiveAndValid;
-                e->ReferenceCount = 1;
-                e->Usage = MiUsageBootModule;
-            } else {
-                e->Usage = MiUsageFree;
-                MiInsertPageInList(&MmFreePageListHead, pfn);
+            e->PageLocation = ActiveAndValid;
+            e->ReferenceCount = 1;
+            e->Usage = MiUsageBootModule;
+        }
+    }
+    /* Every other frame is free, and goes on the free list by runs, as NT
+     * builds its lists from the loader's memory descriptors: a run of
+     * free frames is linked in one pass, the list head touched once. */
+    for (ULONG r = 0; r < MiRamRangeCount; r++) {
+        PFN_NUMBER pfn = MiRamRanges[r].start, end = MiRamRanges[r].end;
+        MmNumberOfPhysicalPages += end - pfn;
+        while (pfn < end) {
+            if (MI_PFN_ELEMENT(pfn)->ReferenceCount) {
+                pfn++;                          /* in use: a table, the image, a module */
+                continue;
             }
+            PFN_NUMBER run = pfn;
+            while (pfn < end && !MI_PFN_ELEMENT(pfn)->ReferenceCount)
+                pfn++;
+            insert_free_run(run, pfn);
         }
     }
     MiCountPfnsByUsageAll(MiUsageCount);
     MiReleasePfnLock(old);
+    KeMarkBootPhase("mm.pfn_database");
 }
 
 /* ---- invariants ---- */

@@ -88,7 +88,10 @@ PFN_NUMBER MiEarlyAllocatePage(void)
             if ((pfn >= kernel_first_pfn() && pfn < kernel_end_pfn()) || MiIsPfnReservedAtBoot(pfn))
                 continue;
             early_cursor = pfn + 1;
-            memset((void *)(KERNEL_VIRT_OFFSET + (pfn << PAGE_SHIFT)), 0, PAGE_SIZE);
+            /* 64-bit stores: the kernel's memset is REP STOSB, which TCG
+             * runs a byte at a time (the PFN database is hundreds of these
+             * pages: 24 ms of a 256 MiB boot). */
+            MiZeroPage((void *)(KERNEL_VIRT_OFFSET + (pfn << PAGE_SHIFT)));
             return pfn;
         }
     }

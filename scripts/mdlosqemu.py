@@ -11,6 +11,8 @@ with the serial console on a pipe:
           of SeaBIOS: about 1 s less per boot, which is most of a short
           test boot. What the test runner uses unless a test is about the
           ISO (MDLOS_BOOT=grub boots everything the slow way).
+A machine can also be saved whole while it runs (save_snapshot: QEMU's
+migration stream) and started again from that file (boot(snapshot=)).
 Every line is saved to a log and time-stamped from QEMU's start, so a caller
 can judge results and measure boot time from the same run.
 Python 3 standard library only.
@@ -18,6 +20,8 @@ Python 3 standard library only.
 import hashlib
 import os
 import re
+import shlex
+import socket
 import subprocess
 import threading
 import time
@@ -242,24 +246,45 @@ def fresh_disks(name, fill=None, sizes=(DISK_BYTES, DISK_BYTES)):
 
 
 def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop_when=None,
-         echo=None, iso_dir=None, user_dir=None, disks=None, loader=None, timeout_from=None):
+         echo=None, iso_dir=None, user_dir=None, disks=None, loader=None, timeout_from=None,
+         snapshot=None, feed=None):
     """Boot KERNEL with CMDLINE (and the user programs of USER_DIR, default
     build/user) until QEMU exits, TIMEOUT seconds pass, or a line matches the
     regex STOP_WHEN. ECHO(line) is called for each line. DISKS: see disk_env.
     LOADER: "direct" or "grub" (module docstring; default DEFAULT_LOADER).
     TIMEOUT_FROM: a regex; once a line matches it, TIMEOUT counts from
     there (a test's own time limit, whatever the boot before it took), and
-    until then the limit is 60 s more."""
+    until then the limit is 60 s more. SNAPSHOT: a Snapshot (save_snapshot)
+    to start from instead of booting (CMDLINE, MEM, LOADER and DISKS are
+    then the snapshot's); FEED: bytes for the serial line's input."""
+    if snapshot:
+        kernel, cmdline, mem, loader, user_dir = (snapshot.kernel, snapshot.cmdline, snapshot.mem,
+                                                  snapshot.loader, snapshot.user_dir)
+        disks = None
     loader = loader or DEFAULT_LOADER
     how = boot_args(kernel, cmdline, loader, iso_dir or os.path.join(ROOT, "build", "iso-cache"), user_dir)
     env = dict(os.environ, QEMU_MEM=str(mem), **disk_env(disks))
     cmd = ["sh", os.path.join(ROOT, "scripts", "qemu.sh")] + how + ["-serial", "stdio", "-monitor", "none"]
     cmd += list(qemu_args)
+    if snapshot:
+        # The same machine (qemu.sh, the same arguments) loads the saved
+        # state instead of resetting; whatever path the file has must not
+        # be split by the shell `exec:` runs.
+        cmd += ["-incoming", f"exec:cat {shlex.quote(snapshot.path)}"]
     result = Boot()
     result.log_path = log_path
     result.loader = loader
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if feed else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, env=env)
+    if feed:
+        # Into the pipe at once: QEMU hands the bytes to the UART as the
+        # guest reads them (the pipe holds 64 KiB).
+        try:
+            proc.stdin.write(feed)
+            proc.stdin.close()
+        except OSError:
+            pass
     stop_re = re.compile(stop_when) if stop_when else None
     from_re = re.compile(timeout_from) if timeout_from else None
     matched = threading.Event()
@@ -316,8 +341,86 @@ def boot(kernel, cmdline, *, timeout, mem=256, log_path=None, qemu_args=(), stop
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         with open(log_path, "w") as f:
             f.write(f"# cmdline: {cmdline}\n# loader: {loader}\n# qemu: {' '.join(cmd)}\n")
+            if snapshot:
+                f.write(f"# started from the snapshot {snapshot.path} (its boot: {snapshot.log_path}), "
+                        f"serial input {feed.strip()!r}\n")
             for ts, line in result.lines:
                 f.write(f"[{ts:8.3f}] {line}\n")
             cpu = f", CPU {result.cpu:.2f} s" if result.cpu is not None else ""
             f.write(f"# exit code {result.exit_code}, timed out {result.timed_out}, {result.elapsed:.2f} s{cpu}\n")
     return result
+
+
+# ---- starting a machine from a saved one (the bugcheck tests' fork server) ----
+
+class Snapshot:
+    """A machine saved by save_snapshot: the file and what booted it."""
+
+    def __init__(self, path, kernel, cmdline, mem, loader, user_dir, log_path):
+        self.path, self.kernel, self.cmdline, self.mem = path, kernel, cmdline, mem
+        self.loader, self.user_dir, self.log_path = loader, user_dir, log_path
+
+
+def save_snapshot(kernel, cmdline, path, *, ready, mem=256, loader=None, user_dir=None, log_path=None,
+                  timeout=60):
+    """Boot KERNEL with CMDLINE until a line matches the regex READY, then
+    save the whole machine (RAM, CPU and device state: QEMU's migration
+    stream, `migrate exec:`) to PATH and end it. Returns a Snapshot, or
+    raises RuntimeError saying why not (the boot's lines are in LOG_PATH).
+    The disks are opened snapshot=on and the kernel has written nothing to
+    them before READY, so a machine started from PATH finds the same image
+    bytes the saved one had (the disks' contents are not in the stream)."""
+    loader = loader or DEFAULT_LOADER
+    mon = os.path.join(os.path.dirname(os.path.abspath(path)), f".mon-{os.getpid()}-{threading.get_ident()}.sock")
+    if os.path.exists(mon):
+        os.remove(mon)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    state = {"sock": None, "why": None}
+    ready_re = re.compile(ready)
+
+    def save(line):
+        if state["sock"] is not None or state["why"] or not ready_re.search(line):
+            return
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(timeout)
+            s.connect(mon)
+            state["sock"] = s
+            out = b""
+            deadline = time.monotonic() + timeout
+
+            def cmd(text):
+                s.sendall(text.encode() + b"\n")
+
+            # No bandwidth cap (QEMU's default is for a network link), then
+            # poll until the stream is complete.
+            cmd("migrate_set_parameter max-bandwidth 100G")
+            cmd(f"migrate \"exec:cat > {shlex.quote(path)}\"")
+            while time.monotonic() < deadline:
+                cmd("info migrate")
+                time.sleep(0.005)
+                s.settimeout(0.2)
+                try:
+                    out = (out + s.recv(1 << 16))[-8192:]
+                except socket.timeout:
+                    pass
+                if b"Migration status: completed" in out:
+                    cmd("quit")
+                    return
+                if re.search(rb"Migration status: (failed|cancelled)|Error|error", out):
+                    break
+            state["why"] = "migration did not complete: " + out.decode("utf-8", "replace")[-300:]
+            cmd("quit")
+        except OSError as e:
+            state["why"] = f"the monitor: {e}"
+
+    b = boot(kernel, cmdline, timeout=timeout, mem=mem, log_path=log_path, loader=loader, user_dir=user_dir,
+             qemu_args=["-monitor", f"unix:{mon},server=on,wait=off"], echo=save)
+    if state["sock"]:
+        state["sock"].close()
+    if os.path.exists(mon):
+        os.remove(mon)
+    if state["why"] or state["sock"] is None or not os.path.exists(path):
+        why = state["why"] or ("the boot never said it was ready" if state["sock"] is None else "no state file")
+        raise RuntimeError(f"no snapshot: {why} (exit {b.exit_code}, timed out {b.timed_out})")
+    return Snapshot(path, kernel, cmdline, mem, loader, user_dir, log_path)

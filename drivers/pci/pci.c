@@ -635,8 +635,11 @@ NTSTATUS PciDriverEntry(PDRIVER_OBJECT driver, PANSI_STRING registry)
     pci_driver = driver;
     PciDeviceCount = 0;
     memset(buses_seen, 0, sizeof(buses_seen));
+    KeMarkBootPhase("io.managers");
     scan_bus(0);
+    KeMarkBootPhase("io.pci_scan");
     assign_resources();
+    KeMarkBootPhase("io.pci_assign");
     ULONG buses = 0;
     for (ULONG i = 0; i < 256; i++)
         buses += (buses_seen[i / 32] >> (i % 32)) & 1;

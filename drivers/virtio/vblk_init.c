@@ -358,6 +358,7 @@ void VblkDriverUnload(PDRIVER_OBJECT drv)
 NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
 {
     UNREFERENCED_PARAMETER(registry_path);
+    KeMarkBootPhase("io.drivers_before_vblk");
     VbInstallDispatch(drv);
     VbInitializeRequests();
     PPCI_DEVICE pci;
@@ -368,6 +369,7 @@ NTSTATUS VblkDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
             VblkDiskCount++;
         else
             PciReleaseDevice(pci, drv);
+        KeMarkBootPhase("io.vblk_disk");
     }
     if (!VblkDiskCount)
         VbDeleteRequests();

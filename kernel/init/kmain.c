@@ -58,11 +58,47 @@ static void RunInit(void)
     PsDereferenceProcess(init);
 }
 
+/*
+ * `ktest.serve`: boot once, then take the name of the test to run from the
+ * serial line. The test runner saves the whole machine (QEMU's migration
+ * stream) while the kernel waits here and starts every bugcheck test's
+ * machine from that copy instead of booting it (scripts/ktest.py,
+ * docs/testing.md "Bugcheck tests from a snapshot"): a bugcheck ends a
+ * machine, so each of those tests needs a machine of its own, and a copy
+ * of one that has just booted is that machine, minus the boot. The line is
+ * read by polling the UART (its receive interrupt is off); the boot thread
+ * does nothing else until the name comes, so whenever the copy is taken it
+ * is of a system that has finished its start and run no test yet. The
+ * test then runs exactly as `ktest=NAME` would have run it.
+ */
+static void ServeOneTest(void)
+{
+    static char name[128];
+    ULONG n = 0;
+    kprintf("[ktest] serve: waiting for a test name on the serial line\n");
+    for (;;) {
+        int c = HalSerialGetChar();
+        if (c < 0) {
+            cpu_pause();
+            continue;
+        }
+        if (c == '\r' || c == '\n') {
+            if (n)
+                break;
+        } else if (c > ' ' && c < 0x7F && n + 1 < sizeof(name)) {
+            name[n++] = (char)c;
+        }
+    }
+    name[n] = 0;
+    KtRunTests(name);
+}
+
 void kmain(uint32_t magic, uint32_t info_phys)
 {
     HalConsoleInit();
     KiBootTsc = rdtsc();
     kprintf("mdlos: kmain reached\n");   /* the runner times boot to this line */
+    KeMarkBootPhase("firmware_and_loader");   /* the TSC counts from reset */
 
     KdRegisterStack((ULONG_PTR)boot_stack, (ULONG_PTR)boot_stack_top);
     KiInitializePrcb();   /* GS:0 -> this CPU's PRCB, before anything takes a spin lock */
@@ -83,24 +119,33 @@ void kmain(uint32_t magic, uint32_t info_phys)
             boot_stack, boot_stack_top);
     print_memory_map();
     kprintf("%llu KiB available\n", (unsigned long long)(KiTotalAvailableMemory() >> 10));
+    KeMarkBootPhase("early");
     MmInitSystem();
     MiPrintAddressMap();
+    KeMarkBootPhase("mm.pools_and_check");
     KiTimerInitialize();
+    KeMarkBootPhase("ke.clock_calibration");
     KiInitializeScheduler();
     KiInitializeInterrupts();
     KiSchedulerReady = TRUE;
     ObInitSystem();   /* the namespace, before any object: processes, events, devices */
     PsInitialize();
+    KeMarkBootPhase("ps.images");
     ExInitializeEventObjects();
     IoInitSystem();
+    KeMarkBootPhase("io.rest");
     MmInitializePagingFiles();   /* `pagefile=`: needs the disk driver */
     KiInitializeSystemCalls();
     PsRegisterNtServices();
+    KeMarkBootPhase("rest");
     kprintf("ke: scheduler and clock running (local APIC timer, 100 Hz; TSC %llu kHz)\n",
             (unsigned long long)HalTscPerMs());
+    KiPrintBootPhases();
     if (KeOptionEnabled("gdbcheck"))
         MiGdbCheckpoint();
 
+    if (KeOptionEnabled("ktest.serve"))
+        ServeOneTest();
     const char *pattern = KeGetOption("ktest");
     if (pattern)
         KtRunTests(pattern[0] ? pattern : "*");

@@ -113,6 +113,8 @@ static const struct {
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
     { "zeropages", OPT_NUMBER },    /* frames the zero-page thread keeps zeroed; 0: no thread (mm/zeropage.c) */
     { "gdbcheck", OPT_FLAG },       /* the GDB driver's boot (scripts/ktest.py) */
+    { "ktest.serve", OPT_FLAG },    /* after the boot, run the test named on the serial line (kernel/init) */
+    { "boot.phases", OPT_FLAG },    /* print the boot's phases in TSC cycles (kernel/ke/bootphase.c) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
     { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
     { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */

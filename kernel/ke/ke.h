@@ -37,6 +37,10 @@ __attribute__((noreturn)) void KiAssertFailed(const char *expr, const char *file
 const char *KeGetOption(const char *name);
 /* "1", "on", "yes", "true" or a bare flag are true. */
 BOOLEAN KeOptionEnabled(const char *name);
+/* The boot's phases by the TSC (kernel/ke/bootphase.c): a mark at the end
+ * of each step of the kernel's start, a driver's included; NAME is a
+ * string literal. `boot.phases` prints them once the system is up. */
+void KeMarkBootPhase(const char *name);
 
 /* ---- IRQL (kernel/ke/irql.c) ----
  * On x64 NT keeps the IRQL in CR8, the task-priority register: the local

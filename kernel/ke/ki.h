@@ -127,6 +127,8 @@ ULONG64 KiCallOnStack(ULONG64 (*fn)(ULONG64), ULONG64 arg, PVOID stack_top);
 
 /* Timestamp counter at kmain entry (for make bench). */
 extern uint64_t KiBootTsc;
+/* `boot.phases`: print the marks KeMarkBootPhase took (kernel/ke/bootphase.c). */
+void KiPrintBootPhases(void);
 
 /* ---- threads, the scheduler, per-CPU data ---- */
 typedef enum { ThreadInitialized, ThreadReady, ThreadRunning, ThreadWaiting, ThreadTerminated } KTHREAD_STATE;
