@@ -55,7 +55,10 @@ def main():
     if not handoff("dispatch", "vb_read_write", "irp == (void *)%#x" % irp):
         return
     # 4. The DMA adapter builds the list from the MDL's PFN array...
-    if not handoff("getsglist", "get_scatter_gather_list", "mdl == (void *)%#x" % val("irp->MdlAddress")):
+    # At its first instruction (after the prologue clang is already inside
+    # the in-line KeGetCurrentIrql, where `mdl` is not in scope): the MDL is
+    # the third argument, $rdx.
+    if not handoff("getsglist", "*get_scatter_gather_list", "$rdx == %#x" % val("irp->MdlAddress")):
         return
     # 5. ...and calls the driver's execution routine with it, from inside
     # that call (a 64-bit master needs no map registers, so nothing waits).
