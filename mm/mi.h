@@ -502,7 +502,9 @@ void MiSignalLowMemory(void);
 /* The zero-page thread (mm/zeropage.c): fills the zeroed list at idle, up
  * to MiZeroedPageTarget frames; an allocation wakes it when the list runs low. */
 void MiStartZeroPageThread(void);
-PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage);   /* mm/pfn.c: under the PFN lock, 0 if none */
+/* mm/pfn.c: under the PFN lock, 0 if none; FOLLOW + 1 preferred (the frame of the page before, or 0) */
+PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage, PFN_NUMBER follow);
+extern ULONG64 MiContiguousFollows;
 void MiSignalZeroPageThread(void);
 BOOLEAN MiZeroOneFreePage(void);
 extern PFN_NUMBER MiZeroedPageTarget;

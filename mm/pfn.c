@@ -360,13 +360,55 @@ static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls
     return pfn;
 }
 
+/* Is PFN a frame nobody owns, on list LOCATION (the free or the zeroed
+ * list)? Usage too: a lab's frames on its own lists (docs/labs/pfn.md)
+ * say Free as their location but are the test's. */
+static BOOLEAN frame_is_on(PFN_NUMBER pfn, UCHAR location)
+{
+    if (pfn < MmLowestPhysicalPage || pfn > MmHighestPhysicalPage || !MiIsPfnRam(pfn))
+        return FALSE;
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    return e->Usage == MiUsageFree && e->PageLocation == location;
+}
+
+/* How far back a fault with no neighbour to follow looks for the start of
+ * the free run it lands in: a 256 KiB run, a bounded walk of PFN entries. */
+#define MI_RUN_LOOKBACK 63
+
+ULONG64 MiContiguousFollows;   /* demand-zero frames that continued their neighbour's (under the PFN lock) */
+
 /* A zeroed frame for a charged user under the PFN lock the caller already
  * holds (a demand-zero fault takes it once to allocate and map): from the
  * zeroed list, or a free frame zeroed here; 0 when neither list has one,
  * and the caller falls back to MiAllocatePfn, which may wait. The caller
  * calls MiSignalLowMemory and MiSignalZeroPageThread after releasing the
- * lock (nothing is signalled inside it). */
-PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage)
+ * lock (nothing is signalled inside it).
+ *
+ * Which frame: FOLLOW is the frame of the virtual page before the one
+ * being filled (0: none). If FOLLOW + 1 is free it is taken - unlinked
+ * from the middle of its doubly linked list in O(1) - so a buffer touched
+ * in order gets physically contiguous frames, and a DMA of it needs one
+ * scatter/gather element (one virtio descriptor, one mapping in the
+ * device model) per run instead of one per page. Only a frame that costs
+ * no extra zeroing is followed: a zeroed one, or a free one when the
+ * zeroed list is empty anyway. Failing that, the head of the list - but
+ * the lowest frame of the free run below it (at most MI_RUN_LOOKBACK
+ * back), so that the pages after this one find their successors free:
+ * both lists are LIFO and, as the zero-page thread fills the zeroed list,
+ * run downwards (each frame is the one below the last), the wrong way for
+ * an ascending buffer.
+ *
+ * NT does something else here: page colouring. MiRemoveAnyPage takes the
+ * frame from the free list of the page's colour (its slot in a physically
+ * indexed cache), so consecutive virtual pages spread over the cache. For
+ * this kernel contiguity is the better choice: consecutive frames have
+ * consecutive colours, so it gives colouring's spread too; what it adds
+ * is what a teaching kernel about DMA should show - the device sees few,
+ * long segments (what Linux's buddy allocator hands an O_DIRECT buffer),
+ * and the cost of a transfer follows its runs, not its pages. It is only a
+ * preference: any frame is correct, and a fragmented free list just gives
+ * shorter runs. */
+PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage, PFN_NUMBER follow)
 {
     MI_ASSERT_PFN_LOCK_HELD();
     ASSERT(alloc_class(usage) == ALLOC_CHARGED);   /* never refused: no commit check needed */
@@ -376,12 +418,20 @@ PFN_NUMBER MiAllocateZeroedPfnLocked(MI_PFN_USAGE usage)
         return 0;
     PFN_NUMBER pfn;
     BOOLEAN is_zero = MmZeroedPageListHead.Total != 0;
+    UCHAR location = is_zero ? ZeroedPageList : FreePageList;
     if (is_zero)
         pfn = MmZeroedPageListHead.Flink;
     else if (MmFreePageListHead.Total)
         pfn = MmFreePageListHead.Flink;
     else
         return 0;
+    if (follow && frame_is_on(follow + 1, location)) {
+        pfn = follow + 1;
+        MiContiguousFollows++;
+    } else {
+        for (ULONG i = 0; i < MI_RUN_LOOKBACK && frame_is_on(pfn - 1, location); i++)
+            pfn--;
+    }
     MiUnlinkPfnFromList(pfn);
     take_frame(pfn, usage, TRUE, is_zero);
     return pfn;

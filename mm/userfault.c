@@ -353,6 +353,20 @@ NTSTATUS MiCheckForUserStackOverflow(PEPROCESS p, PMMVAD vad, PVOID page, PMMPTE
     return STATUS_SUCCESS;
 }
 
+/* The frame of the virtual page before the one PTE maps, when that page
+ * is resident and its PTE in the same page table (0 otherwise): the frame
+ * a demand-zero fault would like to continue (mm/pfn.c). The page before
+ * in another table would need its PDE checked first; a buffer's run just
+ * restarts at a 2 MiB line. Read under the PFN lock, so the frame cannot
+ * be freed between the look and the choice. */
+static PFN_NUMBER MiFrameBefore(const MMPTE *pte)
+{
+    if (((ULONG64)pte & (PAGE_SIZE - 1)) == 0)
+        return 0;
+    ULONG64 before = pte[-1].u.Long;
+    return (before & MI_PTE_VALID) ? MI_PTE_PFN(before) : 0;
+}
+
 /* Demand zero: a committed page never touched, whose PTE is demand zero
  * (V = its value), or 0 in a MemCommit region. It gets a zeroed frame,
  * which was promised at commit: it is waited for, never refused
@@ -380,7 +394,7 @@ static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PM
     /* One PFN lock hold for the frame and its mapping (h14m: fast path;
      * MiAllocatePfn, which may wait, only when both lists are empty). */
     KIRQL old = MiAcquirePfnLock();
-    PFN_NUMBER pfn = MiAllocateZeroedPfnLocked(MiUsageUser);
+    PFN_NUMBER pfn = MiAllocateZeroedPfnLocked(MiUsageUser, MiFrameBefore(pte));
     if (!pfn) {
         MiReleasePfnLock(old);
         pfn = MiAllocatePfn(MiUsageUser, TRUE);

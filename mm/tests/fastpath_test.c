@@ -154,7 +154,7 @@ KTEST(zeropage, dirty_free_frames_are_zeroed_and_given_out_as_zeros)
      * the next zeroed frame (f[1]), zeros. (user.vm.demand_zero_pages_read_zero
      * checks the same from ring 3, on whatever frames a process gets.) */
     old = MiAcquirePfnLock();
-    PFN_NUMBER h = MiAllocateZeroedPfnLocked(MiUsageUser);
+    PFN_NUMBER h = MiAllocateZeroedPfnLocked(MiUsageUser, f[1] - 1);   /* as if f[1] - 1 mapped the page before */
     MiReleasePfnLock(old);
     KT_EQ(h, f[1]);
     KT_ASSERT(frame_is(h, 0));
@@ -163,6 +163,75 @@ KTEST(zeropage, dirty_free_frames_are_zeroed_and_given_out_as_zeros)
     MI_PFN_ELEMENT(h)->ShareCount = 0;
     MiFreePfnLocked(h);
     MiReleasePfnLock(old);
+}
+
+/* A test frame back on the zeroed list as zeros, at its head (LIFO). */
+static void put_back_zeroed(PFN_NUMBER pfn)
+{
+    fill_frame(pfn, 0);
+    KIRQL old = MiAcquirePfnLock();
+    MiFreePfnLocked(pfn);
+    MiUnlinkPfnFromList(pfn);
+    MiInsertPageInList(&MmZeroedPageListHead, pfn);
+    MiReleasePfnLock(old);
+}
+
+static void free_user_frame(PFN_NUMBER pfn)
+{
+    KIRQL old = MiAcquirePfnLock();
+    MI_PFN_ELEMENT(pfn)->ShareCount = 0;
+    MiFreePfnLocked(pfn);
+    MiReleasePfnLock(old);
+}
+
+/* The demand-zero frame choice (mm/pfn.c, MiAllocateZeroedPfnLocked):
+ * five consecutive frames C..C+4, C kept as a wall, C+1..C+4 put on the
+ * zeroed list in ascending order, so its head is C+4 and the list runs
+ * downwards, as the zero-page thread leaves it. With no neighbour to
+ * follow, a fault takes the bottom of that run (C+1), not the head, so
+ * that the next pages can go upwards; the page after it, following C+1,
+ * gets C+2 though the head is still C+4; a neighbour whose successor is
+ * taken (C) falls back to the run below the head again: C+3. A free but
+ * dirty successor is not followed while zeroed frames exist: the fault
+ * would have to zero it. Whatever is taken reads as zeros. */
+KTEST(pfn, demand_zero_frame_continues_its_neighbour_and_starts_runs_low)
+{
+    PFN_NUMBER c = MiAllocateContiguousPfns(MiUsageTest, FALSE, 5, 0, MmHighestPhysicalPage, 0);
+    KT_ASSERT(c);
+    for (int i = 1; i <= 4; i++)
+        put_back_zeroed(c + i);
+    KT_EQ(MmZeroedPageListHead.Flink, c + 4);
+    KIRQL old = MiAcquirePfnLock();
+    ULONG64 follows = MiContiguousFollows;
+    PFN_NUMBER h1 = MiAllocateZeroedPfnLocked(MiUsageUser, 0);
+    PFN_NUMBER h2 = MiAllocateZeroedPfnLocked(MiUsageUser, h1);
+    PFN_NUMBER h3 = MiAllocateZeroedPfnLocked(MiUsageUser, c);
+    ULONG64 followed = MiContiguousFollows - follows;
+    MiReleasePfnLock(old);
+    KT_EQ(h1, c + 1);
+    KT_EQ(h2, c + 2);
+    KT_EQ(h3, c + 3);
+    KT_EQ(followed, 1);
+    KT_ASSERT(frame_is(h1, 0) && frame_is(h2, 0) && frame_is(h3, 0));
+
+    /* C+4 dirty on the free list, a zeroed frame elsewhere: not followed. */
+    KIRQL o2 = MiAcquirePfnLock();
+    MiUnlinkPfnFromList(c + 4);
+    fill_frame(c + 4, 0x5A);   /* off every list meanwhile, under the lock */
+    MiInsertPageInList(&MmFreePageListHead, c + 4);
+    PFN_NUMBER h4 = MmZeroedPageListHead.Total ? MiAllocateZeroedPfnLocked(MiUsageUser, h3) : 0;
+    MiReleasePfnLock(o2);
+    if (h4) {
+        KT_ASSERT(h4 != c + 4);
+        KT_ASSERT(frame_is(h4, 0));
+        free_user_frame(h4);
+    }
+    KT_EQ(MI_PFN_ELEMENT(c + 4)->PageLocation, FreePageList);
+    free_user_frame(h1);
+    free_user_frame(h2);
+    free_user_frame(h3);
+    MiFreePfn(c);
+    KT_ASSERT(MiVerifyPfnDatabase(FALSE));
 }
 
 KTEST(pfn, free_list_gives_the_frame_freed_last_first)
