@@ -79,6 +79,15 @@ static void bench_ramdisk(char *buf)
         printf("bench: user.ramdisk 0 error (no \\Device\\RamDisk1 or RamDisk1Buffered)\n");
         return;
     }
+    /* Written once first: the RAM disk zeroes a page at its first write and
+     * answers a read of a page never written with zeros, without a copy
+     * (drivers/ramdisk/rdstore.c); these figures are of reads that copy. */
+    {
+        IO_STATUS_BLOCK_T iosb;
+        memset(buf, 0x5A, 1u << 20);
+        for (int64_t off = 0; off < (2 << 20); off += 1 << 20)
+            NtWriteFile(direct, 0, NULL, NULL, &iosb, buf, 1u << 20, &off, NULL);
+    }
     static const uint32_t sizes[] = { 4096, 128 * 1024, 1024 * 1024 };
     for (unsigned s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
         uint32_t len = sizes[s];

@@ -44,7 +44,7 @@ static void rd_unload(PDRIVER_OBJECT drv)
          * on it - which the I/O manager refuses to send to after unload
          * in NT; mdlos's tests close theirs first. */
         if (x->OwnsStorage)
-            ExFreePoolWithTag(x->Storage, RD_TAG);
+            RdStorageFree(x->Storage);
         x->Storage = NULL;
         x->Size = 0;
         IoDeleteDevice(dev);
@@ -70,13 +70,13 @@ static NTSTATUS rd_create(PDRIVER_OBJECT drv, PCSTR devname, ULONG64 size, PDEVI
     } else {
         x->Size = size;
         /* Nonpaged: a request may be served at DISPATCH_LEVEL (from a DPC or
-         * a filter's completion path), where nothing may fault. */
-        x->Storage = ExAllocatePoolWithTag(NonPagedPoolNx, x->Size, RD_TAG);
-        if (!x->Storage) {
+         * a filter's completion path), where nothing may fault. Not zeroed
+         * here: rdstore.c zeroes a page when it is first written. */
+        s = RdStorageCreate(x->Size, &x->Storage);
+        if (!NT_SUCCESS(s)) {
             IoDeleteDevice(dev);
-            return STATUS_INSUFFICIENT_RESOURCES;
+            return s;
         }
-        memset(x->Storage, 0, x->Size);
         x->OwnsStorage = TRUE;
     }
     x->Stats.DiskSize = x->Size;

@@ -14,8 +14,24 @@
  * make bench compares the two transfer methods with nothing else different. */
 #define RD_BENCH_MIB   2
 
+/* The disk's bytes (rdstore.c): nonpaged, reachable at any IRQL, each
+ * page zeroed at its first write; a page never written reads as zeros. */
 typedef struct {
-    PUCHAR Storage;           /* nonpaged: the disk's bytes, reachable at any IRQL */
+    PUCHAR Bytes;
+    ULONG64 Size;             /* bytes, a multiple of RD_SECTOR_SIZE */
+    ULONG64 PagesWritten;     /* pages in Written, under Lock */
+    KSPIN_LOCK Lock;          /* a page's first write */
+    ULONG64 Written[];        /* bit n: page n has been written */
+} RD_STORAGE;
+
+NTSTATUS RdStorageCreate(ULONG64 Size, RD_STORAGE **Storage);
+void RdStorageFree(RD_STORAGE *Storage);
+BOOLEAN RdStoragePageWritten(RD_STORAGE *Storage, ULONG64 Page);
+void RdStorageRead(RD_STORAGE *Storage, ULONG64 Offset, PUCHAR To, ULONG Length);
+void RdStorageWrite(RD_STORAGE *Storage, ULONG64 Offset, const UCHAR *From, ULONG Length);
+
+typedef struct {
+    RD_STORAGE *Storage;
     BOOLEAN OwnsStorage;      /* FALSE for a second view of another device's storage */
     ULONG64 Size;             /* bytes, a multiple of RD_SECTOR_SIZE */
     RAMDISK_STATS_T Stats;    /* updated with atomics: requests come from any thread */

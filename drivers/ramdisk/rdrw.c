@@ -60,11 +60,11 @@ NTSTATUS RdReadWrite(PDEVICE_OBJECT dev, PIRP irp)
         return RdComplete(irp, STATUS_INSUFFICIENT_RESOURCES, 0);
     }
     if (write) {
-        memcpy(x->Storage + offset, buf, length);
+        RdStorageWrite(x->Storage, (ULONG64)offset, buf, length);
         RdCount(x->Stats.Writes, 1);
         RdCount(x->Stats.BytesWritten, length);
     } else {
-        memcpy(buf, x->Storage + offset, length);
+        RdStorageRead(x->Storage, (ULONG64)offset, buf, length);
         RdCount(x->Stats.Reads, 1);
         RdCount(x->Stats.BytesRead, length);
     }
