@@ -275,6 +275,18 @@ PFN_NUMBER MiAllocatePfnInRange(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER low
     return found;
 }
 
+/* Is PFN a frame nobody owns, on list LOCATION (the free or the zeroed
+ * list)? Usage too: a frame on the kernel's free lists has no owner, while
+ * a test's frames on a lab's lists (docs/labs/pfn.md) say Free as their
+ * location but are the test's. */
+static BOOLEAN frame_is_on(PFN_NUMBER pfn, UCHAR location)
+{
+    if (pfn < MmLowestPhysicalPage || pfn > MmHighestPhysicalPage || !MiIsPfnRam(pfn))
+        return FALSE;
+    PMMPFN e = MI_PFN_ELEMENT(pfn);
+    return e->Usage == MiUsageFree && e->PageLocation == location;
+}
+
 /* COUNT physically consecutive frames inside [LOW, HIGH], none of them
  * straddling a multiple of BOUNDARY pages (0: no boundary): the first
  * PFN, or 0. For devices that need one block of bus addresses (a DMA
@@ -297,12 +309,7 @@ PFN_NUMBER MiAllocateContiguousPfns(MI_PFN_USAGE usage, BOOLEAN zero, PFN_NUMBER
     PFN_NUMBER found = 0, run = 0;
     if (alloc_class(usage) != ALLOC_UNCHARGED || MiUnchargedFrameAllowed()) {
         for (PFN_NUMBER pfn = high; pfn >= low && pfn != 0; pfn--) {
-            /* Usage too: a frame on the kernel's free lists has no owner, while
-             * a test's frames on a lab's lists (docs/labs/pfn.md) say Free
-             * but are the test's. */
-            BOOLEAN free = MiIsPfnRam(pfn) && MI_PFN_ELEMENT(pfn)->Usage == MiUsageFree &&
-                           (MI_PFN_ELEMENT(pfn)->PageLocation == FreePageList ||
-                            MI_PFN_ELEMENT(pfn)->PageLocation == ZeroedPageList);
+            BOOLEAN free = frame_is_on(pfn, FreePageList) || frame_is_on(pfn, ZeroedPageList);
             run = free ? run + 1 : 0;
             if (run >= count && (!boundary || pfn / boundary == (pfn + count - 1) / boundary)) {
                 found = pfn;
@@ -358,17 +365,6 @@ static PFN_NUMBER try_allocate(MI_PFN_USAGE usage, BOOLEAN zero, ALLOC_CLASS cls
     MiSignalLowMemory();   /* wake the working-set manager when memory runs short */
     MiSignalZeroPageThread();   /* and the zero-page thread when the zeroed list runs low */
     return pfn;
-}
-
-/* Is PFN a frame nobody owns, on list LOCATION (the free or the zeroed
- * list)? Usage too: a lab's frames on its own lists (docs/labs/pfn.md)
- * say Free as their location but are the test's. */
-static BOOLEAN frame_is_on(PFN_NUMBER pfn, UCHAR location)
-{
-    if (pfn < MmLowestPhysicalPage || pfn > MmHighestPhysicalPage || !MiIsPfnRam(pfn))
-        return FALSE;
-    PMMPFN e = MI_PFN_ELEMENT(pfn);
-    return e->Usage == MiUsageFree && e->PageLocation == location;
 }
 
 /* How far back a fault with no neighbour to follow looks for the start of
