@@ -146,14 +146,15 @@ static __attribute__((noinline)) NTSTATUS call_service_n(PKTRAP_FRAME f, ULONG n
     return NT_SUCCESS(status) ? service_table_n[n](args) : status;
 }
 
-/* A system service, and the whole way back to ring 3 up to SYSRET or IRETQ
- * (KiSystemCall64 jumps to KiSystemServiceExit after this): the checks of
+/* A system service, and the whole way back to ring 3 up to SYSRET
+ * (KiSystemCall64 restores its light frame after this): the checks of
  * KiExitToUser - the APC state, the APCs queued, the frame - are the same
  * ones, done here in line. Under TCG every RET is an indirect jump that
  * costs a look-up of the next translated block, and the call-per-check
  * version (service, IRQL, termination, APCs, frame: five returns) spent
  * about a third of a null system call on them. Returns with interrupts
- * off. */
+ * off. F is a light frame (kernel/ke/trapentry.asm): its RBX, RCX and
+ * R11-R15 slots were never written, and nothing here reads them. */
 void KiSystemService(PKTRAP_FRAME f)
 {
     ULONG64 n = f->rax;

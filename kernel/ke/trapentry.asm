@@ -143,8 +143,24 @@ section .text
 ; RFLAGS in R11, masked RFLAGS (IF off, by IA32_FMASK) and loaded the
 ; kernel CS/SS - but not RSP: we are still on the user's stack, which must
 ; not be touched. SWAPGS makes GS the PRCB; the user RSP is parked there,
-; the thread's kernel stack loaded, and a frame built that looks exactly
-; like an interrupt from ring 3, so one exit path (IRETQ) serves both.
+; the thread's kernel stack loaded, and a KTRAP_FRAME built with the
+; interrupt frame's layout.
+;
+; A light frame, as NT's KiSystemCall64 builds: only what the way back
+; needs and what the C code does not keep by itself. RBX and R12-R15 are
+; callee-saved in the C ABI (SysV AMD64), so KiSystemService and every
+; service give them back unchanged, and SYSRET returns them straight from
+; the registers: saving them would be 5 stores and 5 loads for nothing,
+; and under TCG each is an inline software-TLB check (most of a null
+; call's translated code). RCX and R11 are not saved either: SYSCALL
+; already overwrote them with RIP and RFLAGS, which are in the frame. RBP
+; is stored (not reloaded: it is callee-saved too) so that a backtrace
+; through the frame still finds the caller's frame pointer. Their slots
+; are left unwritten: only the SYSRET path below may use such a frame, and
+; NT does the same (its system-call trap frame has no R12-R15; a context
+; call saves them apart when it needs them). The registers a system call
+; keeps for ring 3 (all but RAX, RCX and R11: user.syscall.registers_preserved)
+; are the argument registers, reloaded from the frame, and these five.
 extern KiSystemService
 global KiSystemCall64
 KiSystemCall64:
@@ -158,12 +174,44 @@ KiSystemCall64:
     push rcx                   ; RIP
     push qword 0               ; error code
     push qword 0x100           ; "vector" 0x100 marks a system call
-    PUSH_GPRS
+    push rax                   ; the service number; the status goes here
+    sub rsp, 16                ; RBX, RCX: not saved (see above)
+    push rdx
+    push rsi
+    push rdi
+    push rbp
+    push r8
+    push r9
+    push r10
+    sub rsp, 40                ; R11, R12-R15: not saved
     mov rdi, rsp
     cld
     sti                        ; system services run with interrupts on
     call KiSystemService       ; the status in the frame's RAX; APCs run, frame checked,
-    jmp KiSystemServiceExit    ; interrupts off: KiExitToUser's work is done
+    ; interrupts off: KiExitToUser's work is done. Back by SYSRET: it takes
+    ; RIP from RCX and RFLAGS from R11 and loads CS and SS from IA32_STAR
+    ; without reading the GDT, which costs far less than IRETQ (under TCG,
+    ; a helper that reads five words and two descriptors). KiCheckUserFrame
+    ; has made RIP canonical - SYSRET with a non-canonical RCX faults in
+    ; ring 0 on Intel CPUs, after the SWAPGS - and sanitized RFLAGS. Between
+    ; the SWAPGS and SYSRET interrupts are off; an NMI or #MC arrives on its
+    ; IST stack and finds the user's GS base by its value (KiTrapCommon).
+    add rsp, 40                ; R15..R11
+    pop r10
+    pop r9
+    pop r8
+    add rsp, 8                 ; RBP: still the caller's, the C code kept it
+    pop rdi
+    pop rsi
+    pop rdx
+    add rsp, 16                ; RCX, RBX
+    pop rax
+    add rsp, 16                ; vector and error code
+    mov rcx, [rsp]             ; RIP
+    mov r11, [rsp + 16]        ; RFLAGS
+    mov rsp, [rsp + 24]        ; the user's RSP: nothing is pushed from here on
+    swapgs
+    o64 sysret
 
 ; Leave to ring 3 through the frame at RSP: after a system call, an
 ; interrupt or exception from ring 3, or when a new user thread starts
@@ -188,30 +236,9 @@ KiExitToUser:
     mov rdi, rbp
     call KiCheckUserFrame
     mov rsp, rbp
-KiSystemServiceExit:
-    ; A system call returning to 64-bit code leaves by SYSRET, as NT's and
-    ; Linux's do: it takes RIP from RCX and RFLAGS from R11 and loads CS and
-    ; SS from IA32_STAR without reading the GDT, which costs far less than
-    ; IRETQ (under TCG, a helper that reads five words and two descriptors).
-    ; Only a system call's frame may: SYSRET leaves RIP in RCX and RFLAGS in
-    ; R11, which SYSCALL clobbered anyway, where an interrupt or exception
-    ; from ring 3 must give back every register. KiCheckUserFrame has made
-    ; RIP canonical - SYSRET with a non-canonical RCX faults in ring 0 on
-    ; Intel CPUs, after the SWAPGS - and sanitized RFLAGS. Between the
-    ; SWAPGS and SYSRET interrupts are off; an NMI or #MC arrives on its IST
-    ; stack and finds the user's GS base by its value (KiTrapCommon).
-    cmp qword [rsp + 15*8], 0x100          ; the frame's "vector": a system call
-    jne .iret
-    cmp qword [rsp + 15*8 + 24], 0x2B      ; CS: 64-bit user code (STAR's layout)
-    jne .iret
-    POP_GPRS
-    add rsp, 16                ; vector and error code
-    mov rcx, [rsp]             ; RIP
-    mov r11, [rsp + 16]        ; RFLAGS
-    mov rsp, [rsp + 24]        ; the user's RSP: nothing is pushed from here on
-    swapgs
-    o64 sysret
-.iret:
+    ; Every frame here (an interrupt or exception from ring 3, a new
+    ; thread's) gets all its registers back, by IRETQ. A system call's
+    ; light frame never comes here: it has its own way out above.
     POP_GPRS
     add rsp, 16
     swapgs                     ; back to the user's GS
