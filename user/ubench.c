@@ -341,6 +341,28 @@ static void bench_disk(void)
     NtClose(disk);
 }
 
+static uint64_t null_syscall_median(void)
+{
+    enum { WARM = 3, REPS = 31, N = 2000 };
+    uint64_t per[REPS];
+    for (int r = -WARM; r < REPS; r++) {
+        uint64_t t0 = rdtsc();
+        for (int i = 0; i < N; i++) {
+            long rv;
+            __asm__ volatile("syscall" : "=a"(rv) : "a"(9999L) : "rcx", "r11", "memory");
+        }
+        if (r >= 0)
+            per[r] = (rdtsc() - t0) / N;
+    }
+    for (int i = 1; i < REPS; i++)   /* insertion sort: 31 values */
+        for (int j = i; j > 0 && per[j - 1] > per[j]; j--) {
+            uint64_t x = per[j];
+            per[j] = per[j - 1];
+            per[j - 1] = x;
+        }
+    return per[REPS / 2];
+}
+
 /* `ubench=MODE` on the boot command line (argv here) runs one loop long
  * enough for a host profiler (perf record -p on QEMU) or an -icount run to
  * see nothing else: "syscall" 2M null system calls, "disk4k" 100000 4 KiB
@@ -396,14 +418,14 @@ int main(int argc, char **argv)
                 return r;
         }
     /* A null system call: a number with no service behind it is the
-     * shortest round trip through SYSCALL, the dispatcher and IRETQ. */
+     * shortest round trip through SYSCALL, the dispatcher and SYSRET.
+     * Timed as Linux's counterpart is (scripts/linux/src/lxb_cpu.c): 3
+     * untimed repetitions of 2000 calls, then the median of 31 - a fresh
+     * process's first calls pay TCG's software-TLB refills and block
+     * look-ups, and a short repetition usually runs whole between two
+     * of the shared host's scheduling gaps. */
+    report("null_syscall", null_syscall_median(), 1);
     uint64_t t0 = rdtsc();
-    for (int i = 0; i < CALLS; i++) {
-        long r;
-        __asm__ volatile("syscall" : "=a"(r) : "a"(9999L) : "rcx", "r11", "memory");
-    }
-    report("null_syscall", rdtsc() - t0, CALLS);
-    t0 = rdtsc();
     for (int i = 0; i < CALLS; i++)
         NtYieldExecution();   /* with nothing else ready: a trip through the scheduler */
     report("yield_syscall", rdtsc() - t0, CALLS);
