@@ -327,7 +327,7 @@ PVOID MmMapLockedPagesSpecifyCache(PMDL m, KPROCESSOR_MODE mode, MEMORY_CACHING_
     PPFN_NUMBER pfn = MmGetMdlPfnArray(m);
     ULONG64 flags = kernel_map_flags(cache, priority);
     for (ULONG i = 0; i < pages; i++)
-        MiWritePteAndFlush(pte + i, (pfn[i] << PAGE_SHIFT) | flags);
+        MiWriteFreshPte(pte + i, (pfn[i] << PAGE_SHIFT) | flags);
     PUCHAR base = MiGetVirtualAddressMappedByPte(pte);
     m->MappedSystemVa = base + m->ByteOffset;
     m->MdlFlags |= MDL_MAPPED_TO_SYSTEM_VA;
@@ -520,8 +520,7 @@ void MmUnmapLockedPages(PVOID base, PMDL m)
                        : (m->MdlFlags & MDL_MAPPED_TO_SYSTEM_VA) ? "a different address" : "it is not mapped");
     }
     PMMPTE pte = MiGetPteAddress((PVOID)va);
-    MiZeroPtesAndFlush(pte, pages);   /* one flush list for the whole mapping (mm/sysptes.c) */
-    MiReleaseSystemPtes(pte, pages);
+    MiUnmapSystemPtes(pte, pages);   /* one flush list for the whole mapping (mm/sysptes.c) */
     m->MdlFlags &= ~(MDL_MAPPED_TO_SYSTEM_VA | MDL_PARTIAL_HAS_BEEN_MAPPED | MDL_FREE_EXTRA_PTES);
 }
 

@@ -376,6 +376,14 @@ void MiMapPage(void *va, PFN_NUMBER pfn, ULONG64 flags);
 PFN_NUMBER MiUnmapPage(void *va);
 /* Write a PTE and flush the old translation from this CPU's TLB. */
 void MiWritePteAndFlush(PMMPTE pte, ULONG64 value);
+/* Write a PTE of a system PTE run just reserved: every run goes back
+ * zero (mm/sysptes.c), and a not-present entry is never cached, so there
+ * is neither an old value to read nor a translation to flush. One 64-bit
+ * store, as MiWritePteAndFlush's: the CPU must never see half an entry. */
+static inline void MiWriteFreshPte(PMMPTE pte, ULONG64 value)
+{
+    *(volatile ULONG64 *)&pte->u.Long = value;
+}
 /* PTE cache bits for a caching type, through the PAT set in MiInitializePat. */
 ULONG64 MiCacheFlags(MEMORY_CACHING_TYPE type);
 void MiInitializePat(void);
@@ -420,6 +428,9 @@ extern ULONG64 MiFlushListSingles, MiFlushListFull;
 /* Reserve COUNT contiguous PTEs (plus one guard PTE after them). */
 PMMPTE MiReserveSystemPtes(ULONG count);
 void MiReleaseSystemPtes(PMMPTE first, ULONG count);
+/* Unmap a run: MiZeroPtesAndFlush, then release it (without re-reading
+ * the PTEs it has just cleared). */
+void MiUnmapSystemPtes(PMMPTE first, ULONG count);
 ULONG MiSystemPtesInUse(void);
 ULONG MiSystemPtesTotal(void);
 void MiInitializeSystemPtes(void);

@@ -59,7 +59,10 @@ PMMPTE MiReserveSystemPtes(ULONG count)
     return pte_of(first);
 }
 
-void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
+/* CLEARED: the caller has just exchanged every PTE of the run to zero
+ * (MiUnmapSystemPtes), so the check that none still maps something cannot
+ * fail and its pass over the run is skipped; every other caller gets it. */
+static void release_run(PMMPTE first_pte, ULONG count, BOOLEAN cleared)
 {
     ULONG64 va = (ULONG64)MiGetVirtualAddressMappedByPte(first_pte);
     ULONG first = (ULONG)((va - MI_SYSTEM_PTE_BASE) >> PAGE_SHIFT);
@@ -68,7 +71,7 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
                        "system PTEs released that were not reserved as one run of %u", count);
     KIRQL old;
     KeAcquireSpinLock(&pte_lock, &old);
-    for (ULONG i = 0; i < count; i++)
+    for (ULONG i = 0; i < count && !cleared; i++)
         if (pte_of(first + i)->u.Long != 0)
             KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x102, (ULONG_PTR)pte_of(first + i), pte_of(first + i)->u.Long, 0,
                            "system PTEs released while still mapping something (unmap first)");
@@ -76,6 +79,20 @@ void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
     run_length[first] = 0;
     in_use -= count + 1;
     KeReleaseSpinLock(&pte_lock, old);
+}
+
+void MiReleaseSystemPtes(PMMPTE first_pte, ULONG count)
+{
+    release_run(first_pte, count, FALSE);
+}
+
+/* Every run goes back to the bitmap with its PTEs zero (checked, or made
+ * so here), which is why a map may write a reserved run's PTEs without
+ * reading them first (MiWriteFreshPte). */
+void MiUnmapSystemPtes(PMMPTE first_pte, ULONG count)
+{
+    MiZeroPtesAndFlush(first_pte, count);
+    release_run(first_pte, count, TRUE);
 }
 
 ULONG MiSystemPtesInUse(void) { return in_use; }
@@ -151,7 +168,7 @@ PVOID MmMapIoSpace(PHYSICAL_ADDRESS pa, SIZE_T bytes, MEMORY_CACHING_TYPE cache)
         return NULL;
     PFN_NUMBER pfn = (ULONG64)pa.QuadPart >> PAGE_SHIFT;
     for (ULONG i = 0; i < pages; i++)
-        MiWritePteAndFlush(pte + i, ((pfn + i) << PAGE_SHIFT) | MI_PTE_VALID | MI_PROT_KERNEL_RW | MiCacheFlags(cache));
+        MiWriteFreshPte(pte + i, ((pfn + i) << PAGE_SHIFT) | MI_PTE_VALID | MI_PROT_KERNEL_RW | MiCacheFlags(cache));
     return (PUCHAR)MiGetVirtualAddressMappedByPte(pte) + BYTE_OFFSET(pa.QuadPart);
 }
 
@@ -166,8 +183,7 @@ void MmUnmapIoSpace(PVOID base, SIZE_T bytes)
         KeBugCheckRule(SYSTEM_PTE_MISUSE, 0x101, (ULONG_PTR)base, pages, first < NPTES ? run_length[first] : 0,
                        "MmUnmapIoSpace(%p, %llu) does not match a mapping MmMapIoSpace made", base,
                        (unsigned long long)bytes);
-    MiZeroPtesAndFlush(pte, pages);
-    MiReleaseSystemPtes(pte, pages);
+    MiUnmapSystemPtes(pte, pages);
 }
 
 /* ---- kernel stacks: [guard][pages...] then the run's own trailing guard ---- */

@@ -147,3 +147,40 @@ KTEST_BUGCHECK(sysptes, kernel_stack_overflow_hits_guard, UNEXPECTED_KERNEL_MODE
     PVOID top = MmCreateKernelStack(2, &limit);
     KiCallOnStack(deep, 0, top);
 }
+
+/* Every run goes back to the bitmap with its PTEs zero: that is what lets
+ * a map write a reserved run's PTEs without reading them (MiWriteFreshPte)
+ * and without a flush. A caller that releases a run it still maps breaks
+ * it; the release must stop, naming the first PTE that still maps. */
+KTEST_BUGCHECK(sysptes, releasing_a_run_that_still_maps_a_page, SYSTEM_PTE_MISUSE, 0x102, KT_ANY, KT_ANY, 0)
+{
+    PMMPTE run = MiReserveSystemPtes(3);
+    KT_ASSERT(run != NULL);
+    PHYSICAL_ADDRESS vga = { 0xB8000 };
+    MiWriteFreshPte(&run[1], ((ULONG64)vga.QuadPart) | MI_PTE_VALID | MI_PROT_KERNEL_RW | MiCacheFlags(MmNonCached));
+    KtExpectParam(2, (ULONG64)&run[1]);
+    KtExpectParam(3, run[1].u.Long);
+    MiReleaseSystemPtes(run, 3);
+    kprintf("a run was released while it still mapped a page\n");
+}
+
+/* The unmap's own pass (MiUnmapSystemPtes) does not re-read what it just
+ * cleared; the run must still come back whole, with zero PTEs. (That the
+ * touched pages' translations are flushed is
+ * tlb.touching_an_unmapped_mdl_mapping_bugchecks.) */
+KTEST(sysptes, unmap_gives_back_a_zero_run)
+{
+    ULONG before = MiSystemPtesInUse();
+    PHYSICAL_ADDRESS vga = { 0xB8000 };
+    volatile USHORT *v = MmMapIoSpace(vga, 2 * PAGE_SIZE, MmNonCached);
+    KT_ASSERT(v != NULL);
+    (void)v[0];
+    (void)v[PAGE_SIZE / 2];
+    PMMPTE pte = MiGetPteAddress((PVOID)v);
+    MmUnmapIoSpace((PVOID)v, 2 * PAGE_SIZE);
+    KT_EQ(pte[0].u.Long, 0);
+    KT_EQ(pte[1].u.Long, 0);
+    KT_ASSERT(!MmIsAddressValid((PVOID)v));
+    KT_ASSERT(!MmIsAddressValid((PVOID)(v + PAGE_SIZE / 2)));
+    KT_EQ(MiSystemPtesInUse(), before);
+}
