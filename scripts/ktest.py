@@ -3,9 +3,10 @@
 
 It runs, in parallel where it can:
   1. one boot with `ktest=PATTERN`: every ordinary in-kernel test;
-  2. one machine per bugcheck test that boot deferred (KTEST_BUGCHECK),
-     started from a saved one that has just booted (bugcheck_snapshot):
-     the kernel must stop with the declared code and parameters;
+  2. every bugcheck test that boot deferred (KTEST_BUGCHECK), each on a
+     machine that has just booted: one QEMU saved once and rewound for each
+     test (bugcheck_worker_job): the kernel must stop with the declared code
+     and parameters;
   3. host-side tests: the runner's own self-checks (a failing, hanging,
      triple-faulting or crashing test must be reported as a failure), the
      boot path's refusal of CPUs without long mode or NX, and GDB;
@@ -21,6 +22,7 @@ import concurrent.futures as cf
 import fnmatch
 import json
 import os
+import queue
 import re
 import socket
 import subprocess
@@ -135,6 +137,8 @@ def judge_bugcheck_boot(name, b):
         if m and m.group(1) == name:
             expect = (int(m.group(2), 16), [None if v == "*" else int(v, 16) for v in m.group(3, 4, 5, 6)])
     fails = [o for o in judge_ktest_boot_fail_lines(b) if o.name == name]
+    if getattr(b, "worker_error", None):
+        return Outcome(name, False, f"the bugcheck worker failed: {b.worker_error}", b.log_path)
     if b.timed_out:
         return Outcome(name, False, f"hung: no bugcheck within {b.timeout:.0f} s", b.log_path)
     if expect is None:
@@ -252,8 +256,9 @@ class Runner:
         self.times = {}              # test name -> seconds in this run (record_times)
         self.shares = {"kernel": [], "user": []}   # per shard boot: [(its tests, all tests)]
         self.old_times = self.load_times()
-        self.snapshot_lock = threading.Lock()
-        self.snapshot = None         # the bugcheck tests' saved machine (bugcheck_snapshot)
+        self.bugcheck_queue = queue.Queue()   # names for the bugcheck workers (bugcheck_worker_job)
+        self.worker_futures = []
+        self.workers_broken = False  # no worker could be made: boot each bugcheck test
         self.kernel_salt = self.best_salt(args.shards, False)
         self.user_salt = self.best_salt(args.user_shards, True)
 
@@ -384,7 +389,23 @@ class Runner:
                 if m.group(1) in self.deferred:
                     return
                 self.deferred.add(m.group(1))
-                self.bugcheck_futures.append(pool.submit(self.bugcheck_test, m.group(1)))
+                # Only when asked (make test's --snapshot default): a runner
+                # built on this one (scripts/grade.py: every boot under
+                # -icount, through self.boot) boots each bugcheck test.
+                if not getattr(self.args, "snapshot", False):
+                    self.bugcheck_futures.append(pool.submit(self.bugcheck_boot, m.group(1)))
+                    return
+                self.bugcheck_queue.put(m.group(1))
+                # The workers get threads of their own, not POOL's: queued
+                # there they would start after every host test and run the
+                # whole bugcheck chain (~100 tests one after the other) as
+                # the run's tail; from the first DEFER line on they share
+                # the CPUs with everything else.
+                if not self.worker_futures:
+                    for k in range(max(1, self.args.bugcheck_workers)):
+                        f = cf.Future()
+                        threading.Thread(target=self.worker_thread, args=(f, k), daemon=True).start()
+                        self.worker_futures.append(f)
 
     def main_boot(self, pool, shard=0, shards=1):
         cmdline = f"ktest={self.args.pattern} verifier=1 test.mem_mib={self.args.mem}"
@@ -411,47 +432,76 @@ class Runner:
             self.record_times(b)
             self.report_shard(judge_ktest_boot(b, f"{name}-resume-{attempt}"))
 
-    # A bugcheck ends its machine, so every bugcheck test needs one of its
-    # own. Instead of booting each, the runner boots one machine with
-    # `ktest.serve` (kernel/init/kmain.c: after the boot it waits for a
-    # test's name on the serial line), saves it whole while it waits
-    # (QEMU's migration stream, mdlosqemu.save_snapshot) and starts each
-    # bugcheck test's machine from that file with the test's name as the
-    # serial input: the same machine the boot would have given, without
-    # the boot. --no-snapshot (MDLOS_SNAPSHOT=0) boots each one instead.
-    def bugcheck_snapshot(self):
-        with self.snapshot_lock:
-            if self.snapshot is None:
-                path = os.path.join(ROOT, "build", "test-snapshots", f"bugcheck-{os.getpid()}.state")
-                cmdline = f"ktest= ktest.serve ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}"
-                if self.args.cmdline:
-                    cmdline += " " + self.args.cmdline   # ktest.limit= for graded boots, too
-                try:
-                    self.snapshot = mq.save_snapshot(
-                        self.args.kernel, cmdline,
-                        path, ready=r"^\[ktest\] serve: waiting", mem=self.args.mem,
-                        log_path=log_path("bugcheck-snapshot"))
-                except (RuntimeError, OSError) as e:
-                    print(f"note: {e}; booting each bugcheck test instead", flush=True)
-                    self.snapshot = False
-            return self.snapshot
+    # A bugcheck ends its machine, so every bugcheck test needs a machine
+    # of its own that has just booted. Instead of booting each, a worker
+    # (mdlosqemu.Worker) boots one machine with `ktest.serve` (kernel/init/
+    # kmain.c: after the boot it waits for a test's name on the serial
+    # line), saves it inside QEMU (savevm) and, for each test, rewinds it
+    # to that moment (loadvm) and sends it the name: the machine the boot
+    # would have given, without the boot and without a QEMU start. A test
+    # that kills the machine (triple fault, hang) costs that worker; the
+    # next test gets a new one. --no-snapshot (MDLOS_SNAPSHOT=0) boots
+    # each test instead, and so does a run where no worker can be made.
+    SERVE_READY = r"^\[ktest\] serve: waiting"
 
-    def bugcheck_test(self, name):
-        # Only when asked (make test's --snapshot default): a runner built
-        # on this one (scripts/grade.py: every boot under -icount, through
-        # self.boot) boots each bugcheck test its own way.
-        snap = self.bugcheck_snapshot() if getattr(self.args, "snapshot", False) else None
-        if snap:
-            # Newlines first: bytes that reach the UART before its saved
-            # state is loaded are lost, and the kernel skips empty lines.
-            b = mq.boot(None, None, timeout=self.args.bugcheck_timeout, log_path=log_path(name), snapshot=snap,
-                        feed=b"\n" * 32 + name.encode() + b"\n")
-            b.timeout = self.args.bugcheck_timeout
-        else:
-            cmdline = f"ktest={name} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}"
-            if self.args.cmdline:
-                cmdline += " " + self.args.cmdline   # ktest.limit= for graded boots, too
-            b = self.boot(name, cmdline, self.args.bugcheck_timeout)
+    def bugcheck_cmdline(self, what):
+        cmdline = f"{what} ktest.expect=1 verifier=1 test.mem_mib={self.args.mem}"
+        if self.args.cmdline:
+            cmdline += " " + self.args.cmdline   # ktest.limit= for graded boots, too
+        return cmdline
+
+    def new_worker(self, name):
+        return mq.Worker(self.args.kernel, self.bugcheck_cmdline("ktest= ktest.serve"), ready=self.SERVE_READY,
+                         mem=self.args.mem, log_path=log_path(name))
+
+    def run_in_worker(self, worker, name, timeout, log_name=None):
+        """Bugcheck test NAME on WORKER: its Boot, judged by judge_bugcheck_boot."""
+        b = worker.run(name, timeout=timeout, log_path=log_path(log_name or name))
+        b.timeout = timeout
+        return b
+
+    def worker_thread(self, future, k):
+        """bugcheck_worker_job(K), its end or its exception in FUTURE."""
+        try:
+            future.set_result(self.bugcheck_worker_job(k))
+        except BaseException as e:  # noqa: B902 - handed to run(), which re-raises it
+            future.set_exception(e)
+
+    def bugcheck_worker_job(self, k):
+        """Worker K: take names off the queue until run() says every DEFER
+        line is in (None)."""
+        worker, made = None, 0
+        try:
+            while True:
+                name = self.bugcheck_queue.get()
+                if name is None:
+                    return
+                if worker is not None and not worker.alive:
+                    worker.close()
+                    worker = None
+                if worker is None and not self.workers_broken:
+                    made += 1
+                    try:
+                        worker = self.new_worker(f"bugcheck-worker-{k + 1}" + (f"-{made}" if made > 1 else ""))
+                    except (mq.WorkerError, OSError) as e:
+                        print(f"note: no bugcheck worker: {e}; booting each bugcheck test instead", flush=True)
+                        self.workers_broken = True
+                if worker is None:
+                    self.bugcheck_boot(name)
+                    continue
+                try:
+                    o = judge_bugcheck_boot(name, self.run_in_worker(worker, name, self.args.bugcheck_timeout))
+                except Exception as e:  # the runner's bug: this test's failure, and a new worker for the next
+                    o = Outcome(name, False, f"the bugcheck worker failed: {type(e).__name__}: {e}", log_path(name))
+                    worker.close()
+                    worker = None
+                self.report([o])
+        finally:
+            if worker is not None:
+                worker.close()
+
+    def bugcheck_boot(self, name):
+        b = self.boot(name, self.bugcheck_cmdline(f"ktest={name}"), self.args.bugcheck_timeout)
         self.report([judge_bugcheck_boot(name, b)])
 
     # ---- 4: the user-mode tests, run by init ----
@@ -479,6 +529,7 @@ class Runner:
             "runner.reports_unexpected_bugcheck": self.t_unexpected_bugcheck,
             "runner.reports_wrong_bugcheck": self.t_wrong_bugcheck,
             "runner.reports_missing_bugcheck": self.t_missing_bugcheck,
+            "runner.bugcheck_worker_replaces_a_machine_that_died": self.t_worker_replaced,
             "runner.reports_user_tests_not_started": self.t_user_not_started,
             "runner.reports_a_leaked_locked_page": self.t_leaked_lock,
             "runner.reports_a_leaked_msix_entry": self.t_leaked_msix,
@@ -626,19 +677,60 @@ class Runner:
     def t_unexpected_bugcheck(self, name):
         return self.expect_failure(name, "selftest.bugchecks_on_purpose", 60, "unexpected bugcheck 0x000000E2")
 
+    # A bugcheck test that must pass, run after each failing one in the same
+    # worker: a failure must not leave anything behind for the next test.
+    AFTER_FAILURE = "pfn.dereference_twice_bugchecks"
+
+    def worker_sequence(self, name, steps):
+        """Run STEPS, (test, timeout, WANT), one after the other on one
+        bugcheck worker, as make test runs the bugcheck tests: each test
+        must fail with a message containing WANT, or pass (WANT None). A
+        test that ends the worker's machine must cost only that machine:
+        the next step gets a new worker. Returns (ok, why, workers made)."""
+        worker, made, bad = None, 0, []
+        try:
+            for k, (test, timeout, want) in enumerate(steps):
+                if worker is None or not worker.alive:
+                    if worker is not None:
+                        worker.close()
+                    made += 1
+                    worker = self.new_worker(f"{name}-worker-{made}")
+                o = judge_bugcheck_boot(test, self.run_in_worker(worker, test, timeout, f"{name}-{k + 1}-{test}"))
+                if want is None and not o.ok:
+                    bad.append(f"step {k + 1}: {test} failed: {o.message}")
+                elif want is not None and (o.ok or want not in o.message):
+                    bad.append(f"step {k + 1}: {test} judged {'PASS' if o.ok else 'FAIL: ' + o.message}, "
+                               f"expected a failure mentioning '{want}'")
+        except mq.WorkerError as e:
+            bad.append(f"the worker: {e}")
+        finally:
+            if worker is not None:
+                worker.close()
+        return not bad, "; ".join(bad), made
+
     def expect_bugcheck_failure(self, name, test, want):
-        b = self.boot(name, f"ktest={test} ktest.expect=1", 60)
-        b.timeout = 60
-        o = judge_bugcheck_boot(test, b)
-        if not o.ok and want in o.message:
-            return True, ""
-        return False, f"judged {'PASS' if o.ok else 'FAIL: ' + o.message}, expected a failure mentioning '{want}'"
+        ok, why, _ = self.worker_sequence(name, [(test, 60, want), (self.AFTER_FAILURE, 60, None)])
+        return ok, why
 
     def t_wrong_bugcheck(self, name):
         return self.expect_bugcheck_failure(name, "selftest.wrong_bugcheck_on_purpose", "expected 0x00000050")
 
     def t_missing_bugcheck(self, name):
         return self.expect_bugcheck_failure(name, "selftest.no_bugcheck_on_purpose", "got none")
+
+    def t_worker_replaced(self, name):
+        """A bugcheck test that triple-faults ends the worker's QEMU
+        (-no-reboot), one that hangs is killed at its timeout (1 s here:
+        the judging is the same at 60): each is reported as today's boot
+        would report it, and the next test passes on a new worker."""
+        ok, why, made = self.worker_sequence(name, [
+            ("selftest.triple_faults_instead_of_bugchecking_on_purpose", 60, "got none: triple fault or reset"),
+            (self.AFTER_FAILURE, 60, None),
+            ("selftest.hangs_instead_of_bugchecking_on_purpose", 1, "hung: no bugcheck within 1 s"),
+            (self.AFTER_FAILURE, 60, None)])
+        if ok and made != 3:
+            return False, f"{made} workers made for the four tests, expected 3 (one more after each machine died)"
+        return ok, why
 
     def t_user_not_started(self, name):
         """A utest boot whose init never runs (here: an ISO without user
@@ -1605,24 +1697,24 @@ class Runner:
             for n in host:
                 jobs.append((self.old_times.get("host:" + n, 0.0), "host", n))
             jobs.sort(key=lambda j: (-j[0], j[1] == "host"))
-            futures = []
+            futures, mains = [], []
             for _, kind, what in jobs:
                 if kind == "main":
-                    futures.append(pool.submit(self.main_boot, pool, what, self.args.shards))
+                    mains.append(pool.submit(self.main_boot, pool, what, self.args.shards))
                 elif kind == "user":
                     futures.append(pool.submit(self.user_boot, what, self.args.user_shards))
                 else:
                     futures.append(pool.submit(self.run_host_test, what, host[what]))
-            for f in futures:
-                f.result()
-            # Every DEFER line has arrived once the main boots are done.
-            for f in list(self.bugcheck_futures):
-                f.result()
-        if self.snapshot:
+            # Every DEFER line has arrived once the main boots are done:
+            # then the bugcheck workers may end when their queue is empty.
             try:
-                os.remove(self.snapshot.path)
-            except OSError:
-                pass
+                for f in mains:
+                    f.result()
+            finally:
+                for _ in self.worker_futures:
+                    self.bugcheck_queue.put(None)
+            for f in futures + list(self.bugcheck_futures) + self.worker_futures:
+                f.result()
         self.check_shares()
         if self.times:
             try:
@@ -1666,7 +1758,10 @@ def main():
     ap.add_argument("--user-timeout", type=float, default=600, help="seconds for the user-test boot")
     ap.add_argument("--no-snapshot", dest="snapshot", action="store_false",
                     default=os.environ.get("MDLOS_SNAPSHOT", "1") != "0",
-                    help="boot every bugcheck test instead of starting it from a saved machine (MDLOS_SNAPSHOT=0)")
+                    help="boot every bugcheck test instead of running each on a saved machine rewound for it "
+                         "(MDLOS_SNAPSHOT=0)")
+    ap.add_argument("--bugcheck-workers", type=int, default=1,
+                    help="QEMUs the bugcheck tests share, each saved once and rewound for every test (default 1)")
     args = ap.parse_args()
     if not args.pattern:
         args.pattern = "*"

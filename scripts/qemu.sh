@@ -9,7 +9,9 @@
 # that when the firmware did not). QBOOT=path overrides where qboot is;
 # without qboot, SeaBIOS loads the kernel the same way, just slower.
 #   -cpu max       every feature TCG emulates: NX, SMEP, SMAP, PAT, ...
-#   isa-debug-exit the kernel leaves QEMU through port 0xf4
+#   isa-debug-exit the kernel leaves QEMU through port 0xf4; EXIT_PORT=PATH
+#                  puts an isa-debugcon there instead, writing the byte to
+#                  PATH, and QEMU lives on (the test runner's bugcheck worker)
 #   -no-reboot     a triple fault stops QEMU (exit status 0) instead of looping
 # ACCEL=kvm uses KVM where it works; TCG is the default.
 #
@@ -74,9 +76,13 @@ for n in 0 1; do
         disks="$disks -device virtio-blk-pci,drive=disk1,bus=pcibridge1,addr=1,disable-legacy=on"
     fi
 done
-# $disks and $load are split on spaces on purpose: an image, ISO or kernel
+exitdev="-device isa-debug-exit,iobase=0xf4,iosize=0x04"
+if [ -n "${EXIT_PORT:-}" ]; then
+    exitdev="-chardev file,id=exitport,path=$EXIT_PORT -device isa-debugcon,iobase=0xf4,chardev=exitport"
+fi
+# $disks, $load and $exitdev are split on spaces on purpose: an image, ISO or kernel
 # path with a space is not supported.
 # shellcheck disable=SC2086
 exec qemu-system-x86_64 -machine pc -accel "$accel" -cpu max -m "${QEMU_MEM:-256}" \
     $load -display none -vga std -nic none $disks \
-    -device isa-debug-exit,iobase=0xf4,iosize=0x04 -no-reboot "$@"
+    $exitdev -no-reboot "$@"

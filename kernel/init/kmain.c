@@ -60,16 +60,17 @@ static void RunInit(void)
 
 /*
  * `ktest.serve`: boot once, then take the name of the test to run from the
- * serial line. The test runner saves the whole machine (QEMU's migration
- * stream) while the kernel waits here and starts every bugcheck test's
- * machine from that copy instead of booting it (scripts/ktest.py,
+ * serial line. The test runner stops the machine while the kernel waits
+ * here, saves it inside QEMU (savevm) and, for every bugcheck test, rewinds
+ * it to that moment (loadvm) and sends the test's name (scripts/ktest.py,
  * docs/testing.md "Bugcheck tests from a snapshot"): a bugcheck ends a
- * machine, so each of those tests needs a machine of its own, and a copy
- * of one that has just booted is that machine, minus the boot. The line is
- * read by polling the UART (its receive interrupt is off); the boot thread
- * does nothing else until the name comes, so whenever the copy is taken it
- * is of a system that has finished its start and run no test yet. The
- * test then runs exactly as `ktest=NAME` would have run it.
+ * machine, so each of those tests needs a machine of its own, and the
+ * saved one that has just booted is that machine, minus the boot. The line
+ * is read by polling the UART (its receive interrupt is off); the boot
+ * thread does nothing else until the name comes, so whenever the machine
+ * is saved it is a system that has finished its start and run no test
+ * yet. The test then runs exactly as `ktest=NAME` would have run it, and
+ * one name is served per restore: nothing a test did is there for the next.
  */
 static void ServeOneTest(void)
 {

@@ -54,6 +54,23 @@ KTEST_BUGCHECK_MANUAL(selftest, no_bugcheck_on_purpose, MANUALLY_INITIATED_CRASH
 {
 }
 
+/* The two ways a bugcheck test can take its machine with it instead of
+ * stopping: the runner's bugcheck worker must report each as a failure and
+ * replace the machine for the next test (runner.bugcheck_worker_replaces_a_
+ * machine_that_died). */
+KTEST_BUGCHECK_MANUAL(selftest, triple_faults_instead_of_bugchecking_on_purpose, MANUALLY_INITIATED_CRASH, 0, 0, 0,
+                      0)
+{
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = { 0, 0 };
+    __asm__ volatile("lidt %0\n\tint3" : : "m"(idtr));
+}
+
+KTEST_BUGCHECK_MANUAL(selftest, hangs_instead_of_bugchecking_on_purpose, MANUALLY_INITIATED_CRASH, 0, 0, 0, 0)
+{
+    for (;;)
+        cpu_pause();
+}
+
 /* A driver's classic leak: MmProbeAndLockPages, a system mapping, then
  * IoFreeMdl without MmUnlockPages, and the buffer freed. The MDL block goes
  * back to its lookaside list and the pool page counts as free pool, so only
