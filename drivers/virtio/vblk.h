@@ -116,6 +116,7 @@ typedef struct _VB_REQ {
     ULONG Issued;                  /* bytes handed to sub-requests so far */
     ULONG Outstanding;             /* sub-requests taken and not yet finished */
     ULONG Pieces;                  /* sub-requests so far */
+    ULONG FirstChunk, FirstElements;   /* the first piece, as dispatch measured it (chunk_of) */
     LONGLONG Offset;               /* of the whole IRP, bytes */
     NTSTATUS Status;               /* the first failure, else STATUS_SUCCESS */
     BOOLEAN Queued;                /* on the waiting queue */

@@ -232,12 +232,18 @@ static ULONG chunk_of(VB_DISK *x, VB_REQ *r, ULONG *elements)
     *elements = 0;
     if (r->Type != VBLK_T_IN && r->Type != VBLK_T_OUT)
         return 0;
+    if (r->Issued == 0 && r->FirstChunk) {   /* dispatch measured the first piece already */
+        *elements = r->FirstElements;
+        return r->FirstChunk;
+    }
     ULONG left = r->Length - r->Issued;
     if (left > x->PieceBytes)
         left = x->PieceBytes;
     BOOLEAN merges = r->Dma == x->Dma;
-    ULONG64 off = r->Issued, next_pa = ~0ULL;
+    ULONG64 off = r->Issued;
     ULONG bytes = 0, n = 0;
+    PFN_NUMBER last = 0;
+    BOOLEAN at_page_end = FALSE;   /* the last piece ended where its frame did */
     PMDL m = r->Irp->MdlAddress;
     while (m && off >= m->ByteCount) {
         off -= m->ByteCount;
@@ -245,23 +251,39 @@ static ULONG chunk_of(VB_DISK *x, VB_REQ *r, ULONG *elements)
     }
     for (; m && bytes < left; m = m->Next, off = 0) {
         PPFN_NUMBER pfns = MmGetMdlPfnArray(m);
-        for (ULONG64 pos = m->ByteOffset + off; pos < (ULONG64)m->ByteOffset + m->ByteCount && bytes < left;) {
-            ULONG in_page = (ULONG)(pos & (PAGE_SIZE - 1));
-            ULONG64 pa = ((ULONG64)pfns[pos >> PAGE_SHIFT] << PAGE_SHIFT) | in_page;
-            if (!merges || pa != next_pa) {
-                if (n == x->SegLimit)
-                    goto full;
-                n++;
-            }
-            ULONG take = PAGE_SIZE - in_page;
-            if (take > m->ByteOffset + m->ByteCount - pos)
-                take = (ULONG)(m->ByteOffset + m->ByteCount - pos);
-            if (take > left - bytes)
-                take = left - bytes;
-            bytes += take;
-            pos += take;
-            next_pa = pa + take;
+        ULONG64 pos = m->ByteOffset + off, end = (ULONG64)m->ByteOffset + m->ByteCount;
+        if (end - pos > left - bytes)
+            end = pos + (left - bytes);
+        ULONG64 i = pos >> PAGE_SHIFT, last_page = (end - 1) >> PAGE_SHIFT, j = i + 1;
+        /* The first page continues the element only from its start, after
+         * a piece that ended at its frame's end in the frame before. */
+        if (!(merges && at_page_end && (pos & (PAGE_SIZE - 1)) == 0 && pfns[i] == last + 1)) {
+            if (n == x->SegLimit)
+                goto full;
+            n++;
         }
+        if (merges) {
+            /* The pages after it each start a frame: a new element unless
+             * the frame follows the last (one compare a page). */
+            for (; j <= last_page; j++)
+                if (pfns[j] != pfns[j - 1] + 1) {
+                    if (n == x->SegLimit)
+                        break;
+                    n++;
+                }
+        } else {
+            ULONG64 room = x->SegLimit - n;
+            j = last_page - i > room ? i + 1 + room : last_page + 1;
+            n += (ULONG)(j - i - 1);
+        }
+        ULONG64 stop = j << PAGE_SHIFT;
+        if (stop > end)
+            stop = end;
+        bytes += (ULONG)(stop - pos);
+        last = pfns[j - 1];
+        at_page_end = (stop & (PAGE_SIZE - 1)) == 0;
+        if (j <= last_page)
+            break;   /* the element limit fell inside this MDL */
     }
 full:
     *elements = n;
@@ -616,8 +638,11 @@ NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length
     PFILE_OBJECT lab = VblkLabFile;
     r->Dma = lab && IoGetCurrentIrpStackLocation(irp)->FileObject == lab ? VblkLabDma : x->Dma;
     ULONG elements;
-    if (chunk_of(x, r, &elements) < length)
+    ULONG first = chunk_of(x, r, &elements);
+    if (first < length)
         __atomic_add_fetch(&x->Stats.Splits, 1, __ATOMIC_RELAXED);
+    r->FirstChunk = first;   /* vb_start's first piece: the walk is not done twice */
+    r->FirstElements = elements;
     IoMarkIrpPending(irp);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);
