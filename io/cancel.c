@@ -12,10 +12,12 @@
  *
  * Every IRP a system service sends is on its thread's IrpList until
  * stage 2 of completion takes it off. NtCancelIoFile and process exit
- * walk that list. Only the thread itself changes its list (its services
- * and its completion APCs run in it), so the lock below guards against
- * the one other party: completion in a DPC reading Tail.Overlay.Thread
- * while the exiting thread disassociates a request that never finished.
+ * walk that list. The thread itself changes its list (its services and
+ * its completion APCs run in it), and so does completion in a DPC for a
+ * file with a completion port (the IRP leaves the list when it becomes the
+ * port's packet, io/completion.c); the lock below guards against those
+ * and against completion reading Tail.Overlay.Thread while the exiting
+ * thread disassociates a request that never finished.
  */
 #include "io/iop.h"
 

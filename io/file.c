@@ -60,10 +60,19 @@ NTSTATUS IopUserServiceTail(PDEVICE_OBJECT dev, PIRP irp, PFILE_OBJECT fo)
     irp->Flags |= IRP_DEFER_IO_COMPLETION;
     IopQueueThreadIrp(irp);
     KeClearEvent(&fo->Event);
+    /* An asynchronous file with a completion port: every request that does
+     * not fail at once ends as a packet there (io/completion.c). */
+    if (!sync && __atomic_load_n(&fo->CompletionPort, __ATOMIC_ACQUIRE))
+        irp->Flags |= IRP_COMPLETION_PORT;
     NTSTATUS s = IoCallDriver(dev, irp);
     if (s != STATUS_PENDING) {
-        /* Finished in dispatch: stage 2 here, no APC needed. */
-        s = IopFinishRequest(irp, TRUE);
+        /* Finished in dispatch: stage 2 here, no APC needed - or, on a
+         * port, a packet now, its status block written when it is removed
+         * (NT: only a request that fails at once queues nothing). */
+        if ((irp->Flags & IRP_COMPLETION_PORT) && !NT_ERROR(s))
+            IopQueueCompletionIrp(irp);
+        else
+            s = IopFinishRequest(irp, TRUE);
     } else if (sync) {
         /* A synchronous file: the service waits, as NT does, for the
          * completion (it sets the file's event). A wait cut short by the
@@ -125,6 +134,7 @@ static void delete_file(PVOID object)
         ObDereferenceObject(top);
         IopDeviceFileClosed(dev);
     }
+    IopReleaseCompletionPort(fo);
     if (dev)
         ObDereferenceObject(dev);
 }

@@ -25,6 +25,7 @@ void IoInitSystem(void)
     IopInitializeDevices();
     IopCreateObjectTypes();
     IopRegisterServices();
+    IopInitializeCompletionPorts();
     KtRegisterCounters(io_counters);
     IopStartBootDrivers();
 }

@@ -170,6 +170,11 @@ struct _FILE_OBJECT {
     KEVENT Lock;                     /* serializes synchronous requests on it */
     KEVENT Event;                    /* signaled when a request on it completes */
     NTSTATUS FinalStatus;
+    /* NT's CompletionContext: the completion port its requests complete to
+     * (referenced; set once, by NtSetInformationFile), and the key each of
+     * their packets carries. */
+    struct _IOP_COMPLETION_PORT *CompletionPort;
+    PVOID CompletionKey;
 };
 
 /* ---- the IRP ---- */
@@ -187,6 +192,10 @@ enum {   /* Irp->Flags */
     IRP_WRITE_OPERATION = 0x00000200,
     IRP_CLOSE_OPERATION = 0x00000400,
     IRP_DEFER_IO_COMPLETION = 0x00000800,
+    /* mdlos: a request on a file with a completion port - the IRP itself
+     * becomes the port's packet at completion, and stage 2 runs in the
+     * thread that removes it (io/completion.c). */
+    IRP_COMPLETION_PORT = 0x00100000,
 };
 /* Irp->AllocationFlags */
 #define IRP_QUOTA_CHARGED      0x01

@@ -92,6 +92,17 @@ void IopFreeUnsentIrp(PIRP Irp);
 
 /* io/iosvc.c */
 void IopRegisterServices(void);
+
+/* io/completion.c: completion ports. The object type and its services. */
+void IopInitializeCompletionPorts(void);
+/* IRP (IRP_COMPLETION_PORT, stage 1 done) onto its file's port as a
+ * packet, off its thread's list; finished at once, without the
+ * requester's memory, when the port has no handle left. <= DISPATCH_LEVEL. */
+void IopQueueCompletionIrp(PIRP Irp);
+/* The file object is being deleted: its reference to the port goes. */
+void IopReleaseCompletionPort(PFILE_OBJECT File);
+/* Packets on all ports now (IRPs and mini packets). */
+extern volatile LONG IopCompletionPacketsQueued;
 /* drivers/: the drivers built into the kernel (drivers/drivers.c). */
 void IopStartBootDrivers(void);
 

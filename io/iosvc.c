@@ -209,6 +209,7 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
     irp->UserIosb = (PIO_STATUS_BLOCK)a[4];
     irp->UserEvent = ev;
     irp->UserBuffer = ubuf;
+    irp->Overlay.AsynchronousParameters.UserApcContext = (PVOID)a[3];   /* a completion packet's ApcContext */
     ev = NULL;   /* the IRP's now */
     PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
     sl->Parameters.Read.Length = length;
@@ -304,6 +305,7 @@ static NTSTATUS NtDeviceIoControlFile_(const ULONG64 *a)
     }
     irp->UserIosb = (PIO_STATUS_BLOCK)a[4];
     irp->UserEvent = ev;
+    irp->Overlay.AsynchronousParameters.UserApcContext = (PVOID)a[3];
     PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
     sl->Parameters.DeviceIoControl.IoControlCode = code;
     sl->Parameters.DeviceIoControl.InputBufferLength = inlen;

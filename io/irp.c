@@ -12,6 +12,9 @@
  * itself the one completing, with IRP_DEFER_IO_COMPLETION and the driver
  * not having pended, the system service runs stage 2 inline instead and
  * saves the APC - NT's fast path for requests that finish in dispatch.
+ * A request on a file with a completion port needs neither: the IRP
+ * itself goes to the port, and stage 2 runs in the thread that removes
+ * it (io/completion.c).
  */
 #include "mm/mdl.h"
 #include "io/iop.h"
@@ -280,6 +283,13 @@ void IoCompleteRequest(PIRP irp, CCHAR boost)
 
     if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned)
         return;   /* the dispatch returned its status to the I/O manager, which finishes inline */
+
+    if (irp->Flags & IRP_COMPLETION_PORT) {
+        /* The IRP is the port's packet: stage 2 runs in whichever thread
+         * removes it, so no APC and no wake-up of the requester. */
+        IopQueueCompletionIrp(irp);
+        return;
+    }
 
     PKTHREAD t = IopIrpThread(irp);
     if (!t) {

@@ -58,6 +58,12 @@ enum {
     SYS_NtDeviceIoControlFile,         /* (HANDLE file, HANDLE event, void *apc_routine (NULL), void *apc_context, IO_STATUS_BLOCK_T *iosb, uint32_t code, | void *input, uint32_t input_length, void *output, uint32_t output_length) */
     SYS_NtFlushBuffersFile,            /* (HANDLE file, IO_STATUS_BLOCK_T *iosb) */
     SYS_NtCancelIoFile,                /* (HANDLE file, IO_STATUS_BLOCK_T *iosb): cancel the calling thread's requests on it */
+    /* I/O completion ports (io/completion.c) */
+    SYS_NtCreateIoCompletion,          /* (HANDLE *port, uint32_t access, OBJECT_ATTRIBUTES_T *attributes (NULL: unnamed), uint32_t concurrency) */
+    SYS_NtSetInformationFile,          /* (HANDLE file, IO_STATUS_BLOCK_T *iosb, void *information, uint32_t length, uint32_t class): FileCompletionInformation only */
+    SYS_NtRemoveIoCompletion,          /* (HANDLE port, void **key, void **apc_context, IO_STATUS_BLOCK_T *iosb, int64_t *timeout (NULL: forever)) */
+    SYS_NtRemoveIoCompletionEx,        /* (HANDLE port, FILE_IO_COMPLETION_INFORMATION_T *entries, uint32_t count, uint32_t *removed, int64_t *timeout, uint8_t alertable) */
+    SYS_NtSetIoCompletion,             /* (HANDLE port, void *key, void *apc_context, NTSTATUS status, uint64_t information) */
     SYS_COUNT
 };
 
@@ -230,6 +236,24 @@ typedef struct {
     };
     uint64_t Information;        /* bytes transferred */
 } IO_STATUS_BLOCK_T;
+
+/* I/O completion ports (NT's names and values). */
+#define IO_COMPLETION_QUERY_STATE  0x0001
+#define IO_COMPLETION_MODIFY_STATE 0x0002
+#define IO_COMPLETION_ALL_ACCESS   (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x3)
+#define FileCompletionInformation 30      /* NtSetInformationFile's class (FILE_INFORMATION_CLASS) */
+typedef struct {
+    uint64_t Port;               /* a completion port handle */
+    void *Key;                   /* handed back with every packet of the file */
+} FILE_COMPLETION_INFORMATION_T;
+typedef struct {
+    void *KeyContext;            /* the file's key (or NtSetIoCompletion's) */
+    void *ApcContext;            /* the request's apc_context argument */
+    IO_STATUS_BLOCK_T IoStatusBlock;   /* the request's final status and information */
+} FILE_IO_COMPLETION_INFORMATION_T;
+/* Entries one NtRemoveIoCompletionEx takes at most (a larger count is
+ * accepted; mdlos bounds what one call copies out). */
+#define IO_COMPLETION_REMOVE_MAX 64
 
 /* IOCTL_DISK_GET_LENGTH_INFO and IOCTL_DISK_GET_DRIVE_GEOMETRY_EX (ntdddisk.h layouts). */
 typedef struct {

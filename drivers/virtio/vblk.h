@@ -14,10 +14,17 @@
 #define VB_TAG        POOL_TAG('V', 'B', 'l', 'k')
 #define VB_MAX_DISKS  2
 #define VB_QUEUE_MAX  256          /* queue_size is capped here: the ring area stays 5 pages */
-#define VB_MAX_TRANSFER (512 * 1024)   /* one sub-request at most; longer IRPs are split */
-/* Pages one sub-request may span: an unaligned VB_MAX_TRANSFER touches one
- * more. An indirect table holds that many data descriptors + header + status. */
-#define VB_SEG_CAP    (VB_MAX_TRANSFER / PAGE_SIZE + 1)
+/* Bytes one sub-request carries at most. Virtio-blk states no transfer
+ * limit without SIZE_MAX (which bounds each segment; QEMU does not offer
+ * it), so this is the driver's own: 2 MiB, above Linux's 1280 KiB
+ * (BLK_DEF_MAX_SECTORS), so a physically contiguous 1 MiB buffer goes as
+ * one request. The adapter's MaximumLength: an unaligned one spans 513
+ * pages, within its map-register count. Longer IRPs are split. */
+#define VB_MAX_TRANSFER (2 * 1024 * 1024)
+/* Scatter/gather elements (data descriptors) one sub-request may have at
+ * most, whatever seg_max says: what one indirect table holds, with the
+ * header and the status byte. 129: a scattered 512 KiB, one frame a page. */
+#define VB_SEG_CAP    129
 #define VB_IND_ENTRIES (VB_SEG_CAP + 2)
 #define VB_LAST_ELEMENTS VBLK_LAST_MAX
 
@@ -96,7 +103,8 @@ typedef struct {
 _Static_assert(sizeof(VB_SLOT) == 32, "a slot is 32 bytes");
 
 /* One IRP's progress. It goes to the device as one or more sub-requests,
- * each at most VB_MAX_TRANSFER and SegLimit pages, all of them in flight at
+ * each at most VB_MAX_TRANSFER bytes and SegLimit elements (runs of
+ * physically contiguous frames), all of them in flight at
  * once when the ring has room (the IRP stays at the head of the waiting
  * queue until its last piece is handed out). Under the disk's lock. */
 typedef struct _VB_REQ {
@@ -108,6 +116,7 @@ typedef struct _VB_REQ {
     ULONG Issued;                  /* bytes handed to sub-requests so far */
     ULONG Outstanding;             /* sub-requests taken and not yet finished */
     ULONG Pieces;                  /* sub-requests so far */
+    ULONG FirstChunk, FirstElements;   /* the first piece, as dispatch measured it (chunk_of) */
     LONGLONG Offset;               /* of the whole IRP, bytes */
     NTSTATUS Status;               /* the first failure, else STATUS_SUCCESS */
     BOOLEAN Queued;                /* on the waiting queue */
@@ -185,7 +194,8 @@ typedef struct _VB_DISK {
     ULONG64 Capacity;              /* 512-byte sectors */
     ULONG SectorSize;              /* blk_size, or 512 */
     ULONG SegMax;                  /* from the device (or 0 without SEG_MAX) */
-    ULONG SegLimit;                /* pages per sub-request: min(seg_max, VB_SEG_CAP); tests lower it */
+    ULONG SegLimit;                /* elements per sub-request: min(seg_max, VB_SEG_CAP); tests lower it */
+    ULONG PieceBytes;              /* bytes per sub-request: VB_MAX_TRANSFER, or vblk.piece_pages' */
     BOOLEAN Msix;
     BOOLEAN Indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated: one ring descriptor per sub-request */
     BOOLEAN DeferNotify;           /* a notify waits for the next DPC while the device is busy (vblk.nodefer: off) */

@@ -186,26 +186,30 @@ static NTSTATUS vb_init_device(VB_DISK *x)
         qs = VB_QUEUE_MAX;
     x->QueueSize = qs;
     wr16(x->Common, VIO_QUEUE_SIZE, qs);
-    /* Pages per sub-request: what the device takes (an indirect table's
-     * entries count against seg_max like direct ones), what a direct chain
-     * fits in the ring, what one table holds; at least 2, so a piece that
-     * starts late in a page still reaches a sector's end. */
+    /* Elements (data descriptors) per sub-request: what the device takes
+     * (an indirect table's entries count against seg_max like direct
+     * ones), what a direct chain fits in the ring, what one table holds;
+     * at least 2, so a piece that starts late in a page still reaches a
+     * sector's end. An element is a run of physically contiguous frames,
+     * so a contiguous buffer is one element whatever its length, and only
+     * the byte limit below splits it. */
     ULONG lim = x->SegMax;
     if (!x->Indirect && lim > (ULONG)qs - 2)
         lim = (ULONG)qs - 2;
     if (lim > VB_SEG_CAP)
         lim = VB_SEG_CAP;
     if (lim < 2)
-        return vb_fail(x, "seg_max is below 2 pages");
-    /* vblk.piece_pages=N: smaller pieces, all in flight at once (the
-     * benchmark's question whether the host gains from them). */
+        return vb_fail(x, "seg_max is below 2");
+    x->SegLimit = lim;
+    /* vblk.piece_pages=N: pieces of at most N pages' bytes, all in flight
+     * at once (the benchmark's question whether the host gains from them). */
     const char *pp = KeGetOption("vblk.piece_pages");
     ULONG pieces = 0;
     for (; pp && *pp >= '0' && *pp <= '9' && pieces < 100000; pp++)
         pieces = pieces * 10 + (ULONG)(*pp - '0');
-    if (pieces >= 2 && pieces < lim)
-        lim = pieces;
-    x->SegLimit = lim;
+    x->PieceBytes = VB_MAX_TRANSFER;
+    if (pieces >= 2 && pieces < VB_MAX_TRANSFER / PAGE_SIZE)
+        x->PieceBytes = pieces * PAGE_SIZE;
 
     /* Layout (2.7): descriptors 16-byte aligned, available ring 2, used ring
      * 4; the used ring gets its own page, the slots follow. */

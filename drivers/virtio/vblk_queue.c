@@ -6,7 +6,7 @@
  * A request's path: VbQueue (from dispatch) marks the IRP pending and puts
  * it on the disk's waiting queue, cancelable; vb_start takes the first
  * waiting IRP's next piece (a sub-request: at most VB_MAX_TRANSFER bytes
- * and SegLimit pages) while the ring has room, reserves its descriptors
+ * and SegLimit scatter/gather elements) while the ring has room, reserves its descriptors
  * and its head, and asks the DMA adapter for a scatter/gather list of that
  * piece of the IRP's MDL (the caller's own locked frames: a 64-bit master,
  * nothing bounces). vb_sg_ready writes the chain - header, the list's
@@ -192,8 +192,10 @@ static void vb_sg_ready(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, P
         x->Desc[st].Flags = VQ_DESC_F_WRITE;
         s->Descriptors = (USHORT)(n + 2);
     }
-    /* Reserved was an upper bound (one element per page spanned); give the
-     * rest back. */
+    /* Reserved was an upper bound (chunk_of's count; the list may merge
+     * more); give the rest back. A list with more elements than that
+     * would overrun the table or the reservation. */
+    ASSERT(n + 2 <= (s->Indirect ? VB_IND_ENTRIES : s->Reserved));
     x->Unreserved += (USHORT)(s->Reserved - s->Descriptors);
     if (sg)
         record_last(x, s, sg, head);
@@ -215,19 +217,79 @@ static void vb_sg_ready(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, P
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
 }
 
-/* The next sub-request's length: at most VB_MAX_TRANSFER, and spanning at
- * most SegLimit pages from where it starts. */
-static ULONG chunk_of(VB_DISK *x, VB_REQ *r)
+/* The next sub-request's length, and *ELEMENTS an upper bound on its
+ * scatter/gather elements: at most PieceBytes, and at most SegLimit
+ * elements from where it starts. The elements are counted the way the
+ * disk's adapter builds them: a frame that continues the last one extends
+ * its element (io/dma.c merges physically contiguous frames; the adapter
+ * has no segment length or boundary limit), so a contiguous 1 MiB buffer
+ * is one element and goes as one request, where a count by pages split it
+ * in two. The DMA lab's adapter is a student's and may merge nothing: its
+ * requests count one element a page. Walks the MDL chain's PFN arrays, one
+ * read per page - what building the list costs anyway. */
+static ULONG chunk_of(VB_DISK *x, VB_REQ *r, ULONG *elements)
 {
+    *elements = 0;
     if (r->Type != VBLK_T_IN && r->Type != VBLK_T_OUT)
         return 0;
+    if (r->Issued == 0 && r->FirstChunk) {   /* dispatch measured the first piece already */
+        *elements = r->FirstElements;
+        return r->FirstChunk;
+    }
     ULONG left = r->Length - r->Issued;
-    ULONG o = (ULONG)(((ULONG_PTR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + r->Issued) & (PAGE_SIZE - 1));
-    ULONG max = x->SegLimit * PAGE_SIZE - o;
-    if (max > VB_MAX_TRANSFER)
-        max = VB_MAX_TRANSFER;
-    max &= ~(x->SectorSize - 1);   /* a piece ends on a sector: the device counts in sectors */
-    return left < max ? left : max;
+    if (left > x->PieceBytes)
+        left = x->PieceBytes;
+    BOOLEAN merges = r->Dma == x->Dma;
+    ULONG64 off = r->Issued;
+    ULONG bytes = 0, n = 0;
+    PFN_NUMBER last = 0;
+    BOOLEAN at_page_end = FALSE;   /* the last piece ended where its frame did */
+    PMDL m = r->Irp->MdlAddress;
+    while (m && off >= m->ByteCount) {
+        off -= m->ByteCount;
+        m = m->Next;
+    }
+    for (; m && bytes < left; m = m->Next, off = 0) {
+        PPFN_NUMBER pfns = MmGetMdlPfnArray(m);
+        ULONG64 pos = m->ByteOffset + off, end = (ULONG64)m->ByteOffset + m->ByteCount;
+        if (end - pos > left - bytes)
+            end = pos + (left - bytes);
+        ULONG64 i = pos >> PAGE_SHIFT, last_page = (end - 1) >> PAGE_SHIFT, j = i + 1;
+        /* The first page continues the element only from its start, after
+         * a piece that ended at its frame's end in the frame before. */
+        if (!(merges && at_page_end && (pos & (PAGE_SIZE - 1)) == 0 && pfns[i] == last + 1)) {
+            if (n == x->SegLimit)
+                goto full;
+            n++;
+        }
+        if (merges) {
+            /* The pages after it each start a frame: a new element unless
+             * the frame follows the last (one compare a page). */
+            for (; j <= last_page; j++)
+                if (pfns[j] != pfns[j - 1] + 1) {
+                    if (n == x->SegLimit)
+                        break;
+                    n++;
+                }
+        } else {
+            ULONG64 room = x->SegLimit - n;
+            j = last_page - i > room ? i + 1 + room : last_page + 1;
+            n += (ULONG)(j - i - 1);
+        }
+        ULONG64 stop = j << PAGE_SHIFT;
+        if (stop > end)
+            stop = end;
+        bytes += (ULONG)(stop - pos);
+        last = pfns[j - 1];
+        at_page_end = (stop & (PAGE_SIZE - 1)) == 0;
+        if (j <= last_page)
+            break;   /* the element limit fell inside this MDL */
+    }
+full:
+    *elements = n;
+    /* A piece ends on a sector: the device counts in sectors. The IRP's
+     * length is whole sectors (dispatch checked), so its last piece is. */
+    return bytes & ~(x->SectorSize - 1);
 }
 
 /* IRP R gets no more pieces (under the lock). */
@@ -304,15 +366,9 @@ static void vb_start(VB_DISK *x, BOOLEAN from_dpc)
         }
         if (!r)
             break;
-        ULONG chunk = chunk_of(x, r);
-        ULONG need = 1;
-        if (!x->Indirect) {
-            need = 2;
-            if (chunk) {
-                PVOID va = (PUCHAR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + r->Issued;
-                need += (ULONG)ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, chunk);
-            }
-        }
+        ULONG elements;
+        ULONG chunk = chunk_of(x, r, &elements);
+        ULONG need = x->Indirect ? 1 : 2 + elements;
         if (x->Unreserved < need)
             break;   /* FIFO: the first waiting IRP waits for the ring to drain */
         /* A fresh IRP waited cancelable: take its cancel routine back. NULL
@@ -581,8 +637,12 @@ NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length
     r->TDispatch = t;
     PFILE_OBJECT lab = VblkLabFile;
     r->Dma = lab && IoGetCurrentIrpStackLocation(irp)->FileObject == lab ? VblkLabDma : x->Dma;
-    if (chunk_of(x, r) < length)
+    ULONG elements;
+    ULONG first = chunk_of(x, r, &elements);
+    if (first < length)
         __atomic_add_fetch(&x->Stats.Splits, 1, __ATOMIC_RELAXED);
+    r->FirstChunk = first;   /* vb_start's first piece: the walk is not done twice */
+    r->FirstElements = elements;
     IoMarkIrpPending(irp);
     KIRQL old;
     KeRaiseIrql(DISPATCH_LEVEL, &old);

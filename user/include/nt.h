@@ -72,6 +72,14 @@ NTSTATUS NtDeviceIoControlFile(HANDLE file, HANDLE event, void *apc_routine, voi
                                void *output, uint32_t output_length);
 NTSTATUS NtFlushBuffersFile(HANDLE file, IO_STATUS_BLOCK_T *iosb);
 NTSTATUS NtCancelIoFile(HANDLE file, IO_STATUS_BLOCK_T *iosb);
+NTSTATUS NtCreateIoCompletion(HANDLE *port, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, uint32_t concurrency);
+NTSTATUS NtSetInformationFile(HANDLE file, IO_STATUS_BLOCK_T *iosb, void *information, uint32_t length,
+                              uint32_t info_class);
+NTSTATUS NtRemoveIoCompletion(HANDLE port, void **key, void **apc_context, IO_STATUS_BLOCK_T *iosb,
+                              int64_t *timeout);
+NTSTATUS NtRemoveIoCompletionEx(HANDLE port, FILE_IO_COMPLETION_INFORMATION_T *entries, uint32_t count,
+                                uint32_t *removed, int64_t *timeout, uint8_t alertable);
+NTSTATUS NtSetIoCompletion(HANDLE port, void *key, void *apc_context, NTSTATUS status, uint64_t information);
 
 /* The raw gate, for tests that pass what no prototype allows. */
 uint64_t NtSystemCall6(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,

@@ -6,7 +6,7 @@
  */
 #include <nt.h>
 
-_Static_assert(SYS_COUNT == 27, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
+_Static_assert(SYS_COUNT == 32, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
 
 static inline uint64_t sys6(uint64_t n, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                             uint64_t a6)
@@ -156,6 +156,34 @@ NTSTATUS NtFlushBuffersFile(HANDLE file, IO_STATUS_BLOCK_T *iosb)
 NTSTATUS NtCancelIoFile(HANDLE file, IO_STATUS_BLOCK_T *iosb)
 {
     return S(sys6(SYS_NtCancelIoFile, file, U(iosb), 0, 0, 0, 0));
+}
+
+NTSTATUS NtCreateIoCompletion(HANDLE *port, uint32_t access, OBJECT_ATTRIBUTES_T *attributes, uint32_t concurrency)
+{
+    return S(sys6(SYS_NtCreateIoCompletion, U(port), access, U(attributes), concurrency, 0, 0));
+}
+
+NTSTATUS NtSetInformationFile(HANDLE file, IO_STATUS_BLOCK_T *iosb, void *information, uint32_t length,
+                              uint32_t info_class)
+{
+    return S(sys6(SYS_NtSetInformationFile, file, U(iosb), U(information), length, info_class, 0));
+}
+
+NTSTATUS NtRemoveIoCompletion(HANDLE port, void **key, void **apc_context, IO_STATUS_BLOCK_T *iosb,
+                              int64_t *timeout)
+{
+    return S(sys6(SYS_NtRemoveIoCompletion, port, U(key), U(apc_context), U(iosb), U(timeout), 0));
+}
+
+NTSTATUS NtRemoveIoCompletionEx(HANDLE port, FILE_IO_COMPLETION_INFORMATION_T *entries, uint32_t count,
+                                uint32_t *removed, int64_t *timeout, uint8_t alertable)
+{
+    return S(sys6(SYS_NtRemoveIoCompletionEx, port, U(entries), count, U(removed), U(timeout), alertable));
+}
+
+NTSTATUS NtSetIoCompletion(HANDLE port, void *key, void *apc_context, NTSTATUS status, uint64_t information)
+{
+    return S(sys6(SYS_NtSetIoCompletion, port, U(key), U(apc_context), (uint32_t)status, information, 0));
 }
 
 /* The services of more than six arguments. A C body cannot promise where

@@ -21,6 +21,12 @@
  *                              128, at most 128) to the disk DISK and exit at once with them on the
  *                              device: exit status = the pages it had locked then, for
  *                              drivers/virtio/tests/vblk_exit_test.c
+ *   child disk_inflight DISK N PAGES port   the same with the disk's file associated with a completion
+ *                              port first: the reads end as packets on it (drivers/virtio/tests/vblk_port_test.c)
+ *   child disk_port_close DISK N PAGES   associate the disk with a port, send N reads, wait (20 s at most)
+ *                              for the event \BaseNamedObjects\vblkport (which it creates) to be set, close
+ *                              the port with the packets in it, and exit 0 if none of the reads' status blocks
+ *                              was written (1 if one was), for vblk_port_test.c
  */
 #include <nt.h>
 #include <stdio.h>
@@ -149,18 +155,41 @@ int main(int argc, char **argv)
          * for it before the address space goes (NT's thread rundown). */
         return (int)fc.LockedPages;
     }
-    if (strcmp(c, "disk_inflight") == 0 && argc > 3) {
-        enum { MAX = 64, MAX_PAGES = 128 };
+    int port_close = strcmp(c, "disk_port_close") == 0;
+    if ((strcmp(c, "disk_inflight") == 0 || port_close) && argc > 3) {
+        enum { MAX = 64, MAX_PAGES = 128, SENTINEL = 0x7777 };
         static IO_STATUS_BLOCK_T iosb[MAX];
         unsigned long n = strtoul(argv[3], NULL, 0);
         unsigned long pages = argc > 4 ? strtoul(argv[4], NULL, 0) : MAX_PAGES;
+        int with_port = port_close || (argc > 5 && strcmp(argv[5], "port") == 0);
         size_t EACH = pages * PAGE_SIZE;
-        HANDLE f, ev;
+        HANDLE f, ev, port = 0, go = 0;
         if (n == 0 || n > MAX || pages == 0 || pages > MAX_PAGES)
             return CHILD_BAD_USAGE;
         NTSTATUS st = OpenDevice(argv[2], FILE_READ_DATA | FILE_WRITE_DATA, 0, &f);
         if (!NT_SUCCESS(st) || !NT_SUCCESS(st = CreateEventHandle(&ev, 0, 0)))
             return st;
+        if (with_port) {
+            FILE_COMPLETION_INFORMATION_T fci;
+            IO_STATUS_BLOCK_T si;
+            if (!NT_SUCCESS(st = NtCreateIoCompletion(&port, IO_COMPLETION_ALL_ACCESS, NULL, 0)))
+                return st;
+            fci.Port = port;
+            fci.Key = (void *)0x51;
+            if (!NT_SUCCESS(st = NtSetInformationFile(f, &si, &fci, sizeof(fci), FileCompletionInformation)))
+                return st;
+            ev = 0;   /* the port says when a read is done */
+        }
+        if (port_close) {
+            STRING_T nm;
+            OBJECT_ATTRIBUTES_T oa;
+            RtlInitString(&nm, "\\BaseNamedObjects\\vblkport");
+            InitializeObjectAttributes(&oa, &nm, 0);
+            if (!NT_SUCCESS(st = NtCreateEvent(&go, EVENT_ALL_ACCESS, &oa, 0, 0)))
+                return st;
+        }
+        for (unsigned long i = 0; i < n; i++)
+            iosb[i].Status = SENTINEL;
         void *base = NULL;
         size_t size = n * EACH;
         if (!NT_SUCCESS(st = NtAllocateVirtualMemory(NtCurrentProcess(), &base, 0, &size, MEM_RESERVE | MEM_COMMIT,
@@ -174,6 +203,18 @@ int main(int argc, char **argv)
             st = NtReadFile(f, ev, NULL, NULL, &iosb[i], (uint8_t *)base + i * EACH, EACH, &offset, NULL);
             if (st != STATUS_PENDING)
                 return NT_SUCCESS(st) ? CHILD_BAD_USAGE : st;
+        }
+        if (port_close) {
+            /* The kernel test sets GO once all N are packets on the port;
+             * closing the port's only handle then finishes them without
+             * writing anything here. */
+            if (!NT_SUCCESS(st = WaitHandle(go, 20000)) || st == STATUS_TIMEOUT)
+                return st == STATUS_TIMEOUT ? CHILD_BAD_USAGE : st;
+            NtClose(port);
+            for (unsigned long i = 0; i < n; i++)
+                if (iosb[i].Status != SENTINEL)
+                    return 1;
+            return 0;
         }
         PROCESS_FAULT_COUNTERS_T fc;
         if (!NT_SUCCESS(st = NtQueryInformationProcess(NtCurrentProcess(), ProcessFaultCounters, &fc, sizeof(fc), NULL)))

@@ -73,7 +73,7 @@ typedef struct {
 static REGION regions[MAX_REGIONS];
 static HANDLE children[MAX_CHILDREN];
 /* Handles made by the set-up: never closed by a fuzzed call. */
-static HANDLE fx_event, fx_null, fx_buffered;
+static HANDLE fx_event, fx_null, fx_buffered, fx_port;
 /* Handles that fuzzed calls made (0: a free slot), and of which kind. */
 static HANDLE objects[MAX_OBJECTS];
 static int object_is_file[MAX_OBJECTS];
@@ -228,6 +228,7 @@ static struct {
     int64_t time, offset;
     HANDLE handle;
     IO_STATUS_BLOCK_T iosb;
+    FILE_COMPLETION_INFORMATION_T assoc;
     OBJECT_ATTRIBUTES_T oa;
     STRING_T name;
 } V;
@@ -312,6 +313,14 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         case A_FILE:
             a[i] = bad ? bad_handle() : any_object(A_FILE);
             break;
+        case A_PORT:
+            if (bad)
+                a[i] = bad_handle();
+            else if (chance(4))
+                a[i] = fx_event, surely_bad = __LINE__;   /* not a port */
+            else
+                a[i] = fx_port;
+            break;
         case A_OBJATTR:
             if (bad && chance(50)) {
                 a[i] = bad_pointer(d);
@@ -342,7 +351,11 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
     /* A time the kernel reads from a page that may hold anything would
      * sleep for anything: a timeout or interval is the guard page only
      * while it is armed (then the probe fails), or surely bad. */
-    int timing = svc->number == SYS_NtDelayExecution ? 1 : svc->number == SYS_NtWaitForSingleObject ? 2 : -1;
+    int timing = svc->number == SYS_NtDelayExecution           ? 1
+                 : svc->number == SYS_NtWaitForSingleObject    ? 2
+                 : svc->number == SYS_NtRemoveIoCompletion ||
+                           svc->number == SYS_NtRemoveIoCompletionEx ? 4
+                                                                    : -1;
     if (timing >= 0 && spoil == timing && !surely_bad && !(a[timing] == fx_guard && guard_armed)) {
         a[timing] = 0xFFFFF80000000000ULL;
         surely_bad = __LINE__;
@@ -587,6 +600,57 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         if (spoil != 1)
             a[1] = (uint64_t)&V.iosb;
         break;
+    /* The port services: fx_port only (the one port), and a remove never
+     * waits longer than 1 ms - a NULL timeout would wait for ever on an
+     * empty port (the timing rule above covers a spoiled one). */
+    case SYS_NtCreateIoCompletion:
+        if (spoil != 0)
+            a[0] = (uint64_t)&V.handle;
+        a[1] = chance(80) ? IO_COMPLETION_ALL_ACCESS : rnd() & 0xFFFFFFFF;
+        if (spoil != 2)
+            a[2] = 0;
+        a[3] = rnd() & 0xFF;
+        break;
+    case SYS_NtSetInformationFile:
+        if (spoil != 1)
+            a[1] = (uint64_t)&V.iosb;
+        if (spoil != 2) {
+            V.assoc.Port = chance(80) ? fx_port : bad_handle();
+            V.assoc.Key = (void *)rnd();
+            a[2] = (uint64_t)&V.assoc;
+        }
+        a[3] = spoil == 3 ? rnd() & 0xFFFFFFFF : sizeof(V.assoc);
+        a[4] = spoil == 4 ? rnd() & 0xFF : FileCompletionInformation;
+        break;
+    case SYS_NtRemoveIoCompletion:
+    case SYS_NtRemoveIoCompletionEx: {
+        int ex = svc->number == SYS_NtRemoveIoCompletionEx;
+        if (spoil != 1)
+            a[1] = ex ? (uint64_t)scratch : (uint64_t)&V.ret;   /* scratch holds 64 entries */
+        if (ex) {
+            a[2] = spoil == 2 ? rnd() & 0xFFFFFFFF : 1 + below(IO_COMPLETION_REMOVE_MAX);
+            if (spoil != 3)
+                a[3] = (uint64_t)&V.old;
+            a[5] = rnd() & 1;
+        } else {
+            if (spoil != 2)
+                a[2] = (uint64_t)&V.offset;
+            if (spoil != 3)
+                a[3] = (uint64_t)&V.iosb;
+        }
+        if (spoil != 4) {
+            static const int64_t t[] = { 0, -1, -10000 };
+            V.time = t[below(3)];
+            a[4] = (uint64_t)&V.time;
+        }
+        break;
+    }
+    case SYS_NtSetIoCompletion:
+        a[1] = rnd();
+        a[2] = rnd();
+        a[3] = rnd() & 0xFFFFFFFF;
+        a[4] = rnd();
+        break;
     }
     /* A buffer of length 0 is never touched nor probed: no pointer is
      * surely bad then (a straddling one included). */
@@ -608,6 +672,8 @@ static void account(const SERVICE *svc, const uint64_t a[], NTSTATUS st)
         V.size = *(volatile uint64_t *)a[svc->number == SYS_NtAllocateVirtualMemory ? 3 : 2];
     } else if (svc->number == SYS_NtCreateProcess) {
         V.handle = *(volatile uint64_t *)a[2];
+    } else if (svc->number == SYS_NtCreateIoCompletion) {
+        NtClose(*(volatile uint64_t *)a[0]);   /* only fx_port is used: a new port goes at once */
     } else if (svc->number >= SYS_NtCreateEvent && svc->number <= SYS_NtOpenFile &&
                svc->number != SYS_NtSetEvent && svc->number != SYS_NtResetEvent) {
         int slot = object_slot();
@@ -741,7 +807,8 @@ int main(int argc, char **argv)
     if (!NT_SUCCESS(NtCreateEvent(&fx_event, EVENT_ALL_ACCESS, NULL, 0, 0)) ||
         !NT_SUCCESS(OpenDevice("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT,
                                &fx_null)) ||
-        !NT_SUCCESS(OpenDevice("\\Device\\IoTestBuffered", FILE_READ_DATA | FILE_WRITE_DATA, 0, &fx_buffered))) {
+        !NT_SUCCESS(OpenDevice("\\Device\\IoTestBuffered", FILE_READ_DATA | FILE_WRITE_DATA, 0, &fx_buffered)) ||
+        !NT_SUCCESS(NtCreateIoCompletion(&fx_port, IO_COMPLETION_ALL_ACCESS, NULL, 0))) {
         printf("[fuzz] FAIL set-up: could not create the event or open \\Device\\Null and \\Device\\IoTestBuffered\n");
         return 1;
     }

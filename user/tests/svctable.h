@@ -25,6 +25,7 @@ typedef enum {
     A_ANY_HANDLE, /* a handle of any type (NtWaitForSingleObject, NtClose) */
     A_EVENT,    /* an event handle (optional: 0 means none) */
     A_FILE,     /* a file handle (NtOpenFile / NtCreateFile) */
+    A_PORT,     /* an I/O completion port handle (NtCreateIoCompletion) */
     A_IN,       /* the service reads SIZE bytes there */
     A_OUT,      /* the service writes there */
     A_INOUT,    /* the service reads, then writes back */
@@ -63,6 +64,7 @@ typedef struct {
 #define ANY_HANDLE(n) { A_ANY_HANDLE, 0, 0, -1, 0, n }
 #define EVENT(opt, n) { A_EVENT, 0, opt, -1, 0, n }
 #define FILE_ARG(n) { A_FILE, 0, 0, -1, 0, n }
+#define PORT_ARG(n) { A_PORT, 0, 0, -1, 0, n }
 #define LENGTH(n) { A_LENGTH, 0, 0, -1, 0, n }
 #define LENGTH32(n) { A_LENGTH, 0, 0, -1, 4, n }
 #define OBJATTR(opt, n) { A_OBJATTR, 8, opt, -1, sizeof(OBJECT_ATTRIBUTES_T), n }
@@ -141,6 +143,23 @@ static const SERVICE services[] = {
       { FILE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), NONE, NONE, NONE, NONE } },
     { "NtCancelIoFile", SYS_NtCancelIoFile, 0, 0,
       { FILE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), NONE, NONE, NONE, NONE } },
+    { "NtCreateIoCompletion", SYS_NtCreateIoCompletion, 0, 0,
+      { PTR(A_OUT, 8, 8, 0, "port"), VALUE("access"), OBJATTR(1, "attributes"), VALUE("concurrency"), NONE,
+        NONE } },
+    /* The information is read as one FILE_COMPLETION_INFORMATION_T (16
+     * bytes), whatever the length says beyond "at least that". */
+    { "NtSetInformationFile", SYS_NtSetInformationFile, 0, 0,
+      { FILE_ARG("file"), PTR(A_OUT, 16, 8, 0, "iosb"), PTR(A_IN, 16, 8, 0, "information"), VALUE("length"),
+        VALUE("class"), NONE } },
+    { "NtRemoveIoCompletion", SYS_NtRemoveIoCompletion, 0, 0,
+      { PORT_ARG("port"), PTR(A_OUT, 8, 8, 0, "key"), PTR(A_OUT, 8, 8, 0, "apc_context"),
+        PTR(A_OUT, 16, 8, 0, "iosb"), PTR(A_IN, 8, 8, 1, "timeout"), NONE } },
+    /* The templates ask for one entry (32 bytes); counts are values. */
+    { "NtRemoveIoCompletionEx", SYS_NtRemoveIoCompletionEx, 0, 0,
+      { PORT_ARG("port"), PTR(A_OUT, 32, 8, 0, "entries"), VALUE("count"), PTR(A_OUT, 4, 4, 0, "removed"),
+        PTR(A_IN, 8, 8, 1, "timeout"), VALUE("alertable") } },
+    { "NtSetIoCompletion", SYS_NtSetIoCompletion, 0, 0,
+      { PORT_ARG("port"), VALUE("key"), VALUE("apc_context"), VALUE("status"), VALUE("information"), NONE } },
 };
 #define SERVICE_COUNT (sizeof(services) / sizeof(services[0]))
 _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,
@@ -152,6 +171,7 @@ _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,
 #undef ANY_HANDLE
 #undef EVENT
 #undef FILE_ARG
+#undef PORT_ARG
 #undef LENGTH
 #undef LENGTH32
 #undef OBJATTR
@@ -166,7 +186,8 @@ static inline int arg_is_pointer(const ARGDESC *d)
 
 static inline int arg_is_handle(const ARGDESC *d)
 {
-    return d->kind == A_HANDLE || d->kind == A_ANY_HANDLE || d->kind == A_EVENT || d->kind == A_FILE;
+    return d->kind == A_HANDLE || d->kind == A_ANY_HANDLE || d->kind == A_EVENT || d->kind == A_FILE ||
+           d->kind == A_PORT;
 }
 
 /* How many arguments the service takes (the last one that is not NONE). */

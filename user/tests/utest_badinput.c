@@ -62,6 +62,8 @@ static HANDLE ev;            /* an unnamed notification event */
 static HANDLE named_ev;      /* the event EVENT_NAME */
 static HANDLE fnull;         /* \Device\Null, synchronous, read and write */
 static HANDLE fbuf;          /* BUFFERED_DEVICE, synchronous, read and write */
+static HANDLE fasync;        /* BUFFERED_DEVICE, asynchronous: what a completion port takes */
+static HANDLE port;          /* an empty I/O completion port */
 
 #define EVENT_NAME "\\BaseNamedObjects\\badinput"
 #define NEW_EVENT_NAME "\\BaseNamedObjects\\badinput_new"
@@ -132,6 +134,8 @@ static void setup(void)
     UT_SUCCESS(NtCreateEvent(&named_ev, EVENT_ALL_ACCESS, &oa, 0, 0));
     UT_SUCCESS(OpenDevice("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fnull));
     UT_SUCCESS(OpenDevice(BUFFERED_DEVICE, FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fbuf));
+    UT_SUCCESS(OpenDevice(BUFFERED_DEVICE, FILE_READ_DATA | FILE_WRITE_DATA, 0, &fasync));
+    UT_SUCCESS(NtCreateIoCompletion(&port, IO_COMPLETION_ALL_ACCESS, NULL, 0));
     UT_SUCCESS(NtCreateProcess("child", "child exit 0", &closed));
     UT_SUCCESS(NtWaitForSingleObject(closed, 0, NULL));
     UT_SUCCESS(NtClose(closed));
@@ -144,8 +148,9 @@ static struct {
     uint32_t old, key;
     int64_t time, offset;
     HANDLE handle;
-    uint64_t ret;
+    uint64_t ret, old64;
     IO_STATUS_BLOCK_T iosb;
+    FILE_COMPLETION_INFORMATION_T assoc;
     OBJECT_ATTRIBUTES_T oa;
     STRING_T name;
     char text[320];
@@ -231,6 +236,24 @@ static void template(uint32_t n, uint64_t a[MAX_ARGS + 1])
         break;
     case SYS_NtFlushBuffersFile: a[0] = fnull; a[1] = (uint64_t)&V.iosb; break;   /* Null flushes; IoTest does not */
     case SYS_NtCancelIoFile: a[0] = fbuf; a[1] = (uint64_t)&V.iosb; break;
+    case SYS_NtCreateIoCompletion:
+        a[0] = (uint64_t)&V.handle; a[1] = IO_COMPLETION_ALL_ACCESS; a[2] = attributes(NEW_EVENT_NAME);
+        break;
+    case SYS_NtSetInformationFile:
+        V.assoc.Port = port; V.assoc.Key = (void *)0x4B;
+        a[0] = fasync; a[1] = (uint64_t)&V.iosb; a[2] = (uint64_t)&V.assoc; a[3] = sizeof(V.assoc);
+        a[4] = FileCompletionInformation;
+        break;
+    case SYS_NtRemoveIoCompletion:   /* the port is empty and the timeout 0: STATUS_TIMEOUT */
+        V.time = 0;
+        a[0] = port; a[1] = (uint64_t)&V.ret; a[2] = (uint64_t)&V.old64; a[3] = (uint64_t)&V.iosb;
+        a[4] = (uint64_t)&V.time;
+        break;
+    case SYS_NtRemoveIoCompletionEx:
+        V.time = 0;
+        a[0] = port; a[1] = (uint64_t)V.buf; a[2] = 1; a[3] = (uint64_t)&V.old; a[4] = (uint64_t)&V.time;
+        break;
+    case SYS_NtSetIoCompletion: a[0] = port; a[1] = 1; a[2] = 2; a[3] = STATUS_SUCCESS; a[4] = 3; break;
     default: UT_FAIL("service %u has no valid template in utest_badinput.c", n);
     }
 }
@@ -549,6 +572,7 @@ static void handle_matrix(const SERVICE *svc)
         /* Handles of another type: the object manager's type check. */
         const struct { uint64_t h; const char *what; ARGKIND not_for; } other[] = {
             { ev, "an event handle", A_EVENT }, { fnull, "a file handle", A_FILE },
+            { port, "a completion port handle", A_PORT },
             { exited, "a process handle", A_HANDLE }, { SELF, "NtCurrentProcess()", A_HANDLE },
         };
         for (size_t b = 0; b < sizeof(other) / sizeof(other[0]) && d->kind != A_ANY_HANDLE; b++) {
@@ -630,6 +654,10 @@ static const BADVALUE bad_values[] = {
     { SYS_NtWriteFile, 2, 0x401000, STATUS_NOT_SUPPORTED, "an APC routine" },
     { SYS_NtWriteFile, INDIRECT(7), (uint64_t)-5, STATUS_INVALID_PARAMETER, "*byte_offset -5" },
     { SYS_NtDeviceIoControlFile, 2, 0x401000, STATUS_NOT_SUPPORTED, "an APC routine" },
+    { SYS_NtSetInformationFile, 4, 1, STATUS_INVALID_INFO_CLASS, "class 1 (FileDirectoryInformation)" },
+    { SYS_NtSetInformationFile, 3, 8, STATUS_INFO_LENGTH_MISMATCH, "length 8" },
+    { SYS_NtSetInformationFile, 3, 0, STATUS_INFO_LENGTH_MISMATCH, "length 0" },
+    { SYS_NtRemoveIoCompletionEx, 2, 0, STATUS_INVALID_PARAMETER, "count 0" },
 };
 
 static void value_matrix(const SERVICE *svc)
@@ -703,7 +731,8 @@ static void oa_matrix(const SERVICE *svc)
     for (size_t b = 0; b < sizeof(bad_attributes) / sizeof(bad_attributes[0]); b++) {
         const BADATTR *c = &bad_attributes[b];
         NTSTATUS want = svc->number == SYS_NtOpenEvent ? c->open_event
-                      : svc->number == SYS_NtCreateEvent ? c->create_event : c->file;
+                      : svc->number == SYS_NtCreateEvent || svc->number == SYS_NtCreateIoCompletion ? c->create_event
+                                                                                                : c->file;
         if (!want)
             continue;
         uint64_t a[MAX_ARGS + 1];
@@ -747,7 +776,7 @@ static void valid_call(const SERVICE *svc)
     NTSTATUS st = call(svc, a);
     UT_ASSERT_MSG(NT_SUCCESS(st), "%s with valid arguments returned %s", svc->name, UtStatusText(st));
     if (svc->number == SYS_NtCreateEvent || svc->number == SYS_NtOpenEvent || svc->number == SYS_NtCreateFile ||
-        svc->number == SYS_NtOpenFile) {   /* a new handle */
+        svc->number == SYS_NtOpenFile || svc->number == SYS_NtCreateIoCompletion) {   /* a new handle */
         UT_SUCCESS(NtClose(V.handle));
         return;
     }
@@ -821,6 +850,11 @@ MATRIX(NtWriteFile)
 MATRIX(NtDeviceIoControlFile)
 MATRIX(NtFlushBuffersFile)
 MATRIX(NtCancelIoFile)
+MATRIX(NtCreateIoCompletion)
+MATRIX(NtSetInformationFile)
+MATRIX(NtRemoveIoCompletion)
+MATRIX(NtRemoveIoCompletionEx)
+MATRIX(NtSetIoCompletion)
 
 /* 12d, on its own: a guard page handed to a service is NT's
  * STATUS_GUARD_PAGE_VIOLATION, the guard is consumed (one shot), and the
@@ -863,7 +897,7 @@ UTEST(badinput, misaligned_pointers_are_refused)
 /* Every service has its test above (a new one fails here until added). */
 UTEST(badinput, every_service_is_in_the_matrix)
 {
-    UT_EQ(SERVICE_COUNT, 27);
+    UT_EQ(SERVICE_COUNT, 32);
     for (uint32_t n = 0; n < SERVICE_COUNT; n++)
         UT_EQ(services[n].number, n);
 }

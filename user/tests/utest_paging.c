@@ -165,7 +165,7 @@ UTEST_T(paging, exit_releases_every_slot, 300)
         SleepMs(10);
         used = memory().PagingFileInUse;
     }
-    UT_GT(used, (ram_mib() << 8) / 4);
+    UT_GE(used, (ram_mib() << 8) / 4);   /* the loop stops at the threshold itself */
     UT_SUCCESS(NtTerminateProcess(h, 0x55));
     UT_EQ(WaitHandle(h, 0), STATUS_WAIT_0);
     NtClose(h);

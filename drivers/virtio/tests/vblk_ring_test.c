@@ -121,9 +121,9 @@ KTEST(vblk, long_request_caught_on_the_ring_indirect_or_direct)
 
 /* How many 16-page requests the 256-entry ring holds at once. With
  * indirect tables each takes one ring descriptor: all 128 go. With direct
- * chains each takes 2 + its list's elements, and the driver reserves
- * 2 + the pages it spans (18) before the list exists, giving the rest back
- * after: floor((256 - 18) / (elements + 2)) + 1 go, the rest wait in the
+ * chains each takes 2 + its list's elements, and the driver reserves just
+ * that before the list exists (it counts the elements the way the adapter
+ * merges frames): floor(256 / (elements + 2)) go, the rest wait in the
  * driver for descriptors. Sent at DISPATCH_LEVEL, so none completes before
  * the last is on the ring. */
 #define NLONG 128
@@ -159,7 +159,7 @@ KTEST(vblk, ring_holds_128_long_requests_with_indirect_tables)
         KT_EQ(a[i].Iosb.Information, each);
     }
     KT_ASSERT(DrvtCheck(buf, each, 7));
-    ULONG direct = (x->QueueSize - 18) / (x->Last.Elements + 2) + 1;
+    ULONG direct = x->QueueSize / (x->Last.Elements + 2);
     KT_ASSERT(direct < NLONG);   /* so the test tells the layouts apart */
     ULONG want = x->Indirect ? NLONG : direct;
     kprintf("vblk: %u requests of 16 pages, at most %u on a %u-entry ring at once (%s)\n", NLONG,

@@ -205,20 +205,52 @@ KTEST(vblk, thirty_two_reads_in_flight_at_once)
     ObDereferenceObject(fo);
 }
 
+/* PAGES frames in strictly descending order, mapped in system space: no
+ * frame continues the one before it, so each page is a scatter/gather
+ * element of its own (what the driver's splitting by elements must
+ * bound). Free with free_scattered. */
+typedef struct {
+    PMDL Mdl;
+    PUCHAR Va;
+} SCATTERED;
+
+static SCATTERED scattered(ULONG pages)
+{
+    PHYSICAL_ADDRESS lo = { 0 }, hi = { -1 }, skip = { 0 };
+    SCATTERED b;
+    b.Mdl = MmAllocatePagesForMdlEx(lo, hi, skip, (SIZE_T)pages * PAGE_SIZE, MmCached, MM_ALLOCATE_FULLY_REQUIRED);
+    KT_ASSERT(b.Mdl != NULL);
+    PPFN_NUMBER f = MmGetMdlPfnArray(b.Mdl);
+    for (ULONG i = 1; i < pages; i++)   /* insertion sort, descending */
+        for (ULONG j = i; j > 0 && f[j - 1] < f[j]; j--) {
+            PFN_NUMBER t = f[j];
+            f[j] = f[j - 1];
+            f[j - 1] = t;
+        }
+    b.Va = MmMapLockedPagesSpecifyCache(b.Mdl, KernelMode, MmCached, NULL, FALSE, NormalPagePriority);
+    KT_ASSERT(b.Va != NULL);
+    return b;
+}
+
+static void free_scattered(SCATTERED *b)
+{
+    MmUnmapLockedPages(b->Va, b->Mdl);
+    MmFreePagesFromMdl(b->Mdl);
+    ExFreePool(b->Mdl);
+}
+
 KTEST(vblk, request_past_the_segment_limit_split_and_correct)
 {
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
     VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
     const ULONG len = 16 * PAGE_SIZE;
-    PUCHAR raw = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
-    PUCHAR back = ExAllocatePoolWithTag(NonPagedPoolNx, len + PAGE_SIZE, DRVT_TAG);
-    KT_ASSERT(raw && back);
-    PUCHAR out = raw + 0x200, in = back + 0xE00;
+    SCATTERED raw = scattered(17), back = scattered(17);
+    PUCHAR out = raw.Va + 0x200, in = back.Va + 0xE00;
     DrvtFill(out, len, 77);
     memset(in, 0, len);
-    /* As if the device said seg_max 3: at most three pages per sub-request.
-     * Nothing is in flight on disk1 while it changes. */
+    /* As if the device said seg_max 3: at most three elements per
+     * sub-request. Nothing is in flight on disk1 while it changes. */
     ULONG saved = x->SegLimit;
     x->SegLimit = 3;
     ULONG64 subs = x->Stats.SubRequests, splits = x->Stats.Splits;
@@ -227,16 +259,86 @@ KTEST(vblk, request_past_the_segment_limit_split_and_correct)
     KT_EQ(info, len);
     ULONG64 wsubs = x->Stats.SubRequests - subs;
     KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, in, len, 8192 * 512, &info), STATUS_SUCCESS);
+    ULONG64 rsubs = x->Stats.SubRequests - subs - wsubs;
     x->SegLimit = saved;
     KT_EQ(info, len);
     KT_ASSERT(DrvtCheck(in, len, 77));
     KT_EQ(x->Stats.Splits - splits, 2);
-    /* 64 KiB from offset 0x200: 3 pages - 0x200 first, then 3 pages each. */
-    KT_ASSERT(wsubs >= 6);
+    /* 64 KiB from offset 0x200 (or 0xE00) spans 17 scattered pages, one
+     * element each: 3 per sub-request, 6 sub-requests each way. */
+    KT_EQ(wsubs, 6);
+    KT_EQ(rsubs, 6);
     KT_ASSERT(x->Last.Elements <= 3);
     kprintf("vblk: 64 KiB in %llu sub-requests each way\n", (unsigned long long)wsubs);
-    ExFreePoolWithTag(raw, DRVT_TAG);
-    ExFreePoolWithTag(back, DRVT_TAG);
+    free_scattered(&raw);
+    free_scattered(&back);
+    ObDereferenceObject(fo);
+}
+
+/* Elements, not pages, bound a sub-request: a physically contiguous 1 MiB
+ * buffer is one element, and goes to the device as one request (two of
+ * 512 KiB when the driver split by pages). */
+KTEST(vblk, contiguous_megabyte_goes_as_one_device_request)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
+    const ULONG len = 1024 * 1024;
+    PHYSICAL_ADDRESS lo = { 0 }, hi = { -1 }, any = { 0 };
+    PUCHAR out = MmAllocateContiguousMemorySpecifyCache(len, lo, hi, any, MmCached);
+    PUCHAR in = MmAllocateContiguousMemorySpecifyCache(len, lo, hi, any, MmCached);
+    KT_ASSERT(out && in);
+    DrvtFill(out, len, 91);
+    memset(in, 0, len);
+    ULONG64 subs = x->Stats.SubRequests, splits = x->Stats.Splits;
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, out, len, 16384 * 512, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    KT_EQ(x->Stats.SubRequests - subs, 1);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, in, len, 16384 * 512, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    KT_EQ(x->Stats.SubRequests - subs, 2);
+    KT_EQ(x->Stats.Splits - splits, 0);
+    KT_EQ(x->Last.Chunk, len);
+    KT_EQ(x->Last.Elements, 1);
+    check_zero_copy(x, in, len);
+    KT_ASSERT(DrvtCheck(in, len, 91));
+    MmFreeContiguousMemorySpecifyCache(out, len, MmCached);
+    MmFreeContiguousMemorySpecifyCache(in, len, MmCached);
+    ObDereferenceObject(fo);
+}
+
+/* The same megabyte in 256 scattered frames: 256 elements, more than one
+ * request may carry (SegLimit: seg_max, at most VB_SEG_CAP), so it goes
+ * in as few pieces as that allows, each within the limit, and every byte
+ * lands where it belongs. */
+KTEST(vblk, scattered_megabyte_split_at_the_element_limit_and_correct)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk("\\Device\\Harddisk1\\DR0", &fo, &top);
+    const ULONG pages = 256, len = pages * PAGE_SIZE;
+    SCATTERED out = scattered(pages), in = scattered(pages);
+    DrvtFill(out.Va, len, 93);
+    memset(in.Va, 0, len);
+    KT_ASSERT(x->SegLimit >= 2 && x->SegLimit < pages);
+    ULONG expect = (pages + x->SegLimit - 1) / x->SegLimit;
+    ULONG64 subs = x->Stats.SubRequests, splits = x->Stats.Splits;
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, out.Va, len, 20480 * 512, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    KT_EQ(x->Stats.SubRequests - subs, expect);
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, in.Va, len, 20480 * 512, &info), STATUS_SUCCESS);
+    KT_EQ(info, len);
+    KT_EQ(x->Stats.SubRequests - subs, 2 * expect);
+    KT_EQ(x->Stats.Splits - splits, 2);
+    /* The last piece: what the others left, one element a page. */
+    KT_EQ(x->Last.Elements, pages - (expect - 1) * x->SegLimit);
+    KT_EQ(x->Last.Chunk, x->Last.Elements * PAGE_SIZE);
+    KT_ASSERT(DrvtCheck(in.Va, len, 93));
+    kprintf("vblk: a scattered 1 MiB in %u sub-requests (%u elements at most each)\n", expect, x->SegLimit);
+    free_scattered(&out);
+    free_scattered(&in);
     ObDereferenceObject(fo);
 }
 

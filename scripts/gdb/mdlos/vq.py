@@ -87,7 +87,7 @@ def show_disk(i, x):
     q = int(x["QueueSize"])
     indirect = bool(int(x["Indirect"]))
     print("vblk disk %u: %s  VB_DISK %#x  device %#x" % (i, name, to_int(x.address), dev))
-    print("  features %#x (%s)  %s  queue %u  seg_max %u  pages per sub-request %u" % (
+    print("  features %#x (%s)  %s  queue %u  seg_max %u  elements per sub-request %u" % (
         feats, " ".join(n for bit, n in FEATURES if feats >> bit & 1), "MSI-X" if int(x["Msix"]) else "INTx",
         q, int(x["SegMax"]), int(x["SegLimit"])))
     ring_pa = u(x["RingPa"]["QuadPart"])
