@@ -109,8 +109,11 @@ static void finish_packet(IOP_COMPLETION_PORT *p, PLIST_ENTRY e, BOOLEAN user_co
         return;
     }
     PIRP irp = packet_irp(e);
-    BOOLEAN mine = user_context && irp->Tail.Overlay.DriverContext[1] == PsGetCurrentThreadProcess();
+    PEPROCESS requester = irp->Tail.Overlay.DriverContext[1];
+    BOOLEAN mine = user_context && requester && requester == PsGetCurrentThreadProcess();
     (void)IopFinishRequest(irp, mine);
+    if (requester)
+        ObDereferenceObject(requester);   /* IopQueueCompletionIrp's */
 }
 
 static void describe(PLIST_ENTRY e, FILE_IO_COMPLETION_INFORMATION_T *out)
@@ -135,8 +138,20 @@ void IopQueueCompletionIrp(PIRP irp)
     PFILE_OBJECT fo = irp->Tail.Overlay.OriginalFileObject;
     IOP_COMPLETION_PORT *p = fo->CompletionPort;
     PKTHREAD t = IopIrpThread(irp);
+    /* The packet keeps its requester's process object: the remover
+     * compares it with its own to decide whether the status block and a
+     * buffered read's bytes may be written, and a named port can outlive
+     * the requester (another process opened it, OBJ_OPENIF). Without the
+     * reference, a new process created at the dead one's address and
+     * holding the port would have the dead process's status blocks
+     * written into its own memory. The requester is alive here (the IRP
+     * is still on its thread's list), so this is never the last
+     * reference, at any IRQL. */
+    PEPROCESS requester = t ? t->Process : NULL;
+    if (requester)
+        ObReferenceObject(requester);
     irp->Tail.Overlay.DriverContext[0] = fo->CompletionKey;
-    irp->Tail.Overlay.DriverContext[1] = t ? t->Process : NULL;
+    irp->Tail.Overlay.DriverContext[1] = requester;
     irp->Tail.Overlay.CurrentStackLocation = (PIO_STACK_LOCATION)PACKET_IRP;
     /* Off the thread's list first: once on the port, another thread may
      * remove and free it. From here the IRP lives as long as the port
@@ -151,6 +166,8 @@ void IopQueueCompletionIrp(PIRP irp)
     }
     KeReleaseSpinLock(&p->Lock, old);
     (void)IopFinishRequest(irp, FALSE);   /* nobody can remove it: done now, nothing written to ring 3 */
+    if (requester)
+        ObDereferenceObject(requester);   /* not the last: see above */
 }
 
 void IopReleaseCompletionPort(PFILE_OBJECT fo)
