@@ -508,8 +508,15 @@ class Runner:
     def user_tests_wanted(self):
         return self.args.user_tests and any(could_match_user(p) for p in self.patterns)
 
+    # The I/O manager's wait for cancelled requests (io.cancel_wait_ms=, 5 s
+    # by default): user.io.a_request_whose_driver_ignores_cancel_* waits it
+    # out in full, and checks it did; every driver the tests use completes
+    # a cancelled request at once.
+    UTEST_CANCEL_WAIT_MS = 500
+
     def user_boot(self, shard=0, shards=1):
-        cmdline = f"utest={self.args.pattern} test.mem_mib={self.args.mem}"
+        cmdline = (f"utest={self.args.pattern} test.mem_mib={self.args.mem} "
+                   f"io.cancel_wait_ms={self.UTEST_CANCEL_WAIT_MS}")
         if shards > 1:
             cmdline += f" utest.shard={shard}/{shards}/{self.user_salt}"
         name = self.shard_name("utest-main", shard, shards)

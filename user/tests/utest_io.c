@@ -708,10 +708,19 @@ UTEST(io, process_exiting_with_io_held_is_cancelled_and_waited_for)
     UT_SUCCESS(NtClose(probe));
 }
 
+static SYSTEM_IO_T io_info(void)
+{
+    SYSTEM_IO_T io;
+    memset(&io, 0, sizeof(io));
+    UT_SUCCESS(NtQuerySystemInformation(SystemIoInformation, &io, sizeof(io), NULL));
+    return io;
+}
+
 /* A driver that ignores cancel (IoTestNeither holding with no cancel
  * routine: neither I/O, so nothing of the child's is locked). The child
  * exits with its read held; the kernel cancels (nothing to call), waits
- * its 5 s, disassociates the IRP from the dying thread and lets the
+ * its bounded time (io.cancel_wait_ms=: 5 s, the test boots make it
+ * short), disassociates the IRP from the dying thread and lets the
  * process go; the child's handle close sends IRP_MJ_CLEANUP, the driver
  * completes the IRP then, and the I/O manager finishes it without the
  * requester: nothing is written to the dead process, nothing leaks. */
@@ -720,13 +729,20 @@ UTEST(io, a_request_whose_driver_ignores_cancel_is_disassociated_at_exit)
     HANDLE probe = open_dev(iotest[NEITHER], RW, 0);
     NTSTATUS code = 0;
     IOT_PEND_STATS before = pend_stats(probe);
+    SYSTEM_IO_T io0 = io_info();
     uint64_t pool = pool_bytes();
     uint64_t t0 = InterruptTime100ns();
     UT_SUCCESS(RunProcess("child", "child hold_io_nocancel \\Device\\IoTestNeither", 30000, &code));
     uint64_t waited_ms = (InterruptTime100ns() - t0) / 10000;
     UT_EQ(code, 0);   /* neither I/O: no page of the child's was locked */
-    /* The I/O manager's bounded wait for the cancel that could not work. */
-    UT_GE(waited_ms, 4900);
+    /* The I/O manager's bounded wait for the cancel that could not work:
+     * the whole of the wait it says it uses (the same clock), then the
+     * one IRP given up on. */
+    SYSTEM_IO_T io1 = io_info();
+    UT_GE(io0.CancelWaitMs, 1);
+    UT_EQ(io1.CancelWaitMs, io0.CancelWaitMs);
+    UT_GE(waited_ms, io0.CancelWaitMs);
+    UT_EQ(io1.IrpsDisassociated, io0.IrpsDisassociated + 1);
     IOT_PEND_STATS after = pend_stats(probe);
     UT_EQ(after.Held, before.Held);                  /* completed by the cleanup */
     UT_EQ(after.CleanedUp, before.CleanedUp + 1);
