@@ -1372,10 +1372,11 @@ class Runner:
     # ---- the pagefile (mm/pagefile.c, mm/mpw.c, mm/pagefault.c; docs/paging.md) ----
     PAGING_DISK = 256 << 20   # the pagefile disk: more than 2x a 64 MiB machine's RAM
     # user.paging.* sizes itself by the machine's RAM (2x RAM written and
-    # read back; three workers of 2/3 RAM each): on 32 MiB it proves the
-    # same over twice RAM with a quarter of the page-ins of 64 MiB (the
-    # random pass over 3 workers thrashes: its cost grows faster than
-    # the RAM).
+    # read back; three workers of 2/3 RAM each, one of them in a random
+    # order): on 32 MiB it proves the same over twice RAM with a quarter of
+    # the page-ins of 64 MiB (a random pass thrashes: its cost grows faster
+    # than the RAM). A smaller machine cannot start init: a process needs
+    # 16 MiB available (kernel/ps/process.c PS_CREATE_RESERVE_PAGES).
     PAGING_USER_MIB = int(os.environ.get("MDLOS_PAGING_MIB", "32"))
 
     def paging_boot(self, name, cmdline, timeout, blkdebug=None, mem=64, user=False):
