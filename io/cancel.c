@@ -131,21 +131,49 @@ static BOOLEAN any_left(PKTHREAD t, PFILE_OBJECT file)
 
 /* How long the I/O manager waits for cancelled requests to finish. NT
  * waits five minutes at process exit, then gives up on the driver; a
- * teaching kernel's tests cannot, so five seconds. */
-#define IOP_CANCEL_WAIT_MS 5000
+ * teaching kernel's tests cannot, so five seconds unless the boot says
+ * otherwise (io.cancel_wait_ms=; the test boots make it short), and never
+ * more than NT's five minutes. */
+#define IOP_CANCEL_WAIT_DEFAULT_MS 5000
+#define IOP_CANCEL_WAIT_MOST_MS (5 * 60 * 1000)
+#define IOP_CANCEL_POLL_MS 10
 
-/* Cancel and wait, delivering the completion APCs (each 10 ms wait lets
- * them run: APCs interrupt waits). TRUE when all finished. */
+ULONG IopCancelWaitMs = IOP_CANCEL_WAIT_DEFAULT_MS;
+ULONG64 IopIrpsDisassociated;
+
+void IopInitializeCancel(void)
+{
+    const char *opt = KeGetOption("io.cancel_wait_ms");
+    ULONG64 ms;
+    if (!opt || !RtlParseUlong64(opt, &ms))
+        return;   /* checked as a number at boot */
+    if (ms > IOP_CANCEL_WAIT_MOST_MS) {
+        kprintf("cmdline: io.cancel_wait_ms=%llu is more than NT's %u: %u used\n", (unsigned long long)ms,
+                IOP_CANCEL_WAIT_MOST_MS, IOP_CANCEL_WAIT_MOST_MS);
+        ms = IOP_CANCEL_WAIT_MOST_MS;
+    }
+    IopCancelWaitMs = (ULONG)ms;
+}
+
+/* Cancel and wait, delivering the completion APCs (each short wait lets
+ * them run: APCs interrupt waits). TRUE when all finished. The limit is
+ * interrupt time, not a count of polls: a 10 ms delay lasts until the
+ * clock's next tick after 10 ms, so counting polls waited far longer than
+ * the limit said (500 "10 ms" polls took 8.8 s). */
 static BOOLEAN cancel_and_wait(PKTHREAD t, PFILE_OBJECT file)
 {
     cancel_matching(t, file);
-    for (int ms = 0; ms < IOP_CANCEL_WAIT_MS; ms += 10) {
+    const ULONG64 poll = (ULONG64)KI_MS(IOP_CANCEL_POLL_MS);
+    ULONG64 deadline = KeQueryInterruptTime() + (ULONG64)KI_MS(IopCancelWaitMs);
+    for (;;) {
         if (!any_left(t, file))
             return TRUE;
-        LARGE_INTEGER d = { -KI_MS(10) };
+        ULONG64 now = KeQueryInterruptTime();
+        if (now >= deadline)
+            return FALSE;
+        LARGE_INTEGER d = { -(LONGLONG)(deadline - now < poll ? deadline - now : poll) };
         KeDelayExecutionThread(KernelMode, FALSE, &d);
     }
-    return !any_left(t, file);
 }
 
 NTSTATUS IopCancelFileIo(PFILE_OBJECT file)
@@ -181,8 +209,9 @@ void IoCancelThreadIo(PKTHREAD t)
         InitializeListHead(&irp->ThreadListEntry);
         irp->Tail.Overlay.Thread = NULL;
         PIO_STACK_LOCATION sl = irp->Tail.Overlay.CurrentStackLocation;
-        kprintf("[io] IRP %p was cancelled %d s ago and its driver (%s) has not completed it: disassociated "
-                "from thread %llu\n", irp, IOP_CANCEL_WAIT_MS / 1000,
+        IopIrpsDisassociated++;   /* under thread_irp_lock */
+        kprintf("[io] IRP %p was cancelled %u ms ago and its driver (%s) has not completed it: disassociated "
+                "from thread %llu\n", irp, IopCancelWaitMs,
                 sl->DeviceObject ? sl->DeviceObject->DriverObject->DriverName.Buffer : "?",
                 (unsigned long long)t->Id);
     }

@@ -72,6 +72,11 @@ void IoDisconnectInterrupt(PKINTERRUPT Interrupt);
 /* SystemDeviceList (kernel/ps/ntapi.c): every device, at most MAX copied;
  * returns how many there are. */
 ULONG IopSnapshotDevices(void *Out /* SYSTEM_DEVICE_T[] */, ULONG Max);
+/* io/cancel.c, for SystemIoInformation: how long exit and NtCancelIoFile
+ * wait for cancelled IRPs (io.cancel_wait_ms=), and the IRPs whose driver
+ * had not completed them by then (disassociated from their thread). */
+extern ULONG IopCancelWaitMs;
+extern ULONG64 IopIrpsDisassociated;
 
 /* Start the I/O manager at boot (io/ioinit.c). */
 void IoInitSystem(void);

@@ -18,6 +18,7 @@ static int io_counters(KT_COUNTER *out, int max)
 
 void IoInitSystem(void)
 {
+    IopInitializeCancel();
     IopInitializeMdls();
     IopInitializeDma();
     IopInitializeIrps();

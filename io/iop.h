@@ -52,6 +52,8 @@ PKTHREAD IopIrpThread(PIRP Irp);
 /* NtCancelIoFile: cancel the current thread's IRPs on FILE and wait
  * (bounded) for them to finish. */
 NTSTATUS IopCancelFileIo(PFILE_OBJECT File);
+/* Reads io.cancel_wait_ms= (IoInitSystem). */
+void IopInitializeCancel(void);
 
 /* io/driver.c, io/device.c */
 void IopInitializeDrivers(void);

@@ -215,6 +215,14 @@ typedef struct {
     uint64_t IdleCycles;       /* TSC cycles the CPU spent halted in the idle thread (NT: IdleProcessTime) */
 } SYSTEM_INTERRUPT_TIME_T;
 
+/* The I/O manager's bounded wait for cancelled requests (docs/io.md
+ * "Cancel"): the wait it uses, and the IRPs it gave up on after it. */
+#define SystemIoInformation 206      /* mdlos */
+typedef struct {
+    uint64_t CancelWaitMs;         /* io.cancel_wait_ms=, default 5000 */
+    uint64_t IrpsDisassociated;    /* since boot */
+} SYSTEM_IO_T;
+
 /* Object names and attributes (NT's OBJECT_ATTRIBUTES; the name is an
  * 8-bit counted string, NT's ANSI_STRING - NT itself uses UTF-16). */
 typedef struct {

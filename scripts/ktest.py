@@ -259,6 +259,7 @@ class Runner:
         self.bugcheck_queue = queue.Queue()   # names for the bugcheck workers (bugcheck_worker_job)
         self.worker_futures = []
         self.workers_broken = False  # no worker could be made: boot each bugcheck test
+        self.sessions = {}           # shared host-test sessions (shared): key -> Future
         self.kernel_salt = self.best_salt(args.shards, False)
         self.user_salt = self.best_salt(args.user_shards, True)
 
@@ -508,8 +509,15 @@ class Runner:
     def user_tests_wanted(self):
         return self.args.user_tests and any(could_match_user(p) for p in self.patterns)
 
+    # The I/O manager's wait for cancelled requests (io.cancel_wait_ms=, 5 s
+    # by default): user.io.a_request_whose_driver_ignores_cancel_* waits it
+    # out in full, and checks it did; every driver the tests use completes
+    # a cancelled request at once.
+    UTEST_CANCEL_WAIT_MS = 500
+
     def user_boot(self, shard=0, shards=1):
-        cmdline = f"utest={self.args.pattern} test.mem_mib={self.args.mem}"
+        cmdline = (f"utest={self.args.pattern} test.mem_mib={self.args.mem} "
+                   f"io.cancel_wait_ms={self.UTEST_CANCEL_WAIT_MS}")
         if shards > 1:
             cmdline += f" utest.shard={shard}/{shards}/{self.user_salt}"
         name = self.shard_name("utest-main", shard, shards)
@@ -609,10 +617,10 @@ class Runner:
         return self.expect_failure(name, "selftest.fails_on_purpose", 60, "1 + 1 == 3")
 
     def t_hanging(self, name):
-        # The test spins for ever: 1 s from its RUN line proves the runner
-        # reports the hang as well as any longer wait would (the boot before
-        # it does not count against it), and costs a second of CPU, not 3.
-        return self.expect_failure(name, "selftest.hangs_on_purpose", 1, "hung",
+        # The test spins for ever: half a second from its RUN line proves the
+        # runner reports the hang as well as any longer wait would (the boot
+        # before it does not count against it), and costs half a second of CPU.
+        return self.expect_failure(name, "selftest.hangs_on_purpose", 0.5, "hung",
                                    timeout_from=r"^\[ktest\] RUN  selftest\.hangs_on_purpose$")
 
     def t_test_limit(self, name):
@@ -620,7 +628,7 @@ class Runner:
         clock interrupt: the runner reports that test, long before the
         boot's own timeout would have."""
         test = "selftest.hangs_at_dispatch_on_purpose"
-        b = self.boot(name, f"ktest={test} ktest.limit=2", 120)
+        b = self.boot(name, f"ktest={test} ktest.limit=1", 120)
         outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
         if b.timed_out:
             return False, "the boot ran into its own timeout: the per-test limit never fired"
@@ -876,23 +884,50 @@ class Runner:
             f.write(text)
         return text
 
+    def shared(self, key, make):
+        """Host tests that need the same machine in the same state share one
+        session: the first to ask runs MAKE(), the others wait for it and get
+        its result. A test selected alone (make test T=...) still runs it."""
+        with self.lock:
+            fut = self.sessions.get(key)
+            mine = fut is None
+            if mine:
+                fut = self.sessions[key] = cf.Future()
+        if mine:
+            try:
+                fut.set_result(make())
+            except Exception as e:  # every test that shares it fails with it
+                fut.set_exception(e)
+        return fut.result()
+
+    # make gdb's own path: the GRUB ISO. Both checks from one QEMU and GDB:
+    # the hardware breakpoint at the physical entry point stops first (the
+    # loader has just jumped there), then the run goes on to kmain.
+    GDB_GRUB_SESSION = "gdb.grub_iso_session"
+
+    def gdb_grub_session(self):
+        return self.shared(self.GDB_GRUB_SESSION, lambda: self.gdb_session(
+            self.GDB_GRUB_SESSION,
+            ["break-entry32", "continue", "printf \"pc=%#lx\\n\", $pc",
+             "printf \"entry=%#lx\\n\", (unsigned long)&_start32 - 0xffffffff80000000",
+             "delete", "break kmain", "continue", "info source", "frame"], loader="grub"))
+
     def t_gdb_kmain(self, name):
-        # make gdb's own path: the GRUB ISO.
-        out = self.gdb_session(name, ["break kmain", "continue", "info source", "frame"], loader="grub")
-        if re.search(r"Breakpoint 1, kmain", out) and "kernel/init/kmain.c" in out:
+        out = self.gdb_grub_session()
+        if re.search(r"^Breakpoint \d+, kmain", out, re.M) and re.search(r"^Current source file is kernel/init/kmain\.c",
+                                                                        out, re.M):
             return True, ""
-        return False, "gdb did not stop at kmain with kernel/init/kmain.c as its source"
+        return False, ("gdb did not stop at kmain with kernel/init/kmain.c as its source "
+                       f"(log: {log_path(self.GDB_GRUB_SESSION)})")
 
     def t_gdb_entry32(self, name):
-        out = self.gdb_session(name, ["break-entry32", "continue", "printf \"pc=%#lx\\n\", $pc",
-                                      "printf \"entry=%#lx\\n\", (unsigned long)&_start32 - 0xffffffff80000000"],
-                               loader="grub")
+        out = self.gdb_grub_session()
         pc = re.search(r"pc=(0x[0-9a-f]+)", out)
         entry = re.search(r"entry=(0x[0-9a-f]+)", out)
         if pc and entry and pc.group(1) == entry.group(1):
             return True, ""
         return False, f"expected to stop at the physical entry point, got pc={pc and pc.group(1)} " \
-                      f"entry={entry and entry.group(1)}"
+                      f"entry={entry and entry.group(1)} (log: {log_path(self.GDB_GRUB_SESSION)})"
 
     # ---- the memory-manager GDB commands (the scripts/gdb/mdlos package) ----
     # The kernel booted with `gdbcheck=1` prints its own view of a few
@@ -938,8 +973,18 @@ class Runner:
             results.setdefault(m.group(1), m.group(2))
         return lines, results, None
 
+    # gdb.pt_and_pfn_agree_with_kernel and gdb.memmap_and_pool_commands_run
+    # read the same stopped machine (gdbcheck=1 at MiGdbCheckpointDone) and
+    # change nothing in it: one QEMU and GDB runs both tests' commands.
+    GDB_CHECKPOINT_SESSION = "gdb.checkpoint_session"
+    GDB_MM_COMMANDS = ["memmap", "pfnstats", "pool", "pool GdbN"]
+
+    def gdb_checkpoint_shared(self):
+        return self.shared(self.GDB_CHECKPOINT_SESSION, lambda: self.gdb_checkpoint(
+            self.GDB_CHECKPOINT_SESSION, translate=True, commands=self.GDB_MM_COMMANDS))
+
     def t_gdb_pt_pfn(self, name):
-        lines, results, err = self.gdb_checkpoint(name, translate=True)
+        lines, results, err = self.gdb_checkpoint_shared()
         if err:
             return False, err
         kernel = [m for m in map(self.TRANSLATE_RE.match, lines) if m]
@@ -984,8 +1029,8 @@ class Runner:
         return True, ""
 
     def t_gdb_mm_commands(self, name):
-        cmds = ["memmap", "pfnstats", "pool", "pool GdbN"]
-        lines, results, err = self.gdb_checkpoint(name, translate=False, commands=cmds)
+        cmds = self.GDB_MM_COMMANDS
+        lines, results, err = self.gdb_checkpoint_shared()
         if err:
             return False, err
         bad = [f"{c}: {results[c][len('@@@ ERROR '):].strip()}" for c in cmds
@@ -1327,10 +1372,11 @@ class Runner:
     # ---- the pagefile (mm/pagefile.c, mm/mpw.c, mm/pagefault.c; docs/paging.md) ----
     PAGING_DISK = 256 << 20   # the pagefile disk: more than 2x a 64 MiB machine's RAM
     # user.paging.* sizes itself by the machine's RAM (2x RAM written and
-    # read back; three workers of 2/3 RAM each): on 32 MiB it proves the
-    # same over twice RAM with a quarter of the page-ins of 64 MiB (the
-    # random pass over 3 workers thrashes: its cost grows faster than
-    # the RAM).
+    # read back; three workers of 2/3 RAM each, one of them in a random
+    # order): on 32 MiB it proves the same over twice RAM with a quarter of
+    # the page-ins of 64 MiB (a random pass thrashes: its cost grows faster
+    # than the RAM). A smaller machine cannot start init: a process needs
+    # 16 MiB available (kernel/ps/process.c PS_CREATE_RESERVE_PAGES).
     PAGING_USER_MIB = int(os.environ.get("MDLOS_PAGING_MIB", "32"))
 
     def paging_boot(self, name, cmdline, timeout, blkdebug=None, mem=64, user=False):

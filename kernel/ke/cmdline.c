@@ -125,6 +125,7 @@ static const struct {
     { "pagefile", OPT_TEXT },       /* a disk to page to: Harddisk1 or /Device/Harddisk1/DR0 (mm/pagefile.c) */
     { "pagefile.offset_mib", OPT_NUMBER }, /* where on that disk the paging file starts */
     { "pagefile.mib", OPT_NUMBER }, /* its size (default: to the disk's end) */
+    { "io.cancel_wait_ms", OPT_NUMBER }, /* how long exit and NtCancelIoFile wait for cancelled IRPs (io/cancel.c) */
 };
 
 /* A flag's values: nothing ("quiet", "verifier="), or a yes or a no. */

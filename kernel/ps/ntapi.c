@@ -259,12 +259,13 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     if (cls == SystemHandleList)
         return ObpQuerySystemHandles((PVOID)ubuf, len, (PSIZE_T)uret);   /* every process's handles (kernel/ob) */
     if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList &&
-        cls != SystemInterruptTime && cls != SystemPciList)
+        cls != SystemInterruptTime && cls != SystemPciList && cls != SystemIoInformation)
         return STATUS_INVALID_INFO_CLASS;
     /* Both outputs checked before either is written: the whole buffer is
      * user space and aligned, what can be written is writable. */
     SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T)
                 : cls == SystemInterruptTime   ? sizeof(SYSTEM_INTERRUPT_TIME_T)
+                : cls == SystemIoInformation   ? sizeof(SYSTEM_IO_T)
                 : cls == SystemDeviceList      ? 64 * sizeof(SYSTEM_DEVICE_T)
                 : cls == SystemPciList         ? PCI_MAX_DEVICES * sizeof(SYSTEM_PCI_T)
                                                : 64 * sizeof(SYSTEM_PROCESS_T);
@@ -344,6 +345,10 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         SYSTEM_INTERRUPT_TIME_T t = { KeQueryInterruptTime(), KeQueryIdleCycles() };
         need = len >= sizeof(t) ? sizeof(t) : sizeof(t.InterruptTime);   /* the first field alone is enough */
         s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, &t, need, 8);
+    } else if (cls == SystemIoInformation) {
+        SYSTEM_IO_T io = { IopCancelWaitMs, __atomic_load_n(&IopIrpsDisassociated, __ATOMIC_RELAXED) };
+        need = sizeof(io);
+        s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, &io, need, 8);
     } else if (cls == SystemDeviceList) {
         /* The same shape: a snapshot (copied under the I/O manager's
          * locks into pool allocated first), then copied out. */

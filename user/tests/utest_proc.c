@@ -112,13 +112,13 @@ UTEST(proc, basic_information)
 
 UTEST(proc, wait_times_out_on_a_running_process)
 {
-    HANDLE h = start("sleep 1500 5");
+    HANDLE h = start("sleep 700 5");
     int64_t zero = 0;
     UT_STATUS(NtWaitForSingleObject(h, 0, &zero), STATUS_TIMEOUT);
     int64_t short_wait = -200 * 10000LL;   /* 200 ms */
     UT_STATUS(NtWaitForSingleObject(h, 0, &short_wait), STATUS_TIMEOUT);
     UT_EQ(basic(h).ExitStatus, STATUS_PENDING);
-    UT_EQ(wait_exit(h, "sleep 1500 5", 20000), 5);
+    UT_EQ(wait_exit(h, "sleep 700 5", 20000), 5);
     UT_STATUS(NtWaitForSingleObject(h, 0, &zero), STATUS_WAIT_0);   /* stays signaled */
     UT_SUCCESS(NtClose(h));
 }
