@@ -287,15 +287,9 @@ static NTSTATUS NtCreateIoCompletion(ULONG64 uhandle, ULONG64 access, ULONG64 ua
     NTSTATUS s;
     if (!NT_SUCCESS(s = ExProbeUserOutput((void *)uhandle, sizeof(HANDLE), sizeof(HANDLE), 8)))
         return s;
-    ULONG attributes = 0;
-    name.Length = 0;
-    if (uattr) {
-        if (!NT_SUCCESS(s = ObCaptureObjectAttributes((const OBJECT_ATTRIBUTES *)uattr, UserMode, &oa, &name, buf)))
-            return s;
-        attributes = oa.Attributes;
-        if (attributes & OBJ_PERMANENT)
-            return STATUS_PRIVILEGE_NOT_HELD;   /* as for events: no ring-3 program holds SeCreatePermanentPrivilege */
-    }
+    ULONG attributes;
+    if (!NT_SUCCESS(s = ObCaptureCreateAttributes(uattr, &oa, &name, buf, &attributes)))
+        return s;
     IOP_COMPLETION_PORT *p;
     if (!NT_SUCCESS(s = ObCreateObject(port_type, &name, sizeof(*p), (PVOID *)&p)))
         return s;
@@ -307,12 +301,7 @@ static NTSTATUS NtCreateIoCompletion(ULONG64 uhandle, ULONG64 access, ULONG64 ua
     HANDLE h;
     if (!NT_SUCCESS(s = ObpInsertObjectEx(p, (ACCESS_MASK)access, &h, attributes)))
         return s;
-    NTSTATUS r = ExReturnToUser((void *)uhandle, &h, sizeof(h), 8);
-    if (!NT_SUCCESS(r)) {
-        ObCloseHandle(h, KernelMode);
-        return r;
-    }
-    return s;
+    return ObReturnNewHandle(uhandle, h, s);   /* STATUS_OBJECT_NAME_EXISTS under OBJ_OPENIF */
 }
 
 /* Only FileCompletionInformation: the one class mdlos's files have. NT's

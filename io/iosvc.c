@@ -62,10 +62,8 @@ static NTSTATUS create_file(ULONG64 uhandle, ACCESS_MASK access, ULONG64 uoa, UL
     HANDLE h;
     if (!NT_SUCCESS(s = ObInsertObject(fo, access, &h)))
         return s;   /* the file object went with the failure (its CLOSE was sent) */
-    if (!NT_SUCCESS(s = ExReturnToUser((void *)uhandle, &h, sizeof(h), 8))) {
-        ObCloseHandle(h, KernelMode);
+    if (!NT_SUCCESS(s = ObReturnNewHandle(uhandle, h, STATUS_SUCCESS)))
         return s;
-    }
     IO_STATUS_BLOCK iosb = { { STATUS_SUCCESS }, FILE_OPENED };
     (void)ExReturnToUser((void *)uiosb, &iosb, sizeof(iosb), 8);
     return STATUS_SUCCESS;

@@ -18,16 +18,6 @@ static NTSTATUS probe_previous(ULONG64 uprev)
     return uprev ? ExProbeUserOutput((void *)uprev, sizeof(LONG), sizeof(LONG), 4) : STATUS_SUCCESS;
 }
 
-static NTSTATUS return_handle(ULONG64 uhandle, HANDLE h, NTSTATUS s)
-{
-    NTSTATUS r = ExReturnToUser((void *)uhandle, &h, sizeof(h), 8);
-    if (!NT_SUCCESS(r)) {
-        ObCloseHandle(h, KernelMode);
-        return r;
-    }
-    return s;
-}
-
 static NTSTATUS NtCreateEvent(ULONG64 uhandle, ULONG64 access, ULONG64 uattr, ULONG64 type, ULONG64 initial,
                               ULONG64 a6)
 {
@@ -41,17 +31,9 @@ static NTSTATUS NtCreateEvent(ULONG64 uhandle, ULONG64 access, ULONG64 uattr, UL
     /* The out-handle is checked before anything is made (not written). */
     if (!NT_SUCCESS(s = ExProbeUserOutput((void *)uhandle, sizeof(HANDLE), sizeof(HANDLE), 8)))
         return s;
-    ULONG attributes = 0;
-    name.Length = 0;
-    if (uattr) {
-        if (!NT_SUCCESS(s = ObCaptureObjectAttributes((const OBJECT_ATTRIBUTES *)uattr, UserMode, &oa, &name, buf)))
-            return s;
-        attributes = oa.Attributes;
-        /* A permanent object outlives every handle: NT wants
-         * SeCreatePermanentPrivilege, which no ring-3 program has here. */
-        if (attributes & OBJ_PERMANENT)
-            return STATUS_PRIVILEGE_NOT_HELD;
-    }
+    ULONG attributes;
+    if (!NT_SUCCESS(s = ObCaptureCreateAttributes(uattr, &oa, &name, buf, &attributes)))
+        return s;
     PKEVENT e;
     if (!NT_SUCCESS(s = ObCreateObject(ExEventObjectType, &name, sizeof(KEVENT), (PVOID *)&e)))
         return s;
@@ -60,7 +42,7 @@ static NTSTATUS NtCreateEvent(ULONG64 uhandle, ULONG64 access, ULONG64 uattr, UL
     s = ObpInsertObjectEx(e, (ACCESS_MASK)access, &h, attributes);
     if (!NT_SUCCESS(s))
         return s;
-    return return_handle(uhandle, h, s);   /* STATUS_OBJECT_NAME_EXISTS under OBJ_OPENIF */
+    return ObReturnNewHandle(uhandle, h, s);   /* STATUS_OBJECT_NAME_EXISTS under OBJ_OPENIF */
 }
 
 static NTSTATUS NtOpenEvent(ULONG64 uhandle, ULONG64 access, ULONG64 uattr, ULONG64 a4, ULONG64 a5, ULONG64 a6)
@@ -79,7 +61,7 @@ static NTSTATUS NtOpenEvent(ULONG64 uhandle, ULONG64 access, ULONG64 uattr, ULON
     HANDLE h;
     if (!NT_SUCCESS(s = ObOpenObjectByName(&oa, ExEventObjectType, UserMode, (ACCESS_MASK)access, &h)))
         return s;
-    return return_handle(uhandle, h, s);
+    return ObReturnNewHandle(uhandle, h, s);
 }
 
 static NTSTATUS set_or_reset(ULONG64 h, ULONG64 uprev, BOOLEAN set)

@@ -148,6 +148,19 @@ NTSTATUS ObCloseHandle(HANDLE Handle, KPROCESSOR_MODE PreviousMode);
 NTSTATUS ObCaptureObjectAttributes(const OBJECT_ATTRIBUTES *UserAttributes, KPROCESSOR_MODE Mode,
                                    OBJECT_ATTRIBUTES *Captured, ANSI_STRING *Name, CHAR NameBuffer[OB_MAX_NAME]);
 
+/* For an NtCreateXxx service: the optional OBJECT_ATTRIBUTES of ring 3
+ * (0: an unnamed object) captured as above, into NAME (NAME->Length 0
+ * when unnamed) and *ATTRIBUTES. OBJ_PERMANENT is refused with
+ * STATUS_PRIVILEGE_NOT_HELD: a permanent object outlives every handle,
+ * and NT wants SeCreatePermanentPrivilege, which no ring-3 program holds
+ * here. */
+NTSTATUS ObCaptureCreateAttributes(ULONG64 UserAttributes, OBJECT_ATTRIBUTES *Captured, ANSI_STRING *Name,
+                                   CHAR NameBuffer[OB_MAX_NAME], ULONG *Attributes);
+/* The new handle H to ring 3's out-parameter (probed by the caller before
+ * anything was made): STATUS, or the copy's error with H closed again -
+ * a handle ring 3 was never told of must not stay open. */
+NTSTATUS ObReturnNewHandle(ULONG64 UserHandle, HANDLE H, NTSTATUS Status);
+
 /* Symbolic links (\DosDevices\NUL -> \Device\Null). */
 NTSTATUS ObCreateSymbolicLink(PCSTRING LinkName, PCSTRING TargetName);
 NTSTATUS ObDeleteSymbolicLink(PCSTRING LinkName);

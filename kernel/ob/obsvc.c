@@ -71,6 +71,31 @@ NTSTATUS ObCaptureObjectAttributes(const OBJECT_ATTRIBUTES *UserAttributes, KPRO
     return STATUS_SUCCESS;
 }
 
+NTSTATUS ObCaptureCreateAttributes(ULONG64 UserAttributes, OBJECT_ATTRIBUTES *Captured, ANSI_STRING *Name,
+                                   CHAR NameBuffer[OB_MAX_NAME], ULONG *Attributes)
+{
+    *Attributes = 0;
+    Name->Length = 0;
+    if (!UserAttributes)
+        return STATUS_SUCCESS;
+    NTSTATUS s = ObCaptureObjectAttributes((const OBJECT_ATTRIBUTES *)UserAttributes, UserMode, Captured, Name,
+                                           NameBuffer);
+    if (!NT_SUCCESS(s))
+        return s;
+    *Attributes = Captured->Attributes;
+    return (*Attributes & OBJ_PERMANENT) ? STATUS_PRIVILEGE_NOT_HELD : STATUS_SUCCESS;
+}
+
+NTSTATUS ObReturnNewHandle(ULONG64 UserHandle, HANDLE H, NTSTATUS Status)
+{
+    NTSTATUS r = ExReturnToUser((void *)UserHandle, &H, sizeof(H), 8);
+    if (!NT_SUCCESS(r)) {
+        ObCloseHandle(H, KernelMode);
+        return r;
+    }
+    return Status;
+}
+
 static NTSTATUS NtClose(ULONG64 h, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
 {
     (void)a2, (void)a3, (void)a4, (void)a5, (void)a6;

@@ -128,11 +128,7 @@ static NTSTATUS NtCreateProcess(ULONG64 uimage, ULONG64 ucmd, ULONG64 uhandle, U
         return s;
     }
     ObpFillReservedHandle(me, h, child, PROCESS_ALL_ACCESS);   /* the creation reference becomes the handle */
-    if (!NT_SUCCESS(s = ExReturnToUser((void *)uhandle, &h, sizeof(h), 8))) {
-        ObCloseHandle(h, KernelMode);
-        return s;
-    }
-    return STATUS_SUCCESS;
+    return ObReturnNewHandle(uhandle, h, STATUS_SUCCESS);
 }
 
 static NTSTATUS NtQueryInformationProcess(ULONG64 h, ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 uret,
