@@ -731,6 +731,30 @@ UTEST(io, a_request_whose_driver_ignores_cancel_is_disassociated_at_exit)
 {
     HANDLE probe = open_dev(iotest[NEITHER], RW, 0);
     NTSTATUS code = 0;
+    /* The I/O manager keeps freed IRPs on a lookaside list (io/irp.c, up
+     * to 32), and the pool counts a cached IRP as in use: on a boot whose
+     * first I/O this is (the test run alone), the child's IRPs would come
+     * from pool and stay cached (pool +512 B). So the same shape here
+     * first, with one held read more than the child has: reads held,
+     * the handle closed under them (cleanup) and the close; the list then
+     * holds as many IRPs as the child's exit can have alive at once. */
+    {
+        HANDLE w = open_dev(iotest[NEITHER], RW, 0), ev[2];
+        static uint8_t buf[2][64];
+        IO_STATUS_BLOCK_T iosb[2];
+        int64_t off = 0;
+        set_pend(w, IOT_PEND_HOLD, 0);
+        for (int i = 0; i < 2; i++) {
+            UT_SUCCESS(CreateEventHandle(&ev[i], 0, 0));
+            UT_STATUS(NtReadFile(w, ev[i], NULL, NULL, &iosb[i], buf[i], sizeof(buf[i]), &off, NULL), STATUS_PENDING);
+        }
+        UT_SUCCESS(NtClose(w));
+        for (int i = 0; i < 2; i++) {
+            UT_EQ(WaitHandle(ev[i], 5000), STATUS_WAIT_0);
+            UT_EQ(iosb[i].Status, STATUS_CANCELLED);
+            UT_SUCCESS(NtClose(ev[i]));
+        }
+    }
     IOT_PEND_STATS before = pend_stats(probe);
     SYSTEM_IO_T io0 = io_info();
     uint64_t pool = pool_bytes();

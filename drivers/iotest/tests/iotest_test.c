@@ -380,8 +380,17 @@ KTEST(iotest, cancel_racing_release_completes_each_irp_once)
             KeInitializeDpc(&race_dpc, race_dpc_routine, &o);
             LARGE_INTEGER due = { -1 };
             KeSetTimer(&race_timer, due, &race_dpc);
-            for (int spin = 0; spin < (i * 7919) % 200000; spin++)
-                __asm__ volatile("pause");
+            /* The release at a moment spread over two clock periods (the
+             * clock ticks at 100 Hz), timed by the TSC, so the tick lands
+             * before, during or after it. Two, not one: a round starts just
+             * after a tick (the wait below ends at one), so over one period
+             * the release came first in 95 of 100 rounds. (Not a count of
+             * PAUSEs: under TCG each PAUSE leaves the translated code, and
+             * the rounds cost 2 s of CPU, 25 ms each.) Once the DPC has
+             * run, spinning on cannot change who won: release at once. */
+            ULONG64 until = rdtsc() + ((ULONG64)i * 2654435761u) % (HalTscPerMs() * 20);
+            while (rdtsc() < until && race_dpc_runs == runs)
+                ;
             (void)release(dev);
             /* The DPC must have run before the IRP can be freed. */
             for (int ms = 0; race_dpc_runs == runs && ms < 5000; ms++)
