@@ -638,12 +638,16 @@ class Runner:
     def t_test_limit(self, name):
         """ktest.limit= stops a test that spins at DISPATCH_LEVEL from the
         clock interrupt: the runner reports that test, long before the
-        boot's own timeout would have."""
+        boot's own timeout would have. ktest.limit_ms= wins over
+        ktest.limit= (here 300 ms over 100 s: a third of a second of
+        spinning proves it, where the graded boots' limit is seconds)."""
         test = "selftest.hangs_at_dispatch_on_purpose"
-        b = self.boot(name, f"ktest={test} ktest.limit=1", 120)
+        b = self.boot(name, f"ktest={test} ktest.limit=100 ktest.limit_ms=300", 120)
         outs = [o for o in judge_ktest_boot(b, "boot") if not o.ok]
         if b.timed_out:
             return False, "the boot ran into its own timeout: the per-test limit never fired"
+        if "[ktest] each test may run 300 ms (ktest.limit)" not in b.text():
+            return False, "the kernel did not say it took ktest.limit_ms=300 over ktest.limit=100"
         if any(o.name == test and "ktest.limit" in o.message and "MANUALLY_INITIATED_CRASH" in o.message
                for o in outs):
             return True, ""

@@ -99,6 +99,7 @@ static const struct {
     { "ktest.expect", OPT_FLAG },   /* a bugcheck test's own boot: print EXPECT lines */
     { "ktest.after", OPT_TEXT },    /* resume a run after this (crashed) test */
     { "ktest.limit", OPT_NUMBER },  /* seconds one test may run (graded boots) */
+    { "ktest.limit_ms", OPT_NUMBER },  /* the same in milliseconds (wins over ktest.limit) */
     { "ktest.shard", OPT_TEXT },    /* I/N: run the I-th of N parts (RtlTestInShard) */
     { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
     { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */

@@ -149,10 +149,12 @@ static void KiUserThreadStart(PVOID ctx)
 
 /* A new process is refused while fewer pages than this are available:
  * the processes already running need frames for their next faults, and
- * there is no pagefile to make room. NT likewise refuses to create an
- * address space (STATUS_INSUFFICIENT_RESOURCES) when resident available
- * memory is short. 4096 pages (16 MiB) keeps well above the working-set
- * manager's trimming threshold (2048). */
+ * without a paging file (it is optional) nothing can make room. NT
+ * likewise refuses to create an address space (STATUS_INSUFFICIENT_RESOURCES)
+ * when resident available memory is short. 4096 pages (16 MiB) keeps well
+ * above the working-set manager's trimming threshold (2048). A fixed
+ * figure: it is why the paging tests need a 32 MiB machine (NT sizes such
+ * thresholds from the RAM at boot; mdlos does not yet). */
 #define PS_CREATE_RESERVE_PAGES 4096
 
 NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out)
