@@ -5,30 +5,11 @@
  * process's cancel cannot take those reads back, and its exit must wait
  * for the device before its frames (and address space) can go.
  */
-#include "drivers/tests/drv_test_util.h"
-#include "drivers/virtio/vblk.h"
+#include "drivers/virtio/tests/vblk_test_util.h"
 #include "kernel/ps/psp.h"
 #include "mm/mdl.h"
 
 #define NREADS 16          /* user/tests/child.c disk_inflight */
-
-/* Hold the driver's completion work, and notify every read at once while
- * held (a deferred notify would wait for the held DPC): all the child's
- * reads then really are with the device. */
-static BOOLEAN saved_defer;
-static void hold(VB_DISK *x, BOOLEAN on)
-{
-    KIRQL old;
-    KeAcquireSpinLock(&x->Lock, &old);
-    x->HoldCompletions = on;
-    if (on) {
-        saved_defer = x->DeferNotify;
-        x->DeferNotify = FALSE;
-    } else {
-        x->DeferNotify = saved_defer;
-    }
-    KeReleaseSpinLock(&x->Lock, old);
-}
 
 /* The child sends 16 reads of 512 KiB and exits at once. The driver's
  * completion work is held (the DPC leaves the used ring alone: a device
@@ -55,19 +36,9 @@ KTEST(vblk, process_exiting_with_reads_on_the_device_waits_for_them)
     ULONG PAGES_EACH = x->Indirect ? 128 : x->QueueSize / NREADS - 4;
     char cmd[80];
     ksnprintf(cmd, sizeof(cmd), "child disk_inflight \\Device\\Harddisk0\\DR0 %u %u", NREADS, PAGES_EACH);
-    hold(x, TRUE);
     PEPROCESS p;
-    NTSTATUS s = PsCreateProcess("child", cmd, NULL, &p);
-    if (!NT_SUCCESS(s))
-        hold(x, FALSE);
-    KT_ST(s, STATUS_SUCCESS);
-    /* All 16 on the ring (bounded: 10 s). */
-    ULONG waited = 0;
-    while (x->Stats.InFlight < NREADS && waited < 10000) {
-        DrvtSleep(10);
-        waited += 10;
-    }
-    ULONG inflight = x->Stats.InFlight;
+    ULONG inflight;   /* all 16 on the ring (bounded: 10 s) */
+    KT_ST(VbtStartChildWithReadsHeld(x, cmd, NREADS, &p, &inflight), STATUS_SUCCESS);
     /* The exit cannot finish while the device has the reads. */
     LARGE_INTEGER t = { -KI_MS(300) };
     NTSTATUS w = KeWaitForSingleObject(p, Executive, KernelMode, FALSE, &t);
@@ -81,7 +52,7 @@ KTEST(vblk, process_exiting_with_reads_on_the_device_waits_for_them)
             cancelled++;
     USHORT returned = (USHORT)(x->Used[1] - x->LastUsed);   /* done by the device, not yet by the driver */
     KeReleaseSpinLock(&x->Lock, old);
-    hold(x, FALSE);
+    VbtHold(x, FALSE);
     KeInsertQueueDpc(&x->Dpc, NULL, NULL);   /* the interrupts came while held */
     LARGE_INTEGER ten = { -KI_MS(10000) };
     NTSTATUS end = KeWaitForSingleObject(p, Executive, KernelMode, FALSE, &ten);

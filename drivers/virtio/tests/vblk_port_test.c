@@ -6,21 +6,12 @@
  * block, IRP, object and handle back - the child's included); the tests
  * themselves check the moments in between.
  */
-#include "drivers/tests/drv_test_util.h"
-#include "drivers/virtio/vblk.h"
+#include "drivers/virtio/tests/vblk_test_util.h"
 #include "io/iop.h"
 #include "kernel/ps/psp.h"
 #include "mm/mdl.h"
 
 #define NREADS 16          /* user/tests/child.c disk_inflight / disk_port_close */
-
-static void hold(VB_DISK *x, BOOLEAN on)
-{
-    KIRQL old;
-    KeAcquireSpinLock(&x->Lock, &old);
-    x->HoldCompletions = on;
-    KeReleaseSpinLock(&x->Lock, old);
-}
 
 static NTSTATUS wait_process(PEPROCESS p, ULONG ms)
 {
@@ -42,20 +33,11 @@ KTEST(vblk, process_exiting_with_reads_on_a_port_file_leaks_nothing)
     ULONG pages = x->Indirect ? 32 : x->QueueSize / NREADS - 4;
     char cmd[96];
     ksnprintf(cmd, sizeof(cmd), "child disk_inflight \\Device\\Harddisk0\\DR0 %u %u port", NREADS, pages);
-    hold(x, TRUE);
     PEPROCESS p;
-    NTSTATUS s = PsCreateProcess("child", cmd, NULL, &p);
-    if (!NT_SUCCESS(s))
-        hold(x, FALSE);
-    KT_ST(s, STATUS_SUCCESS);
-    ULONG waited = 0;
-    while (x->Stats.InFlight < NREADS && waited < 10000) {
-        DrvtSleep(10);
-        waited += 10;
-    }
-    ULONG inflight = x->Stats.InFlight;
+    ULONG inflight;
+    KT_ST(VbtStartChildWithReadsHeld(x, cmd, NREADS, &p, &inflight), STATUS_SUCCESS);
     NTSTATUS w = wait_process(p, 300);   /* the exit waits for the device */
-    hold(x, FALSE);
+    VbtHold(x, FALSE);
     KeInsertQueueDpc(&x->Dpc, NULL, NULL);
     NTSTATUS end = wait_process(p, 10000);
     NTSTATUS code = p->ExitStatus;

@@ -1,0 +1,18 @@
+/*
+ * Helpers of the virtio-blk tests that need reads to stay with the device:
+ * a process that exits, or closes its port, with its reads in flight.
+ */
+#pragma once
+#include "drivers/tests/drv_test_util.h"
+#include "drivers/virtio/vblk.h"
+
+/* Hold the driver's completion work (the DPC leaves the used ring alone:
+ * a device slower than any real one), and notify every read at once while
+ * held (a deferred notify would wait for the held DPC): the reads then
+ * really are with the device. ON FALSE gives both back. */
+void VbtHold(VB_DISK *Disk, BOOLEAN On);
+
+/* `child CMD` started with DISK held, and waited for (10 s at most) until
+ * WANT reads are on its ring; *INFLIGHT is how many were. On failure the
+ * hold is given back and the status returned. */
+NTSTATUS VbtStartChildWithReadsHeld(VB_DISK *Disk, PCSTR Cmd, ULONG Want, PEPROCESS *Process, ULONG *InFlight);
