@@ -65,10 +65,11 @@ def log_path(name):
     return os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
 
 
-def judge_ktest_boot(b, what):
+def judge_ktest_boot(b, what, check_exit=True):
     """Outcomes of an ordinary ktest boot. Anything but a clean run that ends
     with a summary agreeing with the result lines is a failure that names
-    the test that was running."""
+    the test that was running. CHECK_EXIT False: QEMU's exit status is not
+    this part's verdict (the GRUB boot's kernel half, Runner.grub_halves)."""
     outcomes, running, summary = [], None, None
     for _, line in b.lines:
         m = RUN_RE.match(line)
@@ -107,7 +108,7 @@ def judge_ktest_boot(b, what):
             outcomes.append(Outcome(what, False, f"the kernel's summary {summary} disagrees with its result lines "
                                                  f"({npass}, {nfail})", b.log_path))
         want = mq.EXIT_FAIL if nfail else mq.EXIT_PASS
-        if b.exit_code != want:
+        if check_exit and b.exit_code != want:
             outcomes.append(Outcome(what, False, f"QEMU exit status {b.exit_code}, expected {want}", b.log_path))
     return outcomes
 
@@ -584,6 +585,29 @@ class Runner:
             "gdb.vq_and_one_read_walked_from_ntreadfile_to_ring3": self.t_gdb_vq_walk,
         }
 
+    # Host tests that share one machine (shared) run as one job, in this
+    # order: the first makes the session, the rest read it. Apart, the
+    # pool could give several of them a slot each, all but one waiting.
+    SESSION_GROUPS = (
+        ("gdb.breaks_at_32bit_entry", "gdb.breaks_at_kmain_with_source", "boot.grub_iso_runs_the_kernel_tests",
+         "boot.grub_iso_modules_run_as_user_programs"),
+        ("gdb.pt_and_pfn_agree_with_kernel", "gdb.memmap_and_pool_commands_run",
+         "gdb.pci_command_lists_the_bus_drivers_table", "gdb.sglist_shows_a_zero_copy_list",
+         "gdb.irp_devobj_drvobj_show_a_held_irp", "gdb.mdl_command_shows_a_locked_mdl"),
+    )
+
+    def host_jobs(self, host):
+        """HOST's test names in jobs: a session's tests together, in order."""
+        rank = {n: (g, i) for g, names in enumerate(self.SESSION_GROUPS) for i, n in enumerate(names)}
+        groups = {}
+        for n in host:
+            groups.setdefault(rank[n][0] if n in rank else n, []).append(n)
+        return [sorted(names, key=lambda n: rank.get(n, (0, 0))[1]) for names in groups.values()]
+
+    def run_host_tests(self, names, host):
+        for n in names:
+            self.run_host_test(n, host[n])
+
     def run_host_test(self, name, fn):
         t0 = time.monotonic()
         try:
@@ -770,16 +794,60 @@ class Runner:
 
     # ---- the GRUB ISO, end to end ----
     # Every other boot goes the direct way (QEMU -kernel, qboot: see
-    # mdlosqemu.py); these two boot what `make run` boots - SeaBIOS, GRUB,
+    # mdlosqemu.py); this one boots what `make run` boots - SeaBIOS, GRUB,
     # multiboot2, the command line in grub.cfg, the user programs as GRUB
     # modules - so that path stays tested, with the firmware's own BAR
-    # assignment (qboot leaves that to drivers/pci).
+    # assignment (qboot leaves that to drivers/pci). One machine serves the
+    # four tests of that path, as `make gdb` would start it: halted for GDB,
+    # which checks the breakpoint at the physical entry point and at kmain
+    # (gdb.breaks_at_*), then detaches; the kernel runs GRUB_KTESTS and,
+    # with `ktest.then_init`, goes on to init, which runs GRUB_UTESTS
+    # (boot.grub_iso_*). Firmware and GRUB cost ~0.7 s of CPU a boot: once
+    # instead of three times.
     GRUB_KTESTS = "boot.*,pci.*,vblk.*,vga.*"
     GRUB_UTESTS = "user.libc.*,user.pci.*"
+    GRUB_SESSION = "boot.grub_iso_session"
+
+    def grub_session(self):
+        """(the boot, gdb's output) of the one GRUB machine; shared."""
+        def make():
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            gdb_out = {}
+
+            def debugger():
+                gdb_out["text"] = self.gdb_commands(self.GDB_GRUB_SESSION, port, [
+                    "break-entry32", "continue", "printf \"pc=%#lx\\n\", $pc",
+                    "printf \"entry=%#lx\\n\", (unsigned long)&_start32 - 0xffffffff80000000",
+                    "delete", "break kmain", "continue", "info source", "frame", "delete", "detach"])
+            t = threading.Thread(target=debugger, daemon=True)
+            t.start()
+            cmdline = (f"ktest={self.GRUB_KTESTS} verifier=1 test.mem_mib={self.args.mem} ktest.then_init "
+                       f"utest={self.GRUB_UTESTS}")
+            b = self.boot(self.GRUB_SESSION, cmdline, 120, loader="grub", stop_when=KD_BANNER_RE,
+                          qemu_args=["-S", "-gdb", f"tcp:127.0.0.1:{port}"])
+            t.join(timeout=30)
+            return b, gdb_out.get("text", "gdb did not finish")
+        return self.shared(self.GRUB_SESSION, make)
+
+    def grub_halves(self):
+        """The GRUB boot cut at the kernel tests' summary line: (kernel half,
+        user half), each a Boot with its own lines. QEMU's exit status (init's
+        verdict, which counts the kernel half's failures) goes with the user
+        half; the kernel half is judged by its own lines."""
+        import copy
+        b, _ = self.grub_session()
+        cut = next((i + 1 for i, (_, line) in enumerate(b.lines) if SUMMARY_RE.match(line)), len(b.lines))
+        kernel, user = copy.copy(b), copy.copy(b)
+        kernel.lines, user.lines = b.lines[:cut], b.lines[cut:]
+        if cut < len(b.lines):
+            kernel.timed_out = kernel.stopped_early = False
+        return kernel, user
 
     def t_grub_kernel(self, name):
-        b = self.boot(name, f"ktest={self.GRUB_KTESTS} verifier=1 test.mem_mib={self.args.mem}", 90, loader="grub")
-        outs = judge_ktest_boot(b, name)
+        b, _ = self.grub_halves()
+        outs = judge_ktest_boot(b, name, check_exit=False)
         bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
         if sum(o.ok for o in outs) < 10:
             bad.append(f"only {sum(o.ok for o in outs)} of the {self.GRUB_KTESTS} tests passed")
@@ -790,8 +858,7 @@ class Runner:
         return (not bad), "; ".join(bad[:5])
 
     def t_grub_user(self, name):
-        b = self.boot(name, f"utest={self.GRUB_UTESTS} test.mem_mib={self.args.mem}", 90, stop_when=KD_BANNER_RE,
-                      loader="grub")
+        _, b = self.grub_halves()
         outs = judge_user_boot(b, name)
         bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
         if sum(o.ok for o in outs) < 5:
@@ -886,16 +953,25 @@ class Runner:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env=dict(os.environ, QEMU_MEM=str(self.args.mem), **mq.disk_env()))
         try:
-            cmd = ["gdb", "-q", "-batch", "-nx", "-ex", f"set confirm off",
-                   "-ex", f"source {os.path.join(ROOT, 'scripts', 'gdb', 'gdbinit')}",
-                   "-ex", f"file {self.args.kernel}", "-ex", f"target remote 127.0.0.1:{port}"]
-            for c in commands:
-                cmd += ["-ex", c]
-            out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
-            text = out.stdout + out.stderr
+            text = self.gdb_commands(name, port, commands)
         finally:
             qemu.kill()
             qemu.wait()
+        return text
+
+    def gdb_commands(self, name, port, commands):
+        """Run gdb in batch mode with the project's gdbinit against the
+        gdbstub at PORT and COMMANDS; log and return its output."""
+        cmd = ["gdb", "-q", "-batch", "-nx", "-ex", f"set confirm off",
+               "-ex", f"source {os.path.join(ROOT, 'scripts', 'gdb', 'gdbinit')}",
+               "-ex", f"file {self.args.kernel}", "-ex", f"target remote 127.0.0.1:{port}"]
+        for c in commands:
+            cmd += ["-ex", c]
+        try:
+            out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
+            text = out.stdout + out.stderr
+        except subprocess.TimeoutExpired as e:
+            text = f"gdb did not finish in 90 s: {e}"
         with open(log_path(name), "w") as f:
             f.write(text)
         return text
@@ -916,17 +992,14 @@ class Runner:
                 fut.set_exception(e)
         return fut.result()
 
-    # make gdb's own path: the GRUB ISO. Both checks from one QEMU and GDB:
-    # the hardware breakpoint at the physical entry point stops first (the
-    # loader has just jumped there), then the run goes on to kmain.
+    # make gdb's own path: the GRUB ISO. Both checks from the one GRUB
+    # machine (grub_session): the hardware breakpoint at the physical entry
+    # point stops first (the loader has just jumped there), then the run
+    # goes on to kmain.
     GDB_GRUB_SESSION = "gdb.grub_iso_session"
 
     def gdb_grub_session(self):
-        return self.shared(self.GDB_GRUB_SESSION, lambda: self.gdb_session(
-            self.GDB_GRUB_SESSION,
-            ["break-entry32", "continue", "printf \"pc=%#lx\\n\", $pc",
-             "printf \"entry=%#lx\\n\", (unsigned long)&_start32 - 0xffffffff80000000",
-             "delete", "break kmain", "continue", "info source", "frame"], loader="grub"))
+        return self.grub_session()[1]
 
     def t_gdb_kmain(self, name):
         out = self.gdb_grub_session()
@@ -965,14 +1038,61 @@ class Runner:
                                        f"source {os.path.join(tests, 'harness.py')}",
                                        f"source {os.path.join(tests, driver)}"], cmdline=cmdline, serial=serial)
 
-    def gdb_checkpoint(self, name, translate, commands=()):
-        """Boot with gdbcheck=1 under GDB, stop at MiGdbCheckpointDone and run
-        the driver. Returns (serial lines, {command: output}, error or None)."""
-        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        if os.path.exists(serial):
-            os.remove(serial)
-        out = self.gdb_driver(name, "checkpoint.py", dict(serial=serial, translate=translate, commands=list(commands)),
-                              cmdline="gdbcheck=1", serial=serial)
+    # ---- one machine under GDB for the tests that stop in a ktest boot ----
+    # Each of these GDB tests once booted its own QEMU and GDB (~0.45 s of
+    # CPU each, most of it starting them). They need the same kind of boot
+    # (ktest=, verifier=1) and stop at different places, one after the
+    # other in the order the kernel gets there: MiGdbCheckpointDone (the
+    # checkpoint, gdbcheck=1, before any test), KtRunTests, then inside the
+    # tests, which run in file order (drivers/pci/, io/tests/dma_test.c,
+    # io/tests/irp_test.c, io/tests/mdl_api_test.c). So one machine runs
+    # the drivers in that order: each part starts with no breakpoints, says
+    # `@@@ PART NAME`, and goes on from where the part before it stopped.
+    # A part that goes wrong can leave the next parts nothing to find;
+    # they fail then too, each saying where GDB stopped.
+    GDB_KTEST_CHAIN = "gdb.ktest_chain"
+    GDB_MM_COMMANDS = ["memmap", "pfnstats", "pool", "pool GdbN"]
+    GDB_PCI_TEST = "pci.host_bridge_and_piix3_on_bus_0"
+    GDB_SGLIST_TEST = "dma.user_buffer_zero_copy_addresses_are_the_users_frames"
+    GDB_IO_TEST = "irp.cancel_while_pended_runs_the_cancel_routine"
+    GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
+                     "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
+
+    def ktest_chain(self, part):
+        """(gdb's output for PART, the chain's serial log path)."""
+        serial = os.path.join(LOGS, self.GDB_KTEST_CHAIN + ".serial.log")
+
+        def make():
+            if os.path.exists(serial):
+                os.remove(serial)
+            tests = os.path.join(ROOT, "scripts", "gdb", "tests")
+            parts = [("checkpoint", "checkpoint.py", dict(serial=serial, translate=True,
+                                                          commands=self.GDB_MM_COMMANDS)),
+                     ("pci", "pci.py", {}), ("sglist", "sglist.py", {}), ("io", "io.py", {}),
+                     ("mdl", "mdl.py", dict(tests=list(self.GDB_MDL_TESTS)))]
+            cmds = [f"source {os.path.join(tests, 'harness.py')}"]
+            for what, driver, args in parts:
+                cmds += ["delete", f"python print('@@@ PART {what}', flush=True)",
+                         f"python mdlos_test_args = {args!r}", f"source {os.path.join(tests, driver)}"]
+            ktests = [self.GDB_PCI_TEST, self.GDB_SGLIST_TEST, self.GDB_IO_TEST] + list(self.GDB_MDL_TESTS)
+            out = self.gdb_session(self.GDB_KTEST_CHAIN, cmds, cmdline=f"gdbcheck=1 verifier=1 ktest={','.join(ktests)}",
+                                   serial=serial)
+            texts, cur = {}, None
+            for line in out.splitlines(keepends=True):
+                m = re.match(r"^@@@ PART (\S+)$", line)
+                if m:
+                    cur = m.group(1)
+                    texts[cur] = ""
+                elif cur:
+                    texts[cur] += line
+            return texts
+        texts = self.shared(self.GDB_KTEST_CHAIN, make)
+        return texts.get(part, f"@@@ NOTRUN the GDB session never reached its part '{part}' "
+                               f"(log: {log_path(self.GDB_KTEST_CHAIN)})\n"), serial
+
+    def gdb_checkpoint_shared(self):
+        """The checkpoint part: (serial lines, {command: output}, error or None)."""
+        out, serial = self.ktest_chain("checkpoint")
         lines = open(serial, errors="replace").read().splitlines() if os.path.exists(serial) else []
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
@@ -988,16 +1108,6 @@ class Runner:
         for m in re.finditer(r"^@@@ BEGIN (.*?)\n(.*?)^@@@ END \1$", out, re.M | re.S):
             results.setdefault(m.group(1), m.group(2))
         return lines, results, None
-
-    # gdb.pt_and_pfn_agree_with_kernel and gdb.memmap_and_pool_commands_run
-    # read the same stopped machine (gdbcheck=1 at MiGdbCheckpointDone) and
-    # change nothing in it: one QEMU and GDB runs both tests' commands.
-    GDB_CHECKPOINT_SESSION = "gdb.checkpoint_session"
-    GDB_MM_COMMANDS = ["memmap", "pfnstats", "pool", "pool GdbN"]
-
-    def gdb_checkpoint_shared(self):
-        return self.shared(self.GDB_CHECKPOINT_SESSION, lambda: self.gdb_checkpoint(
-            self.GDB_CHECKPOINT_SESSION, translate=True, commands=self.GDB_MM_COMMANDS))
 
     def t_gdb_pt_pfn(self, name):
         lines, results, err = self.gdb_checkpoint_shared()
@@ -1163,14 +1273,15 @@ class Runner:
     # where an IRP is held by the bottom of a three-device stack, reads
     # the IRP with plain GDB expressions (@@@ IRP / LOC / DEV) and runs the
     # commands; each must agree with what the expressions read.
-    GDB_IO_TEST = "irp.cancel_while_pended_runs_the_cancel_routine"
 
-    def gdb_stopped(self, name, driver, cmdline, where):
-        """Run GDB test DRIVER on a boot with CMDLINE; it must stop in the
-        function WHERE. Returns (gdb's output, {command: its output}, None),
-        or (None, None, why not)."""
-        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        out = self.gdb_driver(name, driver, cmdline=cmdline, serial=serial)
+    def gdb_stopped(self, name, driver, cmdline, where, out=None):
+        """Run GDB test DRIVER on a boot with CMDLINE (or judge OUT, its
+        output from the chain above); it must stop in the function WHERE.
+        Returns (gdb's output, {command: its output}, None), or (None, None,
+        why not)."""
+        if out is None:
+            serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
+            out = self.gdb_driver(name, driver, cmdline=cmdline, serial=serial)
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
             return None, None, notrun.group(1)
@@ -1182,7 +1293,7 @@ class Runner:
         return out, results, None
 
     def t_gdb_io(self, name):
-        out, results, why = self.gdb_stopped(name, "io.py", f"ktest={self.GDB_IO_TEST}", "IoCancelIrp")
+        out, results, why = self.gdb_stopped(name, "io.py", None, "IoCancelIrp", out=self.ktest_chain("io")[0])
         if why:
             return False, why
         head = re.search(r"^@@@ IRP irp=(\S+) count=(\d+) current=(\d+) flags=(\S+) cancel=(\S+)$", out, re.M)
@@ -1303,10 +1414,9 @@ class Runner:
     # routine with a zero-copy list of a 6-page unaligned user buffer, reads
     # its elements with GDB expressions (@@@ ELEM) and runs `sglist $rdx`,
     # which must list the same elements, each on the MDL's own frames.
-    GDB_SGLIST_TEST = "dma.user_buffer_zero_copy_addresses_are_the_users_frames"
 
     def t_gdb_sglist(self, name):
-        out, results, why = self.gdb_stopped(name, "sglist.py", f"ktest={self.GDB_SGLIST_TEST}", "record_list")
+        out, results, why = self.gdb_stopped(name, "sglist.py", None, "record_list", out=self.ktest_chain("sglist")[0])
         if why:
             return False, why
         head = re.search(r"^@@@ LIST n=(\d+)$", out, re.M)
@@ -1598,10 +1708,9 @@ class Runner:
     # scripts/gdb/tests/pci.py: GDB stops at KtRunTests (the bus driver has
     # enumerated by then), reads PciDevices[] with plain GDB expressions
     # (@@@ DEV / BAR / VCAP) and runs `pci`, which must show the same.
-    GDB_PCI_TEST = "pci.host_bridge_and_piix3_on_bus_0"
 
     def t_gdb_pci(self, name):
-        out, results, why = self.gdb_stopped(name, "pci.py", f"ktest={self.GDB_PCI_TEST}", "KtRunTests")
+        out, results, why = self.gdb_stopped(name, "pci.py", None, "KtRunTests", out=self.ktest_chain("pci")[0])
         if why:
             return False, why
         text = results.get("pci", "@@@ ERROR not run")
@@ -1653,15 +1762,8 @@ class Runner:
             bad.append(f"the table has {len(virtio)} virtio-blk functions, want 2")
         return (not bad), "; ".join(bad[:6])
 
-    GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
-                     "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
-
     def t_gdb_mdl(self, name):
-        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        if os.path.exists(serial):
-            os.remove(serial)
-        out = self.gdb_driver(name, "mdl.py", dict(tests=list(self.GDB_MDL_TESTS)),
-                              cmdline=f"ktest={','.join(self.GDB_MDL_TESTS)} verifier=1", serial=serial)
+        out, serial = self.ktest_chain("mdl")
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
             return False, notrun.group(1)
@@ -1756,8 +1858,8 @@ class Runner:
             if self.user_tests_wanted():
                 for i in range(self.args.user_shards):
                     jobs.append((self.shard_time(i, self.args.user_shards, self.user_salt, True), "user", i))
-            for n in host:
-                jobs.append((self.old_times.get("host:" + n, 0.0), "host", n))
+            for names in self.host_jobs(host):
+                jobs.append((sum(self.old_times.get("host:" + n, 0.0) for n in names), "host", names))
             jobs.sort(key=lambda j: (-j[0], j[1] == "host"))
             futures, mains = [], []
             for _, kind, what in jobs:
@@ -1766,7 +1868,7 @@ class Runner:
                 elif kind == "user":
                     futures.append(pool.submit(self.user_boot, what, self.args.user_shards))
                 else:
-                    futures.append(pool.submit(self.run_host_test, what, host[what]))
+                    futures.append(pool.submit(self.run_host_tests, what, host))
             # Every DEFER line has arrived once the main boots are done:
             # then the bugcheck workers may end when their queue is empty.
             try:

@@ -36,8 +36,9 @@ static void mask_legacy_pic(void)
 }
 
 /* Start the first user process, `init` (a GRUB module), with the boot
- * command line; wait for it. Under `utest=` its exit status is the verdict. */
-static void RunInit(void)
+ * command line; wait for it. Under `utest=` its exit status is the verdict,
+ * with KFAILED kernel tests that ran first (`ktest.then_init`) counted too. */
+static void RunInit(int kfailed)
 {
     PEPROCESS init;
     /* `ubench` (make bench) runs the user-mode benchmark instead of init. */
@@ -52,7 +53,7 @@ static void RunInit(void)
     KeWaitForSingleObject(init, Executive, KernelMode, FALSE, NULL);
     kprintf("init ended with status %#x\n", (unsigned)init->ExitStatus);
     if (KeGetOption("utest") || KeGetOption("ubench")) {
-        BOOLEAN ok = init->ExitStatus == 0 && MiVerifyPfnDatabase(FALSE);
+        BOOLEAN ok = init->ExitStatus == 0 && !kfailed && MiVerifyPfnDatabase(FALSE);
         HalQemuExit(ok ? QEMU_EXIT_PASS : QEMU_EXIT_FAIL);
     }
     PsDereferenceProcess(init);
@@ -148,8 +149,9 @@ void kmain(uint32_t magic, uint32_t info_phys)
     if (KeOptionEnabled("ktest.serve"))
         ServeOneTest();
     const char *pattern = KeGetOption("ktest");
+    int kfailed = 0;
     if (pattern)
-        KtRunTests(pattern[0] ? pattern : "*");
+        kfailed = KtRunTests(pattern[0] ? pattern : "*");   /* returns only under ktest.then_init */
     pattern = KeGetOption("bench");
     if (pattern)
         KtRunBenchmarks(pattern[0] ? pattern : "*");
@@ -157,6 +159,6 @@ void kmain(uint32_t magic, uint32_t info_phys)
      * in the kernel's own shell; without it, kd> is where the kernel goes
      * when init cannot start or ends. */
     if (!KeOptionEnabled("kd"))
-        RunInit();
+        RunInit(kfailed);
     KdShell();
 }

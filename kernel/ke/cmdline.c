@@ -101,6 +101,7 @@ static const struct {
     { "ktest.limit", OPT_NUMBER },  /* seconds one test may run (graded boots) */
     { "ktest.limit_ms", OPT_NUMBER },  /* the same in milliseconds (wins over ktest.limit) */
     { "ktest.shard", OPT_TEXT },    /* I/N: run the I-th of N parts (RtlTestInShard) */
+    { "ktest.then_init", OPT_FLAG },   /* after the tests, start init (utest=) instead of leaving QEMU */
     { "fuzz.n", OPT_NUMBER },       /* `make fuzz N=`: the fuzzer's calls (kernel/ps/tests/fuzz_test.c) */
     { "fuzz.seed", OPT_TEXT },      /* `make fuzz SEED=` */
     { "fuzz.trace", OPT_NUMBER },   /* `make fuzz TRACE=` */

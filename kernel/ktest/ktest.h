@@ -190,8 +190,9 @@ __attribute__((noreturn)) void KtLabNotImplemented(const char *lab, const char *
  * end if nothing failed. */
 NTSTATUS KtLabCallGuarded(NTSTATUS (*Fn)(void *Context), void *Context);
 
-/* Run the tests (or benchmarks) the command line asks for and leave QEMU. */
-void KtRunTests(const char *pattern);
+/* Run the tests (or benchmarks) the command line asks for and leave QEMU;
+ * with `ktest.then_init`, KtRunTests returns the number that failed instead. */
+int KtRunTests(const char *pattern);
 void KtRunBenchmarks(const char *pattern);
 /* Called by the bugcheck report: names the test and judges expectations. */
 void KtOnBugCheck(ULONG code, const ULONG_PTR p[4]);
