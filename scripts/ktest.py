@@ -594,6 +594,7 @@ class Runner:
         ("gdb.pt_and_pfn_agree_with_kernel", "gdb.memmap_and_pool_commands_run",
          "gdb.pci_command_lists_the_bus_drivers_table", "gdb.sglist_shows_a_zero_copy_list",
          "gdb.irp_devobj_drvobj_show_a_held_irp", "gdb.mdl_command_shows_a_locked_mdl"),
+        ("gdb.ps_and_vad_show_a_user_process", "gdb.obj_and_handles_show_objects"),
     )
 
     def host_jobs(self, host):
@@ -1059,24 +1060,37 @@ class Runner:
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
 
     def ktest_chain(self, part):
-        """(gdb's output for PART, the chain's serial log path)."""
+        """(gdb's output for PART of the chain above, its serial log path)."""
         serial = os.path.join(LOGS, self.GDB_KTEST_CHAIN + ".serial.log")
+        ktests = [self.GDB_PCI_TEST, self.GDB_SGLIST_TEST, self.GDB_IO_TEST] + list(self.GDB_MDL_TESTS)
+        return self.gdb_chain(self.GDB_KTEST_CHAIN, f"gdbcheck=1 verifier=1 ktest={','.join(ktests)}", serial, [
+            ("checkpoint", "checkpoint.py", dict(serial=serial, translate=True, commands=self.GDB_MM_COMMANDS)),
+            ("pci", "pci.py", {}), ("sglist", "sglist.py", {}), ("io", "io.py", {}),
+            ("mdl", "mdl.py", dict(tests=list(self.GDB_MDL_TESTS)))], part)
 
+    # gdb.ps_and_vad_* and gdb.obj_and_handles_*: an ordinary boot (init
+    # starts sh), the first stopped with a user process in the kernel, the
+    # second with sh waiting for a line; one machine, the same way.
+    GDB_USER_CHAIN = "gdb.user_chain"
+
+    def user_chain(self, part):
+        serial = os.path.join(LOGS, self.GDB_USER_CHAIN + ".serial.log")
+        return self.gdb_chain(self.GDB_USER_CHAIN, "", serial,
+                              [("processes", "processes.py", {}), ("objects", "objects.py", {})], part)
+
+    def gdb_chain(self, key, cmdline, serial, parts, part):
+        """One QEMU booting CMDLINE under one GDB that runs PARTS' drivers,
+        [(name, driver, args)], in order; shared by the tests that read it.
+        Returns (gdb's output for the part named PART, SERIAL)."""
         def make():
             if os.path.exists(serial):
                 os.remove(serial)
             tests = os.path.join(ROOT, "scripts", "gdb", "tests")
-            parts = [("checkpoint", "checkpoint.py", dict(serial=serial, translate=True,
-                                                          commands=self.GDB_MM_COMMANDS)),
-                     ("pci", "pci.py", {}), ("sglist", "sglist.py", {}), ("io", "io.py", {}),
-                     ("mdl", "mdl.py", dict(tests=list(self.GDB_MDL_TESTS)))]
             cmds = [f"source {os.path.join(tests, 'harness.py')}"]
             for what, driver, args in parts:
                 cmds += ["delete", f"python print('@@@ PART {what}', flush=True)",
                          f"python mdlos_test_args = {args!r}", f"source {os.path.join(tests, driver)}"]
-            ktests = [self.GDB_PCI_TEST, self.GDB_SGLIST_TEST, self.GDB_IO_TEST] + list(self.GDB_MDL_TESTS)
-            out = self.gdb_session(self.GDB_KTEST_CHAIN, cmds, cmdline=f"gdbcheck=1 verifier=1 ktest={','.join(ktests)}",
-                                   serial=serial)
+            out = self.gdb_session(key, cmds, cmdline=cmdline, serial=serial)
             texts, cur = {}, None
             for line in out.splitlines(keepends=True):
                 m = re.match(r"^@@@ PART (\S+)$", line)
@@ -1086,9 +1100,9 @@ class Runner:
                 elif cur:
                     texts[cur] += line
             return texts
-        texts = self.shared(self.GDB_KTEST_CHAIN, make)
+        texts = self.shared(key, make)
         return texts.get(part, f"@@@ NOTRUN the GDB session never reached its part '{part}' "
-                               f"(log: {log_path(self.GDB_KTEST_CHAIN)})\n"), serial
+                               f"(log: {log_path(key)})\n"), serial
 
     def gdb_checkpoint_shared(self):
         """The checkpoint part: (serial lines, {command: output}, error or None)."""
@@ -1192,10 +1206,7 @@ class Runner:
     # name, then each command framed by @@@.
 
     def t_gdb_ps_vad(self, name):
-        serial = os.path.join(LOGS, re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".serial.log")
-        if os.path.exists(serial):
-            os.remove(serial)
-        out = self.gdb_driver(name, "processes.py", cmdline="", serial=serial)
+        out, serial = self.user_chain("processes")
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
             return False, notrun.group(1)
@@ -1342,7 +1353,7 @@ class Runner:
         """`handles init` lists init's process handle to sh; `obj` on it
         says it is a process, on the root directory that it is \\, on the
         System process that it is the static one (scripts/gdb/tests/objects.py)."""
-        out = self.gdb_driver(name, "objects.py", cmdline="")
+        out, _ = self.user_chain("objects")
         notrun = re.search(r"^@@@ NOTRUN (.*)$", out, re.M)
         if notrun:
             return False, notrun.group(1)

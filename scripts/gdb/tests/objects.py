@@ -23,8 +23,15 @@ def main():
         return print("@@@ NOTRUN the gdbinit did not load the ob commands of the mdlos package")
     if gdb.lookup_global_symbol("ObpRootDirectory") is None:
         return print("@@@ NOTRUN the kernel has no object manager (ObpRootDirectory)")
-    gdb.execute("break NtReadConsole")
-    gdb.execute("continue")
+    # Run after processes.py on the same machine (ktest.py's user chain),
+    # sh may be there already: it reads no line that could bring it back.
+    try:
+        here = gdb.selected_frame().name()
+    except gdb.error:
+        here = None
+    if here != "NtReadConsole":
+        gdb.execute("break NtReadConsole")
+        gdb.execute("continue")
     print("@@@ STOPPED " + str(gdb.selected_frame().name()), flush=True)
     out = handles_init()
     m = re.search(r"^\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s", out, re.M)
