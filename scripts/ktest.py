@@ -350,7 +350,8 @@ class Runner:
         if shards == 1:
             return 0
         known = {k: v for k, v in self.old_times.items()
-                 if not k.startswith("host:") and k.startswith("user.") == user and self.wanted(k)}
+                 if not k.startswith("host:") and k.startswith("user.") == user and self.wanted(k) and
+                 not (user and self.small_user_tests() and k in self.SMALL_UTESTS)}
         best, best_cost = 0, None
         for salt in range(256):
             load = [0.0] * shards
@@ -364,7 +365,8 @@ class Runner:
         """Seconds the tests of SHARD took in the last run (infinite when
         nothing is known: a cold run starts the shards first)."""
         known = [(k, v) for k, v in self.old_times.items()
-                 if not k.startswith("host:") and k.startswith("user.") == user and self.wanted(k)]
+                 if not k.startswith("host:") and k.startswith("user.") == user and self.wanted(k) and
+                 not (user and self.small_user_tests() and k in self.SMALL_UTESTS)]
         if not known:
             return float("inf")
         return sum(v for k, v in known if shards == 1 or shard_of(k, shards, salt) == shard)
@@ -527,8 +529,20 @@ class Runner:
     # a cancelled request at once.
     UTEST_CANCEL_WAIT_MS = 500
 
+    # The user tests whose work is sized by the machine's memory (commit to
+    # the limit, touch it all, page tables until refused: ~2 s of CPU on
+    # 256 MiB) prove the same on a quarter of it: in a full run they leave
+    # the shards (`-GLOB` in utest=, user/lib/utest.c) for a boot of their
+    # own on SMALL_UTEST_MIB.
+    SMALL_UTESTS = ("user.commit.commit_to_the_limit_touch_all_give_back", "user.commit.page_tables_run_out_cleanly")
+    SMALL_UTEST_MIB = 64
+
+    def small_user_tests(self):
+        return self.args.user_shards > 1
+
     def user_boot(self, shard=0, shards=1):
-        cmdline = (f"utest={self.args.pattern} test.mem_mib={self.args.mem} "
+        pattern = self.args.pattern + "".join(f",-{t}" for t in self.SMALL_UTESTS if self.small_user_tests())
+        cmdline = (f"utest={pattern} test.mem_mib={self.args.mem} "
                    f"io.cancel_wait_ms={self.UTEST_CANCEL_WAIT_MS}")
         if shards > 1:
             cmdline += f" utest.shard={shard}/{shards}/{self.user_salt}"
@@ -536,6 +550,14 @@ class Runner:
         b = self.boot(name, cmdline, self.args.user_timeout, stop_when=KD_BANNER_RE)
         self.record_times(b)
         self.count_shares("user", b, shards)
+        self.report(judge_user_boot(b, name))
+
+    def small_user_boot(self):
+        name = "utest-small"
+        cmdline = (f"utest={','.join(self.SMALL_UTESTS)} test.mem_mib={self.SMALL_UTEST_MIB} "
+                   f"io.cancel_wait_ms={self.UTEST_CANCEL_WAIT_MS}")
+        b = self.boot(name, cmdline, self.args.user_timeout, mem=self.SMALL_UTEST_MIB, stop_when=KD_BANNER_RE)
+        self.record_times(b)
         self.report(judge_user_boot(b, name))
 
     # ---- 3: host-side tests ----
@@ -1869,6 +1891,9 @@ class Runner:
             if self.user_tests_wanted():
                 for i in range(self.args.user_shards):
                     jobs.append((self.shard_time(i, self.args.user_shards, self.user_salt, True), "user", i))
+                if self.small_user_tests():
+                    jobs.append((sum(v for k, v in self.old_times.items()
+                                     if k in self.SMALL_UTESTS), "small", None))
             for names in self.host_jobs(host):
                 jobs.append((sum(self.old_times.get("host:" + n, 0.0) for n in names), "host", names))
             jobs.sort(key=lambda j: (-j[0], j[1] == "host"))
@@ -1878,6 +1903,8 @@ class Runner:
                     mains.append(pool.submit(self.main_boot, pool, what, self.args.shards))
                 elif kind == "user":
                     futures.append(pool.submit(self.user_boot, what, self.args.user_shards))
+                elif kind == "small":
+                    futures.append(pool.submit(self.small_user_boot))
                 else:
                     futures.append(pool.submit(self.run_host_tests, what, host))
             # Every DEFER line has arrived once the main boots are done:

@@ -52,23 +52,31 @@ void UtFail(const char *file, int line, const char *fmt, ...)
 }
 
 
+/* Does NAME match PATTERNS, comma-separated globs? A glob that starts
+ * with '-' leaves out what it matches, whatever else matches: a full run
+ * of the runner leaves two commit tests out of the shards (`*,-NAME,...`)
+ * and runs them on a smaller machine of their own (scripts/ktest.py,
+ * SMALL_UTESTS). */
 static int matches(const char *patterns, const char *name)
 {
     char pat[128];
+    int in = 0;
     const char *p = patterns;
     while (*p) {
         size_t n = strcspn(p, ",");
         if (n < sizeof(pat)) {
             memcpy(pat, p, n);
             pat[n] = 0;
-            if (n && RtlGlobMatch(pat, name))
-                return 1;
+            if (pat[0] == '-' && RtlGlobMatch(pat + 1, name))
+                return 0;
+            if (n && pat[0] != '-' && RtlGlobMatch(pat, name))
+                in = 1;
         }
         p += n;
         if (*p == ',')
             p++;
     }
-    return 0;
+    return in;
 }
 
 static void full_name(const UTEST *t, char *buf, size_t size)
