@@ -266,9 +266,19 @@ static inline PFN_NUMBER MiGetPteFrame(const MMPTE *entry)
     return MI_PTE_PFN(MiGetPteAddress(entry)->u.Long);
 }
 
-/* Below this many available pages, MiAllocatePfn wakes the working-set
- * manager (mm/userfault.c): 8 MiB. */
-#define MI_LOW_MEMORY_PAGES 2048
+/* ---- the memory thresholds (mm/thresholds.c), sized from the RAM in MM
+ * init: a fraction of it up to a ceiling, as NT sizes its own. ----
+ * MiLowMemoryPages: below this many available pages, MiAllocatePfn wakes
+ * the working-set manager (mm/userfault.c); RAM / 4, at most 2048 (8 MiB).
+ * MiMinimumAvailablePages: see may_take_last_frames (mm/pfn.c); RAM / 64,
+ * at most 96. MmProcessCreateReservePages (mm.h): the process manager's. */
+extern PFN_NUMBER MiLowMemoryPages, MiMinimumAvailablePages;
+typedef struct {
+    PFN_NUMBER MinimumAvailable, LowMemory, ProcessCreateReserve;
+} MI_MEMORY_THRESHOLDS;
+/* What a machine of PAGES RAM pages gets (pure: the tests try any size). */
+void MiComputeMemoryThresholds(PFN_NUMBER pages, MI_MEMORY_THRESHOLDS *out);
+void MiInitializeMemoryThresholds(void);
 
 /* ---- physical memory (mm/physmem.c) ---- */
 typedef struct { PFN_NUMBER start, end; } MI_PFN_RANGE;   /* [start, end) */
@@ -683,11 +693,11 @@ extern volatile ULONG64 MiInPagePrefetched;
 ULONG64 MiPurgeStandbyList(void);
 /* User frames now on the standby list (their data is in a slot: mm/commit.c). */
 extern volatile ULONG64 MiStandbyUserPages;
-/* Below this many available pages only memory makers (the modified page
- * writer, a thread sending an in-page read: KTHREAD.MemoryMaker) get a
- * frame while a pagefile exists, so the path that frees memory never
- * waits for memory (NT keeps MmMinimumFreePages for the same reason). */
-#define MI_MINIMUM_AVAILABLE_PAGES 96
+/* Below MiMinimumAvailablePages (mm/thresholds.c) only memory makers (the
+ * modified page writer, a thread sending an in-page read:
+ * KTHREAD.MemoryMaker) get a frame while a pagefile exists, so the path
+ * that frees memory never waits for memory (NT keeps MmMinimumFreePages
+ * for the same reason). */
 
 /* for the process manager (kernel/ps/process.c) */
 NTSTATUS MmCreateAddressSpace(PEPROCESS p);

@@ -21,6 +21,10 @@ typedef struct { LONGLONG QuadPart; } PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
  * immediately usable (zeroed + free + standby). */
 extern PFN_NUMBER MmNumberOfPhysicalPages;
 extern PFN_NUMBER MmAvailablePages;
+/* A new process is refused while fewer pages than this are available
+ * (kernel/ps/process.c): half the RAM, at most 4096 (16 MiB); sized in MM
+ * init (mm/thresholds.c). */
+extern PFN_NUMBER MmProcessCreateReservePages;
 /* Print the commit charge, limit and peak (kd> mem). */
 void MmPrintCommit(void);
 

@@ -87,6 +87,7 @@ void MmInitSystem(void)
     MiInitializePat();
     enable_cpu_protections();
     MiInitializePfnDatabase();
+    MiInitializeMemoryThresholds();   /* from MmNumberOfPhysicalPages, before anything allocates */
     MiInitializeSystemPtes();
 
     PHYSICAL_ADDRESS vga = { 0xB8000 };
@@ -103,6 +104,11 @@ void MmInitSystem(void)
             (unsigned long long)MmNumberOfPhysicalPages, (unsigned long long)(MmNumberOfPhysicalPages >> 8),
             (unsigned long long)MmAvailablePages, (unsigned)MiUsageCount[MiUsagePfnDatabase],
             (unsigned)MiUsageCount[MiUsagePageTable]);   /* kept exact, checked by the pass above */
+    /* scripts/ktest.py's paging boot checks this line on a small machine. */
+    kprintf("mm: thresholds from RAM: memory makers only below %llu available, working-set manager below %llu, "
+            "new processes need %llu\n",
+            (unsigned long long)MiMinimumAvailablePages, (unsigned long long)MiLowMemoryPages,
+            (unsigned long long)MmProcessCreateReservePages);
     kprintf("mm: CR4 %s%s, NX on, kernel image W^X\n", (read_cr4() & CR4_SMEP) ? "SMEP " : "",
             (read_cr4() & CR4_SMAP) ? "SMAP" : "");
 }

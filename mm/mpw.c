@@ -58,7 +58,7 @@ static BOOLEAN worth_writing(void)
     ULONG64 threshold = MmNumberOfPhysicalPages / 16;
     if (threshold > 1024)
         threshold = 1024;
-    return MmModifiedPageListHead.Total >= threshold || MmAvailablePages < MI_LOW_MEMORY_PAGES;
+    return MmModifiedPageListHead.Total >= threshold || MmAvailablePages < MiLowMemoryPages;
 }
 
 void MiSignalModifiedPageWriter(void)

@@ -122,7 +122,7 @@ NTSTATUS MiResolvePageFileFault(PVOID va, PMMPTE pte, PEPROCESS process, ULONG64
     PFN_NUMBER extra[MI_READ_CLUSTER_MAX];
     ULONG extras = 0;
     while (extras + 1 < MiReadClusterPages && extras + 1 < MI_READ_CLUSTER_MAX &&
-           MmAvailablePages > MI_LOW_MEMORY_PAGES / 4 && (extra[extras] = MiAllocatePfnNoWait(usage)) != 0)
+           MmAvailablePages > MiLowMemoryPages / 4 && (extra[extras] = MiAllocatePfnNoWait(usage)) != 0)
         extras++;
     MI_INPAGE_BLOCK *b;
     KIRQL old;

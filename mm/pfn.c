@@ -223,14 +223,14 @@ static void take_frame(PFN_NUMBER pfn, MI_PFN_USAGE usage, BOOLEAN zero, BOOLEAN
  *  - tests take frames as they are (they exhaust memory on purpose). */
 typedef enum { ALLOC_CHARGED, ALLOC_UNCHARGED, ALLOC_RAW } ALLOC_CLASS;
 
-/* May the current allocation take one of the last MI_MINIMUM_AVAILABLE_PAGES?
+/* May the current allocation take one of the last MiMinimumAvailablePages?
  * Only with no pagefile (nothing can free memory then anyway: the old
  * rules apply unchanged) or for a memory maker: the threads that write
  * modified pages out and read pages in need a few frames (pool for the
  * IRP, the driver's request, the scatter/gather list) to give many back. */
 static BOOLEAN may_take_last_frames(ALLOC_CLASS c)
 {
-    if (c == ALLOC_RAW || !MmNumberOfPagingFiles || MmAvailablePages > MI_MINIMUM_AVAILABLE_PAGES)
+    if (c == ALLOC_RAW || !MmNumberOfPagingFiles || MmAvailablePages > MiMinimumAvailablePages)
         return TRUE;
     PKTHREAD t = KiSchedulerReady ? KeGetCurrentThread() : NULL;
     return t && t->MemoryMaker > 0;

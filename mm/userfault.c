@@ -428,8 +428,8 @@ static NTSTATUS MiResolveDemandZeroFault(PEPROCESS p, PMMVAD vad, PVOID page, PM
 #define MI_REPLACEMENT_PAGES 64
 static void MiReplaceWorkingSetEntries(PEPROCESS p)
 {
-    if (!MmNumberOfPagingFiles || MmAvailablePages >= MI_LOW_MEMORY_PAGES ||
-        MmModifiedPageListHead.Total >= MI_LOW_MEMORY_PAGES / 2 || p->Vm.Count <= MI_REPLACEMENT_PAGES)
+    if (!MmNumberOfPagingFiles || MmAvailablePages >= MiLowMemoryPages ||
+        MmModifiedPageListHead.Total >= MiLowMemoryPages / 2 || p->Vm.Count <= MI_REPLACEMENT_PAGES)
         return;
     MiTrimWorkingSet(&p->Vm, MI_REPLACEMENT_PAGES, MiTrimFirstEntry);
     MiWakeModifiedPageWriter();
@@ -594,7 +594,7 @@ void MiSignalLowMemory(void)
      * nor inside the PFN lock (nothing nests inside that one). */
     KI_ASSERT_DISPATCHER_LOCK_NOT_HELD("signalling an event takes the dispatcher lock again");
     MI_ASSERT_PFN_LOCK_NOT_HELD("nothing may be signalled inside the PFN lock");
-    if (wsm_ready && MmAvailablePages < MI_LOW_MEMORY_PAGES && !KeReadStateEvent(&MiWorkingSetManagerEvent))
+    if (wsm_ready && MmAvailablePages < MiLowMemoryPages && !KeReadStateEvent(&MiWorkingSetManagerEvent))
         KeSetEvent(&MiWorkingSetManagerEvent, 0, FALSE);
     MiSignalModifiedPageWriter();
 }
@@ -620,13 +620,13 @@ static void working_set_manager(PVOID ctx)
     for (;;) {
         LARGE_INTEGER second = { -KI_MS(1000) };
         KeWaitForSingleObject(&MiWorkingSetManagerEvent, Executive, KernelMode, FALSE, &second);
-        if (MmAvailablePages >= MI_LOW_MEMORY_PAGES)
+        if (MmAvailablePages >= MiLowMemoryPages)
             continue;
         /* With a pagefile, trimmed pages become available once written:
          * while the modified list already holds what is missing, let the
          * writer work instead of trimming more (and faulting it back). */
         MiWakeModifiedPageWriter();
-        if (MmNumberOfPagingFiles && MmModifiedPageListHead.Total >= MI_LOW_MEMORY_PAGES)
+        if (MmNumberOfPagingFiles && MmModifiedPageListHead.Total >= MiLowMemoryPages)
             continue;
         MiWorkingSetManagerRuns++;
         /* Visit the processes one at a time; the list may change while we

@@ -6,9 +6,9 @@
  * disk IOCTLs a raw disk answers. rdrw.c moves the bytes, rdioctl.c
  * answers the IOCTLs.
  *
- * Its size is the `ramdisk=MiB` boot option (1..32, default 4). Two more
- * devices serve make bench: \Device\RamDisk1 (2 MiB, direct I/O, no filter
- * above it) and \Device\RamDisk1Buffered (the same bytes, DO_BUFFERED_IO),
+ * Its size is the `ramdisk=MiB` boot option (1..32, default 4, less on a
+ * machine under 32 MiB: rdsize.c). Two more devices serve make bench:
+ * \Device\RamDisk1 (2 MiB, or less likewise; direct I/O, no filter above it) and \Device\RamDisk1Buffered (the same bytes, DO_BUFFERED_IO),
  * so that the two transfer methods are compared with nothing else different.
  */
 #include "drivers/ramdisk/ramdisk.h"
@@ -16,12 +16,12 @@
 static ULONG64 disk_mib(void)
 {
     const char *v = KeGetOption("ramdisk");
-    ULONG64 mib;
+    ULONG64 mib, def = RdDefaultDiskMib(MmNumberOfPhysicalPages);
     if (!v)
-        return RD_DEFAULT_MIB;
+        return def;
     if (!RtlParseUlong64(v, &mib) || mib < 1 || mib > RD_MAX_MIB) {
-        kprintf("ramdisk: ramdisk=%s is not 1..%u MiB: using %u MiB\n", v, RD_MAX_MIB, RD_DEFAULT_MIB);
-        return RD_DEFAULT_MIB;
+        kprintf("ramdisk: ramdisk=%s is not 1..%u MiB: using %llu MiB\n", v, RD_MAX_MIB, (unsigned long long)def);
+        return def;
     }
     return mib;
 }
@@ -98,7 +98,7 @@ NTSTATUS RamDiskDriverEntry(PDRIVER_OBJECT drv, PANSI_STRING registry_path)
     NTSTATUS s = rd_create(drv, "\\Device\\RamDisk0", disk_mib() << 20, NULL, DO_DIRECT_IO, &disk0);
     if (!NT_SUCCESS(s))
         return s;
-    if (!NT_SUCCESS(s = rd_create(drv, "\\Device\\RamDisk1", (ULONG64)RD_BENCH_MIB << 20, NULL, DO_DIRECT_IO, &bench)) ||
+    if (!NT_SUCCESS(s = rd_create(drv, "\\Device\\RamDisk1", RdBenchDiskMib(MmNumberOfPhysicalPages) << 20, NULL, DO_DIRECT_IO, &bench)) ||
         !NT_SUCCESS(s = rd_create(drv, "\\Device\\RamDisk1Buffered", 0, bench, DO_BUFFERED_IO, &twin))) {
         rd_unload(drv);
         return s;

@@ -14,6 +14,14 @@
  * make bench compares the two transfer methods with nothing else different. */
 #define RD_BENCH_MIB   2
 
+/* The sizes a disk gets without `ramdisk=` (rdsize.c): the figures above,
+ * but never more than an eighth (RamDisk0) and a sixteenth (RamDisk1) of
+ * the RAM, in whole MiB, at least 1: the storage is nonpaged and taken
+ * whole at boot, so on a 16 MiB machine the fixed 6 MiB was two fifths of
+ * what was left for everything else. */
+ULONG64 RdDefaultDiskMib(PFN_NUMBER RamPages);
+ULONG64 RdBenchDiskMib(PFN_NUMBER RamPages);
+
 /* The disk's bytes (rdstore.c): nonpaged, reachable at any IRQL, each
  * page zeroed at its first write; a page never written reads as zeros. */
 typedef struct {

@@ -147,19 +147,18 @@ static void KiUserThreadStart(PVOID ctx)
     KiStartUserThread(f);
 }
 
-/* A new process is refused while fewer pages than this are available:
- * the processes already running need frames for their next faults, and
- * without a paging file (it is optional) nothing can make room. NT
- * likewise refuses to create an address space (STATUS_INSUFFICIENT_RESOURCES)
- * when resident available memory is short. 4096 pages (16 MiB) keeps well
- * above the working-set manager's trimming threshold (2048). A fixed
- * figure: it is why the paging tests need a 32 MiB machine (NT sizes such
- * thresholds from the RAM at boot; mdlos does not yet). */
-#define PS_CREATE_RESERVE_PAGES 4096
+/* A new process is refused while fewer than MmProcessCreateReservePages
+ * are available: the processes already running need frames for their next
+ * faults, and without a paging file (it is optional) nothing can make
+ * room. NT likewise refuses to create an address space
+ * (STATUS_INSUFFICIENT_RESOURCES) when resident available memory is short.
+ * The memory manager sizes the reserve from the RAM at boot (half of it, at
+ * most 16 MiB: mm/thresholds.c), twice its trimming threshold, so a 16 MiB
+ * machine can start processes too. */
 
 NTSTATUS PsCreateProcess(const char *image, const char *cmdline, PEPROCESS parent, PEPROCESS *out)
 {
-    if (MmAvailablePages < PS_CREATE_RESERVE_PAGES)
+    if (MmAvailablePages < MmProcessCreateReservePages)
         return STATUS_INSUFFICIENT_RESOURCES;
     PEPROCESS p;
     NTSTATUS s = ObCreateObject(PsProcessType, NULL, sizeof(*p), (PVOID *)&p);   /* zeroed; the caller's reference */

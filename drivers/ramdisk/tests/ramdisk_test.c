@@ -177,14 +177,34 @@ KTEST(ramdisk, misaligned_or_past_the_end_is_invalid_parameter)
     ObDereferenceObject(fo);
 }
 
+/* The defaults shrink with the RAM (rdsize.c), never to nothing, and the
+ * machines the tests boot get: 16 MiB 1 + 1, 32 MiB 3 + 1, 64 and 256 MiB
+ * 4 + 2 (page counts above 1 MiB). */
+KTEST(ramdisk, default_sizes_follow_the_ram)
+{
+    static const struct { PFN_NUMBER pages; ULONG64 disk, bench; } want[] = {
+        { 1024, 1, 1 }, { 3840, 1, 1 }, { 7936, 3, 1 }, { 16128, 4, 2 }, { 65248, 4, 2 }, { 1179392, 4, 2 },
+    };
+    for (ULONG i = 0; i < ARRAYSIZE(want); i++) {
+        KT_EQ(RdDefaultDiskMib(want[i].pages), want[i].disk);
+        KT_EQ(RdBenchDiskMib(want[i].pages), want[i].bench);
+        /* from 16 MiB on, together at most a quarter of the RAM */
+        if (want[i].pages >= 3840)
+            KT_LE((RdDefaultDiskMib(want[i].pages) + RdBenchDiskMib(want[i].pages)) << 8, want[i].pages / 4);
+    }
+}
+
 KTEST(ramdisk, length_and_geometry_ioctls)
 {
     PFILE_OBJECT fo;
     PDEVICE_OBJECT top;
     DrvtOpen("\\Device\\RamDisk0", &fo, &top);
     ULONG64 size = disk_stats(top).DiskSize;
-    if (!KeGetOption("ramdisk"))
-        KT_EQ(size, 4u << 20);   /* the default */
+    if (!KeGetOption("ramdisk")) {
+        KT_EQ(size, RdDefaultDiskMib(MmNumberOfPhysicalPages) << 20);   /* the default */
+        if (MmNumberOfPhysicalPages >= 16000)
+            KT_EQ(size, 4u << 20);   /* on 64 MiB and more, what it always was */
+    }
     GET_LENGTH_INFORMATION_T len;
     ULONG_PTR info;
     KT_ST(DrvtIoctl(top, fo, IOCTL_DISK_GET_LENGTH_INFO, NULL, 0, &len, sizeof(len), &info), STATUS_SUCCESS);

@@ -19,8 +19,8 @@ KTEST(locks, process_list_query_while_memory_is_low)
         KiLookupService(SYS_NtQuerySystemInformation);
     KT_ASSERT(svc != NULL);
     MT_HELD_FRAMES held = { 0 };
-    MtHoldFramesWhileAvailable(&held, MI_LOW_MEMORY_PAGES - 64);
-    KT_LT(MmAvailablePages, MI_LOW_MEMORY_PAGES);
+    MtHoldFramesWhileAvailable(&held, MiLowMemoryPages - 64);
+    KT_LT(MmAvailablePages, MiLowMemoryPages);
     /* The working-set manager has run and is waiting again: the next
      * allocation really signals its event. */
     KT_EQ(KeReadStateEvent(&MiWorkingSetManagerEvent), 0);
