@@ -597,7 +597,7 @@ class Runner:
             "vblk.intx_when_msix_is_skipped": self.t_vblk_intx,
             "vblk.blkdebug_errors_reach_the_caller": self.t_vblk_blkdebug,
             **labhost.host_tests(self),   # the labs' host tests (docs/labs/), with their points
-            "paging.user_tests_on_a_32mib_machine": self.t_paging_user,
+            "paging.user_tests_on_a_16mib_machine": self.t_paging_user,
             "gdb.pagefile_and_pt_show_a_page_that_is_out": self.t_gdb_pagefile,
             "paging.kernel_tests_with_a_pagefile": self.t_paging_kernel,
             "paging.write_error_keeps_the_page": self.t_paging_write_error,
@@ -1532,11 +1532,13 @@ class Runner:
     PAGING_DISK = 256 << 20   # the pagefile disk: more than 2x a 64 MiB machine's RAM
     # user.paging.* sizes itself by the machine's RAM (2x RAM written and
     # read back; three workers of 2/3 RAM each, one of them in a random
-    # order): on 32 MiB it proves the same over twice RAM with a quarter of
-    # the page-ins of 64 MiB (a random pass thrashes: its cost grows faster
-    # than the RAM). A smaller machine cannot start init: a process needs
-    # 16 MiB available (kernel/ps/process.c PS_CREATE_RESERVE_PAGES).
-    PAGING_USER_MIB = int(os.environ.get("MDLOS_PAGING_MIB", "32"))
+    # order): on 16 MiB it proves the same over twice RAM with half the
+    # page-ins of 32 MiB (a random pass thrashes: its cost grows faster
+    # than the RAM). It can since the kernel sizes its memory thresholds
+    # and RAM disks from the RAM (mm/thresholds.c, drivers/ramdisk/rdsize.c);
+    # below 16 MiB the test would round the RAM up to 16 and write more
+    # than twice it for nothing.
+    PAGING_USER_MIB = int(os.environ.get("MDLOS_PAGING_MIB", "16"))
 
     def paging_boot(self, name, cmdline, timeout, blkdebug=None, mem=64, user=False):
         """A MEM MiB boot with a fresh 256 MiB disk1 as its paging file
@@ -1592,10 +1594,12 @@ class Runner:
         return (not bad), "; ".join(bad)
 
     def t_paging_user(self, name):
-        """The done-when of the pagefile issue: a small machine (32 MiB,
+        """The done-when of the pagefile issue: a small machine (16 MiB,
         PAGING_USER_MIB) runs user.paging.* (2x RAM checksummed, three
         workers at once, exit giving back every slot), every byte correct,
-        nobody killed."""
+        nobody killed. The machine is small enough that its memory
+        thresholds are fractions of its RAM, not their ceilings: the boot's
+        line must show them so, in order (mm/thresholds.c)."""
         b, paths = self.paging_boot(name, "utest=user.paging.*", 900, mem=self.PAGING_USER_MIB, user=True)
         outs = judge_user_boot(b, name)
         bad = [f"{o.name}: {o.message}" for o in outs if not o.ok]
@@ -1606,9 +1610,31 @@ class Runner:
             bad.append("did not pass: " + ", ".join(sorted(missing)))
         if not re.search(r"mm: paging file 0 on \\Device\\Harddisk1\\DR0", b.text()):
             bad.append("the kernel did not say it opened the paging file")
+        bad += self.small_machine_thresholds(b.text())
         if not bad:
             self.drop(paths)
         return (not bad), "; ".join(bad)
+
+    @staticmethod
+    def small_machine_thresholds(text):
+        """What is wrong with the thresholds a small machine's boot printed:
+        each the fraction of the RAM pages mm/thresholds.c gives (below
+        every ceiling on 16 MiB), in order, the reserve under the pages
+        available after MM init (else init could not start)."""
+        ram = re.search(r"mm: (\d+) pages of RAM \(\d+ MiB\), (\d+) available", text, re.M)
+        th = re.search(r"mm: thresholds from RAM: memory makers only below (\d+) available, "
+                       r"working-set manager below (\d+), new processes need (\d+)$", text, re.M)
+        if not ram or not th:
+            return ["the boot did not print its RAM and thresholds"]
+        pages, avail = int(ram.group(1)), int(ram.group(2))
+        minimum, low, reserve = (int(g) for g in th.groups())
+        bad = []
+        if (minimum, low, reserve) != (pages // 64, pages // 4, pages // 2):
+            bad.append(f"thresholds {minimum}/{low}/{reserve} on {pages} pages, not RAM/64, /4, /2 "
+                       f"({pages // 64}/{pages // 4}/{pages // 2})")
+        if not 0 < minimum < low // 4 < low < reserve < avail:
+            bad.append(f"thresholds out of order: 0 < {minimum} < {low // 4} < {low} < {reserve} < {avail} available")
+        return bad
 
     def kernel_paging_tests(self, name, test, cmdline, timeout=300, blkdebug=None):
         b, paths = self.paging_boot(name, f"ktest={test} verifier=1 {cmdline}".strip(), timeout, blkdebug)
