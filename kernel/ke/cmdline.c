@@ -118,7 +118,7 @@ static const struct {
     { "ktest.serve", OPT_FLAG },    /* after the boot, run the test named on the serial line (kernel/init) */
     { "boot.phases", OPT_FLAG },    /* print the boot's phases in TSC cycles (kernel/ke/bootphase.c) */
     { "test.mem_mib", OPT_NUMBER }, /* the RAM the runner gave QEMU, checked by boot.memory_* */
-    { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (drivers/ramdisk) */
+    { "ramdisk", OPT_NUMBER },      /* \Device\RamDisk0's size in MiB, 1..32 (default from the RAM: drivers/ramdisk/rdsize.c) */
     { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */
     { "vblk.noindirect", OPT_FLAG }, /* virtio-blk does not take VIRTIO_F_INDIRECT_DESC (drivers/virtio) */
     { "vblk.nodefer", OPT_FLAG },   /* virtio-blk notifies for every request, even while the device is busy */
