@@ -8,8 +8,9 @@
  * paging.* (scripts/ktest.py) boot a 64 MiB machine with `pagefile=` for
  * the real thing.
  *
- * `utest_paging worker MIB SEED` is one worker, run as a child: exit
- * status 0 when every byte came back, else where the first one differed.
+ * `utest_paging worker MIB SEED [MODE [GATE]]` is one worker, run as a
+ * child: exit status 0 when every byte came back, else where the first one
+ * differed. With GATE it first waits for the named event of that name.
  */
 #include <nt.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ static inline uint64_t pattern(uint64_t seed, uint64_t i, uint64_t pass)
 
 /* Exit statuses of a worker (positive: never an NTSTATUS a crash gives). */
 #define WORKER_NO_COMMIT   0x0D000001
+#define WORKER_NO_GATE     0x0D000002
 #define WORKER_BAD_SEQ     0x0E000000   /* | page number (low 24 bits) */
 #define WORKER_BAD_RANDOM  0x0F000000
 
@@ -91,17 +93,51 @@ static int worker(uint64_t mib, uint64_t seed, const char *mode)
     return 0;
 }
 
+#define GATE_NAME "\\BaseNamedObjects\\utest_paging_go"
+
+static void gate_attributes(STRING_T *n, OBJECT_ATTRIBUTES_T *oa)
+{
+    RtlInitString(n, GATE_NAME);
+    InitializeObjectAttributes(oa, n, OBJ_CASE_INSENSITIVE);
+}
+
+/* A worker started behind the gate waits until all of them exist (a
+ * minute at most: a parent that failed before opening it must not leave
+ * workers behind for ever). */
+static int wait_at_gate(void)
+{
+    STRING_T n;
+    OBJECT_ATTRIBUTES_T oa;
+    gate_attributes(&n, &oa);
+    HANDLE h = 0;
+    if (!NT_SUCCESS(NtOpenEvent(&h, SYNCHRONIZE, &oa)))
+        return WORKER_NO_GATE;
+    NTSTATUS st = WaitHandle(h, 60000);
+    NtClose(h);
+    return st == STATUS_WAIT_0 ? 0 : WORKER_NO_GATE;
+}
+
 /* Run N workers of MIB each at once, all must come back with 0. The
- * first runs MODE (see worker), the others OTHERS (NULL: MODE too). */
+ * first runs MODE (see worker), the others OTHERS (NULL: MODE too).
+ * They start together, behind a gate the parent opens once all exist:
+ * a new process is refused while fewer than the kernel's reserve of pages
+ * are available (half the RAM on a 16 MiB machine, mm/thresholds.c), and
+ * a worker that got the CPU between two creations would take that much
+ * in a few milliseconds. */
 static void run_workers(int n, uint64_t mib, const char *mode, const char *others)
 {
-    HANDLE h[8];
-    char args[64];
+    HANDLE h[8], gate = 0;
+    char args[96];
+    STRING_T name;
+    OBJECT_ATTRIBUTES_T oa;
+    gate_attributes(&name, &oa);
+    UT_SUCCESS(NtCreateEvent(&gate, EVENT_ALL_ACCESS, &oa, 0, 0));   /* notification, not signalled */
     for (int i = 0; i < n; i++) {
-        snprintf(args, sizeof(args), "utest_paging worker %llu %d %s", (unsigned long long)mib, 1000 + i,
+        snprintf(args, sizeof(args), "utest_paging worker %llu %d %s gate", (unsigned long long)mib, 1000 + i,
                  i == 0 || !others ? mode : others);
         UT_SUCCESS(NtCreateProcess("utest_paging", args, &h[i]));
     }
+    UT_SUCCESS(NtSetEvent(gate, NULL));
     for (int i = 0; i < n; i++) {
         UT_EQ(WaitHandle(h[i], 0), STATUS_WAIT_0);
         NTSTATUS code = 1;
@@ -110,6 +146,7 @@ static void run_workers(int n, uint64_t mib, const char *mode, const char *other
                       (unsigned)code, NtStatusName(code) ? NtStatusName(code) : "a worker's own status");
         NtClose(h[i]);
     }
+    NtClose(gate);
 }
 
 static uint64_t ram_mib(void)
@@ -206,8 +243,12 @@ UTEST(paging, past_the_pagefile_is_refused_up_front)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 4 && strcmp(argv[1], "worker") == 0)
+    if (argc >= 4 && strcmp(argv[1], "worker") == 0) {
+        int gated = argc >= 6 && strcmp(argv[5], "gate") == 0 ? wait_at_gate() : 0;
+        if (gated)
+            return gated;
         return worker(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0), argc >= 5 ? argv[4] : "all");
+    }
     if (argc >= 3 && strcmp(argv[1], "hold") == 0) {
         size_t size = (size_t)(strtoull(argv[2], NULL, 0) << 20);
         void *base = NULL;
