@@ -1,12 +1,13 @@
 /*
  * The memory thresholds, sized from the RAM found at boot.
  *
- * NT does not use fixed page counts for its memory conditions: at boot it
- * derives them from the number of physical pages. Its low-memory condition
- * (the LowMemoryCondition event, which also drives trimming) is about
- * 32 MiB per 4 GiB of RAM with a ceiling of 64 MiB, the high-memory one
- * three times that, and MmMinimumFreePages is a small floor kept back for
- * the threads that make memory (the modified page writer, in-page reads).
+ * NT derives its memory conditions from the number of physical pages it
+ * finds at boot rather than using fixed counts: the low-memory condition
+ * (the LowMemoryCondition event) is signalled, by default, at about 32 MiB
+ * of available memory per 4 GiB of RAM, never above 64 MiB, and the
+ * high-memory one at three times that. Beside them MmMinimumFreePages is a
+ * small floor kept back for the threads that make memory (the modified
+ * page writer, in-page reads).
  * A fixed count that suits a large machine is most of a small one's RAM:
  * here the process-creation reserve alone (16 MiB) stopped a 16 MiB
  * machine from starting init.

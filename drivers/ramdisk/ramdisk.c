@@ -7,8 +7,9 @@
  * answers the IOCTLs.
  *
  * Its size is the `ramdisk=MiB` boot option (1..32, default 4, less on a
- * machine under 32 MiB: rdsize.c). Two more devices serve make bench:
- * \Device\RamDisk1 (2 MiB, or less likewise; direct I/O, no filter above it) and \Device\RamDisk1Buffered (the same bytes, DO_BUFFERED_IO),
+ * machine of 32 MiB or under: rdsize.c). Two more devices serve make
+ * bench: \Device\RamDisk1 (2 MiB, or less likewise; direct I/O, no filter
+ * above it) and \Device\RamDisk1Buffered (the same bytes, DO_BUFFERED_IO),
  * so that the two transfer methods are compared with nothing else different.
  */
 #include "drivers/ramdisk/ramdisk.h"
