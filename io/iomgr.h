@@ -402,6 +402,22 @@ PIRP IoMakeAssociatedIrp(PIRP Irp, CCHAR StackSize);
  * NO_MORE_IRP_STACK_LOCATIONS (0x35). Returns what the driver returned:
  * STATUS_PENDING, or the status it completed the IRP with. */
 NTSTATUS IoCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+
+/* A plug (io/plug.c): a thread about to send a batch of requests says so,
+ * and a driver that can do better with the whole batch in hand (the
+ * virtio-blk driver merges adjacent requests) queues what it gets and
+ * starts the device once, when the batch ends. Linux's block layer has
+ * the same (blk_start_plug around io_submit); NT has no such call. */
+#define IO_PLUG_DEVICES 4
+typedef void IO_UNPLUG_ROUTINE(PDEVICE_OBJECT DeviceObject);
+typedef struct _IO_PLUG {
+    ULONG Count;
+    PDEVICE_OBJECT Device[IO_PLUG_DEVICES];
+    IO_UNPLUG_ROUTINE *Unplug[IO_PLUG_DEVICES];
+} IO_PLUG, *PIO_PLUG;
+void IoStartPlug(PIO_PLUG Plug);
+BOOLEAN IoPlugDevice(PDEVICE_OBJECT DeviceObject, IO_UNPLUG_ROUTINE *Unplug);
+void IoFinishPlug(PIO_PLUG Plug);
 /* The driver is done with IRP: run the completion routines from this
  * location up (each sees its caller's location as current), stopping
  * at STATUS_MORE_PROCESSING_REQUIRED, propagating SL_PENDING_RETURNED,

@@ -77,17 +77,22 @@ NTSTATUS DrvtIoctl(PDEVICE_OBJECT dev, PFILE_OBJECT fo, ULONG code, PVOID in, UL
     return send_and_wait(dev, fo, irp, &ev, &iosb, info);
 }
 
-void DrvtSendRead(DRVT_ASYNC *a, PDEVICE_OBJECT dev, PFILE_OBJECT fo, PVOID buf, ULONG len, LONGLONG off)
+void DrvtSend(DRVT_ASYNC *a, UCHAR major, PDEVICE_OBJECT dev, PFILE_OBJECT fo, PVOID buf, ULONG len, LONGLONG off)
 {
     KeInitializeEvent(&a->Event, NotificationEvent, FALSE);
     a->Iosb.Status = -1;
     a->Iosb.Information = 0;
     LARGE_INTEGER o = { off };
-    PIRP irp = IoBuildSynchronousFsdRequest(IRP_MJ_READ, dev, buf, len, &o, &a->Event, &a->Iosb);
+    PIRP irp = IoBuildSynchronousFsdRequest(major, dev, buf, len, &o, &a->Event, &a->Iosb);
     if (!irp)
-        KtFail(__FILE__, __LINE__, "IoBuildSynchronousFsdRequest(read, %u bytes) failed", len);
+        KtFail(__FILE__, __LINE__, "IoBuildSynchronousFsdRequest(%u, %u bytes) failed", major, len);
     IoGetNextIrpStackLocation(irp)->FileObject = fo;
     a->Returned = IoCallDriver(dev, irp);
+}
+
+void DrvtSendRead(DRVT_ASYNC *a, PDEVICE_OBJECT dev, PFILE_OBJECT fo, PVOID buf, ULONG len, LONGLONG off)
+{
+    DrvtSend(a, IRP_MJ_READ, dev, fo, buf, len, off);
 }
 
 NTSTATUS DrvtWait(DRVT_ASYNC *a)

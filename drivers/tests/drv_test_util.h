@@ -40,6 +40,8 @@ typedef struct {
     NTSTATUS Returned;     /* what IoCallDriver returned */
 } DRVT_ASYNC;
 void DrvtSendRead(DRVT_ASYNC *A, PDEVICE_OBJECT Dev, PFILE_OBJECT File, PVOID Buf, ULONG Len, LONGLONG Offset);
+/* The same for IRP_MJ_READ or IRP_MJ_WRITE. */
+void DrvtSend(DRVT_ASYNC *A, UCHAR Major, PDEVICE_OBJECT Dev, PFILE_OBJECT File, PVOID Buf, ULONG Len, LONGLONG Offset);
 NTSTATUS DrvtWait(DRVT_ASYNC *A);
 
 void DrvtSleep(ULONG Ms);

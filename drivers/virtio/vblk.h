@@ -139,7 +139,18 @@ typedef struct {
     UCHAR DevStatus;
     BOOLEAN Indirect;
     BOOLEAN OnDevice;              /* published in the available ring */
+    /* Whole IRPs merged behind this one's piece into the same device
+     * request (adjacent sectors, the same direction: vb_start), each with
+     * its own list; NULL-terminated, from the disk's member lookaside. */
+    struct _VB_MEMBER *Members;
+    USHORT MemberCount;
 } VB_SUB;
+
+typedef struct _VB_MEMBER {
+    struct _VB_MEMBER *Next;
+    VB_REQ *Req;
+    PSCATTER_GATHER_LIST Sg;
+} VB_MEMBER;
 
 /* What the last sub-request handed to the device (tests' zero-copy check;
  * IOCTL_VBLK_LAST_REQUEST returns it with the counters). */
@@ -161,6 +172,7 @@ typedef struct {
     volatile ULONG64 Dpcs;
     volatile ULONG64 Requests;     /* IRPs taken */
     volatile ULONG64 SubRequests;  /* chains put on the ring */
+    volatile ULONG64 Merged;       /* IRPs that went inside another's chain (a plugged batch's adjacent requests) */
     volatile ULONG64 Indirect;     /* of which through an indirect table */
     volatile ULONG64 Splits;       /* IRPs that needed more than one sub-request */
     volatile ULONG64 Waited;       /* IRPs that waited for free descriptors */
@@ -199,6 +211,7 @@ typedef struct _VB_DISK {
     BOOLEAN Msix;
     BOOLEAN Indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated: one ring descriptor per sub-request */
     BOOLEAN DeferNotify;           /* a notify waits for the next DPC while the device is busy (vblk.nodefer: off) */
+    BOOLEAN Merge;                 /* a plugged batch's adjacent IRPs go as one request (vblk.nomerge: off) */
     PKINTERRUPT Interrupt;
     KDPC Dpc;
     PDMA_ADAPTER Dma;

@@ -165,6 +165,7 @@ static NTSTATUS vb_init_device(VB_DISK *x)
         return vb_fail(x, "the device refused our features");
     x->Indirect = (x->Features & VIO_F_INDIRECT_DESC) != 0;
     x->DeferNotify = !KeOptionEnabled("vblk.nodefer");
+    x->Merge = !KeOptionEnabled("vblk.nomerge");
 
     x->Capacity = (ULONG64)rd32(x->DevCfg, VBLK_CFG_CAPACITY) | ((ULONG64)rd32(x->DevCfg, VBLK_CFG_CAPACITY + 4) << 32);
     x->SectorSize = 512;

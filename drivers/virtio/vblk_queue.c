@@ -37,20 +37,24 @@ PDMA_ADAPTER volatile VblkLabDma;
 /* Every IRP takes a VB_REQ: from a lookaside list, as NT's I/O manager
  * keeps its IRPs and small MDLs, rather than a pool search and free per
  * request. */
-static NPAGED_LOOKASIDE_LIST req_lookaside;
+static NPAGED_LOOKASIDE_LIST req_lookaside, member_lookaside;
 static BOOLEAN req_lookaside_live;
 
 void VbInitializeRequests(void)
 {
-    if (!req_lookaside_live)
+    if (!req_lookaside_live) {
         ExInitializeNPagedLookasideList(&req_lookaside, NULL, NULL, 0, sizeof(VB_REQ), VB_TAG, 64);
+        ExInitializeNPagedLookasideList(&member_lookaside, NULL, NULL, 0, sizeof(VB_MEMBER), VB_TAG, 64);
+    }
     req_lookaside_live = TRUE;
 }
 
 void VbDeleteRequests(void)
 {
-    if (req_lookaside_live)
+    if (req_lookaside_live) {
         ExDeleteNPagedLookasideList(&req_lookaside);
+        ExDeleteNPagedLookasideList(&member_lookaside);
+    }
     req_lookaside_live = FALSE;
 }
 
@@ -160,6 +164,18 @@ static void vb_sg_ready(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, P
             t[i + 1].Len = sg->Elements[i].Length;
             t[i + 1].Flags = data_flags | VQ_DESC_F_NEXT;
             t[i + 1].Next = (USHORT)(i + 2);
+        }
+        /* Merged IRPs: their elements follow, in sector order - to the
+         * device one request of the sectors after the header's. */
+        for (VB_MEMBER *m = s->Members; m; m = m->Next) {
+            ASSERT(m->Sg && "vblk merges only requests whose lists the adapter built at once");
+            for (ULONG i = 0; i < m->Sg->NumberOfElements; i++, n++) {
+                ASSERT(n + 2 < VB_IND_ENTRIES && "a merged request fits its indirect table");
+                t[n + 1].Addr = (ULONG64)m->Sg->Elements[i].Address.QuadPart;
+                t[n + 1].Len = m->Sg->Elements[i].Length;
+                t[n + 1].Flags = data_flags | VQ_DESC_F_NEXT;
+                t[n + 1].Next = (USHORT)(n + 2);
+            }
         }
         t[n + 1].Addr = hdr_pa + offsetof(VB_SLOT, Status);
         t[n + 1].Len = 1;
@@ -338,6 +354,105 @@ static void finish(VB_DISK *x, VB_REQ *r, ULONG64 dpc_start, BOOLEAN timed)
     }
 }
 
+/*
+ * Merging. A plugged batch (io/plug.c: NtSubmitIoRing's entries) reaches
+ * vb_start all at once, and sequential requests in it are adjacent on the
+ * disk: IRP R's whole transfer and the ones queued right behind it that
+ * continue it - the same direction, the next sector, whole IRPs on the
+ * disk's own adapter, in all at most PieceBytes and SegLimit elements -
+ * go as ONE device request: one header (R's sector), R's elements, then
+ * each member's, one status byte for all. Under TCG each device request
+ * costs QEMU a walk of the chain, an I/O on the host and a completion,
+ * whatever its size; 32 adjacent 4 KiB reads merged are one 128 KiB read.
+ * Linux's block layer merges the same way (its plug around io_submit, and
+ * bios queued behind a busy device); it is what its 4 KiB depth-32 figure
+ * measures (docs/performance.md). A member's IRP completes with the
+ * request's status, and its own list is put back first.
+ */
+static void merge_behind(VB_DISK *x, VB_REQ *r, VB_SUB *s, ULONG elements)
+{
+    if (!x->Merge || !x->Indirect || r->Dma != x->Dma || (r->Type != VBLK_T_IN && r->Type != VBLK_T_OUT))
+        return;
+    VB_MEMBER **tail = &s->Members;
+    ULONG bytes = r->Length, elems = elements;
+    LONGLONG end = r->Offset + r->Length;
+    while (!IsListEmpty(&x->Waiting)) {
+        VB_REQ *c = CONTAINING_RECORD(x->Waiting.Flink, VB_REQ, Link);
+        if (c->Cancelled || c->Pieces || c->Type != r->Type || c->Offset != end || c->Dma != x->Dma ||
+            c->FirstChunk != c->Length || bytes + c->Length > x->PieceBytes || elems + c->FirstElements > x->SegLimit)
+            break;
+        VB_MEMBER *m = ExAllocateFromNPagedLookasideList(&member_lookaside);
+        if (!m)
+            break;
+        if (!IoSetCancelRoutine(c->Irp, NULL)) {   /* its cancel routine runs: it is not ours */
+            c->Cancelled = TRUE;
+            ExFreeToNPagedLookasideList(&member_lookaside, m);
+            break;
+        }
+        m->Next = NULL;
+        m->Req = c;
+        m->Sg = NULL;
+        *tail = m;
+        tail = &m->Next;
+        s->MemberCount++;
+        c->Issued = c->Length;
+        c->Outstanding = 1;
+        c->Pieces = 1;
+        stop_issuing(c);
+        bytes += c->Length;
+        elems += c->FirstElements;
+        end += c->Length;
+        x->Stats.Merged++;
+    }
+}
+
+static void vb_member_list(PDEVICE_OBJECT dev, PIRP irp, PSCATTER_GATHER_LIST sg, PVOID ctx)
+{
+    UNREFERENCED_PARAMETER(dev);
+    UNREFERENCED_PARAMETER(irp);
+    ((VB_MEMBER *)ctx)->Sg = sg;
+}
+
+/* Each member's list, before the head's (whose execution routine writes
+ * the chain). The disk's adapter is a 64-bit scatter/gather master with
+ * no map registers: it builds a list and runs the routine before it
+ * returns. No lock held. */
+static NTSTATUS member_lists(VB_DISK *x, VB_SUB *s)
+{
+    for (VB_MEMBER *m = s->Members; m; m = m->Next) {
+        PMDL mdl = m->Req->Irp->MdlAddress;
+        NTSTATUS st = x->Dma->DmaOperations->GetScatterGatherList(x->Dma, x->Device, mdl, MmGetMdlVirtualAddress(mdl),
+                                                                  m->Req->Length, vb_member_list, m,
+                                                                  m->Req->Type == VBLK_T_OUT);
+        if (!NT_SUCCESS(st))
+            return st;
+        ASSERT(m->Sg && "vblk merges only requests whose lists the adapter built at once");
+    }
+    return STATUS_SUCCESS;
+}
+
+/* The members of S's request are done with status ST (or, 0, the
+ * device's status byte): lists back, IRPs completed (DISPATCH_LEVEL, no
+ * lock). */
+static void finish_members(VB_DISK *x, VB_SUB *s, NTSTATUS st, ULONG64 t0)
+{
+    VB_MEMBER *m = s->Members;
+    s->Members = NULL;
+    s->MemberCount = 0;
+    while (m) {
+        VB_MEMBER *next = m->Next;
+        VB_REQ *c = m->Req;
+        if (m->Sg)
+            x->Dma->DmaOperations->PutScatterGatherList(x->Dma, m->Sg, c->Type == VBLK_T_OUT);
+        if (!NT_SUCCESS(st))
+            c->Status = st;
+        c->Outstanding = 0;
+        ExFreeToNPagedLookasideList(&member_lookaside, m);
+        finish(x, c, t0, FALSE);
+        m = next;
+    }
+}
+
 /* Hand out pieces of waiting IRPs while the ring has room (DISPATCH_LEVEL),
  * then notify once for the batch. From dispatch (FROM_DPC FALSE), when
  * chains were already on the device before the batch, the notify is
@@ -388,20 +503,29 @@ static void vb_start(VB_DISK *x, BOOLEAN from_dpc)
         s->Reserved = (USHORT)need;
         s->Indirect = x->Indirect;
         s->DevStatus = 0xFF;
+        BOOLEAN whole = r->Issued == 0 && chunk == r->Length;
         r->Issued += chunk;
         r->Outstanding++;
         r->Pieces++;
         if (r->Issued >= r->Length)
             stop_issuing(r);
+        if (whole)
+            merge_behind(x, r, s, elements);
         KeReleaseSpinLockFromDpcLevel(&x->Lock);
         NTSTATUS st = STATUS_SUCCESS;
-        if (!chunk) {
+        if (s->Members)
+            st = member_lists(x, s);
+        if (!NT_SUCCESS(st)) {
+            /* a member's list was refused: none of the request went out */
+        } else if (!chunk) {
             vb_sg_ready(x->Device, r->Irp, NULL, s);
         } else {
             PVOID va = (PUCHAR)MmGetMdlVirtualAddress(r->Irp->MdlAddress) + s->Offset;
             st = r->Dma->DmaOperations->GetScatterGatherList(r->Dma, x->Device, r->Irp->MdlAddress, va, chunk,
                                                              vb_sg_ready, s, r->Type == VBLK_T_OUT);
         }
+        if (!NT_SUCCESS(st) && s->Members)
+            finish_members(x, s, st, 0);   /* they fail with it: they were to go in its chain */
         KeAcquireSpinLockAtDpcLevel(&x->Lock);
         if (!NT_SUCCESS(st)) {
             /* No list (the adapter refused the piece): nothing went to the
@@ -470,6 +594,9 @@ static void complete_done(VB_DISK *x, PLIST_ENTRY done, ULONG64 t0, ULONG64 t_is
             s->Sg = NULL;
         }
         NTSTATUS st = translate(s->DevStatus);
+        BOOLEAN merged = s->Members != NULL;
+        if (merged)
+            finish_members(x, s, st, t0);
         KeAcquireSpinLockAtDpcLevel(&x->Lock);
         x->Unreserved += desc_free_chain(x, (USHORT)(s - x->Subs), s->Indirect);
         s->Req = NULL;
@@ -483,7 +610,7 @@ static void complete_done(VB_DISK *x, PLIST_ENTRY done, ULONG64 t0, ULONG64 t_is
         /* The phases of a lone request (queue depth 1): nothing else on the
          * device, the time stamps in order - its pieces went out in one batch
          * after its dispatch, and this DPC follows the interrupt of its last. */
-        BOOLEAN timed = last && x->Stats.InFlight == 0 && r->TDispatch < x->TNotifyStart &&
+        BOOLEAN timed = last && !merged && x->Stats.InFlight == 0 && r->TDispatch < x->TNotifyStart &&
                         x->TNotifyEnd <= t_isr && t_isr <= t0;
         if (timed) {
             x->Stats.CyclesToNotify += x->TNotifyStart - r->TDispatch;
@@ -619,6 +746,15 @@ static void vb_cancel(PDEVICE_OBJECT dev, PIRP irp)
     VbComplete(irp, STATUS_CANCELLED, 0);
 }
 
+/* The end of a plugged batch (io/plug.c), in the sender's thread. */
+static void vb_unplug(PDEVICE_OBJECT dev)
+{
+    KIRQL old;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    vb_start(dev->DeviceExtension, FALSE);
+    KeLowerIrql(old);
+}
+
 NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length)
 {
     ULONG64 t = rdtsc();
@@ -664,7 +800,10 @@ NTSTATUS VbQueue(VB_DISK *x, PIRP irp, ULONG type, LONGLONG offset, ULONG length
         return STATUS_PENDING;
     }
     KeReleaseSpinLockFromDpcLevel(&x->Lock);
-    vb_start(x, FALSE);
+    /* In a plugged batch the device starts once, at its end (vb_unplug),
+     * with every request of the batch in hand to merge. */
+    if (!(x->Merge && IoPlugDevice(x->Device, vb_unplug)))
+        vb_start(x, FALSE);
     KeLowerIrql(old);
     return STATUS_PENDING;
 }

@@ -122,6 +122,7 @@ static const struct {
     { "vblk.intx", OPT_FLAG },      /* virtio-blk skips MSI-X and uses INTx (drivers/virtio) */
     { "vblk.noindirect", OPT_FLAG }, /* virtio-blk does not take VIRTIO_F_INDIRECT_DESC (drivers/virtio) */
     { "vblk.nodefer", OPT_FLAG },   /* virtio-blk notifies for every request, even while the device is busy */
+    { "vblk.nomerge", OPT_FLAG },   /* virtio-blk sends a plugged batch's adjacent requests one by one */
     { "vblk.piece_pages", OPT_NUMBER }, /* virtio-blk: at most this many pages' bytes per sub-request (benchmarks) */
     { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
     { "pagefile", OPT_TEXT },       /* a disk to page to: Harddisk1 or /Device/Harddisk1/DR0 (mm/pagefile.c) */

@@ -169,6 +169,7 @@ struct _KTHREAD {
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
     ULONG64 ContextSwitches;
     LIST_ENTRY IrpList;               /* IRPs it sent and that have not finished (io/cancel.c) */
+    struct _IO_PLUG *IoPlug;          /* a batch of requests being sent (io/plug.c), or NULL */
     ULONG64 Id;
     char Name[24];
     /* APCs (kernel/ke/apc.c). The queue, the pending flag and ApcQueueable
