@@ -421,3 +421,8 @@ UTEST(ioring, waits_are_bounded_by_what_can_come)
     UT_SUCCESS(NtClose(d));
     UT_SUCCESS(CloseIoRing(&r));
 }
+
+int main(int argc, char **argv)
+{
+    return utest_main(argc, argv);
+}
