@@ -255,6 +255,46 @@ static uint64_t disk_qd32_port(HANDLE disk, HANDLE port, int write, char *buf, u
     return rdtsc() - t0;
 }
 
+/* Queue depth 32 through an I/O ring, as Linux's lxbench resubmits with
+ * io_submit: 32 entries in one NtSubmitIoRing, then each round pops every
+ * CQE that is there (no system call: the kernel wrote them through its
+ * mapping of the CQ) and sends the freed slots again, all with ONE
+ * NtSubmitIoRing that also waits for at least one CQE. Each entry's user
+ * data is its slot. *CALLS counts the submits. */
+static int ring_build(IORING_T *r, HANDLE disk, int write, char *buf, uint32_t len, int k, int seq)
+{
+    int64_t off = (int64_t)(((uint64_t)seq * len) % DISK_REGION);
+    char *b = buf + (uint64_t)k * len;
+    return write ? BuildIoRingWriteFile(r, disk, b, len, off, (uint64_t)k)
+                 : BuildIoRingReadFile(r, disk, b, len, off, (uint64_t)k);
+}
+
+static uint64_t disk_qd32_ring(HANDLE disk, IORING_T *r, int write, char *buf, uint32_t len, int n, int *bad,
+                               uint64_t *calls)
+{
+    uint64_t t0 = rdtsc();
+    int sent = 0, done = 0;
+    *calls = 0;
+    for (int k = 0; k < DISK_QD && sent < n; k++)
+        sent += ring_build(r, disk, write, buf, len, k, sent);
+    while (done < n) {
+        NTSTATUS st = SubmitIoRing(r, 1, NULL, NULL);
+        (*calls)++;
+        if (!NT_SUCCESS(st)) {
+            *bad += n - done;
+            break;
+        }
+        IORING_CQE_T c;
+        while (PopIoRingCompletion(r, &c)) {
+            *bad += !NT_SUCCESS(c.Status) || c.UserData >= DISK_QD;
+            done++;
+            if (sent < n)
+                sent += ring_build(r, disk, write, buf, len, (int)(c.UserData % DISK_QD), sent);
+        }
+    }
+    return rdtsc() - t0;
+}
+
 /* A second asynchronous handle to the bench disk, associated with a new
  * completion port (pdisk_port). 0 on failure. */
 static HANDLE pdisk_port;
@@ -328,7 +368,8 @@ static void bench_disk(void)
     for (int i = 0; i < DISK_QD; i++)
         if (!disk || !NT_SUCCESS(CreateEventHandle(&evs[i], 1, 0)))
             disk = 0;
-    if (!disk || !buf || !pdisk) {
+    static IORING_T ring;
+    if (!disk || !buf || !pdisk || !NT_SUCCESS(CreateIoRing(DISK_QD, 0, &ring))) {
         printf("bench: user.disk 0 error (no \\Device\\Harddisk1\\DR0 or no memory)\n");
         return;
     }
@@ -414,8 +455,23 @@ static void bench_disk(void)
             report(name, t > idle ? t - idle : 0, (uint64_t)n);
             printf("bench: user.disk_%s_%uk_qd32_port_requests_per_100_removes %llu count\n", dir, kib,
                    per100((uint64_t)n, calls));
+            /* And through the I/O ring (the first, asynchronous handle). */
+            a = disk_counters(disk, evs[0]);
+            idle = idle_cycles();
+            t = disk_qd32_ring(disk, &ring, write, buf, len, n, &bad, &calls);
+            idle = idle_cycles() - idle;
+            b = disk_counters(disk, evs[0]);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ring_per_kib", dir, kib);
+            report(name, t, (uint64_t)n * kib);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ring_busy_per_request", dir, kib);
+            report(name, t > idle ? t - idle : 0, (uint64_t)n);
+            printf("bench: user.disk_%s_%uk_qd32_ring_requests_per_100_submits %llu count\n", dir, kib,
+                   per100((uint64_t)n, calls));
+            printf("bench: user.disk_%s_%uk_qd32_ring_notifies_per_100_requests %llu count\n", dir, kib,
+                   per100(b.Notifies - a.Notifies, b.Requests - a.Requests));
         }
     }
+    CloseIoRing(&ring);
     if (bad)
         printf("bench: user.disk_failed_requests %d error\n", bad);
     for (int i = 0; i < DISK_QD; i++)
@@ -490,7 +546,7 @@ static uint64_t demand_zero_reused_median(int *bad)
  * enough for a host profiler (perf record -p on QEMU) or an -icount run to
  * see nothing else: "syscall" 2M null system calls, "disk4k" 100000 4 KiB
  * reads at queue depth 32 ("disk4kport": the same through a completion
- * port), "disk1m" 2000 1 MiB reads at depth 1, "disk"
+ * port; "disk4kring" through an I/O ring), "disk1m" 2000 1 MiB reads at depth 1, "disk"
  * only the disk figures. Any other value (or none): everything. */
 static int loop_mode(const char *mode)
 {
@@ -508,7 +564,8 @@ static int loop_mode(const char *mode)
         return 0;
     }
     int viaport = strcmp(mode, "disk4kport") == 0;
-    int qd32 = viaport || strcmp(mode, "disk4k") == 0;
+    int viaring = strcmp(mode, "disk4kring") == 0;
+    int qd32 = viaport || viaring || strcmp(mode, "disk4k") == 0;
     if (!qd32 && strcmp(mode, "disk1m") != 0)
         return -1;
     HANDLE disk = open_device("\\Device\\Harddisk1\\DR0");
@@ -532,14 +589,23 @@ static int loop_mode(const char *mode)
         idle = idle_cycles();
         t = disk_qd32_port(pdisk, pdisk_port, 0, buf, 4096, n, &bad, &calls);
         printf("bench: user.disk_read_4k_qd32_port_requests_per_100_removes %llu count\n", per100((uint64_t)n, calls));
+    } else if (viaring) {
+        static IORING_T ring;
+        if (!NT_SUCCESS(CreateIoRing(DISK_QD, 0, &ring)))
+            return 1;
+        idle = idle_cycles();
+        t = disk_qd32_ring(disk, &ring, 0, buf, 4096, n, &bad, &calls);
+        printf("bench: user.disk_read_4k_qd32_ring_requests_per_100_submits %llu count\n", per100((uint64_t)n, calls));
     } else {
         t = qd32 ? disk_qd32(disk, evs, 0, buf, 4096, n, &bad) : disk_qd1(disk, evs[0], 0, buf, 1 << 20, n, &bad);
     }
     idle = idle_cycles() - idle;
-    report(viaport ? "disk_read_4k_qd32_port_per_kib" : qd32 ? "disk_read_4k_qd32_per_kib" : "disk_read_1024k_qd1_per_kib",
+    report(viaport ? "disk_read_4k_qd32_port_per_kib" : viaring ? "disk_read_4k_qd32_ring_per_kib"
+           : qd32  ? "disk_read_4k_qd32_per_kib" : "disk_read_1024k_qd1_per_kib",
            t, qd32 ? n * 4 : n * 1024);
     /* The guest's own time per request: under -icount, its instructions. */
     report(viaport ? "disk_read_4k_qd32_port_busy_per_request"
+           : viaring ? "disk_read_4k_qd32_ring_busy_per_request"
            : qd32  ? "disk_read_4k_qd32_busy_per_request"
                    : "disk_read_1024k_qd1_busy_per_request",
            t > idle ? t - idle : 0, (uint64_t)n);
