@@ -99,9 +99,11 @@ void IopRegisterServices(void);
 NTSTATUS IopProbeUserRange(PVOID Va, ULONG Length);
 /* A read (WRITE FALSE) or write IRP of FILE at OFFSET for ring 3's buffer
  * (already probed as user space), the device's transfer method set up and
- * nothing sent; on failure nothing is left allocated or locked. */
+ * nothing sent; on failure nothing is left allocated or locked. LOCKED
+ * (direct I/O only; NULL otherwise): an MDL, already locked, that holds the
+ * buffer - the IRP gets a partial MDL of it instead of a lock of its own. */
 NTSTATUS IopBuildReadWriteIrp(PFILE_OBJECT File, BOOLEAN Write, PVOID Buffer, ULONG Length, LARGE_INTEGER Offset,
-                              ULONG Key, PIRP *Irp);
+                              ULONG Key, PMDL Locked, PIRP *Irp);
 
 /* io/ioring.c: the I/O ring object and its services. */
 void IopInitializeIoRings(void);

@@ -83,6 +83,12 @@ typedef struct _IOP_RING {
     IORING_SUBMIT_AREA_T *Submit;      /* system views */
     IORING_COMPLETE_AREA_T *Complete;
     PVOID SubmitUser, CompleteUser;    /* the process's views; NULL once removed */
+    /* Registered buffers: ring 3's pages locked once (IORING_OP_REGISTER_BUFFERS);
+     * a request on one gets a partial MDL of it. BufferUsers: such requests
+     * in flight - the set is replaced or unlocked only when there are none. */
+    PMDL Buffers[IORING_REGISTERED_BUFFERS_MAX];
+    ULONG BufferCount, BufferPages;
+    volatile LONG BufferUsers;
 } IOP_RING;
 
 typedef struct {
@@ -92,6 +98,11 @@ typedef struct {
 
 static POBJECT_TYPE ring_type;
 static volatile LONG ring_pages;   /* all rings' frames */
+/* All rings' registered pages together: each is a page of ring 3's locked
+ * for as long as the ring says (NT charges them to the process's quota;
+ * mdlos bounds them). */
+#define RING_REGISTERED_PAGES_MOST 8192
+static volatile LONG registered_pages;
 
 PVOID IopIrpRing(PIRP irp)
 {
@@ -183,11 +194,15 @@ void IopRingCompleteIrp(PIRP irp)
     ULONG64 user_data = (ULONG64)irp->Overlay.AsynchronousParameters.UserApcContext;
     NTSTATUS status = irp->IoStatus.Status;
     ULONG_PTR information = irp->IoStatus.Information;
+    /* Only a registered buffer's request has a partial MDL here. */
+    BOOLEAN registered = irp->MdlAddress && (irp->MdlAddress->MdlFlags & MDL_PARTIAL);
     /* The IRP first (its MDL freed, off its thread's list, the file let
      * go), the CQE after: a ring 3 that sees the CQE may free the buffer,
      * and an exiting thread waiting for its IRPs sees this one gone. No
      * status block, no event: nothing of the requester's is written. */
     (void)IopFinishRequest(irp, FALSE);
+    if (registered)
+        __atomic_sub_fetch(&r->BufferUsers, 1, __ATOMIC_RELEASE);   /* before the CQE: ring 3 may re-register then */
     post(r, user_data, status, information);
     ObDereferenceObject(r);   /* the request's; at DISPATCH_LEVEL a last one is deferred */
 }
@@ -196,19 +211,119 @@ void IopRingCompleteIrp(PIRP irp)
 
 /* Start entry E (the kernel's copy). STATUS_PENDING: an IRP was sent and
  * its completion posts the CQE; anything else is the CQE's status now. */
+/* The registered set: unlocked and freed. Only with no request using it. */
+static void drop_buffers(IOP_RING *r)
+{
+    for (ULONG i = 0; i < r->BufferCount; i++) {
+        MmUnlockPages(r->Buffers[i]);
+        IoFreeMdl(r->Buffers[i]);
+        r->Buffers[i] = NULL;
+    }
+    __atomic_sub_fetch(&registered_pages, r->BufferPages, __ATOMIC_RELAXED);
+    r->BufferCount = r->BufferPages = 0;
+}
+
+/* [VA, VA+LEN) of ring 3's, locked for both directions into a new MDL. */
+static __attribute__((noinline)) NTSTATUS lock_buffer(PVOID va, ULONG len, PMDL *out)
+{
+    PMDL m = IoAllocateMdl(va, len, FALSE, FALSE, NULL);
+    if (!m)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    volatile NTSTATUS s = STATUS_SUCCESS;
+    ExTry {
+        MmProbeAndLockPages(m, UserMode, IoWriteAccess);
+    } ExExcept(code) {
+        s = code;
+    } ExEndTry;
+    if (!NT_SUCCESS(s)) {
+        IoFreeMdl(m);
+        return s;
+    }
+    *out = m;
+    return STATUS_SUCCESS;
+}
+
+/* IORING_OP_REGISTER_BUFFERS: the new set locked whole first; only then
+ * does it replace the old one (a failure leaves the old set as it was). */
+static NTSTATUS register_buffers(IOP_RING *r, const IORING_SQE_T *e)
+{
+    ULONG n = e->Length;
+    if (n > IORING_REGISTERED_BUFFERS_MAX || e->BufferIndex || e->File || e->Offset)
+        return STATUS_INVALID_PARAMETER;
+    if (__atomic_load_n(&r->BufferUsers, __ATOMIC_ACQUIRE))
+        return STATUS_DEVICE_BUSY;   /* requests on the old set are still with a driver */
+    IORING_BUFFER_INFO_T info[IORING_REGISTERED_BUFFERS_MAX];
+    NTSTATUS s = ExCaptureUser(info, (const void *)e->Buffer, (SIZE_T)n * sizeof(info[0]), 8);
+    if (!NT_SUCCESS(s))
+        return s;
+    PMDL m[IORING_REGISTERED_BUFFERS_MAX];
+    ULONG got = 0, pages = 0;
+    for (; got < n && NT_SUCCESS(s); got++) {
+        PVOID va = (PVOID)info[got].Address;
+        ULONG len = info[got].Length;
+        if (!len || info[got].Reserved || len > IOP_MAX_BUFFERED_TRANSFER) {
+            s = STATUS_INVALID_PARAMETER;
+            break;
+        }
+        if (!NT_SUCCESS(s = IopProbeUserRange(va, len)))
+            break;
+        ULONG need = (ULONG)ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, len);
+        if (__atomic_add_fetch(&registered_pages, need, __ATOMIC_RELAXED) > RING_REGISTERED_PAGES_MOST) {
+            __atomic_sub_fetch(&registered_pages, need, __ATOMIC_RELAXED);
+            s = STATUS_INSUFFICIENT_RESOURCES;
+            break;
+        }
+        if (!NT_SUCCESS(s = lock_buffer(va, len, &m[got]))) {
+            __atomic_sub_fetch(&registered_pages, need, __ATOMIC_RELAXED);
+            break;
+        }
+        pages += need;
+    }
+    if (!NT_SUCCESS(s)) {
+        for (ULONG i = 0; i < got; i++) {
+            MmUnlockPages(m[i]);
+            IoFreeMdl(m[i]);
+        }
+        __atomic_sub_fetch(&registered_pages, pages, __ATOMIC_RELAXED);
+        return s;
+    }
+    drop_buffers(r);
+    memcpy(r->Buffers, m, n * sizeof(m[0]));
+    r->BufferCount = n;
+    r->BufferPages = pages;
+    return STATUS_SUCCESS;
+}
+
+/* Start entry E (the kernel's copy). STATUS_PENDING: an IRP was sent and
+ * its completion posts the CQE; anything else is the CQE's status now. */
 static NTSTATUS start_entry(IOP_RING *r, const IORING_SQE_T *e)
 {
-    if (e->Flags || e->Reserved)
+    if (e->OpCode == IORING_OP_REGISTER_BUFFERS)
+        return e->Flags ? STATUS_INVALID_PARAMETER : register_buffers(r, e);
+    BOOLEAN reg = (e->Flags & IORING_SQE_REGISTERED_BUFFER) != 0;
+    if ((e->Flags & ~IORING_SQE_REGISTERED_BUFFER) || (!reg && e->BufferIndex))
         return STATUS_INVALID_PARAMETER;
     if (e->OpCode == IORING_OP_NOP)
-        return STATUS_SUCCESS;
+        return reg ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
     if (e->OpCode != IORING_OP_READ && e->OpCode != IORING_OP_WRITE)
         return STATUS_INVALID_PARAMETER;
     BOOLEAN write = e->OpCode == IORING_OP_WRITE;
     PVOID ubuf = (PVOID)e->Buffer;
+    PMDL locked = NULL;
     NTSTATUS s;
-    if (!NT_SUCCESS(s = IopProbeUserRange(ubuf, e->Length)))
+    if (reg) {
+        /* (index, offset, length) inside a registered buffer: the range is
+         * checked against the locked MDL, so no probe is needed. */
+        if (e->BufferIndex >= r->BufferCount)
+            return STATUS_INVALID_PARAMETER;
+        locked = r->Buffers[e->BufferIndex];
+        ULONG size = MmGetMdlByteCount(locked);
+        if (e->Buffer > size || e->Length > size - e->Buffer)
+            return STATUS_INVALID_PARAMETER;
+        ubuf = (PUCHAR)MmGetMdlVirtualAddress(locked) + e->Buffer;
+    } else if (!NT_SUCCESS(s = IopProbeUserRange(ubuf, e->Length))) {
         return s;
+    }
     if (e->Offset < 0)
         return STATUS_INVALID_PARAMETER;
     PFILE_OBJECT fo;
@@ -226,12 +341,14 @@ static NTSTATUS start_entry(IOP_RING *r, const IORING_SQE_T *e)
     PIRP irp = NULL;
     if (NT_SUCCESS(s)) {
         LARGE_INTEGER off = { e->Offset };
-        s = IopBuildReadWriteIrp(fo, write, ubuf, e->Length, off, 0, &irp);
+        s = IopBuildReadWriteIrp(fo, write, ubuf, e->Length, off, 0, locked, &irp);
     }
     if (!NT_SUCCESS(s)) {
         ObDereferenceObject(fo);
         return s;
     }
+    if (irp->MdlAddress && (irp->MdlAddress->MdlFlags & MDL_PARTIAL))
+        __atomic_add_fetch(&r->BufferUsers, 1, __ATOMIC_RELAXED);   /* IopRingCompleteIrp's to drop */
     irp->Flags |= IRP_COMPLETION_RING | IRP_DEFER_IO_COMPLETION;
     irp->Overlay.AsynchronousParameters.UserApcRoutine = r;
     irp->Overlay.AsynchronousParameters.UserApcContext = (PVOID)e->UserData;
@@ -312,6 +429,11 @@ static void ring_close(struct _EPROCESS *proc, PVOID object, ULONG handles_left)
     (void)IopCancelRingIo(r);
     free_held(r);
     remove_views(r);
+    /* The registered pages are the process's locked pages: given back now,
+     * before its exit checks them - unless a driver still holds a request
+     * on them (it ignored the cancel), as a file's would stay locked. */
+    if (!__atomic_load_n(&r->BufferUsers, __ATOMIC_ACQUIRE))
+        drop_buffers(r);
 }
 
 static void free_area(PMDL m)
@@ -328,6 +450,7 @@ static void ring_delete(PVOID object)
     remove_views(r);   /* only a ring that never had a handle still has them: its creator is running */
     if (r->Held.Flink)
         free_held(r);
+    drop_buffers(r);   /* every request is done: each held a reference */
     free_area(r->SubmitMdl);
     free_area(r->CompleteMdl);
     __atomic_sub_fetch(&ring_pages, r->Pages, __ATOMIC_RELAXED);
@@ -503,7 +626,10 @@ static int ring_counters(KT_COUNTER *out, int max)
     if (max < 1)
         return 0;
     out[0] = (KT_COUNTER){ "I/O ring pages", (uint64_t)ring_pages };
-    return 1;
+    if (max < 2)
+        return 1;
+    out[1] = (KT_COUNTER){ "I/O ring registered pages", (uint64_t)registered_pages };
+    return 2;
 }
 
 void IopInitializeIoRings(void)

@@ -152,11 +152,12 @@ static NTSTATUS reference_request(HANDLE fh, ACCESS_MASK need, HANDLE evh, PFILE
 /* The IRP of a read or write of FO at OFF (checked: not negative, the
  * file's position resolved), for a buffer already known to be user space:
  * the device's transfer method set up (a system buffer, or the buffer
- * locked into an MDL), nothing sent. NtReadFile/NtWriteFile and the I/O
- * ring (io/ioring.c) build their requests here. The caller sets the
+ * locked into an MDL - or, given LOCKED, a partial MDL of that already
+ * locked MDL, which must hold the buffer), nothing sent. NtReadFile/
+ * NtWriteFile and the I/O ring (io/ioring.c) build their requests here. The caller sets the
  * status block, event and context, and owns the IRP (IopFreeUnsentIrp). */
 NTSTATUS IopBuildReadWriteIrp(PFILE_OBJECT fo, BOOLEAN write, PVOID ubuf, ULONG length, LARGE_INTEGER off, ULONG key,
-                              PIRP *out)
+                              PMDL locked, PIRP *out)
 {
     NTSTATUS s;
     PDEVICE_OBJECT dev = IoGetRelatedDeviceObject(fo);
@@ -178,6 +179,14 @@ NTSTATUS IopBuildReadWriteIrp(PFILE_OBJECT fo, BOOLEAN write, PVOID ubuf, ULONG 
                 s = STATUS_INSUFFICIENT_RESOURCES;
             else if (write || NT_SUCCESS(s = ExProbeUserOutput(ubuf, length, length, 1)))
                 s = buffer_system(irp, ubuf, length, write, !write);
+        } else if ((dev->Flags & DO_DIRECT_IO) && locked) {
+            /* Already locked (an I/O ring's registered buffer): a partial
+             * MDL of it, no probe and no lock of its own. */
+            PMDL m = IoAllocateMdl(ubuf, length, FALSE, FALSE, irp);
+            if (m)
+                IoBuildPartialMdl(locked, m, ubuf, length);
+            else
+                s = STATUS_INSUFFICIENT_RESOURCES;
         } else if (dev->Flags & DO_DIRECT_IO) {
             s = IopLockBufferIntoIrp(irp, ubuf, length, UserMode, write ? IoReadAccess : IoWriteAccess);
         }
@@ -235,7 +244,7 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
     if (sync)
         fo->CurrentByteOffset = off;   /* completion adds what was transferred */
     PIRP irp;
-    if (!NT_SUCCESS(s = IopBuildReadWriteIrp(fo, write, ubuf, length, off, key, &irp)))
+    if (!NT_SUCCESS(s = IopBuildReadWriteIrp(fo, write, ubuf, length, off, key, NULL, &irp)))
         goto out_lock;
     irp->UserIosb = (PIO_STATUS_BLOCK)a[4];
     irp->UserEvent = ev;

@@ -276,18 +276,29 @@ typedef struct {
 #define IORING_OP_NOP   0u
 #define IORING_OP_READ  1u
 #define IORING_OP_WRITE 2u
+/* Buffer: an array of Length IORING_BUFFER_INFO_T, locked once into the
+ * ring's MDLs and replacing what was registered (Length 0: unregister). */
+#define IORING_OP_REGISTER_BUFFERS 3u
+#define IORING_REGISTERED_BUFFERS_MAX 64u
+/* SQE flag: Buffer is a byte offset into registered buffer BufferIndex. */
+#define IORING_SQE_REGISTERED_BUFFER 0x1u
+typedef struct {
+    uint64_t Address;
+    uint32_t Length;
+    uint32_t Reserved;               /* 0 */
+} IORING_BUFFER_INFO_T;
 typedef struct {
     uint32_t SubmissionQueueSize;    /* rounded up to a power of two; 0 is refused */
     uint32_t CompletionQueueSize;    /* 0: twice the SQ; at least the SQ, at most twice it */
 } IORING_CREATE_T;
 typedef struct {
     uint32_t OpCode;                 /* IORING_OP_* */
-    uint32_t Flags;                  /* 0 */
+    uint32_t Flags;                  /* IORING_SQE_REGISTERED_BUFFER or 0 */
     uint64_t File;                   /* a file handle (asynchronous, direct I/O device) */
     int64_t Offset;                  /* byte offset on the device */
-    uint64_t Buffer;                 /* user address */
+    uint64_t Buffer;                 /* user address (registered: offset in the buffer) */
     uint32_t Length;
-    uint32_t Reserved;               /* 0 */
+    uint32_t BufferIndex;            /* registered buffer (IORING_SQE_REGISTERED_BUFFER), else 0 */
     uint64_t UserData;               /* handed back in the CQE */
 } IORING_SQE_T;
 typedef struct {

@@ -129,6 +129,15 @@ int BuildIoRingReadFile(IORING_T *ring, HANDLE file, void *buffer, uint32_t leng
 int BuildIoRingWriteFile(IORING_T *ring, HANDLE file, const void *buffer, uint32_t length, int64_t offset,
                          uint64_t user_data);
 int BuildIoRingNop(IORING_T *ring, uint64_t user_data);
+/* Lock COUNT buffers once (the kernel keeps the array only while the
+ * entry is processed); 0 unregisters. Requests on them name (index,
+ * offset in the buffer, length) and cost no probe and lock each. */
+int BuildIoRingRegisterBuffers(IORING_T *ring, const IORING_BUFFER_INFO_T *buffers, uint32_t count,
+                               uint64_t user_data);
+int BuildIoRingReadFileRegistered(IORING_T *ring, HANDLE file, uint32_t index, uint32_t buffer_offset,
+                                  uint32_t length, int64_t offset, uint64_t user_data);
+int BuildIoRingWriteFileRegistered(IORING_T *ring, HANDLE file, uint32_t index, uint32_t buffer_offset,
+                                   uint32_t length, int64_t offset, uint64_t user_data);
 /* Publish the built entries and NtSubmitIoRing them, waiting for
  * WAIT_OPERATIONS CQEs (TIMEOUT in 100 ns units as NT's, negative:
  * relative; NULL forever). *SUBMITTED (may be NULL): how many the kernel took. */

@@ -19,23 +19,48 @@ NTSTATUS CreateIoRing(uint32_t sq_size, uint32_t cq_size, IORING_T *ring)
     return s;
 }
 
-static int build(IORING_T *r, uint32_t op, HANDLE file, uint64_t buffer, uint32_t length, int64_t offset,
-                 uint64_t user_data)
+static int build_ex(IORING_T *r, uint32_t op, uint32_t flags, uint32_t index, HANDLE file, uint64_t buffer,
+                    uint32_t length, int64_t offset, uint64_t user_data)
 {
     uint32_t head = __atomic_load_n(&r->Info.Complete->SqHead, __ATOMIC_ACQUIRE);
     if (r->SqTail - head >= r->Info.SubmissionQueueSize)
         return 0;
     IORING_SQE_T *e = &r->Info.Submit->Sqe[r->SqTail & (r->Info.SubmissionQueueSize - 1)];
     e->OpCode = op;
-    e->Flags = 0;
+    e->Flags = flags;
     e->File = file;
     e->Offset = offset;
     e->Buffer = buffer;
     e->Length = length;
-    e->Reserved = 0;
+    e->BufferIndex = index;
     e->UserData = user_data;
     r->SqTail++;
     return 1;
+}
+
+static int build(IORING_T *r, uint32_t op, HANDLE file, uint64_t buffer, uint32_t length, int64_t offset,
+                 uint64_t user_data)
+{
+    return build_ex(r, op, 0, 0, file, buffer, length, offset, user_data);
+}
+
+int BuildIoRingRegisterBuffers(IORING_T *r, const IORING_BUFFER_INFO_T *buffers, uint32_t count, uint64_t user_data)
+{
+    return build(r, IORING_OP_REGISTER_BUFFERS, 0, (uint64_t)(uintptr_t)buffers, count, 0, user_data);
+}
+
+int BuildIoRingReadFileRegistered(IORING_T *r, HANDLE file, uint32_t index, uint32_t buffer_offset, uint32_t length,
+                                  int64_t offset, uint64_t user_data)
+{
+    return build_ex(r, IORING_OP_READ, IORING_SQE_REGISTERED_BUFFER, index, file, buffer_offset, length, offset,
+                    user_data);
+}
+
+int BuildIoRingWriteFileRegistered(IORING_T *r, HANDLE file, uint32_t index, uint32_t buffer_offset, uint32_t length,
+                                   int64_t offset, uint64_t user_data)
+{
+    return build_ex(r, IORING_OP_WRITE, IORING_SQE_REGISTERED_BUFFER, index, file, buffer_offset, length, offset,
+                    user_data);
 }
 
 int BuildIoRingReadFile(IORING_T *r, HANDLE file, void *buffer, uint32_t length, int64_t offset, uint64_t user_data)

@@ -23,8 +23,9 @@
  *                              drivers/virtio/tests/vblk_exit_test.c
  *   child disk_inflight DISK N PAGES port   the same with the disk's file associated with a completion
  *                              port first: the reads end as packets on it (drivers/virtio/tests/vblk_port_test.c)
- *   child disk_inflight DISK N PAGES ring   the same through an I/O ring: all N reads in one
- *                              NtSubmitIoRing (drivers/virtio/tests/vblk_ring_test.c)
+ *   child disk_inflight DISK N PAGES ring   the same through an I/O ring: the reads' region
+ *                              registered as one buffer and all N reads on it in one NtSubmitIoRing
+ *                              (drivers/virtio/tests/vblk_ring_test.c)
  *   child disk_port_close DISK N PAGES   associate the disk with a port, send N reads, wait (20 s at most)
  *                              for the event \BaseNamedObjects\vblkport (which it creates) to be set, close
  *                              the port with the packets in it, and exit 0 if none of the reads' status blocks
@@ -204,12 +205,17 @@ int main(int argc, char **argv)
         memset(base, 0x11, size);
         if (with_ring) {
             uint32_t took = 0;
-            if (!NT_SUCCESS(st = CreateIoRing(MAX, 0, &ring)))
+            static IORING_BUFFER_INFO_T whole;
+            whole = (IORING_BUFFER_INFO_T){ (uint64_t)(uintptr_t)base, (uint32_t)size, 0 };
+            if (!NT_SUCCESS(st = CreateIoRing(2 * MAX, 0, &ring)))
                 return st;
+            if (!BuildIoRingRegisterBuffers(&ring, &whole, 1, ~0ULL))
+                return CHILD_BAD_USAGE;
             for (unsigned long i = 0; i < n; i++)
-                if (!BuildIoRingReadFile(&ring, f, (uint8_t *)base + i * EACH, (uint32_t)EACH, (int64_t)(i * EACH), i))
+                if (!BuildIoRingReadFileRegistered(&ring, f, 0, (uint32_t)(i * EACH), (uint32_t)EACH,
+                                                   (int64_t)(i * EACH), i))
                     return CHILD_BAD_USAGE;
-            if (!NT_SUCCESS(st = SubmitIoRing(&ring, 0, NULL, &took)) || took != n)
+            if (!NT_SUCCESS(st = SubmitIoRing(&ring, 0, NULL, &took)) || took != n + 1)
                 return NT_SUCCESS(st) ? CHILD_BAD_USAGE : st;
             n = 0;   /* no NtReadFile below */
         }
