@@ -429,11 +429,10 @@ static void ring_close(struct _EPROCESS *proc, PVOID object, ULONG handles_left)
     (void)IopCancelRingIo(r);
     free_held(r);
     remove_views(r);
-    /* The registered pages are the process's locked pages: given back now,
-     * before its exit checks them - unless a driver still holds a request
-     * on them (it ignored the cancel), as a file's would stay locked. */
-    if (!__atomic_load_n(&r->BufferUsers, __ATOMIC_ACQUIRE))
-        drop_buffers(r);
+    /* The registered buffers go with the ring's last reference, which is
+     * this handle's once the cancelled requests are done: their pages are
+     * unlocked before the process's exit checks its locked pages - unless a
+     * driver ignored the cancel, when they stay locked as a file's would. */
 }
 
 static void free_area(PMDL m)
@@ -450,7 +449,7 @@ static void ring_delete(PVOID object)
     remove_views(r);   /* only a ring that never had a handle still has them: its creator is running */
     if (r->Held.Flink)
         free_held(r);
-    drop_buffers(r);   /* every request is done: each held a reference */
+    drop_buffers(r);   /* every request is done (each held a reference): nothing uses them */
     free_area(r->SubmitMdl);
     free_area(r->CompleteMdl);
     __atomic_sub_fetch(&ring_pages, r->Pages, __ATOMIC_RELAXED);
