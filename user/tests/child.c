@@ -25,7 +25,7 @@
  *                              port first: the reads end as packets on it (drivers/virtio/tests/vblk_port_test.c)
  *   child disk_inflight DISK N PAGES ring   the same through an I/O ring: the reads' region
  *                              registered as one buffer and all N reads on it in one NtSubmitIoRing
- *                              (drivers/virtio/tests/vblk_ring_test.c)
+ *                              (drivers/virtio/tests/vblk_ioring_test.c)
  *   child disk_port_close DISK N PAGES   associate the disk with a port, send N reads, wait (20 s at most)
  *                              for the event \BaseNamedObjects\vblkport (which it creates) to be set, close
  *                              the port with the packets in it, and exit 0 if none of the reads' status blocks
