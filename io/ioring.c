@@ -89,6 +89,11 @@ typedef struct _IOP_RING {
     PMDL Buffers[IORING_REGISTERED_BUFFERS_MAX];
     ULONG BufferCount, BufferPages;
     volatile LONG BufferUsers;
+    /* Registered files (IORING_OP_REGISTER_FILES): referenced once, with
+     * the access their handles granted; a request on one looks up no handle. */
+    PFILE_OBJECT Files[IORING_REGISTERED_FILES_MAX];
+    ACCESS_MASK FileAccess[IORING_REGISTERED_FILES_MAX];
+    ULONG FileCount;
 } IOP_RING;
 
 typedef struct {
@@ -209,8 +214,6 @@ void IopRingCompleteIrp(PIRP irp)
 
 /* ---- one submission entry ---- */
 
-/* Start entry E (the kernel's copy). STATUS_PENDING: an IRP was sent and
- * its completion posts the CQE; anything else is the CQE's status now. */
 /* The registered set: unlocked and freed. Only with no request using it. */
 static void drop_buffers(IOP_RING *r)
 {
@@ -294,17 +297,63 @@ static NTSTATUS register_buffers(IOP_RING *r, const IORING_SQE_T *e)
     return STATUS_SUCCESS;
 }
 
+static void drop_files(IOP_RING *r)
+{
+    for (ULONG i = 0; i < r->FileCount; i++) {
+        ObDereferenceObject(r->Files[i]);
+        r->Files[i] = NULL;
+    }
+    r->FileCount = 0;
+}
+
+/* IORING_OP_REGISTER_FILES: every handle looked up first (a bad one
+ * leaves the old set); then the new set replaces it. Requests in flight
+ * hold their own file references, so the old set may go at once. */
+static NTSTATUS register_files(IOP_RING *r, const IORING_SQE_T *e)
+{
+    ULONG n = e->Length;
+    if (n > IORING_REGISTERED_FILES_MAX || e->BufferIndex || e->File || e->Offset)
+        return STATUS_INVALID_PARAMETER;
+    HANDLE h[IORING_REGISTERED_FILES_MAX];
+    NTSTATUS s = ExCaptureUser(h, (const void *)e->Buffer, (SIZE_T)n * sizeof(h[0]), 8);
+    if (!NT_SUCCESS(s))
+        return s;
+    PFILE_OBJECT fo[IORING_REGISTERED_FILES_MAX];
+    ACCESS_MASK access[IORING_REGISTERED_FILES_MAX];
+    ULONG got = 0;
+    for (; got < n; got++) {
+        OBJECT_HANDLE_INFORMATION info;
+        s = ObReferenceObjectByHandle(h[got], 0, IoFileObjectType, UserMode, (PVOID *)&fo[got], &info);
+        if (!NT_SUCCESS(s))
+            break;
+        access[got] = info.GrantedAccess;
+    }
+    if (!NT_SUCCESS(s)) {
+        for (ULONG i = 0; i < got; i++)
+            ObDereferenceObject(fo[i]);
+        return s;
+    }
+    drop_files(r);
+    memcpy(r->Files, fo, n * sizeof(fo[0]));
+    memcpy(r->FileAccess, access, n * sizeof(access[0]));
+    r->FileCount = n;
+    return STATUS_SUCCESS;
+}
+
 /* Start entry E (the kernel's copy). STATUS_PENDING: an IRP was sent and
  * its completion posts the CQE; anything else is the CQE's status now. */
 static NTSTATUS start_entry(IOP_RING *r, const IORING_SQE_T *e)
 {
     if (e->OpCode == IORING_OP_REGISTER_BUFFERS)
         return e->Flags ? STATUS_INVALID_PARAMETER : register_buffers(r, e);
+    if (e->OpCode == IORING_OP_REGISTER_FILES)
+        return e->Flags ? STATUS_INVALID_PARAMETER : register_files(r, e);
     BOOLEAN reg = (e->Flags & IORING_SQE_REGISTERED_BUFFER) != 0;
-    if ((e->Flags & ~IORING_SQE_REGISTERED_BUFFER) || (!reg && e->BufferIndex))
+    BOOLEAN reg_file = (e->Flags & IORING_SQE_REGISTERED_FILE) != 0;
+    if ((e->Flags & ~(IORING_SQE_REGISTERED_BUFFER | IORING_SQE_REGISTERED_FILE)) || (!reg && e->BufferIndex))
         return STATUS_INVALID_PARAMETER;
     if (e->OpCode == IORING_OP_NOP)
-        return reg ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
+        return reg || reg_file ? STATUS_INVALID_PARAMETER : STATUS_SUCCESS;
     if (e->OpCode != IORING_OP_READ && e->OpCode != IORING_OP_WRITE)
         return STATUS_INVALID_PARAMETER;
     BOOLEAN write = e->OpCode == IORING_OP_WRITE;
@@ -328,8 +377,18 @@ static NTSTATUS start_entry(IOP_RING *r, const IORING_SQE_T *e)
         return STATUS_INVALID_PARAMETER;
     PFILE_OBJECT fo;
     OBJECT_HANDLE_INFORMATION info;
-    if (!NT_SUCCESS(s = ObReferenceObjectByHandle(e->File, 0, IoFileObjectType, UserMode, (PVOID *)&fo, &info)))
+    if (reg_file) {
+        /* The ring's own reference stands for the handle: the access its
+         * handle granted at registration is what the request may do. */
+        if (e->File >= r->FileCount)
+            return STATUS_INVALID_PARAMETER;
+        fo = r->Files[e->File];
+        ObReferenceObject(fo);
+        info.GrantedAccess = r->FileAccess[e->File];
+    } else if (!NT_SUCCESS(s = ObReferenceObjectByHandle(e->File, 0, IoFileObjectType, UserMode, (PVOID *)&fo,
+                                                          &info))) {
         return s;
+    }
     ACCESS_MASK need = write ? FILE_WRITE_DATA : FILE_READ_DATA;
     PDEVICE_OBJECT dev = IoGetRelatedDeviceObject(fo);
     if ((info.GrantedAccess & need) != need)
@@ -450,6 +509,7 @@ static void ring_delete(PVOID object)
     if (r->Held.Flink)
         free_held(r);
     drop_buffers(r);   /* every request is done (each held a reference): nothing uses them */
+    drop_files(r);
     free_area(r->SubmitMdl);
     free_area(r->CompleteMdl);
     __atomic_sub_fetch(&ring_pages, r->Pages, __ATOMIC_RELAXED);

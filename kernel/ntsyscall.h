@@ -282,6 +282,12 @@ typedef struct {
 #define IORING_REGISTERED_BUFFERS_MAX 64u
 /* SQE flag: Buffer is a byte offset into registered buffer BufferIndex. */
 #define IORING_SQE_REGISTERED_BUFFER 0x1u
+/* Buffer: an array of Length file handles, referenced once by the ring and
+ * replacing what was registered (Length 0: unregister). */
+#define IORING_OP_REGISTER_FILES 4u
+#define IORING_REGISTERED_FILES_MAX 64u
+/* SQE flag: File is an index into the registered files, not a handle. */
+#define IORING_SQE_REGISTERED_FILE 0x2u
 typedef struct {
     uint64_t Address;
     uint32_t Length;
@@ -293,8 +299,8 @@ typedef struct {
 } IORING_CREATE_T;
 typedef struct {
     uint32_t OpCode;                 /* IORING_OP_* */
-    uint32_t Flags;                  /* IORING_SQE_REGISTERED_BUFFER or 0 */
-    uint64_t File;                   /* a file handle (asynchronous, direct I/O device) */
+    uint32_t Flags;                  /* IORING_SQE_REGISTERED_BUFFER, _FILE, or 0 */
+    uint64_t File;                   /* a file handle (asynchronous, direct I/O device), or a registered file's index */
     int64_t Offset;                  /* byte offset on the device */
     uint64_t Buffer;                 /* user address (registered: offset in the buffer) */
     uint32_t Length;

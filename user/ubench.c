@@ -262,11 +262,16 @@ static uint64_t disk_qd32_port(HANDLE disk, HANDLE port, int write, char *buf, u
  * NtSubmitIoRing that also waits for at least one CQE. Each entry's user
  * data is its slot. *CALLS counts the submits. */
 static int ring_reg;   /* the slots are registered buffers (ring_register) */
+static int ring_regf;  /* the disk is registered file 0 (ring_register_file) */
 
 static int ring_build(IORING_T *r, HANDLE disk, int write, char *buf, uint32_t len, int k, int seq)
 {
     int64_t off = (int64_t)(((uint64_t)seq * len) % DISK_REGION);
     char *b = buf + (uint64_t)k * len;
+    if (ring_regf)
+        return BuildIoRingEntry(r, write ? IORING_OP_WRITE : IORING_OP_READ,
+                                IORING_SQE_REGISTERED_FILE | IORING_SQE_REGISTERED_BUFFER, 0, 0, (uint32_t)k, len,
+                                off, (uint64_t)k);
     if (ring_reg)
         return write ? BuildIoRingWriteFileRegistered(r, disk, (uint32_t)k, 0, len, off, (uint64_t)k)
                      : BuildIoRingReadFileRegistered(r, disk, (uint32_t)k, 0, len, off, (uint64_t)k);
@@ -287,6 +292,19 @@ static int ring_register(IORING_T *r, char *buf, uint32_t len, int reg)
         !PopIoRingCompletion(r, &c) || !NT_SUCCESS(c.Status))
         return 0;
     ring_reg = reg;
+    return 1;
+}
+
+/* DISK as registered file 0 (REG), or no registered file. 0 on failure. */
+static int ring_register_file(IORING_T *r, HANDLE disk, int reg)
+{
+    static HANDLE set[1];
+    set[0] = disk;
+    IORING_CQE_T c;
+    if (!BuildIoRingRegisterFiles(r, set, reg ? 1 : 0, ~0ULL) || !NT_SUCCESS(SubmitIoRing(r, 1, NULL, NULL)) ||
+        !PopIoRingCompletion(r, &c) || !NT_SUCCESS(c.Status))
+        return 0;
+    ring_regf = reg;
     return 1;
 }
 
@@ -498,10 +516,23 @@ static void bench_disk(void)
             idle = idle_cycles();
             t = disk_qd32_ring(disk, &ring, write, buf, len, n, &bad, &calls);
             idle = idle_cycles() - idle;
-            bad += !ring_register(&ring, buf, len, 0);
             snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringreg_per_kib", dir, kib);
             report(name, t, (uint64_t)n * kib);
             snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringreg_busy_per_request", dir, kib);
+            report(name, t > idle ? t - idle : 0, (uint64_t)n);
+            /* And the disk a registered file too: no handle look-up per request. */
+            if (!ring_register_file(&ring, disk, 1)) {
+                bad++;
+                continue;
+            }
+            idle = idle_cycles();
+            t = disk_qd32_ring(disk, &ring, write, buf, len, n, &bad, &calls);
+            idle = idle_cycles() - idle;
+            bad += !ring_register_file(&ring, disk, 0);
+            bad += !ring_register(&ring, buf, len, 0);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringregf_per_kib", dir, kib);
+            report(name, t, (uint64_t)n * kib);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringregf_busy_per_request", dir, kib);
             report(name, t > idle ? t - idle : 0, (uint64_t)n);
         }
     }
@@ -581,7 +612,7 @@ static uint64_t demand_zero_reused_median(int *bad)
  * see nothing else: "syscall" 2M null system calls, "disk4k" 100000 4 KiB
  * reads at queue depth 32 ("disk4kport": the same through a completion
  * port; "disk4kring" through an I/O ring, "disk4kringreg" with registered
- * buffers), "disk1m" 2000 1 MiB reads at depth 1, "disk"
+ * buffers, "disk4kringregf" with the disk a registered file too), "disk1m" 2000 1 MiB reads at depth 1, "disk"
  * only the disk figures. Any other value (or none): everything. */
 static int loop_mode(const char *mode)
 {
@@ -599,7 +630,8 @@ static int loop_mode(const char *mode)
         return 0;
     }
     int viaport = strcmp(mode, "disk4kport") == 0;
-    int viareg = strcmp(mode, "disk4kringreg") == 0;
+    int viaregf = strcmp(mode, "disk4kringregf") == 0;
+    int viareg = viaregf || strcmp(mode, "disk4kringreg") == 0;
     int viaring = viareg || strcmp(mode, "disk4kring") == 0;
     int qd32 = viaport || viaring || strcmp(mode, "disk4k") == 0;
     if (!qd32 && strcmp(mode, "disk1m") != 0)
@@ -627,7 +659,8 @@ static int loop_mode(const char *mode)
         printf("bench: user.disk_read_4k_qd32_port_requests_per_100_removes %llu count\n", per100((uint64_t)n, calls));
     } else if (viaring) {
         static IORING_T ring;
-        if (!NT_SUCCESS(CreateIoRing(DISK_QD, 0, &ring)) || (viareg && !ring_register(&ring, buf, 4096, 1)))
+        if (!NT_SUCCESS(CreateIoRing(DISK_QD, 0, &ring)) || (viareg && !ring_register(&ring, buf, 4096, 1)) ||
+            (viaregf && !ring_register_file(&ring, disk, 1)))
             return 1;
         idle = idle_cycles();
         t = disk_qd32_ring(disk, &ring, 0, buf, 4096, n, &bad, &calls);
@@ -636,12 +669,14 @@ static int loop_mode(const char *mode)
         t = qd32 ? disk_qd32(disk, evs, 0, buf, 4096, n, &bad) : disk_qd1(disk, evs[0], 0, buf, 1 << 20, n, &bad);
     }
     idle = idle_cycles() - idle;
-    report(viaport ? "disk_read_4k_qd32_port_per_kib" : viareg ? "disk_read_4k_qd32_ringreg_per_kib"
+    report(viaport ? "disk_read_4k_qd32_port_per_kib" : viaregf ? "disk_read_4k_qd32_ringregf_per_kib"
+           : viareg ? "disk_read_4k_qd32_ringreg_per_kib"
            : viaring ? "disk_read_4k_qd32_ring_per_kib"
            : qd32  ? "disk_read_4k_qd32_per_kib" : "disk_read_1024k_qd1_per_kib",
            t, qd32 ? n * 4 : n * 1024);
     /* The guest's own time per request: under -icount, its instructions. */
     report(viaport ? "disk_read_4k_qd32_port_busy_per_request"
+           : viaregf ? "disk_read_4k_qd32_ringregf_busy_per_request"
            : viareg ? "disk_read_4k_qd32_ringreg_busy_per_request"
            : viaring ? "disk_read_4k_qd32_ring_busy_per_request"
            : qd32  ? "disk_read_4k_qd32_busy_per_request"

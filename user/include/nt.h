@@ -138,6 +138,12 @@ int BuildIoRingReadFileRegistered(IORING_T *ring, HANDLE file, uint32_t index, u
                                   uint32_t length, int64_t offset, uint64_t user_data);
 int BuildIoRingWriteFileRegistered(IORING_T *ring, HANDLE file, uint32_t index, uint32_t buffer_offset,
                                    uint32_t length, int64_t offset, uint64_t user_data);
+/* Reference COUNT file handles once; 0 unregisters. An entry with
+ * IORING_SQE_REGISTERED_FILE names one by its index and looks up no handle. */
+int BuildIoRingRegisterFiles(IORING_T *ring, const HANDLE *files, uint32_t count, uint64_t user_data);
+/* Any entry, every field given (IORING_SQE_* flags combined). */
+int BuildIoRingEntry(IORING_T *ring, uint32_t op, uint32_t flags, uint64_t file, uint64_t buffer,
+                     uint32_t buffer_index, uint32_t length, int64_t offset, uint64_t user_data);
 /* Publish the built entries and NtSubmitIoRing them, waiting for
  * WAIT_OPERATIONS CQEs (TIMEOUT in 100 ns units as NT's, negative:
  * relative; NULL forever). *SUBMITTED (may be NULL): how many the kernel took. */

@@ -49,6 +49,17 @@ int BuildIoRingRegisterBuffers(IORING_T *r, const IORING_BUFFER_INFO_T *buffers,
     return build(r, IORING_OP_REGISTER_BUFFERS, 0, (uint64_t)(uintptr_t)buffers, count, 0, user_data);
 }
 
+int BuildIoRingRegisterFiles(IORING_T *r, const HANDLE *files, uint32_t count, uint64_t user_data)
+{
+    return build(r, IORING_OP_REGISTER_FILES, 0, (uint64_t)(uintptr_t)files, count, 0, user_data);
+}
+
+int BuildIoRingEntry(IORING_T *r, uint32_t op, uint32_t flags, uint64_t file, uint64_t buffer, uint32_t buffer_index,
+                     uint32_t length, int64_t offset, uint64_t user_data)
+{
+    return build_ex(r, op, flags, buffer_index, file, buffer, length, offset, user_data);
+}
+
 int BuildIoRingReadFileRegistered(IORING_T *r, HANDLE file, uint32_t index, uint32_t buffer_offset, uint32_t length,
                                   int64_t offset, uint64_t user_data)
 {

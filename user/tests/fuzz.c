@@ -154,9 +154,9 @@ static void fill_ring(void)
     uint32_t head = cq->SqHead, n = (uint32_t)below(fx_ring.Info.SubmissionQueueSize + 1);
     for (uint32_t k = 0; k < n; k++) {
         IORING_SQE_T *e = &sq->Sqe[(head + k) & (fx_ring.Info.SubmissionQueueSize - 1)];
-        e->OpCode = chance(80) ? (uint32_t)below(4) : (uint32_t)rnd();
-        e->Flags = chance(70) ? 0 : chance(70) ? IORING_SQE_REGISTERED_BUFFER : (uint32_t)rnd();
-        e->File = chance(40) ? fx_null : chance(50) ? fx_buffered : (rnd() | 0x100000ULL) & ~3ULL;
+        e->OpCode = chance(80) ? (uint32_t)below(5) : (uint32_t)rnd();
+        e->Flags = chance(60) ? 0 : chance(80) ? (uint32_t)below(4) : (uint32_t)rnd();
+        e->File = chance(35) ? fx_null : chance(40) ? fx_buffered : chance(30) ? below(4) : (rnd() | 0x100000ULL) & ~3ULL;
         e->Offset = chance(80) ? (int64_t)(below(64) * 512) : (int64_t)rnd();
         e->Buffer = chance(70) ? (uint64_t)(uintptr_t)scratch + below(P) : rnd();
         e->Length = chance(80) ? (uint32_t)below(P) : (uint32_t)rnd();

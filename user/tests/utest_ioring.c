@@ -5,8 +5,10 @@
  * the others still run; ring 3's indices are hostile and bounded; a full
  * CQ stops the submit, and a CQE with no room is held, never lost; closing
  * the ring with requests held by a driver cancels them and removes both
- * views. Every test ends with the runner's leak check (frames, system
- * PTEs, locked pages, objects, handles, VADs).
+ * views. What ring 3 can see of a leak is checked here: the process's
+ * locked pages, the views (MEM_FREE after the close), the disk's count of
+ * open file objects; the kernel's own leak check (frames, system PTEs,
+ * objects, pool) runs around vblk.process_exiting_with_ring_reads_*.
  */
 #include <nt.h>
 #include <stdio.h>
@@ -64,6 +66,19 @@ static IOT_PEND_STATS pend_stats(HANDLE f)
     memset(&s, 0, sizeof(s));
     UT_SUCCESS(ioctl(f, IOCTL_IOTEST_PEND_STATS, NULL, 0, &s, sizeof(s)));
     return s;
+}
+
+/* File objects open on DEVICE (SystemDeviceList's ReferenceCount). */
+static uint32_t open_files(const char *device)
+{
+    static SYSTEM_DEVICE_T d[64];
+    size_t need = 0;
+    UT_SUCCESS(NtQuerySystemInformation(SystemDeviceList, d, sizeof(d), &need));
+    for (size_t i = 0; i < need / sizeof(d[0]); i++)
+        if (strcmp(d[i].Name, device) == 0)
+            return d[i].ReferenceCount;
+    UT_FAIL("no device %s", device);
+    return 0;
 }
 
 static uint32_t unread(const IORING_T *r)
@@ -546,6 +561,86 @@ UTEST(ioring, registered_set_in_use_is_not_replaced_and_goes_with_the_close)
     UT_EQ(locked_pages(), locked0);
     set_pend(d, IOT_PEND_NONE);
     UT_SUCCESS(NtClose(d));
+}
+
+/* Registered files: the ring references each once with the access its
+ * handle granted - a request by index then looks up no handle, still
+ * works after the handle is closed, and may do only what the handle
+ * allowed; a bad index, a bad handle or an event in the set is an error
+ * CQE, and a failed registration leaves the old set. */
+UTEST(ioring, registered_files_keep_their_object_and_their_access)
+{
+    IORING_T r;
+    UT_SUCCESS(CreateIoRing(8, 0, &r));
+    uint32_t files0 = open_files(DISK);
+    HANDLE f, ro, ev;
+    UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
+    UT_SUCCESS(OpenDevice(DISK, FILE_READ_DATA, 0, &ro));
+    UT_SUCCESS(CreateEventHandle(&ev, 0, 0));
+    uint8_t *out = region(P), *in = region(P);
+    fill(out, P, 99);
+    IO_STATUS_BLOCK_T iosb;
+    UT_SUCCESS(WriteAt(f, out, P, 6u << 20, &iosb));
+    static HANDLE set[2];
+    set[0] = f;
+    set[1] = ro;
+    IORING_CQE_T c;
+    UT_ASSERT(BuildIoRingRegisterFiles(&r, set, 2, 1));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_SUCCESS);
+    UT_SUCCESS(NtClose(f));   /* the ring's reference keeps the file object */
+    UT_EQ(open_files(DISK) - files0, 2);
+    UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_READ, IORING_SQE_REGISTERED_FILE, 0, (uint64_t)(uintptr_t)in, 0, P,
+                               6 << 20, 2));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_SUCCESS);
+    UT_EQ(c.Information, P);
+    UT_ASSERT(check(in, P, 99));
+    UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_WRITE, IORING_SQE_REGISTERED_FILE, 1, (uint64_t)(uintptr_t)out, 0, P,
+                               6 << 20, 3));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_ACCESS_DENIED);   /* the read-only handle's access */
+    UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_READ, IORING_SQE_REGISTERED_FILE, 2, (uint64_t)(uintptr_t)in, 0, P,
+                               0, 4));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_INVALID_PARAMETER);   /* past the set */
+    UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_NOP, IORING_SQE_REGISTERED_FILE, 0, 0, 0, 0, 0, 5));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_INVALID_PARAMETER);
+    static HANDLE bad[2];
+    bad[0] = ro;
+    bad[1] = 0x1234;
+    UT_ASSERT(BuildIoRingRegisterFiles(&r, bad, 2, 6));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_INVALID_HANDLE);
+    bad[1] = ev;
+    UT_ASSERT(BuildIoRingRegisterFiles(&r, bad, 2, 7));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_OBJECT_TYPE_MISMATCH);
+    UT_ASSERT(BuildIoRingRegisterFiles(&r, (const HANDLE *)0xFFFF800000000000ULL, 1, 8));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_ACCESS_VIOLATION);
+    memset(in, 0, P);
+    UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_READ, IORING_SQE_REGISTERED_FILE, 0, (uint64_t)(uintptr_t)in, 0, P,
+                               6 << 20, 9));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_SUCCESS);   /* the old set is still there */
+    UT_ASSERT(check(in, P, 99));
+    UT_ASSERT(BuildIoRingRegisterFiles(&r, NULL, 0, 10));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_SUCCESS);
+    UT_EQ(open_files(DISK) - files0, 1);   /* f is gone with the set; ro has its handle */
+    UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_READ, IORING_SQE_REGISTERED_FILE, 0, (uint64_t)(uintptr_t)in, 0, P,
+                               0, 11));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_INVALID_PARAMETER);
+    UT_SUCCESS(NtClose(ro));
+    UT_SUCCESS(NtClose(ev));
+    UT_EQ(open_files(DISK), files0);
+    UT_ASSERT(BuildIoRingRegisterFiles(&r, set + 1, 1, 12));   /* a handle closed: refused */
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_INVALID_HANDLE);
+    UT_SUCCESS(CloseIoRing(&r));
 }
 
 int main(int argc, char **argv)
