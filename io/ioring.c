@@ -43,6 +43,10 @@
  * lost without CqDropped saying so (only if the pool for holding it was
  * exhausted).
  *
+ * Registered buffers and files (io/ioring_register.c) take the probe and
+ * lock of a request's buffer, and the look-up of its handle, out of the
+ * per-request path.
+ *
  * Lifetime: every IRP in flight holds a reference on the ring (its CQE is
  * written after its thread may have closed the handle or exited). The
  * last handle's close, in the owning process, cancels the thread's ring
@@ -51,7 +55,7 @@
  * and waits for all its IRPs first (IoCancelThreadIo), then closes its
  * handles - so the views are gone before its address space is.
  */
-#include "io/iop.h"
+#include "io/ioringp.h"
 #include "kernel/ob/obp.h"
 #include "kernel/ps/ps.h"
 #include "kernel/ntsyscall.h"
@@ -65,49 +69,9 @@
 _Static_assert(sizeof(IORING_SQE_T) == 48 && sizeof(IORING_CQE_T) == 24, "the ring's entry layouts");
 _Static_assert(sizeof(IORING_SUBMIT_AREA_T) == 64 && sizeof(IORING_COMPLETE_AREA_T) == 64, "the ring's headers");
 
-typedef struct _IOP_RING {
-    KEVENT Ready;                  /* set when a waiter's count of CQEs is there */
-    KEVENT SubmitLock;             /* one NtSubmitIoRing at a time (SqHead) */
-    KSPIN_LOCK Lock;               /* CqTail, InFlight, WaitFor, Held, Closed */
-    PEPROCESS Owner;               /* the views are in its address space (not referenced: it holds the handles) */
-    ULONG SqSize, CqSize;          /* powers of two */
-    ULONG SqHead;                  /* the kernel's own copies: the shared ones are only written from these */
-    ULONG CqTail;
-    ULONG InFlight;                /* entries taken off the SQ whose CQE is not written yet: each holds a slot */
-    ULONG WaitFor;                 /* a waiter's count of unread CQEs; 0: nobody waits */
-    ULONG HeldCount;
-    LIST_ENTRY Held;               /* CQEs that found no room (a ring 3 that moved the CQ head back) */
-    BOOLEAN Closed;                /* the last handle is gone: CQEs are no longer written */
-    ULONG Pages;
-    PMDL SubmitMdl, CompleteMdl;
-    IORING_SUBMIT_AREA_T *Submit;      /* system views */
-    IORING_COMPLETE_AREA_T *Complete;
-    PVOID SubmitUser, CompleteUser;    /* the process's views; NULL once removed */
-    /* Registered buffers: ring 3's pages locked once (IORING_OP_REGISTER_BUFFERS);
-     * a request on one gets a partial MDL of it. BufferUsers: such requests
-     * in flight - the set is replaced or unlocked only when there are none. */
-    PMDL Buffers[IORING_REGISTERED_BUFFERS_MAX];
-    ULONG BufferCount, BufferPages;
-    volatile LONG BufferUsers;
-    /* Registered files (IORING_OP_REGISTER_FILES): referenced once, with
-     * the access their handles granted; a request on one looks up no handle. */
-    PFILE_OBJECT Files[IORING_REGISTERED_FILES_MAX];
-    ACCESS_MASK FileAccess[IORING_REGISTERED_FILES_MAX];
-    ULONG FileCount;
-} IOP_RING;
-
-typedef struct {
-    LIST_ENTRY Link;
-    IORING_CQE_T Cqe;
-} HELD_CQE;
 
 static POBJECT_TYPE ring_type;
 static volatile LONG ring_pages;   /* all rings' frames */
-/* All rings' registered pages together: each is a page of ring 3's locked
- * for as long as the ring says (NT charges them to the process's quota;
- * mdlos bounds them). */
-#define RING_REGISTERED_PAGES_MOST 8192
-static volatile LONG registered_pages;
 
 PVOID IopIrpRing(PIRP irp)
 {
@@ -214,140 +178,14 @@ void IopRingCompleteIrp(PIRP irp)
 
 /* ---- one submission entry ---- */
 
-/* The registered set: unlocked and freed. Only with no request using it. */
-static void drop_buffers(IOP_RING *r)
-{
-    for (ULONG i = 0; i < r->BufferCount; i++) {
-        MmUnlockPages(r->Buffers[i]);
-        IoFreeMdl(r->Buffers[i]);
-        r->Buffers[i] = NULL;
-    }
-    __atomic_sub_fetch(&registered_pages, r->BufferPages, __ATOMIC_RELAXED);
-    r->BufferCount = r->BufferPages = 0;
-}
-
-/* [VA, VA+LEN) of ring 3's, locked for both directions into a new MDL. */
-static __attribute__((noinline)) NTSTATUS lock_buffer(PVOID va, ULONG len, PMDL *out)
-{
-    PMDL m = IoAllocateMdl(va, len, FALSE, FALSE, NULL);
-    if (!m)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        MmProbeAndLockPages(m, UserMode, IoWriteAccess);
-    } ExExcept(code) {
-        s = code;
-    } ExEndTry;
-    if (!NT_SUCCESS(s)) {
-        IoFreeMdl(m);
-        return s;
-    }
-    *out = m;
-    return STATUS_SUCCESS;
-}
-
-/* IORING_OP_REGISTER_BUFFERS: the new set locked whole first; only then
- * does it replace the old one (a failure leaves the old set as it was). */
-static NTSTATUS register_buffers(IOP_RING *r, const IORING_SQE_T *e)
-{
-    ULONG n = e->Length;
-    if (n > IORING_REGISTERED_BUFFERS_MAX || e->BufferIndex || e->File || e->Offset)
-        return STATUS_INVALID_PARAMETER;
-    if (__atomic_load_n(&r->BufferUsers, __ATOMIC_ACQUIRE))
-        return STATUS_DEVICE_BUSY;   /* requests on the old set are still with a driver */
-    IORING_BUFFER_INFO_T info[IORING_REGISTERED_BUFFERS_MAX];
-    NTSTATUS s = ExCaptureUser(info, (const void *)e->Buffer, (SIZE_T)n * sizeof(info[0]), 8);
-    if (!NT_SUCCESS(s))
-        return s;
-    PMDL m[IORING_REGISTERED_BUFFERS_MAX];
-    ULONG got = 0, pages = 0;
-    for (; got < n && NT_SUCCESS(s); got++) {
-        PVOID va = (PVOID)info[got].Address;
-        ULONG len = info[got].Length;
-        if (!len || info[got].Reserved || len > IOP_MAX_BUFFERED_TRANSFER) {
-            s = STATUS_INVALID_PARAMETER;
-            break;
-        }
-        if (!NT_SUCCESS(s = IopProbeUserRange(va, len)))
-            break;
-        ULONG need = (ULONG)ADDRESS_AND_SIZE_TO_SPAN_PAGES(va, len);
-        if (__atomic_add_fetch(&registered_pages, need, __ATOMIC_RELAXED) > RING_REGISTERED_PAGES_MOST) {
-            __atomic_sub_fetch(&registered_pages, need, __ATOMIC_RELAXED);
-            s = STATUS_INSUFFICIENT_RESOURCES;
-            break;
-        }
-        if (!NT_SUCCESS(s = lock_buffer(va, len, &m[got]))) {
-            __atomic_sub_fetch(&registered_pages, need, __ATOMIC_RELAXED);
-            break;
-        }
-        pages += need;
-    }
-    if (!NT_SUCCESS(s)) {
-        for (ULONG i = 0; i < got; i++) {
-            MmUnlockPages(m[i]);
-            IoFreeMdl(m[i]);
-        }
-        __atomic_sub_fetch(&registered_pages, pages, __ATOMIC_RELAXED);
-        return s;
-    }
-    drop_buffers(r);
-    memcpy(r->Buffers, m, n * sizeof(m[0]));
-    r->BufferCount = n;
-    r->BufferPages = pages;
-    return STATUS_SUCCESS;
-}
-
-static void drop_files(IOP_RING *r)
-{
-    for (ULONG i = 0; i < r->FileCount; i++) {
-        ObDereferenceObject(r->Files[i]);
-        r->Files[i] = NULL;
-    }
-    r->FileCount = 0;
-}
-
-/* IORING_OP_REGISTER_FILES: every handle looked up first (a bad one
- * leaves the old set); then the new set replaces it. Requests in flight
- * hold their own file references, so the old set may go at once. */
-static NTSTATUS register_files(IOP_RING *r, const IORING_SQE_T *e)
-{
-    ULONG n = e->Length;
-    if (n > IORING_REGISTERED_FILES_MAX || e->BufferIndex || e->File || e->Offset)
-        return STATUS_INVALID_PARAMETER;
-    HANDLE h[IORING_REGISTERED_FILES_MAX];
-    NTSTATUS s = ExCaptureUser(h, (const void *)e->Buffer, (SIZE_T)n * sizeof(h[0]), 8);
-    if (!NT_SUCCESS(s))
-        return s;
-    PFILE_OBJECT fo[IORING_REGISTERED_FILES_MAX];
-    ACCESS_MASK access[IORING_REGISTERED_FILES_MAX];
-    ULONG got = 0;
-    for (; got < n; got++) {
-        OBJECT_HANDLE_INFORMATION info;
-        s = ObReferenceObjectByHandle(h[got], 0, IoFileObjectType, UserMode, (PVOID *)&fo[got], &info);
-        if (!NT_SUCCESS(s))
-            break;
-        access[got] = info.GrantedAccess;
-    }
-    if (!NT_SUCCESS(s)) {
-        for (ULONG i = 0; i < got; i++)
-            ObDereferenceObject(fo[i]);
-        return s;
-    }
-    drop_files(r);
-    memcpy(r->Files, fo, n * sizeof(fo[0]));
-    memcpy(r->FileAccess, access, n * sizeof(access[0]));
-    r->FileCount = n;
-    return STATUS_SUCCESS;
-}
-
 /* Start entry E (the kernel's copy). STATUS_PENDING: an IRP was sent and
  * its completion posts the CQE; anything else is the CQE's status now. */
 static NTSTATUS start_entry(IOP_RING *r, const IORING_SQE_T *e)
 {
     if (e->OpCode == IORING_OP_REGISTER_BUFFERS)
-        return e->Flags ? STATUS_INVALID_PARAMETER : register_buffers(r, e);
+        return e->Flags ? STATUS_INVALID_PARAMETER : IopRingRegisterBuffers(r, e);
     if (e->OpCode == IORING_OP_REGISTER_FILES)
-        return e->Flags ? STATUS_INVALID_PARAMETER : register_files(r, e);
+        return e->Flags ? STATUS_INVALID_PARAMETER : IopRingRegisterFiles(r, e);
     BOOLEAN reg = (e->Flags & IORING_SQE_REGISTERED_BUFFER) != 0;
     BOOLEAN reg_file = (e->Flags & IORING_SQE_REGISTERED_FILE) != 0;
     if ((e->Flags & ~(IORING_SQE_REGISTERED_BUFFER | IORING_SQE_REGISTERED_FILE)) || (!reg && e->BufferIndex))
@@ -508,8 +346,8 @@ static void ring_delete(PVOID object)
     remove_views(r);   /* only a ring that never had a handle still has them: its creator is running */
     if (r->Held.Flink)
         free_held(r);
-    drop_buffers(r);   /* every request is done (each held a reference): nothing uses them */
-    drop_files(r);
+    IopRingDropBuffers(r);   /* every request is done (each held a reference): nothing uses them */
+    IopRingDropFiles(r);
     free_area(r->SubmitMdl);
     free_area(r->CompleteMdl);
     __atomic_sub_fetch(&ring_pages, r->Pages, __ATOMIC_RELAXED);
@@ -687,7 +525,7 @@ static int ring_counters(KT_COUNTER *out, int max)
     out[0] = (KT_COUNTER){ "I/O ring pages", (uint64_t)ring_pages };
     if (max < 2)
         return 1;
-    out[1] = (KT_COUNTER){ "I/O ring registered pages", (uint64_t)registered_pages };
+    out[1] = (KT_COUNTER){ "I/O ring registered pages", (uint64_t)IopRingRegisteredPages };
     return 2;
 }
 
