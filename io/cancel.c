@@ -91,8 +91,18 @@ PKTHREAD IopIrpThread(PIRP irp)
     return t;
 }
 
-/* Cancel this thread's IRPs that match FILE (NULL: all of them). */
-static ULONG cancel_matching(PKTHREAD t, PFILE_OBJECT file)
+/* Which of a thread's IRPs a cancel is for: those of FILE, or those that
+ * complete to RING (an I/O ring's requests span files), or all of them
+ * when both are NULL. */
+static BOOLEAN matches(PIRP irp, PFILE_OBJECT file, PVOID ring)
+{
+    if (ring)
+        return IopIrpRing(irp) == ring;
+    return !file || irp->Tail.Overlay.OriginalFileObject == file;
+}
+
+/* Cancel this thread's IRPs that match FILE or RING (see matches). */
+static ULONG cancel_matching(PKTHREAD t, PFILE_OBJECT file, PVOID ring)
 {
     ULONG n = 0;
     /* IoCancelIrp calls driver code, which may complete the IRP - and
@@ -105,7 +115,7 @@ static ULONG cancel_matching(PKTHREAD t, PFILE_OBJECT file)
         KeAcquireSpinLock(&thread_irp_lock, &old);
         for (PLIST_ENTRY e = t->IrpList.Flink; e != &t->IrpList; e = e->Flink) {
             PIRP irp = CONTAINING_RECORD(e, IRP, ThreadListEntry);
-            if (!irp->Cancel && (!file || irp->Tail.Overlay.OriginalFileObject == file)) {
+            if (!irp->Cancel && matches(irp, file, ring)) {
                 victim = irp;
                 break;
             }
@@ -118,13 +128,13 @@ static ULONG cancel_matching(PKTHREAD t, PFILE_OBJECT file)
     }
 }
 
-static BOOLEAN any_left(PKTHREAD t, PFILE_OBJECT file)
+static BOOLEAN any_left(PKTHREAD t, PFILE_OBJECT file, PVOID ring)
 {
     BOOLEAN left = FALSE;
     KIRQL old;
     KeAcquireSpinLock(&thread_irp_lock, &old);
     for (PLIST_ENTRY e = t->IrpList.Flink; e != &t->IrpList && !left; e = e->Flink)
-        left = !file || CONTAINING_RECORD(e, IRP, ThreadListEntry)->Tail.Overlay.OriginalFileObject == file;
+        left = matches(CONTAINING_RECORD(e, IRP, ThreadListEntry), file, ring);
     KeReleaseSpinLock(&thread_irp_lock, old);
     return left;
 }
@@ -160,13 +170,13 @@ void IopInitializeCancel(void)
  * interrupt time, not a count of polls: a 10 ms delay lasts until the
  * clock's next tick after 10 ms, so counting polls waited far longer than
  * the limit said (500 "10 ms" polls took 8.8 s). */
-static BOOLEAN cancel_and_wait(PKTHREAD t, PFILE_OBJECT file)
+static BOOLEAN cancel_and_wait(PKTHREAD t, PFILE_OBJECT file, PVOID ring)
 {
-    cancel_matching(t, file);
+    cancel_matching(t, file, ring);
     const ULONG64 poll = (ULONG64)KI_MS(IOP_CANCEL_POLL_MS);
     ULONG64 deadline = KeQueryInterruptTime() + (ULONG64)KI_MS(IopCancelWaitMs);
     for (;;) {
-        if (!any_left(t, file))
+        if (!any_left(t, file, ring))
             return TRUE;
         ULONG64 now = KeQueryInterruptTime();
         if (now >= deadline)
@@ -178,13 +188,18 @@ static BOOLEAN cancel_and_wait(PKTHREAD t, PFILE_OBJECT file)
 
 NTSTATUS IopCancelFileIo(PFILE_OBJECT file)
 {
-    return cancel_and_wait(KeGetCurrentThread(), file) ? STATUS_SUCCESS : STATUS_IO_TIMEOUT;
+    return cancel_and_wait(KeGetCurrentThread(), file, NULL) ? STATUS_SUCCESS : STATUS_IO_TIMEOUT;
+}
+
+BOOLEAN IopCancelRingIo(PVOID ring)
+{
+    return cancel_and_wait(KeGetCurrentThread(), NULL, ring);
 }
 
 void IoCancelThreadIo(PKTHREAD t)
 {
     ASSERT(t == KeGetCurrentThread());
-    if (cancel_and_wait(t, NULL))
+    if (cancel_and_wait(t, NULL, NULL))
         return;
     /* A driver that does not complete a cancelled IRP: NT logs it and
      * disassociates the IRP from the thread, so the thread can go. The

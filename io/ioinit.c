@@ -27,6 +27,7 @@ void IoInitSystem(void)
     IopCreateObjectTypes();
     IopRegisterServices();
     IopInitializeCompletionPorts();
+    IopInitializeIoRings();
     KtRegisterCounters(io_counters);
     IopStartBootDrivers();
 }

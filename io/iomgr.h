@@ -196,6 +196,10 @@ enum {   /* Irp->Flags */
      * becomes the port's packet at completion, and stage 2 runs in the
      * thread that removes it (io/completion.c). */
     IRP_COMPLETION_PORT = 0x00100000,
+    /* mdlos: a request from an I/O ring - completion writes its CQE
+     * through the ring's system mapping and finishes the IRP at once, in
+     * whatever context stage 1 ran (io/ioring.c). */
+    IRP_COMPLETION_RING = 0x00200000,
 };
 /* Irp->AllocationFlags */
 #define IRP_QUOTA_CHARGED      0x01

@@ -94,6 +94,27 @@ void IopFreeUnsentIrp(PIRP Irp);
 
 /* io/iosvc.c */
 void IopRegisterServices(void);
+/* [VA, VA+LENGTH) is user space (nothing is touched): the status of the
+ * probe's exception, if any. */
+NTSTATUS IopProbeUserRange(PVOID Va, ULONG Length);
+/* A read (WRITE FALSE) or write IRP of FILE at OFFSET for ring 3's buffer
+ * (already probed as user space), the device's transfer method set up and
+ * nothing sent; on failure nothing is left allocated or locked. LOCKED
+ * (direct I/O only; NULL otherwise): an MDL, already locked, that holds the
+ * buffer - the IRP gets a partial MDL of it instead of a lock of its own. */
+NTSTATUS IopBuildReadWriteIrp(PFILE_OBJECT File, BOOLEAN Write, PVOID Buffer, ULONG Length, LARGE_INTEGER Offset,
+                              ULONG Key, PMDL Locked, PIRP *Irp);
+
+/* io/ioring.c: the I/O ring object and its services. */
+void IopInitializeIoRings(void);
+/* IRP (IRP_COMPLETION_RING, stage 1 done): its CQE into its ring, the IRP
+ * finished and freed. <= DISPATCH_LEVEL, any thread. */
+void IopRingCompleteIrp(PIRP Irp);
+/* The ring an IRP completes to (NULL for any other IRP). */
+PVOID IopIrpRing(PIRP Irp);
+/* Cancel the current thread's requests that complete to RING and wait
+ * (bounded, io.cancel_wait_ms=) for them: TRUE when all finished. */
+BOOLEAN IopCancelRingIo(PVOID Ring);
 
 /* io/completion.c: completion ports. The object type and its services. */
 void IopInitializeCompletionPorts(void);

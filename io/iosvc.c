@@ -113,7 +113,7 @@ static NTSTATUS buffer_system(PIRP irp, PVOID ubuf, ULONG length, BOOLEAN in, BO
 
 /* [P, P+LEN) is user space (nothing is touched). Kept apart so that no
  * caller's locals live across the ExTry. */
-static __attribute__((noinline)) NTSTATUS probe_user_range(PVOID p, ULONG len)
+__attribute__((noinline)) NTSTATUS IopProbeUserRange(PVOID p, ULONG len)
 {
     volatile NTSTATUS s = STATUS_SUCCESS;
     if (!len)
@@ -149,6 +149,56 @@ static NTSTATUS reference_request(HANDLE fh, ACCESS_MASK need, HANDLE evh, PFILE
     return STATUS_SUCCESS;
 }
 
+/* The IRP of a read or write of FO at OFF (checked: not negative, the
+ * file's position resolved), for a buffer already known to be user space:
+ * the device's transfer method set up (a system buffer, or the buffer
+ * locked into an MDL - or, given LOCKED, a partial MDL of that already
+ * locked MDL, which must hold the buffer), nothing sent. NtReadFile/
+ * NtWriteFile and the I/O ring (io/ioring.c) build their requests here. The caller sets the
+ * status block, event and context, and owns the IRP (IopFreeUnsentIrp). */
+NTSTATUS IopBuildReadWriteIrp(PFILE_OBJECT fo, BOOLEAN write, PVOID ubuf, ULONG length, LARGE_INTEGER off, ULONG key,
+                              PMDL locked, PIRP *out)
+{
+    NTSTATUS s;
+    PDEVICE_OBJECT dev = IoGetRelatedDeviceObject(fo);
+    if ((fo->Flags & FO_NO_INTERMEDIATE_BUFFERING) && ((ULONG_PTR)ubuf & dev->AlignmentRequirement))
+        return STATUS_INVALID_PARAMETER;
+    PIRP irp = IopAllocateFileIrp(dev, fo, write ? IRP_MJ_WRITE : IRP_MJ_READ, UserMode);
+    if (!irp)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    irp->Flags |= write ? IRP_WRITE_OPERATION : IRP_READ_OPERATION;
+    irp->UserBuffer = ubuf;
+    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
+    sl->Parameters.Read.Length = length;
+    sl->Parameters.Read.Key = key;
+    sl->Parameters.Read.ByteOffset = off;
+    s = STATUS_SUCCESS;
+    if (length) {
+        if (dev->Flags & DO_BUFFERED_IO) {
+            if (length > IOP_MAX_BUFFERED_TRANSFER)
+                s = STATUS_INSUFFICIENT_RESOURCES;
+            else if (write || NT_SUCCESS(s = ExProbeUserOutput(ubuf, length, length, 1)))
+                s = buffer_system(irp, ubuf, length, write, !write);
+        } else if ((dev->Flags & DO_DIRECT_IO) && locked) {
+            /* Already locked (an I/O ring's registered buffer): a partial
+             * MDL of it, no probe and no lock of its own. */
+            PMDL m = IoAllocateMdl(ubuf, length, FALSE, FALSE, irp);
+            if (m)
+                IoBuildPartialMdl(locked, m, ubuf, length);
+            else
+                s = STATUS_INSUFFICIENT_RESOURCES;
+        } else if (dev->Flags & DO_DIRECT_IO) {
+            s = IopLockBufferIntoIrp(irp, ubuf, length, UserMode, write ? IoReadAccess : IoWriteAccess);
+        }
+    }
+    if (!NT_SUCCESS(s)) {
+        IopFreeUnsentIrp(irp);
+        return s;
+    }
+    *out = irp;
+    return STATUS_SUCCESS;
+}
+
 static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
 {
     HANDLE fh = a[0], evh = a[1];
@@ -170,7 +220,7 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
      * every page touched for buffered I/O (ExProbeUserOutput, NT's
      * ProbeForWrite), the lock with write access for direct I/O; with
      * neither, the driver probes. */
-    if (!NT_SUCCESS(s = probe_user_range(ubuf, length)))
+    if (!NT_SUCCESS(s = IopProbeUserRange(ubuf, length)))
         return s;
     PFILE_OBJECT fo;
     PKEVENT ev;
@@ -193,48 +243,17 @@ static NTSTATUS read_write(const ULONG64 *a, BOOLEAN write)
     }
     if (sync)
         fo->CurrentByteOffset = off;   /* completion adds what was transferred */
-    PDEVICE_OBJECT dev = IoGetRelatedDeviceObject(fo);
-    if ((fo->Flags & FO_NO_INTERMEDIATE_BUFFERING) && ((ULONG_PTR)ubuf & dev->AlignmentRequirement)) {
-        s = STATUS_INVALID_PARAMETER;
+    PIRP irp;
+    if (!NT_SUCCESS(s = IopBuildReadWriteIrp(fo, write, ubuf, length, off, key, NULL, &irp)))
         goto out_lock;
-    }
-    PIRP irp = IopAllocateFileIrp(dev, fo, write ? IRP_MJ_WRITE : IRP_MJ_READ, UserMode);
-    if (!irp) {
-        s = STATUS_INSUFFICIENT_RESOURCES;
-        goto out_lock;
-    }
-    irp->Flags |= write ? IRP_WRITE_OPERATION : IRP_READ_OPERATION;
     irp->UserIosb = (PIO_STATUS_BLOCK)a[4];
     irp->UserEvent = ev;
-    irp->UserBuffer = ubuf;
     irp->Overlay.AsynchronousParameters.UserApcContext = (PVOID)a[3];   /* a completion packet's ApcContext */
-    ev = NULL;   /* the IRP's now */
-    PIO_STACK_LOCATION sl = IoGetNextIrpStackLocation(irp);
-    sl->Parameters.Read.Length = length;
-    sl->Parameters.Read.Key = key;
-    sl->Parameters.Read.ByteOffset = off;
-    s = STATUS_SUCCESS;
-    if (length) {
-        if (dev->Flags & DO_BUFFERED_IO) {
-            if (length > IOP_MAX_BUFFERED_TRANSFER) {
-                s = STATUS_INSUFFICIENT_RESOURCES;
-                goto out_irp;
-            }
-            if (!write && !NT_SUCCESS(s = ExProbeUserOutput(ubuf, length, length, 1)))
-                goto out_irp;
-            s = buffer_system(irp, ubuf, length, write, !write);
-        } else if (dev->Flags & DO_DIRECT_IO) {
-            s = IopLockBufferIntoIrp(irp, ubuf, length, UserMode, write ? IoReadAccess : IoWriteAccess);
-        }
-    }
-    if (!NT_SUCCESS(s))
-        goto out_irp;
+    PDEVICE_OBJECT dev = IoGetRelatedDeviceObject(fo);
     s = IopUserServiceTail(dev, irp, fo);   /* releases the file lock */
     ObDereferenceObject(fo);
     return s;
 
-out_irp:
-    IopFreeUnsentIrp(irp);
 out_lock:
     if (sync)
         IopReleaseFileLock(fo);
@@ -273,7 +292,7 @@ static NTSTATUS NtDeviceIoControlFile_(const ULONG64 *a)
     if (!out)
         outlen = 0;
     if (method != METHOD_NEITHER &&
-        (!NT_SUCCESS(s = probe_user_range(in, inlen)) || !NT_SUCCESS(s = probe_user_range(out, outlen))))
+        (!NT_SUCCESS(s = IopProbeUserRange(in, inlen)) || !NT_SUCCESS(s = IopProbeUserRange(out, outlen))))
         return s;
     /* The IOCTL's own access bits say what the handle must allow. */
     ULONG need_bits = (code >> 14) & 3;

@@ -284,6 +284,13 @@ void IoCompleteRequest(PIRP irp, CCHAR boost)
     if ((irp->Flags & IRP_DEFER_IO_COMPLETION) && !irp->PendingReturned)
         return;   /* the dispatch returned its status to the I/O manager, which finishes inline */
 
+    if (irp->Flags & IRP_COMPLETION_RING) {
+        /* The CQE goes through the ring's system mapping: no process
+         * context, so no APC and no wake-up per request. */
+        IopRingCompleteIrp(irp);
+        return;
+    }
+
     if (irp->Flags & IRP_COMPLETION_PORT) {
         /* The IRP is the port's packet: stage 2 runs in whichever thread
          * removes it, so no APC and no wake-up of the requester. */

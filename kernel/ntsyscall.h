@@ -64,6 +64,9 @@ enum {
     SYS_NtRemoveIoCompletion,          /* (HANDLE port, void **key, void **apc_context, IO_STATUS_BLOCK_T *iosb, int64_t *timeout (NULL: forever)) */
     SYS_NtRemoveIoCompletionEx,        /* (HANDLE port, FILE_IO_COMPLETION_INFORMATION_T *entries, uint32_t count, uint32_t *removed, int64_t *timeout, uint8_t alertable) */
     SYS_NtSetIoCompletion,             /* (HANDLE port, void *key, void *apc_context, NTSTATUS status, uint64_t information) */
+    /* The I/O ring (io/ioring.c) */
+    SYS_NtCreateIoRing,                /* (HANDLE *ring, uint32_t params_length, const IORING_CREATE_T *params, uint32_t info_length, IORING_INFO_T *info) */
+    SYS_NtSubmitIoRing,                /* (HANDLE ring, uint32_t flags (0), uint32_t wait_operations, int64_t *timeout (NULL: forever)) */
     SYS_COUNT
 };
 
@@ -262,6 +265,73 @@ typedef struct {
 /* Entries one NtRemoveIoCompletionEx takes at most (a larger count is
  * accepted; mdlos bounds what one call copies out). */
 #define IO_COMPLETION_REMOVE_MAX 64
+
+/* The I/O ring (NT's ioringapi.h in spirit; mdlos's own layout, docs/io.md
+ * section 12). Two views of kernel frames in the process: the submission
+ * area ring 3 writes (SQ tail, CQ head, the SQEs) and the completion area
+ * it may only read (SQ head, CQ tail, the CQEs): whoever owns an index
+ * writes it, the other side only reads it. */
+#define IORING_ALL_ACCESS (STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x3)
+#define IORING_SQ_MAX 4096u          /* entries; the CQ holds at most twice that */
+#define IORING_OP_NOP   0u
+#define IORING_OP_READ  1u
+#define IORING_OP_WRITE 2u
+/* Buffer: an array of Length IORING_BUFFER_INFO_T, locked once into the
+ * ring's MDLs and replacing what was registered (Length 0: unregister). */
+#define IORING_OP_REGISTER_BUFFERS 3u
+#define IORING_REGISTERED_BUFFERS_MAX 64u
+/* SQE flag: Buffer is a byte offset into registered buffer BufferIndex. */
+#define IORING_SQE_REGISTERED_BUFFER 0x1u
+/* Buffer: an array of Length file handles, referenced once by the ring and
+ * replacing what was registered (Length 0: unregister). */
+#define IORING_OP_REGISTER_FILES 4u
+#define IORING_REGISTERED_FILES_MAX 64u
+/* SQE flag: File is an index into the registered files, not a handle. */
+#define IORING_SQE_REGISTERED_FILE 0x2u
+typedef struct {
+    uint64_t Address;
+    uint32_t Length;
+    uint32_t Reserved;               /* 0 */
+} IORING_BUFFER_INFO_T;
+typedef struct {
+    uint32_t SubmissionQueueSize;    /* rounded up to a power of two; 0 is refused */
+    uint32_t CompletionQueueSize;    /* 0: twice the SQ; at least the SQ, at most twice it */
+} IORING_CREATE_T;
+typedef struct {
+    uint32_t OpCode;                 /* IORING_OP_* */
+    uint32_t Flags;                  /* IORING_SQE_REGISTERED_BUFFER, _FILE, or 0 */
+    uint64_t File;                   /* a file handle (asynchronous, direct I/O device), or a registered file's index */
+    int64_t Offset;                  /* byte offset on the device */
+    uint64_t Buffer;                 /* user address (registered: offset in the buffer) */
+    uint32_t Length;
+    uint32_t BufferIndex;            /* registered buffer (IORING_SQE_REGISTERED_BUFFER), else 0 */
+    uint64_t UserData;               /* handed back in the CQE */
+} IORING_SQE_T;
+typedef struct {
+    uint64_t UserData;
+    int32_t Status;                  /* NTSTATUS (NT's CQE: an HRESULT) */
+    uint32_t Reserved;
+    uint64_t Information;            /* bytes transferred */
+} IORING_CQE_T;
+typedef struct {
+    volatile uint32_t SqTail;        /* ring 3's: one past its last SQE */
+    volatile uint32_t CqHead;        /* ring 3's: the next CQE it will read */
+    uint32_t Pad[14];
+    IORING_SQE_T Sqe[];              /* SubmissionQueueSize of them */
+} IORING_SUBMIT_AREA_T;
+typedef struct {
+    volatile uint32_t SqHead;        /* the kernel's: the next SQE it will take */
+    volatile uint32_t CqTail;        /* the kernel's: one past the last CQE written */
+    volatile uint32_t CqOverflow;    /* CQEs that found no room (the CQ head moved back) and were held */
+    volatile uint32_t CqDropped;     /* ... and could not even be held (no pool): lost, but counted */
+    uint32_t Pad[12];
+    IORING_CQE_T Cqe[];              /* CompletionQueueSize of them */
+} IORING_COMPLETE_AREA_T;
+typedef struct {
+    uint32_t SubmissionQueueSize, CompletionQueueSize;   /* as rounded */
+    IORING_SUBMIT_AREA_T *Submit;    /* read-write view */
+    IORING_COMPLETE_AREA_T *Complete;   /* read-only view */
+} IORING_INFO_T;
 
 /* IOCTL_DISK_GET_LENGTH_INFO and IOCTL_DISK_GET_DRIVE_GEOMETRY_EX (ntdddisk.h layouts). */
 typedef struct {

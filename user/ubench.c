@@ -255,6 +255,85 @@ static uint64_t disk_qd32_port(HANDLE disk, HANDLE port, int write, char *buf, u
     return rdtsc() - t0;
 }
 
+/* Queue depth 32 through an I/O ring, as Linux's lxbench resubmits with
+ * io_submit: 32 entries in one NtSubmitIoRing, then each round pops every
+ * CQE that is there (no system call: the kernel wrote them through its
+ * mapping of the CQ) and sends the freed slots again, all with ONE
+ * NtSubmitIoRing that also waits for at least one CQE. Each entry's user
+ * data is its slot. *CALLS counts the submits. */
+static int ring_reg;   /* the slots are registered buffers (ring_register) */
+static int ring_regf;  /* the disk is registered file 0 (ring_register_file) */
+
+static int ring_build(IORING_T *r, HANDLE disk, int write, char *buf, uint32_t len, int k, int seq)
+{
+    int64_t off = (int64_t)(((uint64_t)seq * len) % DISK_REGION);
+    char *b = buf + (uint64_t)k * len;
+    if (ring_regf)
+        return BuildIoRingEntry(r, write ? IORING_OP_WRITE : IORING_OP_READ,
+                                IORING_SQE_REGISTERED_FILE | IORING_SQE_REGISTERED_BUFFER, 0, 0, (uint32_t)k, len,
+                                off, (uint64_t)k);
+    if (ring_reg)
+        return write ? BuildIoRingWriteFileRegistered(r, disk, (uint32_t)k, 0, len, off, (uint64_t)k)
+                     : BuildIoRingReadFileRegistered(r, disk, (uint32_t)k, 0, len, off, (uint64_t)k);
+    return write ? BuildIoRingWriteFile(r, disk, b, len, off, (uint64_t)k)
+                 : BuildIoRingReadFile(r, disk, b, len, off, (uint64_t)k);
+}
+
+/* REG: each of the DISK_QD slots of LEN bytes a registered buffer (probed
+ * and locked once here; its requests then cost no probe and lock), or
+ * none. 0 when the registration failed. */
+static int ring_register(IORING_T *r, char *buf, uint32_t len, int reg)
+{
+    static IORING_BUFFER_INFO_T set[DISK_QD];
+    for (int k = 0; k < DISK_QD; k++)
+        set[k] = (IORING_BUFFER_INFO_T){ (uint64_t)(uintptr_t)(buf + (uint64_t)k * len), len, 0 };
+    IORING_CQE_T c;
+    if (!BuildIoRingRegisterBuffers(r, set, reg ? DISK_QD : 0, ~0ULL) || !NT_SUCCESS(SubmitIoRing(r, 1, NULL, NULL)) ||
+        !PopIoRingCompletion(r, &c) || !NT_SUCCESS(c.Status))
+        return 0;
+    ring_reg = reg;
+    return 1;
+}
+
+/* DISK as registered file 0 (REG), or no registered file. 0 on failure. */
+static int ring_register_file(IORING_T *r, HANDLE disk, int reg)
+{
+    static HANDLE set[1];
+    set[0] = disk;
+    IORING_CQE_T c;
+    if (!BuildIoRingRegisterFiles(r, set, reg ? 1 : 0, ~0ULL) || !NT_SUCCESS(SubmitIoRing(r, 1, NULL, NULL)) ||
+        !PopIoRingCompletion(r, &c) || !NT_SUCCESS(c.Status))
+        return 0;
+    ring_regf = reg;
+    return 1;
+}
+
+static uint64_t disk_qd32_ring(HANDLE disk, IORING_T *r, int write, char *buf, uint32_t len, int n, int *bad,
+                               uint64_t *calls)
+{
+    uint64_t t0 = rdtsc();
+    int sent = 0, done = 0;
+    *calls = 0;
+    for (int k = 0; k < DISK_QD && sent < n; k++)
+        sent += ring_build(r, disk, write, buf, len, k, sent);
+    while (done < n) {
+        NTSTATUS st = SubmitIoRing(r, 1, NULL, NULL);
+        (*calls)++;
+        if (!NT_SUCCESS(st)) {
+            *bad += n - done;
+            break;
+        }
+        IORING_CQE_T c;
+        while (PopIoRingCompletion(r, &c)) {
+            *bad += !NT_SUCCESS(c.Status) || c.UserData >= DISK_QD;
+            done++;
+            if (sent < n)
+                sent += ring_build(r, disk, write, buf, len, (int)(c.UserData % DISK_QD), sent);
+        }
+    }
+    return rdtsc() - t0;
+}
+
 /* A second asynchronous handle to the bench disk, associated with a new
  * completion port (pdisk_port). 0 on failure. */
 static HANDLE pdisk_port;
@@ -328,7 +407,8 @@ static void bench_disk(void)
     for (int i = 0; i < DISK_QD; i++)
         if (!disk || !NT_SUCCESS(CreateEventHandle(&evs[i], 1, 0)))
             disk = 0;
-    if (!disk || !buf || !pdisk) {
+    static IORING_T ring;
+    if (!disk || !buf || !pdisk || !NT_SUCCESS(CreateIoRing(DISK_QD, 0, &ring))) {
         printf("bench: user.disk 0 error (no \\Device\\Harddisk1\\DR0 or no memory)\n");
         return;
     }
@@ -414,8 +494,49 @@ static void bench_disk(void)
             report(name, t > idle ? t - idle : 0, (uint64_t)n);
             printf("bench: user.disk_%s_%uk_qd32_port_requests_per_100_removes %llu count\n", dir, kib,
                    per100((uint64_t)n, calls));
+            /* And through the I/O ring (the first, asynchronous handle). */
+            a = disk_counters(disk, evs[0]);
+            idle = idle_cycles();
+            t = disk_qd32_ring(disk, &ring, write, buf, len, n, &bad, &calls);
+            idle = idle_cycles() - idle;
+            b = disk_counters(disk, evs[0]);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ring_per_kib", dir, kib);
+            report(name, t, (uint64_t)n * kib);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ring_busy_per_request", dir, kib);
+            report(name, t > idle ? t - idle : 0, (uint64_t)n);
+            printf("bench: user.disk_%s_%uk_qd32_ring_requests_per_100_submits %llu count\n", dir, kib,
+                   per100((uint64_t)n, calls));
+            printf("bench: user.disk_%s_%uk_qd32_ring_notifies_per_100_requests %llu count\n", dir, kib,
+                   per100(b.Notifies - a.Notifies, b.Requests - a.Requests));
+            /* And with the slots registered: no probe and lock per request. */
+            if (!ring_register(&ring, buf, len, 1)) {
+                bad++;
+                continue;
+            }
+            idle = idle_cycles();
+            t = disk_qd32_ring(disk, &ring, write, buf, len, n, &bad, &calls);
+            idle = idle_cycles() - idle;
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringreg_per_kib", dir, kib);
+            report(name, t, (uint64_t)n * kib);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringreg_busy_per_request", dir, kib);
+            report(name, t > idle ? t - idle : 0, (uint64_t)n);
+            /* And the disk a registered file too: no handle look-up per request. */
+            if (!ring_register_file(&ring, disk, 1)) {
+                bad++;
+                continue;
+            }
+            idle = idle_cycles();
+            t = disk_qd32_ring(disk, &ring, write, buf, len, n, &bad, &calls);
+            idle = idle_cycles() - idle;
+            bad += !ring_register_file(&ring, disk, 0);
+            bad += !ring_register(&ring, buf, len, 0);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringregf_per_kib", dir, kib);
+            report(name, t, (uint64_t)n * kib);
+            snprintf(name, sizeof(name), "disk_%s_%uk_qd32_ringregf_busy_per_request", dir, kib);
+            report(name, t > idle ? t - idle : 0, (uint64_t)n);
         }
     }
+    CloseIoRing(&ring);
     if (bad)
         printf("bench: user.disk_failed_requests %d error\n", bad);
     for (int i = 0; i < DISK_QD; i++)
@@ -490,7 +611,8 @@ static uint64_t demand_zero_reused_median(int *bad)
  * enough for a host profiler (perf record -p on QEMU) or an -icount run to
  * see nothing else: "syscall" 2M null system calls, "disk4k" 100000 4 KiB
  * reads at queue depth 32 ("disk4kport": the same through a completion
- * port), "disk1m" 2000 1 MiB reads at depth 1, "disk"
+ * port; "disk4kring" through an I/O ring, "disk4kringreg" with registered
+ * buffers, "disk4kringregf" with the disk a registered file too), "disk1m" 2000 1 MiB reads at depth 1, "disk"
  * only the disk figures. Any other value (or none): everything. */
 static int loop_mode(const char *mode)
 {
@@ -508,7 +630,10 @@ static int loop_mode(const char *mode)
         return 0;
     }
     int viaport = strcmp(mode, "disk4kport") == 0;
-    int qd32 = viaport || strcmp(mode, "disk4k") == 0;
+    int viaregf = strcmp(mode, "disk4kringregf") == 0;
+    int viareg = viaregf || strcmp(mode, "disk4kringreg") == 0;
+    int viaring = viareg || strcmp(mode, "disk4kring") == 0;
+    int qd32 = viaport || viaring || strcmp(mode, "disk4k") == 0;
     if (!qd32 && strcmp(mode, "disk1m") != 0)
         return -1;
     HANDLE disk = open_device("\\Device\\Harddisk1\\DR0");
@@ -532,14 +657,28 @@ static int loop_mode(const char *mode)
         idle = idle_cycles();
         t = disk_qd32_port(pdisk, pdisk_port, 0, buf, 4096, n, &bad, &calls);
         printf("bench: user.disk_read_4k_qd32_port_requests_per_100_removes %llu count\n", per100((uint64_t)n, calls));
+    } else if (viaring) {
+        static IORING_T ring;
+        if (!NT_SUCCESS(CreateIoRing(DISK_QD, 0, &ring)) || (viareg && !ring_register(&ring, buf, 4096, 1)) ||
+            (viaregf && !ring_register_file(&ring, disk, 1)))
+            return 1;
+        idle = idle_cycles();
+        t = disk_qd32_ring(disk, &ring, 0, buf, 4096, n, &bad, &calls);
+        printf("bench: user.disk_read_4k_qd32_ring_requests_per_100_submits %llu count\n", per100((uint64_t)n, calls));
     } else {
         t = qd32 ? disk_qd32(disk, evs, 0, buf, 4096, n, &bad) : disk_qd1(disk, evs[0], 0, buf, 1 << 20, n, &bad);
     }
     idle = idle_cycles() - idle;
-    report(viaport ? "disk_read_4k_qd32_port_per_kib" : qd32 ? "disk_read_4k_qd32_per_kib" : "disk_read_1024k_qd1_per_kib",
+    report(viaport ? "disk_read_4k_qd32_port_per_kib" : viaregf ? "disk_read_4k_qd32_ringregf_per_kib"
+           : viareg ? "disk_read_4k_qd32_ringreg_per_kib"
+           : viaring ? "disk_read_4k_qd32_ring_per_kib"
+           : qd32  ? "disk_read_4k_qd32_per_kib" : "disk_read_1024k_qd1_per_kib",
            t, qd32 ? n * 4 : n * 1024);
     /* The guest's own time per request: under -icount, its instructions. */
     report(viaport ? "disk_read_4k_qd32_port_busy_per_request"
+           : viaregf ? "disk_read_4k_qd32_ringregf_busy_per_request"
+           : viareg ? "disk_read_4k_qd32_ringreg_busy_per_request"
+           : viaring ? "disk_read_4k_qd32_ring_busy_per_request"
            : qd32  ? "disk_read_4k_qd32_busy_per_request"
                    : "disk_read_1024k_qd1_busy_per_request",
            t > idle ? t - idle : 0, (uint64_t)n);

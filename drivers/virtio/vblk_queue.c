@@ -337,8 +337,10 @@ static void finish(VB_DISK *x, VB_REQ *r, ULONG64 dpc_start, BOOLEAN timed)
     if (irp->Cancel) {
         /* IoCancelIrp came while the pieces were on the device (virtio has
          * no abort; a requester that exits waits for us): the frames must
-         * still be locked now, for the device wrote them until a moment ago. */
-        ASSERT(!irp->MdlAddress || (irp->MdlAddress->MdlFlags & MDL_PAGES_LOCKED));
+         * still be locked now, for the device wrote them until a moment ago.
+         * A partial MDL (an I/O ring's registered buffer) is locked through
+         * its source, which its builder keeps locked until the IRP is done. */
+        ASSERT(!irp->MdlAddress || (irp->MdlAddress->MdlFlags & (MDL_PAGES_LOCKED | MDL_PARTIAL)));
         __atomic_add_fetch(&x->Stats.CompletedCancelled, 1, __ATOMIC_RELAXED);
     }
     irp->IoStatus.Status = s;

@@ -80,6 +80,9 @@ NTSTATUS NtRemoveIoCompletion(HANDLE port, void **key, void **apc_context, IO_ST
 NTSTATUS NtRemoveIoCompletionEx(HANDLE port, FILE_IO_COMPLETION_INFORMATION_T *entries, uint32_t count,
                                 uint32_t *removed, int64_t *timeout, uint8_t alertable);
 NTSTATUS NtSetIoCompletion(HANDLE port, void *key, void *apc_context, NTSTATUS status, uint64_t information);
+NTSTATUS NtCreateIoRing(HANDLE *ring, uint32_t params_length, const IORING_CREATE_T *params, uint32_t info_length,
+                        IORING_INFO_T *info);
+NTSTATUS NtSubmitIoRing(HANDLE ring, uint32_t flags, uint32_t wait_operations, int64_t *timeout);
 
 /* The raw gate, for tests that pass what no prototype allows. */
 uint64_t NtSystemCall6(uint64_t number, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
@@ -111,6 +114,43 @@ NTSTATUS CreateEventHandle(HANDLE *event, int synchronization, int signalled);
 NTSTATUS WaitHandle(HANDLE handle, uint64_t timeout_ms);
 /* 100 ns units since boot, monotonic (SystemInterruptTime); 0 if unknown. */
 uint64_t InterruptTime100ns(void);
+
+/* ---- the I/O ring from ring 3 (user/lib/ioring.c; ioringapi.h in spirit) ---- */
+typedef struct {
+    HANDLE Handle;
+    IORING_INFO_T Info;          /* the sizes and the two views */
+    uint32_t SqTail;             /* entries built, published by SubmitIoRing */
+} IORING_T;
+/* A ring of SQ_SIZE entries (CQ_SIZE, 0: twice that). */
+NTSTATUS CreateIoRing(uint32_t sq_size, uint32_t cq_size, IORING_T *ring);
+/* One SQE at the tail: 0 when the SQ is full (submit first). */
+int BuildIoRingReadFile(IORING_T *ring, HANDLE file, void *buffer, uint32_t length, int64_t offset,
+                        uint64_t user_data);
+int BuildIoRingWriteFile(IORING_T *ring, HANDLE file, const void *buffer, uint32_t length, int64_t offset,
+                         uint64_t user_data);
+int BuildIoRingNop(IORING_T *ring, uint64_t user_data);
+/* Lock COUNT buffers once (the kernel keeps the array only while the
+ * entry is processed); 0 unregisters. Requests on them name (index,
+ * offset in the buffer, length) and cost no probe and lock each. */
+int BuildIoRingRegisterBuffers(IORING_T *ring, const IORING_BUFFER_INFO_T *buffers, uint32_t count,
+                               uint64_t user_data);
+int BuildIoRingReadFileRegistered(IORING_T *ring, HANDLE file, uint32_t index, uint32_t buffer_offset,
+                                  uint32_t length, int64_t offset, uint64_t user_data);
+int BuildIoRingWriteFileRegistered(IORING_T *ring, HANDLE file, uint32_t index, uint32_t buffer_offset,
+                                   uint32_t length, int64_t offset, uint64_t user_data);
+/* Reference COUNT file handles once; 0 unregisters. An entry with
+ * IORING_SQE_REGISTERED_FILE names one by its index and looks up no handle. */
+int BuildIoRingRegisterFiles(IORING_T *ring, const HANDLE *files, uint32_t count, uint64_t user_data);
+/* Any entry, every field given (IORING_SQE_* flags combined). */
+int BuildIoRingEntry(IORING_T *ring, uint32_t op, uint32_t flags, uint64_t file, uint64_t buffer,
+                     uint32_t buffer_index, uint32_t length, int64_t offset, uint64_t user_data);
+/* Publish the built entries and NtSubmitIoRing them, waiting for
+ * WAIT_OPERATIONS CQEs (TIMEOUT in 100 ns units as NT's, negative:
+ * relative; NULL forever). *SUBMITTED (may be NULL): how many the kernel took. */
+NTSTATUS SubmitIoRing(IORING_T *ring, uint32_t wait_operations, int64_t *timeout, uint32_t *submitted);
+/* The next CQE into *CQE: 1, or 0 when there is none. */
+int PopIoRingCompletion(IORING_T *ring, IORING_CQE_T *cqe);
+NTSTATUS CloseIoRing(IORING_T *ring);
 
 /* ---- small helpers on top (user/lib/process.c) ---- */
 /* Sleep for MS milliseconds (NtDelayExecution, relative). */

@@ -6,7 +6,7 @@
  */
 #include <nt.h>
 
-_Static_assert(SYS_COUNT == 32, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
+_Static_assert(SYS_COUNT == 34, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
 
 static inline uint64_t sys6(uint64_t n, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                             uint64_t a6)
@@ -184,6 +184,17 @@ NTSTATUS NtRemoveIoCompletionEx(HANDLE port, FILE_IO_COMPLETION_INFORMATION_T *e
 NTSTATUS NtSetIoCompletion(HANDLE port, void *key, void *apc_context, NTSTATUS status, uint64_t information)
 {
     return S(sys6(SYS_NtSetIoCompletion, port, U(key), U(apc_context), (uint32_t)status, information, 0));
+}
+
+NTSTATUS NtCreateIoRing(HANDLE *ring, uint32_t params_length, const IORING_CREATE_T *params, uint32_t info_length,
+                        IORING_INFO_T *info)
+{
+    return S(sys6(SYS_NtCreateIoRing, U(ring), params_length, U(params), info_length, U(info), 0));
+}
+
+NTSTATUS NtSubmitIoRing(HANDLE ring, uint32_t flags, uint32_t wait_operations, int64_t *timeout)
+{
+    return S(sys6(SYS_NtSubmitIoRing, ring, flags, wait_operations, U(timeout), 0, 0));
 }
 
 /* The services of more than six arguments. A C body cannot promise where

@@ -23,6 +23,9 @@
  *                              drivers/virtio/tests/vblk_exit_test.c
  *   child disk_inflight DISK N PAGES port   the same with the disk's file associated with a completion
  *                              port first: the reads end as packets on it (drivers/virtio/tests/vblk_port_test.c)
+ *   child disk_inflight DISK N PAGES ring   the same through an I/O ring: the reads' region
+ *                              registered as one buffer and all N reads on it in one NtSubmitIoRing
+ *                              (drivers/virtio/tests/vblk_ioring_test.c)
  *   child disk_port_close DISK N PAGES   associate the disk with a port, send N reads, wait (20 s at most)
  *                              for the event \BaseNamedObjects\vblkport (which it creates) to be set, close
  *                              the port with the packets in it, and exit 0 if none of the reads' status blocks
@@ -162,6 +165,8 @@ int main(int argc, char **argv)
         unsigned long n = strtoul(argv[3], NULL, 0);
         unsigned long pages = argc > 4 ? strtoul(argv[4], NULL, 0) : MAX_PAGES;
         int with_port = port_close || (argc > 5 && strcmp(argv[5], "port") == 0);
+        int with_ring = !port_close && argc > 5 && strcmp(argv[5], "ring") == 0;
+        static IORING_T ring;
         size_t EACH = pages * PAGE_SIZE;
         HANDLE f, ev, port = 0, go = 0;
         if (n == 0 || n > MAX || pages == 0 || pages > MAX_PAGES)
@@ -198,6 +203,22 @@ int main(int argc, char **argv)
         /* Touched first: the reads then go out faster than the device
          * finishes them (no demand-zero faults in the probe and lock). */
         memset(base, 0x11, size);
+        if (with_ring) {
+            uint32_t took = 0;
+            static IORING_BUFFER_INFO_T whole;
+            whole = (IORING_BUFFER_INFO_T){ (uint64_t)(uintptr_t)base, (uint32_t)size, 0 };
+            if (!NT_SUCCESS(st = CreateIoRing(2 * MAX, 0, &ring)))
+                return st;
+            if (!BuildIoRingRegisterBuffers(&ring, &whole, 1, ~0ULL))
+                return CHILD_BAD_USAGE;
+            for (unsigned long i = 0; i < n; i++)
+                if (!BuildIoRingReadFileRegistered(&ring, f, 0, (uint32_t)(i * EACH), (uint32_t)EACH,
+                                                   (int64_t)(i * EACH), i))
+                    return CHILD_BAD_USAGE;
+            if (!NT_SUCCESS(st = SubmitIoRing(&ring, 0, NULL, &took)) || took != n + 1)
+                return NT_SUCCESS(st) ? CHILD_BAD_USAGE : st;
+            n = 0;   /* no NtReadFile below */
+        }
         for (unsigned long i = 0; i < n; i++) {
             int64_t offset = (int64_t)(i * EACH);
             st = NtReadFile(f, ev, NULL, NULL, &iosb[i], (uint8_t *)base + i * EACH, EACH, &offset, NULL);

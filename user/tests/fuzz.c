@@ -74,6 +74,7 @@ static REGION regions[MAX_REGIONS];
 static HANDLE children[MAX_CHILDREN];
 /* Handles made by the set-up: never closed by a fuzzed call. */
 static HANDLE fx_event, fx_null, fx_buffered, fx_port;
+static IORING_T fx_ring;   /* its SQ gets hostile entries (fill_ring) */
 /* Handles that fuzzed calls made (0: a free slot), and of which kind. */
 static HANDLE objects[MAX_OBJECTS];
 static int object_is_file[MAX_OBJECTS];
@@ -136,6 +137,33 @@ static uint64_t bad_handle(void)
     if (chance(20))
         return rnd() & ~3ULL ? (rnd() | 0x100000ULL) & ~3ULL : 0x40;   /* a random (unopened) value */
     return h[below(sizeof(h) / sizeof(h[0]))];
+}
+
+/* fx_ring's queues made hostile for the next NtSubmitIoRing: what the
+ * last one wrote dropped (the CQ head put at the kernel's tail), then a few
+ * entries of random fields - handles of ours that no ring request may use
+ * (\Device\Null is neither I/O, IoTestBuffered buffered: each entry ends
+ * as an error CQE, no byte moves) or random ones, buffers in scratch or
+ * anywhere - and a tail that is mostly honest, sometimes anything. None of
+ * this may change whether the call itself succeeds. */
+static void fill_ring(void)
+{
+    IORING_SUBMIT_AREA_T *sq = fx_ring.Info.Submit;
+    IORING_COMPLETE_AREA_T *cq = fx_ring.Info.Complete;
+    sq->CqHead = chance(90) ? cq->CqTail : (uint32_t)rnd();
+    uint32_t head = cq->SqHead, n = (uint32_t)below(fx_ring.Info.SubmissionQueueSize + 1);
+    for (uint32_t k = 0; k < n; k++) {
+        IORING_SQE_T *e = &sq->Sqe[(head + k) & (fx_ring.Info.SubmissionQueueSize - 1)];
+        e->OpCode = chance(80) ? (uint32_t)below(5) : (uint32_t)rnd();
+        e->Flags = chance(60) ? 0 : chance(80) ? (uint32_t)below(4) : (uint32_t)rnd();
+        e->File = chance(35) ? fx_null : chance(40) ? fx_buffered : chance(30) ? below(4) : (rnd() | 0x100000ULL) & ~3ULL;
+        e->Offset = chance(80) ? (int64_t)(below(64) * 512) : (int64_t)rnd();
+        e->Buffer = chance(70) ? (uint64_t)(uintptr_t)scratch + below(P) : rnd();
+        e->Length = chance(80) ? (uint32_t)below(P) : (uint32_t)rnd();
+        e->BufferIndex = chance(60) ? 0 : chance(80) ? (uint32_t)below(4) : (uint32_t)rnd();
+        e->UserData = rnd();
+    }
+    sq->SqTail = chance(90) ? head + n : (uint32_t)rnd();
 }
 
 static uint32_t any_protection(void)
@@ -229,6 +257,8 @@ static struct {
     HANDLE handle;
     IO_STATUS_BLOCK_T iosb;
     FILE_COMPLETION_INFORMATION_T assoc;
+    IORING_CREATE_T ring_params;
+    IORING_INFO_T ring_info;
     OBJECT_ATTRIBUTES_T oa;
     STRING_T name;
 } V;
@@ -321,6 +351,14 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             else
                 a[i] = fx_port;
             break;
+        case A_RING:
+            if (bad)
+                a[i] = bad_handle();
+            else if (chance(4))
+                a[i] = fx_port, surely_bad = __LINE__;   /* not a ring */
+            else
+                a[i] = fx_ring.Handle;
+            break;
         case A_OBJATTR:
             if (bad && chance(50)) {
                 a[i] = bad_pointer(d);
@@ -355,6 +393,7 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
                  : svc->number == SYS_NtWaitForSingleObject    ? 2
                  : svc->number == SYS_NtRemoveIoCompletion ||
                            svc->number == SYS_NtRemoveIoCompletionEx ? 4
+                 : svc->number == SYS_NtSubmitIoRing                 ? 3
                                                                     : -1;
     if (timing >= 0 && spoil == timing && !surely_bad && !(a[timing] == fx_guard && guard_armed)) {
         a[timing] = 0xFFFFF80000000000ULL;
@@ -651,6 +690,33 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
         a[3] = rnd() & 0xFFFFFFFF;
         a[4] = rnd();
         break;
+    /* The ring: sizes mostly small (each ring made is closed at once), a
+     * submit of hostile entries (fill_ring) that never waits long: every
+     * entry's CQE is written before the wait, so a wait for more than is
+     * there ends at once. */
+    case SYS_NtCreateIoRing:
+        if (spoil != 0)
+            a[0] = (uint64_t)&V.handle;
+        a[1] = spoil == 1 ? rnd() & 0xFF : sizeof(V.ring_params);
+        if (spoil != 2) {
+            V.ring_params.SubmissionQueueSize = chance(80) ? 1 + below(64) : (uint32_t)rnd();
+            V.ring_params.CompletionQueueSize = chance(50) ? 0 : (uint32_t)(chance(80) ? below(256) : rnd());
+            a[2] = (uint64_t)&V.ring_params;
+        }
+        a[3] = spoil == 3 ? rnd() & 0xFF : sizeof(V.ring_info);
+        if (spoil != 4)
+            a[4] = (uint64_t)&V.ring_info;
+        break;
+    case SYS_NtSubmitIoRing:
+        fill_ring();
+        a[1] = spoil == 1 ? rnd() & 0xFFFFFFFF : 0;
+        a[2] = chance(50) ? 0 : rnd() & (chance(80) ? 7 : 0xFFFFFFFF);
+        if (spoil != 3) {
+            static const int64_t t[] = { 0, -1, -10000 };
+            V.time = t[below(3)];
+            a[3] = chance(20) ? 0 : (uint64_t)&V.time;
+        }
+        break;
     }
     /* A buffer of length 0 is never touched nor probed: no pointer is
      * surely bad then (a straddling one included). */
@@ -672,8 +738,8 @@ static void account(const SERVICE *svc, const uint64_t a[], NTSTATUS st)
         V.size = *(volatile uint64_t *)a[svc->number == SYS_NtAllocateVirtualMemory ? 3 : 2];
     } else if (svc->number == SYS_NtCreateProcess) {
         V.handle = *(volatile uint64_t *)a[2];
-    } else if (svc->number == SYS_NtCreateIoCompletion) {
-        NtClose(*(volatile uint64_t *)a[0]);   /* only fx_port is used: a new port goes at once */
+    } else if (svc->number == SYS_NtCreateIoCompletion || svc->number == SYS_NtCreateIoRing) {
+        NtClose(*(volatile uint64_t *)a[0]);   /* only fx_port and fx_ring are used: a new one goes at once */
     } else if (svc->number >= SYS_NtCreateEvent && svc->number <= SYS_NtOpenFile &&
                svc->number != SYS_NtSetEvent && svc->number != SYS_NtResetEvent) {
         int slot = object_slot();
@@ -808,7 +874,8 @@ int main(int argc, char **argv)
         !NT_SUCCESS(OpenDevice("\\Device\\Null", FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT,
                                &fx_null)) ||
         !NT_SUCCESS(OpenDevice("\\Device\\IoTestBuffered", FILE_READ_DATA | FILE_WRITE_DATA, 0, &fx_buffered)) ||
-        !NT_SUCCESS(NtCreateIoCompletion(&fx_port, IO_COMPLETION_ALL_ACCESS, NULL, 0))) {
+        !NT_SUCCESS(NtCreateIoCompletion(&fx_port, IO_COMPLETION_ALL_ACCESS, NULL, 0)) ||
+        !NT_SUCCESS(CreateIoRing(8, 0, &fx_ring))) {
         printf("[fuzz] FAIL set-up: could not create the event or open \\Device\\Null and \\Device\\IoTestBuffered\n");
         return 1;
     }

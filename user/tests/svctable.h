@@ -26,6 +26,7 @@ typedef enum {
     A_EVENT,    /* an event handle (optional: 0 means none) */
     A_FILE,     /* a file handle (NtOpenFile / NtCreateFile) */
     A_PORT,     /* an I/O completion port handle (NtCreateIoCompletion) */
+    A_RING,     /* an I/O ring handle (NtCreateIoRing) */
     A_IN,       /* the service reads SIZE bytes there */
     A_OUT,      /* the service writes there */
     A_INOUT,    /* the service reads, then writes back */
@@ -65,6 +66,7 @@ typedef struct {
 #define EVENT(opt, n) { A_EVENT, 0, opt, -1, 0, n }
 #define FILE_ARG(n) { A_FILE, 0, 0, -1, 0, n }
 #define PORT_ARG(n) { A_PORT, 0, 0, -1, 0, n }
+#define RING_ARG(n) { A_RING, 0, 0, -1, 0, n }
 #define LENGTH(n) { A_LENGTH, 0, 0, -1, 0, n }
 #define LENGTH32(n) { A_LENGTH, 0, 0, -1, 4, n }
 #define OBJATTR(opt, n) { A_OBJATTR, 8, opt, -1, sizeof(OBJECT_ATTRIBUTES_T), n }
@@ -160,6 +162,12 @@ static const SERVICE services[] = {
         PTR(A_IN, 8, 8, 1, "timeout"), VALUE("alertable") } },
     { "NtSetIoCompletion", SYS_NtSetIoCompletion, 0, 0,
       { PORT_ARG("port"), VALUE("key"), VALUE("apc_context"), VALUE("status"), VALUE("information"), NONE } },
+    /* The lengths must be exactly the structures': values, not buffer lengths. */
+    { "NtCreateIoRing", SYS_NtCreateIoRing, 0, 0,
+      { PTR(A_OUT, 8, 8, 0, "ring"), VALUE("params_length"), PTR(A_IN, sizeof(IORING_CREATE_T), 4, 0, "params"),
+        VALUE("info_length"), PTR(A_OUT, sizeof(IORING_INFO_T), 8, 0, "info"), NONE } },
+    { "NtSubmitIoRing", SYS_NtSubmitIoRing, 0, 0,
+      { RING_ARG("ring"), VALUE("flags"), VALUE("wait_operations"), PTR(A_IN, 8, 8, 1, "timeout"), NONE, NONE } },
 };
 #define SERVICE_COUNT (sizeof(services) / sizeof(services[0]))
 _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,
@@ -172,6 +180,7 @@ _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,
 #undef EVENT
 #undef FILE_ARG
 #undef PORT_ARG
+#undef RING_ARG
 #undef LENGTH
 #undef LENGTH32
 #undef OBJATTR
@@ -187,7 +196,7 @@ static inline int arg_is_pointer(const ARGDESC *d)
 static inline int arg_is_handle(const ARGDESC *d)
 {
     return d->kind == A_HANDLE || d->kind == A_ANY_HANDLE || d->kind == A_EVENT || d->kind == A_FILE ||
-           d->kind == A_PORT;
+           d->kind == A_PORT || d->kind == A_RING;
 }
 
 /* How many arguments the service takes (the last one that is not NONE). */

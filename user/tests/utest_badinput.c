@@ -64,6 +64,7 @@ static HANDLE fnull;         /* \Device\Null, synchronous, read and write */
 static HANDLE fbuf;          /* BUFFERED_DEVICE, synchronous, read and write */
 static HANDLE fasync;        /* BUFFERED_DEVICE, asynchronous: what a completion port takes */
 static HANDLE port;          /* an empty I/O completion port */
+static HANDLE ring;          /* an I/O ring with nothing in it */
 
 #define EVENT_NAME "\\BaseNamedObjects\\badinput"
 #define NEW_EVENT_NAME "\\BaseNamedObjects\\badinput_new"
@@ -136,6 +137,9 @@ static void setup(void)
     UT_SUCCESS(OpenDevice(BUFFERED_DEVICE, FILE_READ_DATA | FILE_WRITE_DATA, FILE_SYNCHRONOUS_IO_NONALERT, &fbuf));
     UT_SUCCESS(OpenDevice(BUFFERED_DEVICE, FILE_READ_DATA | FILE_WRITE_DATA, 0, &fasync));
     UT_SUCCESS(NtCreateIoCompletion(&port, IO_COMPLETION_ALL_ACCESS, NULL, 0));
+    IORING_CREATE_T rp = { 4, 0 };
+    IORING_INFO_T ri;
+    UT_SUCCESS(NtCreateIoRing(&ring, sizeof(rp), &rp, sizeof(ri), &ri));
     UT_SUCCESS(NtCreateProcess("child", "child exit 0", &closed));
     UT_SUCCESS(NtWaitForSingleObject(closed, 0, NULL));
     UT_SUCCESS(NtClose(closed));
@@ -151,6 +155,8 @@ static struct {
     uint64_t ret, old64;
     IO_STATUS_BLOCK_T iosb;
     FILE_COMPLETION_INFORMATION_T assoc;
+    IORING_CREATE_T ring_params __attribute__((aligned(8)));   /* INDIRECT(2) writes 8 bytes over it */
+    IORING_INFO_T ring_info;
     OBJECT_ATTRIBUTES_T oa;
     STRING_T name;
     char text[320];
@@ -254,6 +260,15 @@ static void template(uint32_t n, uint64_t a[MAX_ARGS + 1])
         a[0] = port; a[1] = (uint64_t)V.buf; a[2] = 1; a[3] = (uint64_t)&V.old; a[4] = (uint64_t)&V.time;
         break;
     case SYS_NtSetIoCompletion: a[0] = port; a[1] = 1; a[2] = 2; a[3] = STATUS_SUCCESS; a[4] = 3; break;
+    case SYS_NtCreateIoRing:
+        V.ring_params.SubmissionQueueSize = 2; V.ring_params.CompletionQueueSize = 0;
+        a[0] = (uint64_t)&V.handle; a[1] = sizeof(V.ring_params); a[2] = (uint64_t)&V.ring_params;
+        a[3] = sizeof(V.ring_info); a[4] = (uint64_t)&V.ring_info;
+        break;
+    case SYS_NtSubmitIoRing:   /* nothing in the SQ, nothing to wait for */
+        V.time = 0;
+        a[0] = ring; a[1] = 0; a[2] = 1; a[3] = (uint64_t)&V.time;
+        break;
     default: UT_FAIL("service %u has no valid template in utest_badinput.c", n);
     }
 }
@@ -572,7 +587,7 @@ static void handle_matrix(const SERVICE *svc)
         /* Handles of another type: the object manager's type check. */
         const struct { uint64_t h; const char *what; ARGKIND not_for; } other[] = {
             { ev, "an event handle", A_EVENT }, { fnull, "a file handle", A_FILE },
-            { port, "a completion port handle", A_PORT },
+            { port, "a completion port handle", A_PORT }, { ring, "an I/O ring handle", A_RING },
             { exited, "a process handle", A_HANDLE }, { SELF, "NtCurrentProcess()", A_HANDLE },
         };
         for (size_t b = 0; b < sizeof(other) / sizeof(other[0]) && d->kind != A_ANY_HANDLE; b++) {
@@ -658,6 +673,13 @@ static const BADVALUE bad_values[] = {
     { SYS_NtSetInformationFile, 3, 8, STATUS_INFO_LENGTH_MISMATCH, "length 8" },
     { SYS_NtSetInformationFile, 3, 0, STATUS_INFO_LENGTH_MISMATCH, "length 0" },
     { SYS_NtRemoveIoCompletionEx, 2, 0, STATUS_INVALID_PARAMETER, "count 0" },
+    { SYS_NtCreateIoRing, 1, 4, STATUS_INFO_LENGTH_MISMATCH, "params_length 4" },
+    { SYS_NtCreateIoRing, 3, 8, STATUS_INFO_LENGTH_MISMATCH, "info_length 8" },
+    { SYS_NtCreateIoRing, INDIRECT(2), 0, STATUS_INVALID_PARAMETER, "an SQ of 0" },
+    { SYS_NtCreateIoRing, INDIRECT(2), 8192, STATUS_INVALID_PARAMETER, "an SQ of 8192" },
+    { SYS_NtCreateIoRing, INDIRECT(2), 1 | (3ULL << 32), STATUS_INVALID_PARAMETER, "a CQ of 3 for an SQ of 1" },
+    { SYS_NtCreateIoRing, INDIRECT(2), 4 | (2ULL << 32), STATUS_INVALID_PARAMETER, "a CQ smaller than the SQ" },
+    { SYS_NtSubmitIoRing, 1, 1, STATUS_INVALID_PARAMETER, "flags 1" },
 };
 
 static void value_matrix(const SERVICE *svc)
@@ -776,7 +798,8 @@ static void valid_call(const SERVICE *svc)
     NTSTATUS st = call(svc, a);
     UT_ASSERT_MSG(NT_SUCCESS(st), "%s with valid arguments returned %s", svc->name, UtStatusText(st));
     if (svc->number == SYS_NtCreateEvent || svc->number == SYS_NtOpenEvent || svc->number == SYS_NtCreateFile ||
-        svc->number == SYS_NtOpenFile || svc->number == SYS_NtCreateIoCompletion) {   /* a new handle */
+        svc->number == SYS_NtOpenFile || svc->number == SYS_NtCreateIoCompletion ||
+        svc->number == SYS_NtCreateIoRing) {   /* a new handle */
         UT_SUCCESS(NtClose(V.handle));
         return;
     }
@@ -855,6 +878,8 @@ MATRIX(NtSetInformationFile)
 MATRIX(NtRemoveIoCompletion)
 MATRIX(NtRemoveIoCompletionEx)
 MATRIX(NtSetIoCompletion)
+MATRIX(NtCreateIoRing)
+MATRIX(NtSubmitIoRing)
 
 /* 12d, on its own: a guard page handed to a service is NT's
  * STATUS_GUARD_PAGE_VIOLATION, the guard is consumed (one shot), and the
@@ -897,7 +922,7 @@ UTEST(badinput, misaligned_pointers_are_refused)
 /* Every service has its test above (a new one fails here until added). */
 UTEST(badinput, every_service_is_in_the_matrix)
 {
-    UT_EQ(SERVICE_COUNT, 32);
+    UT_EQ(SERVICE_COUNT, 34);
     for (uint32_t n = 0; n < SERVICE_COUNT; n++)
         UT_EQ(services[n].number, n);
 }
