@@ -17,6 +17,15 @@ void VbtHold(VB_DISK *x, BOOLEAN on)
     KeReleaseSpinLock(&x->Lock, old);
 }
 
+static BOOLEAN waiting_empty(VB_DISK *x)
+{
+    KIRQL old;
+    KeAcquireSpinLock(&x->Lock, &old);
+    BOOLEAN empty = IsListEmpty(&x->Waiting);
+    KeReleaseSpinLock(&x->Lock, old);
+    return empty;
+}
+
 NTSTATUS VbtStartChildWithReadsHeld(VB_DISK *x, PCSTR cmd, ULONG want, PEPROCESS *p, ULONG *inflight)
 {
     VbtHold(x, TRUE);
@@ -25,8 +34,11 @@ NTSTATUS VbtStartChildWithReadsHeld(VB_DISK *x, PCSTR cmd, ULONG want, PEPROCESS
         VbtHold(x, FALSE);
         return s;
     }
-    for (ULONG waited = 0; x->Stats.InFlight < want && waited < 10000; waited += 10)
+    /* Counted in IRPs, not chains: a plugged batch's adjacent reads share
+     * one chain (vblk_queue.c merge_behind). All of them taken by the
+     * driver and none waiting: every one is on the device. */
+    for (ULONG waited = 0; !(VblkReqsOutstanding >= (LONG)want && waiting_empty(x)) && waited < 10000; waited += 10)
         DrvtSleep(10);
-    *inflight = x->Stats.InFlight;
+    *inflight = (ULONG)VblkReqsOutstanding;
     return STATUS_SUCCESS;
 }

@@ -13,6 +13,7 @@
 void VbtHold(VB_DISK *Disk, BOOLEAN On);
 
 /* `child CMD` started with DISK held, and waited for (10 s at most) until
- * WANT reads are on its ring; *INFLIGHT is how many were. On failure the
+ * WANT reads are on the device (IRPs the driver took, none of them
+ * waiting); *INFLIGHT is how many were. On failure the
  * hold is given back and the status returned. */
 NTSTATUS VbtStartChildWithReadsHeld(VB_DISK *Disk, PCSTR Cmd, ULONG Want, PEPROCESS *Process, ULONG *InFlight);
