@@ -208,6 +208,7 @@ typedef struct _VB_DISK {
     ULONG SegMax;                  /* from the device (or 0 without SEG_MAX) */
     ULONG SegLimit;                /* elements per sub-request: min(seg_max, VB_SEG_CAP); tests lower it */
     ULONG PieceBytes;              /* bytes per sub-request: VB_MAX_TRANSFER, or vblk.piece_pages' */
+    ULONG MergeBytes;              /* bytes per merged request: PieceBytes, or vblk.merge_pages' */
     BOOLEAN Msix;
     BOOLEAN Indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated: one ring descriptor per sub-request */
     BOOLEAN DeferNotify;           /* a notify waits for the next DPC while the device is busy (vblk.nodefer: off) */

@@ -211,6 +211,13 @@ static NTSTATUS vb_init_device(VB_DISK *x)
     x->PieceBytes = VB_MAX_TRANSFER;
     if (pieces >= 2 && pieces < VB_MAX_TRANSFER / PAGE_SIZE)
         x->PieceBytes = pieces * PAGE_SIZE;
+    /* vblk.merge_pages=N: a merged request of at most N pages' bytes
+     * (default: a piece's); what size of merge the host does best with. */
+    ULONG64 merge = 0;
+    const char *mp = KeGetOption("vblk.merge_pages");
+    x->MergeBytes = x->PieceBytes;
+    if (mp && RtlParseUlong64(mp, &merge) && merge >= 1 && merge * PAGE_SIZE < x->PieceBytes)
+        x->MergeBytes = (ULONG)merge * PAGE_SIZE;
 
     /* Layout (2.7): descriptors 16-byte aligned, available ring 2, used ring
      * 4; the used ring gets its own page, the slots follow. */

@@ -381,7 +381,7 @@ static void merge_behind(VB_DISK *x, VB_REQ *r, VB_SUB *s, ULONG elements)
     while (!IsListEmpty(&x->Waiting)) {
         VB_REQ *c = CONTAINING_RECORD(x->Waiting.Flink, VB_REQ, Link);
         if (c->Cancelled || c->Pieces || c->Type != r->Type || c->Offset != end || c->Dma != x->Dma ||
-            c->FirstChunk != c->Length || bytes + c->Length > x->PieceBytes || elems + c->FirstElements > x->SegLimit)
+            c->FirstChunk != c->Length || bytes + c->Length > x->MergeBytes || elems + c->FirstElements > x->SegLimit)
             break;
         VB_MEMBER *m = ExAllocateFromNPagedLookasideList(&member_lookaside);
         if (!m)

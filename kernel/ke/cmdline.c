@@ -124,6 +124,7 @@ static const struct {
     { "vblk.nodefer", OPT_FLAG },   /* virtio-blk notifies for every request, even while the device is busy */
     { "vblk.nomerge", OPT_FLAG },   /* virtio-blk sends a plugged batch's adjacent requests one by one */
     { "vblk.piece_pages", OPT_NUMBER }, /* virtio-blk: at most this many pages' bytes per sub-request (benchmarks) */
+    { "vblk.merge_pages", OPT_NUMBER }, /* virtio-blk: at most this many pages' bytes per merged request */
     { "test.disk_sectors", OPT_TEXT }, /* A,B: the disk images' sizes, checked by pci.virtio_blk_capacity_* */
     { "pagefile", OPT_TEXT },       /* a disk to page to: Harddisk1 or /Device/Harddisk1/DR0 (mm/pagefile.c) */
     { "pagefile.offset_mib", OPT_NUMBER }, /* where on that disk the paging file starts */

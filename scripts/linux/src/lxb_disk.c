@@ -121,6 +121,24 @@ static double run_qd32(int write, size_t size, int count, double *lat_us)
     return (double)size * count / (1 << 20) / (ns / 1e9);
 }
 
+/* The disk's counters (/sys/block/NAME/stat): requests completed and
+ * requests merged into others, reads [0] and writes [1]. Linux's block
+ * layer merges sequential requests queued together (io_submit plugs the
+ * queue for its batch): the counts say how many reached the device. */
+static const char *stat_path;
+static void disk_stat(unsigned long long ios[2], unsigned long long merges[2])
+{
+    unsigned long long v[8] = { 0 };
+    FILE *f = stat_path ? fopen(stat_path, "r") : NULL;
+    if (f) {
+        if (fscanf(f, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7]) != 8)
+            memset(v, 0, sizeof(v));
+        fclose(f);
+    }
+    ios[0] = v[0], merges[0] = v[1], ios[1] = v[4], merges[1] = v[5];
+}
+
 int lxb_disk_main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -133,6 +151,10 @@ int lxb_disk_main(int argc, char **argv)
     if (ioctl(fd, BLKGETSIZE64, &disk_bytes) != 0)
         lxb_die("BLKGETSIZE64");
     printf("lx: info disk %s %llu bytes\n", argv[1], (unsigned long long)disk_bytes);
+    static char path[128];
+    const char *base = strrchr(argv[1], '/');
+    snprintf(path, sizeof(path), "/sys/block/%s/stat", base ? base + 1 : argv[1]);
+    stat_path = path;
     const size_t bufsize = (size_t)QD << 20;
     if (posix_memalign((void **)&buf, 4096, bufsize) != 0)
         lxb_die("posix_memalign");
@@ -149,6 +171,8 @@ int lxb_disk_main(int argc, char **argv)
             for (int write = 1; write >= 0; write--) {
                 double mibs[REPS], lus[REPS];
                 int count = qd == 1 ? sizes[k].qd1 : sizes[k].qd32;
+                unsigned long long ios0[2], mg0[2], ios1[2], mg1[2];
+                disk_stat(ios0, mg0);
                 for (int r = -WARM; r < REPS; r++) {
                     double l, m = qd == 1 ? run_qd1(write, sizes[k].size, count, &l)
                                           : run_qd32(write, sizes[k].size, count, &l);
@@ -160,6 +184,9 @@ int lxb_disk_main(int argc, char **argv)
                 char name[64];
                 snprintf(name, sizeof(name), "disk.%s_%s_qd%d", write ? "write" : "read", sizes[k].name, qd);
                 lxb_report(name, "MiB/s", mibs, REPS);
+                disk_stat(ios1, mg1);
+                printf("lx: info %s: %d requests sent, %llu reached the device, %llu merged\n", name,
+                       count * (REPS + WARM), ios1[write] - ios0[write], mg1[write] - mg0[write]);
                 snprintf(name, sizeof(name), "disk.%s_%s_qd%d_latency", write ? "write" : "read", sizes[k].name, qd);
                 lxb_report(name, "us", lus, REPS);
             }
