@@ -587,6 +587,7 @@ class Runner:
             "gdb.memmap_and_pool_commands_run": self.t_gdb_mm_commands,
             "gdb.ps_and_vad_show_a_user_process": self.t_gdb_ps_vad,
             "gdb.mdl_command_shows_a_locked_mdl": self.t_gdb_mdl,
+            "gdb.vq_shows_a_merged_request": self.t_gdb_vq_merged,
             "gdb.irp_devobj_drvobj_show_a_held_irp": self.t_gdb_io,
             "gdb.sglist_shows_a_zero_copy_list": self.t_gdb_sglist,
             "gdb.obj_and_handles_show_objects": self.t_gdb_objects,
@@ -614,7 +615,7 @@ class Runner:
         ("gdb.breaks_at_32bit_entry", "gdb.breaks_at_kmain_with_source", "boot.grub_iso_runs_the_kernel_tests",
          "boot.grub_iso_modules_run_as_user_programs"),
         ("gdb.pt_and_pfn_agree_with_kernel", "gdb.memmap_and_pool_commands_run",
-         "gdb.pci_command_lists_the_bus_drivers_table", "gdb.sglist_shows_a_zero_copy_list",
+         "gdb.pci_command_lists_the_bus_drivers_table", "gdb.vq_shows_a_merged_request", "gdb.sglist_shows_a_zero_copy_list",
          "gdb.irp_devobj_drvobj_show_a_held_irp", "gdb.mdl_command_shows_a_locked_mdl"),
         ("gdb.ps_and_vad_show_a_user_process", "gdb.obj_and_handles_show_objects"),
     )
@@ -994,7 +995,9 @@ class Runner:
             out = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
             text = out.stdout + out.stderr
         except subprocess.TimeoutExpired as e:
-            text = f"gdb did not finish in 90 s: {e}"
+            part = e.stdout or b""
+            text = (part.decode(errors="replace") if isinstance(part, bytes) else part) + \
+                f"\ngdb did not finish in 90 s: {e}"
         with open(log_path(name), "w") as f:
             f.write(text)
         return text
@@ -1067,8 +1070,8 @@ class Runner:
     # (ktest=, verifier=1) and stop at different places, one after the
     # other in the order the kernel gets there: MiGdbCheckpointDone (the
     # checkpoint, gdbcheck=1, before any test), KtRunTests, then inside the
-    # tests, which run in file order (drivers/pci/, io/tests/dma_test.c,
-    # io/tests/irp_test.c, io/tests/mdl_api_test.c). So one machine runs
+    # tests, which run in file order (drivers/pci/, drivers/virtio/,
+    # io/tests/dma_test.c, io/tests/irp_test.c, io/tests/mdl_api_test.c). So one machine runs
     # the drivers in that order: each part starts with no breakpoints, says
     # `@@@ PART NAME`, and goes on from where the part before it stopped.
     # A part that goes wrong can leave the next parts nothing to find;
@@ -1080,14 +1083,19 @@ class Runner:
     GDB_IO_TEST = "irp.cancel_while_pended_runs_the_cancel_routine"
     GDB_MDL_TESTS = ("mdl.get_system_address_maps_once",
                      "mdlseed.seed001_unlock_alone_unmaps_what_get_system_address_mapped")
+    GDB_MERGE_TEST = "vblk.a_plugged_batch_of_adjacent_requests_goes_as_one"
 
     def ktest_chain(self, part):
         """(gdb's output for PART of the chain above, its serial log path)."""
         serial = os.path.join(LOGS, self.GDB_KTEST_CHAIN + ".serial.log")
-        ktests = [self.GDB_PCI_TEST, self.GDB_SGLIST_TEST, self.GDB_IO_TEST] + list(self.GDB_MDL_TESTS)
-        return self.gdb_chain(self.GDB_KTEST_CHAIN, f"gdbcheck=1 verifier=1 ktest={','.join(ktests)}", serial, [
+        # An option's value is at most 255 characters (kernel/ke/cmdline.c):
+        # each name as the shortest prefix glob that still matches only it.
+        ktests = [self.GDB_PCI_TEST, self.GDB_MERGE_TEST, self.GDB_SGLIST_TEST, self.GDB_IO_TEST] + \
+            list(self.GDB_MDL_TESTS)
+        pattern = ",".join(t[:28] + "*" if len(t) > 28 else t for t in ktests)
+        return self.gdb_chain(self.GDB_KTEST_CHAIN, f"gdbcheck=1 verifier=1 ktest={pattern}", serial, [
             ("checkpoint", "checkpoint.py", dict(serial=serial, translate=True, commands=self.GDB_MM_COMMANDS)),
-            ("pci", "pci.py", {}), ("sglist", "sglist.py", {}), ("io", "io.py", {}),
+            ("pci", "pci.py", {}), ("merge", "merge.py", {}), ("sglist", "sglist.py", {}), ("io", "io.py", {}),
             ("mdl", "mdl.py", dict(tests=list(self.GDB_MDL_TESTS)))], part)
 
     # gdb.ps_and_vad_* and gdb.obj_and_handles_*: an ordinary boot (init
@@ -1820,6 +1828,30 @@ class Runner:
         if len(virtio) != 2:
             bad.append(f"the table has {len(virtio)} virtio-blk functions, want 2")
         return (not bad), "; ".join(bad[:6])
+
+    def t_gdb_vq_merged(self, name):
+        """`vq 0` at the notify of a plugged batch's merged request: one head
+        with the 31 IRPs behind it, each named, and one indirect table of
+        header + 32 elements + status (scripts/gdb/tests/merge.py)."""
+        out, results, why = self.gdb_stopped(name, "merge.py", None, "vb_notify", out=self.ktest_chain("merge")[0])
+        if why:
+            return False, why
+        head = re.search(r"^@@@ HEAD (\d+) irp=(\S+) members=(\d+)$", out, re.M)
+        members = re.findall(r"^@@@ MEMBER irp=(\S+)$", out, re.M)
+        if not head or int(head.group(3)) != 31 or len(members) != 31:
+            return False, f"GDB expressions read {len(members)} merged IRPs behind one head, want 31"
+        text = results.get("vq 0", "@@@ ERROR not run")
+        if text.startswith("@@@ ERROR"):
+            return False, "vq: " + text[len("@@@ ERROR "):].splitlines()[0]
+        bad = []
+        if not re.search(rf"^  head {head.group(1)}: on the device IRP {head.group(2)} ", text, re.M):
+            bad.append(f"vq does not show head {head.group(1)} on the device with IRP {head.group(2)}")
+        shown = re.findall(r"^    \+ merged IRP (0x[0-9a-f]+) ", text, re.M)
+        if shown != members:
+            bad.append(f"vq lists {len(shown)} merged IRPs, not the 31 GDB's expressions read, in order")
+        if not re.search(r"INDIRECT -> indirect table of 34$", text, re.M):
+            bad.append("vq does not show one indirect table of 34 (header, 32 elements, status)")
+        return (not bad), "; ".join(bad)
 
     def t_gdb_mdl(self, name):
         out, serial = self.ktest_chain("mdl")

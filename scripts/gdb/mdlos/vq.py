@@ -132,6 +132,15 @@ def show_disk(i, x):
             h, "on the device" if int(s["OnDevice"]) else "being built", irp, TYPES.get(t, "type %u" % t),
             u(slot["Sector"]), int(s["Chunk"]), int(s["Offset"]), int(r["Length"]), int(slot["Status"]),
             "%u ring descriptor%s" % (int(s["Descriptors"]), "" if int(s["Descriptors"]) == 1 else "s")))
+        # IRPs merged behind it into this one device request (a plugged
+        # batch's adjacent requests: docs/io.md section 10, "Merging").
+        m, k = to_int(s["Members"]), 0
+        while m and k < 1024:
+            mem = gdb.Value(m).cast(gdb.lookup_type("struct _VB_MEMBER").pointer()).dereference()
+            mr = mem["Req"].dereference()
+            print("    + merged IRP %#x  bytes %#x at sector %u, its own list %#x" % (
+                to_int(mr["Irp"]), int(mr["Length"]), to_int(mr["Offset"]) // 512, to_int(mem["Sg"])))
+            m, k = to_int(mem["Next"]), k + 1
         if int(s["OnDevice"]):
             for line in chain(x, h, bool(int(s["Indirect"])), slots_pa):
                 print(line)
@@ -166,7 +175,9 @@ bytes and where they lie in the IRP, the status byte (0xff until the
 device writes it), and its descriptors - the ring's chain, or the one
 INDIRECT descriptor and the table it points at (header, the data
 descriptors = the scatter/gather list's elements, WRITE for a read, and
-the status byte); last, the IRPs waiting in the driver for descriptors."""
+the status byte), with the IRPs merged into it ("+ merged IRP": a plugged
+batch's adjacent requests, whose elements follow in the table); last, the
+IRPs waiting in the driver for descriptors."""
 
     def __init__(self):
         super().__init__("vq", gdb.COMMAND_DATA, gdb.COMPLETE_EXPRESSION)
