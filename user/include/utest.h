@@ -48,6 +48,11 @@ const char *UtPattern(void);
 __attribute__((noreturn, format(printf, 3, 4))) void UtFail(const char *file, int line, const char *fmt, ...);
 /* The name of STATUS for messages: "STATUS_ACCESS_VIOLATION" or "0x...". */
 const char *UtStatusText(NTSTATUS status);
+/* SIZE bytes of fresh committed read-write memory (fails the test if there is none). */
+uint8_t *UtRegion(size_t size);
+/* Fill N bytes with, or check them against, a pattern of SEED and each byte's position. */
+void UtFill(uint8_t *buf, size_t n, unsigned seed);
+int UtCheck(const uint8_t *buf, size_t n, unsigned seed);
 
 #define UT_FAIL(...) UtFail(__FILE__, __LINE__, __VA_ARGS__)
 

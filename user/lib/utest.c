@@ -219,3 +219,24 @@ int utest_main(int argc, char **argv)
         failed = 0xFFFF;
     return (int)((passed << 16) | failed);
 }
+
+uint8_t *UtRegion(size_t size)
+{
+    void *b = NULL;
+    UT_SUCCESS(NtAllocateVirtualMemory(NtCurrentProcess(), &b, 0, &size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
+    return b;
+}
+
+void UtFill(uint8_t *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)(i * 13 + seed + (i >> 9));
+}
+
+int UtCheck(const uint8_t *b, size_t n, unsigned seed)
+{
+    for (size_t i = 0; i < n; i++)
+        if (b[i] != (uint8_t)(i * 13 + seed + (i >> 9)))
+            return 0;
+    return 1;
+}

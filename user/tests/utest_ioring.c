@@ -22,27 +22,6 @@
 #define DISK "\\Device\\Harddisk1\\DR0"
 #define DIRECT "\\Device\\IoTestDirect"
 
-static uint8_t *region(size_t size)
-{
-    void *b = NULL;
-    UT_SUCCESS(NtAllocateVirtualMemory(SELF, &b, 0, &size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
-    return b;
-}
-
-static void fill(uint8_t *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(i * 13 + seed + (i >> 9));
-}
-
-static int check(const uint8_t *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (b[i] != (uint8_t)(i * 13 + seed + (i >> 9)))
-            return 0;
-    return 1;
-}
-
 static NTSTATUS ioctl(HANDLE f, uint32_t code, const void *in, uint32_t inlen, void *out, uint32_t outlen)
 {
     IO_STATUS_BLOCK_T iosb;
@@ -98,9 +77,9 @@ UTEST(ioring, batch_of_32_writes_and_reads_move_the_right_bytes)
     UT_EQ(r.Info.CompletionQueueSize, 2 * N);
     HANDLE f;
     UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
-    uint8_t *out = region(N * EACH), *in = region(N * EACH);
+    uint8_t *out = UtRegion(N * EACH), *in = UtRegion(N * EACH);
     for (int i = 0; i < N; i++)
-        fill(out + i * EACH, EACH, 50 + i);
+        UtFill(out + i * EACH, EACH, 50 + i);
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < N; i++) {
             int64_t off = (int64_t)(3 << 20) + (int64_t)i * EACH;
@@ -130,13 +109,13 @@ UTEST(ioring, batch_of_32_writes_and_reads_move_the_right_bytes)
             for (int i = 0; i < N; i++) {
                 memset(in + i * EACH, 0, EACH);
                 UT_SUCCESS(ReadAt(f, in + i * EACH, EACH, (3u << 20) + (uint64_t)i * EACH, &iosb));
-                UT_ASSERT_MSG(check(in + i * EACH, EACH, 50 + i), "write %d is not on the disk", i);
+                UT_ASSERT_MSG(UtCheck(in + i * EACH, EACH, 50 + i), "write %d is not on the disk", i);
                 memset(in + i * EACH, 0, EACH);
             }
         }
     }
     for (int i = 0; i < N; i++)
-        UT_ASSERT_MSG(check(in + i * EACH, EACH, 50 + i), "read %d brought the wrong bytes", i);
+        UT_ASSERT_MSG(UtCheck(in + i * EACH, EACH, 50 + i), "read %d brought the wrong bytes", i);
     UT_SUCCESS(NtClose(f));
     UT_SUCCESS(CloseIoRing(&r));
 }
@@ -153,7 +132,7 @@ UTEST(ioring, a_refused_entry_gets_an_error_cqe_and_the_others_run)
     UT_SUCCESS(OpenDevice(DISK, RW, FILE_SYNCHRONOUS_IO_NONALERT, &sync));
     UT_SUCCESS(OpenDevice("\\Device\\IoTestBuffered", RW, 0, &buffered));
     UT_SUCCESS(CreateEventHandle(&ev, 0, 0));
-    uint8_t *b = region(P);
+    uint8_t *b = UtRegion(P);
     UT_ASSERT(BuildIoRingReadFile(&r, 0x1234, b, P, 0, 1));
     UT_ASSERT(BuildIoRingReadFile(&r, f, b, P, 0, 2));
     UT_ASSERT(BuildIoRingReadFile(&r, ev, b, P, 0, 3));
@@ -200,7 +179,7 @@ UTEST(ioring, misaligned_requests_are_refused_as_ntreadfile_refuses_them)
     UT_SUCCESS(CreateIoRing(4, 0, &r));
     HANDLE f;
     UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
-    uint8_t *b = region(2 * P);
+    uint8_t *b = UtRegion(2 * P);
     IO_STATUS_BLOCK_T iosb;
     NTSTATUS direct_off = ReadAt(f, b, 512, 100, &iosb);
     NTSTATUS direct_len = ReadAt(f, b, 100, 0, &iosb);
@@ -352,7 +331,7 @@ UTEST(ioring, a_cqe_with_no_room_is_held_and_never_overwrites)
     HANDLE d;
     UT_SUCCESS(OpenDevice(DIRECT, RW, 0, &d));
     set_pend(d, IOT_PEND_HOLD);
-    uint8_t *b = region(P);
+    uint8_t *b = UtRegion(P);
     UT_ASSERT(BuildIoRingReadFile(&r, d, b, 64, 0, 0xA1));
     UT_ASSERT(BuildIoRingReadFile(&r, d, b + 64, 64, 64, 0xA2));
     UT_SUCCESS(SubmitIoRing(&r, 0, NULL, NULL));
@@ -390,7 +369,7 @@ UTEST(ioring, closing_with_requests_held_cancels_them)
     UT_SUCCESS(OpenDevice(DIRECT, RW, 0, &d));
     set_pend(d, IOT_PEND_HOLD);
     IOT_PEND_STATS before = pend_stats(d);
-    uint8_t *b = region(3 * P);
+    uint8_t *b = UtRegion(3 * P);
     for (int i = 0; i < 3; i++)
         UT_ASSERT(BuildIoRingReadFile(&r, d, b + i * P, P, 0, (uint64_t)i));
     UT_SUCCESS(SubmitIoRing(&r, 0, NULL, NULL));
@@ -425,7 +404,7 @@ UTEST(ioring, waits_are_bounded_by_what_can_come)
     HANDLE d;
     UT_SUCCESS(OpenDevice(DIRECT, RW, 0, &d));
     set_pend(d, IOT_PEND_HOLD);
-    uint8_t *b = region(P);
+    uint8_t *b = UtRegion(P);
     UT_ASSERT(BuildIoRingReadFile(&r, d, b, 64, 0, 2));
     int64_t short_wait = -200000LL;   /* 20 ms */
     UT_STATUS(SubmitIoRing(&r, 2, &short_wait, NULL), STATUS_TIMEOUT);
@@ -465,8 +444,8 @@ UTEST(ioring, registered_buffers_are_locked_once_and_checked_per_request)
     UT_SUCCESS(CreateIoRing(8, 0, &r));
     HANDLE f;
     UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
-    uint8_t *a = region(4 * P), *b = region(2 * P), *check_buf = region(4 * P);
-    fill(a, 4 * P, 7);
+    uint8_t *a = UtRegion(4 * P), *b = UtRegion(2 * P), *check_buf = UtRegion(4 * P);
+    UtFill(a, 4 * P, 7);
     uint64_t locked0 = locked_pages();
     static IORING_BUFFER_INFO_T set[2];
     set[0] = (IORING_BUFFER_INFO_T){ (uint64_t)(uintptr_t)a, 4 * P, 0 };
@@ -539,7 +518,7 @@ UTEST(ioring, registered_set_in_use_is_not_replaced_and_goes_with_the_close)
     UT_SUCCESS(CreateIoRing(4, 0, &r));
     HANDLE d;
     UT_SUCCESS(OpenDevice(DIRECT, RW, 0, &d));
-    uint8_t *a = region(2 * P);
+    uint8_t *a = UtRegion(2 * P);
     uint64_t locked0 = locked_pages();
     static IORING_BUFFER_INFO_T set[1];
     set[0] = (IORING_BUFFER_INFO_T){ (uint64_t)(uintptr_t)a, 2 * P, 0 };
@@ -577,8 +556,8 @@ UTEST(ioring, registered_files_keep_their_object_and_their_access)
     UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
     UT_SUCCESS(OpenDevice(DISK, FILE_READ_DATA, 0, &ro));
     UT_SUCCESS(CreateEventHandle(&ev, 0, 0));
-    uint8_t *out = region(P), *in = region(P);
-    fill(out, P, 99);
+    uint8_t *out = UtRegion(P), *in = UtRegion(P);
+    UtFill(out, P, 99);
     IO_STATUS_BLOCK_T iosb;
     UT_SUCCESS(WriteAt(f, out, P, 6u << 20, &iosb));
     static HANDLE set[2];
@@ -595,7 +574,7 @@ UTEST(ioring, registered_files_keep_their_object_and_their_access)
     UT_SUCCESS(one_cqe(&r, &c));
     UT_EQ(c.Status, STATUS_SUCCESS);
     UT_EQ(c.Information, P);
-    UT_ASSERT(check(in, P, 99));
+    UT_ASSERT(UtCheck(in, P, 99));
     UT_ASSERT(BuildIoRingEntry(&r, IORING_OP_WRITE, IORING_SQE_REGISTERED_FILE, 1, (uint64_t)(uintptr_t)out, 0, P,
                                6 << 20, 3));
     UT_SUCCESS(one_cqe(&r, &c));
@@ -625,7 +604,7 @@ UTEST(ioring, registered_files_keep_their_object_and_their_access)
                                6 << 20, 9));
     UT_SUCCESS(one_cqe(&r, &c));
     UT_EQ(c.Status, STATUS_SUCCESS);   /* the old set is still there */
-    UT_ASSERT(check(in, P, 99));
+    UT_ASSERT(UtCheck(in, P, 99));
     UT_ASSERT(BuildIoRingRegisterFiles(&r, NULL, 0, 10));
     UT_SUCCESS(one_cqe(&r, &c));
     UT_EQ(c.Status, STATUS_SUCCESS);

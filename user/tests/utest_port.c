@@ -35,27 +35,6 @@ static HANDLE disk_on_port(HANDLE port, void *key)
     return f;
 }
 
-static uint8_t *region(size_t size)
-{
-    void *b = NULL;
-    UT_SUCCESS(NtAllocateVirtualMemory(SELF, &b, 0, &size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
-    return b;
-}
-
-static void fill(uint8_t *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)(i * 7 + seed + (i >> 9));
-}
-
-static int check(const uint8_t *b, size_t n, unsigned seed)
-{
-    for (size_t i = 0; i < n; i++)
-        if (b[i] != (uint8_t)(i * 7 + seed + (i >> 9)))
-            return 0;
-    return 1;
-}
-
 /* Writes, then reads back, of 8 pieces of 16 KiB: each a packet with the
  * key, its own apc_context and its byte count; the status block stays
  * untouched until its packet is removed (the port being signalled first,
@@ -65,9 +44,9 @@ UTEST(port, disk_requests_arrive_with_key_apc_context_status_and_bytes)
     enum { N = 8, EACH = 4 * P };
     HANDLE port = new_port();
     HANDLE f = disk_on_port(port, KEY);
-    uint8_t *out = region(N * EACH), *in = region(N * EACH);
+    uint8_t *out = UtRegion(N * EACH), *in = UtRegion(N * EACH);
     for (int i = 0; i < N; i++)
-        fill(out + i * EACH, EACH, 30 + i);
+        UtFill(out + i * EACH, EACH, 30 + i);
     static IO_STATUS_BLOCK_T iosb[N];
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < N; i++) {
@@ -98,7 +77,7 @@ UTEST(port, disk_requests_arrive_with_key_apc_context_status_and_bytes)
         }
     }
     for (int i = 0; i < N; i++)
-        UT_ASSERT_MSG(check(in + i * EACH, EACH, 30 + i), "piece %d read back wrong", i);
+        UT_ASSERT_MSG(UtCheck(in + i * EACH, EACH, 30 + i), "piece %d read back wrong", i);
     int64_t zero = 0;
     void *key, *ctx;
     IO_STATUS_BLOCK_T pk;
@@ -145,7 +124,7 @@ UTEST(port, bad_counts_and_pointers_get_a_status_and_lose_nothing)
     uint32_t n;
     int64_t zero = 0;
     /* A page whose second half is not writable: entry 64 would land there. */
-    uint8_t *two = region(2 * P);
+    uint8_t *two = UtRegion(2 * P);
     void *b = two + P;
     size_t sz = P;
     uint32_t old;

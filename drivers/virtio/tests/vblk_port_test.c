@@ -28,27 +28,9 @@ KTEST(vblk, process_exiting_with_reads_on_a_port_file_leaks_nothing)
 {
     VB_DISK *x = VblkDisks[0];
     KT_ASSERT(x != NULL);
-    ULONG irps0 = IopIrpsInUse;
     LONG queued0 = IopCompletionPacketsQueued;
-    ULONG pages = x->Indirect ? 32 : x->QueueSize / NREADS - 4;
-    char cmd[96];
-    ksnprintf(cmd, sizeof(cmd), "child disk_inflight \\Device\\Harddisk0\\DR0 %u %u port", NREADS, pages);
-    PEPROCESS p;
-    ULONG inflight;
-    KT_ST(VbtStartChildWithReadsHeld(x, cmd, NREADS, &p, &inflight), STATUS_SUCCESS);
-    NTSTATUS w = wait_process(p, 300);   /* the exit waits for the device */
-    VbtHold(x, FALSE);
-    KeInsertQueueDpc(&x->Dpc, NULL, NULL);
-    NTSTATUS end = wait_process(p, 10000);
-    NTSTATUS code = p->ExitStatus;
-    PsDereferenceProcess(p);
-    KT_EQ(inflight, NREADS);
-    KT_EQ(w, STATUS_TIMEOUT);
-    KT_EQ(end, STATUS_WAIT_0);
-    KT_EQ(code, NREADS * pages);   /* the pages it had locked when it began to exit */
+    VbtExitWithReadsHeld(x, "port", NREADS);
     KT_EQ(IopCompletionPacketsQueued, queued0);
-    KT_EQ(IopIrpsInUse, irps0);
-    KT_EQ(VblkReqsOutstanding, 0);
 }
 
 /* The child's 16 reads all finish and wait on its port as packets (their

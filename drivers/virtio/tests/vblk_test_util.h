@@ -17,3 +17,10 @@ void VbtHold(VB_DISK *Disk, BOOLEAN On);
  * waiting); *INFLIGHT is how many were. On failure the
  * hold is given back and the status returned. */
 NTSTATUS VbtStartChildWithReadsHeld(VB_DISK *Disk, PCSTR Cmd, ULONG Want, PEPROCESS *Process, ULONG *InFlight);
+
+/* `child disk_inflight \Device\Harddisk0\DR0 NREADS PAGES MODE` (MODE "port"
+ * or "ring": how it sends them) exits with its reads held on the device,
+ * then the device is let go. Checks what every such exit must show: all
+ * NREADS on the device, the exit waiting for them and then ending, its exit
+ * status the pages it had locked, and no IRP left. */
+void VbtExitWithReadsHeld(VB_DISK *Disk, PCSTR Mode, ULONG NReads);
