@@ -93,3 +93,41 @@ KTEST(vblk, a_plugged_batch_with_gaps_goes_request_by_request)
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
 }
+
+/* A thread that waits inside its plug for a request it sent during the
+ * batch - what a page fault in NtSubmitIoRing's loop does (probing an SQE's
+ * buffer that is out in the pagefile: IoPageRead from the same thread) -
+ * must not wait for the plug's end, which only it can reach: the batch so
+ * far goes to the device when the thread blocks (Linux flushes a task's
+ * plug when it sleeps). Four adjacent plugged reads, then a fifth waited
+ * for in the plug: it completes, and the four went as one request. */
+KTEST(vblk, a_wait_inside_a_plug_sends_the_batch_first)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk0(&fo, &top);
+    const ULONG each = PAGE_SIZE;
+    PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 5 * each, DRVT_TAG);
+    DRVT_ASYNC *a = ExAllocatePoolWithTag(NonPagedPoolNx, 5 * sizeof(DRVT_ASYNC), DRVT_TAG);
+    KT_ASSERT(buf && a);
+    BOOLEAN merges = x->Merge && x->Indirect;
+    ULONG64 subs = x->Stats.SubRequests;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    for (ULONG i = 0; i < 4; i++)
+        DrvtSend(&a[i], IRP_MJ_READ, top, fo, buf + i * each, each, merge_base + (LONGLONG)i * each);
+    DrvtSend(&a[4], IRP_MJ_READ, top, fo, buf + 4 * each, each, merge_base + 8LL * each);
+    /* The bound only turns a hang into a failure (DrvtWait's 10 s). */
+    LARGE_INTEGER ten_s = { -KI_MS(10000) };
+    NTSTATUS w = KeWaitForSingleObject(&a[4].Event, Executive, KernelMode, FALSE, &ten_s);
+    IoFinishPlug(&plug);   /* before any assertion: the plug lives on this stack */
+    if (w != STATUS_WAIT_0)
+        KtFail(__FILE__, __LINE__, "a read waited for inside its own plug did not finish (wait %#x)", w);
+    KT_ST(a[4].Iosb.Status, STATUS_SUCCESS);
+    for (ULONG i = 0; i < 4; i++)
+        KT_ST(DrvtWait(&a[i]), STATUS_SUCCESS);
+    KT_EQ(x->Stats.SubRequests - subs, merges ? 2 : 5);
+    ExFreePoolWithTag(a, DRVT_TAG);
+    ExFreePoolWithTag(buf, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
