@@ -743,7 +743,48 @@ UTEST_T(ioring, a_hostile_4096_entry_batch_merges_only_what_continues, 120)
     UT_SUCCESS(CloseIoRing(&r));
 }
 
+/* `utest_ioring submit_and_exit`: 4096 reads of 64 KiB (adjacent in runs
+ * of 8, merged) in one submit, and the end of the process at once. */
+#define EXIT_AFTER_SUBMIT 0x0D00A000
+static int submit_and_exit(void)
+{
+    enum { N = 4096, EACH = 16 * P };
+    IORING_T r;
+    HANDLE f;
+    if (!NT_SUCCESS(CreateIoRing(N, 0, &r)) || !NT_SUCCESS(OpenDevice(DISK, RW, 0, &f)))
+        return 1;
+    uint8_t *buf = region(64 * EACH);
+    for (uint32_t i = 0; i < N; i++)
+        if (!BuildIoRingReadFile(&r, f, buf + (i % 64) * EACH, EACH, (int64_t)(i % 8) * EACH, i))
+            return 2;
+    uint32_t took = 0;
+    if (!NT_SUCCESS(SubmitIoRing(&r, 0, NULL, &took)) || took != N)
+        return 3;
+    NtTerminateProcess(SELF, EXIT_AFTER_SUBMIT);
+    return 4;
+}
+
+/* A process that ends right after a huge submit: most of its 4096 reads
+ * still wait in the driver for descriptors (cancelled), some are on the
+ * device (waited for). It ends with its own status, and everything it
+ * held is back: the disk's file objects, and (system-wide) the pages the
+ * reads had locked. */
+UTEST_T(ioring, a_process_ending_right_after_a_4096_entry_submit_leaves_nothing, 120)
+{
+    uint32_t files0 = open_files(DISK);
+    HANDLE h;
+    UT_SUCCESS(NtCreateProcess("utest_ioring", "utest_ioring submit_and_exit", &h));
+    UT_EQ(WaitHandle(h, 60000), STATUS_WAIT_0);
+    NTSTATUS code = 0;
+    UT_SUCCESS(ProcessExitStatus(h, &code));
+    UT_EQ((uint32_t)code, EXIT_AFTER_SUBMIT);
+    NtClose(h);
+    UT_EQ(open_files(DISK), files0);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "submit_and_exit") == 0)
+        return submit_and_exit();
     return utest_main(argc, argv);
 }
