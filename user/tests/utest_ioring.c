@@ -766,9 +766,12 @@ static int submit_and_exit(void)
 
 /* A process that ends right after a huge submit: most of its 4096 reads
  * still wait in the driver for descriptors (cancelled), some are on the
- * device (waited for). It ends with its own status, and everything it
- * held is back: the disk's file objects, and (system-wide) the pages the
- * reads had locked. */
+ * device (waited for), and each completes to the ring in the disk's DPC,
+ * which frees the IRP there and then - while the exit walks the thread's
+ * IRPs to cancel them (io/cancel.c: the walk once cancelled an IRP that
+ * had just been freed, 0xA in IoCancelIrp). It ends with its own status
+ * and its disk file goes; pages left locked would have stopped the
+ * system at its teardown (PROCESS_HAS_LOCKED_PAGES). */
 UTEST_T(ioring, a_process_ending_right_after_a_4096_entry_submit_leaves_nothing, 120)
 {
     uint32_t files0 = open_files(DISK);
