@@ -6,6 +6,7 @@
  */
 #include "drivers/tests/drv_test_util.h"
 #include "drivers/virtio/vblk.h"
+#include "io/dmap.h"
 
 #define NMERGE 32
 static const LONGLONG merge_base = 49152LL * 512;
@@ -127,6 +128,83 @@ KTEST(vblk, a_wait_inside_a_plug_sends_the_batch_first)
     for (ULONG i = 0; i < 4; i++)
         KT_ST(DrvtWait(&a[i]), STATUS_SUCCESS);
     KT_EQ(x->Stats.SubRequests - subs, merges ? 2 : 5);
+    ExFreePoolWithTag(a, DRVT_TAG);
+    ExFreePoolWithTag(buf, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
+
+/* The disk's adapter with a GetScatterGatherList that refuses its Nth call
+ * from now (as an adapter out of pool for the list would). */
+static PDMA_OPERATIONS real_ops;
+static DMA_OPERATIONS refusing_ops;
+static ULONG calls, refuse_at;
+
+static NTSTATUS refuse_nth(PDMA_ADAPTER a, PDEVICE_OBJECT dev, PMDL mdl, PVOID va, ULONG len,
+                           PDRIVER_LIST_CONTROL routine, PVOID ctx, BOOLEAN write)
+{
+    if (++calls == refuse_at)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    return real_ops->GetScatterGatherList(a, dev, mdl, va, len, routine, ctx, write);
+}
+
+/* 4 adjacent plugged reads, one merged request, with the Nth list refused:
+ * the members' lists are built first, then the head's (whose execution
+ * routine writes the chain). */
+static void refused_batch(VB_DISK *x, PDEVICE_OBJECT top, PFILE_OBJECT fo, PUCHAR buf, DRVT_ASYNC *a, ULONG nth)
+{
+    LONG lists = IopDmaListsOutstanding;
+    USHORT unreserved = x->Unreserved;
+    ULONG64 subs = x->Stats.SubRequests;
+    real_ops = x->Dma->DmaOperations;
+    refusing_ops = *real_ops;
+    refusing_ops.GetScatterGatherList = refuse_nth;
+    calls = 0;
+    refuse_at = nth;
+    x->Dma->DmaOperations = &refusing_ops;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    for (ULONG i = 0; i < 4; i++)
+        DrvtSend(&a[i], IRP_MJ_READ, top, fo, buf + i * PAGE_SIZE, PAGE_SIZE, merge_base + (LONGLONG)i * PAGE_SIZE);
+    IoFinishPlug(&plug);
+    x->Dma->DmaOperations = real_ops;
+    KT_EQ(calls, nth);   /* none after the refused one */
+    for (ULONG i = 0; i < 4; i++) {
+        KT_ST(DrvtWait(&a[i]), STATUS_INSUFFICIENT_RESOURCES);
+        KT_EQ(a[i].Iosb.Information, 0);
+    }
+    KT_EQ(x->Stats.SubRequests, subs);   /* nothing reached the device */
+    KT_EQ(IopDmaListsOutstanding, lists);   /* the lists built were put back */
+    KT_EQ(x->Unreserved, unreserved);
+    KT_EQ(VblkReqsOutstanding, 0);
+}
+
+/* A merged request whose list is refused - the head's, after its members'
+ * lists were built, or a member's - fails every IRP in it with that status,
+ * puts back every list that was built and gives the ring back; the next
+ * batch merges and succeeds. */
+KTEST(vblk, a_merged_request_whose_list_is_refused_fails_every_member)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk0(&fo, &top);
+    if (!(x->Merge && x->Indirect)) {
+        ObDereferenceObject(fo);
+        return;   /* nothing merges (vblk.nomerge, vblk.noindirect) */
+    }
+    PUCHAR buf = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * PAGE_SIZE, DRVT_TAG);
+    DRVT_ASYNC *a = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * sizeof(DRVT_ASYNC), DRVT_TAG);
+    KT_ASSERT(buf && a);
+    refused_batch(x, top, fo, buf, a, 4);   /* the head's, the three members' built */
+    refused_batch(x, top, fo, buf, a, 2);   /* the second member's */
+    ULONG64 subs = x->Stats.SubRequests;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    for (ULONG i = 0; i < 4; i++)
+        DrvtSend(&a[i], IRP_MJ_READ, top, fo, buf + i * PAGE_SIZE, PAGE_SIZE, merge_base + (LONGLONG)i * PAGE_SIZE);
+    IoFinishPlug(&plug);
+    for (ULONG i = 0; i < 4; i++)
+        KT_ST(DrvtWait(&a[i]), STATUS_SUCCESS);
+    KT_EQ(x->Stats.SubRequests - subs, 1);
     ExFreePoolWithTag(a, DRVT_TAG);
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
