@@ -733,7 +733,8 @@ UTEST_T(ioring, a_hostile_4096_entry_batch_merges_only_what_continues, 120)
     uint64_t irps = now.Requests - before.Requests, subs = now.SubRequests - before.SubRequests;
     UT_EQ(irps, N);
     printf("  %llu IRPs, %llu device requests\n", (unsigned long long)irps, (unsigned long long)subs);
-    UT_LT(subs, N);
+    if (now.IndirectNegotiated)   /* no merging without indirect tables (a vblk.nomerge boot fails here) */
+        UT_LT(subs, N);
     UT_GE(subs, N / BLOCK);
     UT_ASSERT(BuildIoRingRegisterBuffers(&r, NULL, 0, 0xFFFE));
     UT_SUCCESS(one_cqe(&r, &c));
