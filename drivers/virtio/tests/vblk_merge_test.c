@@ -209,3 +209,60 @@ KTEST(vblk, a_merged_request_whose_list_is_refused_fails_every_member)
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
 }
+
+/* A plugged batch of 4 adjacent reads, the second cancelled before the
+ * batch ends: it completes STATUS_CANCELLED with nothing read into its
+ * buffer, the first goes alone (what followed it is gone: no merge across
+ * the hole) and the last two as one request, each with its own bytes. */
+KTEST(vblk, a_cancelled_irp_in_a_plugged_batch_is_not_merged_across)
+{
+    PFILE_OBJECT fo;
+    PDEVICE_OBJECT top;
+    VB_DISK *x = open_disk0(&fo, &top);
+    const ULONG each = PAGE_SIZE;
+    PUCHAR src = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * each, DRVT_TAG);
+    PUCHAR dst = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * each, DRVT_TAG);
+    DRVT_ASYNC *a = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * sizeof(DRVT_ASYNC), DRVT_TAG);
+    KT_ASSERT(src && dst && a);
+    for (ULONG i = 0; i < 4; i++)
+        DrvtFill(src + i * each, each, 700 + i);
+    ULONG_PTR info;
+    KT_ST(DrvtReadWrite(top, fo, IRP_MJ_WRITE, src, 4 * each, merge_base, &info), STATUS_SUCCESS);
+    memset(dst, 0, 4 * each);
+    ULONG64 subs = x->Stats.SubRequests;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    DrvtSend(&a[0], IRP_MJ_READ, top, fo, dst, each, merge_base);
+    /* the second by hand, to cancel it */
+    KeInitializeEvent(&a[1].Event, NotificationEvent, FALSE);
+    a[1].Iosb.Status = -1;
+    a[1].Iosb.Information = 0;
+    LARGE_INTEGER o = { merge_base + each };
+    PIRP victim = IoBuildSynchronousFsdRequest(IRP_MJ_READ, top, dst + each, each, &o, &a[1].Event, &a[1].Iosb);
+    KT_ASSERT(victim != NULL);
+    IoGetNextIrpStackLocation(victim)->FileObject = fo;
+    a[1].Returned = IoCallDriver(top, victim);
+    for (ULONG i = 2; i < 4; i++)
+        DrvtSend(&a[i], IRP_MJ_READ, top, fo, dst + i * each, each, merge_base + (LONGLONG)i * each);
+    BOOLEAN cancelled = IoCancelIrp(victim);   /* still queued: its cancel routine runs now */
+    IoFinishPlug(&plug);
+    KT_ASSERT(cancelled);
+    KT_ST(DrvtWait(&a[1]), STATUS_CANCELLED);
+    KT_EQ(a[1].Iosb.Information, 0);
+    for (ULONG i = 0; i < 4; i++) {
+        if (i == 1)
+            continue;
+        KT_ST(DrvtWait(&a[i]), STATUS_SUCCESS);
+        if (!DrvtCheck(dst + i * each, each, 700 + i))
+            KtFail(__FILE__, __LINE__, "read %u did not get its own bytes", i);
+    }
+    for (ULONG k = 0; k < each; k++)
+        if (dst[each + k])
+            KtFail(__FILE__, __LINE__, "the cancelled read's buffer was written (byte %u)", k);
+    BOOLEAN merges = x->Merge && x->Indirect;
+    KT_EQ(x->Stats.SubRequests - subs, merges ? 2 : 3);
+    ExFreePoolWithTag(a, DRVT_TAG);
+    ExFreePoolWithTag(dst, DRVT_TAG);
+    ExFreePoolWithTag(src, DRVT_TAG);
+    ObDereferenceObject(fo);
+}
