@@ -15,9 +15,11 @@
  * walk that list. The thread itself changes its list (its services and
  * its completion APCs run in it), and so does completion in a DPC for a
  * file with a completion port (the IRP leaves the list when it becomes the
- * port's packet, io/completion.c); the lock below guards against those
- * and against completion reading Tail.Overlay.Thread while the exiting
- * thread disassociates a request that never finished.
+ * port's packet, io/completion.c) or an I/O ring (the IRP is finished and
+ * freed there, io/ioring.c); the lock below guards against those and
+ * against completion reading Tail.Overlay.Thread while the exiting
+ * thread disassociates a request that never finished. So a walk that
+ * cancels an IRP from the list starts the cancel under that lock.
  */
 #include "io/iop.h"
 
@@ -39,12 +41,10 @@ PDRIVER_CANCEL IoSetCancelRoutine(PIRP irp, PDRIVER_CANCEL routine)
     return __atomic_exchange_n(&irp->CancelRoutine, routine, __ATOMIC_ACQ_REL);
 }
 
-BOOLEAN IoCancelIrp(PIRP irp)
+/* The cancel of IRP, the cancel spin lock held (taken at IRQL): its routine
+ * taken back, called, and the lock released. */
+static BOOLEAN cancel_locked(PIRP irp, KIRQL irql, PDRIVER_CANCEL routine)
 {
-    KIRQL irql;
-    IoAcquireCancelSpinLock(&irql);
-    irp->Cancel = TRUE;
-    PDRIVER_CANCEL routine = IoSetCancelRoutine(irp, NULL);
     if (!routine) {
         /* Not cancelable now: not yet queued (the driver checks
          * Irp->Cancel when it queues it) or already being completed. */
@@ -59,6 +59,14 @@ BOOLEAN IoCancelIrp(PIRP irp)
     /* The routine releases the cancel spin lock (with Irp->CancelIrql). */
     routine(irp->Tail.Overlay.CurrentStackLocation->DeviceObject, irp);
     return TRUE;
+}
+
+BOOLEAN IoCancelIrp(PIRP irp)
+{
+    KIRQL irql;
+    IoAcquireCancelSpinLock(&irql);
+    irp->Cancel = TRUE;
+    return cancel_locked(irp, irql, IoSetCancelRoutine(irp, NULL));
 }
 
 void IopQueueThreadIrp(PIRP irp)
@@ -120,10 +128,21 @@ static ULONG cancel_matching(PKTHREAD t, PFILE_OBJECT file, PVOID ring)
                 break;
             }
         }
-        KeReleaseSpinLock(&thread_irp_lock, old);
-        if (!victim)
+        if (!victim) {
+            KeReleaseSpinLock(&thread_irp_lock, old);
             return n;
-        IoCancelIrp(victim);
+        }
+        /* The cancel starts while the IRP is still on the list, so still
+         * there: an IRP that completes to an I/O ring (or a port) is
+         * finished and freed in the driver's DPC, which may run the moment
+         * this lock goes. Once the routine is taken back the IRP is the
+         * cancel's (the driver cannot complete it without the routine);
+         * without a routine it is not touched again. */
+        KeAcquireSpinLockAtDpcLevel(&cancel_lock);
+        victim->Cancel = TRUE;
+        PDRIVER_CANCEL routine = IoSetCancelRoutine(victim, NULL);
+        KeReleaseSpinLockFromDpcLevel(&thread_irp_lock);
+        cancel_locked(victim, old, routine);
         n++;
     }
 }

@@ -19,6 +19,13 @@
  * the thread returns to user mode, so no IRP waits in a queue for a plug
  * that is gone. The requests of a plugged batch are queued cancelable:
  * a cancel during the batch works as at any other time.
+ *
+ * A thread that blocks during its batch sends what it holds first
+ * (IoFlushThreadPlug, from the wait): it may be waiting for one of those
+ * requests - a page fault while NtSubmitIoRing locks an entry's buffer
+ * reads the page back through the same disk, from the same thread - and
+ * the plug's end is its own to reach. Linux flushes a task's plug when it
+ * sleeps for the same reason.
  */
 #include "io/iop.h"
 #include "kernel/ke/ki.h"
@@ -49,13 +56,27 @@ BOOLEAN IoPlugDevice(PDEVICE_OBJECT dev, IO_UNPLUG_ROUTINE *unplug)
     return TRUE;
 }
 
-void IoFinishPlug(PIO_PLUG plug)
+static void unplug_all(PKTHREAD t, PIO_PLUG plug)
 {
-    PKTHREAD t = KeGetCurrentThread();
-    if (t->IoPlug != plug)
-        return;   /* an inner batch: the outer one finishes */
     t->IoPlug = NULL;
     for (ULONG i = 0; i < plug->Count; i++)
         plug->Unplug[i](plug->Device[i]);
     plug->Count = 0;
+}
+
+void IoFinishPlug(PIO_PLUG plug)
+{
+    PKTHREAD t = KeGetCurrentThread();
+    if (t->IoPlug != plug)
+        return;   /* an inner batch, or one its thread flushed by blocking */
+    unplug_all(t, plug);
+}
+
+/* T is about to block (kernel/ke/wait.c; IRQL <= APC_LEVEL, no dispatcher
+ * lock): the batch so far to its devices, and the rest of it unplugged -
+ * a thread that blocked once in a batch may block again, and each wait
+ * would cost the merge anyway. IoFinishPlug then finds nothing to do. */
+void IoFlushThreadPlug(PKTHREAD t)
+{
+    unplug_all(t, t->IoPlug);
 }

@@ -169,7 +169,8 @@ struct _KTHREAD {
     ULONG64 UserEntry, UserStack;     /* where a new user thread starts in ring 3 */
     ULONG64 ContextSwitches;
     LIST_ENTRY IrpList;               /* IRPs it sent and that have not finished (io/cancel.c) */
-    struct _IO_PLUG *IoPlug;          /* a batch of requests being sent (io/plug.c), or NULL */
+    struct _IO_PLUG *IoPlug;          /* a batch of requests being sent (io/plug.c), or NULL; a wait that
+                                       * blocks sends it first (IoFlushThreadPlug) */
     ULONG64 Id;
     char Name[24];
     /* APCs (kernel/ke/apc.c). The queue, the pending flag and ApcQueueable
@@ -186,6 +187,10 @@ struct _KTHREAD {
      * for that may be given to it (mm/pfn.c, docs/paging.md). A depth. */
     LONG MemoryMaker;
 };
+
+/* io/plug.c: a thread about to block sends its plugged batch first (the
+ * one call from the dispatcher into the I/O manager: kernel/ke/wait.c). */
+void IoFlushThreadPlug(PKTHREAD Thread);
 
 typedef struct _KPRCB {
     struct _KPRCB *Self;          /* at GS:0, so KeGetCurrentPrcb is one load */

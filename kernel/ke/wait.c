@@ -119,6 +119,16 @@ static NTSTATUS wait_once(DISPATCHER_HEADER *h, KPROCESSOR_MODE mode, PLARGE_INT
         KiReleaseDispatcherLock(old);
         return STATUS_TIMEOUT;
     }
+    if (t && t->IoPlug) {
+        /* Blocking with a plugged batch in hand (io/plug.c): what it waits
+         * for may be in the batch, which only this thread would start. It
+         * goes to its devices first (not under the dispatcher lock: a
+         * driver's start completes IRPs, which sets events), then look
+         * again: the batch may have finished it already. */
+        KiReleaseDispatcherLock(old);
+        IoFlushThreadPlug(t);
+        return STATUS_KERNEL_APC;
+    }
     t->WaitBlock.Thread = t;
     t->WaitBlock.Object = h;
     if (h)

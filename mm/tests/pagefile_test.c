@@ -281,3 +281,30 @@ KTEST(pagefile, process_exit_releases_every_slot)
     PtEnd();
 }
 
+
+/* A hard fault inside a plugged batch (io/plug.c): NtSubmitIoRing locks
+ * each entry's buffer inside its plug, and a page of it that is out comes
+ * back by a paging read on the pagefile's disk, sent and waited for by
+ * that same thread. The read must not wait for the plug's end, which only
+ * the waiting thread can reach: a thread that blocks sends its batch
+ * first. (Before, this fault waited forever: the pagefile disk was idle
+ * and nothing else would start the read.) */
+KTEST(pagefile, a_hard_fault_inside_a_plug_reads_its_page)
+{
+    enum { PAGES = 4, BYTES = PAGES * PAGE_SIZE };
+    PtBegin();
+    PULONG64 p = ExAllocatePoolWithTag(PagedPool, BYTES, TAG_PF);
+    KT_ASSERT(p != NULL);
+    PtFill(p, BYTES, 0x9106);
+    PtPageOutPagedPool();
+    KT_ASSERT(MiIsPageFilePte(PtPte(p)));
+    ULONG64 reads = MiInPageReads;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    BOOLEAN same = PtSame(p, BYTES, 0x9106);   /* the faults, in the batch */
+    IoFinishPlug(&plug);   /* before any assertion: the plug lives on this stack */
+    KT_ASSERT(same);
+    KT_GT(MiInPageReads - reads, 0);
+    ExFreePoolWithTag(p, TAG_PF);
+    PtEnd();
+}

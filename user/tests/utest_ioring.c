@@ -15,6 +15,7 @@
 #include <string.h>
 #include <utest.h>
 #include "drivers/iotest/iotest_ioctl.h"
+#include "drivers/virtio/vblk_ioctl.h"
 
 #define P PAGE_SIZE
 #define SELF NtCurrentProcess()
@@ -622,7 +623,151 @@ UTEST(ioring, registered_files_keep_their_object_and_their_access)
     UT_SUCCESS(CloseIoRing(&r));
 }
 
+/* A hostile batch of the SQ's most (4096 entries, where the disk's ring has
+ * 256 heads: the rest wait in the driver for descriptors) in one submit,
+ * one plug, over 128 pages of the disk in blocks of 4. The first half:
+ * the pages in order, even blocks read, odd blocks written, so each
+ * block's requests continue one another (merged into one device request)
+ * and each block ends where one of the other direction starts (never
+ * merged). The second half: the read blocks only, each twice running
+ * (0 0 2 2 ...): the same range again, then a gap, in the same direction
+ * (never merged). Reads alternate between a plain buffer and a registered
+ * one within a block; each page is read into (written from) the same
+ * buffer every time. Every entry gets one CQE with its bytes, each read
+ * the disk's bytes, each write lands at its own sector and nowhere else,
+ * nothing stays locked, and the driver did merge: fewer device requests
+ * than IRPs, never fewer than the blocks. */
+UTEST_T(ioring, a_hostile_4096_entry_batch_merges_only_what_continues, 120)
+{
+    enum { N = 4096, PAGES = 128, BLOCK = 4 };
+    const int64_t base = 16 << 20;
+    IORING_T r;
+    UT_SUCCESS(CreateIoRing(N, 0, &r));
+    HANDLE f;
+    UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
+    uint8_t *plain = region(PAGES * P), *reg = region(PAGES * P), *src = region(PAGES * P),
+            *disk = region(PAGES * P), *after = region(PAGES * P);
+    fill(disk, PAGES * P, 90);
+    IO_STATUS_BLOCK_T iosb;
+    UT_SUCCESS(WriteAt(f, disk, PAGES * P, base, &iosb));
+    fill(src, PAGES * P, 91);
+    uint8_t *wrote = region(PAGES * P);   /* src's bytes, where no request can reach */
+    memcpy(wrote, src, PAGES * P);
+    uint64_t locked0 = locked_pages();
+    static IORING_BUFFER_INFO_T set[1];
+    set[0] = (IORING_BUFFER_INFO_T){ (uint64_t)(uintptr_t)reg, PAGES * P, 0 };
+    IORING_CQE_T c;
+    UT_ASSERT(BuildIoRingRegisterBuffers(&r, set, 1, 0xFFFF));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_SUCCESS);
+    VBLK_LAST_T before;
+    UT_SUCCESS(ioctl(f, IOCTL_VBLK_LAST_REQUEST, NULL, 0, &before, sizeof(before)));
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t q = i % PAGES;
+        if (i >= N / 2) {
+            /* the read blocks only, each twice running: 0 0 2 2 4 4 ... */
+            uint32_t k = i % PAGES;
+            q = (k / (2 * BLOCK)) * 2 * BLOCK + k % BLOCK;
+        }
+        int64_t off = base + (int64_t)q * P;
+        int ok;
+        if ((q / BLOCK) % 2)
+            ok = BuildIoRingWriteFile(&r, f, src + q * P, P, off, i);
+        else if (q % 2)
+            ok = BuildIoRingReadFileRegistered(&r, f, 0, q * P, P, off, i);
+        else
+            ok = BuildIoRingReadFile(&r, f, plain + q * P, P, off, i);
+        UT_ASSERT(ok);
+    }
+    uint32_t took = 0;
+    int64_t thirty_s = -300000000LL;
+    UT_SUCCESS(SubmitIoRing(&r, N, &thirty_s, &took));
+    UT_EQ(took, N);
+    UT_EQ(unread(&r), N);
+    static uint8_t seen[N];
+    memset(seen, 0, sizeof(seen));
+    for (uint32_t k = 0; k < N; k++) {
+        UT_ASSERT(PopIoRingCompletion(&r, &c));
+        UT_ASSERT_MSG(c.UserData < N && !seen[c.UserData], "CQE %u: user data %#llx (again?)", k,
+                      (unsigned long long)c.UserData);
+        seen[c.UserData] = 1;
+        UT_ASSERT_MSG(c.Status == STATUS_SUCCESS, "entry %llu: %s", (unsigned long long)c.UserData,
+                      UtStatusText(c.Status));
+        UT_EQ(c.Information, P);
+    }
+    VBLK_LAST_T now;
+    UT_SUCCESS(ioctl(f, IOCTL_VBLK_LAST_REQUEST, NULL, 0, &now, sizeof(now)));
+    UT_SUCCESS(ReadAt(f, after, PAGES * P, base, &iosb));
+    for (uint32_t q = 0; q < PAGES; q++) {
+        int written = (q / BLOCK) % 2;
+        const uint8_t *want = (written ? wrote : disk) + q * P;
+        UT_ASSERT_MSG(memcmp(after + q * P, want, P) == 0, "disk page %u is not the %s", q,
+                      written ? "page written to it" : "page it had");
+        if (!written)
+            UT_ASSERT_MSG(memcmp((q % 2 ? reg : plain) + q * P, want, P) == 0, "read of disk page %u got wrong bytes",
+                          q);
+    }
+    /* Merged: blocks of 4 go as one request at most (fewer when a block
+     * straddles two starts of the driver), never as more than 4. */
+    uint64_t irps = now.Requests - before.Requests, subs = now.SubRequests - before.SubRequests;
+    UT_EQ(irps, N);
+    printf("  %llu IRPs, %llu device requests\n", (unsigned long long)irps, (unsigned long long)subs);
+    if (now.IndirectNegotiated)   /* no merging without indirect tables (a vblk.nomerge boot fails here) */
+        UT_LT(subs, N);
+    UT_GE(subs, N / BLOCK);
+    UT_ASSERT(BuildIoRingRegisterBuffers(&r, NULL, 0, 0xFFFE));
+    UT_SUCCESS(one_cqe(&r, &c));
+    UT_EQ(c.Status, STATUS_SUCCESS);
+    UT_EQ(locked_pages(), locked0);
+    UT_SUCCESS(NtClose(f));
+    UT_SUCCESS(CloseIoRing(&r));
+}
+
+/* `utest_ioring submit_and_exit`: 4096 reads of 64 KiB (adjacent in runs
+ * of 8, merged) in one submit, and the end of the process at once. */
+#define EXIT_AFTER_SUBMIT 0x0D00A000
+static int submit_and_exit(void)
+{
+    enum { N = 4096, EACH = 16 * P };
+    IORING_T r;
+    HANDLE f;
+    if (!NT_SUCCESS(CreateIoRing(N, 0, &r)) || !NT_SUCCESS(OpenDevice(DISK, RW, 0, &f)))
+        return 1;
+    uint8_t *buf = region(64 * EACH);
+    for (uint32_t i = 0; i < N; i++)
+        if (!BuildIoRingReadFile(&r, f, buf + (i % 64) * EACH, EACH, (int64_t)(i % 8) * EACH, i))
+            return 2;
+    uint32_t took = 0;
+    if (!NT_SUCCESS(SubmitIoRing(&r, 0, NULL, &took)) || took != N)
+        return 3;
+    NtTerminateProcess(SELF, EXIT_AFTER_SUBMIT);
+    return 4;
+}
+
+/* A process that ends right after a huge submit: most of its 4096 reads
+ * still wait in the driver for descriptors (cancelled), some are on the
+ * device (waited for), and each completes to the ring in the disk's DPC,
+ * which frees the IRP there and then - while the exit walks the thread's
+ * IRPs to cancel them (io/cancel.c: the walk once cancelled an IRP that
+ * had just been freed, 0xA in IoCancelIrp). It ends with its own status
+ * and its disk file goes; pages left locked would have stopped the
+ * system at its teardown (PROCESS_HAS_LOCKED_PAGES). */
+UTEST_T(ioring, a_process_ending_right_after_a_4096_entry_submit_leaves_nothing, 120)
+{
+    uint32_t files0 = open_files(DISK);
+    HANDLE h;
+    UT_SUCCESS(NtCreateProcess("utest_ioring", "utest_ioring submit_and_exit", &h));
+    UT_EQ(WaitHandle(h, 60000), STATUS_WAIT_0);
+    NTSTATUS code = 0;
+    UT_SUCCESS(ProcessExitStatus(h, &code));
+    UT_EQ((uint32_t)code, EXIT_AFTER_SUBMIT);
+    NtClose(h);
+    UT_EQ(open_files(DISK), files0);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "submit_and_exit") == 0)
+        return submit_and_exit();
     return utest_main(argc, argv);
 }
