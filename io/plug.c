@@ -44,7 +44,10 @@ void IoStartPlug(PIO_PLUG plug)
 BOOLEAN IoPlugDevice(PDEVICE_OBJECT dev, IO_UNPLUG_ROUTINE *unplug)
 {
     PIO_PLUG plug = KeGetCurrentThread()->IoPlug;
-    if (!plug || KeGetCurrentIrql() > DISPATCH_LEVEL)
+    /* An ISR, or a DPC that runs on the plugging thread's stack (a timer's,
+     * a completion's that sends the next request): not the sender's batch,
+     * so its request must not wait for that batch's end. */
+    if (!plug || KeGetCurrentIrql() > DISPATCH_LEVEL || KeIsExecutingDpc())
         return FALSE;
     for (ULONG i = 0; i < plug->Count; i++)
         if (plug->Device[i] == dev)

@@ -82,7 +82,18 @@ void KiRetireDpcList(PKPRCB prcb)
         prcb->DpcQueueDepth--;
         prcb->DpcCount++;
         unlock_queue(prcb, flags);
+        prcb->DpcRoutineActive = TRUE;
         dpc->DeferredRoutine(dpc, dpc->DeferredContext, a1, a2);
+        prcb->DpcRoutineActive = FALSE;
         ASSERT(KeGetCurrentIrql() == DISPATCH_LEVEL);
     }
+}
+
+/* NT's KeIsExecutingDpc: is this a DPC's routine (and not the thread it
+ * happened to interrupt)? A DPC runs on whatever thread's stack was there;
+ * what that thread has set up for itself (io/plug.c's plug) is not the
+ * DPC's. DPCs do not nest on one processor, so one flag is enough. */
+BOOLEAN KeIsExecutingDpc(void)
+{
+    return KeGetCurrentPrcb()->DpcRoutineActive;
 }

@@ -118,6 +118,7 @@ void KeInitializeDpc(PRKDPC Dpc, PKDEFERRED_ROUTINE DeferredRoutine, PVOID Defer
 /* Queue DPC to run at DISPATCH_LEVEL as soon as this CPU's IRQL drops
  * below it. FALSE if it was already queued. */
 BOOLEAN KeInsertQueueDpc(PRKDPC Dpc, PVOID SystemArgument1, PVOID SystemArgument2);
+BOOLEAN KeIsExecutingDpc(void);   /* inside a DPC's routine (NT's name) */
 BOOLEAN KeRemoveQueueDpc(PRKDPC Dpc);
 
 /* ---- dispatcher objects and waits (kernel/ke/wait.c) ---- */

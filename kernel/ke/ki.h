@@ -204,6 +204,7 @@ typedef struct _KPRCB {
     LIST_ENTRY DpcListHead;
     KSPIN_LOCK DpcLock;
     volatile ULONG DpcQueueDepth;
+    volatile BOOLEAN DpcRoutineActive;   /* a DPC's routine is running (KeIsExecutingDpc) */
     volatile BOOLEAN QuantumEnd;   /* the clock says: round robin */
     volatile BOOLEAN ReadyPending; /* a thread of higher priority became ready */
     ULONG64 InterruptCount, DpcCount, ContextSwitches, ClockTicks;

@@ -645,13 +645,13 @@ UTEST_T(ioring, a_hostile_4096_entry_batch_merges_only_what_continues, 120)
     UT_SUCCESS(CreateIoRing(N, 0, &r));
     HANDLE f;
     UT_SUCCESS(OpenDevice(DISK, RW, 0, &f));
-    uint8_t *plain = region(PAGES * P), *reg = region(PAGES * P), *src = region(PAGES * P),
-            *disk = region(PAGES * P), *after = region(PAGES * P);
-    fill(disk, PAGES * P, 90);
+    uint8_t *plain = UtRegion(PAGES * P), *reg = UtRegion(PAGES * P), *src = UtRegion(PAGES * P),
+            *disk = UtRegion(PAGES * P), *after = UtRegion(PAGES * P);
+    UtFill(disk, PAGES * P, 90);
     IO_STATUS_BLOCK_T iosb;
     UT_SUCCESS(WriteAt(f, disk, PAGES * P, base, &iosb));
-    fill(src, PAGES * P, 91);
-    uint8_t *wrote = region(PAGES * P);   /* src's bytes, where no request can reach */
+    UtFill(src, PAGES * P, 91);
+    uint8_t *wrote = UtRegion(PAGES * P);   /* src's bytes, where no request can reach */
     memcpy(wrote, src, PAGES * P);
     uint64_t locked0 = locked_pages();
     static IORING_BUFFER_INFO_T set[1];
@@ -733,7 +733,7 @@ static int submit_and_exit(void)
     HANDLE f;
     if (!NT_SUCCESS(CreateIoRing(N, 0, &r)) || !NT_SUCCESS(OpenDevice(DISK, RW, 0, &f)))
         return 1;
-    uint8_t *buf = region(64 * EACH);
+    uint8_t *buf = UtRegion(64 * EACH);
     for (uint32_t i = 0; i < N; i++)
         if (!BuildIoRingReadFile(&r, f, buf + (i % 64) * EACH, EACH, (int64_t)(i % 8) * EACH, i))
             return 2;

@@ -266,3 +266,36 @@ KTEST(vblk, a_cancelled_irp_in_a_plugged_batch_is_not_merged_across)
     ExFreePoolWithTag(src, DRVT_TAG);
     ObDereferenceObject(fo);
 }
+
+/* A DPC that sends a request while the thread it interrupted has a plug
+ * (a timer's routine, or a completion's that sends the next request) is
+ * not part of that thread's batch: its request goes to the device at once
+ * (io/plug.c, KeIsExecutingDpc). */
+static DRVT_ASYNC dpc_read;
+static PDEVICE_OBJECT dpc_top;
+static PFILE_OBJECT dpc_fo;
+static PUCHAR dpc_buf;
+static void send_from_dpc(PKDPC d, PVOID ctx, PVOID a1, PVOID a2)
+{
+    UNREFERENCED_PARAMETER(d), UNREFERENCED_PARAMETER(ctx), UNREFERENCED_PARAMETER(a1), UNREFERENCED_PARAMETER(a2);
+    DrvtSend(&dpc_read, IRP_MJ_READ, dpc_top, dpc_fo, dpc_buf, PAGE_SIZE, merge_base);
+}
+
+KTEST(vblk, a_request_a_dpc_sends_is_not_held_by_the_plug_it_interrupts)
+{
+    VB_DISK *x = open_disk0(&dpc_fo, &dpc_top);
+    dpc_buf = ExAllocatePoolWithTag(NonPagedPoolNx, PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(dpc_buf);
+    static KDPC dpc;
+    KeInitializeDpc(&dpc, send_from_dpc, NULL);
+    ULONG64 subs = x->Stats.SubRequests;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    KeInsertQueueDpc(&dpc, NULL, NULL);   /* at PASSIVE_LEVEL: it runs here, now, on this thread */
+    ULONG64 during = x->Stats.SubRequests - subs;
+    IoFinishPlug(&plug);
+    KT_ST(DrvtWait(&dpc_read), STATUS_SUCCESS);
+    KT_EQ(during, 1);   /* on the device before the plug ended */
+    ExFreePoolWithTag(dpc_buf, DRVT_TAG);
+    ObDereferenceObject(dpc_fo);
+}
