@@ -412,7 +412,31 @@ KTEST_MANUAL(vblk, blkdebug_errors_reach_the_caller)
     KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 2 * PAGE_SIZE, 3000 * 512, &info), STATUS_SUCCESS);
     KT_ASSERT(DrvtCheck(buf, 2 * PAGE_SIZE, 5));
     KT_ST(DrvtReadWrite(top, fo, IRP_MJ_READ, buf, 512, 1001 * 512, &info), STATUS_SUCCESS);
-    kprintf("vblk: blkdebug's EIO became STATUS_DEVICE_DATA_ERROR twice; the next requests worked\n");
+    /* A plugged batch of four adjacent 4 KiB reads over sector 1000 is one
+     * device request (when the driver merges): the device's one IOERR
+     * reaches every IRP of it, each with nothing transferred. */
+    PUCHAR four = ExAllocatePoolWithTag(NonPagedPoolNx, 4 * PAGE_SIZE, DRVT_TAG);
+    KT_ASSERT(four);
+    static DRVT_ASYNC a[4];
+    ULONG64 subs = x->Stats.SubRequests, merged = x->Stats.Merged;
+    errors = x->Stats.Errors;
+    IO_PLUG plug;
+    IoStartPlug(&plug);
+    for (ULONG i = 0; i < 4; i++)
+        DrvtSend(&a[i], IRP_MJ_READ, top, fo, four + i * PAGE_SIZE, PAGE_SIZE, (984 + 8 * i) * 512);
+    IoFinishPlug(&plug);
+    BOOLEAN merges = x->Merge && x->Indirect;
+    for (ULONG i = 0; i < 4; i++) {
+        BOOLEAN fails = merges || i == 2;   /* alone, only the read of sectors 1000-1007 fails */
+        KT_ST(DrvtWait(&a[i]), fails ? STATUS_DEVICE_DATA_ERROR : STATUS_SUCCESS);
+        KT_EQ(a[i].Iosb.Information, fails ? 0 : PAGE_SIZE);
+    }
+    KT_EQ(x->Stats.SubRequests - subs, merges ? 1 : 4);
+    KT_EQ(x->Stats.Merged - merged, merges ? 3 : 0);
+    KT_EQ(x->Stats.Errors - errors, 1);   /* one device request failed, merged or not */
+    ExFreePoolWithTag(four, DRVT_TAG);
+    kprintf("vblk: blkdebug's EIO became STATUS_DEVICE_DATA_ERROR, for every IRP of a merged request too; the next "
+            "requests worked\n");
     ExFreePoolWithTag(buf, DRVT_TAG);
     ObDereferenceObject(fo);
 }
