@@ -91,6 +91,7 @@ static void last_request(VB_DISK *x, VBLK_LAST_T *l)
     KeReleaseSpinLock(&x->Lock, old);
     l->Interrupts = x->Stats.Interrupts;
     l->SubRequests = x->Stats.SubRequests;
+    l->Merged = x->Stats.Merged;
     l->Requests = x->Stats.Requests;
     l->Dpcs = x->Stats.Dpcs;
     l->CompletedCancelled = x->Stats.CompletedCancelled;

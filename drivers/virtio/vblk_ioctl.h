@@ -36,6 +36,7 @@ typedef struct {
     /* The last such IRP's rdtsc stamps (the TSC ring 3 reads too): dispatch,
      * notify start, notify end, ISR, DPC start, IRP completed. */
     uint64_t LastT[6];
+    uint64_t Merged;                     /* IRPs sent inside another's device request (a plugged batch's) */
 } VBLK_LAST_T;
 
 /* Kernel-mode tests only (IRP_MJ_INTERNAL_DEVICE_CONTROL, which ring 3

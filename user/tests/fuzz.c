@@ -44,6 +44,7 @@
 #include <string.h>
 #include "user/tests/svctable.h"
 #include "drivers/iotest/iotest_ioctl.h"
+#include "drivers/virtio/vblk_ioctl.h"
 
 #define P PAGE_SIZE
 #define SELF NtCurrentProcess()
@@ -75,6 +76,14 @@ static HANDLE children[MAX_CHILDREN];
 /* Handles made by the set-up: never closed by a fuzzed call. */
 static HANDLE fx_event, fx_null, fx_buffered, fx_port;
 static IORING_T fx_ring;   /* its SQ gets hostile entries (fill_ring) */
+/* The virtio disk (asynchronous, direct I/O: what a ring request may use),
+ * for ring entries that really move bytes - runs of adjacent ones, which
+ * the driver merges - inside the last FUZZ_DISK_BYTES of it, where no test
+ * keeps anything; 0 when there is no disk. */
+static HANDLE fx_disk;
+#define FUZZ_DISK_END (64ULL << 20)
+#define FUZZ_DISK_BYTES (8ULL << 20)
+static uint8_t disk_buf[16 * P] __attribute__((aligned(4096)));
 /* Handles that fuzzed calls made (0: a free slot), and of which kind. */
 static HANDLE objects[MAX_OBJECTS];
 static int object_is_file[MAX_OBJECTS];
@@ -152,6 +161,8 @@ static void fill_ring(void)
     IORING_COMPLETE_AREA_T *cq = fx_ring.Info.Complete;
     sq->CqHead = chance(90) ? cq->CqTail : (uint32_t)rnd();
     uint32_t head = cq->SqHead, n = (uint32_t)below(fx_ring.Info.SubmissionQueueSize + 1);
+    int64_t next = -1;   /* where the last disk entry ended: the next may continue it */
+    uint32_t last_op = IORING_OP_READ;
     for (uint32_t k = 0; k < n; k++) {
         IORING_SQE_T *e = &sq->Sqe[(head + k) & (fx_ring.Info.SubmissionQueueSize - 1)];
         e->OpCode = chance(80) ? (uint32_t)below(5) : (uint32_t)rnd();
@@ -162,8 +173,58 @@ static void fill_ring(void)
         e->Length = chance(80) ? (uint32_t)below(P) : (uint32_t)rnd();
         e->BufferIndex = chance(60) ? 0 : chance(80) ? (uint32_t)below(4) : (uint32_t)rnd();
         e->UserData = rnd();
+        if (fx_disk && chance(40)) {
+            /* A disk entry: mostly a sector-aligned read or write in the
+             * fuzz region, often continuing the one before (same direction,
+             * the next sector: merged into one device request), sometimes
+             * misaligned, past the end or into memory it may not use. */
+            e->File = fx_disk;
+            e->Flags = chance(90) ? 0 : (uint32_t)below(4);
+            e->OpCode = chance(90) ? (next >= 0 && chance(70) ? last_op : IORING_OP_READ + (uint32_t)below(2))
+                                   : (uint32_t)below(5);
+            e->Length = chance(90) ? (uint32_t)(512 * (1 + below(32))) : (uint32_t)below(3 * P);
+            e->Offset = next >= 0 && chance(60) ? next
+                        : chance(90) ? (int64_t)(FUZZ_DISK_END - FUZZ_DISK_BYTES + below(FUZZ_DISK_BYTES / 512) * 512)
+                                     : (int64_t)rnd();
+            e->Buffer = chance(85) ? (uint64_t)(uintptr_t)disk_buf + (chance(80) ? below(16) * P : below(16 * P))
+                        : chance(50) ? (uint64_t)(uintptr_t)ro_page : rnd();
+            if (e->Offset >= (int64_t)(FUZZ_DISK_END - FUZZ_DISK_BYTES) && e->Offset < (int64_t)FUZZ_DISK_END &&
+                (uint64_t)e->Offset + e->Length > FUZZ_DISK_END)
+                e->Length = (uint32_t)(FUZZ_DISK_END - (uint64_t)e->Offset);   /* stays in the region */
+            if ((uint64_t)e->Buffer >= (uint64_t)(uintptr_t)disk_buf &&
+                (uint64_t)e->Buffer + e->Length > (uint64_t)(uintptr_t)disk_buf + sizeof(disk_buf))
+                e->Buffer = (uint64_t)(uintptr_t)disk_buf;   /* in our buffer: never over the rest of .bss */
+            last_op = e->OpCode;
+            next = e->Offset + e->Length;
+        } else {
+            next = -1;
+        }
     }
     sq->SqTail = chance(90) ? head + n : (uint32_t)rnd();
+}
+
+/* The disk's counters (IOCTL_VBLK_LAST_REQUEST), so a run says how much
+ * of it reached the device, merged or not (make fuzz prints it). */
+static VBLK_LAST_T disk0;
+static void disk_counters(VBLK_LAST_T *l)
+{
+    IO_STATUS_BLOCK_T iosb;
+    memset(l, 0, sizeof(*l));
+    if (fx_disk && NtDeviceIoControlFile(fx_disk, fx_event, NULL, NULL, &iosb, IOCTL_VBLK_LAST_REQUEST, NULL, 0, l,
+                                         sizeof(*l)) == STATUS_PENDING)
+        NtWaitForSingleObject(fx_event, 0, NULL);
+}
+
+static void disk_report(const VBLK_LAST_T *before)
+{
+    VBLK_LAST_T now;
+    if (!fx_disk)
+        return;
+    disk_counters(&now);
+    printf("[fuzz] disk: %llu requests, %llu device requests, %llu merged, %llu failed by the device\n",
+           (unsigned long long)(now.Requests - before->Requests),
+           (unsigned long long)(now.SubRequests - before->SubRequests),
+           (unsigned long long)(now.Merged - before->Merged), (unsigned long long)(now.Errors - before->Errors));
 }
 
 static uint32_t any_protection(void)
@@ -879,6 +940,9 @@ int main(int argc, char **argv)
         printf("[fuzz] FAIL set-up: could not create the event or open \\Device\\Null and \\Device\\IoTestBuffered\n");
         return 1;
     }
+    if (!NT_SUCCESS(OpenDevice("\\Device\\Harddisk0\\DR0", FILE_READ_DATA | FILE_WRITE_DATA, 0, &fx_disk)))
+        fx_disk = 0;   /* no disk: the ring's entries move no bytes */
+    disk_counters(&disk0);
     if (trace_from == 0)
         printf("[fuzz] event %#llx, \\Device\\Null %#llx, \\Device\\IoTestBuffered %#llx\n",
                (unsigned long long)fx_event, (unsigned long long)fx_null, (unsigned long long)fx_buffered);
@@ -955,5 +1019,6 @@ int main(int argc, char **argv)
     printf("[fuzz] %s: %llu calls made, %llu succeeded, %llu allocations of 1 GiB or more\n",
            failed ? "FAILED" : "done", (unsigned long long)made, (unsigned long long)ok,
            (unsigned long long)huge_allocations);
+    disk_report(&disk0);
     return failed ? 1 : 0;
 }
