@@ -433,9 +433,9 @@ static NTSTATUS member_lists(VB_DISK *x, VB_SUB *s)
     return STATUS_SUCCESS;
 }
 
-/* The members of S's request are done with status ST (or, 0, the
- * device's status byte): lists back, IRPs completed (DISPATCH_LEVEL, no
- * lock). */
+/* The members of S's request are done with status ST - the device's
+ * status byte translated, or the failure that kept the request from the
+ * device: lists back, IRPs completed (DISPATCH_LEVEL, no lock). */
 static void finish_members(VB_DISK *x, VB_SUB *s, NTSTATUS st, ULONG64 t0)
 {
     VB_MEMBER *m = s->Members;
