@@ -8,7 +8,7 @@
  */
 #include "io/iop.h"
 
-NTSTATUS IopLockBufferIntoIrp(PIRP irp, PVOID va, ULONG length, KPROCESSOR_MODE mode, LOCK_OPERATION op)
+NTSTATUS IopLockBuffer(PVOID va, ULONG length, KPROCESSOR_MODE mode, LOCK_OPERATION op, PIRP irp, PMDL *out)
 {
     PMDL m = IoAllocateMdl(va, length, FALSE, mode == UserMode, irp);
     if (!m)
@@ -20,10 +20,19 @@ NTSTATUS IopLockBufferIntoIrp(PIRP irp, PVOID va, ULONG length, KPROCESSOR_MODE 
         s = code;
     } ExEndTry;
     if (!NT_SUCCESS(s)) {
-        irp->MdlAddress = NULL;
+        if (irp)
+            irp->MdlAddress = NULL;
         IoFreeMdl(m);
+        return s;
     }
-    return s;
+    if (out)
+        *out = m;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS IopLockBufferIntoIrp(PIRP irp, PVOID va, ULONG length, KPROCESSOR_MODE mode, LOCK_OPERATION op)
+{
+    return IopLockBuffer(va, length, mode, op, irp, NULL);
 }
 
 void IopFreeUnsentIrp(PIRP irp)

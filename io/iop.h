@@ -87,6 +87,10 @@ void IopReleaseFileLock(PFILE_OBJECT File);
 /* An MDL for [VA, VA+LENGTH) on Irp->MdlAddress, probed and locked for OP
  * with MODE's rules: the exception's status (nothing left allocated or
  * locked) when the buffer is bad. */
+/* [VA, VA+LENGTH) probed and locked for OP into a new MDL (*OUT; with IRP,
+ * its MdlAddress): the exception of a bad buffer is the status returned,
+ * and nothing is left allocated then. */
+NTSTATUS IopLockBuffer(PVOID Va, ULONG Length, KPROCESSOR_MODE Mode, LOCK_OPERATION Op, PIRP Irp, PMDL *Out);
 NTSTATUS IopLockBufferIntoIrp(PIRP Irp, PVOID Va, ULONG Length, KPROCESSOR_MODE Mode, LOCK_OPERATION Op);
 /* Free an IRP that was built but never sent: its system buffer, its MDLs
  * (unlocked), and the event and file references a file service took. */

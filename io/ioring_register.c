@@ -33,26 +33,6 @@ void IopRingDropBuffers(IOP_RING *r)
     r->BufferCount = r->BufferPages = 0;
 }
 
-/* [VA, VA+LEN) of ring 3's, locked for both directions into a new MDL. */
-static __attribute__((noinline)) NTSTATUS lock_buffer(PVOID va, ULONG len, PMDL *out)
-{
-    PMDL m = IoAllocateMdl(va, len, FALSE, FALSE, NULL);
-    if (!m)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    volatile NTSTATUS s = STATUS_SUCCESS;
-    ExTry {
-        MmProbeAndLockPages(m, UserMode, IoWriteAccess);
-    } ExExcept(code) {
-        s = code;
-    } ExEndTry;
-    if (!NT_SUCCESS(s)) {
-        IoFreeMdl(m);
-        return s;
-    }
-    *out = m;
-    return STATUS_SUCCESS;
-}
-
 /* IORING_OP_REGISTER_BUFFERS: the new set locked whole first; only then
  * does it replace the old one (a failure leaves the old set as it was). */
 NTSTATUS IopRingRegisterBuffers(IOP_RING *r, const IORING_SQE_T *e)
@@ -83,7 +63,9 @@ NTSTATUS IopRingRegisterBuffers(IOP_RING *r, const IORING_SQE_T *e)
             s = STATUS_INSUFFICIENT_RESOURCES;
             break;
         }
-        if (!NT_SUCCESS(s = lock_buffer(va, len, &m[got]))) {
+        /* IoWriteAccess: a registered buffer serves reads (the device
+         * writes it) and writes alike. */
+        if (!NT_SUCCESS(s = IopLockBuffer(va, len, UserMode, IoWriteAccess, NULL, &m[got]))) {
             __atomic_sub_fetch(&IopRingRegisteredPages, need, __ATOMIC_RELAXED);
             break;
         }
