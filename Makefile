@@ -313,6 +313,16 @@ bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 linux-bench:
 	sh scripts/linux/bench.sh $(LINUX_BENCH)
 
+# Issue 11's disk figures side by side: PAIRS rounds, each one mdlos boot,
+# one Linux boot and the host's own O_DIRECT (scripts/host/hostdisk.c), in
+# rotating order; the medians and their ratios (scripts/compare.py, about
+# 25 s a pair; docs/performance.md "Comparing with Linux, pair by pair").
+PAIRS ?= 5
+.PHONY: compare
+compare: $(B)/kernel.elf $(USER_ELFS)
+	sh scripts/linux/bench.sh --help >/dev/null
+	$(PYTHON) scripts/compare.py --pairs $(PAIRS) --kernel $(B)/kernel.elf
+
 # The boot path's symbols with their linked and physical addresses
 # (physical = linked - 0xffffffff80000000), read from this build's
 # kernel.elf: docs/boot.md refers to them by name.
@@ -342,6 +352,7 @@ help:
 	@echo '  make bench      measured figures, median of runs, cycles and ns; build/bench.json (BASE=)'
 	@echo '  make grade      grade a lab: LAB=pgtbl (default every lab), points per test, JSON (docs/labs/)'
 	@echo '  make linux-bench  Linux 6.1 in the same QEMU, the same figures (scripts/linux/; LINUX_BENCH=)'
+	@echo '  make compare    the disk figures: mdlos, Linux and the host in alternating pairs (PAIRS=5)'
 	@echo '  make gdb        QEMU paused at the first instruction, GDB attached with symbols'
 	@echo '  make iso        only build/mdlos.iso (with CMDLINE)'
 	@echo '  make addrs      the boot symbols, linked and physical, of this build (docs/boot.md)'
