@@ -63,10 +63,11 @@ ULONG MiHyperspaceSlotsInUse(void)
     return n;
 }
 
-/* Zero one mapped page with 64-bit stores, eight to a loop. Not memset:
- * the kernel's memset is REP STOSB, which TCG runs a byte at a time (about
- * 12 000 cycles a page, against about 1 000 for these stores; on hardware
- * either runs at cache speed). */
+/* Zero one mapped page with 64-bit stores, eight to a loop: REP STOSB,
+ * which TCG runs a byte at a time, took about 12 000 cycles a page against
+ * about 1 000 for these stores (on hardware either runs at cache speed).
+ * memset's bulk is the same loop now (kernel/rtl/rtlstring.c); this one
+ * stays beside its non-temporal twin below. */
 void MiZeroPage(PVOID va)
 {
     ULONG64 *p = va, *end = (ULONG64 *)((PUCHAR)va + PAGE_SIZE);
