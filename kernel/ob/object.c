@@ -62,12 +62,26 @@ NTSTATUS ObCreateObjectType(PCSTR Name, const OBJECT_TYPE_INITIALIZER *Init, POB
     return STATUS_SUCCESS;
 }
 
-static BOOLEAN is_type(POBJECT_TYPE t)
+/* T's index in ObpTypes[], or ObpTypeCount when T is no type. */
+static ULONG type_index(POBJECT_TYPE t)
 {
-    for (ULONG i = 0; i < ObpTypeCount; i++)
-        if (ObpTypes[i] == t)
-            return TRUE;
-    return FALSE;
+    ULONG i = 0;
+    while (i < ObpTypeCount && ObpTypes[i] != t)
+        i++;
+    return i;
+}
+
+static BOOLEAN is_type(POBJECT_TYPE t) { return type_index(t) < ObpTypeCount; }
+
+/* Every reference and dereference checks its header, so the check is
+ * O(1): the header's type must be the one its own index names in the
+ * table - never read through the type pointer, which may be garbage.
+ * (A search of the table each time was 3-8% of the kernel's time in the
+ * I/O ring's 4 KiB loop, `make prof`.) */
+static BOOLEAN header_type_ok(POBJECT_HEADER h)
+{
+    ULONG i = h->TypeIndex;
+    return i < ObpTypeCount && ObpTypes[i] == h->Type;
 }
 
 POBJECT_HEADER ObpGetHeader(PVOID Object, const char *Caller)
@@ -91,7 +105,7 @@ POBJECT_HEADER ObpGetHeader(PVOID Object, const char *Caller)
         KeBugCheckRule(BAD_OBJECT_HEADER, (ULONG_PTR)h, 0, 0, a,
                        "%s was given %p, which is not an object: the header before it has no object magic "
                        "(found %#x)", Caller, Object, h->Magic);
-    if (!is_type(h->Type))
+    if (!header_type_ok(h))
         KeBugCheckRule(BAD_OBJECT_HEADER, (ULONG_PTR)h, (ULONG_PTR)h->Type, 1, a,
                        "%s was given object %p whose header names type %p, which is not an object type (the "
                        "header was overwritten)", Caller, Object, h->Type);
@@ -128,6 +142,7 @@ NTSTATUS ObCreateObject(POBJECT_TYPE Type, PCSTRING Name, ULONG BodySize, PVOID 
     h->Magic = OB_HEADER_MAGIC;
     h->PointerCount = 1;
     h->Type = Type;
+    h->TypeIndex = type_index(Type);
     h->BodySize = BodySize;
     h->Name = name;
     if (name) {
@@ -276,6 +291,7 @@ void ObpInitializeSystemProcessObject(POBJECT_TYPE ProcessType)
     h->Flags = OB_FLAG_STATIC | OB_FLAG_INSERTED;
     h->PointerCount = 1;
     h->Type = ProcessType;
+    h->TypeIndex = type_index(ProcessType);
     h->BodySize = sizeof(EPROCESS);
     InitializeListHead(&h->DirectoryLink);
     InitializeListHead(&h->ReaperLink);

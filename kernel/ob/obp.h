@@ -56,7 +56,7 @@ typedef struct _OBJECT_HEADER {
     LIST_ENTRY DirectoryLink;           /* in Directory's entries, kept in name order */
     LIST_ENTRY ReaperLink;              /* on the deferred-delete list */
     ULONG BodySize;
-    ULONG Reserved;
+    ULONG TypeIndex;                    /* Type's place in ObpTypes[] (NT's header keeps a TypeIndex too) */
     ULONG64 Reserved2;                  /* to 96 bytes: the body is 16-byte aligned */
 } OBJECT_HEADER, *POBJECT_HEADER;
 _Static_assert(sizeof(OBJECT_HEADER) % 16 == 0, "the body after the header is 16-byte aligned");

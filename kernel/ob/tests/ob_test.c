@@ -433,6 +433,32 @@ KTEST_BUGCHECK(ob, a_pointer_that_is_not_an_object, BAD_OBJECT_HEADER, KT_ANY, 0
     ObReferenceObject(fake);
 }
 
+/* A live header whose type pointer was overwritten: every reference checks
+ * that the type is the one its header's TypeIndex names in the table. */
+KTEST_BUGCHECK(ob, a_header_whose_type_was_overwritten, BAD_OBJECT_HEADER, KT_ANY, KT_ANY, 1, KT_ANY)
+{
+    PVOID o = make(NULL);
+    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(o);
+    static UCHAR not_a_type[256];
+    h->Type = (POBJECT_TYPE)not_a_type;
+    KtExpectParam(1, (ULONG64)h);
+    KtExpectParam(2, (ULONG64)not_a_type);
+    KtExpectParam(4, (ULONG64)o);
+    ObReferenceObject(o);
+}
+
+/* The same with the index overwritten instead: the type it names is not the header's. */
+KTEST_BUGCHECK(ob, a_header_whose_type_index_was_overwritten, BAD_OBJECT_HEADER, KT_ANY, KT_ANY, 1, KT_ANY)
+{
+    PVOID o = make(NULL);
+    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(o);
+    h->TypeIndex = h->TypeIndex ? 0 : 1;
+    KtExpectParam(1, (ULONG64)h);
+    KtExpectParam(2, (ULONG64)type());
+    KtExpectParam(4, (ULONG64)o);
+    ObReferenceObject(o);
+}
+
 KTEST(ob, file_name_lookup_stops_at_a_device_and_returns_the_rest)
 {
     PVOID dev = make("\\Device\\ObDisk");
