@@ -246,6 +246,52 @@ static inline PKPRCB KeGetCurrentPrcb(void)
     return p;
 }
 
+/* KeRaiseIrql and KeLowerIrql's bodies, inlined into them and into the
+ * spin-lock routines (kernel/ke/irql.c, spinlock.c). Under QEMU's TCG a
+ * call is cheap but every return is an indirect jump that looks up its
+ * translated block, and the spin-lock path was three calls deep
+ * (KeAcquireSpinLock -> KeRaiseIrql, KeAcquireSpinLockAtDpcLevel): those
+ * small functions were a third of the kernel's samples in the I/O ring's
+ * 4 KiB loop (make prof). Only the rare work below DISPATCH_LEVEL is a
+ * call (KiLowerIrqlRunPending). */
+__attribute__((noreturn)) void KiRaiseIrqlTooLow(KIRQL cur, KIRQL new_irql);
+__attribute__((noreturn)) void KiLowerIrqlTooHigh(KIRQL cur, KIRQL new_irql, ULONG_PTR caller);
+void KiLowerIrqlRunPending(KIRQL new_irql);
+extern BOOLEAN KiSchedulerReady;   /* kernel/ke/irql.c */
+
+static inline __attribute__((always_inline)) KIRQL KiRaiseIrqlInline(KIRQL new_irql)
+{
+    KIRQL cur = KeGetCurrentIrql();
+    if (new_irql < cur || new_irql > HIGH_LEVEL)
+        KiRaiseIrqlTooLow(cur, new_irql);
+    /* A raise to the level already held (KiAcquireDispatcherLock inside a
+     * DPC, a spin lock at DISPATCH_LEVEL) changes nothing: no CR8 write,
+     * which under TCG is a helper that takes QEMU's big lock. */
+    if (new_irql != cur)
+        KiSetIrql(new_irql);
+    return cur;
+}
+
+static inline __attribute__((always_inline)) BOOLEAN KiWorkPendingInline(void)
+{
+    PKPRCB prcb = KeGetCurrentPrcb();
+    return prcb->DpcQueueDepth || prcb->ReadyPending || prcb->QuantumEnd || prcb->DeadThread;
+}
+
+static inline __attribute__((always_inline)) void KiLowerIrqlInline(KIRQL new_irql, ULONG_PTR caller)
+{
+    KIRQL cur = KeGetCurrentIrql();
+    if (new_irql > cur)
+        KiLowerIrqlTooHigh(cur, new_irql, caller);
+    if (new_irql == cur)
+        return;   /* nothing to lower, nothing to run: a drop below DISPATCH_LEVEL is what runs DPCs */
+    KiSetIrql(new_irql);
+    /* Dropping below DISPATCH_LEVEL is when queued DPCs run and a
+     * preemption takes effect (irql.c, KiLowerIrqlRunPending). */
+    if (new_irql < DISPATCH_LEVEL && cur >= DISPATCH_LEVEL && KiSchedulerReady && KiWorkPendingInline())
+        KiLowerIrqlRunPending(new_irql);
+}
+
 /* ---- lock discipline (kernel/ke/spinlock.c) ----
  * Cheap checks, always on: one compare, and on failure a bugcheck that
  * names the rule and the routine. docs/mm.md §6 lists every lock, the IRQL
