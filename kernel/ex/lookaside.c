@@ -74,7 +74,7 @@ static void init(GENERAL_LOOKASIDE *l, PALLOCATE_FUNCTION alloc, PFREE_FUNCTION 
  * after the lock is dropped. */
 static BOOLEAN is_paged(GENERAL_LOOKASIDE *l) { return (l->Type & 1) != 0; }
 
-static KIRQL list_lock(GENERAL_LOOKASIDE *l)
+static inline __attribute__((always_inline)) KIRQL list_lock(GENERAL_LOOKASIDE *l)
 {
     KIRQL old;
     if (is_paged(l)) {
@@ -82,23 +82,26 @@ static KIRQL list_lock(GENERAL_LOOKASIDE *l)
         if (KiSchedulerReady)
             KeWaitForSingleObject(&l->Mutex, Executive, KernelMode, FALSE, NULL);
     } else {
-        KeAcquireSpinLock(&l->SpinLock, &old);
+        /* KeAcquireSpinLock's body, inline (kernel/ke/ki.h says why). */
+        old = KiRaiseIrqlInline(DISPATCH_LEVEL);
+        KiAcquireSpinLockInline(&l->SpinLock, (ULONG_PTR)__builtin_return_address(0));
     }
     return old;
 }
 
-static void list_unlock(GENERAL_LOOKASIDE *l, KIRQL old)
+static inline __attribute__((always_inline)) void list_unlock(GENERAL_LOOKASIDE *l, KIRQL old)
 {
     if (is_paged(l)) {
         if (KiSchedulerReady)
             KeReleaseMutex(&l->Mutex, FALSE);
         KeLowerIrql(old);
     } else {
-        KeReleaseSpinLock(&l->SpinLock, old);
+        KiReleaseSpinLockInline(&l->SpinLock);
+        KiLowerIrqlInline(old, (ULONG_PTR)__builtin_return_address(0));
     }
 }
 
-static PVOID allocate(GENERAL_LOOKASIDE *l)
+static inline __attribute__((always_inline)) PVOID allocate(GENERAL_LOOKASIDE *l)
 {
     KIRQL old = list_lock(l);
     l->TotalAllocates++;
@@ -113,7 +116,7 @@ static PVOID allocate(GENERAL_LOOKASIDE *l)
     return e ? e : l->Allocate(l->Type, l->Size, l->Tag);
 }
 
-static void free_to(GENERAL_LOOKASIDE *l, PVOID p)
+static inline __attribute__((always_inline)) void free_to(GENERAL_LOOKASIDE *l, PVOID p)
 {
     KIRQL old = list_lock(l);
     l->TotalFrees++;

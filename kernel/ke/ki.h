@@ -292,6 +292,35 @@ static inline __attribute__((always_inline)) void KiLowerIrqlInline(KIRQL new_ir
         KiLowerIrqlRunPending(new_irql);
 }
 
+/* The spin lock's own acquire and release (no IRQL change), inlined into
+ * both flavours of kernel/ke/spinlock.c and into the lookaside lists'
+ * lock (see KiRaiseIrqlInline: under TCG each return costs a look-up of
+ * its translated block). */
+static inline __attribute__((always_inline)) void KiAcquireSpinLockInline(PKSPIN_LOCK l, ULONG_PTR caller)
+{
+    ULONG_PTR me = (ULONG_PTR)KeGetCurrentPrcb();
+    if (*l == me)
+        KeBugCheckRule(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)l, 0, 0, 0,
+                       "spin lock %p was acquired again by the CPU that holds it: it would spin forever (caller %p)",
+                       (void *)l, (void *)caller);
+    for (;;) {
+        ULONG_PTR expected = 0;
+        if (__atomic_compare_exchange_n(l, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+            return;
+        while (*l)
+            __asm__ volatile("pause" ::: "memory");   /* spin on a plain read: no bus-locking storm */
+    }
+}
+
+static inline __attribute__((always_inline)) void KiReleaseSpinLockInline(PKSPIN_LOCK l)
+{
+    if (*l != (ULONG_PTR)KeGetCurrentPrcb())
+        KeBugCheckRule(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)l, 0, 0, 0, "spin lock %p released by a CPU that does not hold it",
+                       (void *)l);
+    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
+}
+
+
 /* ---- lock discipline (kernel/ke/spinlock.c) ----
  * Cheap checks, always on: one compare, and on failure a bugcheck that
  * names the rule and the routine. docs/mm.md §6 lists every lock, the IRQL

@@ -13,32 +13,6 @@ void KeInitializeSpinLock(PKSPIN_LOCK l)
     *l = 0;
 }
 
-/* The bodies, inlined into both flavours (see KiRaiseIrqlInline, ki.h:
- * under TCG each return costs a look-up of its translated block). */
-static inline __attribute__((always_inline)) void acquire_at_dpc(PKSPIN_LOCK l, ULONG_PTR caller)
-{
-    ULONG_PTR me = (ULONG_PTR)KeGetCurrentPrcb();
-    if (*l == me)
-        KeBugCheckRule(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)l, 0, 0, 0,
-                       "spin lock %p was acquired again by the CPU that holds it: it would spin forever (caller %p)",
-                       (void *)l, (void *)caller);
-    for (;;) {
-        ULONG_PTR expected = 0;
-        if (__atomic_compare_exchange_n(l, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-            return;
-        while (*l)
-            cpu_pause();   /* spin on a plain read: no bus-locking storm */
-    }
-}
-
-static inline __attribute__((always_inline)) void release_from_dpc(PKSPIN_LOCK l)
-{
-    if (*l != (ULONG_PTR)KeGetCurrentPrcb())
-        KeBugCheckRule(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)l, 0, 0, 0, "spin lock %p released by a CPU that does not hold it",
-                       (void *)l);
-    __atomic_store_n(l, 0, __ATOMIC_RELEASE);
-}
-
 void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK l)
 {
     /* "At DPC level" is the caller's promise: below DISPATCH_LEVEL, with
@@ -47,23 +21,23 @@ void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK l)
      * the DPC queue is locked that way from any IRQL.) */
     if (KeGetCurrentIrql() < DISPATCH_LEVEL && (read_rflags() & (1 << 9)))
         KiIrqlTooLow(KeGetCurrentIrql(), DISPATCH_LEVEL, __func__, (ULONG_PTR)__builtin_return_address(0));
-    acquire_at_dpc(l, (ULONG_PTR)__builtin_return_address(0));
+    KiAcquireSpinLockInline(l, (ULONG_PTR)__builtin_return_address(0));
 }
 
 void KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK l)
 {
-    release_from_dpc(l);
+    KiReleaseSpinLockInline(l);
 }
 
 void KeAcquireSpinLock(PKSPIN_LOCK l, PKIRQL old)
 {
     *old = KiRaiseIrqlInline(DISPATCH_LEVEL);
-    acquire_at_dpc(l, (ULONG_PTR)__builtin_return_address(0));
+    KiAcquireSpinLockInline(l, (ULONG_PTR)__builtin_return_address(0));
 }
 
 void KeReleaseSpinLock(PKSPIN_LOCK l, KIRQL new_irql)
 {
-    release_from_dpc(l);
+    KiReleaseSpinLockInline(l);
     KiLowerIrqlInline(new_irql, (ULONG_PTR)__builtin_return_address(0));
 }
 
