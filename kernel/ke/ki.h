@@ -433,3 +433,4 @@ void KiThreadStartup(void);
 void KiInterruptDispatch(PKTRAP_FRAME Frame);
 void KiProfileInterrupt(PKTRAP_FRAME Frame, BOOLEAN Halted);
 void KiInitializeProfile(void);   /* `prof=HZ`: start sampling at boot */
+ULONG64 KiProfileInterruptsTaken(void);   /* since boot, counted or not */

@@ -62,6 +62,9 @@ static struct hot_slot {
 static SYSTEM_PROFILE_T totals;
 static ULONG64 running_since;   /* TSC at the start (or the clear) of this run */
 static ULONG boot_hz;
+static ULONG64 interrupts_taken;   /* every sample interrupt, counted or not (tests) */
+
+ULONG64 KiProfileInterruptsTaken(void) { return interrupts_taken; }
 
 ULONG KeProfileMaxSymbols(void) { return MAX_SYMBOLS; }
 
@@ -84,6 +87,7 @@ static void count_hot(ULONG_PTR rip)
  * memory. HALTED: the idle thread's HLT was interrupted. */
 void KiProfileInterrupt(PKTRAP_FRAME f, BOOLEAN halted)
 {
+    interrupts_taken++;
     if (totals.Running) {   /* off: a last sample still pending at the stop */
         totals.Samples++;
         if (f->cs & 3) {
