@@ -434,3 +434,4 @@ void KiInterruptDispatch(PKTRAP_FRAME Frame);
 void KiProfileInterrupt(PKTRAP_FRAME Frame, BOOLEAN Halted);
 void KiInitializeProfile(void);   /* `prof=HZ`: start sampling at boot */
 ULONG64 KiProfileInterruptsTaken(void);   /* since boot, counted or not */
+extern BOOLEAN KiProfileArmedAtBoot;      /* the PIT's input unmasked when the kernel's start was done with it */

@@ -279,18 +279,23 @@ void KePrintProfile(ULONG top, ULONG top_addr)
 
 /* `prof=HZ` on the command line: armed from the boot on (the rate is
  * also what a PROFILE_START from ring 3 gets). */
+BOOLEAN KiProfileArmedAtBoot;
+
 void KiInitializeProfile(void)
 {
     const char *opt = KeGetOption("prof");
     ULONG64 hz;
-    if (!opt || !RtlParseUlong64(opt, &hz) || !hz)
-        return;
-    if (hz > KE_PROFILE_MAX_HZ || hz < KE_PROFILE_MIN_HZ) {
-        kprintf("prof: %llu Hz is outside %u..%u; the profiler stays off\n", (unsigned long long)hz,
-                KE_PROFILE_MIN_HZ, KE_PROFILE_MAX_HZ);
-        return;
+    if (opt && RtlParseUlong64(opt, &hz) && hz) {
+        if (hz > KE_PROFILE_MAX_HZ || hz < KE_PROFILE_MIN_HZ) {
+            kprintf("prof: %llu Hz is outside %u..%u; the profiler stays off\n", (unsigned long long)hz,
+                    KE_PROFILE_MIN_HZ, KE_PROFILE_MAX_HZ);
+        } else {
+            boot_hz = (ULONG)hz;
+            KeStartProfile(boot_hz);
+            kprintf("prof: sampling at %u Hz (PIT channel 0, vector %#x)\n", totals.Hz, KI_PROFILE_VECTOR);
+        }
     }
-    boot_hz = (ULONG)hz;
-    KeStartProfile(boot_hz);
-    kprintf("prof: sampling at %u Hz (PIT channel 0, vector %#x)\n", totals.Hz, KI_PROFILE_VECTOR);
+    /* What the start left, read back from the IOAPIC: without prof= the
+     * input must be masked (ke.profile.stopped_or_never_started_...). */
+    KiProfileArmedAtBoot = HalProfileTimerArmed();
 }
