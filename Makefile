@@ -309,6 +309,16 @@ bench: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
 # Debian 12's own Linux 6.1 in the same QEMU machine, measured with the same
 # figures (scripts/linux/, docs/performance.md "Linux side by side"); about
 # 30 minutes on the shared host. LINUX_BENCH= passes options to scripts/linux/run.py.
+# `make prof UBENCH=disk4kringregf HZ=2000`: one boot of that ubench=
+# loop with the kernel's sampling profiler on; prints its report (the top
+# functions, the hottest addresses) and the loop's figures. ICOUNT=1
+# profiles guest instructions instead of host time (-icount shift=0).
+UBENCH ?= disk4kringregf
+HZ ?= 2000
+.PHONY: prof
+prof: $(B)/kernel.elf $(USER_ELFS) $(DISK_IMAGES)
+	$(PYTHON) scripts/prof.py --kernel $(B)/kernel.elf --mem $(QEMU_MEM) --ubench '$(UBENCH)' --hz $(HZ)$(if $(filter 1,$(ICOUNT)), --icount,)
+
 .PHONY: linux-bench
 linux-bench:
 	sh scripts/linux/bench.sh $(LINUX_BENCH)
@@ -351,6 +361,7 @@ help:
 	@echo '  make fuzz       only the system-call fuzzer, then the leak check (N=, SEED=, TRACE=, HUGE=0)'
 	@echo '  make bench      measured figures, median of runs, cycles and ns; build/bench.json (BASE=)'
 	@echo '  make grade      grade a lab: LAB=pgtbl (default every lab), points per test, JSON (docs/labs/)'
+	@echo '  make prof       the sampling profiler on one ubench= loop (UBENCH=disk4kringregf HZ=2000 ICOUNT=1)'
 	@echo '  make linux-bench  Linux 6.1 in the same QEMU, the same figures (scripts/linux/; LINUX_BENCH=)'
 	@echo '  make compare    the disk figures: mdlos, Linux and the host in alternating pairs (PAIRS=5)'
 	@echo '  make gdb        QEMU paused at the first instruction, GDB attached with symbols'

@@ -67,6 +67,7 @@ enum {
     /* The I/O ring (io/ioring.c) */
     SYS_NtCreateIoRing,                /* (HANDLE *ring, uint32_t params_length, const IORING_CREATE_T *params, uint32_t info_length, IORING_INFO_T *info) */
     SYS_NtSubmitIoRing,                /* (HANDLE ring, uint32_t flags (0), uint32_t wait_operations, int64_t *timeout (NULL: forever)) */
+    SYS_NtSetSystemInformation,        /* (uint32_t class, void *buffer, size_t length): SystemProfileControl only */
     SYS_COUNT
 };
 
@@ -225,6 +226,31 @@ typedef struct {
     uint64_t CancelWaitMs;         /* io.cancel_wait_ms=, default 5000 */
     uint64_t IrpsDisassociated;    /* since boot */
 } SYSTEM_IO_T;
+
+/* The sampling profiler (kernel/ke/profile.c, docs/performance.md
+ * "Profiling the guest"): its totals since the last clear. Every sample is
+ * one of User, Idle or Kernel; a kernel sample is also counted by the IRQL
+ * it interrupted, and by function (the report, PROFILE_REPORT). */
+#define SystemProfileInformation 207 /* mdlos */
+typedef struct {
+    uint32_t Running;              /* 1 while the sample interrupt is armed */
+    uint32_t Hz;                   /* the rate it runs (or last ran) at; 0: never started */
+    uint64_t Samples;
+    uint64_t User;                 /* ring 3 was interrupted */
+    uint64_t Idle;                 /* the idle thread's HLT was */
+    uint64_t Kernel;               /* kernel code was (the idle thread's own loop too) */
+    uint64_t Unresolved;           /* of Kernel: an address no function symbol covers */
+    uint64_t AddressesDropped;     /* of Kernel: not in the hot-address table (it was full) */
+    uint64_t KernelByIrql[16];     /* of Kernel: by the IRQL the sample interrupted */
+    uint64_t Cycles;               /* TSC cycles the profiler has been running since the clear */
+} SYSTEM_PROFILE_T;
+
+/* NtSetSystemInformation's one class: a uint32_t command for the profiler.
+ * Start arms the sample interrupt at the boot's prof= rate (1000 Hz when
+ * none was given), keeping the counts; Stop disarms it; Clear zeroes the
+ * counts; Report prints them to the console as `prof:` lines. */
+#define SystemProfileControl 208     /* mdlos */
+enum { PROFILE_START = 1, PROFILE_STOP = 2, PROFILE_CLEAR = 3, PROFILE_REPORT = 4 };
 
 /* Object names and attributes (NT's OBJECT_ATTRIBUTES; the name is an
  * 8-bit counted string, NT's ANSI_STRING - NT itself uses UTF-16). */

@@ -31,6 +31,8 @@ static void cmd_help(void)
            "  drivers       every driver and its devices (from the device list)\n"
            "  handles [PID] every process's open handles, or one process's (SystemHandleList)\n"
            "  pci           the PCI functions: IDs, class, BARs, interrupt, MSI-X, driver (SystemPciList)\n"
+           "  prof [start|stop|clear]  the kernel's sampling profiler; alone: its report\n"
+           "                (NtSetSystemInformation SystemProfileControl; docs/performance.md)\n"
            "  exit [N]      leave the shell (init starts a new one)\n"
            "any other word runs the program of that name, with the line as its command\n"
            "line, e.g. `hello a \"b c\"`, `utest_vm user.vm.*`, `crasher null_read`,\n"
@@ -39,6 +41,24 @@ static void cmd_help(void)
     for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
         printf(" %s", programs[i]);
     printf("\n");
+}
+
+/* `prof start`, run something, `prof stop`, `prof`: the report is the
+ * kernel's, printed on the console (kernel/ke/profile.c). */
+static void cmd_prof(const char *arg)
+{
+    uint32_t c = strcmp(arg, "start") == 0 ? PROFILE_START
+               : strcmp(arg, "stop") == 0  ? PROFILE_STOP
+               : strcmp(arg, "clear") == 0 ? PROFILE_CLEAR
+               : !*arg                     ? PROFILE_REPORT
+                                           : 0;
+    if (!c) {
+        printf("prof: start, stop, clear, or nothing for the report\n");
+        return;
+    }
+    NTSTATUS st = NtSetSystemInformation(SystemProfileControl, &c, sizeof(c));
+    if (!NT_SUCCESS(st))
+        print_status("prof", st);
 }
 
 static const char *state_name(uint32_t state)
@@ -423,6 +443,8 @@ int main(int argc, char **argv)
             cmd_handles(rest);
         else if (strcmp(cmd, "pci") == 0)
             cmd_pci();
+        else if (strcmp(cmd, "prof") == 0)
+            cmd_prof(rest);
         else if (strcmp(cmd, "exit") == 0)
             return *rest ? (int)strtol(rest, NULL, 0) : 0;
         else

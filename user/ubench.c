@@ -24,6 +24,39 @@ static char *alloc(size_t bytes)
     return base;
 }
 
+/* The kernel's sampling profiler (boot option prof=HZ, docs/performance.md
+ * "Profiling the guest"): when it runs, each ubench= loop clears its
+ * counts as the timed part starts, and stops it and has the kernel print
+ * its report (`prof:` lines) as the part ends. Without prof= both do
+ * nothing. */
+static int profiling(void)
+{
+    SYSTEM_PROFILE_T p;
+    return NT_SUCCESS(NtQuerySystemInformation(SystemProfileInformation, &p, sizeof(p), NULL)) && p.Running;
+}
+
+static void profile(uint32_t command)
+{
+    NtSetSystemInformation(SystemProfileControl, &command, sizeof(command));
+}
+
+static int prof_on;
+
+static void prof_begin(void)
+{
+    prof_on = profiling();
+    if (prof_on)
+        profile(PROFILE_CLEAR);
+}
+
+static void prof_end(void)
+{
+    if (!prof_on)
+        return;
+    profile(PROFILE_STOP);
+    profile(PROFILE_REPORT);
+}
+
 static void report(const char *name, uint64_t total, uint64_t n)
 {
     printf("bench: user.%s %llu cycles\n", name, (unsigned long long)(n ? total / n : 0));
@@ -656,16 +689,20 @@ static uint64_t demand_zero_reused_median(int *bad)
 static int loop_mode(const char *mode)
 {
     if (strcmp(mode, "syscall") == 0) {
+        prof_begin();
         uint64_t t0 = rdtsc();
         for (int i = 0; i < 2000000; i++) {
             long r;
             __asm__ volatile("syscall" : "=a"(r) : "a"(9999L) : "rcx", "r11", "memory");
         }
         report("null_syscall", rdtsc() - t0, 2000000);
+        prof_end();
         return 0;
     }
     if (strcmp(mode, "disk") == 0) {
+        prof_begin();
         bench_disk();
+        prof_end();
         return 0;
     }
     int viaport = strcmp(mode, "disk4kport") == 0;
@@ -694,6 +731,7 @@ static int loop_mode(const char *mode)
         if (!pdisk)
             return 1;
         idle = idle_cycles();
+        prof_begin();
         t = disk_qd32_port(pdisk, pdisk_port, 0, buf, 4096, n, &bad, &calls);
         printf("bench: user.disk_read_4k_qd32_port_requests_per_100_removes %llu count\n", per100((uint64_t)n, calls));
     } else if (viaring) {
@@ -702,12 +740,15 @@ static int loop_mode(const char *mode)
             (viaregf && !ring_register_file(&ring, disk, 1)))
             return 1;
         idle = idle_cycles();
+        prof_begin();
         t = disk_qd32_ring(disk, &ring, 0, buf, 4096, n, &bad, &calls);
         printf("bench: user.disk_read_4k_qd32_ring_requests_per_100_submits %llu count\n", per100((uint64_t)n, calls));
     } else {
+        prof_begin();
         t = qd32 ? disk_qd32(disk, evs, 0, buf, 4096, n, &bad) : disk_qd1(disk, evs[0], 0, buf, 1 << 20, n, &bad);
     }
     idle = idle_cycles() - idle;
+    prof_end();
     report(viaport ? "disk_read_4k_qd32_port_per_kib" : viaregf ? "disk_read_4k_qd32_ringregf_per_kib"
            : viareg ? "disk_read_4k_qd32_ringreg_per_kib"
            : viaring ? "disk_read_4k_qd32_ring_per_kib"

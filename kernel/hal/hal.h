@@ -72,3 +72,12 @@ ULONG HalSetBusDataByOffset(BUS_DATA_TYPE BusDataType, ULONG BusNumber, ULONG Sl
 void HalGetMessageSignaledInterrupt(ULONG Vector, PULONG64 MessageAddress, PULONG MessageData);
 /* Read back IOAPIC input GSI's redirection entry (the low and high dwords). */
 ULONG64 HalIoApicReadRoute(ULONG Gsi);
+
+/* ---- the profiler's clock: the PIT's channel 0 (kernel/hal/pit.c) ----
+ * Start: channel 0 at about HZ (the rate it really gives back, the PIT's
+ * 1.193182 MHz divided by a whole number), its IRQ 0 routed to VECTOR.
+ * Stop: the input masked and the channel left with no more edges. Armed:
+ * whether the input is unmasked at the IOAPIC. */
+ULONG HalStartProfileTimer(ULONG Hz, ULONG Vector);
+void HalStopProfileTimer(void);
+BOOLEAN HalProfileTimerArmed(void);

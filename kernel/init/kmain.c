@@ -129,6 +129,7 @@ void kmain(uint32_t magic, uint32_t info_phys)
     KeMarkBootPhase("ke.clock_calibration");
     KiInitializeScheduler();
     KiInitializeInterrupts();
+    KiInitializeProfile();   /* `prof=HZ`: from here on, the boot is sampled too */
     KiSchedulerReady = TRUE;
     ObInitSystem();   /* the namespace, before any object: processes, events, devices */
     PsInitialize();

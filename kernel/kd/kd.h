@@ -13,6 +13,10 @@ void KdShell(void);
 /* Name of the function containing ADDR and the offset into it, NULL when
  * ADDR is outside the kernel's text. */
 const char *KdLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset);
+/* Index in KiSymbolTable of the function containing ADDR, -1 when none:
+ * a binary search, no lock, callable at any IRQL (the profiler's sample
+ * interrupt, kernel/ke/profile.c, counts by it). */
+LONG KdSymbolIndex(ULONG_PTR addr);
 /* Address of function NAME, 0 when unknown. */
 ULONG_PTR KdSymbolAddress(const char *name);
 void KdDumpBacktrace(ULONG_PTR pc, ULONG_PTR rbp, BOOLEAN pc_is_return);

@@ -9,13 +9,11 @@
 
 
 
-const char *KdLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset)
+LONG KdSymbolIndex(ULONG_PTR addr)
 {
     uint64_t n = KiSymbolCount;
-    if (offset)
-        *offset = 0;
     if (n == 0 || addr < KiSymbolTable[0].addr || addr >= (ULONG_PTR)__text_end)
-        return NULL;
+        return -1;
     uint64_t lo = 0, hi = n; /* find the last symbol with addr <= ADDR */
     while (hi - lo > 1) {
         uint64_t mid = (lo + hi) / 2;
@@ -26,10 +24,16 @@ const char *KdLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset)
     }
     const struct ksym *s = &KiSymbolTable[lo];
     if (s->size && addr >= s->addr + s->size)
-        return NULL; /* in padding between functions */
+        return -1; /* in padding between functions */
+    return (LONG)lo;
+}
+
+const char *KdLookupSymbol(ULONG_PTR addr, ULONG_PTR *offset)
+{
+    LONG i = KdSymbolIndex(addr);
     if (offset)
-        *offset = addr - s->addr;
-    return s->name;
+        *offset = i < 0 ? 0 : addr - KiSymbolTable[i].addr;
+    return i < 0 ? NULL : KiSymbolTable[i].name;
 }
 
 ULONG_PTR KdSymbolAddress(const char *name)

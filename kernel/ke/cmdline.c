@@ -111,6 +111,7 @@ static const struct {
     { "utest", OPT_TEXT },          /* init runs the user-mode tests matching these globs */
     { "utest.shard", OPT_TEXT },    /* I/N: of those, the I-th of N parts */
     { "ubench", OPT_TEXT },         /* run the user-mode benchmark instead of init */
+    { "prof", OPT_NUMBER },         /* sample the kernel at this rate from the boot on (kernel/ke/profile.c) */
     { "kd", OPT_FLAG },             /* no init: the kd> shell right after the tests (make run CMDLINE=kd) */
     { "verifier", OPT_FLAG },       /* the MDL and pool verifier (mm/mdlverify.c) */
     { "zeropages", OPT_NUMBER },    /* frames the zero-page thread keeps zeroed; 0: no thread (mm/zeropage.c) */

@@ -21,7 +21,7 @@ void KiInitializeInterrupts(void)
     for (int i = 0; i < 256; i++)
         InitializeListHead(&vectors[i]);
     HalInitializeApic();
-    vector_used[KI_CLOCK_VECTOR] = vector_used[KI_SPURIOUS_VECTOR] = TRUE;
+    vector_used[KI_CLOCK_VECTOR] = vector_used[KI_SPURIOUS_VECTOR] = vector_used[KI_PROFILE_VECTOR] = TRUE;
     HalStartClock(100);   /* 10 ms ticks */
     sti();
 }
@@ -109,11 +109,20 @@ void KiInterruptDispatch(PKTRAP_FRAME f)
     if (vector == KI_SPURIOUS_VECTOR)
         return;   /* the APIC withdrew it: no EOI for a spurious interrupt */
     PKPRCB prcb = KeGetCurrentPrcb();
-    prcb->InterruptCount++;
-    if (prcb->HaltTsc) {   /* it ends the idle thread's HLT */
+    BOOLEAN halted = prcb->HaltTsc != 0;
+    if (halted) {   /* it ends the idle thread's HLT */
         prcb->IdleCycles += rdtsc() - prcb->HaltTsc;
         prcb->HaltTsc = 0;
     }
+    /* The profiler's sample: counted and done, interrupts still off. It
+     * queues no work, so none waits to be run on the way out, and it is
+     * left out of InterruptCount (the figures that count interrupts per
+     * request would grow with the sampling rate). */
+    if (vector == KI_PROFILE_VECTOR) {
+        KiProfileInterrupt(f, halted);
+        return;
+    }
+    prcb->InterruptCount++;
     KIRQL old = KeGetCurrentIrql();
     KiSetIrql((KIRQL)(vector >> 4));   /* raise to the interrupt's IRQL */
     sti();                      /* higher-priority interrupts may now nest */

@@ -42,6 +42,25 @@ BOOLEAN KeOptionEnabled(const char *name);
  * string literal. `boot.phases` prints them once the system is up. */
 void KeMarkBootPhase(const char *name);
 
+/* ---- the sampling profiler (kernel/ke/profile.c; docs/performance.md
+ * "Profiling the guest") ----
+ * Start: sample at HZ (0: the boot's prof= rate, else the default) from
+ * now on, adding to the counts; STATUS_INVALID_PARAMETER outside
+ * MIN..MAX. Stop: no more samples, the counts kept. Clear: the counts
+ * zeroed. Print: the report on the console as `prof:` lines, the TOP
+ * functions and the TOP_ADDR hottest addresses. QueryFunction: the
+ * samples counted in function NAME (tests). */
+#define KE_PROFILE_DEFAULT_HZ 1000
+#define KE_PROFILE_MIN_HZ 20        /* the PIT's 16-bit divisor: 18.2 Hz at the slowest */
+#define KE_PROFILE_MAX_HZ 20000     /* each sample is a trap, a few us under TCG */
+NTSTATUS KeStartProfile(ULONG Hz);
+void KeStopProfile(void);
+void KeClearProfile(void);
+BOOLEAN KeProfileRunning(void);
+void KePrintProfile(ULONG Top, ULONG TopAddresses);
+ULONG KeQueryProfileFunction(const char *Name);
+ULONG KeProfileMaxSymbols(void);
+
 /* ---- IRQL (kernel/ke/irql.c) ----
  * On x64 NT keeps the IRQL in CR8, the task-priority register: the local
  * APIC delivers only interrupts whose vector class (vector >> 4) is above

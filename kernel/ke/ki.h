@@ -8,6 +8,7 @@
 #pragma once
 #include "kernel/ke/ke.h"
 #include "kernel/ex/ex.h"
+#include "kernel/ntsyscall.h"   /* SYSTEM_PROFILE_T */
 
 /* ---- what the boot loader told us (kernel/ke/multiboot.c) ---- */
 #define KI_MAX_MEMORY_RANGES 64
@@ -403,6 +404,8 @@ void KiClockTick(void);
 /* Satisfy waits on OBJECT while it stays signaled (dispatcher lock held). */
 void KiWaitTest(DISPATCHER_HEADER *Object);
 void KiTimerInitialize(void);
+/* The profiler's totals (SystemProfileInformation), the running time included. */
+void KeQueryProfile(SYSTEM_PROFILE_T *Totals);
 void KiSetTimerLocked(PKTIMER Timer, LARGE_INTEGER DueTime, LONG Period, PKDPC Dpc);
 void KiCancelTimerLocked(PKTIMER Timer);
 extern LIST_ENTRY KiThreadListHead;
@@ -452,4 +455,12 @@ void KiThreadStartup(void);
 /* Interrupt vectors: the priority class (vector >> 4) is the IRQL. */
 #define KI_CLOCK_VECTOR    0xD1
 #define KI_SPURIOUS_VECTOR 0xFF
+/* The profiler's sample (kernel/ke/profile.c): class 15, above the clock
+ * and every device, so it samples ISRs too. Taken by KiInterruptDispatch
+ * before anything else, with interrupts off. */
+#define KI_PROFILE_VECTOR  0xFE
 void KiInterruptDispatch(PKTRAP_FRAME Frame);
+void KiProfileInterrupt(PKTRAP_FRAME Frame, BOOLEAN Halted);
+void KiInitializeProfile(void);   /* `prof=HZ`: start sampling at boot */
+ULONG64 KiProfileInterruptsTaken(void);   /* since boot, counted or not */
+extern BOOLEAN KiProfileArmedAtBoot;      /* the PIT's input unmasked when the kernel's start was done with it */

@@ -255,13 +255,15 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
     if (cls == SystemHandleList)
         return ObpQuerySystemHandles((PVOID)ubuf, len, (PSIZE_T)uret);   /* every process's handles (kernel/ob) */
     if (cls != SystemMemoryInformation && cls != SystemProcessList && cls != SystemDeviceList &&
-        cls != SystemInterruptTime && cls != SystemPciList && cls != SystemIoInformation)
+        cls != SystemInterruptTime && cls != SystemPciList && cls != SystemIoInformation &&
+        cls != SystemProfileInformation)
         return STATUS_INVALID_INFO_CLASS;
     /* Both outputs checked before either is written: the whole buffer is
      * user space and aligned, what can be written is writable. */
     SIZE_T most = cls == SystemMemoryInformation ? sizeof(SYSTEM_MEMORY_T)
                 : cls == SystemInterruptTime   ? sizeof(SYSTEM_INTERRUPT_TIME_T)
                 : cls == SystemIoInformation   ? sizeof(SYSTEM_IO_T)
+                : cls == SystemProfileInformation ? sizeof(SYSTEM_PROFILE_T)
                 : cls == SystemDeviceList      ? 64 * sizeof(SYSTEM_DEVICE_T)
                 : cls == SystemPciList         ? PCI_MAX_DEVICES * sizeof(SYSTEM_PCI_T)
                                                : 64 * sizeof(SYSTEM_PROCESS_T);
@@ -345,6 +347,11 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
         SYSTEM_IO_T io = { IopCancelWaitMs, __atomic_load_n(&IopIrpsDisassociated, __ATOMIC_RELAXED) };
         need = sizeof(io);
         s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, &io, need, 8);
+    } else if (cls == SystemProfileInformation) {
+        SYSTEM_PROFILE_T t;
+        KeQueryProfile(&t);
+        need = sizeof(t);
+        s = len < need ? STATUS_INFO_LENGTH_MISMATCH : ExReturnToUser((void *)ubuf, &t, need, 8);
     } else if (cls == SystemDeviceList) {
         /* The same shape: a snapshot (copied under the I/O manager's
          * locks into pool allocated first), then copied out. */
@@ -379,6 +386,29 @@ static NTSTATUS NtQuerySystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len,
             return r;
     }
     return s;
+}
+
+/* NT's NtSetSystemInformation, with one class of mdlos's own: a command
+ * to the sampling profiler (kernel/ke/profile.c). The buffer is one
+ * uint32_t, read once, whatever the length says beyond "at least that". */
+static NTSTATUS NtSetSystemInformation(ULONG64 cls, ULONG64 ubuf, ULONG64 len, ULONG64 a4, ULONG64 a5, ULONG64 a6)
+{
+    (void)a4, (void)a5, (void)a6;
+    if (cls != SystemProfileControl)
+        return STATUS_INVALID_INFO_CLASS;
+    if (len < sizeof(uint32_t))
+        return STATUS_INFO_LENGTH_MISMATCH;
+    uint32_t cmd;
+    NTSTATUS s = ExCaptureUser(&cmd, (const void *)ubuf, sizeof(cmd), 4);
+    if (!NT_SUCCESS(s))
+        return s;
+    switch (cmd) {
+    case PROFILE_START: return KeStartProfile(0);
+    case PROFILE_STOP: KeStopProfile(); return STATUS_SUCCESS;
+    case PROFILE_CLEAR: KeClearProfile(); return STATUS_SUCCESS;
+    case PROFILE_REPORT: KePrintProfile(40, 24); return STATUS_SUCCESS;
+    default: return STATUS_INVALID_PARAMETER;
+    }
 }
 
 static NTSTATUS NtYieldExecution(ULONG64 a1, ULONG64 a2, ULONG64 a3, ULONG64 a4, ULONG64 a5, ULONG64 a6)
@@ -422,4 +452,5 @@ void PsRegisterNtServices(void)
     KiRegisterService(SYS_NtYieldExecution, NtYieldExecution);
     KiRegisterService(SYS_NtGetCommandLine, NtGetCommandLine);
     KiRegisterService(SYS_NtSetInformationProcess, NtSetInformationProcess);
+    KiRegisterService(SYS_NtSetSystemInformation, NtSetSystemInformation);
 }

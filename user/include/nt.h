@@ -50,6 +50,7 @@ NTSTATUS NtQueryInformationProcess(HANDLE process, uint32_t info_class, void *bu
 NTSTATUS NtDelayExecution(uint8_t alertable, int64_t *interval);
 NTSTATUS NtReadConsole(char *buffer, size_t length, size_t *read);
 NTSTATUS NtQuerySystemInformation(uint32_t info_class, void *buffer, size_t length, size_t *return_length);
+NTSTATUS NtSetSystemInformation(uint32_t info_class, void *buffer, size_t length);   /* SystemProfileControl */
 NTSTATUS NtYieldExecution(void);
 NTSTATUS NtGetCommandLine(char *buffer, size_t length, size_t *needed);
 NTSTATUS NtSetInformationProcess(HANDLE process, uint32_t info_class, void *buffer, size_t length);

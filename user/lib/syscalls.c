@@ -6,7 +6,7 @@
  */
 #include <nt.h>
 
-_Static_assert(SYS_COUNT == 34, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
+_Static_assert(SYS_COUNT == 35, "kernel/ntsyscall.h has a new system call: add its stub here and in nt.h");
 
 static inline uint64_t sys6(uint64_t n, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                             uint64_t a6)
@@ -104,6 +104,11 @@ NTSTATUS NtReadConsole(char *buffer, size_t length, size_t *read)
 NTSTATUS NtQuerySystemInformation(uint32_t info_class, void *buffer, size_t length, size_t *return_length)
 {
     return S(sys6(SYS_NtQuerySystemInformation, info_class, U(buffer), length, U(return_length), 0, 0));
+}
+
+NTSTATUS NtSetSystemInformation(uint32_t info_class, void *buffer, size_t length)
+{
+    return S(sys6(SYS_NtSetSystemInformation, info_class, U(buffer), length, 0, 0, 0));
 }
 
 NTSTATUS NtYieldExecution(void)

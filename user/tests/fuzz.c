@@ -778,6 +778,18 @@ static void make_args(const SERVICE *svc, uint64_t a[MAX_ARGS + 1], int *hostile
             a[3] = chance(20) ? 0 : (uint64_t)&V.time;
         }
         break;
+    case SYS_NtSetSystemInformation:
+        /* The profiler's commands, a start now and then (it runs at the
+         * boot's rate, bounded by the kernel) and a report rarely (it is
+         * sixty console lines); the rest stops and clears. */
+        a[0] = spoil == 0 ? rnd() % 512 : SystemProfileControl;
+        if (spoil != 1) {
+            V.key = chance(5) ? (uint32_t)rnd() : chance(3) ? PROFILE_START : chance(1) ? PROFILE_REPORT
+                  : chance(50) ? PROFILE_STOP : PROFILE_CLEAR;
+            a[1] = (uint64_t)&V.key;
+        }
+        a[2] = spoil == 2 ? rnd() >> below(64) : chance(10) ? below(4) : sizeof(V.key);
+        break;
     }
     /* A buffer of length 0 is never touched nor probed: no pointer is
      * surely bad then (a straddling one included). */

@@ -168,6 +168,10 @@ static const SERVICE services[] = {
         VALUE("info_length"), PTR(A_OUT, sizeof(IORING_INFO_T), 8, 0, "info"), NONE } },
     { "NtSubmitIoRing", SYS_NtSubmitIoRing, 0, 0,
       { RING_ARG("ring"), VALUE("flags"), VALUE("wait_operations"), PTR(A_IN, 8, 8, 1, "timeout"), NONE, NONE } },
+    /* The buffer is read as one uint32_t (a profiler command), whatever
+     * the length says beyond "at least that". */
+    { "NtSetSystemInformation", SYS_NtSetSystemInformation, 0, 0,
+      { VALUE("class"), PTR(A_IN, 4, 4, 0, "buffer"), VALUE("length"), NONE, NONE, NONE } },
 };
 #define SERVICE_COUNT (sizeof(services) / sizeof(services[0]))
 _Static_assert(sizeof(services) / sizeof(services[0]) == SYS_COUNT,

@@ -269,6 +269,10 @@ static void template(uint32_t n, uint64_t a[MAX_ARGS + 1])
         V.time = 0;
         a[0] = ring; a[1] = 0; a[2] = 1; a[3] = (uint64_t)&V.time;
         break;
+    case SYS_NtSetSystemInformation:   /* clear the profiler's counts: harmless, running or not */
+        V.key = PROFILE_CLEAR;
+        a[0] = SystemProfileControl; a[1] = (uint64_t)&V.key; a[2] = sizeof(V.key);
+        break;
     default: UT_FAIL("service %u has no valid template in utest_badinput.c", n);
     }
 }
@@ -680,6 +684,12 @@ static const BADVALUE bad_values[] = {
     { SYS_NtCreateIoRing, INDIRECT(2), 1 | (3ULL << 32), STATUS_INVALID_PARAMETER, "a CQ of 3 for an SQ of 1" },
     { SYS_NtCreateIoRing, INDIRECT(2), 4 | (2ULL << 32), STATUS_INVALID_PARAMETER, "a CQ smaller than the SQ" },
     { SYS_NtSubmitIoRing, 1, 1, STATUS_INVALID_PARAMETER, "flags 1" },
+    { SYS_NtSetSystemInformation, 0, SystemProfileInformation, STATUS_INVALID_INFO_CLASS, "a query's class" },
+    { SYS_NtSetSystemInformation, 0, 99, STATUS_INVALID_INFO_CLASS, "class 99" },
+    { SYS_NtSetSystemInformation, 2, 3, STATUS_INFO_LENGTH_MISMATCH, "length 3" },
+    { SYS_NtSetSystemInformation, 2, 0, STATUS_INFO_LENGTH_MISMATCH, "length 0" },
+    { SYS_NtSetSystemInformation, INDIRECT(1), 99, STATUS_INVALID_PARAMETER, "command 99" },
+    { SYS_NtSetSystemInformation, INDIRECT(1), 0, STATUS_INVALID_PARAMETER, "command 0" },
 };
 
 static void value_matrix(const SERVICE *svc)
@@ -880,6 +890,7 @@ MATRIX(NtRemoveIoCompletionEx)
 MATRIX(NtSetIoCompletion)
 MATRIX(NtCreateIoRing)
 MATRIX(NtSubmitIoRing)
+MATRIX(NtSetSystemInformation)
 
 /* 12d, on its own: a guard page handed to a service is NT's
  * STATUS_GUARD_PAGE_VIOLATION, the guard is consumed (one shot), and the
@@ -922,7 +933,7 @@ UTEST(badinput, misaligned_pointers_are_refused)
 /* Every service has its test above (a new one fails here until added). */
 UTEST(badinput, every_service_is_in_the_matrix)
 {
-    UT_EQ(SERVICE_COUNT, 34);
+    UT_EQ(SERVICE_COUNT, 35);
     for (uint32_t n = 0; n < SERVICE_COUNT; n++)
         UT_EQ(services[n].number, n);
 }

@@ -499,3 +499,56 @@ int main(int argc, char **argv)
 {
     return utest_main(argc, argv);
 }
+
+/* The kernel's sampling profiler from ring 3 (NtSetSystemInformation's
+ * SystemProfileControl, SystemProfileInformation): a spin in user mode is
+ * counted as user samples, stopped it counts nothing more, and a bad
+ * command or length changes nothing. */
+static NTSTATUS profile_command(uint32_t c)
+{
+    return NtSetSystemInformation(SystemProfileControl, &c, sizeof(c));
+}
+
+UTEST(syscall, profiler_counts_ring_3)
+{
+    SYSTEM_PROFILE_T p;
+    size_t len = 0;
+    UT_SUCCESS(NtQuerySystemInformation(SystemProfileInformation, &p, sizeof(p), NULL));
+    uint32_t was_running = p.Running;   /* a prof= boot: left running, as found */
+    UT_SUCCESS(profile_command(PROFILE_STOP));
+    UT_SUCCESS(profile_command(PROFILE_CLEAR));
+    UT_SUCCESS(NtQuerySystemInformation(SystemProfileInformation, &p, sizeof(p), &len));
+    UT_EQ(len, sizeof(p));
+    UT_EQ(p.Running, 0);
+    UT_EQ(p.Samples, 0);
+    UT_SUCCESS(profile_command(PROFILE_START));
+    /* 150 ms of TSC time in ring 3 (the interrupt time says how long). */
+    SYSTEM_INTERRUPT_TIME_T t0, t1;
+    UT_SUCCESS(NtQuerySystemInformation(SystemInterruptTime, &t0, sizeof(t0), NULL));
+    do {
+        for (int i = 0; i < 10000; i++)
+            __asm__ volatile("" ::: "memory");
+        NtQuerySystemInformation(SystemInterruptTime, &t1, sizeof(t1), NULL);
+    } while (t1.InterruptTime - t0.InterruptTime < 150 * 10000);
+    UT_SUCCESS(profile_command(PROFILE_STOP));
+    UT_SUCCESS(NtQuerySystemInformation(SystemProfileInformation, &p, sizeof(p), NULL));
+    UT_EQ(p.Running, 0);
+    UT_GE(p.Hz, 20);
+    UT_GE(p.Samples, 10);          /* 150 at the default 1000 Hz, fewer on a loaded host */
+    UT_EQ(p.Samples, p.User + p.Idle + p.Kernel);
+    UT_GE(p.User * 100, p.Samples * 70);   /* the loop is ring 3 but for one query in 10000 iterations */
+    SYSTEM_PROFILE_T q;
+    UT_SUCCESS(NtQuerySystemInformation(SystemProfileInformation, &q, sizeof(q), NULL));
+    UT_EQ(q.Samples, p.Samples);   /* stopped: nothing more */
+    UT_STATUS(profile_command(0), STATUS_INVALID_PARAMETER);
+    UT_STATUS(profile_command(PROFILE_REPORT + 1), STATUS_INVALID_PARAMETER);
+    uint32_t c = PROFILE_START;
+    UT_STATUS(NtSetSystemInformation(SystemProfileControl, &c, 3), STATUS_INFO_LENGTH_MISMATCH);
+    UT_STATUS(NtSetSystemInformation(SystemMemoryInformation, &c, 4), STATUS_INVALID_INFO_CLASS);
+    UT_STATUS(NtQuerySystemInformation(SystemProfileInformation, &q, sizeof(q) - 8, NULL), STATUS_INFO_LENGTH_MISMATCH);
+    UT_SUCCESS(NtQuerySystemInformation(SystemProfileInformation, &q, sizeof(q), NULL));
+    UT_EQ(q.Running, 0);           /* none of them started it */
+    UT_SUCCESS(profile_command(PROFILE_CLEAR));
+    if (was_running)
+        UT_SUCCESS(profile_command(PROFILE_START));
+}
