@@ -258,7 +258,8 @@ static inline PKPRCB KeGetCurrentPrcb(void)
 __attribute__((noreturn)) void KiRaiseIrqlTooLow(KIRQL cur, KIRQL new_irql);
 __attribute__((noreturn)) void KiLowerIrqlTooHigh(KIRQL cur, KIRQL new_irql, ULONG_PTR caller);
 void KiLowerIrqlRunPending(KIRQL new_irql);
-extern BOOLEAN KiSchedulerReady;   /* kernel/ke/irql.c */
+/* The scheduler runs (set in kernel/ke/sched.c, kept in irql.c): before it, nothing may wait. */
+extern BOOLEAN KiSchedulerReady;
 
 static inline __attribute__((always_inline)) KIRQL KiRaiseIrqlInline(KIRQL new_irql)
 {
@@ -385,8 +386,6 @@ void KiDispatchInterrupt(void);
 /* Run this CPU's queued DPCs (kernel/ke/dpc.c); free a dead thread's stack (thread.c). */
 void KiRetireDpcList(PKPRCB Prcb);
 void KiReapThread(PKTHREAD Thread);
-/* The scheduler runs (set in kernel/ke/sched.c, kept in irql.c): before it, nothing may wait. */
-extern BOOLEAN KiSchedulerReady;
 /* System calls served since boot (kernel/ke/syscall.c). */
 extern ULONG64 KiSystemCalls;
 /* One entry stub per vector (kernel/ke/trapentry.asm). */

@@ -129,8 +129,7 @@ void KiSwapThread(void)
 
 BOOLEAN KiSoftwareWorkPending(void)
 {
-    PKPRCB prcb = KeGetCurrentPrcb();
-    return prcb->DpcQueueDepth || prcb->ReadyPending || prcb->QuantumEnd || prcb->DeadThread;
+    return KiWorkPendingInline();   /* the body is in ki.h, where KiLowerIrqlInline needs it */
 }
 
 void KiDispatchInterrupt(void)
