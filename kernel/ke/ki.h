@@ -255,8 +255,8 @@ static inline PKPRCB KeGetCurrentPrcb(void)
  * small functions were a third of the kernel's samples in the I/O ring's
  * 4 KiB loop (make prof). Only the rare work below DISPATCH_LEVEL is a
  * call (KiLowerIrqlRunPending). */
-__attribute__((noreturn)) void KiRaiseIrqlTooLow(KIRQL cur, KIRQL new_irql);
-__attribute__((noreturn)) void KiLowerIrqlTooHigh(KIRQL cur, KIRQL new_irql, ULONG_PTR caller);
+__attribute__((noreturn, cold)) void KiRaiseIrqlTooLow(KIRQL cur, KIRQL new_irql);
+__attribute__((noreturn, cold)) void KiLowerIrqlTooHigh(KIRQL cur, KIRQL new_irql, ULONG_PTR caller);
 void KiLowerIrqlRunPending(KIRQL new_irql);
 /* The scheduler runs (set in kernel/ke/sched.c, kept in irql.c): before it, nothing may wait. */
 extern BOOLEAN KiSchedulerReady;
@@ -298,13 +298,16 @@ static inline __attribute__((always_inline)) void KiLowerIrqlInline(KIRQL new_ir
  * both flavours of kernel/ke/spinlock.c and into the lookaside lists'
  * lock (see KiRaiseIrqlInline: under TCG each return costs a look-up of
  * its translated block). */
+/* Their bugchecks, out of line (kernel/ke/spinlock.c): one copy of each
+ * message, not one per place the bodies are inlined. */
+__attribute__((noreturn, cold)) void KiSpinLockAcquiredTwice(PKSPIN_LOCK l, ULONG_PTR caller);
+__attribute__((noreturn, cold)) void KiSpinLockReleasedUnowned(PKSPIN_LOCK l);
+
 static inline __attribute__((always_inline)) void KiAcquireSpinLockInline(PKSPIN_LOCK l, ULONG_PTR caller)
 {
     ULONG_PTR me = (ULONG_PTR)KeGetCurrentPrcb();
     if (*l == me)
-        KeBugCheckRule(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)l, 0, 0, 0,
-                       "spin lock %p was acquired again by the CPU that holds it: it would spin forever (caller %p)",
-                       (void *)l, (void *)caller);
+        KiSpinLockAcquiredTwice(l, caller);
     for (;;) {
         ULONG_PTR expected = 0;
         if (__atomic_compare_exchange_n(l, &expected, me, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
@@ -317,11 +320,9 @@ static inline __attribute__((always_inline)) void KiAcquireSpinLockInline(PKSPIN
 static inline __attribute__((always_inline)) void KiReleaseSpinLockInline(PKSPIN_LOCK l)
 {
     if (*l != (ULONG_PTR)KeGetCurrentPrcb())
-        KeBugCheckRule(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)l, 0, 0, 0, "spin lock %p released by a CPU that does not hold it",
-                       (void *)l);
+        KiSpinLockReleasedUnowned(l);
     __atomic_store_n(l, 0, __ATOMIC_RELEASE);
 }
-
 
 /* ---- lock discipline (kernel/ke/spinlock.c) ----
  * Cheap checks, always on: one compare, and on failure a bugcheck that

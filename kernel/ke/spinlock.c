@@ -13,6 +13,19 @@ void KeInitializeSpinLock(PKSPIN_LOCK l)
     *l = 0;
 }
 
+void KiSpinLockAcquiredTwice(PKSPIN_LOCK l, ULONG_PTR caller)
+{
+    KeBugCheckRule(SPIN_LOCK_ALREADY_OWNED, (ULONG_PTR)l, 0, 0, 0,
+                   "spin lock %p was acquired again by the CPU that holds it: it would spin forever (caller %p)",
+                   (void *)l, (void *)caller);
+}
+
+void KiSpinLockReleasedUnowned(PKSPIN_LOCK l)
+{
+    KeBugCheckRule(SPIN_LOCK_NOT_OWNED, (ULONG_PTR)l, 0, 0, 0, "spin lock %p released by a CPU that does not hold it",
+                   (void *)l);
+}
+
 void KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK l)
 {
     /* "At DPC level" is the caller's promise: below DISPATCH_LEVEL, with
